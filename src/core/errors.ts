@@ -1,0 +1,59 @@
+// One error class per failure the API can report. Each carries typed fields; the mapping to gRPC
+// status codes lives in one place (master/grpc-errors.ts), so the core never imports gRPC.
+
+export abstract class TaskgridError extends Error {
+  abstract readonly kind: "invalid_argument" | "not_found" | "failed_precondition" | "already_exists" | "unavailable" | "resource_exhausted";
+}
+
+/** Input broke a rule. `field` is the path of the offending field (e.g. "spec.resources.cpu_millis"). */
+export class InvalidArgumentError extends TaskgridError {
+  readonly kind = "invalid_argument";
+  constructor(readonly field: string, readonly rule: string) {
+    super(`${field}: ${rule}`);
+    this.name = "InvalidArgumentError";
+  }
+}
+
+export class NotFoundError extends TaskgridError {
+  readonly kind = "not_found";
+  constructor(readonly entity: "task" | "worker" | "attempt", readonly id: string) {
+    super(`${entity} ${JSON.stringify(id)} not found`);
+    this.name = "NotFoundError";
+  }
+}
+
+/** An illegal state transition (e.g. cancel a finished task). */
+export class FailedPreconditionError extends TaskgridError {
+  readonly kind = "failed_precondition";
+  constructor(message: string) {
+    super(message);
+    this.name = "FailedPreconditionError";
+  }
+}
+
+/** Idempotency key reused with a different spec. */
+export class AlreadyExistsError extends TaskgridError {
+  readonly kind = "already_exists";
+  constructor(readonly idempotencyKey: string, readonly existingTaskId: string) {
+    super(`idempotency_key ${JSON.stringify(idempotencyKey)} already used by task ${existingTaskId} with a different spec`);
+    this.name = "AlreadyExistsError";
+  }
+}
+
+/** The server is shutting down or a dependency is down. */
+export class UnavailableError extends TaskgridError {
+  readonly kind = "unavailable";
+  constructor(message: string) {
+    super(message);
+    this.name = "UnavailableError";
+  }
+}
+
+/** A protocol violation by an agent (malformed or out-of-order message); ends that agent's session. */
+export class ProtocolError extends TaskgridError {
+  readonly kind = "invalid_argument";
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}

@@ -1,0 +1,171 @@
+// Domain model of Taskgrid. Plain data, no I/O: the master, the store, the simulator and the
+// benchmarks all speak these types. Times are epoch milliseconds (numbers), never Date objects,
+// so the core stays trivially serialisable and clock-injectable.
+
+export const QUEUE_CLASSES = ["LIVE", "DEFAULT", "BATCH"] as const;
+export type QueueClass = (typeof QUEUE_CLASSES)[number];
+
+export const PRIORITIES = ["HIGH", "NORMAL", "LOW"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const TASK_STATES = ["QUEUED", "ASSIGNED", "RUNNING", "PAUSED", "SUCCEEDED", "FAILED", "CANCELED"] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(["SUCCEEDED", "FAILED", "CANCELED"]);
+
+export const ATTEMPT_OUTCOMES = ["SUCCEEDED", "FAILED", "CANCELED", "TIMEOUT", "LOST", "START_FAILED"] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+export const WORKER_STATUSES = ["ONLINE", "SUSPECT", "OFFLINE", "DRAINING"] as const;
+export type WorkerStatus = (typeof WORKER_STATUSES)[number];
+
+export interface ResourceRequest {
+  cpuMillis: number;
+  memoryMib: number;
+  gpuCount: number;
+  /** Case-insensitive substring of the GPU model name; "" matches any. */
+  gpuModel: string;
+  gpuMemoryMib: number;
+}
+
+/** A fully-resolved task specification (defaults applied, validated). */
+export interface TaskSpec {
+  name: string;
+  project: string;
+  labels: Record<string, string>;
+  queueClass: QueueClass;
+  priority: Priority;
+  command: string[];
+  env: Record<string, string>;
+  workingDir: string;
+  resources: ResourceRequest;
+  requiredTags: string[];
+  preferredTags: string[];
+  kind: string;
+  ioIntensity: number;
+  estimateMs: number;
+  /** Explicit deadline (epoch ms) or null. */
+  deadlineMs: number | null;
+  timeoutMs: number;
+  maxRetries: number;
+  idempotencyKey: string;
+}
+
+export interface TaskResult {
+  outcome: AttemptOutcome;
+  exitCode: number;
+  signal: string;
+  outputTail: string;
+  durationMs: number;
+  message: string;
+}
+
+export interface ScoreBreakdown {
+  workerId: string;
+  score: number;
+  deadline: number;
+  affinity: number;
+  load: number;
+  io: number;
+  success: number;
+  penalty: number;
+}
+
+export interface PlacementDecision {
+  strategy: "rts" | "round_robin";
+  fallbackReason: string;
+  feasibleWorkers: number;
+  chosen: ScoreBreakdown | null;
+  runnerUp: ScoreBreakdown | null;
+  weightsVersion: string;
+}
+
+export interface Attempt {
+  id: string;
+  taskId: string;
+  /** 1-based. */
+  number: number;
+  workerId: string;
+  gpuIndexes: number[];
+  assignedAtMs: number;
+  startedAtMs: number | null;
+  finishedAtMs: number | null;
+  result: TaskResult | null;
+  decision: PlacementDecision | null;
+}
+
+export interface Task {
+  id: string;
+  spec: TaskSpec;
+  state: TaskState;
+  progress: number;
+  progressMessage: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  /** Effective deadline (explicit or derived) or null. */
+  deadlineMs: number | null;
+  /** Attempt currently in flight (ASSIGNED/RUNNING/PAUSED), else null. */
+  currentAttemptId: string | null;
+  /** Number of attempts made so far. */
+  attemptCount: number;
+  /** Result of the final attempt once terminal. */
+  result: TaskResult | null;
+  /** Canonical hash of the spec, for idempotency comparisons. */
+  specHash: string;
+}
+
+export interface Gpu {
+  index: number;
+  uuid: string;
+  model: string;
+  memoryMib: number;
+  numaNode: number;
+}
+
+export interface Capacity {
+  cpuMillis: number;
+  memoryMib: number;
+  maxTasks: number;
+  gpus: Gpu[];
+}
+
+export interface GpuTelemetry {
+  index: number;
+  utilizationPercent: number;
+  memoryUsedMib: number;
+}
+
+export interface Telemetry {
+  sampledAtMs: number;
+  cpuLoad: number;
+  memoryUsedMib: number;
+  memoryTotalMib: number;
+  ioPressure: number;
+  runningAttempts: number;
+  gpus: GpuTelemetry[];
+  probeErrors: string[];
+}
+
+export interface Worker {
+  id: string;
+  hostname: string;
+  tags: string[];
+  capacity: Capacity;
+  status: WorkerStatus;
+  agentVersion: string;
+  registeredAtMs: number;
+  lastSeenAtMs: number;
+  telemetry: Telemetry | null;
+}
+
+/** One event in a task's history (also what WatchTasks streams). */
+export interface TaskEvent {
+  taskId: string;
+  state: TaskState;
+  progress: number;
+  progressMessage: string;
+  timeMs: number;
+  attemptId: string;
+  workerId: string;
+  result: TaskResult | null;
+}

@@ -1,0 +1,90 @@
+// The contract between the master and the database. The master keeps the live scheduling state in
+// memory and writes every change through this interface; the database is the source of truth on
+// start (loadActive). Implementations batch concurrent calls into few transactions (group commit):
+// a returned promise resolves only after the change is committed.
+import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerStatus, QueueClass } from "../core/types.js";
+
+/** One submission request: all its tasks commit together or not at all. */
+export interface SubmitRequest {
+  tasks: Task[];
+  /** The events that record the tasks' creation (state QUEUED). */
+  events: TaskEvent[];
+}
+
+export type SubmitOutcome =
+  /** Every task was inserted. */
+  | { kind: "created"; tasks: Task[] }
+  /** Single-task request whose idempotency key matched a task with the same spec hash. */
+  | { kind: "existing"; task: Task }
+  /** Idempotency key matched a task with a different spec hash. */
+  | { kind: "conflict"; idempotencyKey: string; existingTaskId: string };
+
+/**
+ * A state change written through to the database. One master decision may produce several writes
+ * (e.g. a finished attempt updates the attempt, the task and appends an event); they are passed
+ * together to `write()` and commit atomically.
+ */
+export type StoreWrite =
+  | { kind: "insert_attempt"; attempt: Attempt }
+  | {
+      kind: "update_attempt";
+      attemptId: string;
+      startedAtMs?: number | null;
+      finishedAtMs?: number | null;
+      result?: TaskResult | null;
+    }
+  | {
+      kind: "update_task";
+      taskId: string;
+      state: TaskState;
+      updatedAtMs: number;
+      currentAttemptId: string | null;
+      attemptCount: number;
+      result: TaskResult | null;
+    }
+  | { kind: "update_progress"; taskId: string; progress: number; progressMessage: string; updatedAtMs: number }
+  | { kind: "append_event"; event: TaskEvent }
+  | { kind: "upsert_worker"; worker: Worker }
+  | { kind: "update_worker_status"; workerId: string; status: WorkerStatus; lastSeenAtMs: number };
+
+export interface TaskFilter {
+  states?: TaskState[];
+  queueClass?: QueueClass;
+  project?: string;
+  /** "key=value" */
+  label?: string;
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  /** Opaque token for the next page, "" when none. */
+  nextPageToken: string;
+}
+
+export interface ActiveState {
+  /** Every task not in a terminal state. */
+  tasks: Task[];
+  /** Every attempt that is the current attempt of one of those tasks. */
+  attempts: Attempt[];
+  /** Every worker ever registered. */
+  workers: Worker[];
+}
+
+export interface Store {
+  /** "postgres" or "pglite". */
+  readonly dialect: "postgres" | "pglite";
+  /** Create or upgrade the schema (Knex migrations). Idempotent. */
+  migrate(): Promise<void>;
+  /** Commit a submission (group-committed with concurrent ones). */
+  submit(request: SubmitRequest): Promise<SubmitOutcome>;
+  /** Commit a set of state changes atomically (group-committed with concurrent ones). */
+  write(writes: StoreWrite[]): Promise<void>;
+  getTask(taskId: string): Promise<Task | null>;
+  getAttempts(taskId: string): Promise<Attempt[]>;
+  getEvents(taskId: string): Promise<TaskEvent[]>;
+  /** Newest first. pageSize 1..1000. */
+  listTasks(filter: TaskFilter, pageSize: number, pageToken: string): Promise<TaskPage>;
+  loadActive(): Promise<ActiveState>;
+  /** Wait for queued writes to commit, then close the connection. */
+  close(): Promise<void>;
+}

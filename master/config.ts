@@ -1,0 +1,82 @@
+// User options -> one fully-resolved config (Temporal style: every duration a `...Ms` number),
+// validated at start with messages that name the key.
+import { InvalidArgumentError } from "../src/core/errors.js";
+import { createLogger, type Logger, type LogLevel } from "./logger.js";
+import { systemClock, type Clock } from "./clock.js";
+
+export interface MasterOptions {
+  /** host:port to listen on; default 127.0.0.1:50051 (port 0 picks a free one). */
+  listen?: string;
+  /** postgres://... ; unset means embedded PGlite under dataDir. */
+  databaseUrl?: string;
+  /** Embedded database directory; default ./.taskgrid */
+  dataDir?: string;
+  /** Postgres schema to use (tests isolate themselves with one). */
+  schema?: string;
+  weightsPath?: string;
+  ordering?: "priority" | "fifo";
+  slaMultiplier?: number;
+  heartbeatIntervalMs?: number;
+  suspectAfterMs?: number;
+  offlineAfterMs?: number;
+  livenessTickMs?: number;
+  cancelGraceMs?: number;
+  shutdownTimeoutMs?: number;
+  logLevel?: LogLevel;
+  /** Receives each JSON log line; default stderr. */
+  log?: (line: string) => void;
+  clock?: Clock;
+}
+
+export interface MasterConfig {
+  listen: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  schema: string | undefined;
+  weightsPath: string;
+  ordering: "priority" | "fifo";
+  slaMultiplier: number;
+  heartbeatIntervalMs: number;
+  suspectAfterMs: number;
+  offlineAfterMs: number;
+  livenessTickMs: number;
+  cancelGraceMs: number;
+  shutdownTimeoutMs: number;
+  logger: Logger;
+  clock: Clock;
+}
+
+function positive(value: number, key: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(key, `must be a positive number (got ${value})`);
+  return value;
+}
+
+export function resolveMasterConfig(o: MasterOptions): MasterConfig {
+  const listen = o.listen ?? "127.0.0.1:50051";
+  if (!/^.+:\d+$/.test(listen)) throw new InvalidArgumentError("listen", `must be host:port (got ${JSON.stringify(listen)})`);
+  const ordering = o.ordering ?? "priority";
+  if (ordering !== "priority" && ordering !== "fifo") throw new InvalidArgumentError("ordering", 'must be "priority" or "fifo"');
+  const heartbeatIntervalMs = positive(o.heartbeatIntervalMs ?? 3000, "heartbeat_interval_ms");
+  const suspectAfterMs = positive(o.suspectAfterMs ?? 10_000, "suspect_after_ms");
+  const offlineAfterMs = positive(o.offlineAfterMs ?? 20_000, "offline_after_ms");
+  if (offlineAfterMs < suspectAfterMs) throw new InvalidArgumentError("offline_after_ms", "must be >= suspect_after_ms");
+  const slaMultiplier = positive(o.slaMultiplier ?? 2.0, "sla_multiplier");
+  if (slaMultiplier < 1) throw new InvalidArgumentError("sla_multiplier", "must be >= 1");
+  return {
+    listen,
+    databaseUrl: o.databaseUrl || undefined,
+    dataDir: o.dataDir ?? ".taskgrid",
+    schema: o.schema,
+    weightsPath: o.weightsPath ?? "config/ga_output.json",
+    ordering,
+    slaMultiplier,
+    heartbeatIntervalMs,
+    suspectAfterMs,
+    offlineAfterMs,
+    livenessTickMs: positive(o.livenessTickMs ?? 1000, "liveness_tick_ms"),
+    cancelGraceMs: positive(o.cancelGraceMs ?? 10_000, "cancel_grace_ms"),
+    shutdownTimeoutMs: positive(o.shutdownTimeoutMs ?? 10_000, "shutdown_timeout_ms"),
+    logger: createLogger({ level: o.logLevel ?? "info", write: o.log }),
+    clock: o.clock ?? systemClock,
+  };
+}

@@ -1,0 +1,129 @@
+// The dispatch loop: plans placements with the pure core, commits them in one batch, then sends
+// the assignments down the agent streams. Runs when kicked (submit, finish, worker joins) and on a
+// slow safety timer; `tick()` runs one pass and is what tests call directly.
+import { planDispatch } from "../src/core/dispatch-plan.js";
+import type { PlacementStrategy } from "../src/core/placement.js";
+import type { TaskEvent } from "../src/core/types.js";
+import { release } from "../src/core/worker-slot.js";
+import type { StoreWrite, Store } from "../src/store/store-types.js";
+import { newId, type Clock } from "./clock.js";
+import type { MasterState } from "./state.js";
+import type { TaskLifecycle } from "./task-lifecycle.js";
+import type { WorkerCommands } from "./worker-commands.js";
+import type { Logger } from "./logger.js";
+
+export interface DispatcherDeps {
+  state: MasterState;
+  store: Store;
+  clock: Clock;
+  placement: PlacementStrategy;
+  lifecycle: TaskLifecycle;
+  commands: WorkerCommands;
+  log: Logger;
+  /** Upper bound on tasks looked at per pass. */
+  maxScanPerTick: number;
+}
+
+export class Dispatcher {
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private scheduled = false;
+  private stopped = false;
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Ask for a pass soon; many kicks in one event-loop turn coalesce into one pass. */
+  kick(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.tick().catch((err) => this.deps.log.error("dispatch pass failed", { error: String(err) }));
+    });
+  }
+
+  /** Run one pass (or, if one is running, make sure another follows it). */
+  async tick(): Promise<void> {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = this.passUntilSettled().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.running ?? Promise.resolve();
+  }
+
+  private async passUntilSettled(): Promise<void> {
+    do {
+      this.rerun = false;
+      await this.pass();
+    } while (this.rerun && !this.stopped);
+  }
+
+  private async pass(): Promise<void> {
+    const { state, clock, placement, lifecycle } = this.deps;
+    if (state.queue.size === 0) return;
+    const nowMs = clock.now();
+    const plan = planDispatch(state.queue.inOrder(), [...state.slots.values()], placement, {
+      nowMs,
+      maxScan: this.deps.maxScanPerTick,
+      newAttemptId: () => newId(clock),
+    });
+    for (const [taskId, reason] of plan.pendingReasons) state.pendingReasons.set(taskId, reason);
+    if (plan.assignments.length === 0) return;
+
+    const writes: StoreWrite[] = [];
+    const events: Array<{ event: TaskEvent; project: string }> = [];
+    const sent = [];
+    for (const a of plan.assignments) {
+      state.countDecision(a.decision.strategy, a.decision.fallbackReason);
+      const live = {
+        workerId: a.slot.worker.id,
+        attempt: {
+          id: a.attemptId,
+          taskId: a.task.id,
+          number: a.task.attemptCount + 1,
+          workerId: a.slot.worker.id,
+          gpuIndexes: a.gpuIndexes,
+          assignedAtMs: nowMs,
+          startedAtMs: null,
+          finishedAtMs: null,
+          result: null,
+          decision: a.decision,
+        },
+      };
+      const t = lifecycle.assign(a.task, live);
+      writes.push(...t.writes);
+      events.push({ event: t.event, project: a.task.spec.project });
+      sent.push({ task: a.task, live });
+    }
+    try {
+      // Commit before sending: an agent never runs an attempt the database does not know.
+      await this.deps.store.write(writes);
+    } catch (err) {
+      this.deps.log.error("could not commit assignments; requeueing", { error: String(err), count: sent.length });
+      for (const { task, live } of sent) {
+        state.liveAttempts.delete(live.attempt.id);
+        const slot = state.slots.get(live.workerId);
+        if (slot) release(slot, live.attempt.id);
+        task.state = "QUEUED";
+        task.currentAttemptId = null;
+        task.attemptCount = live.attempt.number - 1;
+        state.queue.push(task);
+      }
+      return;
+    }
+    lifecycle.publish(events);
+    for (const { task, live } of sent) {
+      if (task.currentAttemptId !== live.attempt.id) continue; // canceled while committing
+      if (!this.deps.commands.assign(live.workerId, task, live.attempt)) {
+        void lifecycle.workerLost(live.workerId, [live.attempt.id], "worker session closed before the assignment was delivered");
+      }
+    }
+  }
+}

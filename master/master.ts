@@ -1,0 +1,113 @@
+// The master process: wires store, state, dispatcher, worker registry and gRPC services, rebuilds
+// from the database on start, and shuts down gracefully (stop accepting, end agent streams cleanly,
+// flush writes, close the database) within a bounded time.
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import { orderingByName } from "../src/core/ordering.js";
+import { RoundRobinPlacement } from "../src/core/placement.js";
+import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
+import { openStore } from "../src/store/index.js";
+import type { Store } from "../src/store/store-types.js";
+import { AgentSession } from "./agent-session.js";
+import { resolveMasterConfig, type MasterOptions } from "./config.js";
+import { Dispatcher } from "./dispatcher.js";
+import { EventHub } from "./event-hub.js";
+import { rebuildState } from "./rebuild.js";
+import { startGrpcServer, stopGrpcServer } from "./server.js";
+import { createAdminService } from "./services/admin-service.js";
+import { createTaskService } from "./services/task-service.js";
+import { SessionRegistry } from "./session-registry.js";
+import { MasterState } from "./state.js";
+import { Submitter } from "./submit.js";
+import { TaskLifecycle } from "./task-lifecycle.js";
+import { WorkerRegistry } from "./worker-registry.js";
+
+export type { MasterOptions } from "./config.js";
+
+export interface MasterHandle {
+  /** "host:port" the gRPC server is bound to. */
+  address: string;
+  store: Store;
+  state: MasterState;
+  dispatcher: Dispatcher;
+  registry: WorkerRegistry;
+  stop(): Promise<void>;
+}
+
+export async function startMaster(options: MasterOptions = {}): Promise<MasterHandle> {
+  const config = resolveMasterConfig(options);
+  const { clock, logger: log } = config;
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: `${config.dataDir}/db`, schema: config.schema });
+  await store.migrate();
+
+  let accepting = true;
+  const isAccepting = () => accepting;
+  const state = new MasterState(orderingByName(config.ordering));
+  const hub = new EventHub();
+  let dispatcher: Dispatcher | undefined;
+  const kick = () => dispatcher?.kick();
+  let registry: WorkerRegistry | undefined;
+  const sessions = new SessionRegistry((workerId) => registry?.sessionClosed(workerId));
+  const lifecycle = new TaskLifecycle({ state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick });
+  registry = new WorkerRegistry({
+    state, store, clock, lifecycle, log,
+    suspectAfterMs: config.suspectAfterMs,
+    offlineAfterMs: config.offlineAfterMs,
+    onCapacityChange: kick,
+    closeSession: (id, reason) => sessions.closeSession(id, reason),
+  });
+  const workerRegistry = registry;
+  dispatcher = new Dispatcher({ state, store, clock, placement: new RoundRobinPlacement(), lifecycle, commands: sessions, log, maxScanPerTick: 10_000 });
+  const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting, onQueued: kick });
+
+  const rebuilt = rebuildState(state, await store.loadActive(), clock.now());
+  for (const orphan of rebuilt.orphans) {
+    // A task whose attempt cannot be found again: requeue it through the normal LOST path.
+    const task = state.activeTasks.get(orphan.taskId)!;
+    task.state = "QUEUED";
+    task.currentAttemptId = null;
+    state.queue.push(task);
+  }
+  log.info("state rebuilt from database", { queued: rebuilt.queued, running: rebuilt.running, workers: rebuilt.workers, orphans: rebuilt.orphans.length, dialect: store.dialect });
+
+  const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();
+  const grpcServer = await startGrpcServer(config.listen, {
+    tasks: createTaskService({ store, state, hub, submitter, lifecycle, log, isAccepting, watchCalls }),
+    admin: createAdminService({ state, registry: workerRegistry, sessions, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: "round_robin" }),
+    workers: {
+      connect: (call) => {
+        if (!accepting) return call.emit("error", { code: 14, details: "master is shutting down" });
+        new AgentSession(call, {
+          registry: workerRegistry, lifecycle, clock, log,
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          attach: (s) => sessions.attach(s),
+          detach: (s) => sessions.detach(s),
+        });
+      },
+    },
+  });
+  log.info("master listening", { address: grpcServer.address, database: store.dialect });
+
+  const livenessTimer = setInterval(() => void workerRegistry.tick().catch((err) => log.error("liveness pass failed", { error: String(err) })), config.livenessTickMs);
+  // Safety net: a pass every second even if no event kicked one (e.g. a worker's telemetry changed).
+  const dispatchTimer = setInterval(kick, 1000);
+  livenessTimer.unref();
+  dispatchTimer.unref();
+  kick();
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      accepting = false;
+      grpcServer.health.setStatus("", "NOT_SERVING");
+      clearInterval(livenessTimer);
+      clearInterval(dispatchTimer);
+      await dispatcher!.stop();
+      for (const call of watchCalls) call.end();
+      sessions.closeAll();
+      await stopGrpcServer(grpcServer.server, config.shutdownTimeoutMs);
+      await store.close();
+      log.info("master stopped");
+    })());
+
+  return { address: grpcServer.address, store, state, dispatcher, registry: workerRegistry, stop };
+}

@@ -1,0 +1,62 @@
+// The gRPC server: Taskgrid services plus grpc.health.v1 and server reflection (so `buf curl`,
+// grpcurl and Postman can discover the API without the .proto files).
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import { fileURLToPath } from "node:url";
+import { AdminServiceService, type AdminServiceServer } from "../src/gen/taskgrid/v1/admin_service.js";
+import { TaskServiceService, type TaskServiceServer } from "../src/gen/taskgrid/v1/task_service.js";
+import { WorkerServiceService, type WorkerServiceServer } from "../src/gen/taskgrid/v1/worker_service.js";
+
+const PROTO_ROOT = fileURLToPath(new URL("../proto", import.meta.url));
+const PROTO_FILES = ["task_service.proto", "worker_service.proto", "admin_service.proto"].map((f) => `taskgrid/v1/${f}`);
+const SERVICE_NAMES = ["taskgrid.v1.TaskService", "taskgrid.v1.WorkerService", "taskgrid.v1.AdminService"];
+
+export interface TaskgridServer {
+  server: grpc.Server;
+  health: HealthImplementation;
+  /** "host:port" actually bound. */
+  address: string;
+}
+
+export async function startGrpcServer(
+  listen: string,
+  services: { tasks: TaskServiceServer; workers: WorkerServiceServer; admin: AdminServiceServer },
+): Promise<TaskgridServer> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    // Agents hold one stream for days; keepalive detects dead peers without waiting for TCP.
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  server.addService(TaskServiceService, services.tasks as unknown as grpc.UntypedServiceImplementation);
+  server.addService(WorkerServiceService, services.workers as unknown as grpc.UntypedServiceImplementation);
+  server.addService(AdminServiceService, services.admin as unknown as grpc.UntypedServiceImplementation);
+
+  const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICE_NAMES.map((n) => [n, "SERVING" as const])) });
+  health.addToServer(server);
+  const definitions = protoLoader.loadSync(PROTO_FILES, { includeDirs: [PROTO_ROOT], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+  new ReflectionService(definitions).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const host = listen.slice(0, listen.lastIndexOf(":"));
+  return { server, health, address: `${host}:${port}` };
+}
+
+/** Graceful stop bounded by `timeoutMs`, then force. */
+export async function stopGrpcServer(server: grpc.Server, timeoutMs: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,76 @@
+// AdminService: workers and scheduler introspection (DESIGN §4).
+import { InvalidArgumentError, NotFoundError } from "../../src/core/errors.js";
+import { PRIORITIES, QUEUE_CLASSES, WORKER_STATUSES, type Priority, type QueueClass } from "../../src/core/types.js";
+import type { AdminServiceServer } from "../../src/gen/taskgrid/v1/admin_service.js";
+import { priorityEnum, queueClassEnum, workerStatusEnum } from "../convert/enums.js";
+import { workerToProto } from "../convert/to-proto.js";
+import type { Logger } from "../logger.js";
+import type { SessionRegistry } from "../session-registry.js";
+import type { MasterState } from "../state.js";
+import type { WorkerRegistry } from "../worker-registry.js";
+import { unary } from "./handlers.js";
+
+export interface AdminServiceDeps {
+  state: MasterState;
+  registry: WorkerRegistry;
+  sessions: SessionRegistry;
+  log: Logger;
+  isAccepting: () => boolean;
+  orderingPolicy: string;
+  placementStrategy: string;
+}
+
+export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
+  const { state, log, isAccepting } = deps;
+  const u = <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
+  const slotOf = (workerId: string) => {
+    if (!workerId) throw new InvalidArgumentError("worker_id", "is required");
+    const slot = state.slots.get(workerId);
+    if (!slot) throw new NotFoundError("worker", workerId);
+    return slot;
+  };
+
+  return {
+    listWorkers: u("ListWorkers", async (req) => {
+      const wanted = new Set(req.statuses.map((s, i) => workerStatusEnum.toDomain(s, `statuses[${i}]`)));
+      const slots = [...state.slots.values()].filter((s) => wanted.size === 0 || wanted.has(s.worker.status));
+      slots.sort((a, b) => (a.worker.id < b.worker.id ? -1 : 1));
+      return { workers: slots.map((s) => workerToProto(s.worker, s)) };
+    }),
+    getWorker: u("GetWorker", async (req) => {
+      const slot = slotOf(req.workerId);
+      return { worker: workerToProto(slot.worker, slot) };
+    }),
+    drainWorker: u("DrainWorker", async (req) => {
+      slotOf(req.workerId);
+      const slot = (await deps.registry.drain(req.workerId))!;
+      deps.sessions.drain(req.workerId, req.reason || "drained by operator");
+      return { worker: workerToProto(slot.worker, slot) };
+    }),
+    getSchedulerInfo: u("GetSchedulerInfo", async () => {
+      const lengths = new Map<string, number>();
+      for (const task of state.queue.inOrder()) {
+        const key = `${task.spec.queueClass}/${task.spec.priority}`;
+        lengths.set(key, (lengths.get(key) ?? 0) + 1);
+      }
+      const byStatus = new Map<string, number>();
+      for (const slot of state.slots.values()) byStatus.set(slot.worker.status, (byStatus.get(slot.worker.status) ?? 0) + 1);
+      return {
+        orderingPolicy: deps.orderingPolicy,
+        placementStrategy: deps.placementStrategy,
+        weights: undefined,
+        weightsVersion: "",
+        weightsLoadedAt: undefined,
+        weightsError: "",
+        weightsPath: "",
+        decisionsByStrategy: Object.fromEntries(state.decisionsByStrategy),
+        fallbacksByReason: Object.fromEntries(state.fallbacksByReason),
+        queueLengths: QUEUE_CLASSES.flatMap((q: QueueClass) =>
+          PRIORITIES.map((p: Priority) => ({ queueClass: queueClassEnum.toProto(q), priority: priorityEnum.toProto(p), length: lengths.get(`${q}/${p}`) ?? 0 })),
+        ),
+        workersByStatus: WORKER_STATUSES.map((s) => ({ status: workerStatusEnum.toProto(s), count: byStatus.get(s) ?? 0 })),
+        weightsMetadata: {},
+      };
+    }),
+  };
+}

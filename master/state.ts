@@ -1,0 +1,33 @@
+// The master's in-memory scheduling state. The database is the source of truth; this is the working
+// copy the dispatch loop decides on, rebuilt from the database on start (see rebuild.ts).
+import type { OrderingPolicy } from "../src/core/ordering.js";
+import { PendingQueue } from "../src/core/pending-queue.js";
+import type { Attempt, Task } from "../src/core/types.js";
+import type { WorkerSlot } from "../src/core/worker-slot.js";
+
+/** An attempt that holds resources on a worker until its process is known to have ended. */
+export interface LiveAttempt {
+  attempt: Attempt;
+  workerId: string;
+}
+
+export class MasterState {
+  /** Tasks not in a terminal state. */
+  readonly activeTasks = new Map<string, Task>();
+  readonly queue: PendingQueue;
+  readonly slots = new Map<string, WorkerSlot>();
+  readonly liveAttempts = new Map<string, LiveAttempt>();
+  /** Why a QUEUED task is not placed, from the last dispatch pass. */
+  readonly pendingReasons = new Map<string, string>();
+  readonly decisionsByStrategy = new Map<string, number>();
+  readonly fallbacksByReason = new Map<string, number>();
+
+  constructor(ordering: OrderingPolicy) {
+    this.queue = new PendingQueue(ordering);
+  }
+
+  countDecision(strategy: string, fallbackReason: string): void {
+    this.decisionsByStrategy.set(strategy, (this.decisionsByStrategy.get(strategy) ?? 0) + 1);
+    if (fallbackReason) this.fallbacksByReason.set(fallbackReason, (this.fallbacksByReason.get(fallbackReason) ?? 0) + 1);
+  }
+}

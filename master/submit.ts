@@ -1,0 +1,78 @@
+// Submission: validated specs become QUEUED tasks, committed (group commit) before the call is
+// acknowledged, then enter the in-memory queue and wake the dispatcher.
+import { createHash } from "node:crypto";
+import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../src/core/errors.js";
+import { effectiveDeadline } from "../src/core/spec-rules.js";
+import type { Task, TaskEvent, TaskSpec } from "../src/core/types.js";
+import type { Store } from "../src/store/store-types.js";
+import { newId, type Clock } from "./clock.js";
+import type { EventHub } from "./event-hub.js";
+import type { MasterState } from "./state.js";
+
+export const MAX_BATCH = 10_000;
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function specHash(spec: TaskSpec): string {
+  return createHash("sha256").update(canonicalJson(spec)).digest("hex").slice(0, 32);
+}
+
+export interface SubmitterDeps {
+  state: MasterState;
+  store: Store;
+  hub: EventHub;
+  clock: Clock;
+  slaMultiplier: number;
+  isAccepting: () => boolean;
+  onQueued: () => void;
+}
+
+export class Submitter {
+  constructor(private readonly deps: SubmitterDeps) {}
+
+  private newTask(spec: TaskSpec, nowMs: number): { task: Task; event: TaskEvent } {
+    const task: Task = {
+      id: newId(this.deps.clock),
+      spec,
+      state: "QUEUED",
+      progress: 0,
+      progressMessage: "",
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+      deadlineMs: effectiveDeadline(spec, nowMs, this.deps.slaMultiplier),
+      currentAttemptId: null,
+      attemptCount: 0,
+      result: null,
+      specHash: specHash(spec),
+    };
+    const event: TaskEvent = { taskId: task.id, state: "QUEUED", progress: 0, progressMessage: "", timeMs: nowMs, attemptId: "", workerId: "", result: null };
+    return { task, event };
+  }
+
+  /** Commits the specs as one all-or-nothing request. */
+  async submit(specs: TaskSpec[]): Promise<{ tasks: Task[]; existing: boolean }> {
+    if (!this.deps.isAccepting()) throw new UnavailableError("master is shutting down");
+    if (specs.length === 0) throw new InvalidArgumentError("specs", "must contain at least one task");
+    if (specs.length > MAX_BATCH) throw new InvalidArgumentError("specs", `at most ${MAX_BATCH} tasks per call (got ${specs.length})`);
+    const nowMs = this.deps.clock.now();
+    const created = specs.map((spec) => this.newTask(spec, nowMs));
+    const outcome = await this.deps.store.submit({ tasks: created.map((c) => c.task), events: created.map((c) => c.event) });
+    if (outcome.kind === "conflict") throw new AlreadyExistsError(outcome.idempotencyKey, outcome.existingTaskId);
+    if (outcome.kind === "existing") return { tasks: [outcome.task], existing: true };
+    const { state, hub } = this.deps;
+    for (const { task, event } of created) {
+      state.activeTasks.set(task.id, task);
+      state.queue.push(task);
+      hub.publish(event, task.spec.project);
+    }
+    this.deps.onQueued();
+    return { tasks: created.map((c) => c.task), existing: false };
+  }
+}

@@ -1,0 +1,54 @@
+// `npm test`: runs every test file under test/unit, test/integration and test/e2e in its own
+// process (one crashing file cannot hide the others' results), then prints the one summary line
+// `N passed, M failed` and exits non-zero on any failure.
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dirs = ["unit", "integration", "e2e"];
+const only = process.argv.slice(2);
+
+function testFiles(): string[] {
+  const files: string[] = [];
+  for (const dir of dirs) {
+    const abs = join(root, "test", dir);
+    for (const name of readdirSync(abs).sort()) if (name.endsWith(".test.ts")) files.push(join(abs, name));
+  }
+  return only.length === 0 ? files : files.filter((f) => only.some((o) => f.includes(o)));
+}
+
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+function runFile(file: string): Promise<{ passed: number; failed: number; output: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: root, env: { ...process.env, FORCE_COLOR: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("close", (code) => {
+      const text = output.replace(ANSI, "");
+      const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? NaN);
+      const passed = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0);
+      const skipped = Number(/Skipped:\s+(\d+)/.exec(text)?.[1] ?? 0);
+      let failed = Number.isNaN(total) ? 1 : total - passed - skipped;
+      if (code !== 0 && failed === 0) failed = 1; // crashed after (or without) the summary
+      resolve({ passed, failed, output: text, ms: Date.now() - started });
+    });
+  });
+}
+
+let passed = 0;
+let failed = 0;
+for (const file of testFiles()) {
+  const r = await runFile(file);
+  passed += r.passed;
+  failed += r.failed;
+  const name = relative(root, file);
+  process.stdout.write(`${r.failed === 0 ? "ok  " : "FAIL"} ${name} (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)}s)\n`);
+  if (r.failed > 0) process.stdout.write(r.output.split("\n").map((l) => `    ${l}`).join("\n") + "\n");
+}
+process.stdout.write(`${passed} passed, ${failed} failed\n`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -74,7 +74,6 @@ export class Dispatcher {
       maxScan: this.deps.maxScanPerTick,
       newAttemptId: () => newId(clock),
     });
-    for (const [taskId, reason] of plan.pendingReasons) state.pendingReasons.set(taskId, reason);
     if (plan.assignments.length === 0) return;
 
     const writes: StoreWrite[] = [];

@@ -1,5 +1,6 @@
 // The master's in-memory scheduling state. The database is the source of truth; this is the working
 // copy the dispatch loop decides on, rebuilt from the database on start (see rebuild.ts).
+import { pendingReason } from "../src/core/dispatch-plan.js";
 import type { OrderingPolicy } from "../src/core/ordering.js";
 import { PendingQueue } from "../src/core/pending-queue.js";
 import type { Attempt, Task } from "../src/core/types.js";
@@ -17,13 +18,16 @@ export class MasterState {
   readonly queue: PendingQueue;
   readonly slots = new Map<string, WorkerSlot>();
   readonly liveAttempts = new Map<string, LiveAttempt>();
-  /** Why a QUEUED task is not placed, from the last dispatch pass. */
-  readonly pendingReasons = new Map<string, string>();
   readonly decisionsByStrategy = new Map<string, number>();
   readonly fallbacksByReason = new Map<string, number>();
 
   constructor(ordering: OrderingPolicy) {
     this.queue = new PendingQueue(ordering);
+  }
+
+  /** Why a QUEUED task is not placed right now (computed on demand, so never stale). */
+  pendingReason(task: Task): string {
+    return task.state === "QUEUED" ? pendingReason(task, [...this.slots.values()]) : "";
   }
 
   countDecision(strategy: string, fallbackReason: string): void {

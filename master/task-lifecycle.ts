@@ -38,7 +38,6 @@ export class TaskLifecycle {
     else state.queue.remove(task.id);
     if (isTerminal(to)) {
       state.activeTasks.delete(task.id);
-      state.pendingReasons.delete(task.id);
     }
     const event: TaskEvent = {
       taskId: task.id,
@@ -68,7 +67,6 @@ export class TaskLifecycle {
    */
   assign(task: Task, live: LiveAttempt): { writes: StoreWrite[]; event: TaskEvent } {
     this.deps.state.liveAttempts.set(live.attempt.id, live);
-    this.deps.state.pendingReasons.delete(task.id);
     task.attemptCount = live.attempt.number;
     task.currentAttemptId = live.attempt.id;
     const t = this.transition(task, "ASSIGNED", { attemptId: live.attempt.id, workerId: live.workerId });

@@ -44,7 +44,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     if (!task) throw new NotFoundError("task", taskId);
     return task;
   };
-  const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), state.pendingReasons.get(task.id) ?? "");
+  const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), state.pendingReason(task));
 
   /** For control calls on a task not in memory: NOT_FOUND or FAILED_PRECONDITION (already ended). */
   const control = async (taskId: string, to: "CANCELED" | "PAUSED" | "RUNNING", act: () => Promise<Task>) => {
@@ -81,7 +81,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
         pageSize,
         req.pageToken,
       );
-      return { tasks: page.tasks.map((t) => taskToProto(t, [], state.pendingReasons.get(t.id) ?? "")), nextPageToken: page.nextPageToken };
+      return { tasks: page.tasks.map((t) => taskToProto(t, [], state.pendingReason(t))), nextPageToken: page.nextPageToken };
     }),
     watchTasks: (call) => watchTasks(deps, call),
     cancelTask: u("CancelTask", async (req) => control(req.taskId, "CANCELED", () => deps.lifecycle.cancel(req.taskId, req.reason))),

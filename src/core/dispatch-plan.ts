@@ -65,11 +65,17 @@ export function planDispatch(
 export function pendingReason(task: Task, slots: readonly WorkerSlot[]): string {
   const live = slots.filter((s) => s.worker.status !== "OFFLINE");
   if (live.length === 0) return "waiting: no workers connected";
-  let firstReason = "";
+  // Explain with the closest miss: a worker that has the tags but lacks capacity says more than
+  // one that lacks the tags.
+  let tagReason = "";
+  let capacityReason = "";
   for (const slot of live) {
     const reason = neverFitsReason(task, slot.worker);
     if (reason === null) return "waiting: no worker has free resources for it";
-    if (!firstReason) firstReason = `${slot.worker.id} ${reason}`;
+    const line = `${slot.worker.id} ${reason}`;
+    if (reason.startsWith("lacks tags")) tagReason ||= line;
+    else capacityReason ||= line;
   }
-  return `unschedulable: no worker can ever run it (${live.length === 1 ? firstReason : `e.g. ${firstReason}`})`;
+  const example = capacityReason || tagReason;
+  return `unschedulable: no worker can ever run it (${live.length === 1 ? example : `e.g. ${example}`})`;
 }

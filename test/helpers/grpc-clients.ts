@@ -1,0 +1,44 @@
+// Raw generated gRPC clients for service tests (the typed src/client wrapper is tested separately).
+import * as grpc from "@grpc/grpc-js";
+import * as adminPb from "../../src/gen/taskgrid/v1/admin_service.js";
+import * as taskPb from "../../src/gen/taskgrid/v1/task_service.js";
+import { AdminServiceClient } from "../../src/gen/taskgrid/v1/admin_service.js";
+import { TaskServiceClient } from "../../src/gen/taskgrid/v1/task_service.js";
+
+/** Request message types by method name, so tests can pass partial objects (fromPartial fills defaults). */
+function requestType(method: string): { fromPartial(o: unknown): unknown } {
+  const name = method[0].toUpperCase() + method.slice(1) + "Request";
+  const t = (taskPb as Record<string, unknown>)[name] ?? (adminPb as Record<string, unknown>)[name];
+  if (!t) throw new Error(`no request type ${name}`);
+  return t as { fromPartial(o: unknown): unknown };
+}
+
+export interface RawClients {
+  tasks: TaskServiceClient;
+  admin: AdminServiceClient;
+  close(): void;
+}
+
+export function rawClients(address: string): RawClients {
+  const creds = grpc.credentials.createInsecure();
+  const tasks = new TaskServiceClient(address, creds);
+  const admin = new AdminServiceClient(address, creds);
+  return { tasks, admin, close: () => (tasks.close(), admin.close()) };
+}
+
+/** Promisifies a unary call of a generated client: `await call(c.tasks, "getTask", { taskId })`. */
+export function call<C extends grpc.Client, M extends keyof C>(client: C, method: M, request: unknown): Promise<any> {
+  return new Promise((resolve, reject) => {
+    (client[method] as any).call(client, requestType(String(method)).fromPartial(request), (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** Awaits a rejected call and returns its gRPC status error. */
+export async function callError(promise: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error("expected the call to fail");
+}

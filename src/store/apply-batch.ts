@@ -1,0 +1,104 @@
+// Applies one group-commit batch inside one transaction: resolves idempotency keys for the
+// submissions, then runs every row operation of the batch as a handful of multi-row statements.
+import type { Task } from "../core/types.js";
+import type { StoreWrite, SubmitOutcome, SubmitRequest } from "./store-types.js";
+import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
+import type { Db } from "./sql-util.js";
+import { idempotencyKeyOf, insertTasks, selectTasksByIdempotencyKeys, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
+import { insertAttempts, updateAttempts } from "./attempts-sql.js";
+import { insertEvents } from "./events-sql.js";
+import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
+
+export type StoreJob = { kind: "submit"; request: SubmitRequest } | { kind: "write"; writes: StoreWrite[] };
+
+/** What a job resolves to: the submission's outcome, or nothing for writes. */
+export type StoreJobResult = SubmitOutcome | undefined;
+
+export function rowsOfJob(job: StoreJob): number {
+  return job.kind === "submit" ? job.request.tasks.length + job.request.events.length : job.writes.length;
+}
+
+export async function applyBatch(trx: Db, jobs: readonly StoreJob[]): Promise<StoreJobResult[]> {
+  // One SELECT for every idempotency key in the batch. Keys claimed earlier in the same batch are
+  // added to the map as we go, so two submissions with one key in one batch resolve like two in a
+  // row. The unique index still backs this up: a concurrent writer outside this process would make
+  // the INSERT fail, and the job's solo retry would then see the committed row.
+  const keys = new Set<string>();
+  for (const job of jobs) {
+    if (job.kind !== "submit") continue;
+    for (const task of job.request.tasks) {
+      const key = idempotencyKeyOf(task);
+      if (key !== null) keys.add(key);
+    }
+  }
+  const claimed = new Map<string, Task>();
+  for (const task of await selectTasksByIdempotencyKeys(trx, [...keys])) claimed.set(task.spec.idempotencyKey, task);
+
+  const ops: RowOp[] = [];
+  const results: StoreJobResult[] = [];
+  for (const job of jobs) {
+    if (job.kind === "write") {
+      ops.push(...job.writes);
+      results.push(undefined);
+      continue;
+    }
+    const outcome = resolveSubmission(job.request, claimed);
+    results.push(outcome);
+    if (outcome.kind !== "created") continue;
+    for (const task of job.request.tasks) {
+      ops.push({ kind: "insert_task", task });
+      const key = idempotencyKeyOf(task);
+      if (key !== null) claimed.set(key, task);
+    }
+    for (const event of job.request.events) ops.push({ kind: "append_event", event });
+  }
+
+  for (const group of planBatch(ops)) await runGroup(trx, group);
+  return results;
+}
+
+/**
+ * "existing" only for a single-task request whose key maps to a task with the same spec hash (a
+ * retried submit). Any other key collision, including one inside a multi-task request or between
+ * two tasks of the same request, is a conflict: the request as a whole cannot be honoured.
+ */
+function resolveSubmission(request: SubmitRequest, claimed: ReadonlyMap<string, Task>): SubmitOutcome {
+  const inRequest = new Map<string, string>();
+  for (const task of request.tasks) {
+    const key = idempotencyKeyOf(task);
+    if (key === null) continue;
+    const prior = claimed.get(key);
+    if (prior) {
+      if (request.tasks.length === 1 && prior.specHash === task.specHash) return { kind: "existing", task: prior };
+      return { kind: "conflict", idempotencyKey: key, existingTaskId: prior.id };
+    }
+    const sibling = inRequest.get(key);
+    if (sibling !== undefined) return { kind: "conflict", idempotencyKey: key, existingTaskId: sibling };
+    inRequest.set(key, task.id);
+  }
+  return { kind: "created", tasks: request.tasks };
+}
+
+/** Runs one planned group as one statement. */
+async function runGroup(trx: Db, group: OpGroup): Promise<void> {
+  // The planner guarantees every op in a group has group.kind; `pick` narrows the union for TS.
+  const pick = <K extends RowOp["kind"]>(kind: K) => group.ops as Extract<RowOp, { kind: K }>[];
+  switch (group.kind) {
+    case "insert_task":
+      return insertTasks(trx, pick("insert_task").map((op) => op.task));
+    case "upsert_worker":
+      return upsertWorkers(trx, pick("upsert_worker").map((op) => op.worker));
+    case "insert_attempt":
+      return insertAttempts(trx, pick("insert_attempt").map((op) => op.attempt));
+    case "update_attempt":
+      return updateAttempts(trx, pick("update_attempt"));
+    case "update_task":
+      return updateTaskStates(trx, pick("update_task"));
+    case "update_progress":
+      return updateTaskProgress(trx, pick("update_progress"));
+    case "update_worker_status":
+      return updateWorkerStatuses(trx, pick("update_worker_status"));
+    case "append_event":
+      return insertEvents(trx, pick("append_event").map((op) => op.event));
+  }
+}

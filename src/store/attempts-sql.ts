@@ -1,0 +1,121 @@
+// SQL for the attempts table: one row per try of a task on a worker, with the placement decision
+// that chose the worker (kept so any placement can be explained after the fact).
+import type { Attempt, PlacementDecision, TaskResult } from "../core/types.js";
+import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
+import { assertAllUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
+
+interface AttemptRow {
+  id: string;
+  task_id: string;
+  number: number;
+  worker_id: string;
+  gpu_indexes: number[];
+  assigned_at_ms: number | string;
+  started_at_ms: number | string | null;
+  finished_at_ms: number | string | null;
+  result: TaskResult | null;
+  decision: PlacementDecision | null;
+}
+
+const ATTEMPT_COLUMNS = `a.id, a.task_id, a.number, a.worker_id, a.gpu_indexes, a.assigned_at_ms, a.started_at_ms,
+  a.finished_at_ms, a.result, a.decision`;
+
+function rowToAttempt(row: AttemptRow): Attempt {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    number: row.number,
+    workerId: row.worker_id,
+    gpuIndexes: row.gpu_indexes,
+    assignedAtMs: toNumber(row.assigned_at_ms),
+    startedAtMs: toNumberOrNull(row.started_at_ms),
+    finishedAtMs: toNumberOrNull(row.finished_at_ms),
+    result: row.result,
+    decision: row.decision,
+  };
+}
+
+export async function insertAttempts(db: Db, attempts: readonly Attempt[]): Promise<void> {
+  if (attempts.length === 0) return;
+  const rows = attempts.map((a) => ({
+    id: a.id,
+    task_id: a.taskId,
+    number: a.number,
+    worker_id: a.workerId,
+    gpu_indexes: a.gpuIndexes,
+    assigned_at_ms: a.assignedAtMs,
+    started_at_ms: a.startedAtMs,
+    finished_at_ms: a.finishedAtMs,
+    result: a.result,
+    decision: a.decision,
+  }));
+  await db.raw(
+    `INSERT INTO attempts (id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms,
+       finished_at_ms, result, decision)
+     SELECT id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms, finished_at_ms,
+       result, decision
+     FROM json_to_recordset(?::json) AS x(id text, task_id text, number int, worker_id text,
+       gpu_indexes jsonb, assigned_at_ms bigint, started_at_ms bigint, finished_at_ms bigint,
+       result jsonb, decision jsonb)`,
+    [jsonParam(rows)],
+  );
+}
+
+/** A partial update: a field left undefined keeps its stored value. */
+export interface AttemptUpdate {
+  attemptId: string;
+  startedAtMs?: number | null;
+  finishedAtMs?: number | null;
+  result?: TaskResult | null;
+}
+
+/**
+ * One UPDATE for many attempts (distinct ids). Partial updates of different shapes share the
+ * statement through per-field "set_*" flags, so a batch never needs one statement per shape.
+ */
+export async function updateAttempts(db: Db, updates: readonly AttemptUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  const rows = updates.map((u) => ({
+    id: u.attemptId,
+    set_started: u.startedAtMs !== undefined,
+    started_at_ms: u.startedAtMs ?? null,
+    set_finished: u.finishedAtMs !== undefined,
+    finished_at_ms: u.finishedAtMs ?? null,
+    set_result: u.result !== undefined,
+    result: u.result ?? null,
+  }));
+  const touched = await queryRows<{ id: string }>(
+    db,
+    `UPDATE attempts AS a SET
+       started_at_ms = CASE WHEN x.set_started THEN x.started_at_ms ELSE a.started_at_ms END,
+       finished_at_ms = CASE WHEN x.set_finished THEN x.finished_at_ms ELSE a.finished_at_ms END,
+       result = CASE WHEN x.set_result THEN x.result ELSE a.result END
+     FROM json_to_recordset(?::json) AS x(id text, set_started boolean, started_at_ms bigint,
+       set_finished boolean, finished_at_ms bigint, set_result boolean, result jsonb)
+     WHERE a.id = x.id
+     RETURNING a.id`,
+    [jsonParam(rows)],
+  );
+  assertAllUpdated("attempt", rows.map((r) => r.id), touched);
+}
+
+/** A task's attempts in the order they were made. */
+export async function selectAttemptsForTask(db: Db, taskId: string): Promise<Attempt[]> {
+  const rows = await queryRows<AttemptRow>(
+    db,
+    `SELECT ${ATTEMPT_COLUMNS} FROM attempts AS a WHERE a.task_id = ? ORDER BY a.number, a.id`,
+    [taskId],
+  );
+  return rows.map(rowToAttempt);
+}
+
+/** The current attempt of every active task (what the master must re-adopt or requeue on start). */
+export async function selectCurrentAttemptsOfActiveTasks(db: Db): Promise<Attempt[]> {
+  const rows = await queryRows<AttemptRow>(
+    db,
+    `SELECT ${ATTEMPT_COLUMNS} FROM tasks AS t JOIN attempts AS a ON a.id = t.current_attempt_id
+     WHERE t.${ACTIVE_TASK_CONDITION}
+     ORDER BY a.assigned_at_ms, a.id`,
+  );
+  return rows.map(rowToAttempt);
+}

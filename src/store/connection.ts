@@ -1,0 +1,109 @@
+// Opens a Knex instance on either a Postgres server (pg driver) or an embedded PGlite database.
+// Both speak the same SQL, so everything above this file is dialect-agnostic; the only
+// differences handled here are driver setup, memory settings and bigint parsing.
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import knexPkg from "knex";
+import type { Knex } from "knex";
+import pg from "pg";
+import ClientPgLite from "knex-pglite";
+
+const { knex } = knexPkg;
+
+// PGlite is loaded through require, not import: knex-pglite requires its CommonJS build, and an
+// ESM import would load a second copy of the (large) library. Under tsx that second copy costs
+// ~40 MB RSS, a sixth of the master's idle budget on PGlite.
+const { PGlite } = createRequire(import.meta.url)("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
+
+export type Dialect = "postgres" | "pglite";
+
+export interface ConnectionConfig {
+  /** postgres://... selects the pg driver; absent selects embedded PGlite. */
+  databaseUrl?: string;
+  /** PGlite data directory (default ./.taskgrid/db). Ignored with databaseUrl. */
+  dataDir?: string;
+  /** Postgres schema to use (created if missing). Ignored for PGlite. */
+  schema?: string;
+  /** Max pg pool size (default 8). PGlite always has exactly one connection. */
+  poolMax?: number;
+}
+
+export interface OpenedKnex {
+  readonly knex: Knex;
+  readonly dialect: Dialect;
+  /** Destroys the pool and, for PGlite, shuts the embedded database down. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PGLITE_DIR = "./.taskgrid/db";
+
+const INT8_OID = 20;
+
+// Epoch-millisecond columns are bigint; pg returns int8 as a string by default. All our int8
+// values fit in 2^53, so parse them as numbers. This is set per client (the `types` option) rather
+// than globally via pg.types.setTypeParser, so other pg users in the process are unaffected.
+const pgTypes = {
+  getTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown {
+    if (oid === INT8_OID) return Number;
+    return pg.types.getTypeParser(oid, format as "text");
+  },
+};
+
+// PGlite's defaults (shared_buffers=128MB and friends) put a reopened database at ~300 MB RSS;
+// with these it is ~160 MB, which keeps the master's idle RSS inside its 250 MiB budget. The master
+// touches little data per query (working set = active tasks, held in memory anyway), so small
+// buffers cost nothing measurable. Only an existing data dir benefits: initdb on a fresh dir peaks
+// near 700 MB regardless (PGlite runs it in a separate instance).
+const PGLITE_SETTINGS = [
+  "shared_buffers=16MB",
+  "work_mem=2MB",
+  "maintenance_work_mem=16MB",
+  "temp_buffers=2MB",
+  "wal_buffers=1MB",
+];
+
+export async function openKnex(config: ConnectionConfig): Promise<OpenedKnex> {
+  return config.databaseUrl ? openPostgres(config.databaseUrl, config) : openPglite(config.dataDir ?? DEFAULT_PGLITE_DIR);
+}
+
+async function openPostgres(databaseUrl: string, config: ConnectionConfig): Promise<OpenedKnex> {
+  const db = knex({
+    client: "pg",
+    connection: { connectionString: databaseUrl, types: pgTypes } as Knex.PgConnectionConfig,
+    pool: { min: 1, max: config.poolMax ?? 8 },
+    ...(config.schema ? { searchPath: [config.schema] } : {}),
+  });
+  if (config.schema) {
+    // search_path names a schema that must exist before the first migration creates tables in it.
+    await db.raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
+  }
+  return { knex: db, dialect: "postgres", close: () => db.destroy() };
+}
+
+async function openPglite(dataDir: string): Promise<OpenedKnex> {
+  mkdirSync(dataDir, { recursive: true });
+  const pglite = await PGlite.create({
+    dataDir,
+    startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ["-c", s])],
+    parsers: { [INT8_OID]: (value: string) => Number(value) },
+  });
+  // knex-pglite accepts an existing instance through the connection object (its README calls
+  // this experimental and untyped); we need it to pass startParams and parsers.
+  const db = knex({
+    client: ClientPgLite,
+    connection: { pglite } as unknown as Knex.StaticConnectionConfig,
+  });
+  return {
+    knex: db,
+    dialect: "pglite",
+    async close() {
+      await db.destroy();
+      // knex closes PGlite only if its pool ever acquired the connection.
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,67 @@
+// SQL for task_events: the append-only history of each task (also what WatchTasks replays).
+// Events are ordered by their bigserial id, which follows insertion order.
+import type { TaskEvent, TaskResult, TaskState } from "../core/types.js";
+import { jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
+
+interface EventRow {
+  task_id: string;
+  state: TaskState;
+  progress: number;
+  progress_message: string;
+  time_ms: number | string;
+  attempt_id: string | null;
+  worker_id: string | null;
+  result: TaskResult | null;
+}
+
+function rowToEvent(row: EventRow): TaskEvent {
+  return {
+    taskId: row.task_id,
+    state: row.state,
+    progress: Number(row.progress),
+    progressMessage: row.progress_message,
+    timeMs: toNumber(row.time_ms),
+    attemptId: row.attempt_id ?? "",
+    workerId: row.worker_id ?? "",
+    result: row.result,
+  };
+}
+
+/**
+ * Appends events in array order: each row carries its index (`ord`) and the SELECT is ordered by
+ * it, so the serial ids follow the array and a task's history reads back in the order the master
+ * produced it. (WITH ORDINALITY cannot be combined with json_to_recordset's column list.)
+ */
+export async function insertEvents(db: Db, events: readonly TaskEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((e, ord) => ({
+    ord,
+    task_id: e.taskId,
+    state: e.state,
+    progress: e.progress,
+    progress_message: e.progressMessage,
+    time_ms: e.timeMs,
+    // "" (no attempt / no worker yet) is stored as NULL.
+    attempt_id: e.attemptId === "" ? null : e.attemptId,
+    worker_id: e.workerId === "" ? null : e.workerId,
+    result: e.result,
+  }));
+  await db.raw(
+    `INSERT INTO task_events (task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result)
+     SELECT x.task_id, x.state, x.progress, x.progress_message, x.time_ms, x.attempt_id, x.worker_id, x.result
+     FROM json_to_recordset(?::json) AS x(ord int, task_id text, state text, progress float8,
+       progress_message text, time_ms bigint, attempt_id text, worker_id text, result jsonb)
+     ORDER BY x.ord`,
+    [jsonParam(rows)],
+  );
+}
+
+export async function selectEventsForTask(db: Db, taskId: string): Promise<TaskEvent[]> {
+  const rows = await queryRows<EventRow>(
+    db,
+    `SELECT task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result
+     FROM task_events WHERE task_id = ? ORDER BY id`,
+    [taskId],
+  );
+  return rows.map(rowToEvent);
+}

@@ -1,0 +1,26 @@
+// Knex migrations as TS modules, listed statically. A custom migrationSource means nothing is
+// scanned on disk at runtime, so migrations work the same under tsx, a bundle or compiled JS.
+// To add a migration: write NNNN-what.ts exporting name/up/down and append it to MIGRATIONS.
+import type { Knex } from "knex";
+import * as initialSchema from "./0001-initial-schema.js";
+
+interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+const MIGRATIONS: readonly Migration[] = [initialSchema];
+
+export const MIGRATIONS_TABLE = "taskgrid_migrations";
+
+const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: (migration) => migration.name,
+  getMigration: async (migration) => migration,
+};
+
+/** Brings the schema up to date; a no-op when it already is. */
+export async function migrateToLatest(knex: Knex): Promise<void> {
+  await knex.migrate.latest({ migrationSource, tableName: MIGRATIONS_TABLE });
+}

@@ -1,0 +1,118 @@
+// The Knex-backed Store: reads go straight to the pool, writes go through the group committer.
+import { InvalidArgumentError, UnavailableError } from "../core/errors.js";
+import type { Attempt, Task, TaskEvent } from "../core/types.js";
+import type { ActiveState, Store, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
+import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
+import { migrateToLatest } from "./migrations/index.js";
+import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
+import { applyBatch, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import { selectActiveTasks, selectTask, selectTaskPage } from "./tasks-sql.js";
+import { selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
+import { selectEventsForTask } from "./events-sql.js";
+import { selectWorkers } from "./workers-sql.js";
+
+export interface StoreConfig extends ConnectionConfig {
+  /** Upper bound on rows written per group-commit transaction (default 5,000). */
+  maxBatchRows?: number;
+}
+
+/** Store plus observability of the group commit (how many transactions served how many calls). */
+export interface TaskgridStore extends Store {
+  stats(): GroupCommitStats;
+}
+
+export const MAX_PAGE_SIZE = 1000;
+
+/** Opens the database connection. Call migrate() before first use. */
+export async function openStore(config: StoreConfig = {}): Promise<TaskgridStore> {
+  return new KnexStore(await openKnex(config), config.maxBatchRows);
+}
+
+class KnexStore implements TaskgridStore {
+  readonly dialect: Dialect;
+  private readonly committer: GroupCommitter<StoreJob, StoreJobResult>;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly conn: OpenedKnex, maxBatchRows?: number) {
+    this.dialect = conn.dialect;
+    this.committer = new GroupCommitter<StoreJob, StoreJobResult>({
+      runBatch: (jobs) => conn.knex.transaction((trx) => applyBatch(trx, jobs)),
+      rowsOf: rowsOfJob,
+      maxBatchRows,
+    });
+  }
+
+  async migrate(): Promise<void> {
+    await migrateToLatest(this.db());
+  }
+
+  async submit(request: SubmitRequest): Promise<SubmitOutcome> {
+    const outcome = await this.committer.submit({ kind: "submit", request });
+    return outcome as SubmitOutcome;
+  }
+
+  async write(writes: StoreWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    await this.committer.submit({ kind: "write", writes });
+  }
+
+  async getTask(taskId: string): Promise<Task | null> {
+    return selectTask(this.db(), taskId);
+  }
+
+  async getAttempts(taskId: string): Promise<Attempt[]> {
+    return selectAttemptsForTask(this.db(), taskId);
+  }
+
+  async getEvents(taskId: string): Promise<TaskEvent[]> {
+    return selectEventsForTask(this.db(), taskId);
+  }
+
+  async listTasks(filter: TaskFilter, pageSize: number, pageToken: string): Promise<TaskPage> {
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+      throw new InvalidArgumentError("page_size", `must be an integer in 1..${MAX_PAGE_SIZE}`);
+    }
+    const cursor = decodePageToken(pageToken);
+    // One extra row tells whether a next page exists, so the last page never returns a token
+    // that leads to an empty page.
+    const rows = await selectTaskPage(this.db(), filter, pageSize + 1, cursor);
+    const tasks = rows.slice(0, pageSize);
+    const last = tasks[tasks.length - 1];
+    const nextPageToken = rows.length > pageSize && last ? encodePageToken({ createdAtMs: last.createdAtMs, id: last.id }) : "";
+    return { tasks, nextPageToken };
+  }
+
+  async loadActive(): Promise<ActiveState> {
+    // One read transaction so the three lists are a consistent snapshot (REPEATABLE READ: all
+    // statements see the same snapshot; a write between them could otherwise show an attempt
+    // whose task is missing).
+    return this.db().transaction(
+      async (trx) => ({
+        tasks: await selectActiveTasks(trx),
+        attempts: await selectCurrentAttemptsOfActiveTasks(trx),
+        workers: await selectWorkers(trx),
+      }),
+      { isolationLevel: "repeatable read" },
+    );
+  }
+
+  /** The Knex instance for reads; after close() reads fail like writes do. */
+  private db() {
+    if (this.closing) throw new UnavailableError("store is closed");
+    return this.conn.knex;
+  }
+
+  stats(): GroupCommitStats {
+    return this.committer.stats();
+  }
+
+  /** Idempotent: later calls wait for the first to finish. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.committer.close();
+      await this.conn.close();
+    })();
+    return this.closing;
+  }
+}

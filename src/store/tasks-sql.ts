@@ -1,0 +1,214 @@
+// SQL for the tasks table, one statement per function, plus the row <-> Task mapping.
+// The whole TaskSpec lives in `spec` (jsonb); queue_class, priority, project, labels and
+// idempotency_key are copies of spec fields kept as columns for filtering and uniqueness.
+import { InvalidArgumentError } from "../core/errors.js";
+import type { QueueClass, Task, TaskResult, TaskSpec, TaskState } from "../core/types.js";
+import type { TaskFilter } from "./store-types.js";
+import type { PageCursor } from "./page-token.js";
+import { assertAllUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
+
+interface TaskRow {
+  id: string;
+  spec: TaskSpec;
+  spec_hash: string;
+  state: TaskState;
+  progress: number;
+  progress_message: string;
+  created_at_ms: number | string;
+  updated_at_ms: number | string;
+  deadline_ms: number | string | null;
+  current_attempt_id: string | null;
+  attempt_count: number;
+  result: TaskResult | null;
+}
+
+const TASK_COLUMNS = `id, spec, spec_hash, state, progress, progress_message, created_at_ms, updated_at_ms,
+  deadline_ms, current_attempt_id, attempt_count, result`;
+
+const ACTIVE_STATES_SQL = `('QUEUED','ASSIGNED','RUNNING','PAUSED')`;
+
+export function rowToTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    spec: row.spec,
+    state: row.state,
+    progress: Number(row.progress),
+    progressMessage: row.progress_message,
+    createdAtMs: toNumber(row.created_at_ms),
+    updatedAtMs: toNumber(row.updated_at_ms),
+    deadlineMs: toNumberOrNull(row.deadline_ms),
+    currentAttemptId: row.current_attempt_id,
+    attemptCount: row.attempt_count,
+    result: row.result,
+    specHash: row.spec_hash,
+  };
+}
+
+/** An empty idempotency key means "none"; NULL keeps such tasks out of the unique index. */
+export function idempotencyKeyOf(task: Task): string | null {
+  return task.spec.idempotencyKey === "" ? null : task.spec.idempotencyKey;
+}
+
+export async function insertTasks(db: Db, tasks: readonly Task[]): Promise<void> {
+  if (tasks.length === 0) return;
+  const rows = tasks.map((t) => ({
+    id: t.id,
+    spec: t.spec,
+    spec_hash: t.specHash,
+    state: t.state,
+    queue_class: t.spec.queueClass,
+    priority: t.spec.priority,
+    project: t.spec.project,
+    labels: t.spec.labels,
+    progress: t.progress,
+    progress_message: t.progressMessage,
+    created_at_ms: t.createdAtMs,
+    updated_at_ms: t.updatedAtMs,
+    deadline_ms: t.deadlineMs,
+    current_attempt_id: t.currentAttemptId,
+    attempt_count: t.attemptCount,
+    result: t.result,
+    idempotency_key: idempotencyKeyOf(t),
+  }));
+  await db.raw(
+    `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
+       progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
+       result, idempotency_key)
+     SELECT id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
+       progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
+       result, idempotency_key
+     FROM json_to_recordset(?::json) AS x(id text, spec jsonb, spec_hash text, state text,
+       queue_class text, priority text, project text, labels jsonb, progress float8,
+       progress_message text, created_at_ms bigint, updated_at_ms bigint, deadline_ms bigint,
+       current_attempt_id text, attempt_count int, result jsonb, idempotency_key text)`,
+    [jsonParam(rows)],
+  );
+}
+
+export interface TaskStateUpdate {
+  taskId: string;
+  state: TaskState;
+  updatedAtMs: number;
+  currentAttemptId: string | null;
+  attemptCount: number;
+  result: TaskResult | null;
+}
+
+/** One UPDATE for many tasks; ids must be distinct (the caller's batch planner ensures it). */
+export async function updateTaskStates(db: Db, updates: readonly TaskStateUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  const rows = updates.map((u) => ({
+    id: u.taskId,
+    state: u.state,
+    updated_at_ms: u.updatedAtMs,
+    current_attempt_id: u.currentAttemptId,
+    attempt_count: u.attemptCount,
+    result: u.result,
+  }));
+  const touched = await queryRows<{ id: string }>(
+    db,
+    `UPDATE tasks AS t SET state = x.state, updated_at_ms = x.updated_at_ms,
+       current_attempt_id = x.current_attempt_id, attempt_count = x.attempt_count, result = x.result
+     FROM json_to_recordset(?::json) AS x(id text, state text, updated_at_ms bigint,
+       current_attempt_id text, attempt_count int, result jsonb)
+     WHERE t.id = x.id
+     RETURNING t.id`,
+    [jsonParam(rows)],
+  );
+  assertAllUpdated("task", rows.map((r) => r.id), touched);
+}
+
+export interface TaskProgressUpdate {
+  taskId: string;
+  progress: number;
+  progressMessage: string;
+  updatedAtMs: number;
+}
+
+export async function updateTaskProgress(db: Db, updates: readonly TaskProgressUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  const rows = updates.map((u) => ({
+    id: u.taskId,
+    progress: u.progress,
+    progress_message: u.progressMessage,
+    updated_at_ms: u.updatedAtMs,
+  }));
+  const touched = await queryRows<{ id: string }>(
+    db,
+    `UPDATE tasks AS t SET progress = x.progress, progress_message = x.progress_message,
+       updated_at_ms = x.updated_at_ms
+     FROM json_to_recordset(?::json) AS x(id text, progress float8, progress_message text, updated_at_ms bigint)
+     WHERE t.id = x.id
+     RETURNING t.id`,
+    [jsonParam(rows)],
+  );
+  assertAllUpdated("task", rows.map((r) => r.id), touched);
+}
+
+export async function selectTasksByIdempotencyKeys(db: Db, keys: readonly string[]): Promise<Task[]> {
+  if (keys.length === 0) return [];
+  const rows = await queryRows<TaskRow>(
+    db,
+    `SELECT ${TASK_COLUMNS} FROM tasks
+     WHERE idempotency_key IN (SELECT value FROM json_array_elements_text(?::json))`,
+    [JSON.stringify(keys)],
+  );
+  return rows.map(rowToTask);
+}
+
+export async function selectTask(db: Db, taskId: string): Promise<Task | null> {
+  const rows = await queryRows<TaskRow>(db, `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`, [taskId]);
+  return rows.length === 0 ? null : rowToTask(rows[0]);
+}
+
+/** Every task not in a terminal state, oldest first (the order the master re-queues them in). */
+export async function selectActiveTasks(db: Db): Promise<Task[]> {
+  const rows = await queryRows<TaskRow>(
+    db,
+    `SELECT ${TASK_COLUMNS} FROM tasks WHERE state IN ${ACTIVE_STATES_SQL} ORDER BY created_at_ms, id`,
+  );
+  return rows.map(rowToTask);
+}
+
+/** The SQL condition that selects active tasks, for statements in other modules. */
+export const ACTIVE_TASK_CONDITION = `state IN ${ACTIVE_STATES_SQL}`;
+
+/**
+ * One page, newest first, strictly after `cursor`. Fetches `limit` rows; the caller asks for one
+ * more than the page size to learn whether another page exists.
+ */
+export async function selectTaskPage(db: Db, filter: TaskFilter, limit: number, cursor: PageCursor | null): Promise<Task[]> {
+  const where: string[] = [];
+  const bindings: unknown[] = [];
+  if (filter.states && filter.states.length > 0) {
+    where.push(`state IN (${filter.states.map(() => "?").join(", ")})`);
+    bindings.push(...filter.states);
+  }
+  if (filter.queueClass) {
+    where.push(`queue_class = ?`);
+    bindings.push(filter.queueClass satisfies QueueClass);
+  }
+  if (filter.project) {
+    where.push(`project = ?`);
+    bindings.push(filter.project);
+  }
+  if (filter.label) {
+    const eq = filter.label.indexOf("=");
+    if (eq <= 0) throw new InvalidArgumentError("filter.label", "must be key=value");
+    where.push(`labels ->> ? = ?`);
+    bindings.push(filter.label.slice(0, eq), filter.label.slice(eq + 1));
+  }
+  if (cursor) {
+    where.push(`(created_at_ms, id) < (?, ?)`);
+    bindings.push(cursor.createdAtMs, cursor.id);
+  }
+  const rows = await queryRows<TaskRow>(
+    db,
+    `SELECT ${TASK_COLUMNS} FROM tasks
+     ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY created_at_ms DESC, id DESC
+     LIMIT ?`,
+    [...bindings, limit],
+  );
+  return rows.map(rowToTask);
+}

@@ -1,0 +1,87 @@
+// SQL for the workers table. A worker row is kept forever (status OFFLINE when gone) so that
+// attempts can always name the worker they ran on, and a returning agent keeps its id.
+import type { Capacity, Telemetry, Worker, WorkerStatus } from "../core/types.js";
+import { assertAllUpdated, jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
+
+interface WorkerRow {
+  id: string;
+  hostname: string;
+  tags: string[];
+  capacity: Capacity;
+  status: WorkerStatus;
+  agent_version: string;
+  registered_at_ms: number | string;
+  last_seen_at_ms: number | string;
+  telemetry: Telemetry | null;
+}
+
+function rowToWorker(row: WorkerRow): Worker {
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    tags: row.tags,
+    capacity: row.capacity,
+    status: row.status,
+    agentVersion: row.agent_version,
+    registeredAtMs: toNumber(row.registered_at_ms),
+    lastSeenAtMs: toNumber(row.last_seen_at_ms),
+    telemetry: row.telemetry,
+  };
+}
+
+/** Insert or replace whole worker rows (registration, re-registration). Ids must be distinct. */
+export async function upsertWorkers(db: Db, workers: readonly Worker[]): Promise<void> {
+  if (workers.length === 0) return;
+  const rows = workers.map((w) => ({
+    id: w.id,
+    hostname: w.hostname,
+    tags: w.tags,
+    capacity: w.capacity,
+    status: w.status,
+    agent_version: w.agentVersion,
+    registered_at_ms: w.registeredAtMs,
+    last_seen_at_ms: w.lastSeenAtMs,
+    telemetry: w.telemetry,
+  }));
+  await db.raw(
+    `INSERT INTO workers (id, hostname, tags, capacity, status, agent_version, registered_at_ms,
+       last_seen_at_ms, telemetry)
+     SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry
+     FROM json_to_recordset(?::json) AS x(id text, hostname text, tags jsonb, capacity jsonb, status text,
+       agent_version text, registered_at_ms bigint, last_seen_at_ms bigint, telemetry jsonb)
+     ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, tags = excluded.tags,
+       capacity = excluded.capacity, status = excluded.status, agent_version = excluded.agent_version,
+       registered_at_ms = excluded.registered_at_ms, last_seen_at_ms = excluded.last_seen_at_ms,
+       telemetry = excluded.telemetry`,
+    [jsonParam(rows)],
+  );
+}
+
+export interface WorkerStatusUpdate {
+  workerId: string;
+  status: WorkerStatus;
+  lastSeenAtMs: number;
+}
+
+export async function updateWorkerStatuses(db: Db, updates: readonly WorkerStatusUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  const rows = updates.map((u) => ({ id: u.workerId, status: u.status, last_seen_at_ms: u.lastSeenAtMs }));
+  const touched = await queryRows<{ id: string }>(
+    db,
+    `UPDATE workers AS w SET status = x.status, last_seen_at_ms = x.last_seen_at_ms
+     FROM json_to_recordset(?::json) AS x(id text, status text, last_seen_at_ms bigint)
+     WHERE w.id = x.id
+     RETURNING w.id`,
+    [jsonParam(rows)],
+  );
+  assertAllUpdated("worker", rows.map((r) => r.id), touched);
+}
+
+export async function selectWorkers(db: Db): Promise<Worker[]> {
+  const rows = await queryRows<WorkerRow>(
+    db,
+    `SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry
+     FROM workers ORDER BY registered_at_ms, id`,
+  );
+  return rows.map(rowToWorker);
+}

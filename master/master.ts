@@ -6,7 +6,7 @@ import { orderingByName } from "../src/core/ordering.js";
 import { RoundRobinPlacement } from "../src/core/placement.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
 import { openStore } from "../src/store/index.js";
-import type { Store } from "../src/store/store-types.js";
+import type { Store, StoreWrite } from "../src/store/store-types.js";
 import { AgentSession } from "./agent-session.js";
 import { resolveMasterConfig, type MasterOptions } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -60,13 +60,19 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting, onQueued: kick });
 
   const rebuilt = rebuildState(state, await store.loadActive(), clock.now());
+  // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
+  const orphanWrites: StoreWrite[] = [];
   for (const orphan of rebuilt.orphans) {
-    // A task whose attempt cannot be found again: requeue it through the normal LOST path.
     const task = state.activeTasks.get(orphan.taskId)!;
-    task.state = "QUEUED";
-    task.currentAttemptId = null;
+    const now = clock.now();
+    Object.assign(task, { state: "QUEUED", currentAttemptId: null, updatedAtMs: now });
     state.queue.push(task);
+    orphanWrites.push(
+      { kind: "update_task", taskId: task.id, state: "QUEUED", updatedAtMs: now, currentAttemptId: null, attemptCount: task.attemptCount, result: null },
+      { kind: "append_event", event: { taskId: task.id, state: "QUEUED", progress: task.progress, progressMessage: "requeued on master start: attempt lost", timeMs: now, attemptId: orphan.attemptId ?? "", workerId: "", result: null } },
+    );
   }
+  if (orphanWrites.length > 0) await store.write(orphanWrites);
   log.info("state rebuilt from database", { queued: rebuilt.queued, running: rebuilt.running, workers: rebuilt.workers, orphans: rebuilt.orphans.length, dialect: store.dialect });
 
   const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();

@@ -1,19 +1,19 @@
 // Opens a Knex instance on either a Postgres server (pg driver) or an embedded PGlite database.
 // Both speak the same SQL, so everything above this file is dialect-agnostic; the only
 // differences handled here are driver setup, memory settings and bigint parsing.
-import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import knexPkg from "knex";
 import type { Knex } from "knex";
 import pg from "pg";
-import ClientPgLite from "knex-pglite";
+import { ensurePgliteDataDir } from "./pglite-init.js";
 
 const { knex } = knexPkg;
 
 // PGlite is loaded through require, not import: knex-pglite requires its CommonJS build, and an
 // ESM import would load a second copy of the (large) library. Under tsx that second copy costs
-// ~40 MB RSS, a sixth of the master's idle budget on PGlite.
-const { PGlite } = createRequire(import.meta.url)("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
+// ~40 MB RSS, a sixth of the master's idle budget on PGlite. It is loaded only when used, so a
+// master on Postgres never pays for it.
+const loadPglite = () => createRequire(import.meta.url)("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
 
 export type Dialect = "postgres" | "pglite";
 
@@ -53,7 +53,7 @@ const pgTypes = {
 // with these it is ~160 MB, which keeps the master's idle RSS inside its 250 MiB budget. The master
 // touches little data per query (working set = active tasks, held in memory anyway), so small
 // buffers cost nothing measurable. Only an existing data dir benefits: initdb on a fresh dir peaks
-// near 700 MB regardless (PGlite runs it in a separate instance).
+// near 700 MB regardless, which is why pglite-init.ts runs it in a child process.
 const PGLITE_SETTINGS = [
   "shared_buffers=16MB",
   "work_mem=2MB",
@@ -81,7 +81,8 @@ async function openPostgres(databaseUrl: string, config: ConnectionConfig): Prom
 }
 
 async function openPglite(dataDir: string): Promise<OpenedKnex> {
-  mkdirSync(dataDir, { recursive: true });
+  await ensurePgliteDataDir(dataDir);
+  const { PGlite } = loadPglite();
   const pglite = await PGlite.create({
     dataDir,
     startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ["-c", s])],
@@ -89,6 +90,8 @@ async function openPglite(dataDir: string): Promise<OpenedKnex> {
   });
   // knex-pglite accepts an existing instance through the connection object (its README calls
   // this experimental and untyped); we need it to pass startParams and parsers.
+  // knex-pglite requires PGlite at import time, so it too is loaded only on this path.
+  const { default: ClientPgLite } = await import("knex-pglite");
   const db = knex({
     client: ClientPgLite,
     connection: { pglite } as unknown as Knex.StaticConnectionConfig,

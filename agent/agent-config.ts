@@ -1,0 +1,106 @@
+// User options compiled once into a fully resolved config (every default applied, every
+// duration a `...Ms` number), validated with messages that name the option.
+import { availableParallelism, hostname as osHostname } from "node:os";
+import type { BackoffOptions } from "./backoff.js";
+import type { GpuProbeOptions } from "./probes/gpu.js";
+
+export type AgentPhase = "starting" | "connecting" | "registered" | "backoff" | "stopping" | "stopped";
+
+export interface AgentOptions {
+  /** Master address, host:port. */
+  master: string;
+  /** Stable worker id; default: the host name, sanitised to [A-Za-z0-9._-]. */
+  workerId?: string;
+  tags?: string[];
+  /** Attempts run at once; default: the number of CPUs. */
+  maxTasks?: number;
+  hostname?: string;
+  /** Receives one structured JSON log line at a time; default: stderr. */
+  log?: (line: string) => void;
+  /** Heartbeat period when the master does not set one in `registered`; default 3000. */
+  heartbeatIntervalMs?: number;
+  /** How nvidia-smi is run (tests put a fake first on PATH). */
+  gpuProbe?: GpuProbeOptions;
+  backoff?: BackoffOptions;
+  /** SIGTERM -> SIGKILL grace for attempts killed by stop() or the master's kill list; default 5000. */
+  stopGraceMs?: number;
+  /** Upper bound of drain(); default 10 minutes. */
+  drainTimeoutMs?: number;
+  /** Close the stream when `registered` does not come within this; default 30000. */
+  registerTimeoutMs?: number;
+  maxBufferedReports?: number;
+  /** Observes lifecycle changes (tests wait on these). */
+  onPhase?: (phase: AgentPhase) => void;
+  now?: () => number;
+}
+
+export interface AgentConfig {
+  master: string;
+  workerId: string;
+  hostname: string;
+  tags: string[];
+  maxTasks: number;
+  cpuMillis: number;
+  log: (line: string) => void;
+  heartbeatIntervalMs: number;
+  gpuProbe: GpuProbeOptions;
+  backoff: BackoffOptions;
+  stopGraceMs: number;
+  drainTimeoutMs: number;
+  registerTimeoutMs: number;
+  maxBufferedReports: number;
+  onPhase: (phase: AgentPhase) => void;
+  now: () => number;
+}
+
+export class AgentConfigError extends Error {
+  constructor(readonly option: string, reason: string) {
+    super(`agent option ${option} ${reason}`);
+    this.name = "AgentConfigError";
+  }
+}
+
+/** Makes any string a valid worker id: 1..128 characters of [A-Za-z0-9._-]. */
+export function sanitizeWorkerId(raw: string): string {
+  const id = raw.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128);
+  return id === "" ? "worker" : id;
+}
+
+export function resolveAgentConfig(o: AgentOptions): AgentConfig {
+  if (typeof o.master !== "string" || o.master.trim() === "") throw new AgentConfigError("master", "is required (host:port)");
+  const cpus = Math.max(1, availableParallelism());
+  const maxTasks = o.maxTasks ?? cpus;
+  if (!Number.isInteger(maxTasks) || maxTasks < 0 || maxTasks > 100_000) throw new AgentConfigError("maxTasks", "must be an integer 0..100000");
+  if (o.workerId !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(o.workerId)) {
+    throw new AgentConfigError("workerId", "must be 1..128 characters of [A-Za-z0-9._-]");
+  }
+  const hostname = o.hostname ?? osHostname();
+  return {
+    master: o.master,
+    workerId: o.workerId ?? sanitizeWorkerId(hostname),
+    hostname,
+    tags: [...new Set((o.tags ?? []).map((t) => t.trim()).filter((t) => t !== ""))],
+    maxTasks,
+    cpuMillis: cpus * 1000,
+    log: o.log ?? ((line) => process.stderr.write(`${line}\n`)),
+    heartbeatIntervalMs: positive(o.heartbeatIntervalMs ?? 3_000, "heartbeatIntervalMs"),
+    gpuProbe: o.gpuProbe ?? {},
+    backoff: o.backoff ?? {},
+    stopGraceMs: nonNegative(o.stopGraceMs ?? 5_000, "stopGraceMs"),
+    drainTimeoutMs: nonNegative(o.drainTimeoutMs ?? 600_000, "drainTimeoutMs"),
+    registerTimeoutMs: positive(o.registerTimeoutMs ?? 30_000, "registerTimeoutMs"),
+    maxBufferedReports: positive(o.maxBufferedReports ?? 10_000, "maxBufferedReports"),
+    onPhase: o.onPhase ?? (() => {}),
+    now: o.now ?? Date.now,
+  };
+}
+
+function positive(v: number, name: string): number {
+  if (!(Number.isFinite(v) && v > 0)) throw new AgentConfigError(name, "must be > 0");
+  return v;
+}
+
+function nonNegative(v: number, name: string): number {
+  if (!(Number.isFinite(v) && v >= 0)) throw new AgentConfigError(name, "must be >= 0");
+  return v;
+}

@@ -1,0 +1,78 @@
+// One WorkerService.Connect stream to the master. A fresh client (with its own subchannel) per
+// session, so a reconnect is not held back by a previous channel's internal backoff. `onClosed`
+// fires exactly once, however the stream ends (master ended it, transport error, keepalive
+// timeout, or our own close).
+import * as grpc from "@grpc/grpc-js";
+import { WorkerServiceClient, type AgentMessage, type MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
+
+const CHANNEL_OPTIONS: grpc.ClientOptions = {
+  // The stream lives for days and may idle between heartbeats: ping to detect a dead master
+  // (or a silently dropped NAT mapping) within ~30 s instead of waiting for TCP timeouts.
+  // The master (grpc-js) permits pings at this rate.
+  "grpc.keepalive_time_ms": 20_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.use_local_subchannel_pool": 1,
+};
+
+export interface MasterStreamHandlers {
+  onMessage(message: MasterMessage): void;
+  onClosed(reason: string): void;
+}
+
+export class MasterStream {
+  private readonly client: WorkerServiceClient;
+  private readonly call: grpc.ClientDuplexStream<AgentMessage, MasterMessage>;
+  private closed = false;
+  private readonly statusReceived: Promise<void>;
+
+  constructor(address: string, private readonly handlers: MasterStreamHandlers) {
+    this.client = new WorkerServiceClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.call = this.client.connect();
+    this.call.on("data", (message: MasterMessage) => {
+      if (!this.closed) this.handlers.onMessage(message);
+    });
+    this.call.on("error", (err: grpc.ServiceError) => this.markClosed(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
+    this.statusReceived = new Promise((resolve) =>
+      this.call.on("status", (s: grpc.StatusObject) => {
+        this.markClosed(s.code === grpc.status.OK ? "master ended the stream" : `${grpc.status[s.code]}: ${s.details}`);
+        resolve();
+      }),
+    );
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Writes one message; false when the stream is already closed (the caller buffers it). */
+  send(message: AgentMessage): boolean {
+    if (this.closed) return false;
+    this.call.write(message);
+    return true;
+  }
+
+  /** Clean shutdown: half-close, give the master `timeoutMs` to end the call, then cancel. */
+  async end(timeoutMs = 2_000): Promise<void> {
+    if (!this.closed) {
+      this.call.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.statusReceived, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    this.close("agent closed the stream");
+  }
+
+  /** Immediate close (cancels the call). */
+  close(reason: string): void {
+    this.call.cancel();
+    this.markClosed(reason);
+  }
+
+  private markClosed(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close(); // The call is over; release the channel (one per session).
+    this.handlers.onClosed(reason);
+  }
+}

@@ -1,0 +1,297 @@
+// Runs attempts as real child processes. Each attempt gets its own process group (detached), so
+// cancel, pause and timeout signal everything the task forked. The result is reported only after
+// 'close' (all stdio drained), so the output tail is complete.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
+import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
+import { attemptEnv } from "./attempt-env.js";
+import { endedResult, startFailed, type StopOutcome } from "./attempt-result.js";
+import { OutputTail, OUTPUT_TAIL_BYTES } from "./output-tail.js";
+import { signalGroup } from "./process-group.js";
+import { parseProgressFile, ProgressLineReader } from "./progress-lines.js";
+
+/** What to run for one attempt (the agent converts an Assign into this). */
+export interface RunRequest {
+  attemptId: string;
+  taskId: string;
+  /** argv; argv[0] is looked up on PATH. */
+  command: string[];
+  env?: Record<string, string>;
+  /** Empty means the agent's working directory. */
+  workingDir?: string;
+  /** Kill after this many ms of running; 0 means no timeout. */
+  timeoutMs?: number;
+  gpuIndexes?: number[];
+}
+
+export { startFailed, type StopOutcome } from "./attempt-result.js";
+
+export interface ExecutorEvents {
+  started?(attemptId: string, pid: number, startedAt: Date): void;
+  progress?(attemptId: string, percent: number, message: string): void;
+  finished?(attemptId: string, result: TaskResult, finishedAt: Date): void;
+}
+
+export interface ExecutorOptions {
+  /** Attempts run at once; more are refused with START_FAILED "agent at capacity". */
+  maxTasks: number;
+  events?: ExecutorEvents;
+  /** Whether this machine has GPUs (decides CUDA_VISIBLE_DEVICES="" for GPU-less attempts). */
+  machineHasGpus?: () => boolean;
+  /** UUID of the GPU with this nvidia-smi index, when known. */
+  gpuUuid?: (index: number) => string | undefined;
+  now?: () => number;
+  /** SIGTERM -> SIGKILL grace when an attempt runs past its timeout. Default 10 s. */
+  timeoutGraceMs?: number;
+  /** How long to wait for stdio to close after the process exited (a grandchild may hold it). Default 5 s. */
+  closeAfterExitMs?: number;
+  /** Parent of the per-attempt temp dirs. Default os.tmpdir(). */
+  tempRoot?: string;
+  outputTailBytes?: number;
+}
+
+export interface RunningAttemptInfo {
+  attemptId: string;
+  taskId: string;
+  /** 0 while the process is still being started. */
+  pid: number;
+  startedAt: Date;
+  paused: boolean;
+}
+
+interface LiveAttempt {
+  req: RunRequest;
+  child: ChildProcess | null;
+  pid: number;
+  startedAtMs: number;
+  tail: OutputTail;
+  paused: boolean;
+  stop: { outcome: StopOutcome; message: string } | null;
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+  timers: NodeJS.Timeout[];
+  tempDir: string;
+  lastProgressFile: string;
+  lastProgress: string;
+  done: boolean;
+  result: Promise<TaskResult>;
+  resolve(result: TaskResult): void;
+}
+
+export class Executor {
+  private readonly attempts = new Map<string, LiveAttempt>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: ExecutorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Starts an attempt; resolves with its result once it ended (also when it could not start). */
+  run(req: RunRequest): Promise<TaskResult> {
+    const existing = this.attempts.get(req.attemptId);
+    if (existing) return existing.result; // A repeated assign of a running attempt is not a second run.
+    if (req.command.length === 0 || req.command[0] === "") return this.refuse(req.attemptId, "empty command");
+    if (this.attempts.size >= this.options.maxTasks) return this.refuse(req.attemptId, "agent at capacity");
+    let resolve!: (r: TaskResult) => void;
+    const result = new Promise<TaskResult>((r) => (resolve = r));
+    const live: LiveAttempt = {
+      req, child: null, pid: 0, startedAtMs: this.now(), tail: new OutputTail(this.options.outputTailBytes ?? OUTPUT_TAIL_BYTES),
+      paused: false, stop: null, exit: null, timers: [], tempDir: "", lastProgressFile: "", lastProgress: "", done: false, result, resolve,
+    };
+    // Registered before any await, so capacity and duplicate checks see it at once.
+    this.attempts.set(req.attemptId, live);
+    void this.start(live);
+    return result;
+  }
+
+  /** SIGTERM to the group (and SIGCONT, so a paused task can act on it), SIGKILL after `graceMs`. */
+  cancel(attemptId: string, graceMs: number, outcome: StopOutcome = AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, message = "canceled"): boolean {
+    const live = this.attempts.get(attemptId);
+    if (!live || live.done) return false;
+    this.stop(live, outcome, message, graceMs);
+    return true;
+  }
+
+  pause(attemptId: string): boolean {
+    return this.setPaused(attemptId, true);
+  }
+
+  resume(attemptId: string): boolean {
+    return this.setPaused(attemptId, false);
+  }
+
+  running(): RunningAttemptInfo[] {
+    return [...this.attempts.values()].map((a) => ({
+      attemptId: a.req.attemptId, taskId: a.req.taskId, pid: a.pid, startedAt: new Date(a.startedAtMs), paused: a.paused,
+    }));
+  }
+
+  runningCount(): number {
+    return this.attempts.size;
+  }
+
+  /** Resolves once no attempt runs. */
+  async whenIdle(): Promise<void> {
+    while (this.attempts.size > 0) await Promise.all([...this.attempts.values()].map((a) => a.result));
+  }
+
+  /** Stops every attempt (agent shutdown) and waits until all have ended. */
+  async cancelAll(graceMs: number, outcome: StopOutcome = AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, message = "canceled"): Promise<void> {
+    for (const id of [...this.attempts.keys()]) this.cancel(id, graceMs, outcome, message);
+    await this.whenIdle();
+  }
+
+  /**
+   * Reads each attempt's TASKGRID_PROGRESS_FILE and reports changed contents as progress.
+   * The agent calls this from its heartbeat loop; tests call it directly.
+   */
+  async pollProgressFiles(): Promise<void> {
+    await Promise.all([...this.attempts.values()].map(async (live) => {
+      if (!live.tempDir || live.done) return;
+      const text = await readFile(progressFilePath(live.tempDir), "utf8").catch(() => "");
+      if (text === live.lastProgressFile || live.done) return;
+      live.lastProgressFile = text;
+      const update = parseProgressFile(text);
+      if (update) this.reportProgress(live, update.percent, update.message);
+    }));
+  }
+
+  private async start(live: LiveAttempt): Promise<void> {
+    const { req } = live;
+    try {
+      if (req.workingDir) {
+        const info = await stat(req.workingDir).catch(() => null);
+        if (!info?.isDirectory()) return this.finish(live, startFailed(`working directory ${req.workingDir} does not exist`));
+      }
+      live.tempDir = await mkdtemp(join(this.options.tempRoot ?? tmpdir(), `taskgrid-${safeName(req.attemptId)}-`));
+    } catch (err) {
+      return this.finish(live, startFailed(`cannot prepare attempt: ${(err as Error).message}`));
+    }
+    if (live.stop) return this.finish(live, this.endResult(live, null, null));
+    const gpuIndexes = req.gpuIndexes ?? [];
+    const uuids = gpuIndexes.map((i) => this.options.gpuUuid?.(i));
+    const env = attemptEnv({
+      taskId: req.taskId, attemptId: req.attemptId, taskEnv: req.env ?? {}, gpuIndexes,
+      gpuUuids: uuids.every((u): u is string => !!u) ? uuids : null,
+      machineHasGpus: this.options.machineHasGpus?.() ?? false, progressFile: progressFilePath(live.tempDir),
+    });
+    let child: ChildProcess;
+    try {
+      child = spawn(req.command[0], req.command.slice(1), { cwd: req.workingDir || process.cwd(), env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    } catch (err) {
+      return this.finish(live, startFailed((err as Error).message)); // For example an argument with a NUL byte.
+    }
+    live.child = child;
+    const progress = new ProgressLineReader((u) => this.reportProgress(live, u.percent, u.message));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      live.tail.append(chunk);
+      progress.push(chunk);
+    });
+    child.stdout!.on("end", () => progress.end());
+    child.stderr!.on("data", (chunk: Buffer) => live.tail.append(chunk));
+    child.once("spawn", () => this.onSpawn(live, child));
+    child.on("error", (err) => {
+      // Before 'spawn' this means the process never ran (ENOENT, EACCES); later errors come from
+      // signalling a process that is gone, and the 'close' that follows reports the outcome.
+      if (live.pid === 0) this.finish(live, startFailed(err.message));
+    });
+    child.once("exit", (code, signal) => {
+      live.exit = { code, signal };
+      // 'close' waits for stdio; a grandchild that inherited it could hold it open forever.
+      this.schedule(live, this.options.closeAfterExitMs ?? 5_000, () => this.finish(live, this.endResult(live, code, signal)));
+    });
+    child.once("close", (code, signal) => {
+      if (live.pid !== 0) this.finish(live, this.endResult(live, code, signal));
+    });
+  }
+
+  /** Repeats of the same figure are dropped: a task printing progress in a tight loop must not flood the master. */
+  private reportProgress(live: LiveAttempt, percent: number, message: string): void {
+    const key = `${percent} ${message}`;
+    if (live.done || key === live.lastProgress) return;
+    live.lastProgress = key;
+    this.options.events?.progress?.(live.req.attemptId, percent, message);
+  }
+
+  private onSpawn(live: LiveAttempt, child: ChildProcess): void {
+    live.pid = child.pid ?? 0;
+    live.startedAtMs = this.now();
+    this.options.events?.started?.(live.req.attemptId, live.pid, new Date(live.startedAtMs));
+    if (live.stop) {
+      // Canceled while starting: the request stands.
+      this.stop(live, live.stop.outcome, live.stop.message, 0);
+      return;
+    }
+    const timeoutMs = live.req.timeoutMs ?? 0;
+    if (timeoutMs > 0) {
+      this.schedule(live, timeoutMs, () =>
+        this.stop(live, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, `timed out after ${timeoutMs} ms`, this.options.timeoutGraceMs ?? 10_000));
+    }
+  }
+
+  private stop(live: LiveAttempt, outcome: StopOutcome, message: string, graceMs: number): void {
+    live.stop ??= { outcome, message };
+    if (live.pid === 0) return; // Not started yet: start() or onSpawn() act on live.stop.
+    const grace = Math.max(0, graceMs);
+    if (grace === 0) {
+      signalGroup(live.pid, "SIGKILL");
+      return;
+    }
+    signalGroup(live.pid, "SIGTERM");
+    signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on SIGTERM until continued.
+    live.paused = false;
+    this.schedule(live, grace, () => signalGroup(live.pid, "SIGKILL"));
+  }
+
+  private setPaused(attemptId: string, paused: boolean): boolean {
+    const live = this.attempts.get(attemptId);
+    if (!live || live.done || live.pid === 0 || live.stop) return false;
+    if (!signalGroup(live.pid, paused ? "SIGSTOP" : "SIGCONT")) return false;
+    live.paused = paused;
+    return true;
+  }
+
+  private endResult(live: LiveAttempt, code: number | null, signal: NodeJS.Signals | null): TaskResult {
+    return endedResult({ code, signal, outputTail: live.tail.text(), durationMs: live.pid === 0 ? 0 : this.durationMs(live), stop: live.stop });
+  }
+
+  private durationMs(live: LiveAttempt): number {
+    return Math.max(0, this.now() - live.startedAtMs);
+  }
+
+  private schedule(live: LiveAttempt, ms: number, fn: () => void): void {
+    const timer = setTimeout(fn, ms);
+    live.timers.push(timer);
+  }
+
+  private finish(live: LiveAttempt, result: TaskResult): void {
+    if (live.done) return;
+    live.done = true;
+    live.timers.forEach(clearTimeout);
+    live.child?.stdout?.destroy();
+    live.child?.stderr?.destroy();
+    this.attempts.delete(live.req.attemptId);
+    // A stopped attempt leaves nothing behind: background processes of the task that neither
+    // exited nor held its stdio would otherwise survive the cancel.
+    if (live.stop && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
+    if (live.tempDir) void rm(live.tempDir, { recursive: true, force: true }).catch(() => {});
+    this.options.events?.finished?.(live.req.attemptId, result, new Date(this.now()));
+    live.resolve(result);
+  }
+
+  private refuse(attemptId: string, message: string): Promise<TaskResult> {
+    const result = startFailed(message);
+    this.options.events?.finished?.(attemptId, result, new Date(this.now()));
+    return Promise.resolve(result);
+  }
+}
+
+export function progressFilePath(tempDir: string): string {
+  return join(tempDir, "progress");
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
+}

@@ -1,0 +1,85 @@
+// What every verb module exports, plus the pieces the client verbs share: the --master/--json/--help
+// flags, the master address resolution, and the output streams (injectable for tests).
+import { createClient, DEFAULT_MASTER_ADDRESS, type TaskgridClient } from "../client/index.js";
+import { parseArgs, stringFlag, type FlagSpecs, type ParsedArgs, type ParseOptions } from "./args.js";
+import { parseAddress } from "./parse.js";
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stderr is a terminal (progress bars redraw in place only there). */
+  errIsTTY: boolean;
+  env: Record<string, string | undefined>;
+  now(): Date;
+}
+
+export const processIo: Io = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+  errIsTTY: Boolean(process.stderr.isTTY),
+  env: process.env,
+  now: () => new Date(),
+};
+
+export interface Command {
+  name: string;
+  /** One line for the verb list. */
+  summary: string;
+  /** The synopsis after "taskgrid ", e.g. "get [flags] ID". */
+  usage: string;
+  flags: FlagSpecs;
+  /** Extra help text after the flag list (examples, notes). */
+  notes?: string;
+  parseOptions?: ParseOptions;
+  /** Returns the process exit code. */
+  run(args: ParsedArgs, io: Io): Promise<number>;
+}
+
+export const HELP_FLAG: FlagSpecs = { help: { type: "boolean", short: "h", description: "show this help" } };
+export const JSON_FLAG: FlagSpecs = { json: { type: "boolean", description: "print machine-readable JSON" } };
+export const MASTER_FLAG: FlagSpecs = {
+  master: { type: "string", value: "HOST:PORT", description: `master address (env TASKGRID_MASTER, default ${DEFAULT_MASTER_ADDRESS})` },
+};
+/** The flags every client verb accepts. */
+export const CLIENT_FLAGS: FlagSpecs = { ...MASTER_FLAG, ...JSON_FLAG };
+
+export function masterAddress(args: ParsedArgs, io: Io): string {
+  const flag = stringFlag(args, "master");
+  if (flag !== undefined) return parseAddress(flag, "master");
+  const env = io.env.TASKGRID_MASTER;
+  return env ? parseAddress(env, "master (from TASKGRID_MASTER)") : DEFAULT_MASTER_ADDRESS;
+}
+
+/** Runs `body` with a client to the master and always closes it (an open channel keeps node alive). */
+export async function withClient<T>(args: ParsedArgs, io: Io, body: (client: TaskgridClient) => Promise<T>): Promise<T> {
+  const client = createClient(masterAddress(args, io));
+  try {
+    return await body(client);
+  } finally {
+    client.close();
+  }
+}
+
+/** Pretty JSON, one document per call (use `jsonLine` for streams). */
+export function printJson(io: Io, value: unknown): void {
+  io.out(JSON.stringify(value, null, 2) + "\n");
+}
+
+export function jsonLine(io: Io, value: unknown): void {
+  io.out(JSON.stringify(value) + "\n");
+}
+
+export function helpText(cmd: Command): string {
+  const specs = { ...cmd.flags, ...HELP_FLAG };
+  const names = Object.entries(specs).map(([name, s]) => {
+    const short = s.short ? `-${s.short}, ` : "";
+    return [`  ${short}--${name}${s.type === "string" ? ` ${s.value ?? "VALUE"}` : ""}`, s.description + (s.multiple ? " (repeatable)" : "")] as const;
+  });
+  const width = Math.max(...names.map(([n]) => n.length)) + 2;
+  const flagLines = names.map(([n, d]) => `${n.padEnd(width)}${d}`).join("\n");
+  return `${cmd.summary}\n\nUsage: taskgrid ${cmd.usage}\n\nFlags:\n${flagLines}\n${cmd.notes ? `\n${cmd.notes.trimEnd()}\n` : ""}`;
+}
+
+export function parseCommandArgs(cmd: Command, argv: readonly string[]): ParsedArgs {
+  return parseArgs(argv, { ...cmd.flags, ...HELP_FLAG }, cmd.parseOptions);
+}

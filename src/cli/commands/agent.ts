@@ -1,0 +1,66 @@
+// `taskgrid agent --master host:port`: runs an agent until SIGINT/SIGTERM, then drains (running
+// tasks finish, bounded) and stops.
+import { stringFlag, listFlag, type ParsedArgs } from "../args.js";
+import { masterAddress, MASTER_FLAG, type Command, type Io } from "../command.js";
+import { parseInteger, parseList } from "../parse.js";
+import { stopOnSignal } from "../shutdown.js";
+import { UsageError } from "../usage-error.js";
+
+/** How long a stopping agent lets running tasks finish before it stops anyway. */
+export const DRAIN_BOUND_MS = 30_000;
+
+export const AGENT_FLAGS = {
+  tags: { type: "string", value: "A,B", multiple: true, description: "tags this worker offers (e.g. gpu,ssd,zone=eu)" },
+  "max-tasks": { type: "string", value: "N", description: "most tasks run at once (default: number of CPUs)" },
+  id: { type: "string", value: "ID", description: "worker id (default: derived from the host name)" },
+} as const;
+
+export interface AgentCliOptions {
+  workerId?: string;
+  tags: string[];
+  maxTasks?: number;
+}
+
+export function agentOptions(args: ParsedArgs): AgentCliOptions {
+  const maxTasks = stringFlag(args, "max-tasks");
+  const id = stringFlag(args, "id");
+  return {
+    tags: parseList(listFlag(args, "tags")),
+    ...(maxTasks === undefined ? {} : { maxTasks: parseInteger(maxTasks, "max-tasks", 1, 100_000) }),
+    ...(id === undefined ? {} : { workerId: id }),
+  };
+}
+
+/** Drain with a bound, then stop: a task that never ends must not keep the agent alive forever. */
+export async function drainThenStop(agent: { drain(timeoutMs?: number): Promise<void>; stop(): Promise<void> }): Promise<void> {
+  await agent.drain(DRAIN_BOUND_MS);
+  await agent.stop();
+}
+
+/** Reports the first registration; an agent stopped before registering rejects `ready`, which is fine. */
+export function announceWhenReady(agent: { workerId: string; ready: Promise<void> }, master: string, io: Io): void {
+  agent.ready.then(
+    () => io.err(`taskgrid agent ${agent.workerId} connected to ${master}\n`),
+    () => undefined,
+  );
+}
+
+export const agentCommand: Command = {
+  name: "agent",
+  summary: "Run an agent that executes tasks on this machine",
+  usage: "agent --master HOST:PORT [flags]",
+  flags: { ...MASTER_FLAG, ...AGENT_FLAGS },
+  notes: "GPUs are detected with nvidia-smi when present. On SIGINT/SIGTERM the agent drains (running tasks finish) and stops.",
+  async run(args, io) {
+    if (args.positionals.length > 0) throw new UsageError(`agent takes no arguments (got "${args.positionals[0]}")`);
+    const options = agentOptions(args);
+    const master = masterAddress(args, io);
+    const { startAgent } = await import("../../../agent/agent.js");
+    const agent = startAgent({ master, ...options });
+    // Signals are handled from the start: an agent still retrying an unreachable master must stop on Ctrl-C too.
+    const stopped = stopOnSignal(() => drainThenStop(agent), { timeoutMs: DRAIN_BOUND_MS + 10_000, log: (line) => io.err(line + "\n") });
+    io.err(`taskgrid agent ${agent.workerId} connecting to ${master}\n`);
+    announceWhenReady(agent, master, io);
+    return stopped;
+  },
+};

@@ -1,0 +1,59 @@
+// `taskgrid submit [flags] -- cmd args...`: submit one task; with --wait follow it to the end,
+// print its output tail and exit with its exit code (so it composes in shell scripts).
+import { Task, TaskResult } from "../../gen/taskgrid/v1/task.js";
+import { SubmitTaskResponse } from "../../gen/taskgrid/v1/task_service.js";
+import { TaskState } from "../../gen/taskgrid/v1/types.js";
+import { boolFlag } from "../args.js";
+import { CLIENT_FLAGS, printJson, withClient, type Command } from "../command.js";
+import { EventPrinter, followUntilTerminal } from "../follow-tasks.js";
+import { specFromFlags, SPEC_FLAGS } from "../spec-from-flags.js";
+
+/** Exit code of `submit --wait`: the task's own code, 130 (like Ctrl-C) when canceled. */
+export function waitExitCode(state: TaskState, result: TaskResult | undefined): number {
+  if (state === TaskState.TASK_STATE_SUCCEEDED) return 0;
+  if (state === TaskState.TASK_STATE_CANCELED) return 130;
+  const code = result?.exitCode ?? 0;
+  return code > 0 && code < 256 ? code : 1;
+}
+
+export const submitCommand: Command = {
+  name: "submit",
+  summary: "Submit a task; prints its id (with --wait: runs it to the end and exits with its exit code)",
+  usage: "submit [flags] -- COMMAND [ARGS...]",
+  flags: {
+    ...SPEC_FLAGS,
+    wait: { type: "boolean", description: "follow the task, print its output and exit with its exit code" },
+    ...CLIENT_FLAGS,
+  },
+  parseOptions: { stopAtPositional: true },
+  notes: `Examples:
+  taskgrid submit --wait -- echo hello
+  taskgrid submit --queue live --priority high --gpus 1 --gpu-model H100 --estimate 5m -- python train.py
+  taskgrid submit --label team=ml --env SEED=1 --deadline +30m -- ./report.sh`,
+
+  async run(args, io) {
+    const spec = specFromFlags(args, args.rest, io.now());
+    const json = boolFlag(args, "json");
+    return withClient(args, io, async (client) => {
+      const submitted = await client.submitTask(spec);
+      const id = submitted.task.id;
+      if (!boolFlag(args, "wait")) {
+        if (json) printJson(io, SubmitTaskResponse.toJSON(submitted));
+        else io.out(`${id}${submitted.existing ? " (existing task for this idempotency key)" : ""}\n`);
+        return 0;
+      }
+
+      io.err(`task ${id} submitted\n`);
+      const printer = new EventPrinter(io, io.errIsTTY);
+      const finished = await followUntilTerminal(client, [id], (e) => printer.print(e));
+      printer.clearBar();
+      const last = finished.get(id)!;
+      // The terminal event usually carries the result; fetch the task when it does not (or for --json).
+      const task = json || !last.result ? await client.getTask(id) : undefined;
+      const result = last.result ?? task?.result;
+      if (json) printJson(io, Task.toJSON(task!));
+      else if (result?.outputTail) io.out(result.outputTail);
+      return waitExitCode(last.state, result);
+    });
+  },
+};

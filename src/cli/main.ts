@@ -1,0 +1,97 @@
+// The `taskgrid` command: picks the verb, parses its flags, runs it, and turns every failure into one
+// `error: ...` line on stderr (exit 2 for usage mistakes, 1 otherwise) — never a stack trace.
+import { pathToFileURL } from "node:url";
+import { ClientError } from "../client/index.js";
+import { helpText, parseCommandArgs, processIo, type Command, type Io } from "./command.js";
+import { agentCommand } from "./commands/agent.js";
+import { infoCommand, workersCommand } from "./commands/cluster.js";
+import { cancelCommand, drainCommand, pauseCommand, resumeCommand } from "./commands/control.js";
+import { devCommand } from "./commands/dev.js";
+import { getCommand } from "./commands/get.js";
+import { lsCommand } from "./commands/ls.js";
+import { masterCommand } from "./commands/master.js";
+import { submitCommand } from "./commands/submit.js";
+import { watchCommand } from "./commands/watch.js";
+import { UsageError } from "./usage-error.js";
+
+export const COMMANDS: readonly Command[] = [
+  devCommand, masterCommand, agentCommand,
+  submitCommand, getCommand, lsCommand, watchCommand, cancelCommand, pauseCommand, resumeCommand,
+  workersCommand, drainCommand, infoCommand,
+];
+
+const UNAVAILABLE = 14;
+
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const verbs = COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n");
+  return `taskgrid: cluster task scheduler for CPU and GPU machines
+
+Usage: taskgrid <command> [flags] [args]
+
+Commands:
+${verbs}
+
+Client commands talk to the master at --master or TASKGRID_MASTER (default 127.0.0.1:50051)
+and print JSON with --json. Run 'taskgrid <command> --help' for its flags.
+`;
+}
+
+/** Prints an error the way a user should read it and returns the exit code. */
+export function reportError(err: unknown, io: Io, verb: string | undefined): number {
+  if (err instanceof UsageError) {
+    io.err(`error: ${err.message}\n(see 'taskgrid ${verb ? `${verb} ` : ""}--help')\n`);
+    return 2;
+  }
+  if (err instanceof ClientError) {
+    // grpc-js appends an empty "Resolution note:" to connection errors; it only adds noise.
+    io.err(`error: ${err.codeName}: ${err.details.replace(/\s*Resolution note:\s*$/, "")}\n`);
+    if (err.code === UNAVAILABLE) io.err("(is the master running? set its address with --master or TASKGRID_MASTER)\n");
+    return 1;
+  }
+  // Domain errors from an in-process master (bad config) carry a kind such as "invalid_argument".
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  const message = err instanceof Error ? err.message : String(err);
+  io.err(`error: ${typeof kind === "string" ? `${kind.toUpperCase()}: ` : ""}${message}\n`);
+  if (io.env.TASKGRID_DEBUG && err instanceof Error && err.stack) io.err(err.stack + "\n");
+  return 1;
+}
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === "help" || verb === "--help" || verb === "-h") {
+    const target = verb === "help" && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    io.out(target ? helpText(target) : mainHelp());
+    return 0;
+  }
+  if (verb === "--version" || verb === "version") {
+    io.out(`taskgrid ${process.env.npm_package_version ?? "0.1.0"}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === verb);
+  if (!command) {
+    io.err(`error: unknown command "${verb}"\n(see 'taskgrid --help')\n`);
+    return 2;
+  }
+  try {
+    const args = parseCommandArgs(command, rest);
+    if (args.flags.help === true) {
+      io.out(helpText(command));
+      return 0;
+    }
+    return await command.run(args, io);
+  } catch (err) {
+    return reportError(err, io, command.name);
+  }
+}
+
+/** Runs main and exits: lingering handles (gRPC channels, timers) must not keep the CLI alive. */
+export async function runCli(argv: readonly string[]): Promise<never> {
+  const code = await main(argv);
+  process.exit(code);
+}
+
+// `tsx src/cli/main.ts dev` (npm start) runs this file directly.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void runCli(process.argv.slice(2));
+}

@@ -1,0 +1,82 @@
+// Human renderings of the cluster: the `workers` table and the `info` scheduler report.
+import type { GetSchedulerInfoResponse, Worker } from "../gen/taskgrid/v1/admin_service.js";
+import { formatAge, formatCores, formatFields, formatMib, formatNumber, formatTable, formatTime, priorityName, queueName, workerStatusName } from "./format.js";
+
+export function formatWorkerTable(workers: readonly Worker[], now: Date): string {
+  const rows = workers.map((w) => {
+    const cap = w.capacity;
+    const gpusTotal = cap?.gpus.length ?? 0;
+    return [
+      w.id,
+      workerStatusName(w.status),
+      w.tags.join(",") || "-",
+      `${formatCores(w.allocatedCpuMillis)}/${formatCores(cap?.cpuMillis ?? 0)}`,
+      `${formatMib(w.allocatedMemoryMib)}/${formatMib(cap?.memoryMib ?? 0)}`,
+      gpusTotal > 0 ? `${w.allocatedGpuIndexes.length}/${gpusTotal}` : "-",
+      `${w.runningAttempts}/${cap?.maxTasks ?? 0}`,
+      w.lastSeenAt ? `${formatAge(w.lastSeenAt, now)} ago` : "-",
+    ];
+  });
+  return formatTable(["ID", "STATUS", "TAGS", "CPU", "MEM", "GPUS", "RUNNING", "LAST SEEN"], rows);
+}
+
+export function formatWorkerDetail(w: Worker, now: Date): string {
+  const t = w.telemetry;
+  let out = formatFields([
+    ["Worker", w.id],
+    ["Status", workerStatusName(w.status)],
+    ["Host", w.hostname],
+    ["Tags", w.tags.join(", ")],
+    ["Agent", w.agentVersion],
+    ["CPU", `${formatCores(w.allocatedCpuMillis)} of ${formatCores(w.capacity?.cpuMillis ?? 0)} cores allocated`],
+    ["Memory", `${formatMib(w.allocatedMemoryMib)} of ${formatMib(w.capacity?.memoryMib ?? 0)} allocated`],
+    ["Running", `${w.runningAttempts} of ${w.capacity?.maxTasks ?? 0} slots`],
+    ["Load", t ? `cpu ${formatNumber(t.cpuLoad, 2)}, io ${formatNumber(t.ioPressure, 2)}, mem ${formatMib(t.memoryUsedMib)}/${formatMib(t.memoryTotalMib)}` : undefined],
+    ["Probe errors", t?.probeErrors.join("; ")],
+    ["Registered", w.registeredAt ? formatTime(w.registeredAt) : undefined],
+    ["Last seen", w.lastSeenAt ? `${formatTime(w.lastSeenAt)} (${formatAge(w.lastSeenAt, now)} ago)` : undefined],
+  ]);
+  const gpus = w.capacity?.gpus ?? [];
+  if (gpus.length > 0) {
+    const used = new Set(w.allocatedGpuIndexes);
+    const util = new Map((t?.gpus ?? []).map((g) => [g.index, g]));
+    const rows = gpus.map((g) => [
+      String(g.index), g.model, formatMib(g.memoryMib), used.has(g.index) ? "yes" : "no",
+      util.has(g.index) ? `${formatNumber(util.get(g.index)!.utilizationPercent, 0)}%` : "-",
+    ]);
+    out += "GPUs:\n" + formatTable(["  INDEX", "MODEL", "MEMORY", "ALLOCATED", "UTIL"], rows.map((r) => ["  " + r[0], ...r.slice(1)]));
+  }
+  return out;
+}
+
+function counts(map: Record<string, number>): string {
+  const entries = Object.entries(map).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? "none" : entries.map(([k, v]) => `${k}=${v}`).join(", ");
+}
+
+export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): string {
+  const w = info.weights;
+  const decisions = Object.values(info.decisionsByStrategy).reduce((a, b) => a + b, 0);
+  const fallbacks = Object.values(info.fallbacksByReason).reduce((a, b) => a + b, 0);
+  const rate = decisions > 0 ? `${formatNumber((fallbacks / decisions) * 100, 1)}%` : "-";
+  const meta = Object.entries(info.weightsMetadata).map(([k, v]) => `${k}=${v}`).join(", ");
+  let out = formatFields([
+    ["Ordering", info.orderingPolicy],
+    ["Placement", info.placementStrategy],
+    ["Weights", w ? `D=${formatNumber(w.wDeadline)} A=${formatNumber(w.wAffinity)} L=${formatNumber(w.wLoad)} I=${formatNumber(w.wIo)} S=${formatNumber(w.wSuccess)} P=${formatNumber(w.wPenalty)}` : "none"],
+    ["Weights file", info.weightsPath],
+    ["Version", info.weightsVersion],
+    ["Loaded at", info.weightsLoadedAt ? `${formatTime(info.weightsLoadedAt)} (${formatAge(info.weightsLoadedAt, now)} ago)` : undefined],
+    ["Metadata", meta],
+    ["Reload error", info.weightsError],
+    ["Decisions", counts(info.decisionsByStrategy)],
+    ["Fallbacks", counts(info.fallbacksByReason)],
+    ["Fallback rate", rate],
+    ["Workers", info.workersByStatus.length === 0 ? "none" : info.workersByStatus.map((c) => `${workerStatusName(c.status)}=${c.count}`).join(", ")],
+  ]);
+  const queued = info.queueLengths.filter((q) => q.length > 0);
+  out += queued.length === 0
+    ? "Queued:        none\n"
+    : "Queued:\n" + formatTable(["  QUEUE", "PRIORITY", "TASKS"], queued.map((q) => [`  ${queueName(q.queueClass)}`, priorityName(q.priority), String(q.length)]));
+  return out;
+}

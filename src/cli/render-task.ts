@@ -1,0 +1,140 @@
+// Human renderings of tasks: the `get` detail view (with "why this worker"), `ls` rows and the
+// one-line state changes printed by `watch` and `submit --wait`.
+import type { Attempt, PlacementDecision, ScoreBreakdown, Task, TaskEvent, TaskResult } from "../gen/taskgrid/v1/task.js";
+import { TaskState } from "../gen/taskgrid/v1/types.js";
+import {
+  formatAge, formatCores, formatDuration, formatFields, formatMib, formatNumber, formatTable, formatTime,
+  outcomeName, priorityName, queueName, stateName, truncate,
+} from "./format.js";
+
+const TERMINAL = new Set([TaskState.TASK_STATE_SUCCEEDED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED]);
+
+export function isTerminal(state: TaskState): boolean {
+  return TERMINAL.has(state);
+}
+
+/** Quotes argv the way a shell user would retype it. */
+export function formatCommand(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+/** "FAILED, exit 3, after 1.5s (message)"; the outcome is left out where the caller already shows it. */
+export function formatResult(r: TaskResult, withOutcome = true): string {
+  const parts = withOutcome ? [outcomeName(r.outcome)] : [];
+  // -1 means "killed or never started": the signal or the message says more than the number.
+  if (r.exitCode >= 0) parts.push(`exit ${r.exitCode}`);
+  if (r.signal) parts.push(`signal ${r.signal}`);
+  if (r.durationMs > 0) parts.push(`after ${formatDuration(r.durationMs)}`);
+  const text = parts.join(", ");
+  // Skip a message that only repeats the exit code ("exit code 3").
+  if (!r.message || r.message === `exit code ${r.exitCode}`) return text;
+  return text ? `${text} (${r.message})` : r.message;
+}
+
+function resourcesLine(task: Task): string {
+  const r = task.spec?.resources;
+  const cpu = r?.cpuMillis ? `${formatCores(r.cpuMillis)} cpu` : "default cpu";
+  const mem = r?.memoryMib ? formatMib(r.memoryMib) : "default mem";
+  const gpu = r?.gpuCount ? `, ${r.gpuCount} gpu${r.gpuModel ? ` (${r.gpuModel})` : ""}${r.gpuMemoryMib ? ` >= ${formatMib(r.gpuMemoryMib)} each` : ""}` : "";
+  return `${cpu}, ${mem}${gpu}`;
+}
+
+function attemptLine(a: Attempt): string {
+  const parts = [`#${a.number}`, a.workerId || "(no worker)"];
+  if (a.gpuIndexes.length > 0) parts.push(`gpus ${a.gpuIndexes.join(",")}`);
+  parts.push(`assigned ${formatTime(a.assignedAt)}`);
+  if (a.startedAt) parts.push(`started ${formatTime(a.startedAt)}`);
+  if (a.finishedAt) parts.push(`finished ${formatTime(a.finishedAt)}`);
+  parts.push(a.result && a.finishedAt ? formatResult(a.result) : "in progress");
+  return parts.join("  ");
+}
+
+function factorRow(label: string, b: ScoreBreakdown): string[] {
+  return [label, b.workerId, ...[b.score, b.deadline, b.affinity, b.load, b.io, b.success, b.penalty].map((n) => formatNumber(n))];
+}
+
+/** "Why this worker": strategy, fallback reason, and the D A L I S P factors of winner and runner-up. */
+export function formatDecision(d: PlacementDecision, attemptNumber: number): string {
+  const head = [`strategy ${d.strategy || "?"}`];
+  if (d.fallbackReason) head.push(`fallback: ${d.fallbackReason}`);
+  head.push(`${d.feasibleWorkers} feasible worker${d.feasibleWorkers === 1 ? "" : "s"}`);
+  if (d.weightsVersion) head.push(`weights ${d.weightsVersion}`);
+  let out = `Placement of attempt #${attemptNumber}: ${head.join(", ")}\n`;
+  const rows = [...(d.chosen ? [factorRow("chosen", d.chosen)] : []), ...(d.runnerUp ? [factorRow("runner-up", d.runnerUp)] : [])];
+  if (rows.length > 0) {
+    out += indent(formatTable(["", "WORKER", "SCORE", "D", "A", "L", "I", "S", "P"], rows), "  ");
+  }
+  return out;
+}
+
+function indent(text: string, prefix: string): string {
+  return text.split("\n").map((l) => (l ? prefix + l : l)).join("\n");
+}
+
+export function formatTaskDetail(task: Task, now: Date): string {
+  const spec = task.spec;
+  const progress = task.progress > 0 || task.progressMessage ? ` (${formatNumber(task.progress, 1)}%${task.progressMessage ? ` ${task.progressMessage}` : ""})` : "";
+  const labels = Object.entries(spec?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(", ");
+  let out = formatFields([
+    ["Task", task.id],
+    ["State", stateName(task.state) + progress],
+    ["Pending", task.pendingReason],
+    ["Name", spec?.name],
+    ["Project", spec?.project],
+    ["Labels", labels],
+    ["Command", formatCommand(spec?.command ?? [])],
+    ["Working dir", spec?.workingDir],
+    ["Env", Object.keys(spec?.env ?? {}).join(", ")],
+    ["Queue", spec ? `${queueName(spec.queueClass)} / ${priorityName(spec.priority)}` : undefined],
+    ["Resources", resourcesLine(task)],
+    ["Required", spec?.requiredTags.join(", ")],
+    ["Preferred", spec?.preferredTags.join(", ")],
+    ["Kind", spec?.kind],
+    ["IO", spec?.ioIntensity ? formatNumber(spec.ioIntensity, 2) : undefined],
+    ["Estimate", spec?.estimateMs ? formatDuration(spec.estimateMs) : undefined],
+    ["Timeout", spec?.timeoutMs ? formatDuration(spec.timeoutMs) : undefined],
+    ["Retries", spec?.maxRetries ? String(spec.maxRetries) : undefined],
+    ["Idempotency", spec?.idempotencyKey],
+    ["Created", task.createdAt ? `${formatTime(task.createdAt)} (${formatAge(task.createdAt, now)} ago)` : undefined],
+    ["Updated", task.updatedAt ? formatTime(task.updatedAt) : undefined],
+    ["Deadline", task.deadline ? formatTime(task.deadline) : undefined],
+    ["Result", task.result ? formatResult(task.result) : undefined],
+  ]);
+  if (task.attempts.length > 0) {
+    out += `Attempts:\n${task.attempts.map((a) => `  ${attemptLine(a)}\n`).join("")}`;
+    const withDecision = [...task.attempts].reverse().find((a) => a.decision);
+    if (withDecision?.decision) out += formatDecision(withDecision.decision, withDecision.number);
+  }
+  const tail = task.result?.outputTail;
+  if (tail) out += `Output (tail):\n${indent(tail.endsWith("\n") ? tail : tail + "\n", "  ")}`;
+  return out;
+}
+
+/** The worker of the task's latest attempt, when the listing includes attempts. */
+function lastWorker(task: Task): string {
+  return task.attempts[task.attempts.length - 1]?.workerId || "-";
+}
+
+export function formatTaskTable(tasks: readonly Task[], now: Date): string {
+  const rows = tasks.map((t) => [
+    t.id,
+    stateName(t.state),
+    t.spec ? queueName(t.spec.queueClass) : "-",
+    t.spec ? priorityName(t.spec.priority) : "-",
+    truncate(t.spec?.name || formatCommand(t.spec?.command ?? []), 48),
+    formatAge(t.createdAt, now),
+    lastWorker(t),
+  ]);
+  return formatTable(["ID", "STATE", "QUEUE", "PRIO", "NAME/COMMAND", "AGE", "WORKER"], rows);
+}
+
+/** One line per event: "task 0192.. RUNNING on worker-1", "task 0192.. progress 42% loading". */
+export function formatEventLine(e: TaskEvent, previous: TaskState | undefined): string {
+  const where = e.workerId ? ` on ${e.workerId}` : "";
+  if (previous === e.state && !e.result) {
+    return `task ${e.taskId} progress ${formatNumber(e.progress, 1)}%${e.progressMessage ? ` ${e.progressMessage}` : ""}`;
+  }
+  const detail = e.result && isTerminal(e.state) ? formatResult(e.result, outcomeName(e.result.outcome) !== stateName(e.state)) : "";
+  const result = detail ? ` (${detail})` : "";
+  return `task ${e.taskId} ${stateName(e.state)}${where}${result}`;
+}

@@ -1,0 +1,137 @@
+// A small promise-based client over the generated grpc-js stubs. Requests are partial objects
+// (fromPartial fills proto defaults); every failure is a ClientError; every unary call has a deadline
+// so a hung master never hangs a script.
+import { credentials, Metadata, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import {
+  AdminServiceClient,
+  GetSchedulerInfoRequest,
+  type GetSchedulerInfoResponse,
+  type Worker,
+} from "../gen/taskgrid/v1/admin_service.js";
+import { TaskSpec, type Task } from "../gen/taskgrid/v1/task.js";
+import { ListTasksRequest, TaskServiceClient, WatchTasksRequest, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
+import type { Resources, WorkerStatus } from "../gen/taskgrid/v1/types.js";
+import { ClientError, toClientError } from "./errors.js";
+import { taskWatch, type TaskWatch } from "./task-watch.js";
+
+export const DEFAULT_MASTER_ADDRESS = "127.0.0.1:50051";
+export const DEFAULT_DEADLINE_MS = 30_000;
+
+/** A TaskSpec where every field may be left out (proto defaults apply). */
+export type TaskSpecInput = Partial<Omit<TaskSpec, "resources">> & { resources?: Partial<Resources> };
+
+export interface ClientOptions {
+  /** Deadline of each unary call in ms; default 30 s. */
+  deadlineMs?: number;
+  /** Channel credentials; default insecure (the master listens on loopback by default). */
+  credentials?: ChannelCredentials;
+}
+
+export interface SubmitResult {
+  task: Task;
+  /** True when the idempotency key matched an existing task. */
+  existing: boolean;
+}
+
+export interface TaskgridClient {
+  readonly address: string;
+  submitTask(spec: TaskSpecInput): Promise<SubmitResult>;
+  /** All or nothing; returns the new ids in request order. */
+  submitTasks(specs: TaskSpecInput[]): Promise<string[]>;
+  getTask(taskId: string): Promise<Task>;
+  listTasks(request?: Partial<ListTasksRequest>): Promise<ListTasksResponse>;
+  /** Streams events (the current states first); cancel() or `break` ends it. */
+  watchTasks(request: Partial<WatchTasksRequest>): TaskWatch;
+  cancelTask(taskId: string, reason?: string): Promise<Task>;
+  pauseTask(taskId: string): Promise<Task>;
+  resumeTask(taskId: string): Promise<Task>;
+  listWorkers(statuses?: WorkerStatus[]): Promise<Worker[]>;
+  getWorker(workerId: string): Promise<Worker>;
+  drainWorker(workerId: string, reason?: string): Promise<Worker>;
+  getSchedulerInfo(): Promise<GetSchedulerInfoResponse>;
+  /** Closes both channels; pending calls fail with CANCELLED/UNAVAILABLE. */
+  close(): void;
+}
+
+/** The shape every generated unary method shares (metadata + options + callback overload). */
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+export function createClient(address: string = DEFAULT_MASTER_ADDRESS, options: ClientOptions = {}): TaskgridClient {
+  const creds = options.credentials ?? credentials.createInsecure();
+  const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const tasks = new TaskServiceClient(address, creds);
+  const admin = new AdminServiceClient(address, creds);
+
+  function unary<Req, Res>(client: TaskServiceClient | AdminServiceClient, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      const callOptions: Partial<CallOptions> = { deadline: new Date(Date.now() + deadlineMs) };
+      // An empty Metadata rather than the 2-argument overload keeps one code path for all methods.
+      method.call(client, request, new Metadata(), callOptions, (error, response) =>
+        error ? reject(toClientError(error)) : resolve(response),
+      );
+    });
+  }
+
+  /** Unwraps an optional message field that the server must always set. */
+  function required<T>(value: T | undefined, what: string): T {
+    if (value === undefined) throw new ClientError(13 /* INTERNAL */, `server response has no ${what}`);
+    return value;
+  }
+
+  return {
+    address,
+    async submitTask(spec) {
+      const res = await unary(tasks, tasks.submitTask, { spec: toSpec(spec) });
+      return { task: required(res.task, "task"), existing: res.existing };
+    },
+    async submitTasks(specs) {
+      const res = await unary(tasks, tasks.submitTasks, { specs: specs.map(toSpec) });
+      return res.taskIds;
+    },
+    async getTask(taskId) {
+      return required((await unary(tasks, tasks.getTask, { taskId })).task, "task");
+    },
+    listTasks(request = {}) {
+      return unary(tasks, tasks.listTasks, ListTasksRequest.fromPartial(request));
+    },
+    watchTasks(request) {
+      // No deadline: a watch lives as long as the caller wants it.
+      return taskWatch(tasks.watchTasks(WatchTasksRequest.fromPartial(request)));
+    },
+    async cancelTask(taskId, reason = "") {
+      return required((await unary(tasks, tasks.cancelTask, { taskId, reason })).task, "task");
+    },
+    async pauseTask(taskId) {
+      return required((await unary(tasks, tasks.pauseTask, { taskId })).task, "task");
+    },
+    async resumeTask(taskId) {
+      return required((await unary(tasks, tasks.resumeTask, { taskId })).task, "task");
+    },
+    async listWorkers(statuses = []) {
+      return (await unary(admin, admin.listWorkers, { statuses })).workers;
+    },
+    async getWorker(workerId) {
+      return required((await unary(admin, admin.getWorker, { workerId })).worker, "worker");
+    },
+    async drainWorker(workerId, reason = "") {
+      return required((await unary(admin, admin.drainWorker, { workerId, reason })).worker, "worker");
+    },
+    getSchedulerInfo() {
+      return unary(admin, admin.getSchedulerInfo, GetSchedulerInfoRequest.fromPartial({}));
+    },
+    close() {
+      tasks.close();
+      admin.close();
+    },
+  };
+}
+
+/** Fills proto defaults so callers can pass only what they care about. */
+function toSpec(spec: TaskSpecInput): TaskSpec {
+  return TaskSpec.fromPartial(spec as TaskSpec);
+}

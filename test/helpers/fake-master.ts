@@ -1,0 +1,161 @@
+// A tiny real gRPC server implementing WorkerService.Connect with scripted behaviour, for agent
+// tests: it records every agent message, answers `register` with `registered`, and lets the test
+// push MasterMessages. Real gRPC over loopback; nothing of grpc-js is mocked.
+import * as grpc from "@grpc/grpc-js";
+import {
+  WorkerServiceService,
+  type AgentMessage,
+  type MasterMessage,
+  type Register,
+} from "../../src/gen/taskgrid/v1/worker_service.js";
+
+type AgentBody = NonNullable<AgentMessage["body"]>;
+type AgentKind = AgentBody["$case"];
+type BodyOf<K extends AgentKind> = Extract<AgentBody, { $case: K }>["value"];
+/** A received message body plus the session it came on. */
+export type Received<K extends AgentKind> = BodyOf<K> & { session: number };
+
+export interface FakeMasterOptions {
+  /** Port to bind on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /** Sent in `registered`. */
+  heartbeatIntervalMs?: number;
+  /** Attempt ids to put in `registered.kill_attempt_ids`. */
+  killAttemptIds?: (register: Register) => string[];
+  /** When false, `register` gets no answer (the test answers by hand). Default true. */
+  answerRegister?: boolean;
+}
+
+export interface ReceivedMessage {
+  /** Position in `received`. */
+  index: number;
+  /** 1-based number of the stream (session) it arrived on. */
+  session: number;
+  message: AgentMessage;
+}
+
+/** Fails a wait that would otherwise hang the test run; never a timing assertion. */
+const SAFETY_TIMEOUT_MS = 15_000;
+
+export class FakeMaster {
+  /** Every agent message, in arrival order. */
+  readonly received: ReceivedMessage[] = [];
+  private readonly unconsumed: ReceivedMessage[] = [];
+  private readonly calls: Array<grpc.ServerDuplexStream<AgentMessage, MasterMessage>> = [];
+  private waiters: Array<() => void> = [];
+
+  private constructor(
+    private readonly server: grpc.Server,
+    readonly port: number,
+    private readonly options: FakeMasterOptions,
+  ) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Number of streams opened so far. */
+  get sessions(): number {
+    return this.calls.length;
+  }
+
+  static async start(options: FakeMasterOptions = {}): Promise<FakeMaster> {
+    const server = new grpc.Server();
+    let master: FakeMaster | null = null;
+    server.addService(WorkerServiceService, {
+      connect: (call: grpc.ServerDuplexStream<AgentMessage, MasterMessage>) => master!.onConnect(call),
+    } as unknown as grpc.UntypedServiceImplementation);
+    const port = await bindWithRetry(server, options.port ?? 0);
+    master = new FakeMaster(server, port, options);
+    return master;
+  }
+
+  /**
+   * Waits for (and consumes) the next message of `kind` that matches `where`, among those received
+   * at or after position `after` of `received`.
+   */
+  async next<K extends AgentKind>(kind: K, where: (value: BodyOf<K>) => boolean = () => true, after = 0): Promise<Received<K>> {
+    const deadline = Date.now() + SAFETY_TIMEOUT_MS;
+    for (;;) {
+      const i = this.unconsumed.findIndex((r) =>
+        r.index >= after && r.message.body?.$case === kind && where(r.message.body.value as BodyOf<K>));
+      if (i >= 0) {
+        const [r] = this.unconsumed.splice(i, 1);
+        return { ...r.message.body!.value, session: r.session } as unknown as Received<K>;
+      }
+      if (Date.now() > deadline) throw new Error(`fake master: no ${kind} message arrived`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, SAFETY_TIMEOUT_MS);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Messages of `kind` received so far (consumed or not). */
+  all<K extends AgentKind>(kind: K): Array<BodyOf<K>> {
+    return this.received.filter((r) => r.message.body?.$case === kind).map((r) => r.message.body!.value as BodyOf<K>);
+  }
+
+  /** Sends to the newest open stream. */
+  send(body: NonNullable<MasterMessage["body"]>): void {
+    const call = this.calls.at(-1);
+    if (!call) throw new Error("fake master: no agent connected");
+    call.write({ body });
+  }
+
+  /** Hard stop, like a crashed master: every stream breaks. */
+  async stop(): Promise<void> {
+    for (const call of this.calls) call.removeAllListeners("data");
+    this.server.forceShutdown();
+    this.wake();
+  }
+
+  private onConnect(call: grpc.ServerDuplexStream<AgentMessage, MasterMessage>): void {
+    this.calls.push(call);
+    const session = this.calls.length;
+    call.on("data", (message: AgentMessage) => {
+      const received = { index: this.received.length, session, message };
+      this.received.push(received);
+      this.unconsumed.push(received);
+      if (message.body?.$case === "register" && this.options.answerRegister !== false) {
+        const register = message.body.value;
+        call.write({
+          body: {
+            $case: "registered",
+            value: {
+              workerId: register.workerId,
+              heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 3_000,
+              killAttemptIds: this.options.killAttemptIds?.(register) ?? [],
+            },
+          },
+        });
+      }
+      this.wake();
+    });
+    call.on("end", () => call.end());
+    call.on("error", () => {});
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    waiters.forEach((w) => w());
+  }
+}
+
+/** Binds 127.0.0.1:port; a port just released by a stopped server can take a moment to free. */
+async function bindWithRetry(server: grpc.Server, port: number): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await new Promise<number>((resolve, reject) =>
+        server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      );
+    } catch (err) {
+      if (tries >= 50) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}

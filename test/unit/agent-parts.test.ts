@@ -1,0 +1,95 @@
+// Pure parts of the agent: reconnect backoff, the bounded report buffer, option resolution,
+// progress-line splitting across chunks, the output tail and the attempt environment.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { AgentConfigError, resolveAgentConfig, sanitizeWorkerId } from "../../agent/agent-config.js";
+import { attemptEnv } from "../../agent/attempt-env.js";
+import { Backoff } from "../../agent/backoff.js";
+import { OutputTail } from "../../agent/output-tail.js";
+import { parseProgressLine, ProgressLineReader, type ProgressUpdate } from "../../agent/progress-lines.js";
+import { ReportBuffer } from "../../agent/report-buffer.js";
+import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
+
+test("backoff: full jitter under an exponential ceiling, capped, reset after success", () => {
+  const max = new Backoff({ baseMs: 200, capMs: 30_000, random: () => 0.999999 });
+  const delays = Array.from({ length: 10 }, () => max.next());
+  assert.equal(delays, [199, 399, 799, 1599, 3199, 6399, 12799, 25599, 29999, 29999]);
+  max.reset();
+  assert.is(max.next(), 199);
+  const min = new Backoff({ random: () => 0 });
+  assert.is(min.next(), 0);
+  const half = new Backoff({ random: () => 0.5 });
+  assert.equal([half.next(), half.next(), half.next()], [100, 200, 400]);
+});
+
+test("report buffer: keeps order, drops the oldest past its bound, lists pending finished", () => {
+  const buffer = new ReportBuffer(3);
+  const finished = (id: string) => ({ body: { $case: "finished" as const, value: { attemptId: id, result: undefined, finishedAt: undefined } } });
+  const started = (id: string) => ({ body: { $case: "started" as const, value: { attemptId: id, pid: 1, startedAt: undefined } } });
+  buffer.push(started("a"));
+  buffer.push(finished("a"));
+  buffer.push(started("b"));
+  assert.equal(buffer.finishedAttemptIds(), ["a"]);
+  buffer.push(finished("b"));
+  assert.is(buffer.size, 3);
+  assert.is(buffer.dropped, 1);
+  assert.equal(buffer.takeAll().map((m) => `${m.body?.$case}:${(m.body?.value as { attemptId: string }).attemptId}`), ["finished:a", "started:b", "finished:b"]);
+  assert.is(buffer.size, 0);
+});
+
+test("config: defaults, sanitised worker id, validation names the option", () => {
+  const c = resolveAgentConfig({ master: "127.0.0.1:50051", hostname: "node 1/ä", tags: ["gpu", " gpu ", ""] });
+  assert.is(c.workerId, "node-1--");
+  assert.equal(c.tags, ["gpu"]);
+  assert.ok(c.maxTasks >= 1);
+  assert.is(c.cpuMillis, c.maxTasks * 1000);
+  assert.is(c.heartbeatIntervalMs, 3000);
+  assert.is(sanitizeWorkerId(""), "worker");
+  assert.is(sanitizeWorkerId("x".repeat(200)).length, 128);
+  assert.throws(() => resolveAgentConfig({ master: "" }), (e: unknown) => e instanceof AgentConfigError && e.option === "master");
+  assert.throws(() => resolveAgentConfig({ master: "h:1", maxTasks: -1 }), /agent option maxTasks/);
+  assert.throws(() => resolveAgentConfig({ master: "h:1", workerId: "bad id" }), /agent option workerId/);
+  assert.throws(() => resolveAgentConfig({ master: "h:1", heartbeatIntervalMs: 0 }), /heartbeatIntervalMs must be > 0/);
+});
+
+test("progress lines: split across chunks, CRLF, malformed and overlong lines", () => {
+  const seen: ProgressUpdate[] = [];
+  const reader = new ProgressLineReader((u) => seen.push(u));
+  reader.push(Buffer.from("out\n::prog"));
+  reader.push(Buffer.from("ress 12.5 step 1\r\n::progress -5\n::progress x\n"));
+  const message = Buffer.from("::progress 60 héllo\n");
+  reader.push(message.subarray(0, 16)); // inside "é"
+  reader.push(message.subarray(16));
+  reader.push(Buffer.from(`::progress 70 ${"y".repeat(10_000)}\n`));
+  reader.push(Buffer.from("::progress 99 last"));
+  reader.end();
+  assert.equal(seen, [
+    { percent: 12.5, message: "step 1" },
+    { percent: 0, message: "" },
+    { percent: 60, message: "héllo" },
+    { percent: 99, message: "last" },
+  ]);
+  assert.is(parseProgressLine("::progress"), null);
+  assert.is(parseProgressLine(" ::progress 5"), null);
+  assert.equal(parseProgressLine("::progress 5   "), { percent: 5, message: "" });
+});
+
+test("output tail: bounded in bytes across many chunks", () => {
+  const tail = new OutputTail(10);
+  for (let i = 0; i < 100; i++) tail.append(Buffer.from(`${i % 10}`));
+  assert.is(tail.text(), "0123456789");
+  const small = new OutputTail(4);
+  small.append(Buffer.from("aé€")); // 1 + 2 + 3 bytes: the last 4 bytes start inside "é"
+  assert.is(small.text(), "€");
+});
+
+test("attempt env: Taskgrid variables win over the task's env", () => {
+  const env = attemptEnv(
+    { taskId: "t", attemptId: "a", taskEnv: { TASKGRID_TASK_ID: "spoof", X: "1" }, gpuIndexes: [0, 2], gpuUuids: null, machineHasGpus: true, progressFile: "/p" },
+    { PATH: "/bin", TASKGRID_GPU_UUIDS: "stale" },
+  );
+  assert.equal(env, { PATH: "/bin", X: "1", TASKGRID_TASK_ID: "t", TASKGRID_ATTEMPT_ID: "a", TASKGRID_PROGRESS_FILE: "/p", CUDA_VISIBLE_DEVICES: "0,2" });
+  assert.is(AttemptOutcome.ATTEMPT_OUTCOME_LOST, 5);
+});
+
+test.run();

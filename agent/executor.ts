@@ -102,7 +102,7 @@ export class Executor {
     };
     // Registered before any await, so capacity and duplicate checks see it at once.
     this.attempts.set(req.attemptId, live);
-    void this.start(live);
+    this.start(live).catch((err) => this.finish(live, startFailed(`cannot start: ${(err as Error).message}`)));
     return result;
   }
 
@@ -235,13 +235,13 @@ export class Executor {
     live.stop ??= { outcome, message };
     if (live.pid === 0) return; // Not started yet: start() or onSpawn() act on live.stop.
     const grace = Math.max(0, graceMs);
+    live.paused = false;
     if (grace === 0) {
-      signalGroup(live.pid, "SIGKILL");
+      signalGroup(live.pid, "SIGKILL"); // Works on stopped processes too.
       return;
     }
     signalGroup(live.pid, "SIGTERM");
     signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on SIGTERM until continued.
-    live.paused = false;
     this.schedule(live, grace, () => signalGroup(live.pid, "SIGKILL"));
   }
 

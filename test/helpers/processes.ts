@@ -1,0 +1,53 @@
+// Child processes for end-to-end tests: spawn the real `taskgrid` bin, wait for a line of its
+// output (an event, not a sleep), and make sure it is gone at the end.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const BIN = `${ROOT}bin/taskgrid.js`;
+
+export class Proc {
+  readonly child: ChildProcess;
+  output = "";
+  private waiters: Array<() => void> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const onData = (d: Buffer) => {
+      this.output += d.toString();
+      const w = this.waiters;
+      this.waiters = [];
+      w.forEach((f) => f());
+    };
+    this.child.stdout!.on("data", onData);
+    this.child.stderr!.on("data", onData);
+    this.exited = new Promise((resolve) => this.child.on("close", (code) => resolve(code)));
+  }
+
+  /** Resolves when the combined output matches `pattern` (checked again on every chunk). */
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    for (;;) {
+      const m = this.output.match(pattern);
+      if (m) return m;
+      if (this.child.exitCode !== null) throw new Error(`process exited before printing ${pattern}:\n${this.output}`);
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Runs the bin to completion. */
+export async function runBin(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, stdout, stderr };
+}

@@ -1,16 +1,12 @@
 // The gRPC server: Taskgrid services plus grpc.health.v1 and server reflection (so `buf curl`,
 // grpcurl and Postman can discover the API without the .proto files).
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { fileURLToPath } from "node:url";
 import { AdminServiceService, type AdminServiceServer } from "../src/gen/taskgrid/v1/admin_service.js";
 import { TaskServiceService, type TaskServiceServer } from "../src/gen/taskgrid/v1/task_service.js";
+import { addReflection } from "./reflection.js";
 import { WorkerServiceService, type WorkerServiceServer } from "../src/gen/taskgrid/v1/worker_service.js";
 
-const PROTO_ROOT = fileURLToPath(new URL("../proto", import.meta.url));
-const PROTO_FILES = ["task_service.proto", "worker_service.proto", "admin_service.proto"].map((f) => `taskgrid/v1/${f}`);
 const SERVICE_NAMES = ["taskgrid.v1.TaskService", "taskgrid.v1.WorkerService", "taskgrid.v1.AdminService"];
 
 export interface TaskgridServer {
@@ -37,8 +33,7 @@ export async function startGrpcServer(
 
   const health = new HealthImplementation({ "": "SERVING", ...Object.fromEntries(SERVICE_NAMES.map((n) => [n, "SERVING" as const])) });
   health.addToServer(server);
-  const definitions = protoLoader.loadSync(PROTO_FILES, { includeDirs: [PROTO_ROOT], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
-  new ReflectionService(definitions).addToServer(server);
+  addReflection(server);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

@@ -153,9 +153,18 @@ api("grpc.health.v1 reports SERVING and reflection lists the services", async ({
   const def = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionProto, { keepCase: true })) as any;
   const client = new def.grpc.reflection.v1.ServerReflection(m.address, grpc.credentials.createInsecure());
   const stream = client.ServerReflectionInfo();
-  const answer = new Promise<any>((resolve) => stream.on("data", resolve));
+  const answers: any[] = [];
+  const got = (n: number) => new Promise<void>((resolve) => stream.on("data", (d: unknown) => (answers.push(d), answers.length === n && resolve())));
+  const both = got(2);
   stream.write({ list_services: "" });
-  const names = (await answer).list_services_response.service.map((s: { name: string }) => s.name);
+  stream.write({ file_containing_symbol: "taskgrid.v1.TaskService" });
+  await both;
+  const names = answers[0].list_services_response.service.map((s: { name: string }) => s.name);
+  // The real files with their real names, dependencies included, so clients can link them.
+  const files = answers[1].file_descriptor_response.file_descriptor_proto.map((b: Buffer) => Buffer.from(b).toString("latin1"));
+  for (const f of ["google/protobuf/timestamp.proto", "taskgrid/v1/types.proto", "taskgrid/v1/task.proto", "taskgrid/v1/task_service.proto"]) {
+    assert.ok(files.some((text: string) => text.includes(f)), `${f} in reflection answer`);
+  }
   stream.end();
   client.close();
   for (const n of ["taskgrid.v1.TaskService", "taskgrid.v1.WorkerService", "taskgrid.v1.AdminService"]) assert.ok(names.includes(n), `${n} in ${names}`);

@@ -19,13 +19,14 @@ test("src/gen matches buf generate output (run `npm run gen` when this fails)", 
   const out = mkdtempSync(join(tmpdir(), "taskgrid-gen-"));
   try {
     execFileSync(join(root, "node_modules/.bin/buf"), ["generate", "-o", out], { cwd: root });
+    execFileSync(join(root, "node_modules/.bin/buf"), ["build", "-o", join(out, "src/gen/taskgrid.binpb")], { cwd: root });
     const fresh = join(out, "src/gen");
     const committed = join(root, "src/gen");
     const freshFiles = listFiles(fresh).map((f) => relative(fresh, f)).sort();
     const committedFiles = listFiles(committed).map((f) => relative(committed, f)).sort();
     assert.equal(committedFiles, freshFiles, "file list differs");
     for (const f of freshFiles) {
-      assert.ok(readFileSync(join(fresh, f), "utf8") === readFileSync(join(committed, f), "utf8"), `src/gen/${f} is stale`);
+      assert.ok(readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))), `src/gen/${f} is stale`);
     }
   } finally {
     rmSync(out, { recursive: true, force: true });

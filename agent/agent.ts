@@ -285,7 +285,7 @@ class Agent {
   }
 
   private log(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>): void {
-    const line = { time: new Date(this.config.now()).toISOString(), level, msg, worker: this.config.workerId, ...fields };
+    const line = { time: new Date(this.config.now()).toISOString(), level, message: msg, worker: this.config.workerId, ...fields };
     try {
       this.config.log(JSON.stringify(line));
     } catch {

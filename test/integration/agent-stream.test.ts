@@ -154,7 +154,7 @@ test("reconnects after a master restart: re-adopts running attempts, delivers bu
   await master1.stop();
   await phases.waitFor((p) => p === "backoff", phasesBefore);
   writeFileSync(go, "");
-  await logs.waitFor((l) => l.msg === "attempt finished" && l.attempt === "att-wait");
+  await logs.waitFor((l) => l.message === "attempt finished" && l.attempt === "att-wait");
 
   const master2 = await startMaster({ port: master1.port });
   const register = await master2.next("register");

@@ -44,6 +44,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     if (!task) throw new NotFoundError("task", taskId);
     return task;
   };
+  const workerOf = (task: Task) => (task.currentAttemptId ? (state.liveAttempts.get(task.currentAttemptId)?.workerId ?? "") : "");
   const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), state.pendingReason(task));
 
   /** For control calls on a task not in memory: NOT_FOUND or FAILED_PRECONDITION (already ended). */
@@ -116,7 +117,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       for (const id of ids) {
         const task = await store.getTask(id);
         if (!task) throw new NotFoundError("task", id);
-        call.write({ event: eventToProto({ taskId: task.id, state: task.state, progress: task.progress, progressMessage: task.progressMessage, timeMs: task.updatedAtMs, attemptId: task.currentAttemptId ?? "", workerId: "", result: task.result }) });
+        call.write({ event: eventToProto({ taskId: task.id, state: task.state, progress: task.progress, progressMessage: task.progressMessage, timeMs: task.updatedAtMs, attemptId: task.currentAttemptId ?? "", workerId: workerOf(task), result: task.result }) });
       }
     } catch (err) {
       done();

@@ -3,7 +3,7 @@
 // resources on the chosen worker's slot so later tasks in the same pass see them taken.
 // A task that fits nowhere right now is skipped (it does not block the tasks behind it) and gets a
 // pending reason; one that could never fit any known worker is marked "unschedulable".
-import { feasibleGpus, neverFitsReason } from "./feasibility.js";
+import { couldEverFit, feasibleGpus, neverFitsReason } from "./feasibility.js";
 import type { Candidate, PlacementStrategy } from "./placement.js";
 import type { PlacementDecision, Task } from "./types.js";
 import { allocate, hasFreeSlot, type WorkerSlot } from "./worker-slot.js";
@@ -28,8 +28,43 @@ export interface PlanOptions {
   maxScan: number;
   /** Attempt id factory (injected: ids need time and randomness). */
   newAttemptId: () => string;
+  /**
+   * At most this many feasible workers are handed to the placement strategy per task (default
+   * DEFAULT_MAX_CANDIDATES; Infinity = every feasible worker). See planDispatch.
+   */
+  maxCandidates?: number;
 }
 
+/**
+ * Default candidate cap. Scoring all of 10,000 workers for every task cannot meet the placement
+ * latency targets (DESIGN §8); like Nomad's limit iterator, the strategy scores a bounded sample.
+ */
+export const DEFAULT_MAX_CANDIDATES = 32;
+
+/** Requirement shape of a task: two tasks with the same shape fit exactly the same workers. */
+const shapeKeys = new WeakMap<object, string>();
+function shapeKey(task: Task): string {
+  const spec = task.spec;
+  let key = shapeKeys.get(spec);
+  if (key === undefined) {
+    const r = spec.resources;
+    key = `${r.cpuMillis}|${r.memoryMib}|${r.gpuCount}|${r.gpuModel}|${r.gpuMemoryMib}|${spec.requiredTags.join("\u0000")}`;
+    shapeKeys.set(spec, key);
+  }
+  return key;
+}
+
+/**
+ * One dispatch pass. Per task, in queue order:
+ * - Feasibility is exact: open workers (ONLINE with a free slot) are visited in a ring starting at a
+ *   cursor that moves on past the last worker visited, and the visit stops after `maxCandidates`
+ *   feasible ones or after the whole ring. So a task gets candidates whenever any worker fits it,
+ *   and the cost per task is bounded by the cap when feasible workers are plentiful.
+ * - Within a pass resources are only taken, never freed, so once a requirement shape found no
+ *   worker, later tasks of the same shape are skipped without a scan (same pending reason).
+ * - A worker whose slots fill up leaves the ring at once (O(1) swap-remove).
+ * Deterministic: the cursor starts at 0 each pass and everything else follows from the inputs.
+ */
 export function planDispatch(
   queue: Iterable<Task>,
   slots: readonly WorkerSlot[],
@@ -38,25 +73,55 @@ export function planDispatch(
 ): DispatchPlan {
   const assignments: PlannedAssignment[] = [];
   const pendingReasons = new Map<string, string>();
-  let open = slots.filter(hasFreeSlot);
+  const cap = options.maxCandidates !== undefined && options.maxCandidates >= 1 ? options.maxCandidates : DEFAULT_MAX_CANDIDATES;
+  const open = slots.filter(hasFreeSlot);
+  const failedShapes = new Map<string, string>();
+  let cursor = 0;
   let scanned = 0;
+  const candidates: Candidate[] = [];
+  const positions: number[] = [];
   for (const task of queue) {
     if (open.length === 0 || scanned >= options.maxScan) break;
     scanned++;
-    const candidates: Candidate[] = [];
-    for (const slot of open) {
-      const gpuIndexes = feasibleGpus(task, slot);
-      if (gpuIndexes) candidates.push({ slot, gpuIndexes });
-    }
-    if (candidates.length === 0) {
-      pendingReasons.set(task.id, pendingReason(task, slots));
+    const key = shapeKey(task);
+    const knownReason = failedShapes.get(key);
+    if (knownReason !== undefined) {
+      pendingReasons.set(task.id, knownReason);
       continue;
     }
-    const { candidate, decision } = placement.choose(task, candidates, options.nowMs);
+    candidates.length = 0;
+    positions.length = 0;
+    const n = open.length;
+    let i = cursor < n ? cursor : 0;
+    for (let visited = 0; visited < n && candidates.length < cap; visited++) {
+      const gpuIndexes = feasibleGpus(task, open[i]);
+      if (gpuIndexes) {
+        candidates.push({ slot: open[i], gpuIndexes });
+        positions.push(i);
+      }
+      if (++i === n) i = 0;
+    }
+    cursor = i;
+    if (candidates.length === 0) {
+      const reason = pendingReason(task, slots);
+      failedShapes.set(key, reason);
+      pendingReasons.set(task.id, reason);
+      continue;
+    }
+    // The strategy may keep the array it is given (e.g. in a decision log): hand it a copy.
+    const { candidate, decision } = placement.choose(task, candidates.slice(), options.nowMs);
     const attemptId = options.newAttemptId();
     allocate(candidate.slot, attemptId, task.spec.resources, candidate.gpuIndexes);
     assignments.push({ task, attemptId, slot: candidate.slot, gpuIndexes: candidate.gpuIndexes, decision });
-    if (!hasFreeSlot(candidate.slot)) open = open.filter((s) => s !== candidate.slot);
+    if (!hasFreeSlot(candidate.slot)) {
+      let at = -1;
+      for (let j = 0; j < candidates.length; j++) if (candidates[j].slot === candidate.slot) at = positions[j];
+      if (at < 0) at = open.indexOf(candidate.slot);
+      if (at >= 0) {
+        const last = open.pop()!;
+        if (at < open.length) open[at] = last;
+      }
+    }
   }
   return { assignments, pendingReasons };
 }
@@ -65,6 +130,7 @@ export function planDispatch(
 export function pendingReason(task: Task, slots: readonly WorkerSlot[]): string {
   const live = slots.filter((s) => s.worker.status !== "OFFLINE");
   if (live.length === 0) return "waiting: no workers connected";
+  for (const slot of live) if (couldEverFit(task, slot.worker, slot.tagSet)) return "waiting: no worker has free resources for it";
   // Explain with the closest miss: a worker that has the tags but lacks capacity says more than
   // one that lacks the tags.
   let tagReason = "";
@@ -72,9 +138,11 @@ export function pendingReason(task: Task, slots: readonly WorkerSlot[]): string 
   for (const slot of live) {
     const reason = neverFitsReason(task, slot.worker);
     if (reason === null) return "waiting: no worker has free resources for it";
-    const line = `${slot.worker.id} ${reason}`;
-    if (reason.startsWith("lacks tags")) tagReason ||= line;
-    else capacityReason ||= line;
+    if (reason.startsWith("lacks tags")) tagReason ||= `${slot.worker.id} ${reason}`;
+    else {
+      capacityReason = `${slot.worker.id} ${reason}`;
+      break; // the preferred kind of example; nothing later can replace it
+    }
   }
   const example = capacityReason || tagReason;
   return `unschedulable: no worker can ever run it (${live.length === 1 ? example : `e.g. ${example}`})`;

@@ -4,9 +4,36 @@
 import type { Gpu, ResourceRequest, Task, Worker } from "./types.js";
 import type { WorkerSlot } from "./worker-slot.js";
 
+// Lower-cased model names, memoised: the filter runs per (task, worker) on the dispatch hot path and
+// model strings repeat. Bounded so a stream of odd names cannot grow it without end.
+const lowerCache = new Map<string, string>();
+function lower(s: string): string {
+  let l = lowerCache.get(s);
+  if (l === undefined) {
+    if (lowerCache.size >= 4096) lowerCache.clear();
+    l = s.toLowerCase();
+    lowerCache.set(s, l);
+  }
+  return l;
+}
+
 function gpuMatches(gpu: Gpu, resources: ResourceRequest): boolean {
-  if (resources.gpuModel && !gpu.model.toLowerCase().includes(resources.gpuModel.toLowerCase())) return false;
+  if (resources.gpuModel && !lower(gpu.model).includes(lower(resources.gpuModel))) return false;
   return gpu.memoryMib >= resources.gpuMemoryMib;
+}
+
+// GPUs by ascending index, memoised per capacity.gpus array (agents usually report them sorted,
+// in which case the array itself is used).
+const sortedGpuCache = new WeakMap<readonly Gpu[], readonly Gpu[]>();
+function byIndex(gpus: readonly Gpu[]): readonly Gpu[] {
+  let sorted = sortedGpuCache.get(gpus);
+  if (sorted === undefined) {
+    let inOrder = true;
+    for (let i = 1; i < gpus.length; i++) if (gpus[i - 1].index > gpus[i].index) inOrder = false;
+    sorted = inOrder ? gpus : [...gpus].sort((a, b) => a.index - b.index);
+    sortedGpuCache.set(gpus, sorted);
+  }
+  return sorted;
 }
 
 function hasAllTags(tagSet: ReadonlySet<string>, required: readonly string[]): boolean {
@@ -20,9 +47,10 @@ function hasAllTags(tagSet: ReadonlySet<string>, required: readonly string[]): b
  */
 export function pickGpus(slot: WorkerSlot, resources: ResourceRequest): number[] | null {
   if (resources.gpuCount <= 0) return [];
+  const all = slot.worker.capacity.gpus;
+  if (resources.gpuCount > all.length - slot.allocatedGpus.size) return null;
   const picked: number[] = [];
-  const gpus = [...slot.worker.capacity.gpus].sort((a, b) => a.index - b.index);
-  for (const gpu of gpus) {
+  for (const gpu of byIndex(all)) {
     if (slot.allocatedGpus.has(gpu.index) || !gpuMatches(gpu, resources)) continue;
     picked.push(gpu.index);
     if (picked.length === resources.gpuCount) return picked;
@@ -49,6 +77,7 @@ export function feasibleGpus(task: Task, slot: WorkerSlot): number[] | null {
 export function neverFitsReason(task: Task, worker: Worker): string | null {
   const r = task.spec.resources;
   const c = worker.capacity;
+  if (couldEverFit(task, worker, null)) return null;
   const missing = task.spec.requiredTags.filter((t) => !worker.tags.includes(t));
   if (missing.length > 0) return `lacks tags ${missing.join(",")}`;
   if (r.cpuMillis > c.cpuMillis) return `needs ${r.cpuMillis} cpu millis, has ${c.cpuMillis}`;
@@ -59,4 +88,19 @@ export function neverFitsReason(task: Task, worker: Worker): string | null {
     if (matching < r.gpuCount) return `needs ${r.gpuCount} GPUs${r.gpuModel ? ` (${r.gpuModel})` : ""}, has ${matching} matching`;
   }
   return null;
+}
+
+/** Whether the task would fit the worker when it is idle (neverFitsReason(...) === null, without building strings). */
+export function couldEverFit(task: Task, worker: Worker, tagSet: ReadonlySet<string> | null): boolean {
+  const r = task.spec.resources;
+  const c = worker.capacity;
+  for (const tag of task.spec.requiredTags) if (tagSet ? !tagSet.has(tag) : !worker.tags.includes(tag)) return false;
+  if (r.cpuMillis > c.cpuMillis || r.memoryMib > c.memoryMib || c.maxTasks <= 0) return false;
+  if (r.gpuCount > 0) {
+    if (r.gpuCount > c.gpus.length) return false;
+    let matching = 0;
+    for (const g of c.gpus) if (gpuMatches(g, r)) matching++;
+    if (matching < r.gpuCount) return false;
+  }
+  return true;
 }

@@ -1,0 +1,134 @@
+// RTS placement (DESIGN §3): score every feasible candidate with
+//   score = wD*D + wA*A + wL*L + wI*I + wS*S - wP*P
+// and pick the highest; ties go to the lowest worker id. Falls back to round-robin, with the reason
+// recorded in the decision, when RTS cannot decide: weights never loaded ("weights_not_loaded"), no
+// candidate with fresh telemetry ("no_fresh_telemetry"), or an exception while scoring ("rts_error").
+import type { Candidate, PlacementChoice, PlacementStrategy, RoundRobinPlacement } from "../placement.js";
+import type { ScoreBreakdown, Task, Telemetry } from "../types.js";
+import * as factors from "./factors.js";
+import type { LearningTable, PenaltyTable, RecentKinds } from "./learning.js";
+import type { WeightSet, Weights } from "./weights.js";
+
+export const FALLBACK_WEIGHTS_NOT_LOADED = "weights_not_loaded";
+export const FALLBACK_NO_FRESH_TELEMETRY = "no_fresh_telemetry";
+export const FALLBACK_RTS_ERROR = "rts_error";
+
+export interface RtsPlacementOptions {
+  /** The current weight set (read once per decision, so a swap never splits a decision); null = never loaded. */
+  weights: () => WeightSet | null;
+  learning: LearningTable;
+  penalties: PenaltyTable;
+  recentKinds: RecentKinds;
+  /** Telemetry older than this (now - sampledAtMs) is not fresh. */
+  telemetryMaxAgeMs: number;
+  fallback: RoundRobinPlacement;
+}
+
+function isFresh(t: Telemetry | null, nowMs: number, maxAgeMs: number): t is Telemetry {
+  return t !== null && Number.isFinite(t.sampledAtMs) && nowMs - t.sampledAtMs <= maxAgeMs;
+}
+
+function checkWeights(w: Weights): void {
+  for (const key of ["deadline", "affinity", "load", "io", "success", "penalty"] as const) {
+    const v = w[key];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new Error(`weight ${key} is ${v}`);
+  }
+}
+
+/** Strictly better: higher score, or the same score and a lower worker id. */
+function better(a: ScoreBreakdown, b: ScoreBreakdown): boolean {
+  return a.score > b.score || (a.score === b.score && a.workerId < b.workerId);
+}
+
+export class RtsPlacement implements PlacementStrategy {
+  readonly name = "rts";
+
+  constructor(private readonly options: RtsPlacementOptions) {}
+
+  choose(task: Task, candidates: Candidate[], nowMs: number): PlacementChoice {
+    const weightSet = this.options.weights();
+    if (weightSet === null) return this.fallback(task, candidates, nowMs, FALLBACK_WEIGHTS_NOT_LOADED);
+    try {
+      const maxAge = this.options.telemetryMaxAgeMs;
+      let anyFresh = false;
+      for (const c of candidates) {
+        if (isFresh(c.slot.worker.telemetry, nowMs, maxAge)) {
+          anyFresh = true;
+          break;
+        }
+      }
+      if (!anyFresh) return this.fallback(task, candidates, nowMs, FALLBACK_NO_FRESH_TELEMETRY);
+      return this.score(task, candidates, nowMs, weightSet);
+    } catch {
+      return this.fallback(task, candidates, nowMs, FALLBACK_RTS_ERROR);
+    }
+  }
+
+  /** The breakdown of one candidate (exported for explanations and tests). */
+  breakdown(task: Task, candidate: Candidate, nowMs: number, weights: Weights): ScoreBreakdown {
+    const spec = task.spec;
+    const kindRows = this.options.learning.forKind(spec.kind);
+    return this.scoreOne(task, candidate, nowMs, weights, kindRows, task.deadlineMs ?? spec.deadlineMs);
+  }
+
+  private scoreOne(
+    task: Task,
+    candidate: Candidate,
+    nowMs: number,
+    w: Weights,
+    kindRows: ReturnType<LearningTable["forKind"]>,
+    deadlineMs: number | null,
+  ): ScoreBreakdown {
+    const spec = task.spec;
+    const { slot } = candidate;
+    const worker = slot.worker;
+    const id = worker.id;
+    const stats = kindRows?.get(id);
+    const telemetry = isFresh(worker.telemetry, nowMs, this.options.telemetryMaxAgeMs) ? worker.telemetry : null;
+    const deadline = factors.deadlineFit(nowMs, deadlineMs, spec.estimateMs, stats?.runtimeRatio ?? 1);
+    const affinity = factors.affinity(spec.preferredTags, slot.tagSet, this.options.recentKinds.warmth(id, spec.kind, nowMs));
+    const load = factors.load(slot.allocations.size, worker.capacity.maxTasks, telemetry, spec.resources.gpuCount > 0);
+    const io = factors.io(telemetry ? telemetry.ioPressure : null, spec.ioIntensity);
+    const success = factors.success(stats);
+    const penalty = factors.penalty(this.options.penalties, id, nowMs);
+    const score =
+      w.deadline * deadline + w.affinity * affinity + w.load * load + w.io * io + w.success * success - w.penalty * penalty;
+    if (!Number.isFinite(score)) throw new Error(`non-finite score for ${id}`);
+    return { workerId: id, score, deadline, affinity, load, io, success, penalty };
+  }
+
+  private score(task: Task, candidates: Candidate[], nowMs: number, weightSet: WeightSet): PlacementChoice {
+    const w = weightSet.weights;
+    checkWeights(w);
+    const kindRows = this.options.learning.forKind(task.spec.kind);
+    const deadlineMs = task.deadlineMs ?? task.spec.deadlineMs;
+    let best: ScoreBreakdown | null = null;
+    let bestCandidate: Candidate = candidates[0];
+    let runnerUp: ScoreBreakdown | null = null;
+    for (const c of candidates) {
+      const b = this.scoreOne(task, c, nowMs, w, kindRows, deadlineMs);
+      if (best === null || better(b, best)) {
+        runnerUp = best;
+        best = b;
+        bestCandidate = c;
+      } else if (runnerUp === null || better(b, runnerUp)) {
+        runnerUp = b;
+      }
+    }
+    return {
+      candidate: bestCandidate,
+      decision: {
+        strategy: "rts",
+        fallbackReason: "",
+        feasibleWorkers: candidates.length,
+        chosen: best,
+        runnerUp,
+        weightsVersion: weightSet.version,
+      },
+    };
+  }
+
+  private fallback(task: Task, candidates: Candidate[], nowMs: number, reason: string): PlacementChoice {
+    return this.options.fallback.choose(task, candidates, nowMs, reason);
+  }
+}

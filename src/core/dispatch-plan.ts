@@ -42,17 +42,54 @@ export interface PlanOptions {
 export const DEFAULT_MAX_CANDIDATES = 32;
 
 /** Requirement shape of a task: two tasks with the same shape fit exactly the same workers. */
-const shapeKeys = new WeakMap<object, string>();
-function shapeKey(task: Task): string {
-  const spec = task.spec;
-  let key = shapeKeys.get(spec);
-  if (key === undefined) {
-    const r = spec.resources;
-    key = `${r.cpuMillis}|${r.memoryMib}|${r.gpuCount}|${r.gpuModel}|${r.gpuMemoryMib}|${spec.requiredTags.join("\u0000")}`;
-    shapeKeys.set(spec, key);
-  }
-  return key;
+interface Shape {
+  key: string;
+  cpuMillis: number;
+  memoryMib: number;
+  gpuCount: number;
+  gpuModel: string;
+  gpuMemoryMib: number;
+  requiredTags: readonly string[];
 }
+
+const shapes = new WeakMap<object, Shape>();
+function shapeOf(task: Task): Shape {
+  const spec = task.spec;
+  let shape = shapes.get(spec);
+  if (shape === undefined) {
+    const r = spec.resources;
+    const gpuModel = r.gpuCount > 0 ? r.gpuModel.toLowerCase() : "";
+    shape = {
+      key: `${r.cpuMillis}|${r.memoryMib}|${r.gpuCount}|${gpuModel}|${r.gpuMemoryMib}|${spec.requiredTags.join("\u0000")}`,
+      cpuMillis: r.cpuMillis,
+      memoryMib: r.memoryMib,
+      gpuCount: r.gpuCount,
+      gpuModel,
+      gpuMemoryMib: r.gpuMemoryMib,
+      requiredTags: spec.requiredTags,
+    };
+    shapes.set(spec, shape);
+  }
+  return shape;
+}
+
+/**
+ * Whether every worker that fits `t` also fits `f` (so if `f` fits nowhere, neither does `t`):
+ * t asks at least as much of every resource, for a GPU model at least as narrow, and all of f's tags.
+ */
+function dominates(t: Shape, f: Shape): boolean {
+  if (t.cpuMillis < f.cpuMillis || t.memoryMib < f.memoryMib || t.gpuCount < f.gpuCount) return false;
+  if (f.gpuCount > 0) {
+    if (t.gpuMemoryMib < f.gpuMemoryMib) return false;
+    // t's matching GPUs are a subset of f's when f's model is a substring of t's.
+    if (f.gpuModel !== "" && !t.gpuModel.includes(f.gpuModel)) return false;
+  }
+  for (const tag of f.requiredTags) if (!t.requiredTags.includes(tag)) return false;
+  return true;
+}
+
+/** Failed shapes remembered per pass for the dominance check (bounds its cost per task). */
+const MAX_FAILED_SHAPES = 32;
 
 /**
  * One dispatch pass. Per task, in queue order:
@@ -61,7 +98,9 @@ function shapeKey(task: Task): string {
  *   feasible ones or after the whole ring. So a task gets candidates whenever any worker fits it,
  *   and the cost per task is bounded by the cap when feasible workers are plentiful.
  * - Within a pass resources are only taken, never freed, so once a requirement shape found no
- *   worker, later tasks of the same shape are skipped without a scan (same pending reason).
+ *   worker, a later task whose requirements dominate it (as much or more of everything, a
+ *   superset of its tags, same or narrower GPU model) cannot fit either and is not scanned; its
+ *   pending reason is memoised by exact shape.
  * - A worker whose slots fill up leaves the ring at once (O(1) swap-remove).
  * Deterministic: the cursor starts at 0 each pass and everything else follows from the inputs.
  */
@@ -75,7 +114,8 @@ export function planDispatch(
   const pendingReasons = new Map<string, string>();
   const cap = options.maxCandidates !== undefined && options.maxCandidates >= 1 ? options.maxCandidates : DEFAULT_MAX_CANDIDATES;
   const open = slots.filter(hasFreeSlot);
-  const failedShapes = new Map<string, string>();
+  const failed: Shape[] = [];
+  const reasons = new Map<string, string>();
   let cursor = 0;
   let scanned = 0;
   const candidates: Candidate[] = [];
@@ -83,10 +123,13 @@ export function planDispatch(
   for (const task of queue) {
     if (open.length === 0 || scanned >= options.maxScan) break;
     scanned++;
-    const key = shapeKey(task);
-    const knownReason = failedShapes.get(key);
-    if (knownReason !== undefined) {
-      pendingReasons.set(task.id, knownReason);
+    const shape = shapeOf(task);
+    let dominated = false;
+    for (let f = 0; f < failed.length && !dominated; f++) dominated = dominates(shape, failed[f]);
+    if (dominated) {
+      let reason = reasons.get(shape.key);
+      if (reason === undefined) reasons.set(shape.key, (reason = pendingReason(task, slots)));
+      pendingReasons.set(task.id, reason);
       continue;
     }
     candidates.length = 0;
@@ -103,9 +146,10 @@ export function planDispatch(
     }
     cursor = i;
     if (candidates.length === 0) {
-      const reason = pendingReason(task, slots);
-      failedShapes.set(key, reason);
+      let reason = reasons.get(shape.key);
+      if (reason === undefined) reasons.set(shape.key, (reason = pendingReason(task, slots)));
       pendingReasons.set(task.id, reason);
+      if (failed.length < MAX_FAILED_SHAPES) failed.push(shape);
       continue;
     }
     // The strategy may keep the array it is given (e.g. in a decision log): hand it a copy.

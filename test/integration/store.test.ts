@@ -9,81 +9,15 @@ import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../src
 import type { Attempt, Task, TaskEvent, TaskResult, TaskSpec, TaskState, Worker } from "../../src/core/types.js";
 import { openStore, type StoreConfig, type TaskgridStore } from "../../src/store/index.js";
 import { backends } from "../helpers/db.js";
+import { event, request, spec, task, tick, worker } from "../helpers/store-rows.js";
 
-let clock = 1_700_000_000_000;
-
-function spec(overrides: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    name: "job",
-    project: "p",
-    labels: {},
-    queueClass: "DEFAULT",
-    priority: "NORMAL",
-    command: ["true"],
-    env: {},
-    workingDir: "",
-    resources: { cpuMillis: 1000, memoryMib: 256, gpuCount: 0, gpuModel: "", gpuMemoryMib: 0 },
-    requiredTags: [],
-    preferredTags: [],
-    kind: "",
-    ioIntensity: 0,
-    estimateMs: 0,
-    deadlineMs: null,
-    timeoutMs: 0,
-    maxRetries: 0,
-    idempotencyKey: "",
-    ...overrides,
-  };
-}
-
-function task(specOverrides: Partial<TaskSpec> = {}, overrides: Partial<Task> = {}): Task {
-  const now = ++clock;
-  return {
-    id: randomUUID(),
-    spec: spec(specOverrides),
-    state: "QUEUED",
-    progress: 0,
-    progressMessage: "",
-    createdAtMs: now,
-    updatedAtMs: now,
-    deadlineMs: specOverrides.deadlineMs ?? null,
-    currentAttemptId: null,
-    attemptCount: 0,
-    result: null,
-    specHash: JSON.stringify(specOverrides),
-    ...overrides,
-  };
-}
-
-function event(t: Task, state: TaskState, extra: Partial<TaskEvent> = {}): TaskEvent {
-  return { taskId: t.id, state, progress: 0, progressMessage: "", timeMs: ++clock, attemptId: "", workerId: "", result: null, ...extra };
-}
-
-function request(...tasks: Task[]) {
-  return { tasks, events: tasks.map((t) => event(t, "QUEUED", { timeMs: t.createdAtMs })) };
-}
-
-function worker(id: string, overrides: Partial<Worker> = {}): Worker {
-  return {
-    id,
-    hostname: `${id}.local`,
-    tags: ["gpu", "ssd"],
-    capacity: { cpuMillis: 8000, memoryMib: 32768, maxTasks: 4, gpus: [{ index: 0, uuid: "GPU-1", model: "H100", memoryMib: 81920, numaNode: 0 }] },
-    status: "ONLINE",
-    agentVersion: "0.1.0",
-    registeredAtMs: ++clock,
-    lastSeenAtMs: clock,
-    telemetry: null,
-    ...overrides,
-  };
-}
 
 const ok: TaskResult = { outcome: "SUCCEEDED", exitCode: 0, signal: "", outputTail: "done\n", durationMs: 42, message: "" };
 
 /** The writes the master makes for assign -> start -> finish of one attempt. */
 function lifecycle(t: Task, workerId: string) {
   const attempt: Attempt = {
-    id: randomUUID(), taskId: t.id, number: 1, workerId, gpuIndexes: [0], assignedAtMs: ++clock,
+    id: randomUUID(), taskId: t.id, number: 1, workerId, gpuIndexes: [0], assignedAtMs: tick(),
     startedAtMs: null, finishedAtMs: null, result: null,
     decision: { strategy: "rts", fallbackReason: "", feasibleWorkers: 1, chosen: null, runnerUp: null, weightsVersion: "v1" },
   };
@@ -93,13 +27,13 @@ function lifecycle(t: Task, workerId: string) {
     { ...base, state: "ASSIGNED" as const, updatedAtMs: attempt.assignedAtMs },
     { kind: "append_event" as const, event: event(t, "ASSIGNED", { attemptId: attempt.id, workerId }) },
   ];
-  const startedAtMs = ++clock;
+  const startedAtMs = tick();
   const start = [
     { kind: "update_attempt" as const, attemptId: attempt.id, startedAtMs },
     { ...base, state: "RUNNING" as const, updatedAtMs: startedAtMs },
     { kind: "append_event" as const, event: event(t, "RUNNING", { attemptId: attempt.id, workerId }) },
   ];
-  const finishedAtMs = ++clock;
+  const finishedAtMs = tick();
   const finish = [
     { kind: "update_attempt" as const, attemptId: attempt.id, finishedAtMs, result: ok },
     { ...base, state: "SUCCEEDED" as const, updatedAtMs: finishedAtMs, currentAttemptId: null, result: ok },
@@ -236,7 +170,7 @@ for (const backend of backends()) {
     await store.write(l.assign);
     assert.is((await store.getTask(t.id))!.state, "ASSIGNED");
     await store.write(l.start);
-    await store.write([{ kind: "update_progress", taskId: t.id, progress: 50, progressMessage: "half", updatedAtMs: ++clock }]);
+    await store.write([{ kind: "update_progress", taskId: t.id, progress: 50, progressMessage: "half", updatedAtMs: tick() }]);
     const running = (await store.getTask(t.id))!;
     assert.is(running.state, "RUNNING");
     assert.is(running.progress, 50);

@@ -15,6 +15,12 @@ export interface MasterOptions {
   schema?: string;
   weightsPath?: string;
   ordering?: "priority" | "fifo";
+  /** "rts" (default; falls back to round-robin when it cannot decide) or "round_robin". */
+  placement?: "rts" | "round_robin";
+  /** Telemetry older than this is not fresh for RTS; default = suspectAfterMs. */
+  telemetryMaxAgeMs?: number;
+  /** mtime poll of the weights file (fs events are the fast path); <= 5000. */
+  weightsPollMs?: number;
   slaMultiplier?: number;
   heartbeatIntervalMs?: number;
   suspectAfterMs?: number;
@@ -35,6 +41,9 @@ export interface MasterConfig {
   schema: string | undefined;
   weightsPath: string;
   ordering: "priority" | "fifo";
+  placement: "rts" | "round_robin";
+  telemetryMaxAgeMs: number;
+  weightsPollMs: number;
   slaMultiplier: number;
   heartbeatIntervalMs: number;
   suspectAfterMs: number;
@@ -56,6 +65,10 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   if (!/^.+:\d+$/.test(listen)) throw new InvalidArgumentError("listen", `must be host:port (got ${JSON.stringify(listen)})`);
   const ordering = o.ordering ?? "priority";
   if (ordering !== "priority" && ordering !== "fifo") throw new InvalidArgumentError("ordering", 'must be "priority" or "fifo"');
+  const placement = o.placement ?? "rts";
+  if (placement !== "rts" && placement !== "round_robin") throw new InvalidArgumentError("placement", 'must be "rts" or "round_robin"');
+  const weightsPollMs = positive(o.weightsPollMs ?? 1000, "weights_poll_ms");
+  if (weightsPollMs > 5000) throw new InvalidArgumentError("weights_poll_ms", "must be <= 5000 (changes must show within 5 s)");
   const heartbeatIntervalMs = positive(o.heartbeatIntervalMs ?? 3000, "heartbeat_interval_ms");
   const suspectAfterMs = positive(o.suspectAfterMs ?? 10_000, "suspect_after_ms");
   const offlineAfterMs = positive(o.offlineAfterMs ?? 20_000, "offline_after_ms");
@@ -69,6 +82,9 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     schema: o.schema,
     weightsPath: o.weightsPath ?? "config/ga_output.json",
     ordering,
+    placement,
+    telemetryMaxAgeMs: positive(o.telemetryMaxAgeMs ?? suspectAfterMs, "telemetry_max_age_ms"),
+    weightsPollMs,
     slaMultiplier,
     heartbeatIntervalMs,
     suspectAfterMs,

@@ -4,6 +4,9 @@
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { orderingByName } from "../src/core/ordering.js";
 import { RoundRobinPlacement } from "../src/core/placement.js";
+import { RtsPlacement } from "../src/core/rts/rts-placement.js";
+import { LearningObserver } from "./learning-observer.js";
+import { WeightsWatcher } from "./weights-watcher.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
 import { openStore } from "../src/store/index.js";
 import type { Store, StoreWrite } from "../src/store/store-types.js";
@@ -30,6 +33,8 @@ export interface MasterHandle {
   state: MasterState;
   dispatcher: Dispatcher;
   registry: WorkerRegistry;
+  weights: WeightsWatcher;
+  observer: LearningObserver;
   stop(): Promise<void>;
 }
 
@@ -47,7 +52,14 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const kick = () => dispatcher?.kick();
   let registry: WorkerRegistry | undefined;
   const sessions = new SessionRegistry((workerId) => registry?.sessionClosed(workerId));
-  const lifecycle = new TaskLifecycle({ state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick });
+  const observer = new LearningObserver();
+  observer.load(await store.loadLearning());
+  const weights = new WeightsWatcher({ path: config.weightsPath, log, clock, pollIntervalMs: config.weightsPollMs });
+  await weights.start();
+  const lifecycle = new TaskLifecycle({
+    state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick,
+    observeAttemptEnd: (task, workerId, result, finishedAtMs) => observer.attemptEnded(task, workerId, result, finishedAtMs),
+  });
   registry = new WorkerRegistry({
     state, store, clock, lifecycle, log,
     suspectAfterMs: config.suspectAfterMs,
@@ -56,7 +68,19 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     closeSession: (id, reason) => sessions.closeSession(id, reason),
   });
   const workerRegistry = registry;
-  dispatcher = new Dispatcher({ state, store, clock, placement: new RoundRobinPlacement(), lifecycle, commands: sessions, log, maxScanPerTick: 10_000 });
+  const roundRobin = new RoundRobinPlacement();
+  const placement =
+    config.placement === "rts"
+      ? new RtsPlacement({
+          weights: () => weights.current(),
+          learning: observer.learning,
+          penalties: observer.penalties,
+          recentKinds: observer.recentKinds,
+          telemetryMaxAgeMs: config.telemetryMaxAgeMs,
+          fallback: roundRobin,
+        })
+      : roundRobin;
+  dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: sessions, log, maxScanPerTick: 10_000 });
   const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting, onQueued: kick });
 
   const rebuilt = rebuildState(state, await store.loadActive(), clock.now());
@@ -78,7 +102,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();
   const grpcServer = await startGrpcServer(config.listen, {
     tasks: createTaskService({ store, state, hub, submitter, lifecycle, log, isAccepting, watchCalls }),
-    admin: createAdminService({ state, registry: workerRegistry, sessions, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: "round_robin" }),
+    admin: createAdminService({ state, registry: workerRegistry, sessions, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: config.placement, weights, observer }),
     workers: {
       connect: (call) => {
         if (!accepting) return call.emit("error", { code: 14, details: "master is shutting down" });
@@ -107,6 +131,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       grpcServer.health.setStatus("", "NOT_SERVING");
       clearInterval(livenessTimer);
       clearInterval(dispatchTimer);
+      weights.stop();
       await dispatcher!.stop();
       for (const call of watchCalls) call.end();
       sessions.closeAll();
@@ -115,5 +140,5 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       log.info("master stopped");
     })());
 
-  return { address: grpcServer.address, store, state, dispatcher, registry: workerRegistry, stop };
+  return { address: grpcServer.address, store, state, dispatcher, registry: workerRegistry, weights, observer, stop };
 }

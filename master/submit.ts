@@ -51,6 +51,7 @@ export class Submitter {
       attemptCount: 0,
       result: null,
       specHash: specHash(spec),
+      deadlineMissed: false,
     };
     const event: TaskEvent = { taskId: task.id, state: "QUEUED", progress: 0, progressMessage: "", timeMs: nowMs, attemptId: "", workerId: "", result: null };
     return { task, event };

@@ -20,6 +20,8 @@ export interface LifecycleDeps {
   cancelGraceMs: number;
   /** Called when resources were freed or work was queued: the dispatcher should run. */
   onCapacityChange: () => void;
+  /** Learns from the end of a task's current attempt; returns writes to commit with it. */
+  observeAttemptEnd?: (task: Task, workerId: string, result: TaskResult, finishedAtMs: number) => StoreWrite[];
 }
 
 export class TaskLifecycle {
@@ -131,6 +133,7 @@ export class TaskLifecycle {
     const events = [];
     const task = state.activeTasks.get(live.attempt.taskId);
     if (task && task.currentAttemptId === attemptId) {
+      writes.push(...(this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? []));
       const next = this.nextStateAfter(task, result);
       const t = this.transition(task, next, { attemptId, workerId, result: next === "QUEUED" ? null : result });
       writes.push(...t.writes);

@@ -56,6 +56,7 @@ export class WorkerRegistry {
       registeredAtMs: existing?.worker.registeredAtMs ?? now,
       lastSeenAtMs: now,
       telemetry: existing?.worker.telemetry ?? null,
+      deadlineMisses: existing?.worker.deadlineMisses ?? 0,
     };
     let slot: WorkerSlot;
     if (existing) {

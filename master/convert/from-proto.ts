@@ -82,7 +82,8 @@ export function telemetryFromProto(t: ProtoTelemetry | undefined, nowMs: number)
   if (!t) return null;
   const clamp01 = (v: number) => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0);
   return {
-    sampledAtMs: t.sampledAt?.getTime() ?? nowMs,
+    // Freshness is judged by when the master received it: agents' clocks may be skewed.
+    sampledAtMs: nowMs,
     cpuLoad: Number.isFinite(t.cpuLoad) ? Math.max(0, t.cpuLoad) : 0,
     memoryUsedMib: t.memoryUsedMib,
     memoryTotalMib: t.memoryTotalMib,

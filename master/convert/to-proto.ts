@@ -69,6 +69,7 @@ export function taskToProto(task: Task, attempts: Attempt[] = [], pendingReason 
     attempts: attempts.map(attemptToProto),
     result: resultToProto(task.result),
     pendingReason: task.state === "QUEUED" ? pendingReason : "",
+    deadlineMissed: task.deadlineMissed,
   };
 }
 
@@ -101,5 +102,6 @@ export function workerToProto(w: Worker, slot?: WorkerSlot): ProtoWorker {
     runningAttempts: slot?.allocations.size ?? 0,
     agentVersion: w.agentVersion,
     registeredAt: date(w.registeredAtMs),
+    deadlineMisses: w.deadlineMisses,
   };
 }

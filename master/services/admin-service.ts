@@ -9,6 +9,11 @@ import type { SessionRegistry } from "../session-registry.js";
 import type { MasterState } from "../state.js";
 import type { WorkerRegistry } from "../worker-registry.js";
 import { unary } from "./handlers.js";
+import type { Weights } from "../../src/core/rts/weights.js";
+import type { LearningObserver } from "../learning-observer.js";
+import { describeWeightsInfo, type WeightsWatcher } from "../weights-watcher.js";
+
+const weightsToProto = (w: Weights) => ({ wDeadline: w.deadline, wAffinity: w.affinity, wLoad: w.load, wIo: w.io, wSuccess: w.success, wPenalty: w.penalty });
 
 export interface AdminServiceDeps {
   state: MasterState;
@@ -18,6 +23,8 @@ export interface AdminServiceDeps {
   isAccepting: () => boolean;
   orderingPolicy: string;
   placementStrategy: string;
+  weights: WeightsWatcher;
+  observer: LearningObserver;
 }
 
 export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
@@ -48,6 +55,8 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
       return { worker: workerToProto(slot.worker, slot) };
     }),
     getSchedulerInfo: u("GetSchedulerInfo", async () => {
+      const weightsNow = deps.weights.current();
+      const weightsInfo = deps.weights.info();
       const lengths = new Map<string, number>();
       for (const task of state.queue.inOrder()) {
         const key = `${task.spec.queueClass}/${task.spec.priority}`;
@@ -58,18 +67,21 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
       return {
         orderingPolicy: deps.orderingPolicy,
         placementStrategy: deps.placementStrategy,
-        weights: undefined,
-        weightsVersion: "",
-        weightsLoadedAt: undefined,
-        weightsError: "",
-        weightsPath: "",
+        weights: weightsToProto(weightsNow.weights),
+        weightsVersion: weightsNow.version,
+        weightsLoadedAt: new Date(weightsNow.loadedAtMs),
+        weightsError: weightsInfo.lastError,
+        weightsPath: weightsInfo.path,
         decisionsByStrategy: Object.fromEntries(state.decisionsByStrategy),
         fallbacksByReason: Object.fromEntries(state.fallbacksByReason),
         queueLengths: QUEUE_CLASSES.flatMap((q: QueueClass) =>
           PRIORITIES.map((p: Priority) => ({ queueClass: queueClassEnum.toProto(q), priority: priorityEnum.toProto(p), length: lengths.get(`${q}/${p}`) ?? 0 })),
         ),
         workersByStatus: WORKER_STATUSES.map((s) => ({ status: workerStatusEnum.toProto(s), count: byStatus.get(s) ?? 0 })),
-        weightsMetadata: {},
+        weightsMetadata: { ...weightsNow.metadata },
+        weightsSource: describeWeightsInfo(weightsInfo),
+        weightsReloads: { success: weightsInfo.reloads.success, failure: weightsInfo.reloads.failure },
+        deadlineMisses: deps.observer.deadlineMisses,
       };
     }),
   };

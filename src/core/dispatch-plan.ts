@@ -91,18 +91,109 @@ function dominates(t: Shape, f: Shape): boolean {
 /** Failed shapes remembered per pass for the dominance check (bounds its cost per task). */
 const MAX_FAILED_SHAPES = 32;
 
+/** Below this many open workers every task just scans them all (no per-tag rings). */
+const RING_INDEX_MIN_WORKERS = 256;
+/** Workers visited in a ring from a cursor that moves on past the last one visited. */
+interface Ring {
+  slots: WorkerSlot[];
+  cursor: number;
+}
+
+/** The open workers of one pass, and (in a large cluster) the same split by tag and by GPU model. */
+interface PassIndex {
+  all: Ring;
+  indexed: boolean;
+  /** tag -> open workers that carry it. */
+  byTag: Map<string, Ring>;
+  /** lower-cased GPU model -> open workers with at least one GPU of exactly that model. */
+  byGpuModel: Map<string, Ring>;
+  /** Open workers with any GPU. */
+  anyGpu: Ring;
+  /** Requested model (substring) -> the ring to use, memoised. */
+  forModel: Map<string, Ring>;
+}
+
+/** One loop over the workers at the start of a pass, so no single task pays for building an index. */
+function buildRings(slots: readonly WorkerSlot[]): PassIndex {
+  const open: WorkerSlot[] = [];
+  for (const s of slots) if (hasFreeSlot(s)) open.push(s);
+  const index: PassIndex = {
+    all: { slots: open, cursor: 0 },
+    indexed: open.length >= RING_INDEX_MIN_WORKERS,
+    byTag: new Map(),
+    byGpuModel: new Map(),
+    anyGpu: { slots: [], cursor: 0 },
+    forModel: new Map(),
+  };
+  if (!index.indexed) return index;
+  for (const s of open) {
+    for (const tag of s.tagSet) {
+      const ring = index.byTag.get(tag);
+      if (ring) ring.slots.push(s);
+      else index.byTag.set(tag, { slots: [s], cursor: 0 });
+    }
+    const gpus = s.worker.capacity.gpus;
+    if (gpus.length > 0) {
+      index.anyGpu.slots.push(s);
+      let previous = "";
+      for (const g of gpus) {
+        if (g.model === previous) continue;
+        previous = g.model;
+        const model = g.model.toLowerCase();
+        const ring = index.byGpuModel.get(model);
+        if (ring === undefined) index.byGpuModel.set(model, { slots: [s], cursor: 0 });
+        else if (ring.slots[ring.slots.length - 1] !== s) ring.slots.push(s);
+      }
+    }
+  }
+  return index;
+}
+
+const EMPTY_RING: Ring = { slots: [], cursor: 0 };
+
+/**
+ * The smallest ring that holds every open worker the shape could fit: the ring of one of its
+ * required tags, or of its GPU model (when exactly one model of the fleet matches the requested
+ * substring; else every GPU worker), or all open workers.
+ */
+function narrowestRing(index: PassIndex, shape: Shape): Ring {
+  let ring = index.all;
+  for (const tag of shape.requiredTags) {
+    const r = index.byTag.get(tag) ?? EMPTY_RING;
+    if (r.slots.length < ring.slots.length) ring = r;
+  }
+  if (shape.gpuCount > 0) {
+    let r = index.forModel.get(shape.gpuModel);
+    if (r === undefined) {
+      let only: Ring | null = null;
+      let matches = 0;
+      for (const [model, modelRing] of index.byGpuModel) {
+        if (model.includes(shape.gpuModel)) {
+          matches++;
+          only = modelRing;
+        }
+      }
+      r = matches === 0 ? EMPTY_RING : matches === 1 && only ? only : index.anyGpu;
+      index.forModel.set(shape.gpuModel, r);
+    }
+    if (r.slots.length < ring.slots.length) ring = r;
+  }
+  return ring;
+}
+
 /**
  * One dispatch pass. Per task, in queue order:
- * - Feasibility is exact: open workers (ONLINE with a free slot) are visited in a ring starting at a
- *   cursor that moves on past the last worker visited, and the visit stops after `maxCandidates`
- *   feasible ones or after the whole ring. So a task gets candidates whenever any worker fits it,
- *   and the cost per task is bounded by the cap when feasible workers are plentiful.
+ * - Feasibility is exact and cheap to bound. The task's workers are visited in a ring (all open
+ *   workers, or, in a large cluster, the smaller ring of open workers that carry one of its
+ *   required tags or have a GPU of its model: a superset of the workers it can fit), starting at
+ *   the ring's cursor; the visit stops after `maxCandidates` feasible workers or once round. So a
+ *   task gets candidates whenever any worker fits it, and costs at most a ring's length.
  * - Within a pass resources are only taken, never freed, so once a requirement shape found no
  *   worker, a later task whose requirements dominate it (as much or more of everything, a
  *   superset of its tags, same or narrower GPU model) cannot fit either and is not scanned; its
  *   pending reason is memoised by exact shape.
- * - A worker whose slots fill up leaves the ring at once (O(1) swap-remove).
- * Deterministic: the cursor starts at 0 each pass and everything else follows from the inputs.
+ * - Workers whose slots fill up stay in the rings and are skipped; the pass ends when none is open.
+ * Deterministic: rings and cursors are rebuilt each pass from the inputs in their given order.
  */
 export function planDispatch(
   queue: Iterable<Task>,
@@ -113,15 +204,15 @@ export function planDispatch(
   const assignments: PlannedAssignment[] = [];
   const pendingReasons = new Map<string, string>();
   const cap = options.maxCandidates !== undefined && options.maxCandidates >= 1 ? options.maxCandidates : DEFAULT_MAX_CANDIDATES;
-  const open = slots.filter(hasFreeSlot);
+  const index = buildRings(slots);
+  const allRing = index.all;
+  let openCount = allRing.slots.length;
   const failed: Shape[] = [];
   const reasons = new Map<string, string>();
-  let cursor = 0;
   let scanned = 0;
   const candidates: Candidate[] = [];
-  const positions: number[] = [];
   for (const task of queue) {
-    if (open.length === 0 || scanned >= options.maxScan) break;
+    if (openCount === 0 || scanned >= options.maxScan) break;
     scanned++;
     const shape = shapeOf(task);
     let dominated = false;
@@ -132,19 +223,18 @@ export function planDispatch(
       pendingReasons.set(task.id, reason);
       continue;
     }
+    const ring = index.indexed ? narrowestRing(index, shape) : allRing;
     candidates.length = 0;
-    positions.length = 0;
-    const n = open.length;
-    let i = cursor < n ? cursor : 0;
+    const ringSlots = ring.slots;
+    const n = ringSlots.length;
+    let i = ring.cursor < n ? ring.cursor : 0;
     for (let visited = 0; visited < n && candidates.length < cap; visited++) {
-      const gpuIndexes = feasibleGpus(task, open[i]);
-      if (gpuIndexes) {
-        candidates.push({ slot: open[i], gpuIndexes });
-        positions.push(i);
-      }
+      const slot = ringSlots[i];
       if (++i === n) i = 0;
+      const gpuIndexes = feasibleGpus(task, slot);
+      if (gpuIndexes) candidates.push({ slot, gpuIndexes });
     }
-    cursor = i;
+    ring.cursor = i;
     if (candidates.length === 0) {
       let reason = reasons.get(shape.key);
       if (reason === undefined) reasons.set(shape.key, (reason = pendingReason(task, slots)));
@@ -157,24 +247,21 @@ export function planDispatch(
     const attemptId = options.newAttemptId();
     allocate(candidate.slot, attemptId, task.spec.resources, candidate.gpuIndexes);
     assignments.push({ task, attemptId, slot: candidate.slot, gpuIndexes: candidate.gpuIndexes, decision });
-    if (!hasFreeSlot(candidate.slot)) {
-      let at = -1;
-      for (let j = 0; j < candidates.length; j++) if (candidates[j].slot === candidate.slot) at = positions[j];
-      if (at < 0) at = open.indexOf(candidate.slot);
-      if (at >= 0) {
-        const last = open.pop()!;
-        if (at < open.length) open[at] = last;
-      }
-    }
+    if (!hasFreeSlot(candidate.slot)) openCount--;
   }
   return { assignments, pendingReasons };
 }
 
 /** "unschedulable: ..." when no known live worker could ever run it, else why it waits. */
 export function pendingReason(task: Task, slots: readonly WorkerSlot[]): string {
+  let liveCount = 0;
+  for (const slot of slots) {
+    if (slot.worker.status === "OFFLINE") continue;
+    if (couldEverFit(task, slot.worker, slot.tagSet)) return "waiting: no worker has free resources for it";
+    liveCount++;
+  }
+  if (liveCount === 0) return "waiting: no workers connected";
   const live = slots.filter((s) => s.worker.status !== "OFFLINE");
-  if (live.length === 0) return "waiting: no workers connected";
-  for (const slot of live) if (couldEverFit(task, slot.worker, slot.tagSet)) return "waiting: no worker has free resources for it";
   // Explain with the closest miss: a worker that has the tags but lacks capacity says more than
   // one that lacks the tags.
   let tagReason = "";

@@ -22,22 +22,26 @@ function gpuMatches(gpu: Gpu, resources: ResourceRequest): boolean {
   return gpu.memoryMib >= resources.gpuMemoryMib;
 }
 
-// GPUs by ascending index, memoised per capacity.gpus array (agents usually report them sorted,
-// in which case the array itself is used).
-const sortedGpuCache = new WeakMap<readonly Gpu[], readonly Gpu[]>();
-function byIndex(gpus: readonly Gpu[]): readonly Gpu[] {
-  let sorted = sortedGpuCache.get(gpus);
-  if (sorted === undefined) {
+// GPUs by ascending index with their lower-cased model names, memoised per capacity.gpus array.
+interface GpuView {
+  gpus: readonly Gpu[];
+  models: string[];
+}
+const gpuViews = new WeakMap<readonly Gpu[], GpuView>();
+function gpuView(all: readonly Gpu[]): GpuView {
+  let view = gpuViews.get(all);
+  if (view === undefined) {
     let inOrder = true;
-    for (let i = 1; i < gpus.length; i++) if (gpus[i - 1].index > gpus[i].index) inOrder = false;
-    sorted = inOrder ? gpus : [...gpus].sort((a, b) => a.index - b.index);
-    sortedGpuCache.set(gpus, sorted);
+    for (let i = 1; i < all.length; i++) if (all[i - 1].index > all[i].index) inOrder = false;
+    const gpus = inOrder ? all : [...all].sort((a, b) => a.index - b.index);
+    view = { gpus, models: gpus.map((g) => g.model.toLowerCase()) };
+    gpuViews.set(all, view);
   }
-  return sorted;
+  return view;
 }
 
 function hasAllTags(tagSet: ReadonlySet<string>, required: readonly string[]): boolean {
-  for (const tag of required) if (!tagSet.has(tag)) return false;
+  for (let i = 0; i < required.length; i++) if (!tagSet.has(required[i])) return false;
   return true;
 }
 
@@ -49,9 +53,15 @@ export function pickGpus(slot: WorkerSlot, resources: ResourceRequest): number[]
   if (resources.gpuCount <= 0) return [];
   const all = slot.worker.capacity.gpus;
   if (resources.gpuCount > all.length - slot.allocatedGpus.size) return null;
+  const { gpus, models } = gpuView(all);
+  const model = resources.gpuModel ? lower(resources.gpuModel) : "";
   const picked: number[] = [];
-  for (const gpu of byIndex(all)) {
-    if (slot.allocatedGpus.has(gpu.index) || !gpuMatches(gpu, resources)) continue;
+  const allocated = slot.allocatedGpus;
+  for (let i = 0; i < gpus.length; i++) {
+    const gpu = gpus[i];
+    if (model && !models[i].includes(model)) continue;
+    if (gpu.memoryMib < resources.gpuMemoryMib) continue;
+    if (allocated.size > 0 && allocated.has(gpu.index)) continue;
     picked.push(gpu.index);
     if (picked.length === resources.gpuCount) return picked;
   }

@@ -112,6 +112,8 @@ export interface Task {
   result: TaskResult | null;
   /** Canonical hash of the spec, for idempotency comparisons. */
   specHash: string;
+  /** True once an attempt finished after the effective deadline. */
+  deadlineMissed: boolean;
 }
 
 export interface Gpu {
@@ -156,6 +158,8 @@ export interface Worker {
   registeredAtMs: number;
   lastSeenAtMs: number;
   telemetry: Telemetry | null;
+  /** Attempts that finished on this worker after their task's deadline. */
+  deadlineMisses: number;
 }
 
 /** One event in a task's history (also what WatchTasks streams). */

@@ -8,6 +8,7 @@ import { idempotencyKeyOf, insertTasks, selectTasksByIdempotencyKeys, updateTask
 import { insertAttempts, updateAttempts } from "./attempts-sql.js";
 import { insertEvents } from "./events-sql.js";
 import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
+import { recordDeadlineMisses, upsertLearning } from "./learning-sql.js";
 
 export type StoreJob = { kind: "submit"; request: SubmitRequest } | { kind: "write"; writes: StoreWrite[] };
 
@@ -98,6 +99,10 @@ async function runGroup(trx: Db, group: OpGroup): Promise<void> {
       return updateTaskProgress(trx, pick("update_progress"));
     case "update_worker_status":
       return updateWorkerStatuses(trx, pick("update_worker_status"));
+    case "upsert_learning":
+      return upsertLearning(trx, pick("upsert_learning").map((op) => op.stats));
+    case "record_deadline_miss":
+      return recordDeadlineMisses(trx, pick("record_deadline_miss"));
     case "append_event":
       return insertEvents(trx, pick("append_event").map((op) => op.event));
   }

@@ -25,7 +25,9 @@ const PHASE: Record<RowOpKind, number> = {
   update_task: 4,
   update_progress: 5,
   update_worker_status: 6,
-  append_event: 7,
+  upsert_learning: 7,
+  record_deadline_miss: 8,
+  append_event: 9,
 };
 
 interface RowKeys {
@@ -55,6 +57,10 @@ function keysOf(op: RowOp): RowKeys {
       return { writes: [`w:${op.worker.id}`], reads: [] };
     case "update_worker_status":
       return { writes: [`w:${op.workerId}`], reads: [] };
+    case "upsert_learning":
+      return { writes: [`l:${op.stats.kind}\u0000${op.stats.workerId}`], reads: [] };
+    case "record_deadline_miss":
+      return { writes: [`t:${op.taskId}`, `w:${op.workerId}`], reads: [] };
   }
 }
 

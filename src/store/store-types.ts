@@ -2,6 +2,7 @@
 // memory and writes every change through this interface; the database is the source of truth on
 // start (loadActive). Implementations batch concurrent calls into few transactions (group commit):
 // a returned promise resolves only after the change is committed.
+import type { LearningStats } from "../core/rts/learning.js";
 import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerStatus, QueueClass } from "../core/types.js";
 
 /** One submission request: all its tasks commit together or not at all. */
@@ -45,7 +46,10 @@ export type StoreWrite =
   | { kind: "update_progress"; taskId: string; progress: number; progressMessage: string; updatedAtMs: number }
   | { kind: "append_event"; event: TaskEvent }
   | { kind: "upsert_worker"; worker: Worker }
-  | { kind: "update_worker_status"; workerId: string; status: WorkerStatus; lastSeenAtMs: number };
+  | { kind: "update_worker_status"; workerId: string; status: WorkerStatus; lastSeenAtMs: number }
+  | { kind: "upsert_learning"; stats: LearningStats }
+  /** The task finished after its deadline on this worker: flag the task, count it on the worker. */
+  | { kind: "record_deadline_miss"; taskId: string; workerId: string };
 
 export interface TaskFilter {
   states?: TaskState[];
@@ -85,6 +89,8 @@ export interface Store {
   /** Newest first. pageSize 1..1000. */
   listTasks(filter: TaskFilter, pageSize: number, pageToken: string): Promise<TaskPage>;
   loadActive(): Promise<ActiveState>;
+  /** Every learned (kind, worker) row, for the RTS on start. */
+  loadLearning(): Promise<LearningStats[]>;
   /** Wait for queued writes to commit, then close the connection. */
   close(): Promise<void>;
 }

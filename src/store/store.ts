@@ -1,5 +1,7 @@
 // The Knex-backed Store: reads go straight to the pool, writes go through the group committer.
 import { InvalidArgumentError, UnavailableError } from "../core/errors.js";
+import { selectLearning } from "./learning-sql.js";
+import type { LearningStats } from "../core/rts/learning.js";
 import type { Attempt, Task, TaskEvent } from "../core/types.js";
 import type { ActiveState, Store, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
 import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
@@ -95,6 +97,10 @@ class KnexStore implements TaskgridStore {
       }),
       { isolationLevel: "repeatable read" },
     );
+  }
+
+  async loadLearning(): Promise<LearningStats[]> {
+    return selectLearning(this.db());
   }
 
   /** The Knex instance for reads; after close() reads fail like writes do. */

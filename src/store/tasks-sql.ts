@@ -20,10 +20,11 @@ interface TaskRow {
   current_attempt_id: string | null;
   attempt_count: number;
   result: TaskResult | null;
+  deadline_missed: boolean;
 }
 
 const TASK_COLUMNS = `id, spec, spec_hash, state, progress, progress_message, created_at_ms, updated_at_ms,
-  deadline_ms, current_attempt_id, attempt_count, result`;
+  deadline_ms, current_attempt_id, attempt_count, result, deadline_missed`;
 
 const ACTIVE_STATES_SQL = `('QUEUED','ASSIGNED','RUNNING','PAUSED')`;
 
@@ -41,6 +42,7 @@ export function rowToTask(row: TaskRow): Task {
     attemptCount: row.attempt_count,
     result: row.result,
     specHash: row.spec_hash,
+    deadlineMissed: row.deadline_missed === true,
   };
 }
 

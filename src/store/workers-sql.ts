@@ -13,6 +13,7 @@ interface WorkerRow {
   registered_at_ms: number | string;
   last_seen_at_ms: number | string;
   telemetry: Telemetry | null;
+  deadline_misses: number;
 }
 
 function rowToWorker(row: WorkerRow): Worker {
@@ -26,6 +27,7 @@ function rowToWorker(row: WorkerRow): Worker {
     registeredAtMs: toNumber(row.registered_at_ms),
     lastSeenAtMs: toNumber(row.last_seen_at_ms),
     telemetry: row.telemetry,
+    deadlineMisses: Number(row.deadline_misses ?? 0),
   };
 }
 
@@ -80,7 +82,8 @@ export async function updateWorkerStatuses(db: Db, updates: readonly WorkerStatu
 export async function selectWorkers(db: Db): Promise<Worker[]> {
   const rows = await queryRows<WorkerRow>(
     db,
-    `SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry
+    `SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry,
+       deadline_misses
      FROM workers ORDER BY registered_at_ms, id`,
   );
   return rows.map(rowToWorker);

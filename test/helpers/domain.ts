@@ -42,6 +42,7 @@ export function task(specOverrides: Partial<TaskSpec> = {}, overrides: Partial<T
     attemptCount: 0,
     result: null,
     specHash: "",
+    deadlineMissed: false,
     ...overrides,
   };
 }
@@ -57,6 +58,7 @@ export function worker(id: string, overrides: Partial<Worker> = {}): Worker {
     registeredAtMs: 0,
     lastSeenAtMs: 0,
     telemetry: null,
+    deadlineMisses: 0,
     ...overrides,
   };
 }

@@ -56,6 +56,17 @@ export class RawAgent {
     }
   }
 
+  /** Takes the first queued message of this kind without waiting, or returns undefined. */
+  take<K extends NonNullable<MasterMessage["body"]>["$case"]>(kind: K): Extract<NonNullable<MasterMessage["body"]>, { $case: K }>["value"] | undefined {
+    const i = this.inbox.findIndex((m) => m.body?.$case === kind);
+    return i >= 0 ? (this.inbox.splice(i, 1)[0].body!.value as never) : undefined;
+  }
+
+  /** Resolves when the next message (of any kind) arrives; consumes nothing. */
+  arrival(): Promise<void> {
+    return new Promise<void>((r) => this.waiters.push(r));
+  }
+
   end(): void {
     this.stream.end();
   }

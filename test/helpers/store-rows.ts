@@ -26,6 +26,7 @@ export function task(specOverrides: Partial<TaskSpec> = {}, overrides: Partial<T
     attemptCount: 0,
     result: null,
     specHash: JSON.stringify(specOverrides),
+    deadlineMissed: false,
     ...overrides,
   };
 }
@@ -49,6 +50,7 @@ export function worker(id: string, overrides: Partial<Worker> = {}): Worker {
     registeredAtMs: tick(),
     lastSeenAtMs: clock,
     telemetry: null,
+    deadlineMisses: 0,
     ...overrides,
   };
 }

@@ -131,7 +131,11 @@ api("ListTasks filters by state, project and label and pages without gaps", asyn
 api("GetSchedulerInfo reports policy, strategy and queue lengths", async ({ c }) => {
   const info = await call(c.admin, "getSchedulerInfo", {});
   assert.is(info.orderingPolicy, "priority");
-  assert.is(info.placementStrategy, "round_robin");
+  assert.is(info.placementStrategy, "rts");
+  assert.match(info.weightsVersion, /^[0-9a-f]{12}$/, "config/ga_output.json is loaded and versioned by content hash");
+  assert.match(info.weightsSource, /config\/ga_output\.json/);
+  assert.is(info.weights.wDeadline, 0.35);
+  assert.is(info.weightsError, "");
   assert.is(info.queueLengths.length, 9);
   assert.ok(info.queueLengths.some((q: { length: number }) => q.length > 0));
   assert.is((await callError(call(c.admin, "getWorker", { workerId: "nope" }))).code, grpc.status.NOT_FOUND);

@@ -281,6 +281,26 @@ for (const backend of backends()) {
     assert.ok(state.workers.some((w) => w.id === "w-active"));
   });
 
+  test("learning rows upsert and reload; deadline misses flag the task and count on the worker", async () => {
+    const row = { kind: "render", workerId: "w-learn", runtimeRatio: 1.5, successes: 3, failures: 1, predictionError: 0.2, samples: 4, updatedAtMs: tick() };
+    await store.write([{ kind: "upsert_learning", stats: row }]);
+    await store.write([{ kind: "upsert_learning", stats: { ...row, runtimeRatio: 1.25, samples: 5, successes: 4 } }]);
+    const learned = (await store.loadLearning()).filter((r) => r.workerId === "w-learn");
+    assert.equal(learned, [{ ...row, runtimeRatio: 1.25, samples: 5, successes: 4 }]);
+
+    const t = task();
+    await store.submit(request(t));
+    await store.write([{ kind: "upsert_worker", worker: worker("w-miss") }]);
+    await store.write([
+      { kind: "record_deadline_miss", taskId: t.id, workerId: "w-miss" },
+      { kind: "update_task", taskId: t.id, state: "FAILED", updatedAtMs: tick(), currentAttemptId: null, attemptCount: 1, result: null },
+    ]);
+    assert.is((await store.getTask(t.id))!.deadlineMissed, true);
+    assert.is((await store.getTask(t.id))!.state, "FAILED");
+    const w = (await store.loadActive()).workers.find((x) => x.id === "w-miss")!;
+    assert.is(w.deadlineMisses, 1);
+  });
+
   test("data survives close and reopen", async () => {
     await store.submit(request(survivor));
     await store.close();

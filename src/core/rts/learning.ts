@@ -129,7 +129,7 @@ export class LearningTable {
 export function decayFactor(elapsedMs: number, halfLifeMs: number): number {
   if (!(elapsedMs > 0)) return 1;
   if (!(halfLifeMs > 0)) return 0;
-  return Math.pow(2, -elapsedMs / halfLifeMs);
+  return Math.exp((-Math.LN2 * elapsedMs) / halfLifeMs);
 }
 
 export interface PenaltyEntry {
@@ -200,8 +200,10 @@ export class PenaltyTable {
  * "" (unset) is never warm. Bounded: at most `perWorker` kinds per worker, least recent dropped.
  */
 export class RecentKinds {
-  /** workerId -> kind -> last run; Map insertion order = recency (re-recorded kinds move to the end). */
-  private readonly byWorker = new Map<string, Map<string, number>>();
+  /** kind -> workerId -> last run (the scorer looks a kind up once per task, then once per worker). */
+  private readonly byKind = new Map<string, Map<string, number>>();
+  /** workerId -> its kinds, least recently run first (for the per-worker bound). */
+  private readonly byWorker = new Map<string, string[]>();
 
   constructor(
     readonly halfLifeMs = DEFAULT_WARMTH_HALF_LIFE_MS,
@@ -210,26 +212,42 @@ export class RecentKinds {
 
   record(workerId: string, kind: string, nowMs: number): void {
     if (kind === "" || !Number.isFinite(nowMs)) return;
+    let workers = this.byKind.get(kind);
+    if (!workers) this.byKind.set(kind, (workers = new Map()));
+    const previous = workers.get(workerId);
+    workers.set(workerId, previous === undefined ? nowMs : Math.max(previous, nowMs));
     let kinds = this.byWorker.get(workerId);
-    if (!kinds) this.byWorker.set(workerId, (kinds = new Map()));
-    const previous = kinds.get(kind);
-    kinds.delete(kind);
-    kinds.set(kind, previous === undefined ? nowMs : Math.max(previous, nowMs));
-    while (kinds.size > this.perWorker) kinds.delete(kinds.keys().next().value as string);
+    if (!kinds) this.byWorker.set(workerId, (kinds = []));
+    const at = kinds.indexOf(kind);
+    if (at >= 0) kinds.splice(at, 1);
+    kinds.push(kind);
+    while (kinds.length > this.perWorker) {
+      const dropped = kinds.shift()!;
+      const m = this.byKind.get(dropped);
+      m?.delete(workerId);
+      if (m && m.size === 0) this.byKind.delete(dropped);
+    }
   }
 
+  /** 2^(-(now - last run)/halfLife) in [0,1]; 0 when the worker has not run the kind (or kind is ""). */
   warmth(workerId: string, kind: string, nowMs: number): number {
     if (kind === "") return 0;
-    const at = this.byWorker.get(workerId)?.get(kind);
+    const at = this.byKind.get(kind)?.get(workerId);
     if (at === undefined) return 0;
     return decayFactor(nowMs - at, this.halfLifeMs);
   }
 
+  /** Kinds the worker ran, least recent first. */
   kindsOf(workerId: string): string[] {
-    return [...(this.byWorker.get(workerId)?.keys() ?? [])];
+    return [...(this.byWorker.get(workerId) ?? [])];
   }
 
   forget(workerId: string): void {
+    for (const kind of this.byWorker.get(workerId) ?? []) {
+      const m = this.byKind.get(kind);
+      m?.delete(workerId);
+      if (m && m.size === 0) this.byKind.delete(kind);
+    }
     this.byWorker.delete(workerId);
   }
 }

@@ -5,7 +5,14 @@
 // candidate with fresh telemetry ("no_fresh_telemetry"), or an exception while scoring ("rts_error").
 import type { Candidate, PlacementChoice, PlacementStrategy, RoundRobinPlacement } from "../placement.js";
 import type { ScoreBreakdown, Task, Telemetry } from "../types.js";
-import * as factors from "./factors.js";
+import {
+  affinity as affinityFactor,
+  deadlineFit,
+  io as ioFactor,
+  load as loadFactor,
+  penalty as penaltyFactor,
+  success as successFactor,
+} from "./factors.js";
 import type { LearningTable, PenaltyTable, RecentKinds } from "./learning.js";
 import type { WeightSet, Weights } from "./weights.js";
 
@@ -33,6 +40,10 @@ function checkWeights(w: Weights): void {
     const v = w[key];
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new Error(`weight ${key} is ${v}`);
   }
+}
+
+function emptyBreakdown(): ScoreBreakdown {
+  return { workerId: "", score: 0, deadline: 0, affinity: 0, load: 0, io: 0, success: 0, penalty: 0 };
 }
 
 /** Strictly better: higher score, or the same score and a lower worker id. */
@@ -68,10 +79,12 @@ export class RtsPlacement implements PlacementStrategy {
   breakdown(task: Task, candidate: Candidate, nowMs: number, weights: Weights): ScoreBreakdown {
     const spec = task.spec;
     const kindRows = this.options.learning.forKind(spec.kind);
-    return this.scoreOne(task, candidate, nowMs, weights, kindRows, task.deadlineMs ?? spec.deadlineMs);
+    return this.scoreInto(emptyBreakdown(), task, candidate, nowMs, weights, kindRows, task.deadlineMs ?? spec.deadlineMs);
   }
 
-  private scoreOne(
+  /** Scores one candidate into `out` (reused objects: no allocation per candidate). */
+  private scoreInto(
+    out: ScoreBreakdown,
     task: Task,
     candidate: Candidate,
     nowMs: number,
@@ -85,16 +98,24 @@ export class RtsPlacement implements PlacementStrategy {
     const id = worker.id;
     const stats = kindRows?.get(id);
     const telemetry = isFresh(worker.telemetry, nowMs, this.options.telemetryMaxAgeMs) ? worker.telemetry : null;
-    const deadline = factors.deadlineFit(nowMs, deadlineMs, spec.estimateMs, stats?.runtimeRatio ?? 1);
-    const affinity = factors.affinity(spec.preferredTags, slot.tagSet, this.options.recentKinds.warmth(id, spec.kind, nowMs));
-    const load = factors.load(slot.allocations.size, worker.capacity.maxTasks, telemetry, spec.resources.gpuCount > 0);
-    const io = factors.io(telemetry ? telemetry.ioPressure : null, spec.ioIntensity);
-    const success = factors.success(stats);
-    const penalty = factors.penalty(this.options.penalties, id, nowMs);
+    const deadline = deadlineFit(nowMs, deadlineMs, spec.estimateMs, stats?.runtimeRatio ?? 1);
+    const affinity = affinityFactor(spec.preferredTags, slot.tagSet, this.options.recentKinds.warmth(id, spec.kind, nowMs));
+    const load = loadFactor(slot.allocations.size, worker.capacity.maxTasks, telemetry, spec.resources.gpuCount > 0);
+    const io = ioFactor(telemetry ? telemetry.ioPressure : null, spec.ioIntensity);
+    const success = successFactor(stats);
+    const penalty = penaltyFactor(this.options.penalties, id, nowMs);
     const score =
       w.deadline * deadline + w.affinity * affinity + w.load * load + w.io * io + w.success * success - w.penalty * penalty;
     if (!Number.isFinite(score)) throw new Error(`non-finite score for ${id}`);
-    return { workerId: id, score, deadline, affinity, load, io, success, penalty };
+    out.workerId = id;
+    out.score = score;
+    out.deadline = deadline;
+    out.affinity = affinity;
+    out.load = load;
+    out.io = io;
+    out.success = success;
+    out.penalty = penalty;
+    return out;
   }
 
   private score(task: Task, candidates: Candidate[], nowMs: number, weightSet: WeightSet): PlacementChoice {
@@ -102,16 +123,20 @@ export class RtsPlacement implements PlacementStrategy {
     checkWeights(w);
     const kindRows = this.options.learning.forKind(task.spec.kind);
     const deadlineMs = task.deadlineMs ?? task.spec.deadlineMs;
+    // Three breakdown objects rotate: the candidate being scored, the best, the runner-up.
+    let current = emptyBreakdown();
     let best: ScoreBreakdown | null = null;
-    let bestCandidate: Candidate = candidates[0];
     let runnerUp: ScoreBreakdown | null = null;
+    let bestCandidate: Candidate = candidates[0];
     for (const c of candidates) {
-      const b = this.scoreOne(task, c, nowMs, w, kindRows, deadlineMs);
+      const b = this.scoreInto(current, task, c, nowMs, w, kindRows, deadlineMs);
       if (best === null || better(b, best)) {
+        current = runnerUp ?? emptyBreakdown();
         runnerUp = best;
         best = b;
         bestCandidate = c;
       } else if (runnerUp === null || better(b, runnerUp)) {
+        current = runnerUp ?? emptyBreakdown();
         runnerUp = b;
       }
     }

@@ -3,6 +3,7 @@
 // To add a migration: write NNNN-what.ts exporting name/up/down and append it to MIGRATIONS.
 import type { Knex } from "knex";
 import * as initialSchema from "./0001-initial-schema.js";
+import * as learningAndMisses from "./0002-learning-and-deadline-misses.js";
 
 interface Migration {
   name: string;
@@ -10,7 +11,7 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [initialSchema];
+const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";
 

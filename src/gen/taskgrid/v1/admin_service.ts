@@ -70,7 +70,11 @@ export interface Worker {
   /** Agent version. */
   agentVersion: string;
   /** When the worker first registered. */
-  registeredAt?: Date | undefined;
+  registeredAt?:
+    | Date
+    | undefined;
+  /** Attempts that finished on this worker after their task's deadline. */
+  deadlineMisses: number;
 }
 
 export interface ListWorkersRequest {
@@ -165,6 +169,15 @@ export interface GetSchedulerInfoResponse {
   workersByStatus: WorkerCount[];
   /** Metadata keys of the weights file (generation, fitness, created_at, ...), as JSON text. */
   weightsMetadata: { [key: string]: string };
+  /**
+   * Where the weights in use come from, in words ("file config/ga_output.json version 3fa2...",
+   * "defaults (no file at config/ga_output.json)").
+   */
+  weightsSource: string;
+  /** Reload attempts of the weights file since start, by result ("success", "failure"). */
+  weightsReloads: { [key: string]: number };
+  /** Attempts that finished after their task's deadline, since the master started. */
+  deadlineMisses: number;
 }
 
 export interface GetSchedulerInfoResponse_DecisionsByStrategyEntry {
@@ -182,6 +195,11 @@ export interface GetSchedulerInfoResponse_WeightsMetadataEntry {
   value: string;
 }
 
+export interface GetSchedulerInfoResponse_WeightsReloadsEntry {
+  key: string;
+  value: number;
+}
+
 function createBaseWorker(): Worker {
   return {
     id: "",
@@ -197,6 +215,7 @@ function createBaseWorker(): Worker {
     runningAttempts: 0,
     agentVersion: "",
     registeredAt: undefined,
+    deadlineMisses: 0,
   };
 }
 
@@ -244,6 +263,9 @@ export const Worker: MessageFns<Worker> = {
     }
     if (message.registeredAt !== undefined) {
       Timestamp.encode(toTimestamp(message.registeredAt), writer.uint32(106).fork()).join();
+    }
+    if (message.deadlineMisses !== 0) {
+      writer.uint32(112).int32(message.deadlineMisses);
     }
     return writer;
   },
@@ -375,6 +397,14 @@ export const Worker: MessageFns<Worker> = {
             message.registeredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.deadlineMisses = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -430,6 +460,11 @@ export const Worker: MessageFns<Worker> = {
         : isSet(object.registered_at)
         ? fromJsonTimestamp(object.registered_at)
         : undefined,
+      deadlineMisses: isSet(object.deadlineMisses)
+        ? globalThis.Number(object.deadlineMisses)
+        : isSet(object.deadline_misses)
+        ? globalThis.Number(object.deadline_misses)
+        : 0,
     };
   },
 
@@ -474,6 +509,9 @@ export const Worker: MessageFns<Worker> = {
     if (message.registeredAt !== undefined) {
       obj.registeredAt = message.registeredAt.toISOString();
     }
+    if (message.deadlineMisses !== 0) {
+      obj.deadlineMisses = Math.round(message.deadlineMisses);
+    }
     return obj;
   },
 
@@ -499,6 +537,7 @@ export const Worker: MessageFns<Worker> = {
     message.runningAttempts = object.runningAttempts ?? 0;
     message.agentVersion = object.agentVersion ?? "";
     message.registeredAt = object.registeredAt ?? undefined;
+    message.deadlineMisses = object.deadlineMisses ?? 0;
     return message;
   },
 };
@@ -1382,6 +1421,9 @@ function createBaseGetSchedulerInfoResponse(): GetSchedulerInfoResponse {
     queueLengths: [],
     workersByStatus: [],
     weightsMetadata: {},
+    weightsSource: "",
+    weightsReloads: {},
+    deadlineMisses: 0,
   };
 }
 
@@ -1425,6 +1467,15 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
     globalThis.Object.entries(message.weightsMetadata).forEach(([key, value]: [string, string]) => {
       GetSchedulerInfoResponse_WeightsMetadataEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
     });
+    if (message.weightsSource !== "") {
+      writer.uint32(106).string(message.weightsSource);
+    }
+    globalThis.Object.entries(message.weightsReloads).forEach(([key, value]: [string, number]) => {
+      GetSchedulerInfoResponse_WeightsReloadsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    if (message.deadlineMisses !== 0) {
+      writer.uint32(120).int64(message.deadlineMisses);
+    }
     return writer;
   },
 
@@ -1544,6 +1595,33 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
             if (entry12.value !== undefined) {
               message.weightsMetadata[entry12.key] = entry12.value;
             }
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.weightsSource = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = GetSchedulerInfoResponse_WeightsReloadsEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.weightsReloads[entry14.key] = entry14.value;
+            }
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.deadlineMisses = longToNumber(reader.int64());
             continue;
           }
         }
@@ -1682,6 +1760,43 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
           {},
         )
         : {},
+      weightsSource: isSet(object.weightsSource)
+        ? globalThis.String(object.weightsSource)
+        : isSet(object.weights_source)
+        ? globalThis.String(object.weights_source)
+        : "",
+      weightsReloads: isObject(object.weightsReloads)
+        ? (globalThis.Object.entries(object.weightsReloads) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.weights_reloads)
+        ? (globalThis.Object.entries(object.weights_reloads) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      deadlineMisses: isSet(object.deadlineMisses)
+        ? globalThis.Number(object.deadlineMisses)
+        : isSet(object.deadline_misses)
+        ? globalThis.Number(object.deadline_misses)
+        : 0,
     };
   },
 
@@ -1741,6 +1856,21 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
         });
       }
     }
+    if (message.weightsSource !== "") {
+      obj.weightsSource = message.weightsSource;
+    }
+    if (message.weightsReloads) {
+      const entries = globalThis.Object.entries(message.weightsReloads) as [string, number][];
+      if (entries.length > 0) {
+        obj.weightsReloads = {};
+        entries.forEach(([k, v]) => {
+          obj.weightsReloads[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.deadlineMisses !== 0) {
+      obj.deadlineMisses = Math.round(message.deadlineMisses);
+    }
     return obj;
   },
 
@@ -1783,6 +1913,17 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
       },
       {},
     );
+    message.weightsSource = object.weightsSource ?? "";
+    message.weightsReloads = (globalThis.Object.entries(object.weightsReloads ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.deadlineMisses = object.deadlineMisses ?? 0;
     return message;
   },
 };
@@ -2067,6 +2208,98 @@ export const GetSchedulerInfoResponse_WeightsMetadataEntry: MessageFns<GetSchedu
       return message;
     },
   };
+
+function createBaseGetSchedulerInfoResponse_WeightsReloadsEntry(): GetSchedulerInfoResponse_WeightsReloadsEntry {
+  return { key: "", value: 0 };
+}
+
+export const GetSchedulerInfoResponse_WeightsReloadsEntry: MessageFns<GetSchedulerInfoResponse_WeightsReloadsEntry> = {
+  encode(
+    message: GetSchedulerInfoResponse_WeightsReloadsEntry,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSchedulerInfoResponse_WeightsReloadsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSchedulerInfoResponse_WeightsReloadsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSchedulerInfoResponse_WeightsReloadsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: GetSchedulerInfoResponse_WeightsReloadsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSchedulerInfoResponse_WeightsReloadsEntry>, I>>(
+    base?: I,
+  ): GetSchedulerInfoResponse_WeightsReloadsEntry {
+    return GetSchedulerInfoResponse_WeightsReloadsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSchedulerInfoResponse_WeightsReloadsEntry>, I>>(
+    object: I,
+  ): GetSchedulerInfoResponse_WeightsReloadsEntry {
+    const message = createBaseGetSchedulerInfoResponse_WeightsReloadsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
 
 /** Cluster administration and scheduler introspection. */
 export type AdminServiceService = typeof AdminServiceService;

@@ -204,6 +204,8 @@ export interface Task {
     | undefined;
   /** Why a QUEUED task is not placed (for example "unschedulable: needs 16 GPUs, largest worker has 8"). */
   pendingReason: string;
+  /** True once an attempt finished after the effective deadline (an SLA miss). */
+  deadlineMissed: boolean;
 }
 
 /** A change to a task, as streamed by WatchTasks. */
@@ -1636,6 +1638,7 @@ function createBaseTask(): Task {
     attempts: [],
     result: undefined,
     pendingReason: "",
+    deadlineMissed: false,
   };
 }
 
@@ -1673,6 +1676,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.pendingReason !== "") {
       writer.uint32(90).string(message.pendingReason);
+    }
+    if (message.deadlineMissed !== false) {
+      writer.uint32(96).bool(message.deadlineMissed);
     }
     return writer;
   },
@@ -1778,6 +1784,14 @@ export const Task: MessageFns<Task> = {
             message.pendingReason = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.deadlineMissed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1819,6 +1833,11 @@ export const Task: MessageFns<Task> = {
         : isSet(object.pending_reason)
         ? globalThis.String(object.pending_reason)
         : "",
+      deadlineMissed: isSet(object.deadlineMissed)
+        ? globalThis.Boolean(object.deadlineMissed)
+        : isSet(object.deadline_missed)
+        ? globalThis.Boolean(object.deadline_missed)
+        : false,
     };
   },
 
@@ -1857,6 +1876,9 @@ export const Task: MessageFns<Task> = {
     if (message.pendingReason !== "") {
       obj.pendingReason = message.pendingReason;
     }
+    if (message.deadlineMissed !== false) {
+      obj.deadlineMissed = message.deadlineMissed;
+    }
     return obj;
   },
 
@@ -1878,6 +1900,7 @@ export const Task: MessageFns<Task> = {
       ? TaskResult.fromPartial(object.result)
       : undefined;
     message.pendingReason = object.pendingReason ?? "";
+    message.deadlineMissed = object.deadlineMissed ?? false;
     return message;
   },
 };

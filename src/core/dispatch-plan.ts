@@ -39,7 +39,7 @@ export interface PlanOptions {
  * Default candidate cap. Scoring all of 10,000 workers for every task cannot meet the placement
  * latency targets (DESIGN §8); like Nomad's limit iterator, the strategy scores a bounded sample.
  */
-export const DEFAULT_MAX_CANDIDATES = 32;
+export const DEFAULT_MAX_CANDIDATES = 8;
 
 /** Requirement shape of a task: two tasks with the same shape fit exactly the same workers. */
 interface Shape {

@@ -1,0 +1,25 @@
+// The example config documents every key: it must parse and resolve cleanly, so it cannot rot.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
+import { resolveMasterConfig } from "../../master/config.js";
+import { parseConfigFile } from "../../src/cli/master-options.js";
+
+const path = new URL("../../config/taskgrid.example.json", import.meta.url);
+
+test("config/taskgrid.example.json parses and resolves", () => {
+  const options = parseConfigFile(readFileSync(path, "utf8"), "taskgrid.example.json");
+  const config = resolveMasterConfig(options as never);
+  assert.is(config.placement, "rts");
+  assert.is(config.slaMultiplier, 2);
+  assert.is(config.weightsPath, "config/ga_output.json");
+});
+
+test("invalid values are rejected naming the key", () => {
+  assert.throws(() => resolveMasterConfig({ slaMultiplier: 0.5 }), /sla_multiplier/);
+  assert.throws(() => resolveMasterConfig({ placement: "random" as never }), /placement/);
+  assert.throws(() => resolveMasterConfig({ weightsPollMs: 60_000 }), /weights_poll_ms/);
+  assert.throws(() => resolveMasterConfig({ suspectAfterMs: 30_000, offlineAfterMs: 20_000 }), /offline_after_ms/);
+});
+
+test.run();

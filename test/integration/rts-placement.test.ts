@@ -145,4 +145,17 @@ reload("a rewritten weights file changes version and weights without restart; a 
   }
 });
 
+reload("learned statistics survive a master restart", async () => {
+  const first = await startTestMaster();
+  const stats = { kind: "render", workerId: "w-1", runtimeRatio: 1.8, successes: 5, failures: 2, predictionError: 0.3, samples: 7, updatedAtMs: 1 };
+  await first.master.store.write([{ kind: "upsert_learning", stats }]);
+  await first.stop();
+  const second = await startTestMaster({}, first.db);
+  try {
+    assert.equal(second.master.observer.learning.get("render", "w-1"), stats);
+  } finally {
+    await second.cleanup();
+  }
+});
+
 reload.run();

@@ -2,22 +2,9 @@
 // tests). Deterministic for a seed: mulberry32 PRNG, no Math.random, no clock.
 import type { Gpu, QueueClass, Priority, Task, TaskSpec, Worker } from "../../src/core/types.js";
 
-export type Rng = () => number;
-
-/** mulberry32: a tiny, fast, good-enough 32-bit PRNG. Returns floats in [0,1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
-export const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1));
+export { int, mulberry32, pick, type Rng } from "../../src/core/random.js";
+import { int, pick, type Rng } from "../../src/core/random.js";
+import { spec as specWith } from "../helpers/domain.js";
 
 export const GPU_MODELS = [
   { model: "NVIDIA H100 80GB HBM3", memoryMib: 81559 },
@@ -75,26 +62,7 @@ export function makeWorkers(rng: Rng, n: number, nowMs: number): Worker[] {
 }
 
 function baseSpec(): TaskSpec {
-  return {
-    name: "bench",
-    project: "",
-    labels: {},
-    queueClass: "DEFAULT",
-    priority: "NORMAL",
-    command: ["true"],
-    env: {},
-    workingDir: "",
-    resources: { cpuMillis: 1000, memoryMib: 512, gpuCount: 0, gpuModel: "", gpuMemoryMib: 0 },
-    requiredTags: [],
-    preferredTags: [],
-    kind: "",
-    ioIntensity: 0,
-    estimateMs: 0,
-    deadlineMs: null,
-    timeoutMs: 0,
-    maxRetries: 0,
-    idempotencyKey: "",
-  };
+  return specWith({ name: "bench", resources: { cpuMillis: 1000, memoryMib: 512, gpuCount: 0, gpuModel: "", gpuMemoryMib: 0 } });
 }
 
 /**

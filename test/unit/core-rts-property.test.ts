@@ -13,19 +13,7 @@ import { PRIORITIES, QUEUE_CLASSES, type Gpu, type Task, type Worker, type Worke
 import { allocate, newWorkerSlot, type WorkerSlot } from "../../src/core/worker-slot.js";
 import { spec } from "../helpers/domain.js";
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-type Rng = () => number;
-const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-const int = (r: Rng, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+import { int, mulberry32, pick, type Rng } from "../../src/core/random.js";
 
 const NOW = 5_000_000;
 const TAGS = ["zone=a", "zone=b", "ssd", "arm64", "big"];

@@ -29,6 +29,8 @@ export interface SessionDeps {
 export class AgentSession {
   phase: SessionPhase = "awaiting_register";
   workerId = "";
+  /** The worker registry's registration epoch of this session (see WorkerRegistry.sessionClosed). */
+  epoch = 0;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -107,7 +109,7 @@ export class AgentSession {
     if (!WORKER_ID.test(reg.workerId)) throw new ProtocolError("register.worker_id must be 1..128 characters of [A-Za-z0-9._-]");
     const capacity = capacityFromProto(reg.capacity, "register.capacity");
     this.workerId = reg.workerId;
-    const { killAttemptIds, afterRegistered } = await this.deps.registry.register({
+    const { epoch, killAttemptIds, afterRegistered } = await this.deps.registry.register({
       workerId: reg.workerId,
       hostname: reg.hostname,
       tags: reg.tags.filter((t) => t.length > 0),
@@ -115,6 +117,7 @@ export class AgentSession {
       agentVersion: reg.agentVersion,
       runningAttemptIds: reg.running.map((r) => r.attemptId),
     });
+    this.epoch = epoch;
     if (this.phase === "closed") return;
     this.phase = "registered";
     this.deps.attach(this);

@@ -9,7 +9,7 @@ import type { WorkerCommands } from "./worker-commands.js";
 export class SessionRegistry implements WorkerCommands {
   private readonly sessions = new Map<string, AgentSession>();
 
-  constructor(private readonly onDetached: (workerId: string) => void) {}
+  constructor(private readonly onDetached: (workerId: string, epoch: number) => void) {}
 
   attach(session: AgentSession): void {
     const old = this.sessions.get(session.workerId);
@@ -20,7 +20,7 @@ export class SessionRegistry implements WorkerCommands {
   detach(session: AgentSession): void {
     if (this.sessions.get(session.workerId) !== session) return;
     this.sessions.delete(session.workerId);
-    this.onDetached(session.workerId);
+    this.onDetached(session.workerId, session.epoch);
   }
 
   get size(): number {

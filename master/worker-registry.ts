@@ -34,6 +34,11 @@ export interface Registration {
 export class WorkerRegistry {
   /** Workers an operator asked to drain; they stay DRAINING across heartbeats and reconnects. */
   private readonly draining = new Set<string>();
+  /**
+   * Registration count per worker. A session remembers the epoch it registered with, so the late
+   * close of a replaced stream cannot mark the worker SUSPECT under its newer session.
+   */
+  private readonly epochs = new Map<string, number>();
 
   constructor(private readonly deps: RegistryDeps) {}
 
@@ -42,8 +47,10 @@ export class WorkerRegistry {
    * current any more (it must kill them). Attempts the master placed there that the agent did not
    * report are ended as LOST once the returned `afterRegistered` callback runs.
    */
-  async register(r: Registration): Promise<{ killAttemptIds: string[]; afterRegistered: () => Promise<void> }> {
+  async register(r: Registration): Promise<{ epoch: number; killAttemptIds: string[]; afterRegistered: () => Promise<void> }> {
     const { state, clock } = this.deps;
+    const epoch = (this.epochs.get(r.workerId) ?? 0) + 1;
+    this.epochs.set(r.workerId, epoch);
     const now = clock.now();
     const existing = state.slots.get(r.workerId);
     const worker: Worker = {
@@ -74,6 +81,7 @@ export class WorkerRegistry {
     await this.deps.store.write([{ kind: "upsert_worker", worker }]);
     this.deps.log.info("worker registered", { worker: worker.id, readopted: reported.size - killAttemptIds.length, lost: lostAttemptIds.length, killed: killAttemptIds.length });
     return {
+      epoch,
       killAttemptIds,
       afterRegistered: async () => {
         if (lostAttemptIds.length > 0) await this.deps.lifecycle.workerLost(r.workerId, lostAttemptIds, "worker re-registered without this attempt");
@@ -91,7 +99,8 @@ export class WorkerRegistry {
   }
 
   /** The worker's stream closed: no new work until it reconnects (DESIGN §2: no zombie workers). */
-  sessionClosed(workerId: string): void {
+  sessionClosed(workerId: string, epoch: number): void {
+    if (this.epochs.get(workerId) !== epoch) return; // a newer session has registered since
     const slot = this.deps.state.slots.get(workerId);
     if (slot && slot.worker.status !== "OFFLINE") void this.setStatus(slot, "SUSPECT");
   }

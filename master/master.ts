@@ -51,7 +51,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   let dispatcher: Dispatcher | undefined;
   const kick = () => dispatcher?.kick();
   let registry: WorkerRegistry | undefined;
-  const sessions = new SessionRegistry((workerId) => registry?.sessionClosed(workerId));
+  const sessions = new SessionRegistry((workerId, epoch) => registry?.sessionClosed(workerId, epoch));
   const observer = new LearningObserver();
   observer.load(await store.loadLearning());
   const weights = new WeightsWatcher({ path: config.weightsPath, log, clock, pollIntervalMs: config.weightsPollMs });

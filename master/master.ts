@@ -58,7 +58,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   await weights.start();
   const lifecycle = new TaskLifecycle({
     state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick,
-    observeAttemptEnd: (task, workerId, result, finishedAtMs) => observer.attemptEnded(task, workerId, result, finishedAtMs),
+    observeAttemptEnd: (task, workerId, result, finishedAtMs) => observer.persistAttemptEnd(task, workerId, result, finishedAtMs),
   });
   registry = new WorkerRegistry({
     state, store, clock, lifecycle, log,

@@ -10,6 +10,7 @@ import { devCommand } from "./commands/dev.js";
 import { getCommand } from "./commands/get.js";
 import { lsCommand } from "./commands/ls.js";
 import { masterCommand } from "./commands/master.js";
+import { simCommand } from "./commands/sim.js";
 import { submitCommand } from "./commands/submit.js";
 import { watchCommand } from "./commands/watch.js";
 import { UsageError } from "./usage-error.js";
@@ -17,7 +18,7 @@ import { UsageError } from "./usage-error.js";
 export const COMMANDS: readonly Command[] = [
   devCommand, masterCommand, agentCommand,
   submitCommand, getCommand, lsCommand, watchCommand, cancelCommand, pauseCommand, resumeCommand,
-  workersCommand, drainCommand, infoCommand,
+  workersCommand, drainCommand, infoCommand, simCommand,
 ];
 
 const UNAVAILABLE = 14;

@@ -12,7 +12,7 @@ const result = (outcome: TaskResult["outcome"], durationMs = 2000): TaskResult =
 test("a success moves the runtime ratio and is persisted; no penalty", () => {
   const o = new LearningObserver();
   const t = task({ kind: "encode", estimateMs: 1000 });
-  const writes = o.attemptEnded(t, "w1", result("SUCCEEDED", 2000), 10_000);
+  const writes = o.persistAttemptEnd(t, "w1", result("SUCCEEDED", 2000), 10_000);
   assert.equal(writes.map((w) => w.kind), ["upsert_learning"]);
   const stats = o.learning.get("encode", "w1")!;
   assert.is(stats.successes, 1);
@@ -22,24 +22,24 @@ test("a success moves the runtime ratio and is persisted; no penalty", () => {
 
 test("a failure counts against the worker; a cancel teaches nothing", () => {
   const o = new LearningObserver();
-  o.attemptEnded(task({ kind: "k" }), "w1", result("FAILED"), 1000);
+  o.persistAttemptEnd(task({ kind: "k" }), "w1", result("FAILED"), 1000);
   assert.is(o.learning.get("k", "w1")!.failures, 1);
   assert.ok(o.penalties.value("w1", 1000) > 0);
-  assert.equal(o.attemptEnded(task({ kind: "k" }), "w2", result("CANCELED"), 1000), []);
+  assert.equal(o.persistAttemptEnd(task({ kind: "k" }), "w2", result("CANCELED"), 1000), []);
   assert.is(o.learning.get("k", "w2"), undefined);
 });
 
 test("finishing after the deadline is one miss per task, counted and persisted", () => {
   const o = new LearningObserver();
   const t = task({ kind: "k" }, { deadlineMs: 5000 });
-  const first = o.attemptEnded(t, "w1", result("FAILED"), 6000);
+  const first = o.persistAttemptEnd(t, "w1", result("FAILED"), 6000);
   assert.ok(first.some((w) => w.kind === "record_deadline_miss"));
   assert.is(t.deadlineMissed, true);
-  const second = o.attemptEnded(t, "w2", result("SUCCEEDED"), 7000);
+  const second = o.persistAttemptEnd(t, "w2", result("SUCCEEDED"), 7000);
   assert.not.ok(second.some((w) => w.kind === "record_deadline_miss"), "a retry does not miss again");
   assert.is(o.deadlineMisses, 1);
   const inTime = task({}, { deadlineMs: 5000 });
-  assert.not.ok(o.attemptEnded(inTime, "w1", result("SUCCEEDED"), 4000).some((w) => w.kind === "record_deadline_miss"));
+  assert.not.ok(o.persistAttemptEnd(inTime, "w1", result("SUCCEEDED"), 4000).some((w) => w.kind === "record_deadline_miss"));
 });
 
 test("learned rows reload", () => {

@@ -1,0 +1,196 @@
+// Deterministic discrete-event simulation of the Taskgrid master driving the real scheduling core.
+// Simulated time (ms) is the only clock; one seeded mulberry32 stream decides failures. Events:
+// task arrivals and attempt completions; after all events at one instant, one dispatch pass runs
+// (planDispatch with the configured ordering and placement), like the master's kick. Telemetry is
+// synthesised from the simulated load; finished attempts feed the RTS learning tables.
+import { planDispatch, DEFAULT_MAX_CANDIDATES } from "../core/dispatch-plan.js";
+import { orderingByName } from "../core/ordering.js";
+import { PendingQueue } from "../core/pending-queue.js";
+import { RoundRobinPlacement, type PlacementStrategy } from "../core/placement.js";
+import { mulberry32 } from "../core/random.js";
+import { RtsPlacement } from "../core/rts/rts-placement.js";
+import { DEFAULT_WEIGHTS, type Weights } from "../core/rts/weights.js";
+import type { Task, TaskResult } from "../core/types.js";
+import { release, type WorkerSlot } from "../core/worker-slot.js";
+import { buildSlot, buildTask, checkSlot } from "./build.js";
+import { EventHeap } from "./event-heap.js";
+import { RtsFeedback as SimLearning } from "../core/rts/feedback.js";
+import { computeMetrics, type RunMetrics, type TaskOutcome } from "./metrics.js";
+import type { SimTaskSpec, Workload } from "./types.js";
+
+export type PlacementName = "rts" | "round_robin";
+
+export interface SimOptions {
+  placement: PlacementName;
+  ordering?: "priority" | "fifo";
+  weights?: Weights;
+  seed: number;
+  slaMultiplier?: number;
+  maxCandidates?: number;
+  maxScan?: number;
+  /** I/O contention: an IO task's runtime is multiplied by 1 + ioContention x pressure x intensity. */
+  ioContention?: number;
+  /** Check every worker's allocations after every pass (tests); throws on over-commit. */
+  checkInvariants?: boolean;
+}
+
+interface Running {
+  taskIndex: number;
+  slot: WorkerSlot;
+  attemptId: string;
+  startMs: number;
+  durationMs: number;
+  failed: boolean;
+}
+
+export interface SimResult {
+  workload: string;
+  placement: PlacementName;
+  seed: number;
+  metrics: RunMetrics;
+  /** Wall-clock ms the simulation took (not part of the deterministic output). */
+  wallMs: number;
+}
+
+export function simulate(workload: Workload, options: SimOptions): SimResult {
+  const started = performance.now();
+  const rng = mulberry32(options.seed ^ 0x5eed);
+  const sla = options.slaMultiplier ?? 2.0;
+  const ioContention = options.ioContention ?? 1;
+  const slots = workload.workers.map(buildSlot);
+  const speeds = new Map(workload.workers.map((w, i) => [slots[i], w] as const));
+  const ioLoad = new Map<WorkerSlot, number>(slots.map((s) => [s, 0]));
+  const specs: SimTaskSpec[] = workload.tasks;
+  const tasks: Task[] = specs.map((t) => buildTask(t, sla));
+  const taskIndex = new Map<string, number>(tasks.map((t, i) => [t.id, i]));
+  const outcomes: TaskOutcome[] = specs.map((t, i) => ({
+    submitMs: t.submitMs, deadlineMs: tasks[i].deadlineMs, startMs: -1, finishMs: -1, runMs: 0, succeeded: false, attempts: 0,
+  }));
+  const learning = new SimLearning();
+  const fallback = new RoundRobinPlacement();
+  const weightSet = { weights: options.weights ?? DEFAULT_WEIGHTS, version: "sim", loadedAtMs: 0, metadata: {} };
+  const placement: PlacementStrategy =
+    options.placement === "rts"
+      ? new RtsPlacement({
+          weights: () => weightSet,
+          learning: learning.learning,
+          penalties: learning.penalties,
+          recentKinds: learning.recentKinds,
+          telemetryMaxAgeMs: 15_000,
+          fallback,
+        })
+      : fallback;
+  const queue = new PendingQueue(orderingByName(options.ordering ?? "priority"));
+  const heap = new EventHeap();
+  specs.forEach((t, i) => heap.push(t.submitMs, 0, i));
+  const running: (Running | null)[] = [];
+  const freeRunning: number[] = [];
+  let attemptSeq = 0;
+  let decisions = 0;
+  let fallbacks = 0;
+  let busyCoreMs = 0;
+  let passes = 0;
+
+  const refreshTelemetry = (slot: WorkerSlot, nowMs: number): void => {
+    const t = slot.worker.telemetry!;
+    const c = slot.worker.capacity;
+    t.sampledAtMs = nowMs;
+    t.cpuLoad = c.cpuMillis > 0 ? slot.allocatedCpuMillis / c.cpuMillis : 0;
+    t.memoryUsedMib = slot.allocatedMemoryMib;
+    t.runningAttempts = slot.allocations.size;
+    t.ioPressure = Math.min(1, (ioLoad.get(slot) ?? 0) / 2);
+    for (const g of t.gpus) g.utilizationPercent = slot.allocatedGpus.has(g.index) ? 100 : 0;
+  };
+
+  const pass = (nowMs: number): void => {
+    passes++;
+    // Agents report every few seconds; here every worker's telemetry is current at each pass.
+    for (const s of slots) s.worker.telemetry!.sampledAtMs = nowMs;
+    const plan = planDispatch(queue.inOrder(), slots, placement, {
+      nowMs,
+      maxScan: options.maxScan ?? 10_000,
+      newAttemptId: () => `a${++attemptSeq}`,
+      maxCandidates: options.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
+    });
+    for (const a of plan.assignments) {
+      const i = taskIndex.get(a.task.id)!;
+      queue.remove(a.task.id);
+      decisions++;
+      if (a.decision.strategy !== "rts" && options.placement === "rts") fallbacks++;
+      const spec = specs[i];
+      const w = speeds.get(a.slot)!;
+      const pressure = a.slot.worker.telemetry!.ioPressure;
+      let duration = spec.runtimeMs * w.speed[spec.family] * (1 + ioContention * pressure * spec.ioIntensity);
+      const failed = rng() < w.failureRate;
+      if (failed) duration *= 0.1 + 0.9 * rng();
+      duration = Math.max(1, Math.round(duration));
+      const task = tasks[i];
+      task.state = "RUNNING";
+      task.attemptCount++;
+      task.currentAttemptId = a.attemptId;
+      const o = outcomes[i];
+      o.attempts++;
+      o.startMs = nowMs;
+      const r: Running = { taskIndex: i, slot: a.slot, attemptId: a.attemptId, startMs: nowMs, durationMs: duration, failed };
+      const ri = freeRunning.length > 0 ? freeRunning.pop()! : running.length;
+      running[ri] = r;
+      ioLoad.set(a.slot, ioLoad.get(a.slot)! + spec.ioIntensity);
+      heap.push(nowMs + duration, 1, ri);
+      refreshTelemetry(a.slot, nowMs);
+    }
+    if (options.checkInvariants) for (const s of slots) checkSlot(s);
+  };
+
+  const complete = (ri: number, nowMs: number): void => {
+    const r = running[ri]!;
+    running[ri] = null;
+    freeRunning.push(ri);
+    const i = r.taskIndex;
+    const task = tasks[i];
+    const spec = specs[i];
+    release(r.slot, r.attemptId);
+    ioLoad.set(r.slot, Math.max(0, ioLoad.get(r.slot)! - spec.ioIntensity));
+    refreshTelemetry(r.slot, nowMs);
+    busyCoreMs += (spec.cpuMillis / 1000) * r.durationMs;
+    const result: TaskResult = {
+      outcome: r.failed ? "FAILED" : "SUCCEEDED",
+      exitCode: r.failed ? 1 : 0,
+      signal: "",
+      outputTail: "",
+      durationMs: r.durationMs,
+      message: "",
+    };
+    learning.attemptEnded(task, r.slot.worker.id, result, nowMs);
+    if (task.deadlineMissed) r.slot.worker.deadlineMisses++;
+    task.currentAttemptId = null;
+    const o = outcomes[i];
+    if (r.failed && task.attemptCount <= spec.maxRetries) {
+      task.state = "QUEUED";
+      queue.push(task);
+      return;
+    }
+    task.state = r.failed ? "FAILED" : "SUCCEEDED";
+    task.result = result;
+    o.finishMs = nowMs;
+    o.runMs = r.durationMs;
+    o.succeeded = !r.failed;
+  };
+
+  for (;;) {
+    const first = heap.pop();
+    if (first === undefined) break;
+    const nowMs = first.atMs;
+    let e: typeof first | undefined = first;
+    while (e !== undefined) {
+      if (e.type === 0) queue.push(tasks[e.index]);
+      else complete(e.index, nowMs);
+      const next = heap.peek();
+      e = next !== undefined && next.atMs === nowMs ? heap.pop() : undefined;
+    }
+    if (queue.size > 0) pass(nowMs);
+  }
+
+  const capacityCores = workload.workers.reduce((s, w) => s + w.cpuMillis / 1000, 0);
+  const metrics = computeMetrics(outcomes, { busyCoreMs, capacityCores, decisions, fallbacks, passes });
+  return { workload: workload.name, placement: options.placement, seed: options.seed, metrics, wallMs: performance.now() - started };
+}

@@ -27,6 +27,8 @@ export interface MasterOptions {
   offlineAfterMs?: number;
   livenessTickMs?: number;
   cancelGraceMs?: number;
+  /** An attempt with a timeout gets no later than timeout + this to report before the master ends it as TIMEOUT; default 30 s. */
+  staleMarginMs?: number;
   shutdownTimeoutMs?: number;
   logLevel?: LogLevel;
   /** Receives each JSON log line; default stderr. */
@@ -50,6 +52,7 @@ export interface MasterConfig {
   offlineAfterMs: number;
   livenessTickMs: number;
   cancelGraceMs: number;
+  staleMarginMs: number;
   shutdownTimeoutMs: number;
   logger: Logger;
   clock: Clock;
@@ -91,6 +94,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     offlineAfterMs,
     livenessTickMs: positive(o.livenessTickMs ?? 1000, "liveness_tick_ms"),
     cancelGraceMs: positive(o.cancelGraceMs ?? 10_000, "cancel_grace_ms"),
+    staleMarginMs: positive(o.staleMarginMs ?? 30_000, "stale_margin_ms"),
     shutdownTimeoutMs: positive(o.shutdownTimeoutMs ?? 10_000, "shutdown_timeout_ms"),
     logger: createLogger({ level: o.logLevel ?? "info", write: o.log }),
     clock: o.clock ?? systemClock,

@@ -19,6 +19,7 @@ import { startGrpcServer, stopGrpcServer } from "./server.js";
 import { createAdminService } from "./services/admin-service.js";
 import { createTaskService } from "./services/task-service.js";
 import { SessionRegistry } from "./session-registry.js";
+import { StaleAttempts } from "./stale-attempts.js";
 import { MasterState } from "./state.js";
 import { Submitter } from "./submit.js";
 import { TaskLifecycle } from "./task-lifecycle.js";
@@ -35,6 +36,8 @@ export interface MasterHandle {
   registry: WorkerRegistry;
   weights: WeightsWatcher;
   observer: LearningObserver;
+  /** Stale-attempt detection; its tick runs in the liveness loop (tests drive it directly). */
+  stale: StaleAttempts;
   stop(): Promise<void>;
 }
 
@@ -68,6 +71,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     closeSession: (id, reason) => sessions.closeSession(id, reason),
   });
   const workerRegistry = registry;
+  const stale = new StaleAttempts({ state, clock, lifecycle, commands: sessions, log, marginMs: config.staleMarginMs });
   const roundRobin = new RoundRobinPlacement();
   const placement =
     config.placement === "rts"
@@ -117,7 +121,17 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   });
   log.info("master listening", { address: grpcServer.address, database: store.dialect });
 
-  const livenessTimer = setInterval(() => void workerRegistry.tick().catch((err) => log.error("liveness pass failed", { error: String(err) })), config.livenessTickMs);
+  // Liveness first (a gone worker's attempts end as LOST), then attempts stuck past timeout + margin.
+  let livenessPass: Promise<void> | null = null;
+  const livenessTick = () => {
+    livenessPass ??= (async () => {
+      await workerRegistry.tick();
+      await stale.tick();
+    })()
+      .catch((err) => log.error("liveness pass failed", { error: String(err) }))
+      .finally(() => (livenessPass = null));
+  };
+  const livenessTimer = setInterval(livenessTick, config.livenessTickMs);
   // Safety net: a pass every second even if no event kicked one (e.g. a worker's telemetry changed).
   const dispatchTimer = setInterval(kick, 1000);
   livenessTimer.unref();
@@ -140,5 +154,5 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       log.info("master stopped");
     })());
 
-  return { address: grpcServer.address, store, state, dispatcher, registry: workerRegistry, weights, observer, stop };
+  return { address: grpcServer.address, store, state, dispatcher, registry: workerRegistry, weights, observer, stale, stop };
 }

@@ -17,7 +17,7 @@ export type MasterCliOptions = Record<string, unknown> & {
 const KNOWN_KEYS = new Set([
   "listen", "metrics", "databaseUrl", "dataDir", "schema", "weightsPath", "ordering", "slaMultiplier", "heartbeatIntervalMs",
   "suspectAfterMs", "offlineAfterMs", "livenessTickMs", "cancelGraceMs", "shutdownTimeoutMs", "logLevel",
-  "placement", "telemetryMaxAgeMs", "weightsPollMs",
+  "placement", "telemetryMaxAgeMs", "weightsPollMs", "staleMarginMs",
 ]);
 
 const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

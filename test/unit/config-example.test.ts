@@ -13,6 +13,7 @@ test("config/taskgrid.example.json parses and resolves", () => {
   assert.is(config.placement, "rts");
   assert.is(config.slaMultiplier, 2);
   assert.is(config.weightsPath, "config/ga_output.json");
+  assert.is(config.staleMarginMs, 30_000);
 });
 
 test("invalid values are rejected naming the key", () => {
@@ -20,6 +21,8 @@ test("invalid values are rejected naming the key", () => {
   assert.throws(() => resolveMasterConfig({ placement: "random" as never }), /placement/);
   assert.throws(() => resolveMasterConfig({ weightsPollMs: 60_000 }), /weights_poll_ms/);
   assert.throws(() => resolveMasterConfig({ suspectAfterMs: 30_000, offlineAfterMs: 20_000 }), /offline_after_ms/);
+  assert.throws(() => resolveMasterConfig({ staleMarginMs: 0 }), /stale_margin_ms/);
+  assert.throws(() => resolveMasterConfig({ staleMarginMs: Number.NaN }), /stale_margin_ms/);
 });
 
 test.run();

@@ -7,6 +7,8 @@ import { systemClock, type Clock } from "./clock.js";
 export interface MasterOptions {
   /** host:port to listen on; default 127.0.0.1:50051 (port 0 picks a free one). */
   listen?: string;
+  /** host:port for Prometheus /metrics; unset means off (the CLI defaults it to 127.0.0.1:9464). */
+  metrics?: string;
   /** postgres://... ; unset means embedded PGlite under dataDir. */
   databaseUrl?: string;
   /** Embedded database directory; default ./.taskgrid */
@@ -38,6 +40,7 @@ export interface MasterOptions {
 
 export interface MasterConfig {
   listen: string;
+  metrics: string | null;
   databaseUrl: string | undefined;
   dataDir: string;
   schema: string | undefined;
@@ -80,6 +83,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   if (slaMultiplier < 1) throw new InvalidArgumentError("sla_multiplier", "must be >= 1");
   return {
     listen,
+    metrics: o.metrics || null,
     databaseUrl: o.databaseUrl || undefined,
     dataDir: o.dataDir ?? ".taskgrid",
     schema: o.schema,

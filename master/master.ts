@@ -6,6 +6,8 @@ import { orderingByName } from "../src/core/ordering.js";
 import { RoundRobinPlacement } from "../src/core/placement.js";
 import { RtsPlacement } from "../src/core/rts/rts-placement.js";
 import { LearningObserver } from "./learning-observer.js";
+import { instrumentPlacement, masterMetricSources, recordAttemptEnd, taskEventMetrics } from "../src/telemetry/master-metrics.js";
+import { NOOP_RECORDER, startMetrics } from "../src/telemetry/metrics.js";
 import { WeightsWatcher } from "./weights-watcher.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
 import { openStore } from "../src/store/index.js";
@@ -35,6 +37,8 @@ export interface MasterHandle {
   dispatcher: Dispatcher;
   registry: WorkerRegistry;
   weights: WeightsWatcher;
+  /** "host:port" of /metrics, or null when metrics are off. */
+  metricsAddress: string | null;
   observer: LearningObserver;
   /** Stale-attempt detection; its tick runs in the liveness loop (tests drive it directly). */
   stale: StaleAttempts;
@@ -51,17 +55,30 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const isAccepting = () => accepting;
   const state = new MasterState(orderingByName(config.ordering));
   const hub = new EventHub();
+  // Metrics start first so the weights file's initial load is counted.
+  let weightsVersion = () => "";
+  const metrics = config.metrics
+    ? await startMetrics({ listen: config.metrics, sources: masterMetricSources({ state, weightsVersion: () => weightsVersion() }), log: (line) => log.info(line) })
+    : null;
+  const recorder = metrics?.recorder ?? NOOP_RECORDER;
+  if (metrics) hub.subscribe(taskEventMetrics(recorder));
   let dispatcher: Dispatcher | undefined;
   const kick = () => dispatcher?.kick();
   let registry: WorkerRegistry | undefined;
   const sessions = new SessionRegistry((workerId, epoch) => registry?.sessionClosed(workerId, epoch));
   const observer = new LearningObserver();
   observer.load(await store.loadLearning());
-  const weights = new WeightsWatcher({ path: config.weightsPath, log, clock, pollIntervalMs: config.weightsPollMs });
+  const weights = new WeightsWatcher({ path: config.weightsPath, log, clock, pollIntervalMs: config.weightsPollMs, onReload: (result) => recorder.weightsReload(result) });
+  weightsVersion = () => weights.current().version;
   await weights.start();
   const lifecycle = new TaskLifecycle({
     state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick,
-    observeAttemptEnd: (task, workerId, result, finishedAtMs) => observer.persistAttemptEnd(task, workerId, result, finishedAtMs),
+    observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
+      const missesBefore = observer.deadlineMisses;
+      const writes = observer.persistAttemptEnd(task, workerId, result, finishedAtMs);
+      recordAttemptEnd(recorder, result, observer.deadlineMisses > missesBefore);
+      return writes;
+    },
   });
   registry = new WorkerRegistry({
     state, store, clock, lifecycle, log,
@@ -73,7 +90,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const workerRegistry = registry;
   const stale = new StaleAttempts({ state, clock, lifecycle, commands: sessions, log, marginMs: config.staleMarginMs });
   const roundRobin = new RoundRobinPlacement();
-  const placement =
+  const chosenPlacement =
     config.placement === "rts"
       ? new RtsPlacement({
           weights: () => weights.current(),
@@ -84,6 +101,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
           fallback: roundRobin,
         })
       : roundRobin;
+  const placement = metrics ? instrumentPlacement(chosenPlacement, recorder) : chosenPlacement;
   dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: sessions, log, maxScanPerTick: 10_000 });
   const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting, onQueued: kick });
 
@@ -151,8 +169,9 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       sessions.closeAll();
       await stopGrpcServer(grpcServer.server, config.shutdownTimeoutMs);
       await store.close();
+      await metrics?.stop();
       log.info("master stopped");
     })());
 
-  return { address: grpcServer.address, store, state, dispatcher, registry: workerRegistry, weights, observer, stale, stop };
+  return { address: grpcServer.address, metricsAddress: metrics?.address ?? null, store, state, dispatcher, registry: workerRegistry, weights, observer, stale, stop };
 }

@@ -14,6 +14,7 @@ export const devCommand: Command = {
   flags: {
     listen: { type: "string", value: "HOST:PORT", description: "gRPC address (default 127.0.0.1:50051)" },
     "data-dir": { type: "string", value: "DIR", description: "embedded database directory (default .taskgrid)" },
+    metrics: { type: "string", value: "HOST:PORT", description: "Prometheus /metrics address (default 127.0.0.1:9464)" },
     weights: { type: "string", value: "FILE", description: "RTS weights file (default config/ga_output.json)" },
     ...AGENT_FLAGS,
   },
@@ -28,6 +29,7 @@ export const devCommand: Command = {
     const master = await startMaster({
       databaseUrl: undefined,
       dataDir: stringFlag(args, "data-dir") ?? ".taskgrid",
+      metrics: parseAddress(stringFlag(args, "metrics") ?? "127.0.0.1:9464", "metrics"),
       ...(listen === undefined ? {} : { listen: parseAddress(listen, "listen") }),
       ...(stringFlag(args, "weights") === undefined ? {} : { weightsPath: stringFlag(args, "weights") }),
     });
@@ -40,7 +42,7 @@ export const devCommand: Command = {
       { timeoutMs: DRAIN_BOUND_MS + SHUTDOWN_BOUND_MS, log: (line) => io.err(line + "\n") },
     );
     const masterFlag = master.address === "127.0.0.1:50051" ? "" : ` --master ${master.address}`;
-    io.err(`taskgrid dev: master listening on ${master.address}\n`);
+    io.err(`taskgrid dev: master listening on ${master.address}${master.metricsAddress ? `, metrics on http://${master.metricsAddress}/metrics` : ""}\n`);
     agent.ready.then(
       () =>
         io.err(

@@ -23,10 +23,11 @@ export const masterCommand: Command = {
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`master takes no arguments (got "${args.positionals[0]}")`);
     const options = resolveMasterOptions(args, io.env, (path) => readFileSync(path, "utf8"));
+    options.metrics ??= "127.0.0.1:9464";
     // Imported lazily so client verbs never load the server, the store or the database driver.
     const { startMaster } = await import("../../../master/master.js");
     const master = await startMaster(options);
-    io.err(`taskgrid master listening on ${master.address}${options.metrics ? ` (metrics on ${options.metrics})` : ""}\n`);
+    io.err(`taskgrid master listening on ${master.address}${master.metricsAddress ? ` (metrics on http://${master.metricsAddress}/metrics)` : ""}\n`);
     return stopOnSignal(() => master.stop(), { timeoutMs: SHUTDOWN_BOUND_MS, log: (line) => io.err(line + "\n") });
   },
 };

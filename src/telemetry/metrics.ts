@@ -1,0 +1,410 @@
+// Prometheus metrics through OpenTelemetry (DESIGN §7), served at GET /metrics by our own node:http
+// server (the exporter's built-in server cannot bind port 0 and report the port, and sends no
+// text-format version in its content type).
+//
+// Two kinds of input:
+// - MetricsRecorder: methods the master calls as things happen. These are OTel SDK counters and
+//   histograms on a private MeterProvider (never registered globally), read by a pull-only
+//   PrometheusExporter and written by its PrometheusSerializer, configured so the names in
+//   metric-names.ts come out exactly: instruments have no unit (no unit suffix), no otel_scope_*
+//   labels, no target_info; counters are created without "_total" and the exporter appends it.
+//   Process metrics (process-metrics.ts) are SDK observable instruments on the same provider.
+// - MetricSources: plain callbacks over the master's in-memory state, each called exactly once per
+//   scrape, at scrape time (no database access, no other work). They are rendered straight to the
+//   text format by SourceGauges below (see there for why not through the SDK).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
+import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
+import { emptyResource } from "@opentelemetry/resources";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { TASK_STATES, TERMINAL_STATES, WORKER_STATUSES, type TaskState, type WorkerStatus } from "../core/types.js";
+import { DECISION_SECONDS_BUCKETS, KNOWN_LABEL_VALUES, TASK_SECONDS_BUCKETS } from "./metric-names.js";
+import { registerProcessMetrics } from "./process-metrics.js";
+
+/**
+ * What the scrape reads, implemented by the master from memory (see master-sources.ts). Each
+ * callback is called exactly once per scrape, synchronously, and must not do I/O.
+ */
+export interface MetricSources {
+  /**
+   * Task counts by state. Give the active states (QUEUED, ASSIGNED, RUNNING, PAUSED) from memory;
+   * terminal states left out are filled in from the recorder's `taskFinished` counts since start.
+   * States missing altogether are exported as 0.
+   */
+  tasksByState(): Partial<Record<TaskState, number>>;
+  /** QUEUED tasks per (queue class, priority); give every combination (0 included) for stable series. */
+  queueLengths(): Array<{ queue: string; priority: string; length: number }>;
+  /** Workers by status; missing statuses are exported as 0. */
+  workersByStatus(): Partial<Record<WorkerStatus, number>>;
+  /** Last reported CPU load per worker (load average / CPUs). */
+  workerCpuLoad(): Array<{ worker: string; load: number }>;
+  /** Last reported GPU utilisation per worker and GPU index, as a ratio 0..1. */
+  workerGpuUtilization(): Array<{ worker: string; gpu: number | string; utilization: number }>;
+  /** Version of the RTS weights in use ("" = none; then taskgrid_weights_info is not exported). */
+  weightsVersion(): string;
+}
+
+/** Event-driven metrics; every method is cheap (an in-memory add) and never throws. */
+export interface MetricsRecorder {
+  /** `n` tasks were accepted (committed) by one Submit call. */
+  taskSubmitted(n: number): void;
+  /** A task reached a terminal state: SUCCEEDED, FAILED or CANCELED. */
+  taskFinished(outcome: string): void;
+  /** A QUEUED task got a placement after waiting `seconds`. */
+  taskWaitSeconds(seconds: number): void;
+  /** An attempt ran for `seconds` (agent-reported duration). */
+  taskRunSeconds(seconds: number): void;
+  /** One placement decision by `strategy` ("rts" or "round_robin") that took `seconds`. */
+  decision(strategy: string, seconds: number): void;
+  /** RTS fell back to round-robin for `reason`. */
+  fallback(reason: string): void;
+  /** A task finished after its deadline (once per task). */
+  deadlineMiss(): void;
+  /** A weights file reload was counted. */
+  weightsReload(result: "success" | "failure"): void;
+}
+
+/** A recorder that does nothing: what the master uses when metrics are off. */
+export const NOOP_RECORDER: MetricsRecorder = Object.freeze({
+  taskSubmitted() {},
+  taskFinished() {},
+  taskWaitSeconds() {},
+  taskRunSeconds() {},
+  decision() {},
+  fallback() {},
+  deadlineMiss() {},
+  weightsReload() {},
+});
+
+export interface MetricsOptions {
+  /** "host:port" ("[::1]:port" for IPv6, ":port" for every interface); port 0 picks a free port. */
+  listen: string;
+  sources: MetricSources;
+  /** One line per notable event (server bound, a source callback failing). */
+  log?: (line: string) => void;
+}
+
+export interface MetricsServer {
+  /** "host:port" actually bound (the real port when 0 was asked for). */
+  address: string;
+  recorder: MetricsRecorder;
+  stop(): Promise<void>;
+}
+
+export const METRICS_PATH = "/metrics";
+const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Splits "host:port", "[v6]:port" or ":port". */
+export function parseListen(listen: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]*)):(\d{1,5})$/.exec(listen.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`metrics listen address "${listen}" is not host:port`);
+  const host = m[1] ?? m[2];
+  return { host: host === "" ? undefined : host, port };
+}
+
+function formatAddress(info: AddressInfo): string {
+  return info.family === "IPv6" || info.address.includes(":") ? `[${info.address}]:${info.port}` : `${info.address}:${info.port}`;
+}
+
+/** Wraps a source so a throwing callback costs one log line (per distinct message), not the scrape. */
+function guarded<A extends unknown[], R>(name: string, fn: (...args: A) => R, log: (line: string) => void): (...args: A) => R | undefined {
+  let lastError = "";
+  return (...args: A) => {
+    try {
+      const r = fn(...args);
+      lastError = "";
+      return r;
+    } catch (err) {
+      const message = String(err);
+      if (message !== lastError) log(`metrics: source ${name} failed: ${message}`);
+      lastError = message;
+      return undefined;
+    }
+  };
+}
+
+function finite(n: unknown): n is number {
+  return typeof n === "number" && Number.isFinite(n);
+}
+
+class Recorder implements MetricsRecorder {
+  private readonly submitted: Counter;
+  private readonly finished: Counter;
+  private readonly waitSeconds: Histogram;
+  private readonly runSeconds: Histogram;
+  private readonly decisions: Counter;
+  private readonly fallbacks: Counter;
+  private readonly decisionSeconds: Histogram;
+  private readonly deadlineMisses: Counter;
+  private readonly weightsReloads: Counter;
+  /** Attribute objects reused per label value (the SDK hashes them on every add). */
+  private readonly attrs = new Map<string, Attributes>();
+
+  constructor(
+    meter: Meter,
+    private readonly finishedByOutcome: Map<string, number>,
+  ) {
+    this.submitted = meter.createCounter("taskgrid_tasks_submitted", { description: "Tasks accepted by Submit since the master started." });
+    this.finished = meter.createCounter("taskgrid_tasks_finished", { description: "Tasks that reached a terminal state since the master started, by terminal state." });
+    this.waitSeconds = meter.createHistogram("taskgrid_task_wait_seconds", {
+      description: "Time a task spent QUEUED before a placement decision.",
+      advice: { explicitBucketBoundaries: [...TASK_SECONDS_BUCKETS] },
+    });
+    this.runSeconds = meter.createHistogram("taskgrid_task_run_seconds", {
+      description: "Run time of each attempt that ran, as reported by the agent.",
+      advice: { explicitBucketBoundaries: [...TASK_SECONDS_BUCKETS] },
+    });
+    this.decisions = meter.createCounter("taskgrid_scheduler_decisions", { description: "Placement decisions by strategy." });
+    this.fallbacks = meter.createCounter("taskgrid_scheduler_fallbacks", { description: "Decisions where RTS fell back to round-robin, by reason." });
+    this.decisionSeconds = meter.createHistogram("taskgrid_scheduler_decision_seconds", {
+      description: "Time the placement strategy took for one decision.",
+      advice: { explicitBucketBoundaries: [...DECISION_SECONDS_BUCKETS] },
+    });
+    this.deadlineMisses = meter.createCounter("taskgrid_deadline_misses", { description: "Tasks whose attempt finished after the task's effective deadline." });
+    this.weightsReloads = meter.createCounter("taskgrid_weights_reloads", { description: "Weights file reload attempts by result." });
+
+    // Series known up front exist from the first scrape (rate() and dashboards see a 0, not a gap).
+    this.submitted.add(0);
+    this.deadlineMisses.add(0);
+    for (const v of KNOWN_LABEL_VALUES.outcome) this.finished.add(0, this.attr("outcome", v));
+    for (const v of KNOWN_LABEL_VALUES.strategy) this.decisions.add(0, this.attr("strategy", v));
+    for (const v of KNOWN_LABEL_VALUES.reason) this.fallbacks.add(0, this.attr("reason", v));
+    for (const v of KNOWN_LABEL_VALUES.result) this.weightsReloads.add(0, this.attr("result", v));
+  }
+
+  private attr(key: string, value: string): Attributes {
+    const k = `${key}\u0000${value}`;
+    let a = this.attrs.get(k);
+    if (a === undefined) {
+      a = { [key]: value };
+      if (this.attrs.size < 10_000) this.attrs.set(k, a);
+    }
+    return a;
+  }
+
+  taskSubmitted(n: number): void {
+    if (finite(n) && n > 0) this.submitted.add(n);
+  }
+
+  taskFinished(outcome: string): void {
+    this.finished.add(1, this.attr("outcome", outcome));
+    this.finishedByOutcome.set(outcome, (this.finishedByOutcome.get(outcome) ?? 0) + 1);
+  }
+
+  taskWaitSeconds(seconds: number): void {
+    if (finite(seconds)) this.waitSeconds.record(Math.max(0, seconds));
+  }
+
+  taskRunSeconds(seconds: number): void {
+    if (finite(seconds)) this.runSeconds.record(Math.max(0, seconds));
+  }
+
+  decision(strategy: string, seconds: number): void {
+    this.decisions.add(1, this.attr("strategy", strategy));
+    if (finite(seconds)) this.decisionSeconds.record(Math.max(0, seconds));
+  }
+
+  fallback(reason: string): void {
+    this.fallbacks.add(1, this.attr("reason", reason));
+  }
+
+  deadlineMiss(): void {
+    this.deadlineMisses.add(1);
+  }
+
+  weightsReload(result: "success" | "failure"): void {
+    this.weightsReloads.add(1, this.attr("result", result));
+  }
+}
+
+/** Label value escaping of the text format (backslash, double quote, newline). */
+function escapeLabel(value: string): string {
+  return /[\\"\n]/.test(value) ? value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n") : value;
+}
+
+function formatValue(n: number): string {
+  return n === Infinity ? "+Inf" : n === -Infinity ? "-Inf" : String(n);
+}
+
+/**
+ * The source-backed gauges, rendered fresh on every scrape straight from what the sources return
+ * now. Deliberately not SDK observable gauges run through the exporter's serializer:
+ * - the SDK's observable instruments, under the cumulative temporality the Prometheus exporter
+ *   forces, keep exporting every attribute set they ever saw (a removed worker's last CPU load would
+ *   be exported forever) and fold series past a cardinality limit (2,000 by default) into
+ *   `otel_metric_overflow`;
+ * - the exporter's PrometheusSerializer needs 30-140 ms of blocked event loop for the 9,000 series
+ *   of 1,000 workers with 8 GPUs each; this renderer needs a few ms.
+ * The counters and histograms (fixed, small series sets) do go through the OTel SDK and exporter.
+ */
+class SourceGauges {
+  private readonly tasksByState: () => Partial<Record<TaskState, number>> | undefined;
+  private readonly queueLengths: () => ReturnType<MetricSources["queueLengths"]> | undefined;
+  private readonly workersByStatus: () => Partial<Record<WorkerStatus, number>> | undefined;
+  private readonly workerCpuLoad: () => ReturnType<MetricSources["workerCpuLoad"]> | undefined;
+  private readonly workerGpuUtilization: () => ReturnType<MetricSources["workerGpuUtilization"]> | undefined;
+  private readonly weightsVersion: () => string | undefined;
+
+  constructor(
+    sources: MetricSources,
+    private readonly finishedByOutcome: ReadonlyMap<string, number>,
+    log: (line: string) => void,
+  ) {
+    this.tasksByState = guarded("tasksByState", () => sources.tasksByState(), log);
+    this.queueLengths = guarded("queueLengths", () => sources.queueLengths(), log);
+    this.workersByStatus = guarded("workersByStatus", () => sources.workersByStatus(), log);
+    this.workerCpuLoad = guarded("workerCpuLoad", () => sources.workerCpuLoad(), log);
+    this.workerGpuUtilization = guarded("workerGpuUtilization", () => sources.workerGpuUtilization(), log);
+    this.weightsVersion = guarded("weightsVersion", () => sources.weightsVersion(), log);
+  }
+
+  /** Exposition text of the six gauges; each source is called exactly once. */
+  render(): string {
+    // String concatenation (V8 ropes) is about twice as fast here as an array join.
+    let out = "";
+    const family = (name: string, help: string) => {
+      out += `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
+    };
+    const sample = (name: string, labels: string, value: number) => {
+      if (finite(value)) out += `${name}{${labels}} ${formatValue(value)}\n`;
+    };
+
+    const tasks = this.tasksByState();
+    if (tasks !== undefined) {
+      family("taskgrid_tasks", "Tasks by state (active: in memory now; terminal: finished since the master started).");
+      for (const state of TASK_STATES) {
+        let n = tasks[state];
+        if (n === undefined && TERMINAL_STATES.has(state)) n = this.finishedByOutcome.get(state);
+        sample("taskgrid_tasks", `state="${state}"`, finite(n) ? n : 0);
+      }
+    }
+
+    const queues = this.queueLengths();
+    if (queues !== undefined) {
+      family("taskgrid_queue_length", "QUEUED tasks by queue class and priority.");
+      for (const q of queues) sample("taskgrid_queue_length", `queue="${escapeLabel(String(q.queue))}",priority="${escapeLabel(String(q.priority))}"`, q.length);
+    }
+
+    const workers = this.workersByStatus();
+    if (workers !== undefined) {
+      family("taskgrid_workers", "Known workers by status.");
+      for (const status of new Set<string>([...WORKER_STATUSES, ...Object.keys(workers)])) {
+        const n = (workers as Record<string, number | undefined>)[status];
+        sample("taskgrid_workers", `status="${escapeLabel(status)}"`, finite(n) ? n : 0);
+      }
+    }
+
+    const cpu = this.workerCpuLoad();
+    if (cpu !== undefined) {
+      family("taskgrid_worker_cpu_load", "Worker load average / CPUs from its last heartbeat.");
+      for (const w of cpu) sample("taskgrid_worker_cpu_load", `worker="${escapeLabel(String(w.worker))}"`, w.load);
+    }
+
+    const gpus = this.workerGpuUtilization();
+    if (gpus !== undefined) {
+      family("taskgrid_worker_gpu_utilization", "GPU utilisation ratio 0..1 by worker and GPU index, from its last heartbeat.");
+      let lastWorker: unknown = undefined;
+      let workerLabel = "";
+      for (const g of gpus) {
+        if (g.worker !== lastWorker) {
+          lastWorker = g.worker;
+          workerLabel = escapeLabel(String(g.worker));
+        }
+        sample("taskgrid_worker_gpu_utilization", `worker="${workerLabel}",gpu="${escapeLabel(String(g.gpu))}"`, g.utilization);
+      }
+    }
+
+    const version = this.weightsVersion();
+    if (version !== undefined) {
+      family("taskgrid_weights_info", "1 for the RTS weights version in use.");
+      if (version) sample("taskgrid_weights_info", `version="${escapeLabel(version)}"`, 1);
+    }
+    return out;
+  }
+}
+
+/**
+ * Starts the metrics endpoint. Resolves once the HTTP server is bound (rejects if it cannot bind).
+ * `stop()` closes the server and the meter provider; it is idempotent.
+ */
+export async function startMetrics(options: MetricsOptions): Promise<MetricsServer> {
+  const log = options.log ?? (() => {});
+  const { host, port } = parseListen(options.listen);
+
+  // Terminal-state task counts, shared by the recorder (writes) and the taskgrid_tasks gauge (reads).
+  const finishedByOutcome = new Map<string, number>();
+  const sourceGauges = new SourceGauges(options.sources, finishedByOutcome, log);
+  // Pull-only exporter (we serve HTTP ourselves); exact names: no scope labels, no target_info.
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true });
+  const serializer = new PrometheusSerializer("", false, undefined, true, true);
+  const provider = new MeterProvider({ resource: emptyResource(), readers: [exporter] });
+  const meter = provider.getMeter("taskgrid");
+  const recorder = new Recorder(meter, finishedByOutcome);
+  const processMetrics = registerProcessMetrics(meter);
+
+  let loggedCollectError = "";
+  const scrape = async (res: ServerResponse, head: boolean) => {
+    try {
+      const { resourceMetrics, errors } = await exporter.collect();
+      if (errors.length > 0) {
+        const message = errors.map(String).join("; ");
+        if (message !== loggedCollectError) log(`metrics: collection errors: ${message}`);
+        loggedCollectError = message;
+      }
+      const body = `${serializer.serialize(resourceMetrics).trimEnd()}\n${sourceGauges.render()}`;
+      res.writeHead(200, { "content-type": CONTENT_TYPE, "content-length": Buffer.byteLength(body) });
+      res.end(head ? undefined : body);
+    } catch (err) {
+      res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+      res.end(`# failed to collect metrics: ${String(err)}\n`);
+    }
+  };
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path !== METRICS_PATH) {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      res.end(`not found; metrics are at ${METRICS_PATH}\n`);
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" });
+      res.end();
+      return;
+    }
+    void scrape(res, req.method === "HEAD");
+  });
+  server.keepAliveTimeout = 65_000; // longer than Prometheus' default scrape interval
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    processMetrics.stop();
+    await provider.shutdown().catch(() => {});
+    throw new Error(`metrics: cannot listen on ${options.listen}: ${String((err as Error).message ?? err)}`);
+  }
+  server.unref();
+  const address = formatAddress(server.address() as AddressInfo);
+  log(`metrics: serving http://${address}${METRICS_PATH}`);
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      processMetrics.stop();
+      await provider.shutdown().catch(() => {});
+    })());
+
+  return { address, recorder, stop };
+}

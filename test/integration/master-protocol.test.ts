@@ -188,6 +188,30 @@ p("restart: tasks survive, a reconnecting agent re-adopts its running attempt", 
   void m;
 });
 
+p("drain: the worker turns DRAINING, its agent is told, running work finishes, no new work goes there", async ({ m, c }) => {
+  const agent = new RawAgent(m.address);
+  agent.register("w-drain", { tags: ["drain"] });
+  await agent.next("registered");
+  const { task } = await call(c.tasks, "submitTask", { spec: { command: ["sleep", "1"], requiredTags: ["drain"] } });
+  const a = await agent.next("assign");
+  agent.send({ $case: "started", value: { attemptId: a.attemptId, pid: 1, startedAt: new Date() } });
+  await waitForState(c, task.id, TaskState.TASK_STATE_RUNNING);
+  const drained = await call(c.admin, "drainWorker", { workerId: "w-drain", reason: "maintenance" });
+  assert.is(drained.worker.status, WorkerStatus.WORKER_STATUS_DRAINING);
+  assert.is((await agent.next("drain")).reason, "maintenance");
+  const next = (await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["drain"] } })).task;
+  agent.send({ $case: "finished", value: { attemptId: a.attemptId, result: ok, finishedAt: new Date() } });
+  await waitForState(c, task.id, TaskState.TASK_STATE_SUCCEEDED);
+  agent.send({ $case: "heartbeat", value: {} });
+  const queued = (await call(c.tasks, "getTask", { taskId: next.id })).task;
+  assert.is(queued.state, TaskState.TASK_STATE_QUEUED);
+  assert.match(queued.pendingReason, /^waiting: /);
+  assert.is((await call(c.admin, "getWorker", { workerId: "w-drain" })).worker.status, WorkerStatus.WORKER_STATUS_DRAINING, "heartbeats do not undo a drain");
+  assert.is((await callError(call(c.admin, "drainWorker", { workerId: "nobody" }))).code, grpc.status.NOT_FOUND);
+  await call(c.tasks, "cancelTask", { taskId: next.id });
+  agent.close();
+});
+
 p("shutdown ends agent streams cleanly (status OK)", async () => {
   const m = await startTestMaster();
   const agent = new RawAgent(m.address);

@@ -6,15 +6,15 @@
 // must still be running at some point wait on a gate file the test creates when it is ready, so
 // no step depends on how long anything takes. Each task writes its pid (= its process group, the
 // agent starts it with setsid) so cleanup can kill whatever a killed agent left behind.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createClient, type TaskgridClient, type TaskWatch } from "../../src/client/index.js";
-import type { TaskEvent } from "../../src/gen/taskgrid/v1/task.js";
+import { createClient, type TaskgridClient } from "../../src/client/index.js";
 import { AttemptOutcome, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
 import { Proc } from "../helpers/processes.js";
+import { TaskEvents } from "../helpers/task-watch.js";
 import { freePort, startTcpProxy } from "../helpers/tcp-proxy.js";
 import { createTestDatabase, startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
@@ -98,58 +98,8 @@ function gatedTask(ctx: Ctx, tag: string, maxRetries = 0) {
   };
 }
 
-/** Records a task's WatchTasks events with their arrival time; waits on them without polling. */
-class EventLog {
-  readonly events: Array<{ event: TaskEvent; atMs: number }> = [];
-  private waiters: Array<() => void> = [];
-  private failed: unknown = null;
-  private ended = false;
-  private readonly watch: TaskWatch;
-
-  constructor(c: TaskgridClient, taskId: string) {
-    const stream = c.watchTasks({ taskIds: [taskId] });
-    this.watch = stream;
-    void (async () => {
-      try {
-        for await (const event of stream) this.push({ event, atMs: Date.now() });
-      } catch (err) {
-        this.failed = err;
-      }
-      this.ended = true;
-      this.wake();
-    })();
-  }
-
-  private push(e: { event: TaskEvent; atMs: number }): void {
-    this.events.push(e);
-    this.wake();
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    w.forEach((f) => f());
-  }
-
-  async waitFor(what: string, match: (e: TaskEvent) => boolean): Promise<{ event: TaskEvent; atMs: number }> {
-    for (let seen = 0; ; ) {
-      for (; seen < this.events.length; seen++) if (match(this.events[seen].event)) return this.events[seen];
-      if (this.ended) throw new Error(`watch ended before ${what}${this.failed ? `: ${String(this.failed)}` : ""}; saw ${this.events.map((e) => TaskState[e.event.state]).join(", ")}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-
-  state(s: TaskState): Promise<{ event: TaskEvent; atMs: number }> {
-    return this.waitFor(TaskState[s], (e) => e.state === s);
-  }
-
-  close(): void {
-    this.watch.cancel();
-  }
-}
-
-function watch(ctx: Ctx, c: TaskgridClient, taskId: string): EventLog {
-  const log = new EventLog(c, taskId);
+function watch(ctx: Ctx, c: TaskgridClient, taskId: string): TaskEvents {
+  const log = new TaskEvents(c, [taskId]);
   ctx.cleanups.push(() => log.close());
   return log;
 }
@@ -183,12 +133,12 @@ failures("kill -9 of an agent while its task runs: LOST after the OFFLINE thresh
   await victim.exited;
 
   // The master only learns of the death from missing heartbeats: LOST at OFFLINE, then requeued.
-  const requeued = await events.waitFor("requeue", (e) => e.state === TaskState.TASK_STATE_QUEUED && e.attemptId === first.id);
+  const requeued = await events.untilTimed((e) => e.state === TaskState.TASK_STATE_QUEUED && e.attemptId === first.id);
   console.log(`  kill -9 -> task requeued: ${requeued.atMs - killedAtMs} ms (offlineAfterMs ${FAST_LIVENESS.offlineAfterMs}, livenessTickMs ${FAST_LIVENESS.livenessTickMs})`);
   const offline = await c.getWorker(victimId);
   assert.is(offline.status, WorkerStatus.WORKER_STATUS_OFFLINE);
 
-  await events.waitFor("second attempt running", (e) => e.state === TaskState.TASK_STATE_RUNNING && e.attemptId !== first.id);
+  await events.until((e) => e.state === TaskState.TASK_STATE_RUNNING && e.attemptId !== first.id);
   task.open();
   await events.state(TaskState.TASK_STATE_SUCCEEDED);
 

@@ -8,6 +8,8 @@ import type { TaskEvent } from "../../src/gen/taskgrid/v1/task.js";
 /** Records every event of a WatchTasks stream; `until` resolves on the first event matching. */
 export class TaskEvents {
   readonly all: TaskEvent[] = [];
+  /** Date.now() when each event of `all` arrived (for measurements, never for assertions). */
+  readonly arrivedAtMs: number[] = [];
   private waiters: Array<() => void> = [];
   private ended: Error | null = null;
   private readonly watch: TaskWatch;
@@ -19,6 +21,7 @@ export class TaskEvents {
       try {
         for await (const event of watch) {
           this.all.push(event);
+          this.arrivedAtMs.push(Date.now());
           this.wake();
         }
         this.ended = new Error("watch ended");
@@ -42,6 +45,17 @@ export class TaskEvents {
       if (this.ended) throw new Error(`watch ended before the expected event (${this.ended.message}); got ${JSON.stringify(this.all.map((e) => [e.taskId.slice(-6), e.state, e.progress]))}`);
       await new Promise<void>((r) => this.waiters.push(r));
     }
+  }
+
+  /** Like `until`, with the event's arrival time. */
+  async untilTimed(pred: (e: TaskEvent) => boolean): Promise<{ event: TaskEvent; atMs: number }> {
+    const event = await this.until(pred);
+    return { event, atMs: this.arrivedAtMs[this.all.indexOf(event)] };
+  }
+
+  /** The first event reaching state `s`. */
+  state(s: TaskEvent["state"]): Promise<TaskEvent> {
+    return this.until((e) => e.state === s);
   }
 
   close(): void {

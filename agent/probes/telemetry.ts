@@ -4,7 +4,7 @@
 import type { Gpu, Telemetry } from "../../src/gen/taskgrid/v1/types.js";
 import { readCpuLoad } from "./cpu.js";
 import { GpuProbe, type GpuSample } from "./gpu.js";
-import { readIoPressure } from "./io.js";
+import { IoPressureProbe } from "./io.js";
 import { readMemory, type MemorySample } from "./memory.js";
 
 export interface TelemetrySources {
@@ -15,7 +15,8 @@ export interface TelemetrySources {
 }
 
 export function defaultSources(gpuProbe: GpuProbe = new GpuProbe()): TelemetrySources {
-  return { cpuLoad: readCpuLoad, memory: () => readMemory(), ioPressure: () => readIoPressure(), gpus: () => gpuProbe.sample() };
+  const io = new IoPressureProbe();
+  return { cpuLoad: readCpuLoad, memory: () => readMemory(), ioPressure: () => io.sample(), gpus: () => gpuProbe.sample() };
 }
 
 export class TelemetrySampler {

@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import { createClient, type TaskgridClient } from "../../src/client/index.js";
 import { AttemptOutcome, TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { Proc, runBin } from "../helpers/processes.js";
+import { eventually } from "../helpers/task-watch.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
 const e2e = suite<{ m: TestMaster; agents: Proc[]; client: TaskgridClient }>("cluster e2e");
@@ -70,9 +71,10 @@ e2e("cancel of a running task kills its process", async ({ client, agents }) => 
   // The agent reports the process gone: that line is the event we wait on.
   const agent = agents.find((a) => a.output.includes(attemptId))!;
   await agent.waitFor(new RegExp(`"attempt finished".*"${attemptId}".*CANCELED`));
-  const after = await client.getTask(task!.id);
-  assert.is(after.attempts[0].result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED);
-  assert.ok(after.attempts[0].result!.durationMs < 60_000);
+  // The task was terminal before the report, so no watch event announces the attempt's result.
+  const result = await eventually(async () => (await client.getTask(task!.id)).attempts[0].result, "the canceled attempt's result");
+  assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED);
+  assert.ok(result.durationMs < 60_000);
 });
 
 e2e("tasks spread over both agents", async ({ client }) => {

@@ -64,6 +64,20 @@ export class TaskEvents {
 }
 
 /**
+ * Like waitUntil for an async check (e.g. a GetTask showing what no watch event announces, such as
+ * the result of a canceled task's attempt, which lands after the task is already terminal).
+ */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
  * Polls `cond` until it holds, failing after `timeoutMs`. For conditions no event announces (a
  * process's state in /proc); never used to let time pass.
  */

@@ -1,92 +1,13 @@
-import { appendFile, mkdtemp, rename, rm, unlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { setImmediate as nextTurn } from "node:timers/promises";
+// WeightsWatcher: initial load, hot reload through fs events and the mtime poll, every bad-file
+// case keeping the last good weights (logged once per version), deletion and stop.
+import { appendFile, unlink, writeFile } from "node:fs/promises";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { describeWeightsInfo, weightsVersion, WeightsWatcher, type WeightsWatcherOptions } from "../../master/weights-watcher.js";
-import { formatWeightsFile } from "../../src/core/rts/weights-file.js";
-import { DEFAULT_WEIGHTS, type Weights, type WeightSet } from "../../src/core/rts/weights.js";
-import type { Logger } from "../../master/logger.js";
+import { describeWeightsInfo, weightsVersion, WeightsWatcher } from "../../master/weights-watcher.js";
+import { DEFAULT_WEIGHTS } from "../../src/core/rts/weights.js";
+import { cleanUpWatchers, FILE1, FILE2, fakeClock, recordingLogger, replaceAtomically, setup, W1, W2 } from "../helpers/weights.js";
 
-// ---- helpers -----------------------------------------------------------------------------------
-
-interface Line {
-  level: string;
-  message: string;
-  fields: Record<string, unknown>;
-}
-
-function recordingLogger(): Logger & { lines: Line[]; errors: () => Line[] } {
-  const lines: Line[] = [];
-  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => void lines.push({ level, message, fields });
-  return { lines, errors: () => lines.filter((l) => l.level === "error"), debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-}
-
-const dirs: string[] = [];
-const watchers: WeightsWatcher[] = [];
-test.after.each(() => {
-  while (watchers.length) watchers.pop()!.stop();
-});
-test.after(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), "taskgrid-weights-"));
-  dirs.push(d);
-  return d;
-}
-
-let tmpSeq = 0;
-/** How the GA tuner and editors replace the file: write a temp file, rename it over the target. */
-async function replaceAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${++tmpSeq}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
-}
-
-const W1: Weights = { deadline: 0.4, affinity: 0.1, load: 0.2, io: 0.1, success: 0.15, penalty: 0.05 };
-const W2: Weights = { deadline: 0.1, affinity: 0.3, load: 0.3, io: 0.1, success: 0.1, penalty: 0.1 };
-const FILE1 = formatWeightsFile(W1, { generation: "1", fitness: "0.8", created_at: '"2025-01-01T00:00:00Z"' });
-const FILE2 = formatWeightsFile(W2, { generation: "2" });
-
-function fakeClock(start = 1_000_000) {
-  const c = { t: start, now: () => c.t };
-  return c;
-}
-
-/** A watcher whose onChange resolves waitFor(version) promises; stopped after each test. */
-async function setup(opts: Partial<WeightsWatcherOptions> & { initial?: string | null } = {}) {
-  const dir = await tempDir();
-  const path = join(dir, "ga_output.json");
-  if (opts.initial !== undefined && opts.initial !== null) await writeFile(path, opts.initial);
-  const log = recordingLogger();
-  const clock = fakeClock();
-  const changes: WeightSet[] = [];
-  const waiters: Array<{ version: string; resolve: (s: WeightSet) => void }> = [];
-  const w = new WeightsWatcher({
-    path,
-    log,
-    clock,
-    pollIntervalMs: 50,
-    ...opts,
-    onChange: (s) => {
-      changes.push(s);
-      for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i].version === s.version) waiters.splice(i, 1)[0].resolve(s);
-      opts.onChange?.(s);
-    },
-  });
-  watchers.push(w);
-  /** Resolves on the onChange for `version` (a guard rejects after timeoutMs so a bug fails, not hangs). */
-  const waitFor = (version: string, timeoutMs = 4000, what = "change") =>
-    new Promise<WeightSet>((resolve, reject) => {
-      if (w.current().version === version) return resolve(w.current());
-      const guard = setTimeout(() => reject(new Error(`no onChange for ${version} (${what}) within ${timeoutMs} ms`)), timeoutMs);
-      waiters.push({ version, resolve: (s) => (clearTimeout(guard), resolve(s)) });
-    });
-  return { dir, path, log, clock, w, changes, waitFor };
-}
+cleanUpWatchers(test);
 
 // ---- start -------------------------------------------------------------------------------------
 
@@ -334,75 +255,5 @@ test("stop() closes the watch and the timer; later writes have no effect", async
 });
 
 // ---- atomic swap under load --------------------------------------------------------------------
-
-test("1,000 decisions while the file is replaced repeatedly: every observed set is exactly one written version", async () => {
-  const weightsFor = (i: number): Weights => ({
-    deadline: 0.3 + i / 1000,
-    affinity: 0.2 + i / 2000,
-    load: 0.25 - i / 4000,
-    io: 0.1 + i / 8000,
-    success: 0.05 + i / 16000,
-    penalty: 0.05 + i / 32000,
-  });
-  const written = new Map<string, { i: number; weights: Weights }>();
-  const fileFor = (i: number) => {
-    const text = formatWeightsFile(weightsFor(i), { generation: String(i) });
-    written.set(weightsVersion(text), { i, weights: weightsFor(i) });
-    return text;
-  };
-  const { w, path } = await setup({ initial: fileFor(0), pollIntervalMs: 5 });
-  await w.start();
-
-  // The writer replaces the file 25 times while the decisions run: each write is started and
-  // left running across the next 40 decisions (with fs events and the 5 ms poll racing it).
-  let writes = 0;
-  const writeNext = async () => {
-    const i = writes + 1;
-    const text = fileFor(i);
-    if (i % 3 === 0) {
-      // Non-atomic in-place write in two chunks: the watcher may see the half-written file.
-      const cut = Math.floor(text.length / 2);
-      await writeFile(path, text.slice(0, cut));
-      await nextTurn();
-      await appendFile(path, text.slice(cut));
-    } else {
-      await replaceAtomically(path, text);
-    }
-    writes = i;
-    if (i % 2 === 0) await w.tick(); // every other version is surely loaded before the next write
-  };
-
-  const observed = new Map<string, number>();
-  let lastI = -1;
-  let regressions = 0;
-  let writing: Promise<void> = Promise.resolve();
-  for (let d = 0; d < 1000; d++) {
-    if (d % 40 === 0) {
-      await writing;
-      writing = writeNext();
-    }
-    const set = w.current(); // a decision captures the set once
-    const deadline = set.weights.deadline;
-    await nextTurn(); // other work (and reloads) interleave mid-decision
-    const penalty = set.weights.penalty;
-    const expected = written.get(set.version);
-    assert.ok(expected, `decision ${d} saw unknown version ${set.version}`);
-    assert.equal(set.weights, expected!.weights, `decision ${d}: weights match version ${set.version}`);
-    assert.is(set.metadata.generation, String(expected!.i));
-    assert.is(deadline, expected!.weights.deadline);
-    assert.is(penalty, expected!.weights.penalty);
-    observed.set(set.version, (observed.get(set.version) ?? 0) + 1);
-    if (expected!.i < lastI) regressions++;
-    lastI = expected!.i;
-  }
-  await writing;
-  await w.tick();
-  const final = written.get(w.current().version);
-  assert.ok(final);
-  assert.is(final!.i, writes, "ends on the last complete file");
-  assert.is(regressions, 0, "versions only move forward");
-  assert.ok(observed.size >= 12, `decisions saw ${observed.size} versions over ${writes} writes`);
-  assert.is([...observed.values()].reduce((a, b) => a + b, 0), 1000);
-});
 
 test.run();

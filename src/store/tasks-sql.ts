@@ -3,7 +3,7 @@
 // idempotency_key are copies of spec fields kept as columns for filtering and uniqueness.
 import { InvalidArgumentError } from "../core/errors.js";
 import type { QueueClass, Task, TaskResult, TaskSpec, TaskState } from "../core/types.js";
-import type { TaskFilter } from "./store-types.js";
+import type { StoreWrite, TaskFilter } from "./store-types.js";
 import type { PageCursor } from "./page-token.js";
 import { assertAllUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 
@@ -87,14 +87,8 @@ export async function insertTasks(db: Db, tasks: readonly Task[]): Promise<void>
   );
 }
 
-export interface TaskStateUpdate {
-  taskId: string;
-  state: TaskState;
-  updatedAtMs: number;
-  currentAttemptId: string | null;
-  attemptCount: number;
-  result: TaskResult | null;
-}
+/** The fields of an "update_task" write (one shape, defined once in store-types.ts). */
+export type TaskStateUpdate = Omit<Extract<StoreWrite, { kind: "update_task" }>, "kind">;
 
 /** One UPDATE for many tasks; ids must be distinct (the caller's batch planner ensures it). */
 export async function updateTaskStates(db: Db, updates: readonly TaskStateUpdate[]): Promise<void> {

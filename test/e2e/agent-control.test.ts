@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { createClient, type TaskgridClient, type TaskSpecInput } from "../../src/client/index.js";
 import { AttemptOutcome, TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { Proc } from "../helpers/processes.js";
-import { alive, groupProcesses, groupStates, procState, readPid, TaskEvents, waitUntil } from "../helpers/task-watch.js";
+import { alive, cancelActiveTasks, groupProcesses, groupStates, procState, readPid, TaskEvents, waitUntil } from "../helpers/task-watch.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
 const e2e = suite<{ m: TestMaster; agent: Proc; client: TaskgridClient; dir: string }>("agent control e2e");
@@ -27,8 +27,7 @@ e2e.before(async (ctx) => {
 
 e2e.after(async (ctx) => {
   // Whatever a failed test left running must not keep the draining agent alive.
-  const left = await ctx.client.listTasks({ states: [TaskState.TASK_STATE_QUEUED, TaskState.TASK_STATE_ASSIGNED, TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_PAUSED] }).catch(() => null);
-  for (const t of left?.tasks ?? []) await ctx.client.cancelTask(t.id, "test cleanup").catch(() => {});
+  await cancelActiveTasks(ctx.client);
   ctx.client.close();
   await ctx.agent.stop();
   await ctx.m.cleanup();

@@ -11,7 +11,7 @@ import { createClient, type TaskgridClient } from "../../src/client/index.js";
 import type { Task } from "../../src/gen/taskgrid/v1/task.js";
 import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { Proc } from "../helpers/processes.js";
-import { TaskEvents } from "../helpers/task-watch.js";
+import { cancelActiveTasks, TaskEvents } from "../helpers/task-watch.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
 const GPUS = [
@@ -48,8 +48,7 @@ e2e.before(async (ctx) => {
 
 e2e.after(async (ctx) => {
   writeFileSync(join(ctx.dir, "release"), ""); // lets any task a failed test left running end
-  const left = await ctx.client.listTasks({ states: [TaskState.TASK_STATE_QUEUED, TaskState.TASK_STATE_ASSIGNED, TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_PAUSED] }).catch(() => null);
-  for (const t of left?.tasks ?? []) await ctx.client.cancelTask(t.id, "test cleanup").catch(() => {});
+  await cancelActiveTasks(ctx.client);
   ctx.client.close();
   await ctx.agent.stop();
   await ctx.m.cleanup();

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import type { TaskgridClient, TaskWatch } from "../../src/client/index.js";
 import type { TaskEvent } from "../../src/gen/taskgrid/v1/task.js";
+import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
 
 /** Records every event of a WatchTasks stream; `until` resolves on the first event matching. */
 export class TaskEvents {
@@ -143,4 +144,11 @@ export function readPid(file: string): number {
   const pid = Number(readFileSync(file, "utf8").trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid in ${file}`);
   return pid;
+}
+
+/** Test cleanup: cancels every task still active, so nothing a failed test left keeps an agent busy. */
+export async function cancelActiveTasks(client: TaskgridClient): Promise<void> {
+  const active = [TaskState.TASK_STATE_QUEUED, TaskState.TASK_STATE_ASSIGNED, TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_PAUSED];
+  const left = await client.listTasks({ states: active }).catch(() => null);
+  for (const t of left?.tasks ?? []) await client.cancelTask(t.id, "test cleanup").catch(() => {});
 }

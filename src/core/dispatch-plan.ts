@@ -7,6 +7,7 @@ import { couldEverFit, feasibleGpus, neverFitsReason } from "./feasibility.js";
 import type { Candidate, PlacementStrategy } from "./placement.js";
 import type { PlacementDecision, Task } from "./types.js";
 import { allocate, hasFreeSlot, type WorkerSlot } from "./worker-slot.js";
+import { buildRings, narrowestRing } from "./worker-rings.js";
 
 export interface PlannedAssignment {
   task: Task;
@@ -33,6 +34,11 @@ export interface PlanOptions {
    * DEFAULT_MAX_CANDIDATES; Infinity = every feasible worker). See planDispatch.
    */
   maxCandidates?: number;
+  /**
+   * The cap for a task with a deadline (explicit or derived), when larger than maxCandidates
+   * (default DEFAULT_DEADLINE_CANDIDATES). See DEFAULT_DEADLINE_CANDIDATES.
+   */
+  deadlineCandidates?: number;
 }
 
 /**
@@ -40,6 +46,23 @@ export interface PlanOptions {
  * latency targets (DESIGN §8); like Nomad's limit iterator, the strategy scores a bounded sample.
  */
 export const DEFAULT_MAX_CANDIDATES = 8;
+
+/**
+ * Default candidate cap for a task with a deadline. Whether such a task makes its deadline depends
+ * on how fast the chosen worker is, and the best of 8 workers sampled by cursor is often not fast
+ * enough (in the hetero simulation the cap of 8 was the largest single cause of RTS's misses), so
+ * these tasks get a wider sample: still bounded work per task, as Nomad's limit iterator, and
+ * within the placement latency targets (docs/benchmarks.md). Tasks without a deadline keep 8:
+ * for them the sample only balances load.
+ */
+export const DEFAULT_DEADLINE_CANDIDATES = 32;
+/**
+ * A task with a deadline gets candidates beyond `maxCandidates` only from the first
+ * DEADLINE_SCAN_FACTOR x deadlineCandidates workers of its ring scan (with about half the fleet
+ * feasible that is the whole wider sample); the first `maxCandidates` are still sought round the
+ * whole ring, as for any task.
+ */
+export const DEADLINE_SCAN_FACTOR = 2;
 
 /** Requirement shape of a task: two tasks with the same shape fit exactly the same workers. */
 interface Shape {
@@ -91,103 +114,14 @@ function dominates(t: Shape, f: Shape): boolean {
 /** Failed shapes remembered per pass for the dominance check (bounds its cost per task). */
 const MAX_FAILED_SHAPES = 32;
 
-/** Below this many open workers every task just scans them all (no per-tag rings). */
-const RING_INDEX_MIN_WORKERS = 256;
-/** Workers visited in a ring from a cursor that moves on past the last one visited. */
-interface Ring {
-  slots: WorkerSlot[];
-  cursor: number;
-}
-
-/** The open workers of one pass, and (in a large cluster) the same split by tag and by GPU model. */
-interface PassIndex {
-  all: Ring;
-  indexed: boolean;
-  /** tag -> open workers that carry it. */
-  byTag: Map<string, Ring>;
-  /** lower-cased GPU model -> open workers with at least one GPU of exactly that model. */
-  byGpuModel: Map<string, Ring>;
-  /** Open workers with any GPU. */
-  anyGpu: Ring;
-  /** Requested model (substring) -> the ring to use, memoised. */
-  forModel: Map<string, Ring>;
-}
-
-/** One loop over the workers at the start of a pass, so no single task pays for building an index. */
-function buildRings(slots: readonly WorkerSlot[]): PassIndex {
-  const open: WorkerSlot[] = [];
-  for (const s of slots) if (hasFreeSlot(s)) open.push(s);
-  const index: PassIndex = {
-    all: { slots: open, cursor: 0 },
-    indexed: open.length >= RING_INDEX_MIN_WORKERS,
-    byTag: new Map(),
-    byGpuModel: new Map(),
-    anyGpu: { slots: [], cursor: 0 },
-    forModel: new Map(),
-  };
-  if (!index.indexed) return index;
-  for (const s of open) {
-    for (const tag of s.tagSet) {
-      const ring = index.byTag.get(tag);
-      if (ring) ring.slots.push(s);
-      else index.byTag.set(tag, { slots: [s], cursor: 0 });
-    }
-    const gpus = s.worker.capacity.gpus;
-    if (gpus.length > 0) {
-      index.anyGpu.slots.push(s);
-      let previous = "";
-      for (const g of gpus) {
-        if (g.model === previous) continue;
-        previous = g.model;
-        const model = g.model.toLowerCase();
-        const ring = index.byGpuModel.get(model);
-        if (ring === undefined) index.byGpuModel.set(model, { slots: [s], cursor: 0 });
-        else if (ring.slots[ring.slots.length - 1] !== s) ring.slots.push(s);
-      }
-    }
-  }
-  return index;
-}
-
-const EMPTY_RING: Ring = { slots: [], cursor: 0 };
-
-/**
- * The smallest ring that holds every open worker the shape could fit: the ring of one of its
- * required tags, or of its GPU model (when exactly one model of the fleet matches the requested
- * substring; else every GPU worker), or all open workers.
- */
-function narrowestRing(index: PassIndex, shape: Shape): Ring {
-  let ring = index.all;
-  for (const tag of shape.requiredTags) {
-    const r = index.byTag.get(tag) ?? EMPTY_RING;
-    if (r.slots.length < ring.slots.length) ring = r;
-  }
-  if (shape.gpuCount > 0) {
-    let r = index.forModel.get(shape.gpuModel);
-    if (r === undefined) {
-      let only: Ring | null = null;
-      let matches = 0;
-      for (const [model, modelRing] of index.byGpuModel) {
-        if (model.includes(shape.gpuModel)) {
-          matches++;
-          only = modelRing;
-        }
-      }
-      r = matches === 0 ? EMPTY_RING : matches === 1 && only ? only : index.anyGpu;
-      index.forModel.set(shape.gpuModel, r);
-    }
-    if (r.slots.length < ring.slots.length) ring = r;
-  }
-  return ring;
-}
-
 /**
  * One dispatch pass. Per task, in queue order:
  * - Feasibility is exact and cheap to bound. The task's workers are visited in a ring (all open
  *   workers, or, in a large cluster, the smaller ring of open workers that carry one of its
  *   required tags or have a GPU of its model: a superset of the workers it can fit), starting at
- *   the ring's cursor; the visit stops after `maxCandidates` feasible workers or once round. So a
- *   task gets candidates whenever any worker fits it, and costs at most a ring's length.
+ *   the ring's cursor; the visit stops after `maxCandidates` feasible workers (`deadlineCandidates`
+ *   for a task with a deadline) or once round. So a task gets candidates whenever any worker fits
+ *   it, and costs at most a ring's length.
  * - Within a pass resources are only taken, never freed, so once a requirement shape found no
  *   worker, a later task whose requirements dominate it (as much or more of everything, a
  *   superset of its tags, same or narrower GPU model) cannot fit either and is not scanned; its
@@ -204,6 +138,8 @@ export function planDispatch(
   const assignments: PlannedAssignment[] = [];
   const pendingReasons = new Map<string, string>();
   const cap = options.maxCandidates !== undefined && options.maxCandidates >= 1 ? options.maxCandidates : DEFAULT_MAX_CANDIDATES;
+  const deadlineCap = Math.max(cap, options.deadlineCandidates !== undefined && options.deadlineCandidates >= 1 ? options.deadlineCandidates : DEFAULT_DEADLINE_CANDIDATES);
+  const deadlineScan = DEADLINE_SCAN_FACTOR * deadlineCap;
   const index = buildRings(slots);
   const allRing = index.all;
   let openCount = allRing.slots.length;
@@ -228,7 +164,11 @@ export function planDispatch(
     const ringSlots = ring.slots;
     const n = ringSlots.length;
     let i = ring.cursor < n ? ring.cursor : 0;
-    for (let visited = 0; visited < n && candidates.length < cap; visited++) {
+    const taskCap = (task.deadlineMs ?? task.spec.deadlineMs) !== null ? deadlineCap : cap;
+    for (let visited = 0; visited < n && candidates.length < taskCap; visited++) {
+      // Widening past `cap` stops after DEADLINE_SCAN_FACTOR x deadlineCap visits: a task that fits
+      // few workers costs no more than before plus that bounded extra scan.
+      if (candidates.length >= cap && visited >= deadlineScan) break;
       const slot = ringSlots[i];
       if (++i === n) i = 0;
       const gpuIndexes = feasibleGpus(task, slot);

@@ -27,6 +27,8 @@ export interface SimOptions {
   seed: number;
   slaMultiplier?: number;
   maxCandidates?: number;
+  /** Candidate cap for tasks with a deadline (planDispatch's default when unset). */
+  deadlineCandidates?: number;
   maxScan?: number;
   /** I/O contention: an IO task's runtime is multiplied by 1 + ioContention x pressure x intensity. */
   ioContention?: number;
@@ -111,6 +113,7 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
       maxScan: options.maxScan ?? 10_000,
       newAttemptId: () => `a${++attemptSeq}`,
       maxCandidates: options.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
+      deadlineCandidates: options.deadlineCandidates,
     });
     for (const a of plan.assignments) {
       const i = taskIndex.get(a.task.id)!;

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { affinity, clamp01, deadlineFit, io, load, penalty, success } from "../../src/core/rts/factors.js";
+import { affinity, clamp01, deadlineFit, gpuHostReserve, io, load, penalty, success } from "../../src/core/rts/factors.js";
 import { PenaltyTable } from "../../src/core/rts/learning.js";
 import type { Telemetry } from "../../src/core/types.js";
 
@@ -69,6 +69,43 @@ const loadCases: Array<[string, number, number, Telemetry | null, boolean, numbe
 for (const [name, running, max, t, gpuTask, expected] of loadCases) {
   test(`L load: ${name}`, () => {
     const l = load(running, max, t, gpuTask);
+    inUnit(l);
+    close(l, expected, name);
+  });
+}
+
+const reserveCases: Array<[string, [number, number, number, number], number | null]> = [
+  ["worker without GPUs: nothing to reserve", [0, 32000, 0, 0], null],
+  ["no CPU capacity: nothing to reserve", [0, 0, 8, 0], null],
+  ["idle GPU host: all its CPU is for its GPUs", [0, 32000, 8, 0], 1],
+  ["all GPUs busy, their tasks took a quarter of the CPU", [8000, 32000, 8, 8], 0.25],
+  ["half the GPUs idle, nothing else allocated", [0, 32000, 8, 4], 0.5],
+  ["half the GPUs idle, a quarter of the CPU taken", [8000, 32000, 8, 4], 0.75],
+  ["over 1 clamped", [30000, 32000, 8, 0], 1],
+  ["NaN allocation counts as full", [NaN, 32000, 8, 8], 1],
+];
+for (const [name, args, expected] of reserveCases) {
+  test(`L reserve (GPU host): ${name}`, () => {
+    const r = gpuHostReserve(...args);
+    if (expected === null) assert.is(r, null);
+    else {
+      inUnit(r!);
+      close(r!, expected, name);
+    }
+  });
+}
+
+const reserveLoadCases: Array<[string, number, number, Telemetry | null, boolean, number | null, number]> = [
+  ["CPU task on an idle GPU host (telemetry): mean(slots 0, cpu 0, reserve 1)", 0, 4, tele({ cpuLoad: 0 }), false, 1, 2 / 3],
+  ["CPU task on an idle GPU host, no telemetry: mean(slots 0, reserve 1)", 0, 4, null, false, 1, 0.5],
+  ["CPU task on a GPU host whose GPUs are all busy", 2, 4, tele({ cpuLoad: 0.5 }), false, 0.5, 0.5],
+  ["a GPU task ignores the reserve", 0, 4, tele({ cpuLoad: 0 }), true, 1, 1],
+  ["null reserve (no GPUs) is left out", 0, 4, tele({ cpuLoad: 0 }), false, null, 1],
+  ["reserve 0 still counts (no jump at 0)", 0, 4, tele({ cpuLoad: 0 }), false, 0, 1],
+];
+for (const [name, running, max, t, gpuTask, reserve, expected] of reserveLoadCases) {
+  test(`L load with reserve: ${name}`, () => {
+    const l = load(running, max, t, gpuTask, reserve);
     inUnit(l);
     close(l, expected, name);
   });

@@ -15,7 +15,7 @@ import {
 import { DEFAULT_WEIGHTS, type WeightSet, type Weights } from "../../src/core/rts/weights.js";
 import type { Task, Telemetry } from "../../src/core/types.js";
 import { allocate, type WorkerSlot } from "../../src/core/worker-slot.js";
-import { slot, task } from "../helpers/domain.js";
+import { gpus, slot, task } from "../helpers/domain.js";
 
 const NOW = 1_000_000;
 const weightSet = (weights: Weights = DEFAULT_WEIGHTS, version = "v1"): WeightSet => ({ weights, version, loadedAtMs: 0, metadata: {} });
@@ -84,6 +84,18 @@ test("for a tight deadline picks the worker learned to be fast", () => {
   assert.is(decision.chosen!.workerId, "b-fast");
   assert.is(decision.runnerUp!.deadline, 0); // predicted 2000 ms > 1500 ms left
   assert.ok(decision.chosen!.deadline > 0.6);
+});
+
+test("CPU-only work goes to a CPU worker before an idle GPU host; GPU work is not held back", () => {
+  const { strategy } = rts();
+  const gpuHost = () => slot("a-gpu-host", { capacity: { cpuMillis: 32000, memoryMib: 131072, maxTasks: 16, gpus: gpus(8) }, telemetry: tele({ cpuLoad: 0 }) });
+  const cpuHost = () => slot("b-cpu-host", { capacity: { cpuMillis: 32000, memoryMib: 131072, maxTasks: 16, gpus: [] }, telemetry: tele({ cpuLoad: 0 }) });
+  const cpuTask = strategy.choose(task(), cands(gpuHost(), cpuHost()), NOW).decision;
+  assert.is(cpuTask.chosen!.workerId, "b-cpu-host");
+  assert.ok(cpuTask.runnerUp!.load < cpuTask.chosen!.load, "the idle GPU host's CPU counts as reserved");
+  const gpuTask = task({ resources: { cpuMillis: 4000, memoryMib: 1024, gpuCount: 1, gpuModel: "", gpuMemoryMib: 0 } });
+  const onHost = strategy.choose(gpuTask, [{ slot: gpuHost(), gpuIndexes: [0] }], NOW).decision;
+  assert.is(onHost.chosen!.load, 1, "no reserve for a task that uses the GPUs");
 });
 
 test("preferred tags and warm caches raise affinity", () => {

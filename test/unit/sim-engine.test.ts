@@ -33,6 +33,20 @@ test("every task finishes; RTS uses no fallback with fresh telemetry", () => {
   assert.ok(r.metrics.utilisation > 0 && r.metrics.utilisation <= 1);
 });
 
+test("hetero: RTS misses far fewer deadlines than round-robin, and the wider deadline sample is part of why", () => {
+  let rr = 0;
+  let rts = 0;
+  let rtsNarrow = 0;
+  for (const seed of [1, 2, 3]) {
+    const w = heteroWorkload({ seed, tasks: 2000, workers: 30 });
+    rr += simulate(w, { placement: "round_robin", seed }).metrics.deadlineMisses;
+    rts += simulate(w, { placement: "rts", seed }).metrics.deadlineMisses;
+    rtsNarrow += simulate(w, { placement: "rts", seed, deadlineCandidates: 8 }).metrics.deadlineMisses;
+  }
+  assert.ok(rts <= 0.5 * rr, `RTS ${rts} vs RR ${rr} misses`);
+  assert.ok(rts < rtsNarrow, `RTS with 32 candidates ${rts} vs 8 ${rtsNarrow}`);
+});
+
 test("bounded slowdown formula, hand-computed", () => {
   assert.is(boundedSlowdown(0, 5_000), 1); // (0+5)/10 = 0.5 -> 1
   assert.is(boundedSlowdown(15_000, 5_000), 2); // (15+5)/max(5,10) = 2

@@ -37,6 +37,7 @@ export const simCommand: Command = {
     load: { type: "string", value: "X", description: `hetero: offered load (default ${HETERO_DEFAULTS.load})` },
     sla: { type: "string", value: "X", description: "sla_multiplier for derived deadlines (default 2.0)" },
     "max-candidates": { type: "string", value: "N", description: "feasible workers scored per task (default 8, as the master)" },
+    "deadline-candidates": { type: "string", value: "N", description: "the same for a task with a deadline (default 32, as the master)" },
     csv: { type: "string", value: "FILE", description: "tasks from a CSV (submit,duration,cpus,gpus,gpu_model,kind,deadline)" },
     trace: { type: "string", value: "FILE", description: "an SWF trace" },
     protocol: { type: "string", value: "rlscheduler", description: "with --trace: the RLScheduler batch protocol" },
@@ -94,6 +95,7 @@ export const simCommand: Command = {
       seed,
       slaMultiplier: slaText === undefined ? 2.0 : parseNumber(slaText, "sla", 0.1, 100),
       maxCandidates: stringFlag(args, "max-candidates") === undefined ? undefined : int("max-candidates", 8),
+      deadlineCandidates: stringFlag(args, "deadline-candidates") === undefined ? undefined : int("deadline-candidates", 32),
     });
     const tasksPerS = workload.tasks.length / (result.wallMs / 1000);
     if (json) printJson(io, { workload: workload.description, placement, ordering, seed, metrics: result.metrics });

@@ -8,6 +8,7 @@ import type { ScoreBreakdown, Task, Telemetry } from "../types.js";
 import {
   affinity as affinityFactor,
   deadlineFit,
+  gpuHostReserve,
   io as ioFactor,
   load as loadFactor,
   penalty as penaltyFactor,
@@ -100,7 +101,10 @@ export class RtsPlacement implements PlacementStrategy {
     const telemetry = isFresh(worker.telemetry, nowMs, this.options.telemetryMaxAgeMs) ? worker.telemetry : null;
     const deadline = deadlineFit(nowMs, deadlineMs, spec.estimateMs, stats?.runtimeRatio ?? 1);
     const affinity = affinityFactor(spec.preferredTags, slot.tagSet, this.options.recentKinds.warmth(id, spec.kind, nowMs));
-    const load = loadFactor(slot.allocations.size, worker.capacity.maxTasks, telemetry, spec.resources.gpuCount > 0);
+    const gpuTask = spec.resources.gpuCount > 0;
+    const capacity = worker.capacity;
+    const reserve = gpuTask ? null : gpuHostReserve(slot.allocatedCpuMillis, capacity.cpuMillis, capacity.gpus.length, slot.allocatedGpus.size);
+    const load = loadFactor(slot.allocations.size, capacity.maxTasks, telemetry, gpuTask, reserve);
     const io = ioFactor(telemetry ? telemetry.ioPressure : null, spec.ioIntensity);
     const success = successFactor(stats);
     const penalty = penaltyFactor(this.options.penalties, id, nowMs);

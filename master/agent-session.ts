@@ -14,6 +14,8 @@ import type { WorkerRegistry } from "./worker-registry.js";
 export type SessionPhase = "awaiting_register" | "registered" | "closed";
 
 const WORKER_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** Reports of one agent that may wait for their commit before its stream is paused. */
+export const MAX_UNCOMMITTED = 4096;
 
 export interface SessionDeps {
   registry: WorkerRegistry;
@@ -32,13 +34,15 @@ export class AgentSession {
   /** The worker registry's registration epoch of this session (see WorkerRegistry.sessionClosed). */
   epoch = 0;
   private chain: Promise<void> = Promise.resolve();
+  /** Reports applied to memory whose commit has not finished yet (see dispatch). */
+  private uncommitted = 0;
 
   constructor(
     private readonly call: ServerDuplexStream<AgentMessage, MasterMessage>,
     private readonly deps: SessionDeps,
   ) {
     call.on("data", (msg: AgentMessage) => {
-      this.chain = this.chain.then(() => this.handle(msg)).catch((err) => this.fail(err));
+      this.chain = this.chain.then(() => this.dispatch(msg)).catch((err) => this.fail(err));
     });
     call.on("end", () => this.close(null));
     call.on("error", () => this.close(null));
@@ -70,6 +74,24 @@ export class AgentSession {
     if (!(err instanceof TaskgridError)) this.deps.log.error("agent session failed", { worker: this.workerId, error: String(err) });
     else this.deps.log.warn("agent session ended: protocol error", { worker: this.workerId, error: details });
     this.close({ code: status.INVALID_ARGUMENT, details });
+  }
+
+  /**
+   * Until registered, each message waits for the previous one to finish (register commits the
+   * worker first). After that, each report is applied to memory at once, in arrival order, and its
+   * commit is not awaited before the next message is read: the store group-commits writes in the
+   * order they were made, and waiting one commit per report would cap an agent at one report per
+   * commit. At most MAX_UNCOMMITTED reports wait for their commit; then the stream is paused
+   * (HTTP/2 flow control holds the agent back) until they drain.
+   */
+  private dispatch(msg: AgentMessage): Promise<void> | undefined {
+    if (this.phase !== "registered") return this.handle(msg);
+    if (++this.uncommitted === MAX_UNCOMMITTED) this.call.pause();
+    const committed = () => {
+      if (this.uncommitted-- === MAX_UNCOMMITTED) this.call.resume();
+    };
+    this.handle(msg).then(committed, (err) => (committed(), this.fail(err)));
+    return undefined;
   }
 
   private async handle(msg: AgentMessage): Promise<void> {

@@ -1,8 +1,10 @@
 // Applies one group-commit batch inside one transaction: resolves idempotency keys for the
-// submissions, then runs every row operation of the batch as a handful of multi-row statements.
+// submissions, then runs every row operation of the batch (successive writes of one row folded
+// into one) as a handful of multi-row statements.
 import type { Task } from "../core/types.js";
 import type { StoreWrite, SubmitOutcome, SubmitRequest } from "./store-types.js";
 import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
+import { coalesceWrites } from "./coalesce-writes.js";
 import type { Db } from "./sql-util.js";
 import { idempotencyKeyOf, insertTasks, selectTasksByIdempotencyKeys, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
 import { insertAttempts, updateAttempts } from "./attempts-sql.js";
@@ -54,7 +56,7 @@ export async function applyBatch(trx: Db, jobs: readonly StoreJob[]): Promise<St
     for (const event of job.request.events) ops.push({ kind: "append_event", event });
   }
 
-  for (const group of planBatch(ops)) await runGroup(trx, group);
+  for (const group of planBatch(coalesceWrites(ops))) await runGroup(trx, group);
   return results;
 }
 

@@ -30,7 +30,7 @@ const PHASE: Record<RowOpKind, number> = {
   append_event: 9,
 };
 
-interface RowKeys {
+export interface RowKeys {
   writes: string[];
   reads: string[];
 }
@@ -38,7 +38,7 @@ interface RowKeys {
 // "t:" = a task row's mutable columns; "tx:" = the task row's existence (written only by its
 // insert), which attempts and events depend on through their foreign keys. Keeping the two apart
 // lets attempt inserts and events share a round with updates of the same task.
-function keysOf(op: RowOp): RowKeys {
+export function keysOf(op: RowOp): RowKeys {
   switch (op.kind) {
     case "insert_task":
       return { writes: [`t:${op.task.id}`, `tx:${op.task.id}`], reads: [] };

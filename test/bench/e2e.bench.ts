@@ -1,0 +1,120 @@
+// End-to-end throughput (DESIGN §8: >= 15,000 tasks/s; pg-boss ~9k/s, graphile-worker ~14k/s for the
+// same submit-and-run work on the reference machine).
+//
+// A master in its own process on Postgres; in this process, fake agents (raw agent streams that
+// answer each assignment at once with `started` and a successful `finished`, see load/fake-agents.ts)
+// and a client that submits N no-op tasks with SubmitTasks batches. Every task goes the whole way:
+// batched submit, placement, assignment over an agent stream, reports, result committed. The figure
+// is N / (time from the first submit until the database holds N SUCCEEDED tasks).
+import { createBenchDatabase, type BenchDatabase } from "./bench-db.js";
+import { cpuPerTaskText, cpuText, cpuWindow, type CpuWindow } from "./cpu.js";
+import { FakeAgents } from "./load/fake-agents.js";
+import { TaskClients } from "./load/task-clients.js";
+import { startMasterProcess, type MasterProcess } from "./master-process.js";
+import { num, pollUntil, tableMarkdown, tableText, verdict, type Table } from "./report.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+
+const TARGET = 15_000;
+const AGENTS = 16;
+const SLOTS = 256;
+const CHANNELS = 4;
+const BATCH = 1000;
+const BATCHES_IN_FLIGHT = 4;
+const WARMUP_TASKS = 10_000;
+const TASKS = 60_000;
+
+interface Run {
+  tasks: number;
+  seconds: number;
+  submitSeconds: number;
+  cpu: CpuWindow;
+  succeeded: number;
+  /** Bytes of WAL the server wrote per task (the whole server's WAL: other databases' writes count too). */
+  walPerTask: number;
+}
+
+async function succeeded(db: BenchDatabase): Promise<number> {
+  return Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM tasks WHERE state = 'SUCCEEDED'"))[0].n);
+}
+
+const walLsn = async (db: BenchDatabase) => (await db.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"))[0].lsn;
+const walSince = async (db: BenchDatabase, lsn: string) =>
+  Number((await db.query<{ bytes: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes", [lsn]))[0].bytes);
+
+/** Submits `tasks` in batches and waits until all of them SUCCEEDED in the database. */
+async function runTasks(master: MasterProcess, db: BenchDatabase, clients: TaskClients, tasks: number, alreadyDone: number): Promise<Run> {
+  const end = cpuWindow(master.pid, db.name);
+  const walBefore = await walLsn(db);
+  const started = performance.now();
+  let remaining = tasks;
+  const submitter = async () => {
+    while (remaining > 0) {
+      const n = Math.min(BATCH, remaining);
+      remaining -= n;
+      await clients.submitBatch(n);
+    }
+  };
+  await Promise.all(Array.from({ length: BATCHES_IN_FLIGHT }, submitter));
+  const submitSeconds = (performance.now() - started) / 1000;
+  // The master's memory says when nothing is active any more; the database then confirms the commits.
+  const drained = await pollUntil(async () => (await master.stats()).activeTasks === 0, 120_000, 10);
+  let done = 0;
+  const committed = drained && (await pollUntil(async () => (done = await succeeded(db)) >= alreadyDone + tasks, 10_000, 10));
+  const seconds = (performance.now() - started) / 1000;
+  if (!committed) throw new Error(`e2e: only ${done - alreadyDone} of ${tasks} tasks SUCCEEDED\n${master.logTail()}`);
+  const cpu = end();
+  const walPerTask = await walSince(db, walBefore) / tasks;
+  return { tasks, seconds, submitSeconds, cpu, succeeded: done - alreadyDone, walPerTask };
+}
+
+export const e2eBench: BenchModule = {
+  name: "e2e",
+  section: "End-to-end throughput",
+  async run(env: BenchEnv): Promise<BenchResult> {
+    const db = await createBenchDatabase();
+    const master = await startMasterProcess(db.options);
+    const clients = new TaskClients(master.address, CHANNELS);
+    const agents = new FakeAgents({ address: master.address, agents: AGENTS, channels: CHANNELS, slots: SLOTS });
+    let run: Run;
+    try {
+      await clients.ready();
+      await agents.start();
+      await runTasks(master, db, clients, WARMUP_TASKS, 0);
+      await db.vacuum();
+      run = await runTasks(master, db, clients, TASKS, WARMUP_TASKS);
+    } finally {
+      agents.close();
+      clients.close();
+      await master.stop();
+      await db.drop();
+    }
+    const perSecond = run.tasks / run.seconds;
+    const table: Table = {
+      header: ["tasks", "end-to-end tasks/s", "target", "submit phase s", "total s", "CPU us per task: master / Postgres / load generator", "WAL per task", "CPU (cores)"],
+      rows: [[
+        num(run.tasks), num(perSecond), `>= ${num(TARGET)}: ${verdict(perSecond >= TARGET)}`, run.submitSeconds.toFixed(2), run.seconds.toFixed(2),
+        cpuPerTaskText(run.cpu, perSecond), `${num(run.walPerTask / 1024)} KiB`, cpuText(run.cpu),
+      ]],
+    };
+    const markdown = [
+      `Measured ${env.date} on ${env.machine}, ${db.label}.`,
+      "",
+      `Method: a master in its own process (metrics on); in the bench process ${AGENTS} fake agents (raw agent streams over ${CHANNELS} channels, ` +
+        `${SLOTS} slots each) answer every assignment at once with \`started\` and a successful \`finished\`, and a client submits ${num(TASKS)} no-op tasks ` +
+        `with \`SubmitTasks\` (${BATCH} per call, ${BATCHES_IN_FLIGHT} calls in flight), after a warm-up of ${num(WARMUP_TASKS)}. ` +
+        "Submission, placement (RTS), assignment, reports and result commits overlap. The figure is tasks / (first submit until the database holds them all SUCCEEDED). " +
+        "\"submit phase\" = until the last batch was acknowledged. WAL per task is the whole server's WAL over the run (other databases' writes count too).",
+      "",
+      "Reading: the single group-commit writer is the bottleneck (it is busy all the time; the master's event loop and Postgres each wait on the other). " +
+        "Every task is written in full history: the task row (inserted, then updated at assignment and at the end; successive writes of one row in one " +
+        "transaction are folded into one), four events, an attempt row with its placement breakdown and its update, about twenty index entries " +
+        "(five indexes on tasks, two on each of attempts and events) and foreign-key checks. That is a few hundred microseconds of CPU per task between " +
+        "the master and Postgres, which two shared cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
+      "",
+      tableMarkdown(table),
+      "",
+      "Target (DESIGN §8): >= 15,000 tasks/s end to end (pg-boss ~9k/s, graphile-worker ~14k/s for the same work on the reference machine).",
+    ].join("\n");
+    return { text: tableText(table), markdown };
+  },
+};

@@ -1,6 +1,8 @@
 // User options compiled once into a fully resolved config (every default applied, every
 // duration a `...Ms` number), validated with messages that name the option.
 import { availableParallelism, hostname as osHostname } from "node:os";
+import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from "../src/telemetry/logger.js";
+import type { TracingOptions } from "../src/telemetry/tracing.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { GpuProbeOptions } from "./probes/gpu.js";
 
@@ -15,8 +17,12 @@ export interface AgentOptions {
   /** Attempts run at once; default: the number of CPUs. */
   maxTasks?: number;
   hostname?: string;
-  /** Receives one structured JSON log line at a time; default: stderr. */
+  /** Receives one log line at a time (JSON unless logFormat says otherwise); default: stderr. */
   log?: (line: string) => void;
+  /** Lowest level logged; default "info". */
+  logLevel?: LogLevel;
+  /** "text" or "json"; default: text when stderr is a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
   /** Heartbeat period when the master does not set one in `registered`; default 3000. */
   heartbeatIntervalMs?: number;
   /** How nvidia-smi is run (tests put a fake first on PATH). */
@@ -32,6 +38,8 @@ export interface AgentOptions {
   /** Observes lifecycle changes (tests wait on these). */
   onPhase?: (phase: AgentPhase) => void;
   now?: () => number;
+  /** Traces: on when `tracing.env` names an OTLP endpoint (the CLI passes the process environment) or `tracing.exporter` is given. Unset: off. */
+  tracing?: Partial<TracingOptions>;
 }
 
 export interface AgentConfig {
@@ -41,7 +49,8 @@ export interface AgentConfig {
   tags: string[];
   maxTasks: number;
   cpuMillis: number;
-  log: (line: string) => void;
+  /** The same logger as the master's; every entry carries this worker's id. */
+  logger: Logger;
   heartbeatIntervalMs: number;
   gpuProbe: GpuProbeOptions;
   backoff: BackoffOptions;
@@ -51,6 +60,7 @@ export interface AgentConfig {
   maxBufferedReports: number;
   onPhase: (phase: AgentPhase) => void;
   now: () => number;
+  tracing: TracingOptions;
 }
 
 export class AgentConfigError extends Error {
@@ -75,14 +85,18 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     throw new AgentConfigError("workerId", "must be 1..128 characters of [A-Za-z0-9._-]");
   }
   const hostname = o.hostname ?? osHostname();
+  if (o.logLevel !== undefined && !isLogLevel(o.logLevel)) throw new AgentConfigError("logLevel", `must be one of ${LOG_LEVELS.join(", ")}`);
+  if (o.logFormat !== undefined && !isLogFormat(o.logFormat)) throw new AgentConfigError("logFormat", `must be one of ${LOG_FORMATS.join(", ")}`);
+  const workerId = o.workerId ?? sanitizeWorkerId(hostname);
+  const now = o.now ?? Date.now;
   return {
     master: o.master,
-    workerId: o.workerId ?? sanitizeWorkerId(hostname),
+    workerId,
     hostname,
     tags: [...new Set((o.tags ?? []).map((t) => t.trim()).filter((t) => t !== ""))],
     maxTasks,
     cpuMillis: cpus * 1000,
-    log: o.log ?? ((line) => process.stderr.write(`${line}\n`)),
+    logger: createLogger({ level: o.logLevel, format: o.logFormat, write: o.log, now, fields: { worker: workerId } }),
     heartbeatIntervalMs: positive(o.heartbeatIntervalMs ?? 3_000, "heartbeatIntervalMs"),
     gpuProbe: o.gpuProbe ?? {},
     backoff: o.backoff ?? {},
@@ -91,7 +105,8 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     registerTimeoutMs: positive(o.registerTimeoutMs ?? 30_000, "registerTimeoutMs"),
     maxBufferedReports: positive(o.maxBufferedReports ?? 10_000, "maxBufferedReports"),
     onPhase: o.onPhase ?? (() => {}),
-    now: o.now ?? Date.now,
+    tracing: { serviceName: "taskgrid-agent", ...o.tracing },
+    now,
   };
 }
 

@@ -11,6 +11,7 @@ import { attemptIdOf, finishedMessage } from "./agent-messages.js";
 import { Backoff } from "./backoff.js";
 import { MasterStream } from "./connection.js";
 import { startFailed } from "./attempt-result.js";
+import { AttemptSpans } from "./attempt-spans.js";
 import { Executor } from "./executor.js";
 import { GpuProbe } from "./probes/gpu.js";
 import { osMemory } from "./probes/memory.js";
@@ -58,6 +59,7 @@ class Agent {
   private readonly sampler: TelemetrySampler;
   private readonly buffer: ReportBuffer;
   private readonly backoff: Backoff;
+  private readonly spans: AttemptSpans;
   /** The open stream, registered or not yet. */
   private stream: MasterStream | null = null;
   /** Set once the open stream got `registered`: only then do reports go out. */
@@ -81,6 +83,7 @@ class Agent {
     this.sampler = new TelemetrySampler(defaultSources(new GpuProbe(config.gpuProbe)), config.now);
     this.buffer = new ReportBuffer(config.maxBufferedReports);
     this.backoff = new Backoff(config.backoff);
+    this.spans = new AttemptSpans(config.workerId, config.now);
     this.executor = new Executor({
       maxTasks: config.maxTasks,
       now: config.now,
@@ -90,18 +93,23 @@ class Agent {
         started: (attemptId, pid, startedAt) => {
           const info = this.attemptInfo.get(attemptId);
           if (info) info.startedAt = startedAt;
+          this.spans.started(attemptId, pid, startedAt);
           this.report({ body: { $case: "started", value: { attemptId, pid, startedAt } } }, true);
         },
         progress: (attemptId, percent, message) =>
           this.report({ body: { $case: "progress", value: { attemptId, percent, message } } }, false),
-        finished: (attemptId, result, finishedAt) => this.reportFinished(attemptId, result, finishedAt),
+        finished: (attemptId, result, finishedAt) => {
+          this.spans.finished(attemptId, result, finishedAt);
+          this.reportFinished(attemptId, result, finishedAt);
+        },
       },
     });
   }
 
   start(): void {
     // The first sample discovers the GPUs that Register announces.
-    void this.sampler.tick().then(() => this.connect());
+    const tracing = this.spans.start(this.config.tracing, (msg, fields) => this.log("warn", msg, fields));
+    void Promise.all([this.sampler.tick(), tracing]).then(() => this.connect());
   }
 
   stop(): Promise<void> {
@@ -223,6 +231,7 @@ class Agent {
     }
     if (!this.attemptInfo.has(attemptId)) this.attemptInfo.set(attemptId, { taskId, startedAt: new Date(this.config.now()) });
     const spec = assign.spec;
+    this.spans.assigned(assign);
     void this.executor.run({
       attemptId, taskId, command: spec?.command ?? [], env: spec?.env ?? {}, workingDir: spec?.workingDir ?? "",
       timeoutMs: spec?.timeoutMs ?? 0, gpuIndexes: assign.gpuIndexes,
@@ -273,6 +282,7 @@ class Agent {
     this.stream = null;
     this.registered = false;
     await stream?.end();
+    await this.spans.shutdown();
     this.failReady(new Error("agent stopped before it registered"));
     this.setPhase("stopped");
     this.log("info", "stopped", {});
@@ -285,11 +295,6 @@ class Agent {
   }
 
   private log(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>): void {
-    const line = { time: new Date(this.config.now()).toISOString(), level, message: msg, worker: this.config.workerId, ...fields };
-    try {
-      this.config.log(JSON.stringify(line));
-    } catch {
-      // A broken log sink must not take the agent down.
-    }
+    this.config.logger[level](msg, fields);
   }
 }

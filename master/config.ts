@@ -1,8 +1,10 @@
 // User options -> one fully-resolved config (Temporal style: every duration a `...Ms` number),
 // validated at start with messages that name the key.
 import { InvalidArgumentError } from "../src/core/errors.js";
-import { createLogger, type Logger, type LogLevel } from "./logger.js";
+import { createLogger, type Logger, type LogFormat, type LogLevel } from "./logger.js";
+import { isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from "../src/telemetry/log-format.js";
 import { systemClock, type Clock } from "./clock.js";
+import type { TracingOptions } from "../src/telemetry/tracing.js";
 
 export interface MasterOptions {
   /** host:port to listen on; default 127.0.0.1:50051 (port 0 picks a free one). */
@@ -33,9 +35,16 @@ export interface MasterOptions {
   staleMarginMs?: number;
   shutdownTimeoutMs?: number;
   logLevel?: LogLevel;
-  /** Receives each JSON log line; default stderr. */
+  /** "text" or "json"; default: text when stderr is a terminal, JSON otherwise (JSON when `log` is set). */
+  logFormat?: LogFormat;
+  /** Receives each log line; default stderr. */
   log?: (line: string) => void;
   clock?: Clock;
+  /**
+   * Traces: on when `tracing.env` names an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT; the CLI passes
+   * the process environment) or `tracing.exporter` is given. Unset: off.
+   */
+  tracing?: Partial<TracingOptions>;
 }
 
 export interface MasterConfig {
@@ -59,6 +68,7 @@ export interface MasterConfig {
   shutdownTimeoutMs: number;
   logger: Logger;
   clock: Clock;
+  tracing: TracingOptions;
 }
 
 function positive(value: number, key: string): number {
@@ -81,6 +91,9 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   if (offlineAfterMs < suspectAfterMs) throw new InvalidArgumentError("offline_after_ms", "must be >= suspect_after_ms");
   const slaMultiplier = positive(o.slaMultiplier ?? 2.0, "sla_multiplier");
   if (slaMultiplier < 1) throw new InvalidArgumentError("sla_multiplier", "must be >= 1");
+  const logLevel = o.logLevel ?? "info";
+  if (!isLogLevel(logLevel)) throw new InvalidArgumentError("log_level", `must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevel)})`);
+  if (o.logFormat !== undefined && !isLogFormat(o.logFormat)) throw new InvalidArgumentError("log_format", `must be one of ${LOG_FORMATS.join(", ")} (got ${JSON.stringify(o.logFormat)})`);
   return {
     listen,
     metrics: o.metrics || null,
@@ -100,7 +113,8 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     cancelGraceMs: positive(o.cancelGraceMs ?? 10_000, "cancel_grace_ms"),
     staleMarginMs: positive(o.staleMarginMs ?? 30_000, "stale_margin_ms"),
     shutdownTimeoutMs: positive(o.shutdownTimeoutMs ?? 10_000, "shutdown_timeout_ms"),
-    logger: createLogger({ level: o.logLevel ?? "info", write: o.log }),
+    logger: createLogger({ level: logLevel, format: o.logFormat, write: o.log }),
     clock: o.clock ?? systemClock,
+    tracing: { serviceName: "taskgrid-master", ...o.tracing },
   };
 }

@@ -9,6 +9,7 @@ import type { StoreWrite, Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
 import type { MasterState } from "./state.js";
 import type { TaskLifecycle } from "./task-lifecycle.js";
+import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
 import type { Logger } from "./logger.js";
 
@@ -22,6 +23,7 @@ export interface DispatcherDeps {
   log: Logger;
   /** Upper bound on tasks looked at per pass. */
   maxScanPerTick: number;
+  tracing: TaskTracing;
 }
 
 export class Dispatcher {
@@ -81,6 +83,7 @@ export class Dispatcher {
     const sent = [];
     for (const a of plan.assignments) {
       state.countDecision(a.decision.strategy, a.decision.fallbackReason);
+      const queuedSinceMs = a.task.updatedAtMs; // when it entered the queue (assign changes it)
       const live = {
         workerId: a.slot.worker.id,
         attempt: {
@@ -99,7 +102,7 @@ export class Dispatcher {
       const t = lifecycle.assign(a.task, live);
       writes.push(...t.writes);
       events.push({ event: t.event, project: a.task.spec.project });
-      sent.push({ task: a.task, live });
+      sent.push({ task: a.task, live, queuedSinceMs });
     }
     try {
       // Commit before sending: an agent never runs an attempt the database does not know.
@@ -118,9 +121,11 @@ export class Dispatcher {
       return;
     }
     lifecycle.publish(events);
-    for (const { task, live } of sent) {
+    const { tracing } = this.deps;
+    for (const { task, live, queuedSinceMs } of sent) {
+      tracing.placed(task, live.attempt, queuedSinceMs, nowMs, sent.length);
       if (task.currentAttemptId !== live.attempt.id) continue; // canceled while committing
-      if (!this.deps.commands.assign(live.workerId, task, live.attempt)) {
+      if (!this.deps.commands.assign(live.workerId, task, live.attempt, tracing.runStarted(task, live.attempt))) {
         void lifecycle.workerLost(live.workerId, [live.attempt.id], "worker session closed before the assignment was delivered");
       }
     }

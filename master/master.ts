@@ -8,6 +8,7 @@ import { RtsPlacement } from "../src/core/rts/rts-placement.js";
 import { LearningObserver } from "./learning-observer.js";
 import { instrumentPlacement, masterMetricSources, recordAttemptEnd, taskEventMetrics } from "../src/telemetry/master-metrics.js";
 import { NOOP_RECORDER, startMetrics } from "../src/telemetry/metrics.js";
+import { startTracing } from "../src/telemetry/tracing.js";
 import { WeightsWatcher } from "./weights-watcher.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
 import { openStore } from "../src/store/index.js";
@@ -25,6 +26,7 @@ import { StaleAttempts } from "./stale-attempts.js";
 import { MasterState } from "./state.js";
 import { Submitter } from "./submit.js";
 import { TaskLifecycle } from "./task-lifecycle.js";
+import { TaskTracing } from "./task-tracing.js";
 import { WorkerRegistry } from "./worker-registry.js";
 
 export type { MasterOptions } from "./config.js";
@@ -61,6 +63,8 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     ? await startMetrics({ listen: config.metrics, sources: masterMetricSources({ state, weightsVersion: () => weightsVersion() }), log: (line) => log.info(line) })
     : null;
   const recorder = metrics?.recorder ?? NOOP_RECORDER;
+  const tracing = new TaskTracing(await startTracing(config.tracing), clock);
+  if (tracing.enabled) log.info("tracing on", { exportsTo: tracing.tracing.exportsTo });
   if (metrics) hub.subscribe(taskEventMetrics(recorder));
   let dispatcher: Dispatcher | undefined;
   const kick = () => dispatcher?.kick();
@@ -72,7 +76,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   weightsVersion = () => weights.current().version;
   await weights.start();
   const lifecycle = new TaskLifecycle({
-    state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick,
+    state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick, tracing,
     observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
       const missesBefore = observer.deadlineMisses;
       const writes = observer.persistAttemptEnd(task, workerId, result, finishedAtMs);
@@ -102,8 +106,8 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
         })
       : roundRobin;
   const placement = metrics ? instrumentPlacement(chosenPlacement, recorder) : chosenPlacement;
-  dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: sessions, log, maxScanPerTick: 10_000 });
-  const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting, onQueued: kick });
+  dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: sessions, log, maxScanPerTick: 10_000, tracing });
+  const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting, onQueued: kick, tracing });
 
   const rebuilt = rebuildState(state, await store.loadActive(), clock.now());
   // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
@@ -170,6 +174,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       await stopGrpcServer(grpcServer.server, config.shutdownTimeoutMs);
       await store.close();
       await metrics?.stop();
+      await tracing.shutdown();
       log.info("master stopped");
     })());
 

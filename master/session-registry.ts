@@ -39,7 +39,7 @@ export class SessionRegistry implements WorkerCommands {
     this.sessions.get(workerId)?.send({ body: { $case: "drain", value: { reason } } });
   }
 
-  assign(workerId: string, task: Task, attempt: Attempt): boolean {
+  assign(workerId: string, task: Task, attempt: Attempt, traceParent = ""): boolean {
     const session = this.sessions.get(workerId);
     if (!session) return false;
     return session.send({
@@ -52,6 +52,7 @@ export class SessionRegistry implements WorkerCommands {
           gpuIndexes: attempt.gpuIndexes,
           deadline: task.deadlineMs === null ? undefined : new Date(task.deadlineMs),
           attemptNumber: attempt.number,
+          traceParent,
         },
       },
     });

@@ -8,6 +8,7 @@ import type { Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
 import type { EventHub } from "./event-hub.js";
 import type { MasterState } from "./state.js";
+import type { SubmitOrigin, TaskTracing } from "./task-tracing.js";
 
 export const MAX_BATCH = 10_000;
 
@@ -32,7 +33,11 @@ export interface SubmitterDeps {
   slaMultiplier: number;
   isAccepting: () => boolean;
   onQueued: () => void;
+  tracing: TaskTracing;
 }
+
+/** A submission from no RPC (tests, embedding code): no caller trace context. */
+const LOCAL_ORIGIN: SubmitOrigin = { method: "SubmitTasks", carrier: () => undefined };
 
 export class Submitter {
   constructor(private readonly deps: SubmitterDeps) {}
@@ -58,15 +63,30 @@ export class Submitter {
   }
 
   /** Commits the specs as one all-or-nothing request. */
-  async submit(specs: TaskSpec[]): Promise<{ tasks: Task[]; existing: boolean }> {
+  async submit(specs: TaskSpec[], origin: SubmitOrigin = LOCAL_ORIGIN): Promise<{ tasks: Task[]; existing: boolean }> {
     if (!this.deps.isAccepting()) throw new UnavailableError("master is shutting down");
     if (specs.length === 0) throw new InvalidArgumentError("specs", "must contain at least one task");
     if (specs.length > MAX_BATCH) throw new InvalidArgumentError("specs", `at most ${MAX_BATCH} tasks per call (got ${specs.length})`);
     const nowMs = this.deps.clock.now();
     const created = specs.map((spec) => this.newTask(spec, nowMs));
-    const outcome = await this.deps.store.submit({ tasks: created.map((c) => c.task), events: created.map((c) => c.event) });
-    if (outcome.kind === "conflict") throw new AlreadyExistsError(outcome.idempotencyKey, outcome.existingTaskId);
-    if (outcome.kind === "existing") return { tasks: [outcome.task], existing: true };
+    // Before the commit: the submit span's traceparent is stored with each task.
+    const trace = this.deps.tracing.submitted(created.map((c) => c.task), origin, nowMs);
+    let outcome: Awaited<ReturnType<Store["submit"]>>;
+    try {
+      outcome = await this.deps.store.submit({ tasks: created.map((c) => c.task), events: created.map((c) => c.event) });
+    } catch (err) {
+      trace.end(err);
+      throw err;
+    }
+    if (outcome.kind === "conflict") {
+      const err = new AlreadyExistsError(outcome.idempotencyKey, outcome.existingTaskId);
+      trace.end(err);
+      throw err;
+    }
+    if (outcome.kind === "existing") {
+      trace.end(undefined, outcome.task.id);
+      return { tasks: [outcome.task], existing: true };
+    }
     const { state, hub } = this.deps;
     for (const { task, event } of created) {
       state.activeTasks.set(task.id, task);
@@ -74,6 +94,7 @@ export class Submitter {
       hub.publish(event, task.spec.project);
     }
     this.deps.onQueued();
+    trace.end();
     return { tasks: created.map((c) => c.task), existing: false };
   }
 }

@@ -9,6 +9,7 @@ import type { StoreWrite, Store } from "../src/store/store-types.js";
 import type { Clock } from "./clock.js";
 import type { EventHub } from "./event-hub.js";
 import type { LiveAttempt, MasterState } from "./state.js";
+import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
 
 export interface LifecycleDeps {
@@ -22,6 +23,8 @@ export interface LifecycleDeps {
   onCapacityChange: () => void;
   /** Learns from the end of a task's current attempt; returns writes to commit with it. */
   observeAttemptEnd?: (task: Task, workerId: string, result: TaskResult, finishedAtMs: number) => StoreWrite[];
+  /** Ends each attempt's run span (off: does nothing). */
+  tracing?: TaskTracing;
 }
 
 export class TaskLifecycle {
@@ -93,6 +96,7 @@ export class TaskLifecycle {
     const live = this.fenced(workerId, attemptId);
     if (!live || live.attempt.startedAtMs !== null) return;
     live.attempt.startedAtMs = startedAtMs;
+    this.deps.tracing?.processStarted(attemptId, startedAtMs);
     const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, startedAtMs }];
     const task = this.deps.state.activeTasks.get(live.attempt.taskId);
     const events = [];
@@ -132,6 +136,7 @@ export class TaskLifecycle {
     const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, finishedAtMs, result }];
     const events = [];
     const task = state.activeTasks.get(live.attempt.taskId);
+    this.deps.tracing?.runEnded(live.attempt, task, result);
     if (task && task.currentAttemptId === attemptId) {
       writes.push(...(this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? []));
       const next = this.nextStateAfter(task, result);

@@ -3,8 +3,11 @@
 import type { Attempt, Task } from "../src/core/types.js";
 
 export interface WorkerCommands {
-  /** Returns false when the worker has no open session (the assignment was not delivered). */
-  assign(workerId: string, task: Task, attempt: Attempt): boolean;
+  /**
+   * Returns false when the worker has no open session (the assignment was not delivered).
+   * `traceParent`: the attempt's run span, for the agent's own span ("" when not traced).
+   */
+  assign(workerId: string, task: Task, attempt: Attempt, traceParent?: string): boolean;
   cancel(workerId: string, attemptId: string, graceMs: number, reason: string): void;
   pause(workerId: string, attemptId: string): void;
   resume(workerId: string, attemptId: string): void;

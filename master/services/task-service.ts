@@ -1,11 +1,12 @@
 // TaskService: submit, inspect and control tasks (DESIGN §4).
-import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import { status, type Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import { InvalidArgumentError, NotFoundError } from "../../src/core/errors.js";
 import { assertTransition } from "../../src/core/transitions.js";
 import type { Task } from "../../src/core/types.js";
 import type { TaskServiceServer } from "../../src/gen/taskgrid/v1/task_service.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
 import type { Store } from "../../src/store/store-types.js";
+import { traceCarrierOf } from "../../src/telemetry/grpc-trace-metadata.js";
 import { taskStateEnum, queueClassEnum } from "../convert/enums.js";
 import { specFromProto } from "../convert/from-proto.js";
 import { eventToProto, taskToProto } from "../convert/to-proto.js";
@@ -37,7 +38,7 @@ function requireId(id: string, field: string): string {
 
 export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
   const { store, state, log, isAccepting } = deps;
-  const u = <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
+  const u = <Req, Res>(name: string, fn: (req: Req, metadata: Metadata) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
 
   const loadTask = async (taskId: string): Promise<Task> => {
     const task = await store.getTask(requireId(taskId, "task_id"));
@@ -58,13 +59,14 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
   };
 
   return {
-    submitTask: u("SubmitTask", async (req) => {
-      const { tasks, existing } = await deps.submitter.submit([specFromProto(req.spec, "spec")]);
+    // The caller's trace context is parsed only if tracing is on (the submitter asks for it).
+    submitTask: u("SubmitTask", async (req, md) => {
+      const { tasks, existing } = await deps.submitter.submit([specFromProto(req.spec, "spec")], { method: "SubmitTask", carrier: () => traceCarrierOf(md) });
       return { task: taskToProto(tasks[0]), existing };
     }),
-    submitTasks: u("SubmitTasks", async (req) => {
+    submitTasks: u("SubmitTasks", async (req, md) => {
       const specs = req.specs.map((s, i) => specFromProto(s, `specs[${i}]`));
-      const { tasks } = await deps.submitter.submit(specs);
+      const { tasks } = await deps.submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(md) });
       return { taskIds: tasks.map((t) => t.id) };
     }),
     getTask: u("GetTask", async (req) => ({ task: await withAttempts(await loadTask(req.taskId)) })),

@@ -52,7 +52,10 @@ export function masterAddress(args: ParsedArgs, io: Io): string {
 
 /** Runs `body` with a client to the master and always closes it (an open channel keeps node alive). */
 export async function withClient<T>(args: ParsedArgs, io: Io, body: (client: TaskgridClient) => Promise<T>): Promise<T> {
-  const client = createClient(masterAddress(args, io));
+  // TRACEPARENT/TRACESTATE (the environment-variable carrier of W3C trace context, as otel-cli and
+  // CI systems set it) make the tasks a script submits part of the script's trace.
+  const traceparent = io.env.TRACEPARENT?.trim();
+  const client = createClient(masterAddress(args, io), traceparent ? { traceContext: { traceparent, tracestate: io.env.TRACESTATE?.trim() || undefined } } : {});
   try {
     return await body(client);
   } finally {

@@ -7,18 +7,21 @@ import { agentCommand } from "./commands/agent.js";
 import { infoCommand, workersCommand } from "./commands/cluster.js";
 import { cancelCommand, drainCommand, pauseCommand, resumeCommand } from "./commands/control.js";
 import { devCommand } from "./commands/dev.js";
+import { clientErrorText } from "./error-text.js";
 import { getCommand } from "./commands/get.js";
 import { lsCommand } from "./commands/ls.js";
 import { masterCommand } from "./commands/master.js";
 import { simCommand } from "./commands/sim.js";
 import { submitCommand } from "./commands/submit.js";
+import { topCommand } from "./commands/top.js";
+import { tuneCommand } from "./commands/tune.js";
 import { watchCommand } from "./commands/watch.js";
 import { UsageError } from "./usage-error.js";
 
 export const COMMANDS: readonly Command[] = [
   devCommand, masterCommand, agentCommand,
   submitCommand, getCommand, lsCommand, watchCommand, cancelCommand, pauseCommand, resumeCommand,
-  workersCommand, drainCommand, infoCommand, simCommand,
+  workersCommand, drainCommand, infoCommand, topCommand, simCommand, tuneCommand,
 ];
 
 const UNAVAILABLE = 14;
@@ -45,8 +48,7 @@ export function reportError(err: unknown, io: Io, verb: string | undefined): num
     return 2;
   }
   if (err instanceof ClientError) {
-    // grpc-js appends an empty "Resolution note:" to connection errors; it only adds noise.
-    io.err(`error: ${err.codeName}: ${err.details.replace(/\s*Resolution note:\s*$/, "")}\n`);
+    io.err(`error: ${clientErrorText(err)}\n`);
     if (err.code === UNAVAILABLE) io.err("(is the master running? set its address with --master or TASKGRID_MASTER)\n");
     return 1;
   }

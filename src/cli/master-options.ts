@@ -2,6 +2,7 @@
 // YAML "key: value"), TASKGRID_* environment variables, and flags. Keys may be camelCase or
 // snake_case; an unknown key is an error naming it (a typo must not silently fall back to a default).
 import { stringFlag, type ParsedArgs } from "./args.js";
+import { checkLogFormat, checkLogLevel, logOptions } from "./log-options.js";
 import { parseAddress } from "./parse.js";
 import { UsageError } from "./usage-error.js";
 
@@ -16,7 +17,7 @@ export type MasterCliOptions = Record<string, unknown> & {
 
 const KNOWN_KEYS = new Set([
   "listen", "metrics", "databaseUrl", "dataDir", "schema", "weightsPath", "ordering", "slaMultiplier", "heartbeatIntervalMs",
-  "suspectAfterMs", "offlineAfterMs", "livenessTickMs", "cancelGraceMs", "shutdownTimeoutMs", "logLevel",
+  "suspectAfterMs", "offlineAfterMs", "livenessTickMs", "cancelGraceMs", "shutdownTimeoutMs", "logLevel", "logFormat",
   "placement", "telemetryMaxAgeMs", "weightsPollMs", "staleMarginMs",
 ]);
 
@@ -62,6 +63,9 @@ export function parseConfigFile(text: string, file: string): MasterCliOptions {
     const k = camel(key);
     if (!KNOWN_KEYS.has(k)) throw new UsageError(`${file}: unknown key "${key}" (known: ${[...KNOWN_KEYS].join(", ")})`);
     if (value !== undefined) out[k] = value;
+    // Checked here rather than at start so the message names the file and the key as written.
+    if (k === "logLevel" && value !== undefined) checkLogLevel(value, `${file}: ${key}`);
+    if (k === "logFormat" && value !== undefined) checkLogFormat(value, `${file}: ${key}`);
   }
   return out;
 }
@@ -91,5 +95,6 @@ export function resolveMasterOptions(args: ParsedArgs, env: Record<string, strin
   set("databaseUrl", pick("database-url", "TASKGRID_DATABASE_URL"));
   set("dataDir", pick("data-dir", "TASKGRID_DATA_DIR"));
   set("weightsPath", pick("weights", "TASKGRID_WEIGHTS"));
+  Object.assign(options, logOptions(args, env));
   return options;
 }

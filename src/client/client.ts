@@ -1,6 +1,6 @@
 // A small promise-based client over the generated grpc-js stubs. Requests are partial objects
 // (fromPartial fills proto defaults); every failure is a ClientError; every unary call has a deadline
-// so a hung master never hangs a script.
+// so a hung master never hangs a script. Calls carry W3C trace context (see ClientOptions.traceContext).
 import { credentials, Metadata, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import {
   AdminServiceClient,
@@ -11,6 +11,8 @@ import {
 import { TaskSpec, type Task } from "../gen/taskgrid/v1/task.js";
 import { ListTasksRequest, TaskServiceClient, WatchTasksRequest, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
 import type { Resources, WorkerStatus } from "../gen/taskgrid/v1/types.js";
+import { injectTraceMetadata } from "../telemetry/grpc-trace-metadata.js";
+import type { TraceCarrier } from "../telemetry/tracing.js";
 import { ClientError, toClientError } from "./errors.js";
 import { taskWatch, type TaskWatch } from "./task-watch.js";
 
@@ -25,6 +27,12 @@ export interface ClientOptions {
   deadlineMs?: number;
   /** Channel credentials; default insecure (the master listens on loopback by default). */
   credentials?: ChannelCredentials;
+  /**
+   * W3C trace context sent with every call (the CLI passes TRACEPARENT/TRACESTATE from its
+   * environment). Unset: the active span's context, through the application's global OTel
+   * propagator, so a task submitted inside a traced request joins that trace.
+   */
+  traceContext?: TraceCarrier;
 }
 
 export interface SubmitResult {
@@ -70,8 +78,7 @@ export function createClient(address: string = DEFAULT_MASTER_ADDRESS, options: 
   function unary<Req, Res>(client: TaskServiceClient | AdminServiceClient, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
       const callOptions: Partial<CallOptions> = { deadline: new Date(Date.now() + deadlineMs) };
-      // An empty Metadata rather than the 2-argument overload keeps one code path for all methods.
-      method.call(client, request, new Metadata(), callOptions, (error, response) =>
+      method.call(client, request, injectTraceMetadata(new Metadata(), options.traceContext), callOptions, (error, response) =>
         error ? reject(toClientError(error)) : resolve(response),
       );
     });
@@ -101,7 +108,7 @@ export function createClient(address: string = DEFAULT_MASTER_ADDRESS, options: 
     },
     watchTasks(request) {
       // No deadline: a watch lives as long as the caller wants it.
-      return taskWatch(tasks.watchTasks(WatchTasksRequest.fromPartial(request)));
+      return taskWatch(tasks.watchTasks(WatchTasksRequest.fromPartial(request), injectTraceMetadata(new Metadata(), options.traceContext)));
     },
     async cancelTask(taskId, reason = "") {
       return required((await unary(tasks, tasks.cancelTask, { taskId, reason })).task, "task");

@@ -114,6 +114,11 @@ export interface Task {
   specHash: string;
   /** True once an attempt finished after the effective deadline. */
   deadlineMissed: boolean;
+  /**
+   * W3C `traceparent` of the task's submit span, kept with the task (and in its row) so that the
+   * spans of its later life join the same trace; absent when tracing was off at submission.
+   */
+  traceParent?: string;
 }
 
 export interface Gpu {

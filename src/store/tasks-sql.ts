@@ -21,10 +21,11 @@ interface TaskRow {
   attempt_count: number;
   result: TaskResult | null;
   deadline_missed: boolean;
+  trace_parent: string | null;
 }
 
 const TASK_COLUMNS = `id, spec, spec_hash, state, progress, progress_message, created_at_ms, updated_at_ms,
-  deadline_ms, current_attempt_id, attempt_count, result, deadline_missed`;
+  deadline_ms, current_attempt_id, attempt_count, result, deadline_missed, trace_parent`;
 
 const ACTIVE_STATES_SQL = `('QUEUED','ASSIGNED','RUNNING','PAUSED')`;
 
@@ -43,6 +44,8 @@ export function rowToTask(row: TaskRow): Task {
     result: row.result,
     specHash: row.spec_hash,
     deadlineMissed: row.deadline_missed === true,
+    // Only when set: a task submitted with tracing off has no such field at all.
+    ...(row.trace_parent ? { traceParent: row.trace_parent } : {}),
   };
 }
 
@@ -71,18 +74,19 @@ export async function insertTasks(db: Db, tasks: readonly Task[]): Promise<void>
     attempt_count: t.attemptCount,
     result: t.result,
     idempotency_key: idempotencyKeyOf(t),
+    trace_parent: t.traceParent ?? null,
   }));
   await db.raw(
     `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key)
+       result, idempotency_key, trace_parent)
      SELECT id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key
+       result, idempotency_key, trace_parent
      FROM json_to_recordset(?::json) AS x(id text, spec jsonb, spec_hash text, state text,
        queue_class text, priority text, project text, labels jsonb, progress float8,
        progress_message text, created_at_ms bigint, updated_at_ms bigint, deadline_ms bigint,
-       current_attempt_id text, attempt_count int, result jsonb, idempotency_key text)`,
+       current_attempt_id text, attempt_count int, result jsonb, idempotency_key text, trace_parent text)`,
     [jsonParam(rows)],
   );
 }

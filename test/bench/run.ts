@@ -6,6 +6,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { placementBench } from "./placement.bench.js";
+import { submitBench } from "./submit.bench.js";
+import { e2eBench } from "./e2e.bench.js";
+import { latencyBench } from "./latency.bench.js";
+import { processesBench } from "./processes.bench.js";
+import { agentsBench } from "./agents.bench.js";
+import { sigkillBench } from "./sigkill.bench.js";
+import { tracingOverheadBench } from "./tracing-overhead.bench.js";
 
 export interface BenchResult {
   /** Printed to stdout. */
@@ -27,7 +34,7 @@ export interface BenchEnv {
   machine: string;
 }
 
-const benches: BenchModule[] = [placementBench];
+const benches: BenchModule[] = [placementBench, submitBench, e2eBench, latencyBench, processesBench, agentsBench, sigkillBench, tracingOverheadBench];
 
 const docPath = fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url));
 const HEADER = `# Benchmarks

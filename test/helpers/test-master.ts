@@ -11,8 +11,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const adminUrl = process.env.TASKGRID_TEST_PG_URL;
+/** `adminUrl` defaults to TASKGRID_TEST_PG_URL (benchmarks pass their own). */
+export async function createTestDatabase(adminUrl = process.env.TASKGRID_TEST_PG_URL): Promise<TestDatabase> {
   if (!adminUrl) {
     const dataDir = mkdtempSync(join(tmpdir(), "taskgrid-master-"));
     return { options: { dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };

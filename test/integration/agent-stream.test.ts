@@ -57,7 +57,7 @@ async function startMaster(options: Parameters<typeof FakeMaster.start>[0] = {})
 }
 
 function assign(attemptId: string, command: string[], extra: Partial<TaskSpec> = {}) {
-  return { $case: "assign" as const, value: { attemptId, taskId: `task-of-${attemptId}`, spec: TaskSpec.fromPartial({ command, ...extra }), gpuIndexes: [], attemptNumber: 1 } };
+  return { $case: "assign" as const, value: { attemptId, taskId: `task-of-${attemptId}`, spec: TaskSpec.fromPartial({ command, ...extra }), gpuIndexes: [], attemptNumber: 1, traceParent: "" } };
 }
 
 test.after.each(async () => {

@@ -69,7 +69,7 @@ for (const backend of backends()) {
   let store: TaskgridStore;
   let config: StoreConfig;
   let cleanup: () => Promise<void>;
-  const survivor = task({ project: "restart", labels: { keep: "yes" } });
+  const survivor = task({ project: "restart", labels: { keep: "yes" } }, { traceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" });
 
   test.before(async () => {
     ({ store, config, cleanup } = await backend.open());
@@ -94,7 +94,7 @@ for (const backend of backends()) {
         requiredTags: ["gpu"], preferredTags: ["ssd"], kind: "train", ioIntensity: 0.25, estimateMs: 60_000,
         deadlineMs: 1_800_000_000_000, timeoutMs: 3_600_000, maxRetries: 3, idempotencyKey: "",
       },
-      { progress: 12.5, progressMessage: "warming up" },
+      { progress: 12.5, progressMessage: "warming up", traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
     );
     const bare = task();
     const outcome = await store.submit(request(full, bare));
@@ -307,6 +307,8 @@ for (const backend of backends()) {
     store = await openStore(config);
     await store.migrate();
     assert.equal(await store.getTask(survivor.id), survivor);
+    // The master rebuilds from loadActive: the task's trace context comes back with it.
+    assert.equal((await store.loadActive()).tasks.find((t) => t.id === survivor.id), survivor);
     assert.equal((await store.getEvents(survivor.id)).length, 1);
     assert.is((await listAll(store, { project: "burst" }, 1000)).length, 500);
   });

@@ -2,6 +2,7 @@
 // tasks finish, bounded) and stops.
 import { stringFlag, listFlag, type ParsedArgs } from "../args.js";
 import { masterAddress, MASTER_FLAG, type Command, type Io } from "../command.js";
+import { LOG_FLAGS, logOptions } from "../log-options.js";
 import { parseInteger, parseList } from "../parse.js";
 import { stopOnSignal } from "../shutdown.js";
 import { UsageError } from "../usage-error.js";
@@ -49,14 +50,16 @@ export const agentCommand: Command = {
   name: "agent",
   summary: "Run an agent that executes tasks on this machine",
   usage: "agent --master HOST:PORT [flags]",
-  flags: { ...MASTER_FLAG, ...AGENT_FLAGS },
-  notes: "GPUs are detected with nvidia-smi when present. On SIGINT/SIGTERM the agent drains (running tasks finish) and stops.",
+  flags: { ...MASTER_FLAG, ...AGENT_FLAGS, ...LOG_FLAGS },
+  notes:
+    "GPUs are detected with nvidia-smi when present. On SIGINT/SIGTERM the agent drains (running tasks finish) and stops.\n" +
+    "With OTEL_EXPORTER_OTLP_ENDPOINT set, each attempt is exported as a span of its task's trace.",
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`agent takes no arguments (got "${args.positionals[0]}")`);
-    const options = agentOptions(args);
+    const options = { ...agentOptions(args), ...logOptions(args, io.env) };
     const master = masterAddress(args, io);
     const { startAgent } = await import("../../../agent/agent.js");
-    const agent = startAgent({ master, ...options });
+    const agent = startAgent({ master, ...options, tracing: { env: io.env } });
     // Signals are handled from the start: an agent still retrying an unreachable master must stop on Ctrl-C too.
     const stopped = stopOnSignal(() => drainThenStop(agent), { timeoutMs: DRAIN_BOUND_MS + 10_000, log: (line) => io.err(line + "\n") });
     io.err(`taskgrid agent ${agent.workerId} connecting to ${master}\n`);

@@ -1,6 +1,7 @@
 // `taskgrid dev`: a master on the embedded database plus one local agent in this process, for a first try.
 import type { Command } from "../command.js";
 import { stringFlag } from "../args.js";
+import { LOG_FLAGS, logOptions } from "../log-options.js";
 import { parseAddress } from "../parse.js";
 import { stopOnSignal } from "../shutdown.js";
 import { UsageError } from "../usage-error.js";
@@ -17,11 +18,14 @@ export const devCommand: Command = {
     metrics: { type: "string", value: "HOST:PORT", description: "Prometheus /metrics address (default 127.0.0.1:9464)" },
     weights: { type: "string", value: "FILE", description: "RTS weights file (default config/ga_output.json)" },
     ...AGENT_FLAGS,
+    ...LOG_FLAGS,
   },
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`dev takes no arguments (got "${args.positionals[0]}")`);
     const listen = stringFlag(args, "listen");
     const agentOpts = agentOptions(args);
+    // One level and format for both halves: they share the terminal.
+    const logOpts = logOptions(args, io.env);
     const { startMaster } = await import("../../../master/master.js");
     const { startAgent } = await import("../../../agent/agent.js");
 
@@ -29,11 +33,13 @@ export const devCommand: Command = {
     const master = await startMaster({
       databaseUrl: undefined,
       dataDir: stringFlag(args, "data-dir") ?? ".taskgrid",
+      ...logOpts,
       metrics: parseAddress(stringFlag(args, "metrics") ?? "127.0.0.1:9464", "metrics"),
       ...(listen === undefined ? {} : { listen: parseAddress(listen, "listen") }),
       ...(stringFlag(args, "weights") === undefined ? {} : { weightsPath: stringFlag(args, "weights") }),
+      tracing: { env: io.env },
     });
-    const agent = startAgent({ master: master.address, ...agentOpts });
+    const agent = startAgent({ master: master.address, ...agentOpts, ...logOpts, tracing: { env: io.env } });
     const stopped = stopOnSignal(
       async () => {
         await drainThenStop(agent);

@@ -1,6 +1,7 @@
 // `taskgrid master`: runs the master until SIGINT/SIGTERM, then stops it within a bounded time.
 import { readFileSync } from "node:fs";
 import type { Command } from "../command.js";
+import { LOG_FLAGS } from "../log-options.js";
 import { resolveMasterOptions } from "../master-options.js";
 import { stopOnSignal } from "../shutdown.js";
 import { UsageError } from "../usage-error.js";
@@ -18,15 +19,19 @@ export const masterCommand: Command = {
     "data-dir": { type: "string", value: "DIR", description: "embedded database directory (env TASKGRID_DATA_DIR, default .taskgrid)" },
     weights: { type: "string", value: "FILE", description: "RTS weights file (env TASKGRID_WEIGHTS, default config/ga_output.json)" },
     config: { type: "string", value: "FILE", description: "config file, JSON or flat YAML (env TASKGRID_CONFIG); flags and env override it" },
+    ...LOG_FLAGS,
   },
-  notes: "Listening beyond loopback (e.g. --listen 0.0.0.0:50051) is an explicit choice: the API has no auth yet.",
+  notes:
+    "Listening beyond loopback (e.g. --listen 0.0.0.0:50051) is an explicit choice: the API has no auth yet.\n" +
+    "Traces (one per task) are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (see docs/operations.md, Tracing).",
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`master takes no arguments (got "${args.positionals[0]}")`);
     const options = resolveMasterOptions(args, io.env, (path) => readFileSync(path, "utf8"));
     options.metrics ??= "127.0.0.1:9464";
     // Imported lazily so client verbs never load the server, the store or the database driver.
     const { startMaster } = await import("../../../master/master.js");
-    const master = await startMaster(options);
+    // Traces follow the standard OTEL_* variables (off unless an OTLP endpoint is set).
+    const master = await startMaster({ ...options, tracing: { env: io.env } });
     io.err(`taskgrid master listening on ${master.address}${master.metricsAddress ? ` (metrics on http://${master.metricsAddress}/metrics)` : ""}\n`);
     return stopOnSignal(() => master.stop(), { timeoutMs: SHUTDOWN_BOUND_MS, log: (line) => io.err(line + "\n") });
   },

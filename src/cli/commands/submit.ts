@@ -29,7 +29,8 @@ export const submitCommand: Command = {
   notes: `Examples:
   taskgrid submit --wait -- echo hello
   taskgrid submit --queue live --priority high --gpus 1 --gpu-model H100 --estimate 5m -- python train.py
-  taskgrid submit --label team=ml --env SEED=1 --deadline +30m -- ./report.sh`,
+  taskgrid submit --label team=ml --env SEED=1 --deadline +30m -- ./report.sh
+With TRACEPARENT (W3C trace context) in the environment, the task joins that trace.`,
 
   async run(args, io) {
     const spec = specFromFlags(args, args.rest, io.now());

@@ -4,6 +4,7 @@
 import type { Knex } from "knex";
 import * as initialSchema from "./0001-initial-schema.js";
 import * as learningAndMisses from "./0002-learning-and-deadline-misses.js";
+import * as taskTraceParent from "./0003-task-trace-parent.js";
 
 interface Migration {
   name: string;
@@ -11,7 +12,7 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses];
+const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";
 

@@ -167,6 +167,11 @@ export interface Assign {
     | undefined;
   /** 1-based attempt number. */
   attemptNumber: number;
+  /**
+   * W3C trace context (a `traceparent` value) of the master's run span for this attempt, so the
+   * agent's execution span joins the task's trace; empty when tracing is off on the master.
+   */
+  traceParent: string;
 }
 
 export interface CancelAttempt {
@@ -1434,7 +1439,15 @@ export const Registered: MessageFns<Registered> = {
 };
 
 function createBaseAssign(): Assign {
-  return { attemptId: "", taskId: "", spec: undefined, gpuIndexes: [], deadline: undefined, attemptNumber: 0 };
+  return {
+    attemptId: "",
+    taskId: "",
+    spec: undefined,
+    gpuIndexes: [],
+    deadline: undefined,
+    attemptNumber: 0,
+    traceParent: "",
+  };
 }
 
 export const Assign: MessageFns<Assign> = {
@@ -1460,6 +1473,9 @@ export const Assign: MessageFns<Assign> = {
     }
     if (message.attemptNumber !== 0) {
       writer.uint32(48).int32(message.attemptNumber);
+    }
+    if (message.traceParent !== "") {
+      writer.uint32(58).string(message.traceParent);
     }
     return writer;
   },
@@ -1535,6 +1551,14 @@ export const Assign: MessageFns<Assign> = {
             message.attemptNumber = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.traceParent = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1571,6 +1595,11 @@ export const Assign: MessageFns<Assign> = {
         : isSet(object.attempt_number)
         ? globalThis.Number(object.attempt_number)
         : 0,
+      traceParent: isSet(object.traceParent)
+        ? globalThis.String(object.traceParent)
+        : isSet(object.trace_parent)
+        ? globalThis.String(object.trace_parent)
+        : "",
     };
   },
 
@@ -1594,6 +1623,9 @@ export const Assign: MessageFns<Assign> = {
     if (message.attemptNumber !== 0) {
       obj.attemptNumber = Math.round(message.attemptNumber);
     }
+    if (message.traceParent !== "") {
+      obj.traceParent = message.traceParent;
+    }
     return obj;
   },
 
@@ -1608,6 +1640,7 @@ export const Assign: MessageFns<Assign> = {
     message.gpuIndexes = object.gpuIndexes?.map((e) => e) || [];
     message.deadline = object.deadline ?? undefined;
     message.attemptNumber = object.attemptNumber ?? 0;
+    message.traceParent = object.traceParent ?? "";
     return message;
   },
 };

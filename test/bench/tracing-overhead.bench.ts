@@ -123,7 +123,7 @@ async function runOnce(mode: Mode, sink: Awaited<ReturnType<typeof startSink>>):
     const started = performance.now();
     const r = await submitLoop(clients, traceparent, started + MEASURE_MS);
     const seconds = (performance.now() - started) / 1000;
-    const end = cpuWindow(master.pid);
+    const end = cpuWindow(master.pid, db.name);
     const steady = await steadyRate(clients, traceparent, STEADY_RATE, STEADY_MS);
     const steadyCores = end().master;
     for (const c of clients) c.close();

@@ -1,10 +1,12 @@
 // `npm run sim:validate`: the RLScheduler protocol on Lublin-1/2 for FCFS, WFP3, UNICEP, SJF, F1,
 // without and with their backfilling, beside the published average bounded slowdown (SC'20
-// Tables V/VI); then classic EASY (extra-nodes rule) as our own improvement.
+// Tables V/VI); then classic EASY (extra-nodes rule) as our own improvement. A second table runs
+// WFP3/UNICEP with the true waiting time (w = now - submit) beside the published reading
+// (w = -1 - submit), which is the one their cells come from (see batch/orders.ts).
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { runProtocol, type BackfillName } from "./batch/rlscheduler.js";
-import type { OrderName } from "./batch/orders.js";
+import { ORDERS_USING_WAIT, WAIT_DESCRIPTIONS, type OrderName } from "./batch/orders.js";
 import { parseSwf } from "./workloads/swf.js";
 
 export const PUBLISHED_ORDERS: readonly OrderName[] = ["fcfs", "wfp3", "unicep", "sjf", "f1"];
@@ -52,9 +54,49 @@ export function formatValidation(rows: readonly ValidationRow[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** WFP3/UNICEP under both readings of `w`; the published-reading figures are taken from `rows`. */
+export interface TrueWaitRow {
+  trace: string;
+  backfill: BackfillName;
+  order: OrderName;
+  published: number | null;
+  oursPublishedW: number;
+  oursTrueW: number;
+}
+
+export function validateTrueWait(tracesDir: string, rows: readonly ValidationRow[]): TrueWaitRow[] {
+  const out: TrueWaitRow[] = [];
+  for (const [name, file] of Object.entries(TRACE_FILES)) {
+    const trace = parseSwf(readFileSync(`${tracesDir}/${file}`, "utf8"));
+    for (const backfill of ["none", "rlscheduler", "easy"] as const) {
+      for (const order of ORDERS_USING_WAIT) {
+        const base = rows.find((r) => r.trace === name && r.backfill === backfill && r.order === order);
+        if (base === undefined) throw new Error(`no published-reading row for ${name} ${backfill} ${order}`);
+        const oursTrueW = runProtocol(trace, order, backfill, { wait: "true" }).avgBoundedSlowdown;
+        out.push({ trace: name, backfill, order, published: base.published, oursPublishedW: base.ours, oursTrueW });
+      }
+    }
+  }
+  return out;
+}
+
+export function formatTrueWait(rows: readonly TrueWaitRow[]): string {
+  const lines = [
+    `WFP3/UNICEP by reading of w. published w: ${WAIT_DESCRIPTIONS.published}; true w: ${WAIT_DESCRIPTIONS.true}`,
+    "trace     backfill      order    published  ours (published w)  ours (true w)  true/published w",
+  ];
+  for (const r of rows) {
+    const pub = r.published === null ? "-" : r.published.toFixed(2);
+    const ratio = `${(r.oursTrueW / r.oursPublishedW).toFixed(3)}x`;
+    lines.push(`${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.oursPublishedW.toFixed(2).padStart(20)}${r.oursTrueW.toFixed(2).padStart(15)}${ratio.padStart(18)}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = process.argv[2] ?? new URL("../../../shared/traces", import.meta.url).pathname;
   const rows = validate(dir);
   process.stdout.write(formatValidation(rows));
+  process.stdout.write("\n" + formatTrueWait(validateTrueWait(dir, rows)));
   process.exit(rows.every((r) => r.relErr === null || r.relErr <= 0.01) ? 0 : 1);
 }

@@ -3,9 +3,10 @@
 //   taskgrid sim --csv FILE [--placement ...]          (tasks from CSV, workers from the hetero fleet)
 //   taskgrid sim --trace FILE.swf                       (the trace on one MaxProcs machine, real core)
 //   taskgrid sim --trace FILE.swf --protocol rlscheduler --order fcfs|sjf|wfp3|unicep|f1 --backfill none|rlscheduler|easy
+//                [--wait published|true]                (WFP3/UNICEP's w: their code's reading, or the real waiting time)
 import { readFileSync } from "node:fs";
 import { runProtocol, type BackfillName } from "../../sim/batch/rlscheduler.js";
-import { ORDER_NAMES, type OrderName } from "../../sim/batch/orders.js";
+import { ORDER_NAMES, ORDERS_USING_WAIT, WAIT_DESCRIPTIONS, WAIT_READINGS, type OrderName, type WaitReading } from "../../sim/batch/orders.js";
 import { simulate, type PlacementName } from "../../sim/engine.js";
 import { formatMetrics } from "../../sim/metrics.js";
 import type { Workload } from "../../sim/types.js";
@@ -43,24 +44,30 @@ export const simCommand: Command = {
     protocol: { type: "string", value: "rlscheduler", description: "with --trace: the RLScheduler batch protocol" },
     order: { type: "string", value: ORDER_NAMES.join("|"), description: "with --protocol: job order (default fcfs)" },
     backfill: { type: "string", value: "none|rlscheduler|easy", description: "with --protocol: backfilling (default none)" },
+    wait: { type: "string", value: WAIT_READINGS.join("|"), description: "with --protocol: w in WFP3/UNICEP, published = -1 - submit as their code (validates), true = now - submit (default published)" },
     ...JSON_FLAG,
   },
-  notes: "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n",
+  notes: "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order wfp3 --wait true\n",
   async run(args, io) {
     const json = boolFlag(args, "json");
     const seedText = stringFlag(args, "seed");
     const seed = seedText === undefined ? 1 : parseInteger(seedText, "seed", 0);
     const trace = stringFlag(args, "trace");
     const protocol = stringFlag(args, "protocol");
+    const waitText = stringFlag(args, "wait");
+    if (waitText !== undefined && protocol === undefined) throw new UsageError("--wait needs --protocol rlscheduler");
     if (protocol !== undefined) {
       oneOf(protocol, ["rlscheduler"] as const, "protocol");
       if (trace === undefined) throw new UsageError("--protocol needs --trace FILE");
       const order = oneOf<OrderName>(stringFlag(args, "order") ?? "fcfs", ORDER_NAMES, "order");
       const backfill = oneOf<BackfillName>(stringFlag(args, "backfill") ?? "none", ["none", "rlscheduler", "easy"], "backfill");
-      const result = runProtocol(parseSwf(readFileSync(trace, "utf8")), order, backfill);
-      if (json) printJson(io, { trace, protocol, ...result });
+      // Published by default so `--protocol rlscheduler` reproduces their cells unless asked otherwise.
+      const wait = oneOf<WaitReading>(waitText ?? "published", WAIT_READINGS, "wait");
+      const result = runProtocol(parseSwf(readFileSync(trace, "utf8")), order, backfill, { wait });
+      if (json) printJson(io, { trace, protocol, ...result, waitDescription: WAIT_DESCRIPTIONS[wait], waitUsedByOrder: ORDERS_USING_WAIT.includes(order) });
       else {
-        io.out(`${trace}: order ${order}, backfill ${backfill}\n`);
+        const unused = ORDERS_USING_WAIT.includes(order) ? "" : ` (${order} does not use w)`;
+        io.out(`${trace}: order ${order}, backfill ${backfill}, wait ${wait}: ${WAIT_DESCRIPTIONS[wait]}${unused}\n`);
         io.out(`  average bounded slowdown  ${result.avgBoundedSlowdown.toFixed(2)}\n  utilisation               ${result.utilisation.toFixed(3)}\n`);
         for (const s of result.sequences) io.out(`  sequence @${s.startIndex}: bsld ${s.avgBoundedSlowdown.toFixed(2)}, util ${s.utilisation.toFixed(3)}\n`);
       }

@@ -1,7 +1,12 @@
 // Sim-only priority functions over a waiting queue of rigid batch jobs (lowest score runs first),
-// as in the RLScheduler evaluation (../shared/traces/README.md). `w` is the published reading:
-// their code computes scheduled_time - submit while scheduled_time is still -1, so w = -1 - submit
-// (a per-job constant). The "true" variants use the actual waiting time and are not validated.
+// as in the RLScheduler evaluation (../shared/traces/README.md). WFP3 and UNICEP depend on a job's
+// waiting time `w`, which has two readings:
+// - "published": their code computes scheduled_time - submit while scheduled_time is still -1, so
+//   w = -1 - submit, a per-job constant. Their WFP3/UNICEP cells come from this reading, so it is
+//   the one that validates the simulator.
+// - "true": w = now - submit at the moment the queue is sorted, the policies as defined. A job
+//   that has waited long rises; this is the real policy, with no published cell to check against.
+// Pure and deterministic: the score takes `now` from the caller (the protocol loop's clock).
 
 export interface BatchJob {
   id: number;
@@ -17,13 +22,53 @@ export interface BatchJob {
 export type OrderName = "fcfs" | "sjf" | "wfp3" | "unicep" | "f1";
 export const ORDER_NAMES: readonly OrderName[] = ["fcfs", "sjf", "wfp3", "unicep", "f1"];
 
-const publishedW = (j: BatchJob): number => -1 - j.submit;
+export type WaitReading = "published" | "true";
+export const WAIT_READINGS: readonly WaitReading[] = ["published", "true"];
+/** The orders whose score uses `w`; the others rank the same under either reading. */
+export const ORDERS_USING_WAIT: readonly OrderName[] = ["wfp3", "unicep"];
+
+/** One line saying what `w` is under a reading (for tables and reports). */
+export const WAIT_DESCRIPTIONS: Record<WaitReading, string> = {
+  published: "w = -1 - submit (the published reading of RLScheduler's code)",
+  true: "w = now - submit (the true waiting time when the queue is sorted)",
+};
+
+/** A job's score at time `now`; numbers compare as numbers, arrays lexicographically. */
+export type Score = (j: BatchJob, now: number) => number | readonly number[];
+
+const WAIT: Record<WaitReading, (j: BatchJob, now: number) => number> = {
+  published: (j) => -1 - j.submit,
+  true: (j, now) => now - j.submit,
+};
+// UNICEP divides by log2(procs), which is 0 for a 1-proc job; the epsilon keeps the score finite.
 const EPS = 1e-15;
 
-export const SCORES: Record<OrderName, (j: BatchJob) => number | readonly number[]> = {
-  fcfs: (j) => j.submit,
-  sjf: (j) => [j.reqTime, j.submit],
-  wfp3: (j) => -Math.pow(publishedW(j) / j.reqTime, 3) * j.procs,
-  unicep: (j) => -publishedW(j) / (Math.log2(j.procs + EPS) * j.reqTime),
-  f1: (j) => Math.log10(j.reqTime) * j.procs + 870 * Math.log10(j.submit),
-};
+export function scoreFor(order: OrderName, wait: WaitReading = "published"): Score {
+  const w = WAIT[wait];
+  switch (order) {
+    case "fcfs":
+      return (j) => j.submit;
+    case "sjf":
+      return (j) => [j.reqTime, j.submit];
+    case "wfp3":
+      return (j, now) => -Math.pow(w(j, now) / j.reqTime, 3) * j.procs;
+    case "unicep":
+      return (j, now) => -w(j, now) / (Math.log2(j.procs + EPS) * j.reqTime);
+    case "f1":
+      return (j) => Math.log10(j.reqTime) * j.procs + 870 * Math.log10(j.submit);
+  }
+}
+
+/** Sort-order comparison of two scores (the same shape for one order). */
+export function compareScores(a: number | readonly number[], b: number | readonly number[]): number {
+  if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
+  const x = a as readonly number[];
+  const y = b as readonly number[];
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+  return 0;
+}
+
+/** Sorts the queue in place into run order at time `now` and returns it (stable, as their sort). */
+export function sortQueue(queue: BatchJob[], score: Score, now: number): BatchJob[] {
+  return queue.sort((a, b) => compareScores(score(a, now), score(b, now)));
+}

@@ -8,7 +8,7 @@ import type { Task } from "../../core/types.js";
 import { allocate, release, type WorkerSlot } from "../../core/worker-slot.js";
 import { buildSlot, buildTask } from "../build.js";
 import type { SwfTrace } from "../workloads/swf.js";
-import { SCORES, type BatchJob, type OrderName } from "./orders.js";
+import { scoreFor, sortQueue, type BatchJob, type OrderName, type WaitReading } from "./orders.js";
 
 export type BackfillName = "none" | "rlscheduler" | "easy";
 
@@ -47,6 +47,8 @@ export interface SequenceResult {
 export interface ProtocolResult {
   order: OrderName;
   backfill: BackfillName;
+  /** Which reading of `w` WFP3/UNICEP used (see orders.ts); FCFS, SJF and F1 ignore it. */
+  wait: WaitReading;
   /** Mean over the sequences of each sequence's mean bounded slowdown. */
   avgBoundedSlowdown: number;
   utilisation: number;
@@ -60,15 +62,19 @@ interface Run {
   attemptId: string;
 }
 
-/** Simulates one sequence (jobs are copied; start times are written on the copies). */
-export function runSequence(all: readonly BatchJob[], startIndex: number, machine: Machine, order: OrderName, backfill: BackfillName): SequenceResult {
+/**
+ * Simulates one sequence (jobs are copied; start times are written on the copies). The queue is
+ * re-sorted at every pick with the clock of that moment, so a score that reads `now` (the true
+ * waiting time) is evaluated at each decision time.
+ */
+export function runSequence(all: readonly BatchJob[], startIndex: number, machine: Machine, order: OrderName, backfill: BackfillName, wait: WaitReading = "published"): SequenceResult {
   const jobs = all.slice(startIndex, startIndex + SEQUENCE_LENGTH).map((j) => ({ ...j, start: -1 }));
   const slot: WorkerSlot = buildSlot({ id: "machine", tags: [], cpuMillis: machine.nodes * 1000, memoryMib: 0, maxTasks: machine.nodes, gpus: [], speed: { cpu: 1, gpu: 1, io: 1 }, failureRate: 0 });
   const asTask = new Map<BatchJob, Task>();
   for (const j of jobs) {
     asTask.set(j, buildTask({ id: String(j.id), submitMs: j.submit, runtimeMs: j.run, estimateMs: j.reqTime, deadlineMs: null, kind: "", family: "cpu", cpuMillis: j.nodes * 1000, memoryMib: 0, gpuCount: 0, gpuModel: "", ioIntensity: 0, requiredTags: [], preferredTags: [], maxRetries: 0 }, 1));
   }
-  const score = SCORES[order];
+  const score = scoreFor(order, wait);
   const queue: BatchJob[] = [];
   const running: Run[] = [];
   let now = jobs[0].submit;
@@ -95,12 +101,11 @@ export function runSequence(all: readonly BatchJob[], startIndex: number, machin
       release(slot, running.shift()!.attemptId);
     }
   };
-  const byScore = (a: BatchJob, b: BatchJob): number => cmp(score(a), score(b));
   const bySubmit = (a: BatchJob, b: BatchJob): number => a.submit - b.submit;
   const freeNodes = (): number => machine.nodes - slot.allocatedCpuMillis / 1000;
 
   for (;;) {
-    queue.sort(byScore); // Array.prototype.sort is stable
+    sortQueue(queue, score, now); // stable, as their sort
     const head = queue[0];
     if (!fits(head)) {
       if (backfill === "rlscheduler") {
@@ -172,22 +177,23 @@ function easyPass(head: BatchJob, queue: BatchJob[], running: readonly Run[], no
   }
 }
 
-function cmp(a: number | readonly number[], b: number | readonly number[]): number {
-  if (typeof a === "number" && typeof b === "number") return a < b ? -1 : a > b ? 1 : 0;
-  const x = a as readonly number[];
-  const y = b as readonly number[];
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
-  return 0;
+export interface ProtocolOptions {
+  /** Sequence start indexes (default: theirs for 10,000 jobs, else evenly spaced). */
+  starts?: readonly number[];
+  /** Reading of `w` for WFP3/UNICEP (default "published", the one that reproduces their cells). */
+  wait?: WaitReading;
 }
 
-export function runProtocol(trace: SwfTrace, order: OrderName, backfill: BackfillName, starts?: readonly number[]): ProtocolResult {
+export function runProtocol(trace: SwfTrace, order: OrderName, backfill: BackfillName, options: ProtocolOptions = {}): ProtocolResult {
   const { jobs, machine } = loadJobs(trace);
-  const idx = starts ?? (jobs.length === 10_000 ? RLSCHEDULER_STARTS_10K : fallbackStarts(jobs.length));
-  const sequences = idx.map((s) => runSequence(jobs, s, machine, order, backfill));
+  const wait = options.wait ?? "published";
+  const idx = options.starts ?? (jobs.length === 10_000 ? RLSCHEDULER_STARTS_10K : fallbackStarts(jobs.length));
+  const sequences = idx.map((s) => runSequence(jobs, s, machine, order, backfill, wait));
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     order,
     backfill,
+    wait,
     avgBoundedSlowdown: mean(sequences.map((s) => s.avgBoundedSlowdown)),
     utilisation: mean(sequences.map((s) => s.utilisation)),
     sequences,

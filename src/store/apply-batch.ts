@@ -5,8 +5,8 @@ import type { Task } from "../core/types.js";
 import type { StoreWrite, SubmitOutcome, SubmitRequest } from "./store-types.js";
 import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
 import { coalesceWrites } from "./coalesce-writes.js";
-import type { Db } from "./sql-util.js";
-import { idempotencyKeyOf, insertTasks, selectTasksByIdempotencyKeys, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
+import type { BatchStatement, ScriptSession } from "./write-script.js";
+import { idempotencyKeyOf, insertTasks, rowToTask, selectTasksByIdempotencyKeys, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
 import { insertAttempts, updateAttempts } from "./attempts-sql.js";
 import { insertEvents } from "./events-sql.js";
 import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
@@ -21,7 +21,7 @@ export function rowsOfJob(job: StoreJob): number {
   return job.kind === "submit" ? job.request.tasks.length + job.request.events.length : job.writes.length;
 }
 
-export async function applyBatch(trx: Db, jobs: readonly StoreJob[]): Promise<StoreJobResult[]> {
+export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob[]): Promise<StoreJobResult[]> {
   // One SELECT for every idempotency key in the batch. Keys claimed earlier in the same batch are
   // added to the map as we go, so two submissions with one key in one batch resolve like two in a
   // row. The unique index still backs this up: a concurrent writer outside this process would make
@@ -34,8 +34,15 @@ export async function applyBatch(trx: Db, jobs: readonly StoreJob[]): Promise<St
       if (key !== null) keys.add(key);
     }
   }
+  // Skipped when no job has a key (the common case): then the batch is one round trip plus COMMIT.
   const claimed = new Map<string, Task>();
-  for (const task of await selectTasksByIdempotencyKeys(trx, [...keys])) claimed.set(task.spec.idempotencyKey, task);
+  if (keys.size > 0) {
+    const [rows] = await session.run([selectTasksByIdempotencyKeys([...keys])]);
+    for (const row of rows) {
+      const task = rowToTask(row as unknown as Parameters<typeof rowToTask>[0]);
+      claimed.set(task.spec.idempotencyKey, task);
+    }
+  }
 
   const ops: RowOp[] = [];
   const results: StoreJobResult[] = [];
@@ -56,7 +63,8 @@ export async function applyBatch(trx: Db, jobs: readonly StoreJob[]): Promise<St
     for (const event of job.request.events) ops.push({ kind: "append_event", event });
   }
 
-  for (const group of planBatch(coalesceWrites(ops))) await runGroup(trx, group);
+  // Every statement of the batch in one round trip (see write-script.ts); COMMIT is the second.
+  await session.run(planBatch(coalesceWrites(ops)).flatMap(statementsOf));
   return results;
 }
 
@@ -82,30 +90,30 @@ function resolveSubmission(request: SubmitRequest, claimed: ReadonlyMap<string, 
   return { kind: "created", tasks: request.tasks };
 }
 
-/** Runs one planned group as one statement. */
-async function runGroup(trx: Db, group: OpGroup): Promise<void> {
+/** The statement of one planned group (two for deadline misses: the task and its worker). */
+function statementsOf(group: OpGroup): BatchStatement | BatchStatement[] {
   // The planner guarantees every op in a group has group.kind; `pick` narrows the union for TS.
   const pick = <K extends RowOp["kind"]>(kind: K) => group.ops as Extract<RowOp, { kind: K }>[];
   switch (group.kind) {
     case "insert_task":
-      return insertTasks(trx, pick("insert_task").map((op) => op.task));
+      return insertTasks(pick("insert_task").map((op) => op.task));
     case "upsert_worker":
-      return upsertWorkers(trx, pick("upsert_worker").map((op) => op.worker));
+      return upsertWorkers(pick("upsert_worker").map((op) => op.worker));
     case "insert_attempt":
-      return insertAttempts(trx, pick("insert_attempt").map((op) => op.attempt));
+      return insertAttempts(pick("insert_attempt").map((op) => op.attempt));
     case "update_attempt":
-      return updateAttempts(trx, pick("update_attempt"));
+      return updateAttempts(pick("update_attempt"));
     case "update_task":
-      return updateTaskStates(trx, pick("update_task"));
+      return updateTaskStates(pick("update_task"));
     case "update_progress":
-      return updateTaskProgress(trx, pick("update_progress"));
+      return updateTaskProgress(pick("update_progress"));
     case "update_worker_status":
-      return updateWorkerStatuses(trx, pick("update_worker_status"));
+      return updateWorkerStatuses(pick("update_worker_status"));
     case "upsert_learning":
-      return upsertLearning(trx, pick("upsert_learning").map((op) => op.stats));
+      return upsertLearning(pick("upsert_learning").map((op) => op.stats));
     case "record_deadline_miss":
-      return recordDeadlineMisses(trx, pick("record_deadline_miss"));
+      return recordDeadlineMisses(pick("record_deadline_miss"));
     case "append_event":
-      return insertEvents(trx, pick("append_event").map((op) => op.event));
+      return insertEvents(pick("append_event").map((op) => op.event));
   }
 }

@@ -3,6 +3,7 @@
 import type { Attempt, PlacementDecision, TaskResult } from "../core/types.js";
 import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
 import { assertAllUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
+import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface AttemptRow {
   id: string;
@@ -35,8 +36,7 @@ function rowToAttempt(row: AttemptRow): Attempt {
   };
 }
 
-export async function insertAttempts(db: Db, attempts: readonly Attempt[]): Promise<void> {
-  if (attempts.length === 0) return;
+export function insertAttempts(attempts: readonly Attempt[]): BatchStatement {
   const rows = attempts.map((a) => ({
     id: a.id,
     task_id: a.taskId,
@@ -49,7 +49,7 @@ export async function insertAttempts(db: Db, attempts: readonly Attempt[]): Prom
     result: a.result,
     decision: a.decision,
   }));
-  await db.raw(
+  return batchStatement(
     `INSERT INTO attempts (id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms,
        finished_at_ms, result, decision)
      SELECT id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms, finished_at_ms,
@@ -57,7 +57,7 @@ export async function insertAttempts(db: Db, attempts: readonly Attempt[]): Prom
      FROM json_to_recordset(?::json) AS x(id text, task_id text, number int, worker_id text,
        gpu_indexes jsonb, assigned_at_ms bigint, started_at_ms bigint, finished_at_ms bigint,
        result jsonb, decision jsonb)`,
-    [jsonParam(rows)],
+    jsonParam(rows),
   );
 }
 
@@ -73,8 +73,7 @@ export interface AttemptUpdate {
  * One UPDATE for many attempts (distinct ids). Partial updates of different shapes share the
  * statement through per-field "set_*" flags, so a batch never needs one statement per shape.
  */
-export async function updateAttempts(db: Db, updates: readonly AttemptUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
+export function updateAttempts(updates: readonly AttemptUpdate[]): BatchStatement {
   const rows = updates.map((u) => ({
     id: u.attemptId,
     set_started: u.startedAtMs !== undefined,
@@ -84,8 +83,7 @@ export async function updateAttempts(db: Db, updates: readonly AttemptUpdate[]):
     set_result: u.result !== undefined,
     result: u.result ?? null,
   }));
-  const touched = await queryRows<{ id: string }>(
-    db,
+  return batchStatement(
     `UPDATE attempts AS a SET
        started_at_ms = CASE WHEN x.set_started THEN x.started_at_ms ELSE a.started_at_ms END,
        finished_at_ms = CASE WHEN x.set_finished THEN x.finished_at_ms ELSE a.finished_at_ms END,
@@ -94,9 +92,9 @@ export async function updateAttempts(db: Db, updates: readonly AttemptUpdate[]):
        set_finished boolean, finished_at_ms bigint, set_result boolean, result jsonb)
      WHERE a.id = x.id
      RETURNING a.id`,
-    [jsonParam(rows)],
+    jsonParam(rows),
+    (touched) => assertAllUpdated("attempt", rows.map((r) => r.id), touched as { id: string }[]),
   );
-  assertAllUpdated("attempt", rows.map((r) => r.id), touched);
 }
 
 /** A task's attempts in the order they were made. */

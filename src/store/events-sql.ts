@@ -2,6 +2,7 @@
 // Events are ordered by their bigserial id, which follows insertion order.
 import type { TaskEvent, TaskResult, TaskState } from "../core/types.js";
 import { jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
+import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface EventRow {
   task_id: string;
@@ -32,8 +33,7 @@ function rowToEvent(row: EventRow): TaskEvent {
  * it, so the serial ids follow the array and a task's history reads back in the order the master
  * produced it. (WITH ORDINALITY cannot be combined with json_to_recordset's column list.)
  */
-export async function insertEvents(db: Db, events: readonly TaskEvent[]): Promise<void> {
-  if (events.length === 0) return;
+export function insertEvents(events: readonly TaskEvent[]): BatchStatement {
   const rows = events.map((e, ord) => ({
     ord,
     task_id: e.taskId,
@@ -46,13 +46,13 @@ export async function insertEvents(db: Db, events: readonly TaskEvent[]): Promis
     worker_id: e.workerId === "" ? null : e.workerId,
     result: e.result,
   }));
-  await db.raw(
+  return batchStatement(
     `INSERT INTO task_events (task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result)
      SELECT x.task_id, x.state, x.progress, x.progress_message, x.time_ms, x.attempt_id, x.worker_id, x.result
      FROM json_to_recordset(?::json) AS x(ord int, task_id text, state text, progress float8,
        progress_message text, time_ms bigint, attempt_id text, worker_id text, result jsonb)
      ORDER BY x.ord`,
-    [jsonParam(rows)],
+    jsonParam(rows),
   );
 }
 

@@ -1,6 +1,7 @@
 // SQL for learned per-(kind, worker) statistics (the "tau store") and deadline-miss counters.
 import type { LearningStats } from "../core/rts/learning.js";
 import { jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
+import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface LearningRow {
   kind: string;
@@ -14,8 +15,7 @@ interface LearningRow {
 }
 
 /** Insert or replace learning rows. (kind, worker) pairs must be distinct within one call. */
-export async function upsertLearning(db: Db, stats: readonly LearningStats[]): Promise<void> {
-  if (stats.length === 0) return;
+export function upsertLearning(stats: readonly LearningStats[]): BatchStatement {
   const rows = stats.map((s) => ({
     kind: s.kind,
     worker_id: s.workerId,
@@ -27,7 +27,7 @@ export async function upsertLearning(db: Db, stats: readonly LearningStats[]): P
     samples: s.samples,
     updated_at_ms: s.updatedAtMs,
   }));
-  await db.raw(
+  return batchStatement(
     `INSERT INTO learning_stats (kind, worker_id, runtime_ratio, successes, failures, success_rate,
        prediction_error, samples, updated_at_ms)
      SELECT kind, worker_id, runtime_ratio, successes, failures, success_rate, prediction_error, samples, updated_at_ms
@@ -37,7 +37,7 @@ export async function upsertLearning(db: Db, stats: readonly LearningStats[]): P
      ON CONFLICT (kind, worker_id) DO UPDATE SET runtime_ratio = excluded.runtime_ratio,
        successes = excluded.successes, failures = excluded.failures, success_rate = excluded.success_rate,
        prediction_error = excluded.prediction_error, samples = excluded.samples, updated_at_ms = excluded.updated_at_ms`,
-    [jsonParam(rows)],
+    jsonParam(rows),
   );
 }
 
@@ -60,17 +60,22 @@ export async function selectLearning(db: Db): Promise<LearningStats[]> {
 }
 
 /** Marks tasks as having missed their deadline and counts one miss per entry on its worker. */
-export async function recordDeadlineMisses(db: Db, misses: readonly { taskId: string; workerId: string }[]): Promise<void> {
-  if (misses.length === 0) return;
-  await db.raw(`UPDATE tasks SET deadline_missed = true WHERE id IN (SELECT value FROM json_array_elements_text(?::json))`, [
-    JSON.stringify(misses.map((m) => m.taskId)),
-  ]);
+export function recordDeadlineMisses(misses: readonly { taskId: string; workerId: string }[]): BatchStatement[] {
+  const statements = [
+    batchStatement(
+      `UPDATE tasks SET deadline_missed = true WHERE id IN (SELECT value FROM json_array_elements_text(?::json))`,
+      JSON.stringify(misses.map((m) => m.taskId)),
+    ),
+  ];
   const perWorker = new Map<string, number>();
   for (const m of misses) if (m.workerId) perWorker.set(m.workerId, (perWorker.get(m.workerId) ?? 0) + 1);
-  if (perWorker.size === 0) return;
-  await db.raw(
-    `UPDATE workers AS w SET deadline_misses = w.deadline_misses + x.n
-     FROM json_to_recordset(?::json) AS x(id text, n integer) WHERE w.id = x.id`,
-    [jsonParam([...perWorker].map(([id, n]) => ({ id, n })))],
+  if (perWorker.size === 0) return statements;
+  statements.push(
+    batchStatement(
+      `UPDATE workers AS w SET deadline_misses = w.deadline_misses + x.n
+       FROM json_to_recordset(?::json) AS x(id text, n integer) WHERE w.id = x.id`,
+      jsonParam([...perWorker].map(([id, n]) => ({ id, n }))),
+    ),
   );
+  return statements;
 }

@@ -8,6 +8,7 @@ import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
 import { applyBatch, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
+import { inScriptTransaction } from "./write-script.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { selectActiveTasks, selectTask, selectTaskPage } from "./tasks-sql.js";
 import { selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
@@ -39,7 +40,7 @@ class KnexStore implements TaskgridStore {
   constructor(private readonly conn: OpenedKnex, maxBatchRows?: number) {
     this.dialect = conn.dialect;
     this.committer = new GroupCommitter<StoreJob, StoreJobResult>({
-      runBatch: (jobs) => conn.knex.transaction((trx) => applyBatch(trx, jobs)),
+      runBatch: (jobs) => inScriptTransaction(conn.knex, conn.dialect, (session) => applyBatch(session, jobs)),
       rowsOf: rowsOfJob,
       maxBatchRows,
     });

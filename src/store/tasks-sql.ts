@@ -6,6 +6,7 @@ import type { QueueClass, Task, TaskResult, TaskSpec, TaskState } from "../core/
 import type { StoreWrite, TaskFilter } from "./store-types.js";
 import type { PageCursor } from "./page-token.js";
 import { assertAllUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
+import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface TaskRow {
   id: string;
@@ -54,8 +55,7 @@ export function idempotencyKeyOf(task: Task): string | null {
   return task.spec.idempotencyKey === "" ? null : task.spec.idempotencyKey;
 }
 
-export async function insertTasks(db: Db, tasks: readonly Task[]): Promise<void> {
-  if (tasks.length === 0) return;
+export function insertTasks(tasks: readonly Task[]): BatchStatement {
   const rows = tasks.map((t) => ({
     id: t.id,
     spec: t.spec,
@@ -76,7 +76,7 @@ export async function insertTasks(db: Db, tasks: readonly Task[]): Promise<void>
     idempotency_key: idempotencyKeyOf(t),
     trace_parent: t.traceParent ?? null,
   }));
-  await db.raw(
+  return batchStatement(
     `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
        result, idempotency_key, trace_parent)
@@ -87,7 +87,7 @@ export async function insertTasks(db: Db, tasks: readonly Task[]): Promise<void>
        queue_class text, priority text, project text, labels jsonb, progress float8,
        progress_message text, created_at_ms bigint, updated_at_ms bigint, deadline_ms bigint,
        current_attempt_id text, attempt_count int, result jsonb, idempotency_key text, trace_parent text)`,
-    [jsonParam(rows)],
+    jsonParam(rows),
   );
 }
 
@@ -95,8 +95,7 @@ export async function insertTasks(db: Db, tasks: readonly Task[]): Promise<void>
 export type TaskStateUpdate = Omit<Extract<StoreWrite, { kind: "update_task" }>, "kind">;
 
 /** One UPDATE for many tasks; ids must be distinct (the caller's batch planner ensures it). */
-export async function updateTaskStates(db: Db, updates: readonly TaskStateUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
+export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStatement {
   const rows = updates.map((u) => ({
     id: u.taskId,
     state: u.state,
@@ -105,17 +104,16 @@ export async function updateTaskStates(db: Db, updates: readonly TaskStateUpdate
     attempt_count: u.attemptCount,
     result: u.result,
   }));
-  const touched = await queryRows<{ id: string }>(
-    db,
+  return batchStatement(
     `UPDATE tasks AS t SET state = x.state, updated_at_ms = x.updated_at_ms,
        current_attempt_id = x.current_attempt_id, attempt_count = x.attempt_count, result = x.result
      FROM json_to_recordset(?::json) AS x(id text, state text, updated_at_ms bigint,
        current_attempt_id text, attempt_count int, result jsonb)
      WHERE t.id = x.id
      RETURNING t.id`,
-    [jsonParam(rows)],
+    jsonParam(rows),
+    (touched) => assertAllUpdated("task", rows.map((r) => r.id), touched as { id: string }[]),
   );
-  assertAllUpdated("task", rows.map((r) => r.id), touched);
 }
 
 export interface TaskProgressUpdate {
@@ -125,35 +123,31 @@ export interface TaskProgressUpdate {
   updatedAtMs: number;
 }
 
-export async function updateTaskProgress(db: Db, updates: readonly TaskProgressUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
+export function updateTaskProgress(updates: readonly TaskProgressUpdate[]): BatchStatement {
   const rows = updates.map((u) => ({
     id: u.taskId,
     progress: u.progress,
     progress_message: u.progressMessage,
     updated_at_ms: u.updatedAtMs,
   }));
-  const touched = await queryRows<{ id: string }>(
-    db,
+  return batchStatement(
     `UPDATE tasks AS t SET progress = x.progress, progress_message = x.progress_message,
        updated_at_ms = x.updated_at_ms
      FROM json_to_recordset(?::json) AS x(id text, progress float8, progress_message text, updated_at_ms bigint)
      WHERE t.id = x.id
      RETURNING t.id`,
-    [jsonParam(rows)],
+    jsonParam(rows),
+    (touched) => assertAllUpdated("task", rows.map((r) => r.id), touched as { id: string }[]),
   );
-  assertAllUpdated("task", rows.map((r) => r.id), touched);
 }
 
-export async function selectTasksByIdempotencyKeys(db: Db, keys: readonly string[]): Promise<Task[]> {
-  if (keys.length === 0) return [];
-  const rows = await queryRows<TaskRow>(
-    db,
+/** The tasks holding any of `keys`; its rows map to tasks with rowToTask. */
+export function selectTasksByIdempotencyKeys(keys: readonly string[]): BatchStatement {
+  return batchStatement(
     `SELECT ${TASK_COLUMNS} FROM tasks
      WHERE idempotency_key IN (SELECT value FROM json_array_elements_text(?::json))`,
-    [JSON.stringify(keys)],
+    JSON.stringify(keys),
   );
-  return rows.map(rowToTask);
 }
 
 export async function selectTask(db: Db, taskId: string): Promise<Task | null> {

@@ -2,6 +2,7 @@
 // attempts can always name the worker they ran on, and a returning agent keeps its id.
 import type { Capacity, Telemetry, Worker, WorkerStatus } from "../core/types.js";
 import { assertAllUpdated, jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
+import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface WorkerRow {
   id: string;
@@ -32,8 +33,7 @@ function rowToWorker(row: WorkerRow): Worker {
 }
 
 /** Insert or replace whole worker rows (registration, re-registration). Ids must be distinct. */
-export async function upsertWorkers(db: Db, workers: readonly Worker[]): Promise<void> {
-  if (workers.length === 0) return;
+export function upsertWorkers(workers: readonly Worker[]): BatchStatement {
   const rows = workers.map((w) => ({
     id: w.id,
     hostname: w.hostname,
@@ -45,7 +45,7 @@ export async function upsertWorkers(db: Db, workers: readonly Worker[]): Promise
     last_seen_at_ms: w.lastSeenAtMs,
     telemetry: w.telemetry,
   }));
-  await db.raw(
+  return batchStatement(
     `INSERT INTO workers (id, hostname, tags, capacity, status, agent_version, registered_at_ms,
        last_seen_at_ms, telemetry)
      SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry
@@ -55,7 +55,7 @@ export async function upsertWorkers(db: Db, workers: readonly Worker[]): Promise
        capacity = excluded.capacity, status = excluded.status, agent_version = excluded.agent_version,
        registered_at_ms = excluded.registered_at_ms, last_seen_at_ms = excluded.last_seen_at_ms,
        telemetry = excluded.telemetry`,
-    [jsonParam(rows)],
+    jsonParam(rows),
   );
 }
 
@@ -65,18 +65,16 @@ export interface WorkerStatusUpdate {
   lastSeenAtMs: number;
 }
 
-export async function updateWorkerStatuses(db: Db, updates: readonly WorkerStatusUpdate[]): Promise<void> {
-  if (updates.length === 0) return;
+export function updateWorkerStatuses(updates: readonly WorkerStatusUpdate[]): BatchStatement {
   const rows = updates.map((u) => ({ id: u.workerId, status: u.status, last_seen_at_ms: u.lastSeenAtMs }));
-  const touched = await queryRows<{ id: string }>(
-    db,
+  return batchStatement(
     `UPDATE workers AS w SET status = x.status, last_seen_at_ms = x.last_seen_at_ms
      FROM json_to_recordset(?::json) AS x(id text, status text, last_seen_at_ms bigint)
      WHERE w.id = x.id
      RETURNING w.id`,
-    [jsonParam(rows)],
+    jsonParam(rows),
+    (touched) => assertAllUpdated("worker", rows.map((r) => r.id), touched as { id: string }[]),
   );
-  assertAllUpdated("worker", rows.map((r) => r.id), touched);
 }
 
 export async function selectWorkers(db: Db): Promise<Worker[]> {

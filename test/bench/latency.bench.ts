@@ -117,7 +117,8 @@ export const latencyBench: BenchModule = {
       "Reading: two group commits lie on every task's path, each waiting for the transaction in progress first: its submit's (before the " +
         "acknowledgement) and its assignment's (before the assignment is sent, so an agent never runs an attempt the database does not know). " +
         "The median is about three commit cycles; the tail follows the cycle time, i.e. the round trips of each transaction through the master's " +
-        "event loop and the CPU the master, Postgres and the load generator get on a shared two-core machine.",
+        "event loop (two: BEGIN and every statement of the batch as one query string, then COMMIT; src/store/write-script.ts) and the CPU the " +
+        "master, Postgres and the load generator get on a shared two-core machine.",
       "",
       tableMarkdown(table),
       "",

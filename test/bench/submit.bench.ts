@@ -69,7 +69,8 @@ export const submitBench: BenchModule = {
       "",
       "Reading: each unary call costs the master mostly gRPC/HTTP/2 work (headers, one socket write per response, garbage collection) and the " +
         "client about as much again; Postgres little, thanks to group commit. With 64 calls in flight the figure is bound by latency: each call waits for " +
-        "the transaction in progress and then its own (BEGIN, INSERT tasks, INSERT events, COMMIT: four round trips through a busy event loop). With 256 " +
+        "the transaction in progress and then its own (BEGIN + INSERT tasks + INSERT events as one query string, then COMMIT: two round trips through a " +
+        "busy event loop; src/store/write-script.ts). With 256 " +
         "in flight it is bound by CPU, the master and the client sharing two cores with Postgres. Profile with TASKGRID_BENCH_PROFILE (docs/operations.md).",
       "",
       tableMarkdown(table),

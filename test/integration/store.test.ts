@@ -106,6 +106,16 @@ for (const backend of backends()) {
     assert.is(await store.getTask(randomUUID()), null);
   });
 
+  test("values that need quoting in SQL text round-trip unchanged", async () => {
+    // Batches send their json as an inlined string literal (write-script.ts): quotes, backslashes,
+    // `?`, `$` patterns, semicolons and non-ASCII must all survive.
+    const tricky = `it's a \\ back'slash; ? $& $1 "q" \\' \u00e9\u4e2d \u{1F600} \\u0000 --`;
+    const t = task({ name: tricky, env: { [tricky]: tricky }, command: [tricky], idempotencyKey: tricky }, { progressMessage: tricky });
+    assert.equal(await store.submit(request(t)), { kind: "created", tasks: [t] });
+    assert.equal(await store.getTask(t.id), t);
+    assert.equal(await store.submit(request(t)), { kind: "existing", task: t });
+  });
+
   test("a multi-task submit is all-or-nothing", async () => {
     const first = task();
     await store.submit(request(first));

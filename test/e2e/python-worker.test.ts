@@ -3,63 +3,33 @@
 // real tasks, and stops cleanly on SIGTERM. Skipped, with the reason printed, where python3 lacks grpc.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, type TaskgridClient, type TaskSpecInput } from "../../src/client/index.js";
 import { AttemptOutcome, TaskState } from "../../src/gen/taskgrid/v1/types.js";
-import { ROOT } from "../helpers/processes.js";
+import { Proc, ROOT } from "../helpers/processes.js";
 import { alive, cancelActiveTasks, eventually, readPid, TaskEvents } from "../helpers/task-watch.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
 const PYTHON = "/usr/bin/python3";
 const probe = spawnSync(PYTHON, ["-c", "import grpc, grpc_tools"], { encoding: "utf8" });
 
-/** The Python worker as a child process, with its output awaitable line by line. */
-class PythonWorker {
-  readonly child: ChildProcess;
-  output = "";
-  readonly exited: Promise<number | null>;
-  private waiters: Array<() => void> = [];
-
-  constructor(master: string, id: string, tags: string) {
-    const script = `${ROOT}examples/python/taskgrid_worker.py`;
-    this.child = spawn(PYTHON, [script, "--master", master, "--id", id, "--tags", tags, "--max-tasks", "2"], { stdio: ["ignore", "pipe", "pipe"] });
-    const onData = (d: Buffer) => {
-      this.output += d.toString();
-      const w = this.waiters;
-      this.waiters = [];
-      w.forEach((f) => f());
-    };
-    this.child.stdout!.on("data", onData);
-    this.child.stderr!.on("data", onData);
-    this.exited = new Promise((resolve) => this.child.on("close", (code) => (resolve(code), onData(Buffer.alloc(0)))));
-  }
-
-  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    for (;;) {
-      const m = this.output.match(pattern);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`python worker exited before printing ${pattern}:\n${this.output}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-
-  stop(): Promise<number | null> {
-    if (this.child.exitCode === null) this.child.kill("SIGTERM");
-    return this.exited;
-  }
+/** The Python worker as a child process, with its output awaitable (test/helpers/processes.ts). */
+function pythonWorker(master: string, id: string, tags: string): Proc {
+  const script = `${ROOT}examples/python/taskgrid_worker.py`;
+  return new Proc(["--master", master, "--id", id, "--tags", tags, "--max-tasks", "2"], {}, [PYTHON, script]);
 }
 
-const e2e = suite<{ m: TestMaster; client: TaskgridClient; worker: PythonWorker; dir: string }>("python worker e2e");
+const e2e = suite<{ m: TestMaster; client: TaskgridClient; worker: Proc; dir: string }>("python worker e2e");
 
 e2e.before(async (ctx) => {
   // Short heartbeats, so the worker's interval visibly comes from the master; a short cancel grace.
   ctx.m = await startTestMaster({ heartbeatIntervalMs: 200, cancelGraceMs: 300 });
   ctx.client = createClient(ctx.m.address);
   ctx.dir = mkdtempSync(join(tmpdir(), "taskgrid-pyworker-"));
-  ctx.worker = new PythonWorker(ctx.m.address, "py-worker", "pyw,lang=python");
+  ctx.worker = pythonWorker(ctx.m.address, "py-worker", "pyw,lang=python");
   await ctx.worker.waitFor(/registered as py-worker \(heartbeat every 200 ms\)/);
 });
 
@@ -161,7 +131,7 @@ e2e("cancel of a task that ignores SIGTERM: SIGKILL after the master's grace per
 });
 
 e2e("SIGTERM stops a worker cleanly: its running attempt is killed and reported LOST, exit 0", async ({ m, client, dir }) => {
-  const other = new PythonWorker(m.address, "py-worker-2", "pyw2");
+  const other = pythonWorker(m.address, "py-worker-2", "pyw2");
   try {
     await other.waitFor(/registered as py-worker-2/);
     const pidFile = join(dir, "lost.pid");

@@ -12,8 +12,10 @@ export class Proc {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  /** Runs the taskgrid bin with `args`, or another program when `program` (argv prefix) is given. */
+  constructor(args: string[], env: Record<string, string> = {}, program: string[] = [process.execPath, BIN]) {
+    const [file, ...prefix] = program;
+    this.child = spawn(file, [...prefix, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     const onData = (d: Buffer) => {
       this.output += d.toString();
       const w = this.waiters;
@@ -22,7 +24,8 @@ export class Proc {
     };
     this.child.stdout!.on("data", onData);
     this.child.stderr!.on("data", onData);
-    this.exited = new Promise((resolve) => this.child.on("close", (code) => resolve(code)));
+    // Wake waiters on exit too, so waitFor reports a process that died without printing more.
+    this.exited = new Promise((resolve) => this.child.on("close", (code) => (resolve(code), onData(Buffer.alloc(0)))));
   }
 
   /** Resolves when the combined output matches `pattern` (checked again on every chunk). */

@@ -69,7 +69,7 @@ class Worker:
     def __init__(self, opts):
         self.opts = opts
         self.outbox = queue.Queue()  # AgentMessages to send, in order; None half-closes the stream
-        self.lock = threading.Lock()  # guards running and closing (the stream, attempts and timers are threads)
+        self.lock = threading.RLock()  # guards running and closing; re-entrant, as a signal handler may take it
         self.running = {}  # attempt id -> [Popen, None or (outcome, message) once we stop it]
         self.draining = False
         self.closing = False

@@ -35,6 +35,15 @@ export interface AgentOptions {
   /** Close the stream when `registered` does not come within this; default 30000. */
   registerTimeoutMs?: number;
   maxBufferedReports?: number;
+  /**
+   * Directory for what must survive an agent restart (finished reports the master has not
+   * acknowledged). Unset: kept in memory only. The CLI defaults it to .taskgrid/agent-<worker id>.
+   */
+  stateDir?: string;
+  /** How often the lease on running attempts is checked; default 250. */
+  leaseCheckMs?: number;
+  /** On stop, how long to wait for the master to acknowledge finished reports; default 2000. */
+  stopAckWaitMs?: number;
   /** Observes lifecycle changes (tests wait on these). */
   onPhase?: (phase: AgentPhase) => void;
   now?: () => number;
@@ -58,6 +67,9 @@ export interface AgentConfig {
   drainTimeoutMs: number;
   registerTimeoutMs: number;
   maxBufferedReports: number;
+  stateDir: string | null;
+  leaseCheckMs: number;
+  stopAckWaitMs: number;
   onPhase: (phase: AgentPhase) => void;
   now: () => number;
   tracing: TracingOptions;
@@ -104,6 +116,9 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     drainTimeoutMs: nonNegative(o.drainTimeoutMs ?? 600_000, "drainTimeoutMs"),
     registerTimeoutMs: positive(o.registerTimeoutMs ?? 30_000, "registerTimeoutMs"),
     maxBufferedReports: positive(o.maxBufferedReports ?? 10_000, "maxBufferedReports"),
+    stateDir: o.stateDir ?? null,
+    leaseCheckMs: positive(o.leaseCheckMs ?? 250, "leaseCheckMs"),
+    stopAckWaitMs: nonNegative(o.stopAckWaitMs ?? 2_000, "stopAckWaitMs"),
     onPhase: o.onPhase ?? (() => {}),
     tracing: { serviceName: "taskgrid-agent", ...o.tracing },
     now,

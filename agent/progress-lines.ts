@@ -1,5 +1,7 @@
 // Progress reporting by tasks: a stdout line `::progress 42` or `::progress 42 some message`.
-// Malformed lines are plain output. Percentages are clamped to 0..100.
+// Malformed lines are plain output. Percentages are clamped to 0..100. A NUL in the message is
+// escaped as `\0` (the master stores it; see src/core/text-rules.ts).
+import { escapeNul } from "../src/core/text-rules.js";
 
 export interface ProgressUpdate {
   percent: number;
@@ -12,7 +14,7 @@ const PROGRESS_LINE = /^::progress[ \t]+([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:[ \t]+(
 export function parseProgressLine(line: string): ProgressUpdate | null {
   const m = PROGRESS_LINE.exec(line.endsWith("\r") ? line.slice(0, -1) : line);
   if (!m) return null;
-  return { percent: clampPercent(Number(m[1])), message: m[2] ?? "" };
+  return { percent: clampPercent(Number(m[1])), message: escapeNul(m[2] ?? "") };
 }
 
 /**

@@ -2,18 +2,24 @@
 // closed. Messages are handled strictly in arrival order (a promise chain), so "started" is always
 // processed before "finished" of the same attempt. A malformed or out-of-order message ends this
 // session with INVALID_ARGUMENT; it never throws into the master.
+//
+// Reports carry sequence numbers; once a report's commit finished (or it was found stale) and so
+// did every earlier one, a ReportAck tells the agent it may forget them. Heartbeats are answered at
+// once: that answer renews the agent's lease on its attempts (agent/attempt-lease.ts).
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { ProtocolError, TaskgridError } from "../src/core/errors.js";
+import { ProtocolError, TaskgridError, WorkerConnectedError } from "../src/core/errors.js";
 import type { AgentMessage, MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
-import { capacityFromProto, resultFromProto, telemetryFromProto } from "./convert/from-proto.js";
+import { resultFromProto, telemetryFromProto } from "./convert/from-proto.js";
+import { registrationFromProto } from "./convert/registration.js";
+import { escapeNul, hasNul } from "../src/core/text-rules.js";
 import type { Clock } from "./clock.js";
+import { toServiceError } from "./grpc-errors.js";
 import type { Logger } from "./logger.js";
 import type { TaskLifecycle } from "./task-lifecycle.js";
 import type { WorkerRegistry } from "./worker-registry.js";
 
 export type SessionPhase = "awaiting_register" | "registered" | "closed";
 
-const WORKER_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** Reports of one agent that may wait for their commit before its stream is paused. */
 export const MAX_UNCOMMITTED = 4096;
 
@@ -23,6 +29,11 @@ export interface SessionDeps {
   clock: Clock;
   log: Logger;
   heartbeatIntervalMs: number;
+  /** Lease granted to the agent on its attempts, and its SIGTERM -> SIGKILL grace (see MasterConfig). */
+  leaseMs: number;
+  leaseGraceMs: number;
+  /** The open registered session of a worker id, if any (one live session per worker id). */
+  sessionOf(workerId: string): AgentSession | undefined;
   /** Called once registered: the registry of open sessions takes it (replacing an older one). */
   attach(session: AgentSession): void;
   detach(session: AgentSession): void;
@@ -33,7 +44,13 @@ export class AgentSession {
   workerId = "";
   /** The worker registry's registration epoch of this session (see WorkerRegistry.sessionClosed). */
   epoch = 0;
+  /** The agent process's random id (Register.instance_id): a reconnect of the same process may replace its old session. */
+  instanceId = "";
   private chain: Promise<void> = Promise.resolve();
+  /** Sequenced reports in arrival order whose handling has not finished, oldest first. */
+  private readonly unacked: Array<{ seq: number; done: boolean }> = [];
+  private ackedSeq = 0;
+  private ackScheduled = false;
   /** Reports applied to memory whose commit has not finished yet (see dispatch). */
   private uncommitted = 0;
 
@@ -69,11 +86,39 @@ export class AgentSession {
     }
   }
 
+  get peer(): string {
+    try {
+      return this.call.getPeer();
+    } catch {
+      return "unknown peer";
+    }
+  }
+
   private fail(err: unknown): void {
-    const details = err instanceof TaskgridError ? err.message : "internal error";
-    if (!(err instanceof TaskgridError)) this.deps.log.error("agent session failed", { worker: this.workerId, error: String(err) });
-    else this.deps.log.warn("agent session ended: protocol error", { worker: this.workerId, error: details });
-    this.close({ code: status.INVALID_ARGUMENT, details });
+    if (err instanceof TaskgridError) this.deps.log.warn("agent session refused or ended", { worker: this.workerId, error: err.message });
+    const { code, details } = toServiceError(err, this.deps.log, "agent session");
+    this.close({ code: code ?? status.INTERNAL, details: details ?? "internal error" });
+  }
+
+  /** Marks a sequenced report handled; acks the longest handled prefix (one ack per event-loop turn). */
+  private tracked(seq: number): () => void {
+    if (!(seq > 0)) return () => {};
+    const entry = { seq, done: false };
+    this.unacked.push(entry);
+    return () => {
+      entry.done = true;
+      let advanced = false;
+      while (this.unacked.length > 0 && this.unacked[0].done) {
+        this.ackedSeq = Math.max(this.ackedSeq, this.unacked.shift()!.seq);
+        advanced = true;
+      }
+      if (!advanced || this.ackScheduled) return;
+      this.ackScheduled = true;
+      setImmediate(() => {
+        this.ackScheduled = false;
+        this.send({ body: { $case: "ack", value: { seq: this.ackedSeq } } });
+      });
+    };
   }
 
   /**
@@ -87,10 +132,11 @@ export class AgentSession {
   private dispatch(msg: AgentMessage): Promise<void> | undefined {
     if (this.phase !== "registered") return this.handle(msg);
     if (++this.uncommitted === MAX_UNCOMMITTED) this.call.pause();
+    const handled = this.tracked(msg.seq);
     const committed = () => {
       if (this.uncommitted-- === MAX_UNCOMMITTED) this.call.resume();
     };
-    this.handle(msg).then(committed, (err) => (committed(), this.fail(err)));
+    this.handle(msg).then(() => (committed(), handled()), (err) => (committed(), this.fail(err)));
     return undefined;
   }
 
@@ -109,6 +155,11 @@ export class AgentSession {
         throw new ProtocolError("register sent twice on one stream");
       case "heartbeat":
         registry.heartbeat(this.workerId, telemetryFromProto(body.value.telemetry, clock.now()));
+        if (body.value.seq > 0) this.send({ body: { $case: "heartbeatAck", value: { seq: body.value.seq } } });
+        return;
+      case "draining":
+        this.deps.log.info("agent asked to drain", { worker: this.workerId, reason: body.value.reason });
+        await registry.drain(this.workerId);
         return;
       case "started":
         requireAttemptId(body.value.attemptId, "started.attempt_id");
@@ -116,7 +167,7 @@ export class AgentSession {
       case "progress":
         requireAttemptId(body.value.attemptId, "progress.attempt_id");
         if (!Number.isFinite(body.value.percent)) throw new ProtocolError("progress.percent must be a finite number");
-        return lifecycle.attemptProgress(this.workerId, body.value.attemptId, body.value.percent, body.value.message.slice(0, 1024));
+        return lifecycle.attemptProgress(this.workerId, body.value.attemptId, body.value.percent, escapeNul(body.value.message).slice(0, 1024));
       case "finished": {
         requireAttemptId(body.value.attemptId, "finished.attempt_id");
         const result = resultFromProto(body.value.result, "finished.result");
@@ -127,27 +178,26 @@ export class AgentSession {
     }
   }
 
-  private async register(reg: Extract<AgentMessage["body"], { $case: "register" }>["value"]): Promise<void> {
-    if (!WORKER_ID.test(reg.workerId)) throw new ProtocolError("register.worker_id must be 1..128 characters of [A-Za-z0-9._-]");
-    const capacity = capacityFromProto(reg.capacity, "register.capacity");
+  private async register(message: Extract<AgentMessage["body"], { $case: "register" }>["value"]): Promise<void> {
+    const reg = registrationFromProto(message);
+    const other = this.deps.sessionOf(reg.workerId);
+    if (other && other !== this && (other.instanceId === "" || other.instanceId !== reg.instanceId)) {
+      throw new WorkerConnectedError(reg.workerId, other.peer);
+    }
     this.workerId = reg.workerId;
-    const { epoch, killAttemptIds, afterRegistered } = await this.deps.registry.register({
-      workerId: reg.workerId,
-      hostname: reg.hostname,
-      tags: reg.tags.filter((t) => t.length > 0),
-      capacity,
-      agentVersion: reg.agentVersion,
-      runningAttemptIds: reg.running.map((r) => r.attemptId),
-    });
+    this.instanceId = reg.instanceId;
+    const { epoch, killAttemptIds, afterRegistered } = await this.deps.registry.register(reg);
     this.epoch = epoch;
     if (this.phase === "closed") return;
     this.phase = "registered";
     this.deps.attach(this);
-    this.send({ body: { $case: "registered", value: { workerId: this.workerId, heartbeatIntervalMs: this.deps.heartbeatIntervalMs, killAttemptIds } } });
+    const { heartbeatIntervalMs, leaseMs, leaseGraceMs } = this.deps;
+    this.send({ body: { $case: "registered", value: { workerId: this.workerId, heartbeatIntervalMs, killAttemptIds, leaseMs, leaseGraceMs } } });
     await afterRegistered();
   }
 }
 
 function requireAttemptId(id: string, field: string): void {
   if (!id) throw new ProtocolError(`${field} is required`);
+  if (id.length > 128 || hasNul(id)) throw new ProtocolError(`${field}: at most 128 characters, without NUL`);
 }

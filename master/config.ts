@@ -4,6 +4,7 @@ import { InvalidArgumentError } from "../src/core/errors.js";
 import { createLogger, type Logger, type LogFormat, type LogLevel } from "./logger.js";
 import { isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from "../src/telemetry/log-format.js";
 import { systemClock, type Clock } from "./clock.js";
+import { DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
 import type { TracingOptions } from "../src/telemetry/tracing.js";
 
 export interface MasterOptions {
@@ -34,6 +35,22 @@ export interface MasterOptions {
   /** An attempt with a timeout gets no later than timeout + this to report before the master ends it as TIMEOUT; default 30 s. */
   staleMarginMs?: number;
   shutdownTimeoutMs?: number;
+  /**
+   * Lease an agent holds on its running attempts: it stops them itself when the master has answered
+   * none of its heartbeats for this long; default offlineAfterMs / 2. With leaseGraceMs it must end
+   * before offlineAfterMs, when the master may requeue the attempts elsewhere.
+   */
+  leaseMs?: number;
+  /** SIGTERM -> SIGKILL grace of an agent whose lease expired; default offlineAfterMs / 4. */
+  leaseGraceMs?: number;
+  /** Requeues after infrastructure failures when a task does not set max_requeues; default 5. */
+  defaultMaxRequeues?: number;
+  /** Base of the retry backoff when a task does not set retry_backoff_ms; default 1000. */
+  retryBackoffMs?: number;
+  /** Upper bound of one retry backoff; default 5 minutes. */
+  maxRetryBackoffMs?: number;
+  /** Draws retry jitter in [0, 1); default Math.random (tests inject a seeded one). */
+  random?: () => number;
   logLevel?: LogLevel;
   /** "text" or "json"; default: text when stderr is a terminal, JSON otherwise (JSON when `log` is set). */
   logFormat?: LogFormat;
@@ -66,6 +83,10 @@ export interface MasterConfig {
   cancelGraceMs: number;
   staleMarginMs: number;
   shutdownTimeoutMs: number;
+  leaseMs: number;
+  leaseGraceMs: number;
+  failurePolicy: FailurePolicy;
+  random: () => number;
   logger: Logger;
   clock: Clock;
   tracing: TracingOptions;
@@ -73,6 +94,11 @@ export interface MasterConfig {
 
 function positive(value: number, key: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(key, `must be a positive number (got ${value})`);
+  return value;
+}
+
+function wholeNumber(value: number, key: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(key, `must be a whole number >= 0 (got ${value})`);
   return value;
 }
 
@@ -89,6 +115,17 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   const suspectAfterMs = positive(o.suspectAfterMs ?? 10_000, "suspect_after_ms");
   const offlineAfterMs = positive(o.offlineAfterMs ?? 20_000, "offline_after_ms");
   if (offlineAfterMs < suspectAfterMs) throw new InvalidArgumentError("offline_after_ms", "must be >= suspect_after_ms");
+  const leaseMs = positive(o.leaseMs ?? offlineAfterMs / 2, "lease_ms");
+  const leaseGraceMs = positive(o.leaseGraceMs ?? offlineAfterMs / 4, "lease_grace_ms");
+  if (leaseMs + leaseGraceMs >= offlineAfterMs) {
+    throw new InvalidArgumentError("lease_ms", `lease_ms + lease_grace_ms must be < offline_after_ms, so an agent has stopped its attempts before they are requeued elsewhere (got ${leaseMs} + ${leaseGraceMs} >= ${offlineAfterMs})`);
+  }
+  if (leaseMs < 2 * heartbeatIntervalMs) throw new InvalidArgumentError("lease_ms", `must be >= 2 x heartbeat_interval_ms (got ${leaseMs}, heartbeat ${heartbeatIntervalMs})`);
+  const failurePolicy: FailurePolicy = {
+    defaultMaxRequeues: wholeNumber(o.defaultMaxRequeues ?? DEFAULT_FAILURE_POLICY.defaultMaxRequeues, "default_max_requeues"),
+    defaultRetryBackoffMs: wholeNumber(o.retryBackoffMs ?? DEFAULT_FAILURE_POLICY.defaultRetryBackoffMs, "retry_backoff_ms"),
+    maxRetryBackoffMs: wholeNumber(o.maxRetryBackoffMs ?? DEFAULT_FAILURE_POLICY.maxRetryBackoffMs, "max_retry_backoff_ms"),
+  };
   const slaMultiplier = positive(o.slaMultiplier ?? 2.0, "sla_multiplier");
   if (slaMultiplier < 1) throw new InvalidArgumentError("sla_multiplier", "must be >= 1");
   const logLevel = o.logLevel ?? "info";
@@ -113,6 +150,10 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     cancelGraceMs: positive(o.cancelGraceMs ?? 10_000, "cancel_grace_ms"),
     staleMarginMs: positive(o.staleMarginMs ?? 30_000, "stale_margin_ms"),
     shutdownTimeoutMs: positive(o.shutdownTimeoutMs ?? 10_000, "shutdown_timeout_ms"),
+    leaseMs,
+    leaseGraceMs,
+    failurePolicy,
+    random: o.random ?? Math.random,
     logger: createLogger({ level: logLevel, format: o.logFormat, write: o.log }),
     clock: o.clock ?? systemClock,
     tracing: { serviceName: "taskgrid-master", ...o.tracing },

@@ -55,7 +55,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
 
   let accepting = true;
   const isAccepting = () => accepting;
-  const state = new MasterState(orderingByName(config.ordering));
+  const state = new MasterState(orderingByName(config.ordering), () => clock.now());
   const hub = new EventHub();
   // Metrics start first so the weights file's initial load is counted.
   let weightsVersion = () => "";
@@ -77,6 +77,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   await weights.start();
   const lifecycle = new TaskLifecycle({
     state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick, tracing,
+    failurePolicy: config.failurePolicy, random: config.random,
     observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
       const missesBefore = observer.deadlineMisses;
       const writes = observer.persistAttemptEnd(task, workerId, result, finishedAtMs);
@@ -111,18 +112,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
 
   const rebuilt = rebuildState(state, await store.loadActive(), clock.now());
   // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
-  const orphanWrites: StoreWrite[] = [];
-  for (const orphan of rebuilt.orphans) {
-    const task = state.activeTasks.get(orphan.taskId)!;
-    const now = clock.now();
-    Object.assign(task, { state: "QUEUED", currentAttemptId: null, updatedAtMs: now });
-    state.queue.push(task);
-    orphanWrites.push(
-      { kind: "update_task", taskId: task.id, state: "QUEUED", updatedAtMs: now, currentAttemptId: null, attemptCount: task.attemptCount, result: null },
-      { kind: "append_event", event: { taskId: task.id, state: "QUEUED", progress: task.progress, progressMessage: "requeued on master start: attempt lost", timeMs: now, attemptId: orphan.attemptId ?? "", workerId: "", result: null } },
-    );
-  }
-  if (orphanWrites.length > 0) await store.write(orphanWrites);
+  await lifecycle.endOrphans(rebuilt.orphans);
   log.info("state rebuilt from database", { queued: rebuilt.queued, running: rebuilt.running, workers: rebuilt.workers, orphans: rebuilt.orphans.length, dialect: store.dialect });
 
   const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();
@@ -135,6 +125,9 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
         new AgentSession(call, {
           registry: workerRegistry, lifecycle, clock, log,
           heartbeatIntervalMs: config.heartbeatIntervalMs,
+          leaseMs: config.leaseMs,
+          leaseGraceMs: config.leaseGraceMs,
+          sessionOf: (workerId) => sessions.sessionOf(workerId),
           attach: (s) => sessions.attach(s),
           detach: (s) => sessions.detach(s),
         });

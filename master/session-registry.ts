@@ -1,5 +1,7 @@
 // Open agent sessions by worker id, and the WorkerCommands implementation over them. A worker has
-// at most one session: a new registration replaces (and ends) the old stream.
+// at most one session: a second agent with the same worker id is refused while the first one's
+// session is open (AgentSession.register); a reconnect of the same agent process replaces (and
+// ends) its old stream.
 import { status } from "@grpc/grpc-js";
 import type { Attempt, Task } from "../src/core/types.js";
 import type { AgentSession } from "./agent-session.js";
@@ -21,6 +23,10 @@ export class SessionRegistry implements WorkerCommands {
     if (this.sessions.get(session.workerId) !== session) return;
     this.sessions.delete(session.workerId);
     this.onDetached(session.workerId, session.epoch);
+  }
+
+  sessionOf(workerId: string): AgentSession | undefined {
+    return this.sessions.get(workerId);
   }
 
   get size(): number {

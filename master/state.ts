@@ -21,13 +21,16 @@ export class MasterState {
   readonly decisionsByStrategy = new Map<string, number>();
   readonly fallbacksByReason = new Map<string, number>();
 
-  constructor(ordering: OrderingPolicy) {
+  constructor(
+    ordering: OrderingPolicy,
+    private readonly now: () => number,
+  ) {
     this.queue = new PendingQueue(ordering);
   }
 
   /** Why a QUEUED task is not placed right now (computed on demand, so never stale). */
   pendingReason(task: Task): string {
-    return task.state === "QUEUED" ? pendingReason(task, [...this.slots.values()]) : "";
+    return task.state === "QUEUED" ? pendingReason(task, [...this.slots.values()], this.now()) : "";
   }
 
   countDecision(strategy: string, fallbackReason: string): void {

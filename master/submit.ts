@@ -57,6 +57,9 @@ export class Submitter {
       result: null,
       specHash: specHash(spec),
       deadlineMissed: false,
+      retriesUsed: 0,
+      requeues: 0,
+      notBeforeMs: null,
     };
     const event: TaskEvent = { taskId: task.id, state: "QUEUED", progress: 0, progressMessage: "", timeMs: nowMs, attemptId: "", workerId: "", result: null };
     return { task, event };

@@ -2,6 +2,7 @@
 // progress. Each change is applied to the in-memory state at once (so the next decision sees it),
 // written through the store (group-committed), and published to watchers after the commit.
 import { FailedPreconditionError, NotFoundError } from "../src/core/errors.js";
+import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
 import { assertTransition, isTerminal } from "../src/core/transitions.js";
 import type { Task, TaskEvent, TaskResult, TaskState } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
@@ -25,19 +26,34 @@ export interface LifecycleDeps {
   observeAttemptEnd?: (task: Task, workerId: string, result: TaskResult, finishedAtMs: number) => StoreWrite[];
   /** Ends each attempt's run span (off: does nothing). */
   tracing?: TaskTracing;
+  /** Retry and requeue budgets; default DEFAULT_FAILURE_POLICY. */
+  failurePolicy?: FailurePolicy;
+  /** Retry jitter in [0, 1); default Math.random. */
+  random?: () => number;
+}
+
+/** Fields of a transition beyond the new state. `message` explains it in the task's history. */
+interface TransitionExtra {
+  attemptId?: string;
+  workerId?: string;
+  result?: TaskResult | null;
+  message?: string;
+  accounting?: { retriesUsed: number; requeues: number; notBeforeMs: number | null };
 }
 
 export class TaskLifecycle {
   constructor(private readonly deps: LifecycleDeps) {}
 
   /** Changes task state in memory and returns the writes + event that record it. */
-  private transition(task: Task, to: TaskState, extra: { attemptId?: string; workerId?: string; result?: TaskResult | null } = {}): { writes: StoreWrite[]; event: TaskEvent } {
+  private transition(task: Task, to: TaskState, extra: TransitionExtra = {}): { writes: StoreWrite[]; event: TaskEvent } {
     assertTransition(task.id, task.state, to);
     const now = this.deps.clock.now();
     task.state = to;
     task.updatedAtMs = now;
     if (to !== "RUNNING" && to !== "PAUSED" && to !== "ASSIGNED") task.currentAttemptId = null;
     if (extra.result !== undefined) task.result = extra.result;
+    if (extra.accounting) Object.assign(task, extra.accounting);
+    if (to !== "QUEUED") task.notBeforeMs = null;
     const { state } = this.deps;
     if (to === "QUEUED") state.queue.push(task);
     else state.queue.remove(task.id);
@@ -48,14 +64,17 @@ export class TaskLifecycle {
       taskId: task.id,
       state: to,
       progress: task.progress,
-      progressMessage: task.progressMessage,
+      progressMessage: extra.message ?? task.progressMessage,
       timeMs: now,
       attemptId: extra.attemptId ?? "",
       workerId: extra.workerId ?? "",
       result: isTerminal(to) ? task.result : null,
     };
     const writes: StoreWrite[] = [
-      { kind: "update_task", taskId: task.id, state: to, updatedAtMs: now, currentAttemptId: task.currentAttemptId, attemptCount: task.attemptCount, result: task.result },
+      {
+        kind: "update_task", taskId: task.id, state: to, updatedAtMs: now, currentAttemptId: task.currentAttemptId, attemptCount: task.attemptCount,
+        result: task.result, retriesUsed: task.retriesUsed, requeues: task.requeues, notBeforeMs: task.notBeforeMs,
+      },
       { kind: "append_event", event },
     ];
     return { writes, event };
@@ -83,14 +102,21 @@ export class TaskLifecycle {
     for (const { event, project } of events) this.deps.hub.publish(event, project);
   }
 
-  /** The live attempt if `workerId` may report on it; otherwise tells the agent to kill it. */
-  private fenced(workerId: string, attemptId: string): LiveAttempt | null {
+  /**
+   * The live attempt if `workerId` may report on it, else null: a stale or foreign attempt (for
+   * example a `finished` sent again after its commit). One that `mayStillRun` is not current
+   * anywhere, so the agent is told to kill it.
+   */
+  private fenced(workerId: string, attemptId: string, mayStillRun = true): LiveAttempt | null {
     const live = this.deps.state.liveAttempts.get(attemptId);
     if (live && live.workerId === workerId) return live;
-    // Stale or foreign attempt: not current anywhere, so it must not keep running.
-    this.deps.commands.cancel(workerId, attemptId, 0, "attempt is not current (fenced)");
+    this.staleReports++;
+    if (mayStillRun) this.deps.commands.cancel(workerId, attemptId, 0, "attempt is not current (fenced)");
     return null;
   }
+
+  /** Reports about attempts that were not current on the reporting worker (ignored). */
+  staleReports = 0;
 
   async attemptStarted(workerId: string, attemptId: string, startedAtMs: number): Promise<void> {
     const live = this.fenced(workerId, attemptId);
@@ -125,7 +151,7 @@ export class TaskLifecycle {
 
   /** The agent (or liveness, for LOST) reports that an attempt ended. Frees its resources. */
   async attemptFinished(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number): Promise<void> {
-    const live = this.fenced(workerId, attemptId);
+    const live = this.fenced(workerId, attemptId, false);
     if (!live) return;
     const { state } = this.deps;
     state.liveAttempts.delete(attemptId);
@@ -139,8 +165,10 @@ export class TaskLifecycle {
     this.deps.tracing?.runEnded(live.attempt, task, result);
     if (task && task.currentAttemptId === attemptId) {
       writes.push(...(this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? []));
-      const next = this.nextStateAfter(task, result);
-      const t = this.transition(task, next, { attemptId, workerId, result: next === "QUEUED" ? null : result });
+      const next = afterAttempt(task, result, finishedAtMs, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
+      const accounting = { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: next.state === "QUEUED" ? next.notBeforeMs : null };
+      const message = next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined;
+      const t = this.transition(task, next.state, { attemptId, workerId, result: next.state === "QUEUED" ? null : result, message, accounting });
       writes.push(...t.writes);
       events.push({ event: t.event, project: task.spec.project });
     }
@@ -148,18 +176,34 @@ export class TaskLifecycle {
     await this.commit(writes, events);
   }
 
-  private nextStateAfter(task: Task, result: TaskResult): TaskState {
-    if (result.outcome === "SUCCEEDED") return "SUCCEEDED";
-    if (result.outcome === "CANCELED") return "CANCELED";
-    const retriesLeft = task.attemptCount < 1 + task.spec.maxRetries;
-    return retriesLeft ? "QUEUED" : "FAILED";
-  }
-
   /** Every live attempt on the worker ends as LOST (worker offline or restarted without it). */
   async workerLost(workerId: string, attemptIds: string[], message: string): Promise<void> {
     const now = this.deps.clock.now();
     const lost: TaskResult = { outcome: "LOST", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message };
     await Promise.all(attemptIds.map((id) => this.attemptFinished(workerId, id, lost, now)));
+  }
+
+  /**
+   * On master start: tasks whose attempt or worker is gone for good (worker OFFLINE, row missing)
+   * end that attempt as LOST: requeued without using a retry, within their requeue budget.
+   */
+  async endOrphans(orphans: Array<{ taskId: string; attemptId: string | null }>): Promise<void> {
+    const now = this.deps.clock.now();
+    const writes: StoreWrite[] = [];
+    const events = [];
+    for (const orphan of orphans) {
+      const task = this.deps.state.activeTasks.get(orphan.taskId);
+      if (!task) continue;
+      const lost: TaskResult = { outcome: "LOST", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message: "attempt lost while the master was down" };
+      if (orphan.attemptId) writes.push({ kind: "update_attempt", attemptId: orphan.attemptId, finishedAtMs: now, result: lost });
+      const next = afterAttempt(task, lost, now, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
+      const accounting = { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: null };
+      const message = next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined;
+      const t = this.transition(task, next.state, { attemptId: orphan.attemptId ?? "", result: next.state === "QUEUED" ? null : lost, message, accounting });
+      writes.push(...t.writes);
+      events.push({ event: t.event, project: task.spec.project });
+    }
+    if (writes.length > 0) await this.commit(writes, events);
   }
 
   private activeTask(taskId: string): Task {

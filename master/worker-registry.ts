@@ -49,8 +49,6 @@ export class WorkerRegistry {
    */
   async register(r: Registration): Promise<{ epoch: number; killAttemptIds: string[]; afterRegistered: () => Promise<void> }> {
     const { state, clock } = this.deps;
-    const epoch = (this.epochs.get(r.workerId) ?? 0) + 1;
-    this.epochs.set(r.workerId, epoch);
     const now = clock.now();
     const existing = state.slots.get(r.workerId);
     const worker: Worker = {
@@ -65,6 +63,11 @@ export class WorkerRegistry {
       telemetry: existing?.worker.telemetry ?? null,
       deadlineMisses: existing?.worker.deadlineMisses ?? 0,
     };
+    // Commit first: a worker the database does not know is never schedulable, and a failed upsert
+    // (a database blip) leaves memory as it was and ends the session; the agent retries.
+    await this.deps.store.write([{ kind: "upsert_worker", worker }]);
+    const epoch = (this.epochs.get(r.workerId) ?? 0) + 1;
+    this.epochs.set(r.workerId, epoch);
     let slot: WorkerSlot;
     if (existing) {
       // Keep allocations of attempts that are still running there; refresh what the agent says it has.
@@ -78,7 +81,6 @@ export class WorkerRegistry {
     const reported = new Set(r.runningAttemptIds);
     const killAttemptIds = r.runningAttemptIds.filter((id) => state.liveAttempts.get(id)?.workerId !== r.workerId);
     const lostAttemptIds = [...slot.allocations.keys()].filter((id) => !reported.has(id));
-    await this.deps.store.write([{ kind: "upsert_worker", worker }]);
     this.deps.log.info("worker registered", { worker: worker.id, readopted: reported.size - killAttemptIds.length, lost: lostAttemptIds.length, killed: killAttemptIds.length });
     return {
       epoch,

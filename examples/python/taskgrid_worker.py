@@ -87,7 +87,8 @@ class Worker:
     def register(self):
         capacity = types_pb.Capacity(cpu_millis=1000 * os.cpu_count(), memory_mib=memory_mib()[1], max_tasks=self.opts.max_tasks)
         self.send(register=pb.Register(worker_id=self.opts.id, hostname=socket.gethostname(), tags=self.opts.tags,
-                                       capacity=capacity, agent_version="python-example/1"))
+                                       capacity=capacity, agent_version="python-example/1",
+                                       instance_id=f"{socket.gethostname()}-{os.getpid()}"))
 
     def heartbeats(self, interval_s):
         """Liveness and load. The first goes out at once: RTS places work only with fresh telemetry."""
@@ -125,8 +126,8 @@ class Worker:
             self.error = f"{err.code().name}: {err.details()}"
 
     def assign(self, a):
-        if self.draining:  # too late for new work: it never started here
-            return self.finish(a.attempt_id, types_pb.ATTEMPT_OUTCOME_START_FAILED, -1, "", b"", "draining")
+        if self.draining:  # too late for new work: hand it back as LOST (requeued without using a retry)
+            return self.finish(a.attempt_id, types_pb.ATTEMPT_OUTCOME_LOST, -1, "", b"", "worker draining")
         env = {**os.environ, **a.spec.env, "TASKGRID_TASK_ID": a.task_id, "TASKGRID_ATTEMPT_ID": a.attempt_id}
         try:
             # A session (process group) of its own, so a cancel reaches everything the command forked.
@@ -195,6 +196,8 @@ class Worker:
     def shutdown(self, signum, _frame):
         log(f"{signal.Signals(signum).name}: stopping")
         self.draining = True
+        # Tell the master first, so it stops assigning here (nothing is handed over and refused).
+        self.send(draining=pb.AgentDraining(reason=f"worker received {signal.Signals(signum).name}"))
         with self.lock:
             attempts = list(self.running)
         for attempt_id in attempts:

@@ -2,6 +2,7 @@
 // that reaches the core has passed through here.
 import { InvalidArgumentError } from "../../src/core/errors.js";
 import { validateSpec, withDefaults } from "../../src/core/spec-rules.js";
+import { escapeNul, noNul } from "../../src/core/text-rules.js";
 import type { Capacity, TaskResult, TaskSpec, Telemetry } from "../../src/core/types.js";
 import type { TaskSpec as ProtoTaskSpec, TaskResult as ProtoTaskResult } from "../../src/gen/taskgrid/v1/task.js";
 import type { Capacity as ProtoCapacity, Telemetry as ProtoTelemetry } from "../../src/gen/taskgrid/v1/types.js";
@@ -42,34 +43,65 @@ export function specFromProto(spec: ProtoTaskSpec | undefined, prefix = "spec"):
     timeoutMs: spec.timeoutMs,
     maxRetries: spec.maxRetries,
     idempotencyKey: spec.idempotencyKey,
+    // Unset stays unset: the master's defaults apply when the attempt ends (failure-accounting.ts).
+    ...(spec.maxRequeues === undefined ? {} : { maxRequeues: spec.maxRequeues }),
+    ...(spec.retryBackoffMs === undefined ? {} : { retryBackoffMs: spec.retryBackoffMs }),
   };
   const resolved = withDefaults(domain);
   validateSpec(resolved, prefix);
   return resolved;
 }
 
+/** TaskResult.output_tail is "at most 64 KiB"; longer tails keep their end. */
+const MAX_OUTPUT_TAIL = 65536;
+
+/**
+ * A result reported by an agent. Its text is escaped, not rejected: output may be binary, and an
+ * agent that is not ours (a Python worker) may not escape NUL itself (see text-rules.ts).
+ */
 export function resultFromProto(result: ProtoTaskResult | undefined, field: string): TaskResult {
   if (!result) throw new InvalidArgumentError(field, "is required");
+  const outputTail = escapeNul(result.outputTail);
   return {
     outcome: outcomeEnum.toDomain(result.outcome, `${field}.outcome`),
     exitCode: result.exitCode,
-    signal: result.signal,
-    outputTail: result.outputTail.length > 65536 ? result.outputTail.slice(-65536) : result.outputTail,
+    signal: escapeNul(result.signal),
+    outputTail: outputTail.length > MAX_OUTPUT_TAIL ? outputTail.slice(-MAX_OUTPUT_TAIL) : outputTail,
     durationMs: Math.max(0, result.durationMs),
-    message: result.message,
+    message: escapeNul(result.message),
   };
+}
+
+/** Bounds of what one worker can offer; anything beyond is a broken or hostile agent. */
+export const CAPACITY_LIMITS = {
+  maxCpuMillis: 100_000_000, // 100,000 cores
+  maxMemoryMib: 1024 ** 3, // 1 PiB
+  maxTasks: 100_000,
+  maxGpus: 1024,
+} as const;
+
+function checkWhole(value: number, field: string, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new InvalidArgumentError(field, `must be a whole number in ${min}..${max} (got ${value})`);
 }
 
 export function capacityFromProto(c: ProtoCapacity | undefined, field: string): Capacity {
   if (!c) throw new InvalidArgumentError(field, "is required");
-  if (!(c.cpuMillis > 0)) throw new InvalidArgumentError(`${field}.cpu_millis`, "must be > 0");
-  if (!(c.memoryMib > 0)) throw new InvalidArgumentError(`${field}.memory_mib`, "must be > 0");
-  if (!(c.maxTasks >= 0 && c.maxTasks <= 100_000)) throw new InvalidArgumentError(`${field}.max_tasks`, "must be 0..100000");
+  checkWhole(c.cpuMillis, `${field}.cpu_millis`, 1, CAPACITY_LIMITS.maxCpuMillis);
+  checkWhole(c.memoryMib, `${field}.memory_mib`, 1, CAPACITY_LIMITS.maxMemoryMib);
+  checkWhole(c.maxTasks, `${field}.max_tasks`, 0, CAPACITY_LIMITS.maxTasks);
+  if (c.gpus.length > CAPACITY_LIMITS.maxGpus) throw new InvalidArgumentError(`${field}.gpus`, `at most ${CAPACITY_LIMITS.maxGpus} GPUs (got ${c.gpus.length})`);
   const seen = new Set<number>();
-  for (const g of c.gpus) {
+  c.gpus.forEach((g, i) => {
+    const gf = `${field}.gpus[${i}]`;
+    checkWhole(g.index, `${gf}.index`, 0, 2 ** 31 - 1);
+    checkWhole(g.memoryMib, `${gf}.memory_mib`, 0, CAPACITY_LIMITS.maxMemoryMib);
+    checkWhole(g.numaNode, `${gf}.numa_node`, -1, 2 ** 31 - 1); // -1: unknown
+    // uuid and model are stored with the worker (text/jsonb cannot hold NUL).
+    noNul(`${gf}.uuid`, g.uuid);
+    noNul(`${gf}.model`, g.model);
     if (seen.has(g.index)) throw new InvalidArgumentError(`${field}.gpus`, `duplicate GPU index ${g.index}`);
     seen.add(g.index);
-  }
+  });
   return {
     cpuMillis: c.cpuMillis,
     memoryMib: c.memoryMib,

@@ -27,6 +27,8 @@ export function specToProto(spec: TaskSpec): pb.TaskSpec {
     timeoutMs: spec.timeoutMs,
     maxRetries: spec.maxRetries,
     idempotencyKey: spec.idempotencyKey,
+    maxRequeues: spec.maxRequeues,
+    retryBackoffMs: spec.retryBackoffMs,
   };
 }
 
@@ -70,6 +72,9 @@ export function taskToProto(task: Task, attempts: Attempt[] = [], pendingReason 
     result: resultToProto(task.result),
     pendingReason: task.state === "QUEUED" ? pendingReason : "",
     deadlineMissed: task.deadlineMissed,
+    retriesUsed: task.retriesUsed,
+    requeues: task.requeues,
+    notBefore: task.state === "QUEUED" ? date(task.notBeforeMs) : undefined,
   };
 }
 

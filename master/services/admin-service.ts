@@ -1,5 +1,6 @@
 // AdminService: workers and scheduler introspection (DESIGN §4).
 import { InvalidArgumentError, NotFoundError } from "../../src/core/errors.js";
+import { noNul } from "../../src/core/text-rules.js";
 import { PRIORITIES, QUEUE_CLASSES, WORKER_STATUSES, type Priority, type QueueClass } from "../../src/core/types.js";
 import type { AdminServiceServer } from "../../src/gen/taskgrid/v1/admin_service.js";
 import { priorityEnum, queueClassEnum, workerStatusEnum } from "../convert/enums.js";
@@ -32,6 +33,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
   const u = <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
   const slotOf = (workerId: string) => {
     if (!workerId) throw new InvalidArgumentError("worker_id", "is required");
+    noNul("worker_id", workerId);
     const slot = state.slots.get(workerId);
     if (!slot) throw new NotFoundError("worker", workerId);
     return slot;
@@ -50,6 +52,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
     }),
     drainWorker: u("DrainWorker", async (req) => {
       slotOf(req.workerId);
+      noNul("reason", req.reason); // sent to the agent and logged; rejected like every client string
       const slot = (await deps.registry.drain(req.workerId))!;
       deps.sessions.drain(req.workerId, req.reason || "drained by operator");
       return { worker: workerToProto(slot.worker, slot) };

@@ -1,10 +1,12 @@
 // TaskService: submit, inspect and control tasks (DESIGN §4).
 import { status, type Metadata, type ServerWritableStream } from "@grpc/grpc-js";
 import { InvalidArgumentError, NotFoundError } from "../../src/core/errors.js";
+import { hasNul, noNul } from "../../src/core/text-rules.js";
 import { assertTransition } from "../../src/core/transitions.js";
 import type { Task } from "../../src/core/types.js";
 import type { TaskServiceServer } from "../../src/gen/taskgrid/v1/task_service.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
+import { decodePageToken } from "../../src/store/page-token.js";
 import type { Store } from "../../src/store/store-types.js";
 import { traceCarrierOf } from "../../src/telemetry/grpc-trace-metadata.js";
 import { taskStateEnum, queueClassEnum } from "../convert/enums.js";
@@ -33,7 +35,16 @@ export interface TaskServiceDeps {
 function requireId(id: string, field: string): string {
   if (!id) throw new InvalidArgumentError(field, "is required");
   if (id.length > 64) throw new InvalidArgumentError(field, "at most 64 characters");
+  noNul(field, id); // the id is looked up in Postgres, which cannot take NUL even in a query
   return id;
+}
+
+/** The strings of a ListTasks request reach SQL; NUL there would be an INTERNAL error, not the client's. */
+function checkListStrings(req: { project: string; label: string; pageToken: string }): void {
+  noNul("project", req.project);
+  noNul("label", req.label);
+  // A token is base64url (never NUL), but a forged one can decode to an id holding one.
+  if (hasNul(decodePageToken(req.pageToken)?.id ?? "")) throw new InvalidArgumentError("page_token", "is not a token returned by a previous call");
 }
 
 export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
@@ -74,6 +85,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       const pageSize = req.pageSize === 0 ? 100 : req.pageSize;
       if (pageSize < 1 || pageSize > 1000) throw new InvalidArgumentError("page_size", "must be 1..1000");
       if (req.label && !/^[^=]+=.*$/.test(req.label)) throw new InvalidArgumentError("label", 'must be "key=value"');
+      checkListStrings(req);
       const page = await store.listTasks(
         {
           states: req.states.map((s, i) => taskStateEnum.toDomain(s, `states[${i}]`)),
@@ -87,7 +99,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       return { tasks: page.tasks.map((t) => taskToProto(t, [], state.pendingReason(t))), nextPageToken: page.nextPageToken };
     }),
     watchTasks: (call) => watchTasks(deps, call),
-    cancelTask: u("CancelTask", async (req) => control(req.taskId, "CANCELED", () => deps.lifecycle.cancel(req.taskId, req.reason))),
+    cancelTask: u("CancelTask", async (req) => {
+      noNul("reason", req.reason); // stored as the result message of the canceled task
+      return control(req.taskId, "CANCELED", () => deps.lifecycle.cancel(req.taskId, req.reason));
+    }),
     pauseTask: u("PauseTask", async (req) => control(req.taskId, "PAUSED", () => deps.lifecycle.pause(req.taskId))),
     resumeTask: u("ResumeTask", async (req) => control(req.taskId, "RUNNING", () => deps.lifecycle.resume(req.taskId))),
   };
@@ -97,6 +112,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     try {
       if (!isAccepting()) throw new Error("shutting down");
       ids.forEach((id, i) => requireId(id, `task_ids[${i}]`));
+      noNul("project", call.request.project);
     } catch (err) {
       call.emit("error", err instanceof InvalidArgumentError ? toServiceError(err, log, "WatchTasks") : { code: status.UNAVAILABLE, details: "master is shutting down" });
       return;

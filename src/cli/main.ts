@@ -88,9 +88,30 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   }
 }
 
-/** Runs main and exits: lingering handles (gRPC channels, timers) must not keep the CLI alive. */
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS, or the stream
+ * failed (EPIPE: the reader went away, as with `| head`; nothing more can be delivered then).
+ * Writes are processed in order, so the callback of an empty write runs after all earlier ones.
+ * For use just before exiting: the error listener stays, so a failed stream's later 'error' event
+ * is not an uncaught exception with a stack trace.
+ */
+export function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    stream.on("error", () => resolve());
+    if (stream.destroyed || stream.writableEnded) return resolve();
+    stream.write("", () => resolve());
+  });
+}
+
+/**
+ * Runs main, waits for stdout and stderr to flush, then exits. The exit is explicit because
+ * lingering handles (gRPC channels, timers) must not keep the CLI alive; the wait is needed because
+ * process.exit drops what a pipe has not taken yet (`taskgrid ls --all --json | cat` lost all but
+ * the first 64 KiB).
+ */
 export async function runCli(argv: readonly string[]): Promise<never> {
   const code = await main(argv);
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(code);
 }
 

@@ -18,7 +18,8 @@ export type MasterCliOptions = Record<string, unknown> & {
 const KNOWN_KEYS = new Set([
   "listen", "metrics", "databaseUrl", "dataDir", "schema", "weightsPath", "ordering", "slaMultiplier", "heartbeatIntervalMs",
   "suspectAfterMs", "offlineAfterMs", "livenessTickMs", "cancelGraceMs", "shutdownTimeoutMs", "logLevel", "logFormat",
-  "placement", "telemetryMaxAgeMs", "weightsPollMs", "staleMarginMs",
+  "placement", "telemetryMaxAgeMs", "weightsPollMs", "staleMarginMs", "leaseMs", "leaseGraceMs", "defaultMaxRequeues",
+  "retryBackoffMs", "maxRetryBackoffMs",
 ]);
 
 const camel = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -26,7 +26,9 @@ export const SPEC_FLAGS: FlagSpecs = {
   estimate: { type: "string", value: "DURATION", description: "estimated run time, e.g. 30s, 5m, 1500ms" },
   deadline: { type: "string", value: "TIME|+DURATION", description: "deadline: ISO time or +duration from now" },
   timeout: { type: "string", value: "DURATION", description: "kill the attempt after running this long" },
-  retries: { type: "string", value: "N", description: "retries of a failed or lost attempt (0..100)" },
+  retries: { type: "string", value: "N", description: "retries after the task's own failures: exit code, start failure, timeout (0..100)" },
+  "max-requeues": { type: "string", value: "N", description: "requeues after attempts lost by the infrastructure (default: the master's, 5)" },
+  "retry-backoff": { type: "string", value: "DURATION", description: "base of the exponential retry backoff (default: the master's, 1s)" },
   env: { type: "string", value: "K=V", multiple: true, description: "environment variable for the process" },
   cwd: { type: "string", value: "DIR", description: "working directory on the agent" },
   "idempotency-key": { type: "string", value: "KEY", description: "resubmitting the same key returns the same task" },
@@ -65,6 +67,8 @@ export function specFromFlags(args: ParsedArgs, command: readonly string[], now:
     ...(deadline ? { deadline } : {}),
     timeoutMs: opt(args, "timeout", (t) => parseDurationMs(t, "timeout")) ?? 0,
     maxRetries: opt(args, "retries", (t) => parseInteger(t, "retries", 0, 100)) ?? 0,
+    maxRequeues: opt(args, "max-requeues", (t) => parseInteger(t, "max-requeues", 0, 1000)),
+    retryBackoffMs: opt(args, "retry-backoff", (t) => parseDurationMs(t, "retry-backoff")),
     idempotencyKey: stringFlag(args, "idempotency-key") ?? "",
   };
 }

@@ -149,6 +149,10 @@ export function planDispatch(
   const candidates: Candidate[] = [];
   for (const task of queue) {
     if (openCount === 0 || scanned >= options.maxScan) break;
+    if (task.notBeforeMs !== null && task.notBeforeMs > options.nowMs) {
+      pendingReasons.set(task.id, backoffReason(task.notBeforeMs, options.nowMs));
+      continue; // waiting out a retry backoff; does not count against the scan bound
+    }
     scanned++;
     const shape = shapeOf(task);
     let dominated = false;
@@ -193,7 +197,8 @@ export function planDispatch(
 }
 
 /** "unschedulable: ..." when no known live worker could ever run it, else why it waits. */
-export function pendingReason(task: Task, slots: readonly WorkerSlot[]): string {
+export function pendingReason(task: Task, slots: readonly WorkerSlot[], nowMs?: number): string {
+  if (nowMs !== undefined && task.notBeforeMs !== null && task.notBeforeMs > nowMs) return backoffReason(task.notBeforeMs, nowMs);
   let liveCount = 0;
   for (const slot of slots) {
     if (slot.worker.status === "OFFLINE") continue;
@@ -217,4 +222,8 @@ export function pendingReason(task: Task, slots: readonly WorkerSlot[]): string 
   }
   const example = capacityReason || tagReason;
   return `unschedulable: no worker can ever run it (${live.length === 1 ? example : `e.g. ${example}`})`;
+}
+
+function backoffReason(notBeforeMs: number, nowMs: number): string {
+  return `waiting: retry backoff, eligible in ${Math.ceil((notBeforeMs - nowMs) / 1000)} s`;
 }

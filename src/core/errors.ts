@@ -57,3 +57,12 @@ export class ProtocolError extends TaskgridError {
     this.name = "ProtocolError";
   }
 }
+
+/** A second agent registered a worker id whose session is alive (no session takeover). */
+export class WorkerConnectedError extends TaskgridError {
+  readonly kind = "already_exists";
+  constructor(readonly workerId: string, readonly otherPeer: string) {
+    super(`worker id ${JSON.stringify(workerId)} is already connected from ${otherPeer}; give this agent another --id, or stop the other one`);
+    this.name = "WorkerConnectedError";
+  }
+}

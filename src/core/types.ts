@@ -49,6 +49,10 @@ export interface TaskSpec {
   timeoutMs: number;
   maxRetries: number;
   idempotencyKey: string;
+  /** Requeues after infrastructure failures (worker lost, drained); undefined: the master's default. */
+  maxRequeues?: number;
+  /** Base of the retry backoff; undefined: the master's default. */
+  retryBackoffMs?: number;
 }
 
 export interface TaskResult {
@@ -114,6 +118,12 @@ export interface Task {
   specHash: string;
   /** True once an attempt finished after the effective deadline. */
   deadlineMissed: boolean;
+  /** Attempts that failed through the task's own fault (they count against spec.maxRetries). */
+  retriesUsed: number;
+  /** Attempts ended by the infrastructure and requeued (they count against spec.maxRequeues). */
+  requeues: number;
+  /** While QUEUED for a retry: not placed before this time (backoff); null when eligible now. */
+  notBeforeMs: number | null;
   /**
    * W3C `traceparent` of the task's submit span, kept with the task (and in its row) so that the
    * spans of its later life join the same trace; absent when tracing was off at submission.

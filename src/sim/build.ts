@@ -64,6 +64,9 @@ export function buildTask(t: SimTaskSpec, slaMultiplier: number): Task {
     result: null,
     specHash: "",
     deadlineMissed: false,
+    retriesUsed: 0,
+    requeues: 0,
+    notBeforeMs: null,
   };
 }
 

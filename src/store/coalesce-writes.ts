@@ -46,8 +46,8 @@ function fold(prev: RowOp, next: RowOp): RowOp | null {
       // update_task sets every column it names, so the later one is the row's final state.
       if (prev.kind === "update_task") return next;
       if (prev.kind !== "insert_task") return null;
-      const { state, updatedAtMs, currentAttemptId, attemptCount, result } = next;
-      return { kind: "insert_task", task: { ...prev.task, state, updatedAtMs, currentAttemptId, attemptCount, result } };
+      const { state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } = next;
+      return { kind: "insert_task", task: { ...prev.task, state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } };
     }
     case "update_progress":
       return prev.kind === "update_progress" ? next : null;

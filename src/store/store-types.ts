@@ -42,6 +42,9 @@ export type StoreWrite =
       currentAttemptId: string | null;
       attemptCount: number;
       result: TaskResult | null;
+      retriesUsed: number;
+      requeues: number;
+      notBeforeMs: number | null;
     }
   | { kind: "update_progress"; taskId: string; progress: number; progressMessage: string; updatedAtMs: number }
   | { kind: "append_event"; event: TaskEvent }

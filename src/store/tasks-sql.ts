@@ -23,10 +23,13 @@ interface TaskRow {
   result: TaskResult | null;
   deadline_missed: boolean;
   trace_parent: string | null;
+  retries_used: number;
+  requeues: number;
+  not_before_ms: number | string | null;
 }
 
 const TASK_COLUMNS = `id, spec, spec_hash, state, progress, progress_message, created_at_ms, updated_at_ms,
-  deadline_ms, current_attempt_id, attempt_count, result, deadline_missed, trace_parent`;
+  deadline_ms, current_attempt_id, attempt_count, result, deadline_missed, trace_parent, retries_used, requeues, not_before_ms`;
 
 const ACTIVE_STATES_SQL = `('QUEUED','ASSIGNED','RUNNING','PAUSED')`;
 
@@ -45,6 +48,9 @@ export function rowToTask(row: TaskRow): Task {
     result: row.result,
     specHash: row.spec_hash,
     deadlineMissed: row.deadline_missed === true,
+    retriesUsed: row.retries_used ?? 0,
+    requeues: row.requeues ?? 0,
+    notBeforeMs: toNumberOrNull(row.not_before_ms),
     // Only when set: a task submitted with tracing off has no such field at all.
     ...(row.trace_parent ? { traceParent: row.trace_parent } : {}),
   };
@@ -75,18 +81,22 @@ export function insertTasks(tasks: readonly Task[]): BatchStatement {
     result: t.result,
     idempotency_key: idempotencyKeyOf(t),
     trace_parent: t.traceParent ?? null,
+    retries_used: t.retriesUsed,
+    requeues: t.requeues,
+    not_before_ms: t.notBeforeMs,
   }));
   return batchStatement(
     `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key, trace_parent)
+       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms)
      SELECT id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key, trace_parent
+       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms
      FROM json_to_recordset(?::json) AS x(id text, spec jsonb, spec_hash text, state text,
        queue_class text, priority text, project text, labels jsonb, progress float8,
        progress_message text, created_at_ms bigint, updated_at_ms bigint, deadline_ms bigint,
-       current_attempt_id text, attempt_count int, result jsonb, idempotency_key text, trace_parent text)`,
+       current_attempt_id text, attempt_count int, result jsonb, idempotency_key text, trace_parent text,
+       retries_used int, requeues int, not_before_ms bigint)`,
     jsonParam(rows),
   );
 }
@@ -103,12 +113,16 @@ export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStat
     current_attempt_id: u.currentAttemptId,
     attempt_count: u.attemptCount,
     result: u.result,
+    retries_used: u.retriesUsed,
+    requeues: u.requeues,
+    not_before_ms: u.notBeforeMs,
   }));
   return batchStatement(
     `UPDATE tasks AS t SET state = x.state, updated_at_ms = x.updated_at_ms,
-       current_attempt_id = x.current_attempt_id, attempt_count = x.attempt_count, result = x.result
+       current_attempt_id = x.current_attempt_id, attempt_count = x.attempt_count, result = x.result,
+       retries_used = x.retries_used, requeues = x.requeues, not_before_ms = x.not_before_ms
      FROM json_to_recordset(?::json) AS x(id text, state text, updated_at_ms bigint,
-       current_attempt_id text, attempt_count int, result jsonb)
+       current_attempt_id text, attempt_count int, result jsonb, retries_used int, requeues int, not_before_ms bigint)
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),

@@ -112,6 +112,9 @@ export function makeTasks(rng: Rng, n: number, nowMs: number, idPrefix = "t"): T
       result: null,
       specHash: "",
       deadlineMissed: false,
+      retriesUsed: 0,
+      requeues: 0,
+      notBeforeMs: null,
     });
   }
   return tasks;

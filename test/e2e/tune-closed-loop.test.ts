@@ -55,7 +55,7 @@ const ok = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, sig
 /** Fresh telemetry that makes the factors differ between the two workers (load, io). */
 function heartbeats(agents: RawAgent[]): void {
   agents.forEach((a, i) =>
-    a.send({ $case: "heartbeat", value: { telemetry: { cpuLoad: i === 0 ? 0.7 : 0.2, memoryUsedMib: 1000, memoryTotalMib: 8192, ioPressure: i === 0 ? 0.1 : 0.8, runningAttempts: 0, gpus: [], probeErrors: [] } } }),
+    a.send({ $case: "heartbeat", value: { seq: 0, telemetry: { cpuLoad: i === 0 ? 0.7 : 0.2, memoryUsedMib: 1000, memoryTotalMib: 8192, ioPressure: i === 0 ? 0.1 : 0.8, runningAttempts: 0, gpus: [], probeErrors: [] } } }),
   );
 }
 

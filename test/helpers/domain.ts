@@ -43,6 +43,9 @@ export function task(specOverrides: Partial<TaskSpec> = {}, overrides: Partial<T
     result: null,
     specHash: "",
     deadlineMissed: false,
+    retriesUsed: 0,
+    requeues: 0,
+    notBeforeMs: null,
     ...overrides,
   };
 }

@@ -20,6 +20,9 @@ export interface FakeMasterOptions {
   port?: number;
   /** Sent in `registered`. */
   heartbeatIntervalMs?: number;
+  /** Lease granted in `registered` (0: none, the default, so a fake master never expires it). */
+  leaseMs?: number;
+  leaseGraceMs?: number;
   /** Attempt ids to put in `registered.kill_attempt_ids`. */
   killAttemptIds?: (register: Register) => string[];
   /** When false, `register` gets no answer (the test answers by hand). Default true. */
@@ -129,6 +132,8 @@ export class FakeMaster {
               workerId: register.workerId,
               heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 3_000,
               killAttemptIds: this.options.killAttemptIds?.(register) ?? [],
+              leaseMs: this.options.leaseMs ?? 0,
+              leaseGraceMs: this.options.leaseGraceMs ?? 0,
             },
           },
         });

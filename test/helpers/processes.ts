@@ -2,6 +2,8 @@
 // output (an event, not a sleep), and make sure it is gone at the end.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = `${ROOT}bin/taskgrid.js`;
@@ -15,6 +17,7 @@ export class Proc {
   /** Runs the taskgrid bin with `args`, or another program when `program` (argv prefix) is given. */
   constructor(args: string[], env: Record<string, string> = {}, program: string[] = [process.execPath, BIN]) {
     const [file, ...prefix] = program;
+    if (program[1] === BIN) args = withAgentStateDir(args);
     this.child = spawn(file, [...prefix, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     const onData = (d: Buffer) => {
       this.output += d.toString();
@@ -53,4 +56,16 @@ export async function runBin(args: string[], env: Record<string, string> = {}): 
   child.stderr.on("data", (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   return { code, stdout, stderr };
+}
+
+/**
+ * An agent started by a test keeps its state (unacknowledged results, lease file) under the
+ * system temp dir rather than the repository's .taskgrid/: one dir per test process and worker id,
+ * so an agent restarted by the same test finds its predecessor's state.
+ */
+function withAgentStateDir(args: string[]): string[] {
+  if (args[0] !== "agent" || args.includes("--state-dir")) return args;
+  const i = args.indexOf("--id");
+  const id = i >= 0 ? args[i + 1] : "default";
+  return [...args, "--state-dir", join(tmpdir(), `taskgrid-test-agents-${process.pid}`, id)];
 }

@@ -1,7 +1,7 @@
 // A hand-driven agent stream for protocol tests: send any AgentMessage (also malformed ones) and
 // await what the master answers. Real gRPC over loopback.
 import * as grpc from "@grpc/grpc-js";
-import { AgentMessage, WorkerServiceClient, type MasterMessage } from "../../src/gen/taskgrid/v1/worker_service.js";
+import { AgentMessage, WorkerServiceClient, type MasterMessage, type Register } from "../../src/gen/taskgrid/v1/worker_service.js";
 
 export class RawAgent {
   private readonly client: WorkerServiceClient;
@@ -35,14 +35,15 @@ export class RawAgent {
     w.forEach((f) => f());
   }
 
-  send(body: AgentMessage["body"]): void {
-    this.stream.write(AgentMessage.fromPartial({ body } as never));
+  /** Sends a message; `seq` > 0 asks the master for a ReportAck once it is committed. */
+  send(body: AgentMessage["body"], seq = 0): void {
+    this.stream.write(AgentMessage.fromPartial({ body, seq } as never));
   }
 
   register(workerId: string, extra: Partial<Extract<AgentMessage["body"], { $case: "register" }>["value"]> = {}): void {
     this.send({
       $case: "register",
-      value: { workerId, hostname: workerId, tags: [], capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: [] }, running: [], agentVersion: "raw", ...extra },
+      value: { workerId, hostname: workerId, tags: [], capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: [] }, running: [], agentVersion: "raw", instanceId: `raw-${workerId}`, ...extra } as Register,
     });
   }
 

@@ -27,6 +27,9 @@ export function task(specOverrides: Partial<TaskSpec> = {}, overrides: Partial<T
     result: null,
     specHash: JSON.stringify(specOverrides),
     deadlineMissed: false,
+    retriesUsed: 0,
+    requeues: 0,
+    notBeforeMs: null,
     ...overrides,
   };
 }

@@ -134,8 +134,9 @@ test("cancel, pause/resume and drain", async () => {
   master.send({ $case: "drain", value: { reason: "maintenance" } });
   master.send(assign("att-late", ["true"]));
   const refused = await master.next("finished", (f) => f.attemptId === "att-late");
-  assert.is(refused.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED);
-  assert.is(refused.result!.message, "draining");
+  // Handed back as LOST (requeued elsewhere without using a retry), never START_FAILED.
+  assert.is(refused.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_LOST);
+  assert.is(refused.result!.message, "agent draining");
   await agent.drain();
   assert.equal(agent.runningAttempts(), []);
 });

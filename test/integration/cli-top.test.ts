@@ -24,7 +24,7 @@ test.before(async () => {
     capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 3, gpus: [{ index: 0, uuid: "GPU-0", model: "A100", memoryMib: 40960, numaNode: 0 }] },
   });
   await agent.next("registered");
-  agent.send({ $case: "heartbeat", value: { telemetry: { cpuLoad: 0.25, memoryUsedMib: 1024, memoryTotalMib: 8192, ioPressure: 0, runningAttempts: 0, gpus: [{ index: 0, utilizationPercent: 75, memoryUsedMib: 100 }], probeErrors: [] } } });
+  agent.send({ $case: "heartbeat", value: { seq: 0, telemetry: { cpuLoad: 0.25, memoryUsedMib: 1024, memoryTotalMib: 8192, ioPressure: 0, runningAttempts: 0, gpus: [{ index: 0, utilizationPercent: 75, memoryUsedMib: 100 }], probeErrors: [] } } });
 
   const { task } = await client.submitTask({ name: "top-run", command: ["sleep", "60"], resources: { cpuMillis: 500 } });
   const events = new TaskEvents(client, [task.id]);

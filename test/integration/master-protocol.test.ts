@@ -58,14 +58,19 @@ p("register, assign, started, finished: the task SUCCEEDS with the agent's resul
   agent.close();
 });
 
-p("a report for a stale attempt is ignored and answered with a cancel", async ({ m, c }) => {
+p("a report for a stale attempt is ignored: a running one is canceled, a finished one only acknowledged", async ({ m, c }) => {
   const agent = new RawAgent(m.address);
   agent.register("w-fence");
   await agent.next("registered");
-  agent.send({ $case: "finished", value: { attemptId: "not-an-attempt", result: ok, finishedAt: new Date() } });
+  agent.send({ $case: "started", value: { attemptId: "not-an-attempt", pid: 1, startedAt: new Date() } }, 1);
   const cancel = await agent.next("cancel");
   assert.is(cancel.attemptId, "not-an-attempt");
   assert.match(cancel.reason, /not current/);
+  assert.is((await agent.next("ack")).seq, 1);
+  // A `finished` sent again after its commit (the agent never saw the ack) is stale too: acknowledged, nothing to kill.
+  agent.send({ $case: "finished", value: { attemptId: "not-an-attempt", result: ok, finishedAt: new Date() } }, 2);
+  assert.is((await agent.next("ack")).seq, 2);
+  assert.is(agent.take("cancel"), undefined);
   // The session is still alive and useful.
   const { task } = await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: [] } });
   const assign = await agent.next("assign");
@@ -77,7 +82,7 @@ p("a report for a stale attempt is ignored and answered with a cancel", async ({
 
 p("first message not register: the session ends with INVALID_ARGUMENT, master keeps serving", async ({ m, c }) => {
   const agent = new RawAgent(m.address);
-  agent.send({ $case: "heartbeat", value: {} });
+  agent.send({ $case: "heartbeat", value: { seq: 0,} });
   const status = await agent.ended;
   assert.is(status.code, grpc.status.INVALID_ARGUMENT);
   assert.match(status.details, /first message must be register/);
@@ -202,7 +207,7 @@ p("drain: the worker turns DRAINING, its agent is told, running work finishes, n
   const next = (await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["drain"] } })).task;
   agent.send({ $case: "finished", value: { attemptId: a.attemptId, result: ok, finishedAt: new Date() } });
   await waitForState(c, task.id, TaskState.TASK_STATE_SUCCEEDED);
-  agent.send({ $case: "heartbeat", value: {} });
+  agent.send({ $case: "heartbeat", value: { seq: 0,} });
   const queued = (await call(c.tasks, "getTask", { taskId: next.id })).task;
   assert.is(queued.state, TaskState.TASK_STATE_QUEUED);
   assert.match(queued.pendingReason, /^waiting: /);

@@ -8,7 +8,7 @@ import { planBatch, type RowOp } from "../../src/store/batch-plan.js";
 const taskOf = (id: string) => ({ id }) as Task;
 const insert = (id: string): RowOp => ({ kind: "insert_task", task: taskOf(id) });
 const update = (id: string, state: "ASSIGNED" | "RUNNING"): RowOp =>
-  ({ kind: "update_task", taskId: id, state, updatedAtMs: 0, currentAttemptId: null, attemptCount: 0, result: null });
+  ({ kind: "update_task", taskId: id, state, updatedAtMs: 0, currentAttemptId: null, attemptCount: 0, result: null, retriesUsed: 0, requeues: 0, notBeforeMs: null });
 const evt = (id: string): RowOp => ({ kind: "append_event", event: { taskId: id } as TaskEvent });
 const shape = (ops: RowOp[]) => planBatch(ops).map((g) => `${g.kind}x${g.ops.length}`);
 

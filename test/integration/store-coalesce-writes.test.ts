@@ -10,7 +10,7 @@ import { task, worker } from "../helpers/store-rows.js";
 
 const ok: TaskResult = { outcome: "SUCCEEDED", exitCode: 0, signal: "", outputTail: "", durationMs: 1, message: "" };
 const update = (taskId: string, state: "ASSIGNED" | "RUNNING" | "SUCCEEDED", updatedAtMs: number, result: TaskResult | null = null): RowOp =>
-  ({ kind: "update_task", taskId, state, updatedAtMs, currentAttemptId: "a1", attemptCount: 1, result });
+  ({ kind: "update_task", taskId, state, updatedAtMs, currentAttemptId: "a1", attemptCount: 1, result, retriesUsed: 0, requeues: 0, notBeforeMs: null });
 const evt = (taskId: string, state: string): RowOp => ({ kind: "append_event", event: { taskId, state } as TaskEvent });
 const attempt = (): Attempt => ({
   id: "a1", taskId: "t1", number: 1, workerId: "w", gpuIndexes: [], assignedAtMs: 1, startedAtMs: null, finishedAtMs: null, result: null, decision: null,

@@ -21,7 +21,7 @@ function lifecycle(t: Task, workerId: string) {
     startedAtMs: null, finishedAtMs: null, result: null,
     decision: { strategy: "rts", fallbackReason: "", feasibleWorkers: 1, chosen: null, runnerUp: null, weightsVersion: "v1" },
   };
-  const base = { kind: "update_task" as const, taskId: t.id, currentAttemptId: attempt.id, attemptCount: 1, result: null };
+  const base = { kind: "update_task" as const, taskId: t.id, currentAttemptId: attempt.id, attemptCount: 1, result: null, retriesUsed: 0, requeues: 0, notBeforeMs: null };
   const assign = [
     { kind: "insert_attempt" as const, attempt },
     { ...base, state: "ASSIGNED" as const, updatedAtMs: attempt.assignedAtMs },
@@ -303,7 +303,7 @@ for (const backend of backends()) {
     await store.write([{ kind: "upsert_worker", worker: worker("w-miss") }]);
     await store.write([
       { kind: "record_deadline_miss", taskId: t.id, workerId: "w-miss" },
-      { kind: "update_task", taskId: t.id, state: "FAILED", updatedAtMs: tick(), currentAttemptId: null, attemptCount: 1, result: null },
+      { kind: "update_task", taskId: t.id, state: "FAILED", updatedAtMs: tick(), currentAttemptId: null, attemptCount: 1, result: null, retriesUsed: 0, requeues: 0, notBeforeMs: null },
     ]);
     assert.is((await store.getTask(t.id))!.deadlineMissed, true);
     assert.is((await store.getTask(t.id))!.state, "FAILED");

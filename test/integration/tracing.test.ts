@@ -49,7 +49,7 @@ test("one trace per task under the caller's span: submit, queue wait, placement 
   try {
     agent.register("trace-w1");
     await agent.next("registered");
-    agent.send({ $case: "heartbeat", value: { telemetry } });
+    agent.send({ $case: "heartbeat", value: { seq: 0, telemetry } });
     await handled(agent); // fresh telemetry is in: RTS decides (no fallback)
     const { task } = await client.submitTask({ command: ["work"], name: "traced", project: "obs", kind: "etl" });
     const events = new TaskEvents(client, [task.id]);

@@ -7,7 +7,7 @@ import { attemptEnv } from "../../agent/attempt-env.js";
 import { Backoff } from "../../agent/backoff.js";
 import { OutputTail } from "../../agent/output-tail.js";
 import { parseProgressLine, ProgressLineReader, type ProgressUpdate } from "../../agent/progress-lines.js";
-import { ReportBuffer } from "../../agent/report-buffer.js";
+import { ReportLog } from "../../agent/report-log.js";
 import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
 
 test("backoff: full jitter under an exponential ceiling, capped, reset after success", () => {
@@ -22,19 +22,26 @@ test("backoff: full jitter under an exponential ceiling, capped, reset after suc
   assert.equal([half.next(), half.next(), half.next()], [100, 200, 400]);
 });
 
-test("report buffer: keeps order, drops the oldest past its bound, lists pending finished", () => {
-  const buffer = new ReportBuffer(3);
-  const finished = (id: string) => ({ body: { $case: "finished" as const, value: { attemptId: id, result: undefined, finishedAt: undefined } } });
-  const started = (id: string) => ({ body: { $case: "started" as const, value: { attemptId: id, pid: 1, startedAt: undefined } } });
-  buffer.push(started("a"));
-  buffer.push(finished("a"));
-  buffer.push(started("b"));
-  assert.equal(buffer.finishedAttemptIds(), ["a"]);
-  buffer.push(finished("b"));
-  assert.is(buffer.size, 3);
-  assert.is(buffer.dropped, 1);
-  assert.equal(buffer.takeAll().map((m) => `${m.body?.$case}:${(m.body?.value as { attemptId: string }).attemptId}`), ["finished:a", "started:b", "finished:b"]);
-  assert.is(buffer.size, 0);
+test("report log: numbers reports, keeps them until acked, drops only progress past its bound", () => {
+  const log = new ReportLog(3);
+  const finished = (id: string) => ({ seq: 0, body: { $case: "finished" as const, value: { attemptId: id, result: undefined, finishedAt: undefined } } });
+  const started = (id: string) => ({ seq: 0, body: { $case: "started" as const, value: { attemptId: id, pid: 1, startedAt: undefined } } });
+  const progress = (id: string) => ({ seq: 0, body: { $case: "progress" as const, value: { attemptId: id, percent: 5, message: "" } } });
+  const names = () => log.unacked().map((m) => `${m.seq}:${m.body?.$case}:${(m.body?.value as { attemptId: string }).attemptId}`);
+  assert.is(log.add(started("a")).seq, 1);
+  log.add(progress("a"));
+  log.add(finished("a"));
+  log.add(started("b"));
+  assert.equal(names(), ["1:started:a", "3:finished:a", "4:started:b"], "the progress report went first");
+  assert.is(log.dropped, 1);
+  log.add(finished("b"));
+  assert.is(log.size, 4, "started and finished are never dropped");
+  assert.equal(log.finishedAttemptIds(), ["a", "b"]);
+  assert.equal(log.ack(3).map((r) => r.seq), [1, 3]);
+  assert.equal(names(), ["4:started:b", "5:finished:b"]);
+  log.forget("b");
+  assert.is(log.size, 0);
+  assert.equal(log.ack(99), []);
 });
 
 test("config: defaults, sanitised worker id, validation names the option", () => {

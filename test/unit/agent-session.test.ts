@@ -53,6 +53,9 @@ function setup() {
     clock: { now: () => 1000 },
     log: { info() {}, warn() {}, error() {}, debug() {} },
     heartbeatIntervalMs: 3000,
+    leaseMs: 10_000,
+    leaseGraceMs: 5_000,
+    sessionOf: () => undefined,
     attach: () => {},
     detach: () => {},
   } as unknown as SessionDeps;
@@ -63,7 +66,7 @@ function setup() {
 
 const register: AgentMessage["body"] = {
   $case: "register",
-  value: { workerId: "w1", hostname: "w1", tags: [], capacity: { cpuMillis: 1000, memoryMib: 1024, maxTasks: 1, gpus: [] }, running: [], agentVersion: "t" },
+  value: { workerId: "w1", hostname: "w1", tags: [], capacity: { cpuMillis: 1000, memoryMib: 1024, maxTasks: 1, gpus: [] }, running: [], agentVersion: "t", instanceId: "i1" },
 };
 const ok = { outcome: 1, exitCode: 0, signal: "", outputTail: "", durationMs: 0, message: "" };
 const started = (attemptId: string): AgentMessage["body"] => ({ $case: "started", value: { attemptId, pid: 1, startedAt: new Date(1) } });

@@ -108,6 +108,9 @@ function scenario(seed: number, workers: number, tasks: number): Scenario {
       result: null,
       specHash: "",
       deadlineMissed: false,
+      retriesUsed: 0,
+      requeues: 0,
+      notBeforeMs: null,
     };
     list.push(t);
   }

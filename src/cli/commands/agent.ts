@@ -14,12 +14,14 @@ export const AGENT_FLAGS = {
   tags: { type: "string", value: "A,B", multiple: true, description: "tags this worker offers (e.g. gpu,ssd,zone=eu)" },
   "max-tasks": { type: "string", value: "N", description: "most tasks run at once (default: number of CPUs)" },
   id: { type: "string", value: "ID", description: "worker id (default: derived from the host name)" },
+  "state-dir": { type: "string", value: "DIR", description: "where unacknowledged results survive a restart (default .taskgrid/agent-ID)" },
 } as const;
 
 export interface AgentCliOptions {
   workerId?: string;
   tags: string[];
   maxTasks?: number;
+  stateDir?: string;
 }
 
 export function agentOptions(args: ParsedArgs): AgentCliOptions {
@@ -29,6 +31,7 @@ export function agentOptions(args: ParsedArgs): AgentCliOptions {
     tags: parseList(listFlag(args, "tags")),
     ...(maxTasks === undefined ? {} : { maxTasks: parseInteger(maxTasks, "max-tasks", 1, 100_000) }),
     ...(id === undefined ? {} : { workerId: id }),
+    ...(stringFlag(args, "state-dir") === undefined ? {} : { stateDir: stringFlag(args, "state-dir") }),
   };
 }
 
@@ -59,7 +62,9 @@ export const agentCommand: Command = {
     const options = { ...agentOptions(args), ...logOptions(args, io.env) };
     const master = masterAddress(args, io);
     const { startAgent } = await import("../../../agent/agent.js");
-    const agent = startAgent({ master, ...options, tracing: { env: io.env } });
+    const { resolveAgentConfig } = await import("../../../agent/agent-config.js");
+    const workerId = resolveAgentConfig({ master, ...options }).workerId;
+    const agent = startAgent({ master, stateDir: `.taskgrid/agent-${workerId}`, ...options, tracing: { env: io.env } });
     // Signals are handled from the start: an agent still retrying an unreachable master must stop on Ctrl-C too.
     const stopped = stopOnSignal(() => drainThenStop(agent), { timeoutMs: DRAIN_BOUND_MS + 10_000, log: (line) => io.err(line + "\n") });
     io.err(`taskgrid agent ${agent.workerId} connecting to ${master}\n`);

@@ -39,7 +39,8 @@ export const devCommand: Command = {
       ...(stringFlag(args, "weights") === undefined ? {} : { weightsPath: stringFlag(args, "weights") }),
       tracing: { env: io.env },
     });
-    const agent = startAgent({ master: master.address, ...agentOpts, ...logOpts, tracing: { env: io.env } });
+    const dataDir = stringFlag(args, "data-dir") ?? ".taskgrid";
+    const agent = startAgent({ master: master.address, stateDir: `${dataDir}/agent`, ...agentOpts, ...logOpts, tracing: { env: io.env } });
     const stopped = stopOnSignal(
       async () => {
         await drainThenStop(agent);

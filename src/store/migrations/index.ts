@@ -5,6 +5,7 @@ import type { Knex } from "knex";
 import * as initialSchema from "./0001-initial-schema.js";
 import * as learningAndMisses from "./0002-learning-and-deadline-misses.js";
 import * as taskTraceParent from "./0003-task-trace-parent.js";
+import * as failureAccounting from "./0004-failure-accounting.js";
 
 interface Migration {
   name: string;
@@ -12,7 +13,7 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent];
+const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent, failureAccounting];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";
 

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { Int32Value, Int64Value } from "../../google/protobuf/wrappers.js";
 import {
   AttemptOutcome,
   attemptOutcomeFromJSON,
@@ -72,6 +73,20 @@ export interface TaskSpec {
    * the same key with a different spec fails with ALREADY_EXISTS. At most 256 characters.
    */
   idempotencyKey: string;
+  /**
+   * How many times an attempt ended by the infrastructure (worker lost, agent restarted or drained)
+   * is requeued without using a retry (0..1000); unset means the master's default (5). A wrapper
+   * rather than `optional`, so that older protoc versions (Debian's 3.5) still compile the API.
+   */
+  maxRequeues?:
+    | number
+    | undefined;
+  /**
+   * Base of the exponential backoff before a retry, in milliseconds (0..86400000): retry n waits a
+   * random time in [0, base x 2^(n-1)], capped by the master's maximum; unset means the master's
+   * default (1000).
+   */
+  retryBackoffMs?: number | undefined;
 }
 
 export interface TaskSpec_LabelsEntry {
@@ -206,6 +221,15 @@ export interface Task {
   pendingReason: string;
   /** True once an attempt finished after the effective deadline (an SLA miss). */
   deadlineMissed: boolean;
+  /**
+   * Attempts that failed through the task's own fault (non-zero exit, start failure, timeout);
+   * these count against max_retries.
+   */
+  retriesUsed: number;
+  /** Attempts ended by the infrastructure and requeued; these count against max_requeues. */
+  requeues: number;
+  /** While QUEUED after a failed attempt: not placed before this time (retry backoff). */
+  notBefore?: Date | undefined;
 }
 
 /** A change to a task, as streamed by WatchTasks. */
@@ -250,6 +274,8 @@ function createBaseTaskSpec(): TaskSpec {
     timeoutMs: 0,
     maxRetries: 0,
     idempotencyKey: "",
+    maxRequeues: undefined,
+    retryBackoffMs: undefined,
   };
 }
 
@@ -308,6 +334,12 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(146).string(message.idempotencyKey);
+    }
+    if (message.maxRequeues !== undefined) {
+      Int32Value.encode({ value: message.maxRequeues! }, writer.uint32(154).fork()).join();
+    }
+    if (message.retryBackoffMs !== undefined) {
+      Int64Value.encode({ value: message.retryBackoffMs! }, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -475,6 +507,22 @@ export const TaskSpec: MessageFns<TaskSpec> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.maxRequeues = Int32Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.retryBackoffMs = Int64Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -569,6 +617,16 @@ export const TaskSpec: MessageFns<TaskSpec> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      maxRequeues: isSet(object.maxRequeues)
+        ? Number(object.maxRequeues)
+        : isSet(object.max_requeues)
+        ? Number(object.max_requeues)
+        : undefined,
+      retryBackoffMs: isSet(object.retryBackoffMs)
+        ? Number(object.retryBackoffMs)
+        : isSet(object.retry_backoff_ms)
+        ? Number(object.retry_backoff_ms)
+        : undefined,
     };
   },
 
@@ -640,6 +698,12 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.maxRequeues !== undefined) {
+      obj.maxRequeues = message.maxRequeues;
+    }
+    if (message.retryBackoffMs !== undefined) {
+      obj.retryBackoffMs = message.retryBackoffMs;
+    }
     return obj;
   },
 
@@ -684,6 +748,8 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     message.timeoutMs = object.timeoutMs ?? 0;
     message.maxRetries = object.maxRetries ?? 0;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.maxRequeues = object.maxRequeues ?? undefined;
+    message.retryBackoffMs = object.retryBackoffMs ?? undefined;
     return message;
   },
 };
@@ -1639,6 +1705,9 @@ function createBaseTask(): Task {
     result: undefined,
     pendingReason: "",
     deadlineMissed: false,
+    retriesUsed: 0,
+    requeues: 0,
+    notBefore: undefined,
   };
 }
 
@@ -1679,6 +1748,15 @@ export const Task: MessageFns<Task> = {
     }
     if (message.deadlineMissed !== false) {
       writer.uint32(96).bool(message.deadlineMissed);
+    }
+    if (message.retriesUsed !== 0) {
+      writer.uint32(104).int32(message.retriesUsed);
+    }
+    if (message.requeues !== 0) {
+      writer.uint32(112).int32(message.requeues);
+    }
+    if (message.notBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -1792,6 +1870,30 @@ export const Task: MessageFns<Task> = {
             message.deadlineMissed = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.retriesUsed = reader.int32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.requeues = reader.int32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1838,6 +1940,17 @@ export const Task: MessageFns<Task> = {
         : isSet(object.deadline_missed)
         ? globalThis.Boolean(object.deadline_missed)
         : false,
+      retriesUsed: isSet(object.retriesUsed)
+        ? globalThis.Number(object.retriesUsed)
+        : isSet(object.retries_used)
+        ? globalThis.Number(object.retries_used)
+        : 0,
+      requeues: isSet(object.requeues) ? globalThis.Number(object.requeues) : 0,
+      notBefore: isSet(object.notBefore)
+        ? fromJsonTimestamp(object.notBefore)
+        : isSet(object.not_before)
+        ? fromJsonTimestamp(object.not_before)
+        : undefined,
     };
   },
 
@@ -1879,6 +1992,15 @@ export const Task: MessageFns<Task> = {
     if (message.deadlineMissed !== false) {
       obj.deadlineMissed = message.deadlineMissed;
     }
+    if (message.retriesUsed !== 0) {
+      obj.retriesUsed = Math.round(message.retriesUsed);
+    }
+    if (message.requeues !== 0) {
+      obj.requeues = Math.round(message.requeues);
+    }
+    if (message.notBefore !== undefined) {
+      obj.notBefore = message.notBefore.toISOString();
+    }
     return obj;
   },
 
@@ -1901,6 +2023,9 @@ export const Task: MessageFns<Task> = {
       : undefined;
     message.pendingReason = object.pendingReason ?? "";
     message.deadlineMissed = object.deadlineMissed ?? false;
+    message.retriesUsed = object.retriesUsed ?? 0;
+    message.requeues = object.requeues ?? 0;
+    message.notBefore = object.notBefore ?? undefined;
     return message;
   },
 };

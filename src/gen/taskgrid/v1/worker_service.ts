@@ -46,7 +46,19 @@ export interface AgentMessage {
     | //
     /** Confirms a pause or resume took effect. */
     { $case: "paused"; value: AttemptPaused }
+    | //
+    /**
+     * The agent is shutting down or draining: the master stops assigning to it (nothing is refused
+     * and burned), running attempts finish.
+     */
+    { $case: "draining"; value: AgentDraining }
     | undefined;
+  /**
+   * Sequence number of a report (started, progress, finished, paused), increasing per agent
+   * process. The agent keeps each report until a ReportAck covers its number and re-sends the
+   * unacknowledged ones after reconnecting; 0 for messages that need no acknowledgement.
+   */
+  seq: number;
 }
 
 /** Master -> agent. */
@@ -70,6 +82,12 @@ export interface MasterMessage {
     | //
     /** Take no new work; finish what runs. */
     { $case: "drain"; value: Drain }
+    | //
+    /** Every report with a sequence number up to this one is committed (or was ignored as stale). */
+    { $case: "ack"; value: ReportAck }
+    | //
+    /** Answer to a heartbeat: renews the agent's lease on its attempts. */
+    { $case: "heartbeatAck"; value: HeartbeatAck }
     | undefined;
 }
 
@@ -98,11 +116,25 @@ export interface Register {
   running: RunningAttempt[];
   /** Agent software version. */
   agentVersion: string;
+  /**
+   * Random id of this agent process. A second live session for a worker id is refused unless it
+   * comes from the same instance (the same process reconnecting).
+   */
+  instanceId: string;
 }
 
 export interface Heartbeat {
   /** Current load. */
-  telemetry?: Telemetry | undefined;
+  telemetry?:
+    | Telemetry
+    | undefined;
+  /** Increasing per agent process; echoed by HeartbeatAck. */
+  seq: number;
+}
+
+export interface AgentDraining {
+  /** Why (for example "agent received SIGTERM"). */
+  reason: string;
 }
 
 export interface AttemptStarted {
@@ -148,6 +180,24 @@ export interface Registered {
   heartbeatIntervalMs: number;
   /** Attempts from Register.running the agent must kill (not current any more). */
   killAttemptIds: string[];
+  /**
+   * Lease on running attempts, in milliseconds: when no heartbeat sent in the last lease_ms has
+   * been acknowledged, the agent stops its attempts itself (SIGTERM, then SIGKILL after
+   * lease_grace_ms), because the master may declare them lost and run them elsewhere. 0: no lease.
+   */
+  leaseMs: number;
+  /** SIGTERM -> SIGKILL grace when the lease expires, in milliseconds. */
+  leaseGraceMs: number;
+}
+
+export interface ReportAck {
+  /** Highest report sequence number such that it and every earlier one are committed. */
+  seq: number;
+}
+
+export interface HeartbeatAck {
+  /** Heartbeat.seq being answered. */
+  seq: number;
 }
 
 export interface Assign {
@@ -199,7 +249,7 @@ export interface Drain {
 }
 
 function createBaseAgentMessage(): AgentMessage {
-  return { body: undefined };
+  return { body: undefined, seq: 0 };
 }
 
 export const AgentMessage: MessageFns<AgentMessage> = {
@@ -223,6 +273,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "paused":
         AttemptPaused.encode(message.body.value, writer.uint32(50).fork()).join();
         break;
+      case "draining":
+        AgentDraining.encode(message.body.value, writer.uint32(58).fork()).join();
+        break;
+    }
+    if (message.seq !== 0) {
+      writer.uint32(128).uint64(message.seq);
     }
     return writer;
   },
@@ -288,6 +344,22 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "paused", value: AttemptPaused.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.body = { $case: "draining", value: AgentDraining.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -314,7 +386,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "finished", value: AttemptFinished.fromJSON(object.finished) }
         : isSet(object.paused)
         ? { $case: "paused", value: AttemptPaused.fromJSON(object.paused) }
+        : isSet(object.draining)
+        ? { $case: "draining", value: AgentDraining.fromJSON(object.draining) }
         : undefined,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
     };
   },
 
@@ -332,6 +407,11 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.finished = AttemptFinished.toJSON(message.body.value);
     } else if (message.body?.$case === "paused") {
       obj.paused = AttemptPaused.toJSON(message.body.value);
+    } else if (message.body?.$case === "draining") {
+      obj.draining = AgentDraining.toJSON(message.body.value);
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
     }
     return obj;
   },
@@ -378,7 +458,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         }
         break;
       }
+      case "draining": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "draining", value: AgentDraining.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    message.seq = object.seq ?? 0;
     return message;
   },
 };
@@ -407,6 +494,12 @@ export const MasterMessage: MessageFns<MasterMessage> = {
         break;
       case "drain":
         Drain.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
+      case "ack":
+        ReportAck.encode(message.body.value, writer.uint32(58).fork()).join();
+        break;
+      case "heartbeatAck":
+        HeartbeatAck.encode(message.body.value, writer.uint32(66).fork()).join();
         break;
     }
     return writer;
@@ -473,6 +566,22 @@ export const MasterMessage: MessageFns<MasterMessage> = {
             message.body = { $case: "drain", value: Drain.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.body = { $case: "ack", value: ReportAck.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.body = { $case: "heartbeatAck", value: HeartbeatAck.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -499,6 +608,12 @@ export const MasterMessage: MessageFns<MasterMessage> = {
         ? { $case: "resume", value: ResumeAttempt.fromJSON(object.resume) }
         : isSet(object.drain)
         ? { $case: "drain", value: Drain.fromJSON(object.drain) }
+        : isSet(object.ack)
+        ? { $case: "ack", value: ReportAck.fromJSON(object.ack) }
+        : isSet(object.heartbeatAck)
+        ? { $case: "heartbeatAck", value: HeartbeatAck.fromJSON(object.heartbeatAck) }
+        : isSet(object.heartbeat_ack)
+        ? { $case: "heartbeatAck", value: HeartbeatAck.fromJSON(object.heartbeat_ack) }
         : undefined,
     };
   },
@@ -517,6 +632,10 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       obj.resume = ResumeAttempt.toJSON(message.body.value);
     } else if (message.body?.$case === "drain") {
       obj.drain = Drain.toJSON(message.body.value);
+    } else if (message.body?.$case === "ack") {
+      obj.ack = ReportAck.toJSON(message.body.value);
+    } else if (message.body?.$case === "heartbeatAck") {
+      obj.heartbeatAck = HeartbeatAck.toJSON(message.body.value);
     }
     return obj;
   },
@@ -560,6 +679,18 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       case "drain": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "drain", value: Drain.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "ack": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "ack", value: ReportAck.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "heartbeatAck": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "heartbeatAck", value: HeartbeatAck.fromPartial(object.body.value) };
         }
         break;
       }
@@ -682,7 +813,7 @@ export const RunningAttempt: MessageFns<RunningAttempt> = {
 };
 
 function createBaseRegister(): Register {
-  return { workerId: "", hostname: "", tags: [], capacity: undefined, running: [], agentVersion: "" };
+  return { workerId: "", hostname: "", tags: [], capacity: undefined, running: [], agentVersion: "", instanceId: "" };
 }
 
 export const Register: MessageFns<Register> = {
@@ -704,6 +835,9 @@ export const Register: MessageFns<Register> = {
     }
     if (message.agentVersion !== "") {
       writer.uint32(50).string(message.agentVersion);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(58).string(message.instanceId);
     }
     return writer;
   },
@@ -769,6 +903,14 @@ export const Register: MessageFns<Register> = {
             message.agentVersion = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -799,6 +941,11 @@ export const Register: MessageFns<Register> = {
         : isSet(object.agent_version)
         ? globalThis.String(object.agent_version)
         : "",
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -822,6 +969,9 @@ export const Register: MessageFns<Register> = {
     if (message.agentVersion !== "") {
       obj.agentVersion = message.agentVersion;
     }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -838,18 +988,22 @@ export const Register: MessageFns<Register> = {
       : undefined;
     message.running = object.running?.map((e) => RunningAttempt.fromPartial(e)) || [];
     message.agentVersion = object.agentVersion ?? "";
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { telemetry: undefined };
+  return { telemetry: undefined, seq: 0 };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
   encode(message: Heartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.telemetry !== undefined) {
       Telemetry.encode(message.telemetry, writer.uint32(10).fork()).join();
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
     }
     return writer;
   },
@@ -875,6 +1029,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             message.telemetry = Telemetry.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -888,13 +1050,19 @@ export const Heartbeat: MessageFns<Heartbeat> = {
   },
 
   fromJSON(object: any): Heartbeat {
-    return { telemetry: isSet(object.telemetry) ? Telemetry.fromJSON(object.telemetry) : undefined };
+    return {
+      telemetry: isSet(object.telemetry) ? Telemetry.fromJSON(object.telemetry) : undefined,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+    };
   },
 
   toJSON(message: Heartbeat): unknown {
     const obj: any = {};
     if (message.telemetry !== undefined) {
       obj.telemetry = Telemetry.toJSON(message.telemetry);
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
     }
     return obj;
   },
@@ -907,6 +1075,74 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     message.telemetry = (object.telemetry !== undefined && object.telemetry !== null)
       ? Telemetry.fromPartial(object.telemetry)
       : undefined;
+    message.seq = object.seq ?? 0;
+    return message;
+  },
+};
+
+function createBaseAgentDraining(): AgentDraining {
+  return { reason: "" };
+}
+
+export const AgentDraining: MessageFns<AgentDraining> = {
+  encode(message: AgentDraining, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== "") {
+      writer.uint32(10).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentDraining {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentDraining();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentDraining {
+    return { reason: isSet(object.reason) ? globalThis.String(object.reason) : "" };
+  },
+
+  toJSON(message: AgentDraining): unknown {
+    const obj: any = {};
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentDraining>, I>>(base?: I): AgentDraining {
+    return AgentDraining.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentDraining>, I>>(object: I): AgentDraining {
+    const message = createBaseAgentDraining();
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -1326,7 +1562,7 @@ export const AttemptPaused: MessageFns<AttemptPaused> = {
 };
 
 function createBaseRegistered(): Registered {
-  return { workerId: "", heartbeatIntervalMs: 0, killAttemptIds: [] };
+  return { workerId: "", heartbeatIntervalMs: 0, killAttemptIds: [], leaseMs: 0, leaseGraceMs: 0 };
 }
 
 export const Registered: MessageFns<Registered> = {
@@ -1339,6 +1575,12 @@ export const Registered: MessageFns<Registered> = {
     }
     for (const v of message.killAttemptIds) {
       writer.uint32(26).string(v!);
+    }
+    if (message.leaseMs !== 0) {
+      writer.uint32(32).int64(message.leaseMs);
+    }
+    if (message.leaseGraceMs !== 0) {
+      writer.uint32(40).int64(message.leaseGraceMs);
     }
     return writer;
   },
@@ -1380,6 +1622,22 @@ export const Registered: MessageFns<Registered> = {
             message.killAttemptIds.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.leaseMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.leaseGraceMs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1409,6 +1667,16 @@ export const Registered: MessageFns<Registered> = {
         : globalThis.Array.isArray(object?.kill_attempt_ids)
         ? object.kill_attempt_ids.map((e: any) => globalThis.String(e))
         : [],
+      leaseMs: isSet(object.leaseMs)
+        ? globalThis.Number(object.leaseMs)
+        : isSet(object.lease_ms)
+        ? globalThis.Number(object.lease_ms)
+        : 0,
+      leaseGraceMs: isSet(object.leaseGraceMs)
+        ? globalThis.Number(object.leaseGraceMs)
+        : isSet(object.lease_grace_ms)
+        ? globalThis.Number(object.lease_grace_ms)
+        : 0,
     };
   },
 
@@ -1423,6 +1691,12 @@ export const Registered: MessageFns<Registered> = {
     if (message.killAttemptIds?.length) {
       obj.killAttemptIds = message.killAttemptIds;
     }
+    if (message.leaseMs !== 0) {
+      obj.leaseMs = Math.round(message.leaseMs);
+    }
+    if (message.leaseGraceMs !== 0) {
+      obj.leaseGraceMs = Math.round(message.leaseGraceMs);
+    }
     return obj;
   },
 
@@ -1434,6 +1708,142 @@ export const Registered: MessageFns<Registered> = {
     message.workerId = object.workerId ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.killAttemptIds = object.killAttemptIds?.map((e) => e) || [];
+    message.leaseMs = object.leaseMs ?? 0;
+    message.leaseGraceMs = object.leaseGraceMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseReportAck(): ReportAck {
+  return { seq: 0 };
+}
+
+export const ReportAck: MessageFns<ReportAck> = {
+  encode(message: ReportAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportAck {
+    return { seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0 };
+  },
+
+  toJSON(message: ReportAck): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportAck>, I>>(base?: I): ReportAck {
+    return ReportAck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportAck>, I>>(object: I): ReportAck {
+    const message = createBaseReportAck();
+    message.seq = object.seq ?? 0;
+    return message;
+  },
+};
+
+function createBaseHeartbeatAck(): HeartbeatAck {
+  return { seq: 0 };
+}
+
+export const HeartbeatAck: MessageFns<HeartbeatAck> = {
+  encode(message: HeartbeatAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HeartbeatAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHeartbeatAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HeartbeatAck {
+    return { seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0 };
+  },
+
+  toJSON(message: HeartbeatAck): unknown {
+    const obj: any = {};
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HeartbeatAck>, I>>(base?: I): HeartbeatAck {
+    return HeartbeatAck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HeartbeatAck>, I>>(object: I): HeartbeatAck {
+    const message = createBaseHeartbeatAck();
+    message.seq = object.seq ?? 0;
     return message;
   },
 };

@@ -1,0 +1,165 @@
+// The exactly-once parts of the worker protocol, driven by hand: acknowledged reports (re-sent
+// reports are applied once), heartbeat answers and the lease granted in `registered`, one live
+// session per worker id, a drain asked for by the agent, and failure accounting (an attempt lost
+// by the infrastructure is requeued without using a retry; retries wait a backoff).
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import * as grpc from "@grpc/grpc-js";
+import { AttemptOutcome, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
+import { TaskServiceClient, type WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
+import { call, rawClients, type RawClients } from "../helpers/grpc-clients.js";
+import { RawAgent } from "../helpers/raw-agent.js";
+import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
+
+const s = suite<{ m: TestMaster; c: RawClients }>("worker sessions");
+s.before(async (ctx) => {
+  ctx.m = await startTestMaster({ heartbeatIntervalMs: 3000, retryBackoffMs: 400, random: () => 1 });
+  ctx.c = rawClients(ctx.m.address);
+});
+s.after(async (ctx) => {
+  ctx.c.close();
+  await ctx.m.cleanup();
+});
+
+const ok = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: "", durationMs: 5, message: "" };
+const lost = { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST, exitCode: -1, message: "agent draining" };
+const failed = { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 3 };
+
+async function waitForState(c: RawClients, taskId: string, state: TaskState): Promise<any> {
+  const client: TaskServiceClient = c.tasks;
+  const stream = client.watchTasks({ taskIds: [taskId], project: "" });
+  try {
+    for await (const msg of stream as AsyncIterable<WatchTasksResponse>) if (msg.event?.state === state) break;
+  } finally {
+    stream.cancel();
+  }
+  return (await call(c.tasks, "getTask", { taskId })).task;
+}
+
+s("registered grants a lease; each heartbeat is answered; reports are acknowledged in order", async ({ m, c }) => {
+  const agent = new RawAgent(m.address);
+  agent.register("w-ack", { tags: ["ack"] });
+  const registered = await agent.next("registered");
+  assert.is(registered.leaseMs, 10_000, "offline_after_ms / 2");
+  assert.is(registered.leaseGraceMs, 5_000);
+  assert.ok(registered.leaseMs + registered.leaseGraceMs < 20_000, "the lease ends before the master may requeue");
+  agent.send({ $case: "heartbeat", value: { seq: 7 } });
+  assert.is((await agent.next("heartbeatAck")).seq, 7);
+
+  const { task } = await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["ack"] } });
+  const assign = await agent.next("assign");
+  agent.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } }, 1);
+  agent.send({ $case: "finished", value: { attemptId: assign.attemptId, result: ok, finishedAt: new Date() } }, 2);
+  let acked = 0;
+  while (acked < 2) acked = (await agent.next("ack")).seq;
+  assert.is(acked, 2);
+  // The ack means committed: the database already has the result.
+  const stored = await m.master.store.getTask(task.id);
+  assert.is(stored?.state, "SUCCEEDED");
+  agent.close();
+});
+
+s("a finished report sent again on a new session (its ack was lost) is applied once", async ({ m, c }) => {
+  const first = new RawAgent(m.address);
+  first.register("w-resend", { tags: ["resend"], instanceId: "inst-1" });
+  await first.next("registered");
+  const { task } = await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["resend"] } });
+  const assign = await first.next("assign");
+  first.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } }, 1);
+  first.send({ $case: "finished", value: { attemptId: assign.attemptId, result: ok, finishedAt: new Date() } }, 2);
+  await waitForState(c, task.id, TaskState.TASK_STATE_SUCCEEDED);
+  first.close(); // as if the stream died before the ack reached the agent
+
+  const second = new RawAgent(m.address);
+  second.register("w-resend", { tags: ["resend"], instanceId: "inst-1", running: [{ attemptId: assign.attemptId, taskId: task.id, startedAt: new Date() }] });
+  const registered = await second.next("registered");
+  assert.equal(registered.killAttemptIds, [assign.attemptId], "not current any more: the agent forgets it");
+  second.send({ $case: "finished", value: { attemptId: assign.attemptId, result: ok, finishedAt: new Date() } }, 2);
+  assert.is((await second.next("ack")).seq, 2);
+  const final = (await call(c.tasks, "getTask", { taskId: task.id })).task;
+  assert.is(final.state, TaskState.TASK_STATE_SUCCEEDED);
+  assert.is(final.attempts.length, 1, "never run again");
+  second.close();
+});
+
+s("one live session per worker id: another agent is refused (ALREADY_EXISTS naming the peer); the same agent may reconnect", async ({ m }) => {
+  const first = new RawAgent(m.address);
+  first.register("w-dup", { instanceId: "agent-a" });
+  await first.next("registered");
+  const intruder = new RawAgent(m.address);
+  intruder.register("w-dup", { instanceId: "agent-b" });
+  const refused = await intruder.ended;
+  assert.is(refused.code, grpc.status.ALREADY_EXISTS);
+  assert.match(refused.details, /worker id "w-dup" is already connected from .*127\.0\.0\.1/);
+  assert.is(first.status, null, "the first session is untouched");
+
+  const again = new RawAgent(m.address);
+  again.register("w-dup", { instanceId: "agent-a" });
+  await again.next("registered");
+  const replaced = await first.ended;
+  assert.is(replaced.code, grpc.status.ABORTED, "the old stream of the same agent is replaced");
+  again.close();
+  intruder.close();
+});
+
+s("an agent that drains tells the master: its worker turns DRAINING and gets no new work", async ({ m, c }) => {
+  const agent = new RawAgent(m.address);
+  agent.register("w-drain", { tags: ["drain-me"] });
+  await agent.next("registered");
+  agent.send({ $case: "draining", value: { reason: "agent received SIGTERM" } });
+  agent.send({ $case: "heartbeat", value: { seq: 1 } });
+  await agent.next("heartbeatAck"); // handled in order, so the drain is applied
+  const worker = (await call(c.admin, "getWorker", { workerId: "w-drain" })).worker;
+  assert.is(worker.status, WorkerStatus.WORKER_STATUS_DRAINING);
+  const { task } = await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["drain-me"] } });
+  const queued = (await call(c.tasks, "getTask", { taskId: task.id })).task;
+  assert.is(queued.state, TaskState.TASK_STATE_QUEUED);
+  assert.is(agent.take("assign"), undefined);
+  await call(c.tasks, "cancelTask", { taskId: task.id, reason: "test over" });
+  agent.close();
+});
+
+s("LOST requeues without using a retry (max_retries 0 still succeeds); a failure uses one and waits the backoff", async ({ m, c }) => {
+  const agent = new RawAgent(m.address);
+  agent.register("w-acct", { tags: ["acct"] });
+  await agent.next("registered");
+  const { task } = await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["acct"], maxRetries: 1 } });
+  const first = await agent.next("assign");
+  agent.send({ $case: "finished", value: { attemptId: first.attemptId, result: lost, finishedAt: new Date() } }, 1);
+  const second = await agent.next("assign");
+  let t = (await call(c.tasks, "getTask", { taskId: task.id })).task;
+  assert.is(t.requeues, 1);
+  assert.is(t.retriesUsed, 0);
+
+  const failedAt = Date.now();
+  agent.send({ $case: "finished", value: { attemptId: second.attemptId, result: failed, finishedAt: new Date() } }, 2);
+  const queued = await waitForState(c, task.id, TaskState.TASK_STATE_QUEUED);
+  assert.is(queued.retriesUsed, 1);
+  assert.ok(queued.notBefore, "a retry waits its backoff");
+  assert.match(queued.pendingReason, /retry backoff/);
+  const third = await agent.next("assign");
+  assert.ok(Date.now() - failedAt >= 350, "placed only after the 400 ms backoff (jitter drawn at its maximum)");
+  agent.send({ $case: "finished", value: { attemptId: third.attemptId, result: ok, finishedAt: new Date() } }, 3);
+  t = await waitForState(c, task.id, TaskState.TASK_STATE_SUCCEEDED);
+  assert.equal([t.attempts.length, t.retriesUsed, t.requeues], [3, 1, 1]);
+  agent.close();
+});
+
+s("a task lost more often than max_requeues fails, saying why", async ({ m, c }) => {
+  const agent = new RawAgent(m.address);
+  agent.register("w-loop", { tags: ["loop"] });
+  await agent.next("registered");
+  const { task } = await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["loop"], maxRequeues: 2 } });
+  for (let i = 1; i <= 3; i++) {
+    const a = await agent.next("assign");
+    agent.send({ $case: "finished", value: { attemptId: a.attemptId, result: lost, finishedAt: new Date() } }, i);
+  }
+  const final = await waitForState(c, task.id, TaskState.TASK_STATE_FAILED);
+  assert.is(final.requeues, 2);
+  assert.is(final.attempts.length, 3);
+  const events = await m.master.store.getEvents(task.id);
+  assert.match(events.at(-1)!.progressMessage, /requeue limit reached: 2 of 2/);
+  agent.close();
+});
+
+s.run();

@@ -7,8 +7,10 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const dirs = ["unit", "integration", "e2e"];
-const only = process.argv.slice(2);
+// `--chaos` runs the slower fault suite (test/chaos) instead: `npm run test:chaos`, also run by .ci/run.
+const chaos = process.argv.includes("--chaos");
+const dirs = chaos ? ["chaos"] : ["unit", "integration", "e2e"];
+const only = process.argv.slice(2).filter((a) => a !== "--chaos");
 
 function testFiles(): string[] {
   const files: string[] = [];
@@ -19,6 +21,7 @@ function testFiles(): string[] {
   return only.length === 0 ? files : files.filter((f) => only.some((o) => f.includes(o)));
 }
 
+const FILE_TIMEOUT_MS = Number(process.env.TASKGRID_TEST_FILE_TIMEOUT_MS ?? 240_000);
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 function runFile(file: string): Promise<{ passed: number; failed: number; output: string; ms: number }> {
@@ -28,7 +31,13 @@ function runFile(file: string): Promise<{ passed: number; failed: number; output
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
+    // A file that hangs must fail, not stall the whole run (CI has a time limit).
+    const timer = setTimeout(() => {
+      output += `\ntest file timed out after ${FILE_TIMEOUT_MS / 1000} s; killed\n`;
+      child.kill("SIGKILL");
+    }, FILE_TIMEOUT_MS);
     child.on("close", (code) => {
+      clearTimeout(timer);
       const text = output.replace(ANSI, "");
       const total = Number(/Total:\s+(\d+)/.exec(text)?.[1] ?? NaN);
       const passed = Number(/Passed:\s+(\d+)/.exec(text)?.[1] ?? 0);

@@ -1,7 +1,9 @@
 // A tiny TCP proxy for failure tests: listens on 127.0.0.1:0 and pipes every connection to
 // `target` (host:port). `dropAll()` destroys every open connection (both sides see the socket
 // close, as when a network path dies); `pause()` makes new connections fail at once (accepted and
-// destroyed, so a client sees the peer gone) until `resume()`.
+// destroyed, so a client sees the peer gone) until `resume()`; `blackhole()` silently drops every
+// byte in both directions while the connections stay open (a partition no one announces), and
+// new connections hang, until `heal()`.
 import net from "node:net";
 
 export interface TcpProxy {
@@ -12,6 +14,8 @@ export interface TcpProxy {
   /** Open forwarded connections right now. */
   readonly openConnections: number;
   dropAll(): void;
+  blackhole(): void;
+  heal(): void;
   pause(): void;
   resume(): void;
   stop(): Promise<void>;
@@ -23,6 +27,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const port = Number(target.slice(sep + 1));
   const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
   let paused = false;
+  let silent = false;
   let forwarded = 0;
 
   const server = net.createServer((client) => {
@@ -43,8 +48,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     upstream.on("error", close);
     client.on("close", close);
     upstream.on("close", close);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Forwarded by hand rather than piped, so a blackhole can drop bytes without closing anything.
+    client.on("data", (d: Buffer) => void (silent || upstream.write(d)));
+    upstream.on("data", (d: Buffer) => void (silent || client.write(d)));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -70,6 +76,8 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       return open.size;
     },
     dropAll,
+    blackhole: () => void (silent = true),
+    heal: () => void (silent = false),
     pause: () => void (paused = true),
     resume: () => void (paused = false),
     stop: async () => {

@@ -1,0 +1,176 @@
+// The chaos suite's cluster: a real `taskgrid master` process on its own Postgres database and
+// real agent processes (optionally behind TCP proxies), running tasks that log every execution to
+// one file. The log, not the final states, is what the checks read: how many times each task
+// started, whether one that exited 0 started again, and whether two executions overlapped.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, type TaskgridClient } from "../../src/client/index.js";
+import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
+import { Proc } from "./processes.js";
+import { eventually } from "./task-watch.js";
+import { freePort, startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
+import { createTestDatabase, type TestDatabase } from "./test-master.js";
+
+/** One run of a task's command, read back from the execution log. */
+export interface Execution {
+  pid: number;
+  startMs: number;
+  /** Last sign of life (a beat or the end line). */
+  lastMs: number;
+  /** The command reached its last line: it exited 0 (or was killed in the instant after). */
+  ended: boolean;
+}
+
+const TERMINAL = new Set([TaskState.TASK_STATE_SUCCEEDED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED]);
+
+export class ChaosCluster {
+  readonly dir: string;
+  readonly log: string;
+  client!: TaskgridClient;
+  masterProc: Proc | null = null;
+  readonly agents = new Map<string, { proc: Proc; proxy: TcpProxy | null }>();
+  private port = 0;
+  private db!: TestDatabase;
+  private configFile = "";
+
+  private constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), "taskgrid-chaos-"));
+    this.log = join(this.dir, "executions.log");
+    writeFileSync(this.log, "");
+  }
+
+  /** `masterConfig` goes to the master's --config file (camelCase keys, e.g. offlineAfterMs). */
+  static async start(masterConfig: Record<string, unknown>): Promise<ChaosCluster> {
+    const c = new ChaosCluster();
+    c.db = await createTestDatabase();
+    c.port = await freePort();
+    c.configFile = join(c.dir, "master.json");
+    writeFileSync(c.configFile, JSON.stringify(masterConfig));
+    await c.startMaster();
+    c.client = createClient(c.address);
+    return c;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async startMaster(): Promise<void> {
+    const { databaseUrl } = this.db.options;
+    if (!databaseUrl) throw new Error("the chaos suite needs Postgres (TASKGRID_TEST_PG_URL)");
+    this.masterProc = new Proc(["master", "--listen", this.address, "--metrics", "127.0.0.1:0", "--database-url", databaseUrl, "--config", this.configFile, "--log-format", "json"]);
+    await this.masterProc.waitFor(/master listening/);
+  }
+
+  async stopMaster(signal: NodeJS.Signals): Promise<void> {
+    await this.masterProc?.stop(signal);
+    this.masterProc = null;
+  }
+
+  /** Starts an agent (through a proxy when `proxied`, so the test can cut its network). */
+  async startAgent(id: string, options: { proxied?: boolean; maxTasks?: number } = {}): Promise<Proc> {
+    const proxy = options.proxied ? await startTcpProxy(this.address) : null;
+    const stateDir = join(this.dir, "agents", id);
+    mkdirSync(stateDir, { recursive: true });
+    const proc = new Proc(["agent", "--master", proxy?.address ?? this.address, "--id", id, "--tags", "chaos", "--max-tasks", String(options.maxTasks ?? 4), "--state-dir", stateDir, "--log-format", "json"]);
+    this.agents.set(id, { proc, proxy });
+    return proc;
+  }
+
+  /** A shell command that logs start, a beat every 100 ms for `workMs`, and its end. */
+  command(workMs: number): string[] {
+    const beats = Math.max(1, Math.round(workMs / 100));
+    const log = this.log;
+    return ["sh", "-c", [
+      `echo "start $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"`,
+      `i=0; while [ $i -lt ${beats} ]; do sleep 0.1; echo "beat $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"; i=$((i+1)); done`,
+      `echo "end $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"`,
+    ].join("\n")];
+  }
+
+  /** Submits `count` tasks in one batch (acknowledged = committed) and returns their ids. Slots, not CPUs, bound them. */
+  async submit(count: number, workMs: number, extra: Record<string, unknown> = {}): Promise<string[]> {
+    const specs = Array.from({ length: count }, (_, i) => ({ name: `chaos-${i}`, command: this.command(workMs), requiredTags: ["chaos"], resources: { cpuMillis: 100 }, ...extra }));
+    return this.client.submitTasks(specs);
+  }
+
+  /** Waits until every task is terminal (polling the master, which may be restarting); returns the states. */
+  async waitTerminal(ids: string[], timeoutMs: number): Promise<Map<string, TaskState>> {
+    const states = new Map<string, TaskState>();
+    await eventually(async () => {
+      for (const id of ids) {
+        if (states.has(id)) continue;
+        const task = await this.client.getTask(id).catch(() => null);
+        if (task && TERMINAL.has(task.state)) states.set(id, task.state);
+      }
+      return states.size === ids.length;
+    }, `${ids.length} tasks to end (${states.size} did)`, timeoutMs);
+    return states;
+  }
+
+  /** Executions per task, from the log. */
+  executions(): Map<string, Execution[]> {
+    const byTask = new Map<string, Map<number, Execution>>();
+    for (const line of readFileSync(this.log, "utf8").split("\n")) {
+      const [kind, taskId, pidText, nsText] = line.split(" ");
+      if (!taskId || !nsText) continue;
+      const pid = Number(pidText);
+      const ms = Number(BigInt(nsText) / 1_000_000n);
+      let runs = byTask.get(taskId);
+      if (!runs) byTask.set(taskId, (runs = new Map()));
+      if (kind === "start") runs.set(pid, { pid, startMs: ms, lastMs: ms, ended: false });
+      const run = runs.get(pid);
+      if (!run) continue;
+      run.lastMs = Math.max(run.lastMs, ms);
+      if (kind === "end") run.ended = true;
+    }
+    return new Map([...byTask].map(([id, runs]) => [id, [...runs.values()].sort((a, b) => a.startMs - b.startMs)]));
+  }
+
+  async close(): Promise<void> {
+    this.client?.close();
+    for (const { proc, proxy } of this.agents.values()) {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) {
+        proc.child.kill("SIGCONT");
+        await proc.stop("SIGKILL");
+      }
+      await proxy?.stop();
+    }
+    await this.stopMaster("SIGKILL");
+    await this.db.drop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface ExactlyOnceReport {
+  /** Violations, one line each; empty when every guarantee held. */
+  problems: string[];
+  /** Number of tasks by how many times they started, e.g. {1: 38, 2: 2}. */
+  executionsHistogram: Record<number, number>;
+}
+
+/**
+ * The guarantees of DESIGN §9 over one scenario: every acknowledged task ended SUCCEEDED (all
+ * commands here exit 0 when left alone), exactly once in the sense that a run that reached its end
+ * was the last one, and no two runs of one task were alive at the same time.
+ */
+export function checkExactlyOnce(ids: string[], states: Map<string, TaskState>, executions: Map<string, Execution[]>): ExactlyOnceReport {
+  const problems: string[] = [];
+  const executionsHistogram: Record<number, number> = {};
+  for (const id of ids) {
+    const runs = executions.get(id) ?? [];
+    executionsHistogram[runs.length] = (executionsHistogram[runs.length] ?? 0) + 1;
+    if (states.get(id) !== TaskState.TASK_STATE_SUCCEEDED) problems.push(`${id}: ended ${TaskState[states.get(id) ?? 0]}, not SUCCEEDED`);
+    if (runs.length === 0) problems.push(`${id}: never ran`);
+    const completed = runs.filter((r) => r.ended);
+    if (completed.length > 1) problems.push(`${id}: ran to the end ${completed.length} times`);
+    if (completed.length === 1 && runs.at(-1) !== completed[0]) problems.push(`${id}: started again after a run that exited 0`);
+    for (let i = 1; i < runs.length; i++) {
+      if (runs[i].startMs <= runs[i - 1].lastMs) {
+        problems.push(`${id}: runs overlapped (pid ${runs[i - 1].pid} alive until ${runs[i - 1].lastMs}, pid ${runs[i].pid} started ${runs[i].startMs})`);
+      }
+    }
+  }
+  return { problems, executionsHistogram };
+}

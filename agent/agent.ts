@@ -137,7 +137,9 @@ class Agent {
     this.leaseFile?.start(this.config.leaseCheckMs);
     // The first sample discovers the GPUs that Register announces.
     const tracing = this.spans.start(this.config.tracing, (msg, fields) => this.log("warn", msg, fields));
-    void Promise.all([this.sampler.tick(), tracing]).then(() => this.connect());
+    Promise.all([this.sampler.tick(), tracing])
+      .catch((err) => this.log("warn", "first telemetry sample or tracing start failed", { error: String(err) }))
+      .finally(() => this.connect());
   }
 
   stop(): Promise<void> {

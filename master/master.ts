@@ -11,14 +11,14 @@ import { NOOP_RECORDER, startMetrics } from "../src/telemetry/metrics.js";
 import { startTracing } from "../src/telemetry/tracing.js";
 import { WeightsWatcher } from "./weights-watcher.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
-import { openStore } from "../src/store/index.js";
+import { DatabaseHealth, openStoreWhenReachable } from "./database-wait.js";
 import type { Store, StoreWrite } from "../src/store/store-types.js";
 import { AgentSession } from "./agent-session.js";
 import { resolveMasterConfig, type MasterOptions } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
 import { rebuildState } from "./rebuild.js";
-import { startGrpcServer, stopGrpcServer } from "./server.js";
+import { SERVICE_NAMES, startGrpcServer, stopGrpcServer } from "./server.js";
 import { createAdminService } from "./services/admin-service.js";
 import { createTaskService } from "./services/task-service.js";
 import { SessionRegistry } from "./session-registry.js";
@@ -50,8 +50,8 @@ export interface MasterHandle {
 export async function startMaster(options: MasterOptions = {}): Promise<MasterHandle> {
   const config = resolveMasterConfig(options);
   const { clock, logger: log } = config;
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: `${config.dataDir}/db`, schema: config.schema });
-  await store.migrate();
+  const database = new DatabaseHealth(log, () => clock.now());
+  const store = await openStoreWhenReachable({ databaseUrl: config.databaseUrl, dataDir: `${config.dataDir}/db`, schema: config.schema, onOutage: database.onOutage }, log);
 
   let accepting = true;
   const isAccepting = () => accepting;
@@ -134,6 +134,10 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       },
     },
   });
+  database.attach((serving) => {
+    if (!accepting) return;
+    for (const name of ["", ...SERVICE_NAMES]) grpcServer.health.setStatus(name, serving ? "SERVING" : "NOT_SERVING");
+  });
   log.info("master listening", { address: grpcServer.address, database: store.dialect });
 
   // Liveness first (a gone worker's attempts end as LOST), then attempts stuck past timeout + margin.
@@ -165,7 +169,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       for (const call of watchCalls) call.end();
       sessions.closeAll();
       await stopGrpcServer(grpcServer.server, config.shutdownTimeoutMs);
-      await store.close();
+      await store.close(config.shutdownTimeoutMs);
       await metrics?.stop();
       await tracing.shutdown();
       log.info("master stopped");

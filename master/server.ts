@@ -7,7 +7,7 @@ import { TaskServiceService, type TaskServiceServer } from "../src/gen/taskgrid/
 import { addReflection } from "./reflection.js";
 import { WorkerServiceService, type WorkerServiceServer } from "../src/gen/taskgrid/v1/worker_service.js";
 
-const SERVICE_NAMES = ["taskgrid.v1.TaskService", "taskgrid.v1.WorkerService", "taskgrid.v1.AdminService"];
+export const SERVICE_NAMES = ["taskgrid.v1.TaskService", "taskgrid.v1.WorkerService", "taskgrid.v1.AdminService"];
 
 export interface TaskgridServer {
   server: grpc.Server;

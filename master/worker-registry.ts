@@ -97,14 +97,14 @@ export class WorkerRegistry {
     if (!slot) return;
     slot.worker.lastSeenAtMs = this.deps.clock.now();
     if (telemetry) slot.worker.telemetry = telemetry;
-    if (slot.worker.status === "SUSPECT") void this.setStatus(slot, this.draining.has(workerId) ? "DRAINING" : "ONLINE");
+    if (slot.worker.status === "SUSPECT") this.setStatusInBackground(slot, this.draining.has(workerId) ? "DRAINING" : "ONLINE");
   }
 
   /** The worker's stream closed: no new work until it reconnects (DESIGN §2: no zombie workers). */
   sessionClosed(workerId: string, epoch: number): void {
     if (this.epochs.get(workerId) !== epoch) return; // a newer session has registered since
     const slot = this.deps.state.slots.get(workerId);
-    if (slot && slot.worker.status !== "OFFLINE") void this.setStatus(slot, "SUSPECT");
+    if (slot && slot.worker.status !== "OFFLINE") this.setStatusInBackground(slot, "SUSPECT");
   }
 
   async drain(workerId: string): Promise<WorkerSlot | null> {
@@ -113,6 +113,11 @@ export class WorkerRegistry {
     this.draining.add(workerId);
     if (slot.worker.status === "ONLINE") await this.setStatus(slot, "DRAINING");
     return slot;
+  }
+
+  /** For callers that cannot wait: a failed write is logged (the next status change writes again). */
+  private setStatusInBackground(slot: WorkerSlot, status: WorkerStatus): void {
+    this.setStatus(slot, status).catch((err) => this.deps.log.error("could not record a worker status", { worker: slot.worker.id, status, error: String(err) }));
   }
 
   private async setStatus(slot: WorkerSlot, status: WorkerStatus): Promise<void> {

@@ -67,8 +67,13 @@ export function specFromFlags(args: ParsedArgs, command: readonly string[], now:
     ...(deadline ? { deadline } : {}),
     timeoutMs: opt(args, "timeout", (t) => parseDurationMs(t, "timeout")) ?? 0,
     maxRetries: opt(args, "retries", (t) => parseInteger(t, "retries", 0, 100)) ?? 0,
-    maxRequeues: opt(args, "max-requeues", (t) => parseInteger(t, "max-requeues", 0, 1000)),
-    retryBackoffMs: opt(args, "retry-backoff", (t) => parseDurationMs(t, "retry-backoff")),
+    ...defined("maxRequeues", opt(args, "max-requeues", (t) => parseInteger(t, "max-requeues", 0, 1000))),
+    ...defined("retryBackoffMs", opt(args, "retry-backoff", (t) => parseDurationMs(t, "retry-backoff"))),
     idempotencyKey: stringFlag(args, "idempotency-key") ?? "",
   };
+}
+
+/** `{ [key]: value }` when the flag was given, else nothing (unset means the master's default). */
+function defined<K extends string>(key: K, value: number | undefined): { [P in K]?: number } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: number };
 }

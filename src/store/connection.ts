@@ -71,6 +71,9 @@ async function openPostgres(databaseUrl: string, config: ConnectionConfig): Prom
     client: "pg",
     connection: { connectionString: databaseUrl, types: pgTypes } as Knex.PgConnectionConfig,
     pool: { min: 1, max: config.poolMax ?? 8 },
+    // An unreachable database shows as an error within seconds (then the master reports the outage
+    // and retries) instead of queries waiting a minute for a connection.
+    acquireConnectionTimeout: 5_000,
     ...(config.schema ? { searchPath: [config.schema] } : {}),
   });
   if (config.schema) {

@@ -9,6 +9,12 @@
 // A failing batch is retried job by job, each in its own transaction, so one bad job fails only its
 // own caller. Jobs run in enqueue order both in the batch and in the retry.
 //
+// A batch that fails because the database is unreachable (`isUnavailable`) is different: nothing in
+// it is wrong. Jobs that must answer at once (`failFast`, e.g. submissions: the client retries)
+// are rejected with UnavailableError; the others (state changes the master already decided) stay
+// queued, in order, and the batch is tried again with a capped backoff until the database is back.
+// Callers wait meanwhile (their own backpressure), and `onOutage` reports the start and the end.
+//
 // Knows nothing about SQL: the store supplies `runBatch`.
 import { UnavailableError } from "../core/errors.js";
 
@@ -22,6 +28,14 @@ export interface GroupCommitOptions<J, R> {
   rowsOf(job: J): number;
   /** Default 5,000. A single job larger than this still runs (alone). */
   maxBatchRows?: number;
+  /** Whether an error means "the database is unreachable" (retry) rather than "this batch is wrong". */
+  isUnavailable?(error: unknown): boolean;
+  /** Jobs rejected at once during an outage instead of waiting for the database. */
+  failFast?(job: J): boolean;
+  /** Called when an outage starts (with its error) and when it ends (null). */
+  onOutage?(error: unknown | null): void;
+  /** Delay before trying again during an outage, by consecutive failure (default 100 ms doubling to 2 s). */
+  retryDelayMs?(failures: number): number;
 }
 
 export interface GroupCommitStats {
@@ -50,6 +64,11 @@ export class GroupCommitter<J, R> {
   private readonly maxBatchRows: number;
   private drainLoop: Promise<void> | null = null;
   private closed = false;
+  /** Set during an outage: the error that started it. */
+  private outage: unknown = null;
+  /** After close(timeout) gave up: jobs still waiting for the database are rejected. */
+  private abandoned = false;
+  private wakeRetry: (() => void) | null = null;
   private readonly counters: GroupCommitStats = {
     jobs: 0,
     batches: 0,
@@ -66,6 +85,7 @@ export class GroupCommitter<J, R> {
   /** Resolves after the job's transaction commits; rejects with UnavailableError once closed. */
   submit(job: J): Promise<R> {
     if (this.closed) return Promise.reject(new UnavailableError("store is closed"));
+    if (this.outage !== null && this.options.failFast?.(job)) return Promise.reject(unavailable(this.outage));
     this.counters.jobs++;
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
@@ -77,10 +97,27 @@ export class GroupCommitter<J, R> {
     return { ...this.counters };
   }
 
-  /** Rejects new jobs, waits until every queued job has committed (or failed). */
-  async close(): Promise<void> {
+  /** True while the database is unreachable. */
+  get unavailable(): boolean {
+    return this.outage !== null;
+  }
+
+  /**
+   * Rejects new jobs, waits until every queued job has committed (or failed). During an outage it
+   * waits at most `outageTimeoutMs`, then rejects what still waits for the database.
+   */
+  async close(outageTimeoutMs = Infinity): Promise<void> {
     this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    if (Number.isFinite(outageTimeoutMs)) {
+      timer = setTimeout(() => {
+        if (this.outage === null) return;
+        this.abandoned = true;
+        this.wakeRetry?.();
+      }, outageTimeoutMs);
+    }
     while (this.drainLoop) await this.drainLoop;
+    clearTimeout(timer);
   }
 
   private startDrain(): void {
@@ -117,8 +154,9 @@ export class GroupCommitter<J, R> {
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     let results: R[];
     try {
-      results = await this.runTransaction(batch.map((p) => p.job));
+      results = await this.runWhileUnavailable(batch);
     } catch (error) {
+      if (batch.length === 0) return; // everything was rejected by the outage handling
       if (batch.length === 1) {
         this.fail(batch[0], error);
         return;
@@ -139,6 +177,39 @@ export class GroupCommitter<J, R> {
     batch.forEach((pending, i) => pending.resolve(results[i]));
   }
 
+  /**
+   * Runs the batch; while the database is unreachable, rejects its fail-fast jobs and tries the
+   * rest again after a backoff (removing rejected jobs from `batch` in place).
+   */
+  private async runWhileUnavailable(batch: Pending<J, R>[]): Promise<R[]> {
+    for (let failures = 0; ; ) {
+      try {
+        const results = await this.runTransaction(batch.map((p) => p.job));
+        if (this.outage !== null) {
+          this.outage = null;
+          this.options.onOutage?.(null);
+        }
+        return results;
+      } catch (error) {
+        if (!this.options.isUnavailable?.(error)) throw error;
+        if (this.outage === null) {
+          this.outage = error;
+          this.options.onOutage?.(error);
+        }
+        const keep = batch.filter((p) => !(this.abandoned || this.options.failFast?.(p.job)));
+        for (const p of batch) if (!keep.includes(p)) this.fail(p, unavailable(error));
+        batch.splice(0, batch.length, ...keep);
+        if (batch.length === 0) throw error;
+        failures++;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.retryDelayMs?.(failures) ?? Math.min(2000, 100 * 2 ** (failures - 1)));
+          this.wakeRetry = () => (clearTimeout(timer), resolve());
+        });
+        this.wakeRetry = null;
+      }
+    }
+  }
+
   private runTransaction(jobs: J[]): Promise<R[]> {
     this.counters.transactions++;
     return this.options.runBatch(jobs);
@@ -148,4 +219,8 @@ export class GroupCommitter<J, R> {
     this.counters.failedJobs++;
     pending.reject(error);
   }
+}
+
+function unavailable(cause: unknown): UnavailableError {
+  return new UnavailableError(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
 }

@@ -94,6 +94,9 @@ export interface Store {
   loadActive(): Promise<ActiveState>;
   /** Every learned (kind, worker) row, for the RTS on start. */
   loadLearning(): Promise<LearningStats[]>;
-  /** Wait for queued writes to commit, then close the connection. */
-  close(): Promise<void>;
+  /**
+   * Wait for queued writes to commit, then close the connection. During a database outage it
+   * waits at most `outageTimeoutMs` (default: for ever), then rejects the writes still waiting.
+   */
+  close(outageTimeoutMs?: number): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
 import { applyBatch, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
 import { inScriptTransaction } from "./write-script.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
+import { isConnectionError } from "./connection-errors.js";
 import { selectActiveTasks, selectTask, selectTaskPage } from "./tasks-sql.js";
 import { selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
 import { selectEventsForTask } from "./events-sql.js";
@@ -18,6 +19,11 @@ import { selectWorkers } from "./workers-sql.js";
 export interface StoreConfig extends ConnectionConfig {
   /** Upper bound on rows written per group-commit transaction (default 5,000). */
   maxBatchRows?: number;
+  /**
+   * Called when the database becomes unreachable (with the error) and when it is back (null).
+   * Meanwhile writes wait and are retried in order; submissions and reads fail with UnavailableError.
+   */
+  onOutage?: (error: unknown | null) => void;
 }
 
 /** Store plus observability of the group commit (how many transactions served how many calls). */
@@ -29,7 +35,7 @@ export const MAX_PAGE_SIZE = 1000;
 
 /** Opens the database connection. Call migrate() before first use. */
 export async function openStore(config: StoreConfig = {}): Promise<TaskgridStore> {
-  return new KnexStore(await openKnex(config), config.maxBatchRows);
+  return new KnexStore(await openKnex(config), config);
 }
 
 class KnexStore implements TaskgridStore {
@@ -37,12 +43,16 @@ class KnexStore implements TaskgridStore {
   private readonly committer: GroupCommitter<StoreJob, StoreJobResult>;
   private closing: Promise<void> | null = null;
 
-  constructor(private readonly conn: OpenedKnex, maxBatchRows?: number) {
+  constructor(private readonly conn: OpenedKnex, config: StoreConfig) {
     this.dialect = conn.dialect;
     this.committer = new GroupCommitter<StoreJob, StoreJobResult>({
       runBatch: (jobs) => inScriptTransaction(conn.knex, conn.dialect, (session) => applyBatch(session, jobs)),
       rowsOf: rowsOfJob,
-      maxBatchRows,
+      maxBatchRows: config.maxBatchRows,
+      isUnavailable: isConnectionError,
+      // A client can retry a submission; the master's own state changes must reach the database.
+      failFast: (job) => job.kind === "submit",
+      onOutage: config.onOutage,
     });
   }
 
@@ -61,15 +71,15 @@ class KnexStore implements TaskgridStore {
   }
 
   async getTask(taskId: string): Promise<Task | null> {
-    return selectTask(this.db(), taskId);
+    return readOrUnavailable(() => selectTask(this.db(), taskId));
   }
 
   async getAttempts(taskId: string): Promise<Attempt[]> {
-    return selectAttemptsForTask(this.db(), taskId);
+    return readOrUnavailable(() => selectAttemptsForTask(this.db(), taskId));
   }
 
   async getEvents(taskId: string): Promise<TaskEvent[]> {
-    return selectEventsForTask(this.db(), taskId);
+    return readOrUnavailable(() => selectEventsForTask(this.db(), taskId));
   }
 
   async listTasks(filter: TaskFilter, pageSize: number, pageToken: string): Promise<TaskPage> {
@@ -79,7 +89,7 @@ class KnexStore implements TaskgridStore {
     const cursor = decodePageToken(pageToken);
     // One extra row tells whether a next page exists, so the last page never returns a token
     // that leads to an empty page.
-    const rows = await selectTaskPage(this.db(), filter, pageSize + 1, cursor);
+    const rows = await readOrUnavailable(() => selectTaskPage(this.db(), filter, pageSize + 1, cursor));
     const tasks = rows.slice(0, pageSize);
     const last = tasks[tasks.length - 1];
     const nextPageToken = rows.length > pageSize && last ? encodePageToken({ createdAtMs: last.createdAtMs, id: last.id }) : "";
@@ -101,7 +111,7 @@ class KnexStore implements TaskgridStore {
   }
 
   async loadLearning(): Promise<LearningStats[]> {
-    return selectLearning(this.db());
+    return readOrUnavailable(() => selectLearning(this.db()));
   }
 
   /** The Knex instance for reads; after close() reads fail like writes do. */
@@ -115,11 +125,21 @@ class KnexStore implements TaskgridStore {
   }
 
   /** Idempotent: later calls wait for the first to finish. */
-  close(): Promise<void> {
+  close(outageTimeoutMs?: number): Promise<void> {
     this.closing ??= (async () => {
-      await this.committer.close();
+      await this.committer.close(outageTimeoutMs);
       await this.conn.close();
     })();
     return this.closing;
+  }
+}
+
+/** A read against an unreachable database fails with UnavailableError (UNAVAILABLE: retry). */
+async function readOrUnavailable<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isConnectionError(err)) throw new UnavailableError(`database unavailable: ${(err as Error).message}`);
+    throw err;
   }
 }

@@ -10,6 +10,7 @@ import * as assert from "uvu/assert";
 import { ChaosCluster, checkExactlyOnce } from "../helpers/chaos.js";
 import { eventually } from "../helpers/task-watch.js";
 import { Proc } from "../helpers/processes.js";
+import * as grpc from "@grpc/grpc-js";
 import { TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
 
 const LIVENESS = { heartbeatIntervalMs: 300, suspectAfterMs: 2000, offlineAfterMs: 4000, livenessTickMs: 100, retryBackoffMs: 100 };
@@ -117,6 +118,35 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     report(`${signal} master`, ids, states, c, Date.now() - stoppedAt);
   });
 }
+
+chaos("the database stopped for 20 s: the master stays up (NOT_SERVING, submits UNAVAILABLE), tasks keep running, results land after recovery", async (ctx) => {
+  const c = (ctx.cluster = await ChaosCluster.start(LIVENESS, { ownPostgres: true }));
+  await Promise.all([c.startAgent("db-a", { maxTasks: 8 }), c.startAgent("db-b", { maxTasks: 8 })].map((a) => a.then((p) => p.waitFor(REGISTERED))));
+  const ids = await c.submit(24, 3000);
+  await runningOn(c, ids, "db-a", 4);
+  const stoppedAt = Date.now();
+  c.postgres!.stop("fast");
+  await eventually(async () => (await c.health()) === "NOT_SERVING", "health NOT_SERVING", 20_000);
+  const refused = await c.client.submitTask({ command: ["true"], requiredTags: ["chaos"] }).then(() => null, (e: { code?: number }) => e);
+  assert.is(refused?.code, grpc.status.UNAVAILABLE, "a submit during the outage is refused as retryable, never acknowledged");
+  // The fault itself lasts 20 s (the scenario, not a wait for something): tasks finish meanwhile.
+  await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - stoppedAt))));
+  assert.is(c.masterProc!.child.exitCode, null, "the master did not crash");
+  c.postgres!.start();
+  await eventually(async () => (await c.health()) === "SERVING", "health SERVING again", 30_000);
+  const states = await c.waitTerminal(ids, 60_000);
+  report("database outage (20 s)", ids, states, c, Date.now() - stoppedAt - 20_000);
+  assert.match(c.masterProc!.output, /database unreachable/);
+
+  // A master started while the database is down waits for it instead of exiting.
+  await c.stopMaster("SIGTERM");
+  c.postgres!.stop("fast");
+  await c.startMaster(false);
+  await c.masterProc!.waitFor(/database unreachable; waiting for it/);
+  c.postgres!.start();
+  await c.masterProc!.waitFor(/master listening/);
+  assert.is(await c.health(), "SERVING");
+});
 
 chaos("a second agent with the same worker id is refused while the first is alive; every task runs once", async (ctx) => {
   const c = (ctx.cluster = await ChaosCluster.start(LIVENESS));

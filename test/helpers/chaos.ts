@@ -11,6 +11,8 @@ import { Proc } from "./processes.js";
 import { eventually } from "./task-watch.js";
 import { freePort, startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 import { createTestDatabase, type TestDatabase } from "./test-master.js";
+import { OwnPostgres } from "./own-postgres.js";
+import * as grpc from "@grpc/grpc-js";
 
 /** One run of a task's command, read back from the execution log. */
 export interface Execution {
@@ -33,6 +35,8 @@ export class ChaosCluster {
   private port = 0;
   private db!: TestDatabase;
   private configFile = "";
+  /** The test's own Postgres server, when the scenario stops the database. */
+  postgres: OwnPostgres | null = null;
 
   private constructor() {
     this.dir = mkdtempSync(join(tmpdir(), "taskgrid-chaos-"));
@@ -41,9 +45,10 @@ export class ChaosCluster {
   }
 
   /** `masterConfig` goes to the master's --config file (camelCase keys, e.g. offlineAfterMs). */
-  static async start(masterConfig: Record<string, unknown>): Promise<ChaosCluster> {
+  static async start(masterConfig: Record<string, unknown>, options: { ownPostgres?: boolean } = {}): Promise<ChaosCluster> {
     const c = new ChaosCluster();
-    c.db = await createTestDatabase();
+    if (options.ownPostgres) c.postgres = await OwnPostgres.create();
+    c.db = await createTestDatabase(c.postgres?.url);
     c.port = await freePort();
     c.configFile = join(c.dir, "master.json");
     writeFileSync(c.configFile, JSON.stringify(masterConfig));
@@ -56,11 +61,12 @@ export class ChaosCluster {
     return `127.0.0.1:${this.port}`;
   }
 
-  async startMaster(): Promise<void> {
+  /** Starts the master process; waits until it listens unless `wait` is false. */
+  async startMaster(wait = true): Promise<void> {
     const { databaseUrl } = this.db.options;
     if (!databaseUrl) throw new Error("the chaos suite needs Postgres (TASKGRID_TEST_PG_URL)");
     this.masterProc = new Proc(["master", "--listen", this.address, "--metrics", "127.0.0.1:0", "--database-url", databaseUrl, "--config", this.configFile, "--log-format", "json"]);
-    await this.masterProc.waitFor(/master listening/);
+    if (wait) await this.masterProc.waitFor(/master listening/);
   }
 
   async stopMaster(signal: NodeJS.Signals): Promise<void> {
@@ -128,6 +134,24 @@ export class ChaosCluster {
     return new Map([...byTask].map(([id, runs]) => [id, [...runs.values()].sort((a, b) => a.startMs - b.startMs)]));
   }
 
+  /** grpc.health.v1 status of the master ("SERVING", "NOT_SERVING"), or the error code name. */
+  async health(): Promise<string> {
+    const { service } = await import("grpc-health-check");
+    const Health = grpc.makeGenericClientConstructor(service as grpc.ServiceDefinition, "Health");
+    const client = new Health(this.address, grpc.credentials.createInsecure()) as unknown as {
+      check(req: { service: string }, cb: (e: grpc.ServiceError | null, r?: { status: number | string }) => void): void;
+      close(): void;
+    };
+    try {
+      const res = await new Promise<{ status: number | string }>((resolve, reject) => client.check({ service: "" }, (e, r) => (e ? reject(e) : resolve(r!))));
+      return typeof res.status === "string" ? res.status : (["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"][res.status] ?? String(res.status));
+    } catch (err) {
+      return grpc.status[(err as grpc.ServiceError).code] ?? "ERROR";
+    } finally {
+      client.close();
+    }
+  }
+
   async close(): Promise<void> {
     this.client?.close();
     for (const { proc, proxy } of this.agents.values()) {
@@ -138,7 +162,8 @@ export class ChaosCluster {
       await proxy?.stop();
     }
     await this.stopMaster("SIGKILL");
-    await this.db.drop();
+    if (this.postgres) this.postgres.destroy();
+    else await this.db.drop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

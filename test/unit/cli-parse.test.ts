@@ -139,6 +139,15 @@ test("submit flags build the full TaskSpec", () => {
   });
 });
 
+test("submit --max-requeues and --retry-backoff set the failure budgets; unset, the master's defaults apply", () => {
+  const args = parseArgs(["--max-requeues", "2", "--retry-backoff", "30s", "--", "true"], SPEC_FLAGS, { stopAtPositional: true });
+  const spec = specFromFlags(args, args.rest, new Date());
+  assert.equal([spec.maxRequeues, spec.retryBackoffMs], [2, 30_000]);
+  const plain = parseArgs(["--", "true"], SPEC_FLAGS, { stopAtPositional: true });
+  assert.not.ok("maxRequeues" in specFromFlags(plain, plain.rest, new Date()));
+  throwsUsage(() => specFromFlags(parseArgs(["--max-requeues", "-1", "--", "true"], SPEC_FLAGS, { stopAtPositional: true }), ["true"], new Date()), "max-requeues");
+});
+
 test("submit without a command is a usage error", () => {
   throwsUsage(() => specFromFlags(parseArgs([], SPEC_FLAGS), [], new Date()), "no command", "--");
 });

@@ -3,7 +3,7 @@
 // slow safety timer; `tick()` runs one pass and is what tests call directly.
 import { planDispatch } from "../src/core/dispatch-plan.js";
 import type { PlacementStrategy } from "../src/core/placement.js";
-import type { TaskEvent } from "../src/core/types.js";
+import type { Task, TaskEvent } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
 import type { StoreWrite, Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
@@ -71,7 +71,8 @@ export class Dispatcher {
     const { state, clock, placement, lifecycle } = this.deps;
     if (state.queue.size === 0) return;
     const nowMs = clock.now();
-    const plan = planDispatch(state.queue.inOrder(), [...state.slots.values()], placement, {
+    // A task with a change in flight (e.g. a cancel being committed) is planned once that settles.
+    const plan = planDispatch(settledOnly(state.queue.inOrder(), lifecycle), [...state.slots.values()], placement, {
       nowMs,
       maxScan: this.deps.maxScanPerTick,
       newAttemptId: () => newId(clock),
@@ -132,4 +133,8 @@ export class Dispatcher {
       }
     }
   }
+}
+
+function* settledOnly(tasks: Iterable<Task>, lifecycle: TaskLifecycle): Iterable<Task> {
+  for (const task of tasks) if (!lifecycle.changing(task.id)) yield task;
 }

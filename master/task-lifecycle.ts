@@ -1,15 +1,18 @@
 // Every task state change after submission: attempt started/finished/lost, cancel, pause, resume,
-// progress. Each change is applied to the in-memory state at once (so the next decision sees it),
-// written through the store (group-committed), and published to watchers after the commit.
+// progress. Commit, then apply: each change is planned from the task's committed state
+// (task-change.ts), written through the store (group-committed), and only after the commit applied
+// to memory, published to watchers and sent to agents. A failed commit leaves memory as it was.
+// Changes of one task run one at a time (task-serializer.ts), so each is planned from the last.
 import { FailedPreconditionError, NotFoundError } from "../src/core/errors.js";
 import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
-import { assertTransition, isTerminal } from "../src/core/transitions.js";
-import type { Task, TaskEvent, TaskResult, TaskState } from "../src/core/types.js";
+import type { Task, TaskEvent, TaskResult } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
 import type { StoreWrite, Store } from "../src/store/store-types.js";
 import type { Clock } from "./clock.js";
 import type { EventHub } from "./event-hub.js";
 import type { LiveAttempt, MasterState } from "./state.js";
+import { planTransition, type PlannedChange } from "./task-change.js";
+import { TaskSerializer } from "./task-serializer.js";
 import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
 
@@ -32,73 +35,42 @@ export interface LifecycleDeps {
   random?: () => number;
 }
 
-/** Fields of a transition beyond the new state. `message` explains it in the task's history. */
-interface TransitionExtra {
-  attemptId?: string;
-  workerId?: string;
-  result?: TaskResult | null;
-  message?: string;
-  accounting?: { retriesUsed: number; requeues: number; notBeforeMs: number | null };
-}
+type Published = Array<{ event: TaskEvent; project: string }>;
 
 export class TaskLifecycle {
+  private readonly serial = new TaskSerializer();
+  /** Reports about attempts that were not current on the reporting worker (ignored). */
+  staleReports = 0;
+
   constructor(private readonly deps: LifecycleDeps) {}
 
-  /** Changes task state in memory and returns the writes + event that record it. */
-  private transition(task: Task, to: TaskState, extra: TransitionExtra = {}): { writes: StoreWrite[]; event: TaskEvent } {
-    assertTransition(task.id, task.state, to);
-    const now = this.deps.clock.now();
-    task.state = to;
-    task.updatedAtMs = now;
-    if (to !== "RUNNING" && to !== "PAUSED" && to !== "ASSIGNED") task.currentAttemptId = null;
-    if (extra.result !== undefined) task.result = extra.result;
-    if (extra.accounting) Object.assign(task, extra.accounting);
-    if (to !== "QUEUED") task.notBeforeMs = null;
-    const { state } = this.deps;
-    if (to === "QUEUED") state.queue.push(task);
-    else state.queue.remove(task.id);
-    if (isTerminal(to)) {
-      state.activeTasks.delete(task.id);
-    }
-    const event: TaskEvent = {
-      taskId: task.id,
-      state: to,
-      progress: task.progress,
-      progressMessage: extra.message ?? task.progressMessage,
-      timeMs: now,
-      attemptId: extra.attemptId ?? "",
-      workerId: extra.workerId ?? "",
-      result: isTerminal(to) ? task.result : null,
-    };
-    const writes: StoreWrite[] = [
-      {
-        kind: "update_task", taskId: task.id, state: to, updatedAtMs: now, currentAttemptId: task.currentAttemptId, attemptCount: task.attemptCount,
-        result: task.result, retriesUsed: task.retriesUsed, requeues: task.requeues, notBeforeMs: task.notBeforeMs,
-      },
-      { kind: "append_event", event },
-    ];
-    return { writes, event };
+  /** Whether a change of the task is in flight: the dispatcher must not plan on it meanwhile. */
+  changing(taskId: string): boolean {
+    return this.serial.busy(taskId);
   }
 
-  private async commit(writes: StoreWrite[], events: Array<{ event: TaskEvent; project: string }>): Promise<void> {
+  private async commit(writes: StoreWrite[], events: Published, apply: () => void): Promise<void> {
     await this.deps.store.write(writes);
-    for (const { event, project } of events) this.deps.hub.publish(event, project);
+    apply();
+    this.publish(events);
   }
 
   /**
    * Records a placement decided by the dispatcher: the task becomes ASSIGNED to a new attempt, which
-   * holds its resources from now on. Returns what the caller must commit (batched per tick).
+   * holds its resources from now on. Applied at once: the dispatcher owns the reservation it made
+   * in its plan, commits the pass as one batch, and puts it back if that commit fails.
    */
   assign(task: Task, live: LiveAttempt): { writes: StoreWrite[]; event: TaskEvent } {
+    const change = planTransition(this.deps.state, task, "ASSIGNED", this.deps.clock.now(), {
+      attemptId: live.attempt.id, workerId: live.workerId, newAttempt: { id: live.attempt.id, number: live.attempt.number },
+    });
     this.deps.state.liveAttempts.set(live.attempt.id, live);
-    task.attemptCount = live.attempt.number;
-    task.currentAttemptId = live.attempt.id;
-    const t = this.transition(task, "ASSIGNED", { attemptId: live.attempt.id, workerId: live.workerId });
-    return { writes: [{ kind: "insert_attempt", attempt: live.attempt }, ...t.writes], event: t.event };
+    change.apply();
+    return { writes: [{ kind: "insert_attempt", attempt: live.attempt }, ...change.writes], event: change.event };
   }
 
   /** Publishes committed events (used by the dispatcher after its batched commit). */
-  publish(events: Array<{ event: TaskEvent; project: string }>): void {
+  publish(events: Published): void {
     for (const { event, project } of events) this.deps.hub.publish(event, project);
   }
 
@@ -115,65 +87,78 @@ export class TaskLifecycle {
     return null;
   }
 
-  /** Reports about attempts that were not current on the reporting worker (ignored). */
-  staleReports = 0;
-
-  async attemptStarted(workerId: string, attemptId: string, startedAtMs: number): Promise<void> {
-    const live = this.fenced(workerId, attemptId);
-    if (!live || live.attempt.startedAtMs !== null) return;
-    live.attempt.startedAtMs = startedAtMs;
-    this.deps.tracing?.processStarted(attemptId, startedAtMs);
-    const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, startedAtMs }];
-    const task = this.deps.state.activeTasks.get(live.attempt.taskId);
-    const events = [];
-    if (task && task.currentAttemptId === attemptId && task.state === "ASSIGNED") {
-      const t = this.transition(task, "RUNNING", { attemptId, workerId });
-      writes.push(...t.writes);
-      events.push({ event: t.event, project: task.spec.project });
-    }
-    await this.commit(writes, events);
+  /** Runs `change` in the attempt's task's turn (or fences the report when the attempt is unknown). */
+  private inTurnOfAttempt(workerId: string, attemptId: string, mayStillRun: boolean, change: () => Promise<void>): Promise<void> {
+    const live = this.fenced(workerId, attemptId, mayStillRun);
+    return live ? this.serial.run(live.attempt.taskId, change) : Promise.resolve();
   }
 
-  async attemptProgress(workerId: string, attemptId: string, percent: number, message: string): Promise<void> {
-    const live = this.fenced(workerId, attemptId);
-    const task = live && this.deps.state.activeTasks.get(live.attempt.taskId);
-    if (!task || task.currentAttemptId !== attemptId) return;
-    const now = this.deps.clock.now();
-    task.progress = Math.min(100, Math.max(0, percent));
-    task.progressMessage = message;
-    task.updatedAtMs = now;
-    const event: TaskEvent = { taskId: task.id, state: task.state, progress: task.progress, progressMessage: message, timeMs: now, attemptId, workerId, result: null };
-    await this.commit(
-      [{ kind: "update_progress", taskId: task.id, progress: task.progress, progressMessage: message, updatedAtMs: now }],
-      [{ event, project: task.spec.project }],
-    );
+  attemptStarted(workerId: string, attemptId: string, startedAtMs: number): Promise<void> {
+    return this.inTurnOfAttempt(workerId, attemptId, true, async () => {
+      const live = this.fenced(workerId, attemptId);
+      if (!live || live.attempt.startedAtMs !== null) return;
+      const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, startedAtMs }];
+      const task = this.deps.state.activeTasks.get(live.attempt.taskId);
+      let change: PlannedChange | null = null;
+      if (task && task.currentAttemptId === attemptId && task.state === "ASSIGNED") {
+        change = planTransition(this.deps.state, task, "RUNNING", this.deps.clock.now(), { attemptId, workerId });
+        writes.push(...change.writes);
+      }
+      await this.commit(writes, change && task ? [{ event: change.event, project: task.spec.project }] : [], () => {
+        live.attempt.startedAtMs = startedAtMs;
+        this.deps.tracing?.processStarted(attemptId, startedAtMs);
+        change?.apply();
+      });
+    });
   }
 
-  /** The agent (or liveness, for LOST) reports that an attempt ended. Frees its resources. */
-  async attemptFinished(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number): Promise<void> {
-    const live = this.fenced(workerId, attemptId, false);
-    if (!live) return;
-    const { state } = this.deps;
-    state.liveAttempts.delete(attemptId);
-    const slot = state.slots.get(live.workerId);
-    if (slot) release(slot, attemptId);
-    live.attempt.finishedAtMs = finishedAtMs;
-    live.attempt.result = result;
-    const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, finishedAtMs, result }];
-    const events = [];
-    const task = state.activeTasks.get(live.attempt.taskId);
-    this.deps.tracing?.runEnded(live.attempt, task, result);
-    if (task && task.currentAttemptId === attemptId) {
-      writes.push(...(this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? []));
-      const next = afterAttempt(task, result, finishedAtMs, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
-      const accounting = { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: next.state === "QUEUED" ? next.notBeforeMs : null };
-      const message = next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined;
-      const t = this.transition(task, next.state, { attemptId, workerId, result: next.state === "QUEUED" ? null : result, message, accounting });
-      writes.push(...t.writes);
-      events.push({ event: t.event, project: task.spec.project });
-    }
-    this.deps.onCapacityChange();
-    await this.commit(writes, events);
+  attemptProgress(workerId: string, attemptId: string, percent: number, message: string): Promise<void> {
+    return this.inTurnOfAttempt(workerId, attemptId, true, async () => {
+      const live = this.fenced(workerId, attemptId);
+      const task = live && this.deps.state.activeTasks.get(live.attempt.taskId);
+      if (!task || task.currentAttemptId !== attemptId) return;
+      const now = this.deps.clock.now();
+      const progress = Math.min(100, Math.max(0, percent));
+      const event: TaskEvent = { taskId: task.id, state: task.state, progress, progressMessage: message, timeMs: now, attemptId, workerId, result: null };
+      await this.commit(
+        [{ kind: "update_progress", taskId: task.id, progress, progressMessage: message, updatedAtMs: now }],
+        [{ event, project: task.spec.project }],
+        () => Object.assign(task, { progress, progressMessage: message, updatedAtMs: now }),
+      );
+    });
+  }
+
+  /** The agent (or liveness, for LOST) reports that an attempt ended. Frees its resources once committed. */
+  attemptFinished(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number): Promise<void> {
+    return this.inTurnOfAttempt(workerId, attemptId, false, async () => {
+      const live = this.fenced(workerId, attemptId, false);
+      if (!live) return;
+      const { state } = this.deps;
+      const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, finishedAtMs, result }];
+      const task = state.activeTasks.get(live.attempt.taskId);
+      let change: PlannedChange | null = null;
+      if (task && task.currentAttemptId === attemptId) {
+        // Learning statistics are soft state: updated now, their writes commit with this change.
+        writes.push(...(this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? []));
+        const next = afterAttempt(task, result, finishedAtMs, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
+        change = planTransition(state, task, next.state, this.deps.clock.now(), {
+          attemptId, workerId, result: next.state === "QUEUED" ? null : result,
+          message: next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined,
+          accounting: { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: next.state === "QUEUED" ? next.notBeforeMs : null },
+        });
+        writes.push(...change.writes);
+      }
+      await this.commit(writes, change && task ? [{ event: change.event, project: task.spec.project }] : [], () => {
+        state.liveAttempts.delete(attemptId);
+        const slot = state.slots.get(live.workerId);
+        if (slot) release(slot, attemptId);
+        live.attempt.finishedAtMs = finishedAtMs;
+        live.attempt.result = result;
+        this.deps.tracing?.runEnded(live.attempt, task, result);
+        change?.apply();
+      });
+      this.deps.onCapacityChange();
+    });
   }
 
   /** Every live attempt on the worker ends as LOST (worker offline or restarted without it). */
@@ -190,20 +175,24 @@ export class TaskLifecycle {
   async endOrphans(orphans: Array<{ taskId: string; attemptId: string | null }>): Promise<void> {
     const now = this.deps.clock.now();
     const writes: StoreWrite[] = [];
-    const events = [];
+    const changes: PlannedChange[] = [];
+    const events: Published = [];
     for (const orphan of orphans) {
       const task = this.deps.state.activeTasks.get(orphan.taskId);
       if (!task) continue;
       const lost: TaskResult = { outcome: "LOST", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message: "attempt lost while the master was down" };
       if (orphan.attemptId) writes.push({ kind: "update_attempt", attemptId: orphan.attemptId, finishedAtMs: now, result: lost });
       const next = afterAttempt(task, lost, now, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
-      const accounting = { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: null };
-      const message = next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined;
-      const t = this.transition(task, next.state, { attemptId: orphan.attemptId ?? "", result: next.state === "QUEUED" ? null : lost, message, accounting });
-      writes.push(...t.writes);
-      events.push({ event: t.event, project: task.spec.project });
+      const change = planTransition(this.deps.state, task, next.state, now, {
+        attemptId: orphan.attemptId ?? "", result: next.state === "QUEUED" ? null : lost,
+        message: next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined,
+        accounting: { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: null },
+      });
+      writes.push(...change.writes);
+      changes.push(change);
+      events.push({ event: change.event, project: task.spec.project });
     }
-    if (writes.length > 0) await this.commit(writes, events);
+    if (writes.length > 0) await this.commit(writes, events, () => changes.forEach((c) => c.apply()));
   }
 
   private activeTask(taskId: string): Task {
@@ -213,35 +202,40 @@ export class TaskLifecycle {
   }
 
   /** Cancel a task; a terminal task is FAILED_PRECONDITION, an unknown one NOT_FOUND (caller checks the DB). */
-  async cancel(taskId: string, reason: string): Promise<Task> {
-    const task = this.activeTask(taskId);
-    const attemptId = task.currentAttemptId;
-    const live = attemptId ? this.deps.state.liveAttempts.get(attemptId) : undefined;
-    const result: TaskResult = { outcome: "CANCELED", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message: reason || "canceled by request" };
-    const t = this.transition(task, "CANCELED", { attemptId: attemptId ?? "", workerId: live?.workerId ?? "", result });
-    // The attempt keeps its resources until the agent reports the process gone.
-    if (live && attemptId) this.deps.commands.cancel(live.workerId, attemptId, this.deps.cancelGraceMs, reason || "canceled by request");
-    await this.commit(t.writes, [{ event: t.event, project: task.spec.project }]);
-    return task;
+  cancel(taskId: string, reason: string): Promise<Task> {
+    return this.serial.run(taskId, async () => {
+      const task = this.activeTask(taskId);
+      const attemptId = task.currentAttemptId;
+      const live = attemptId ? this.deps.state.liveAttempts.get(attemptId) : undefined;
+      const message = reason || "canceled by request";
+      const result: TaskResult = { outcome: "CANCELED", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message };
+      const change = planTransition(this.deps.state, task, "CANCELED", this.deps.clock.now(), { attemptId: attemptId ?? "", workerId: live?.workerId ?? "", result });
+      await this.commit(change.writes, [{ event: change.event, project: task.spec.project }], () => change.apply());
+      // The attempt keeps its resources until the agent reports the process gone.
+      if (live && attemptId) this.deps.commands.cancel(live.workerId, attemptId, this.deps.cancelGraceMs, message);
+      return task;
+    });
   }
 
-  async pause(taskId: string): Promise<Task> {
+  pause(taskId: string): Promise<Task> {
     return this.signal(taskId, "PAUSED", (w, a) => this.deps.commands.pause(w, a));
   }
 
-  async resume(taskId: string): Promise<Task> {
+  resume(taskId: string): Promise<Task> {
     return this.signal(taskId, "RUNNING", (w, a) => this.deps.commands.resume(w, a));
   }
 
-  private async signal(taskId: string, to: "PAUSED" | "RUNNING", send: (workerId: string, attemptId: string) => void): Promise<Task> {
-    const task = this.activeTask(taskId);
-    const from = to === "PAUSED" ? "RUNNING" : "PAUSED";
-    if (task.state !== from) throw new FailedPreconditionError(`task ${taskId} cannot become ${to}: it is ${task.state} (must be ${from})`);
-    const attemptId = task.currentAttemptId!;
-    const live = this.deps.state.liveAttempts.get(attemptId)!;
-    const t = this.transition(task, to, { attemptId, workerId: live.workerId });
-    send(live.workerId, attemptId);
-    await this.commit(t.writes, [{ event: t.event, project: task.spec.project }]);
-    return task;
+  private signal(taskId: string, to: "PAUSED" | "RUNNING", send: (workerId: string, attemptId: string) => void): Promise<Task> {
+    return this.serial.run(taskId, async () => {
+      const task = this.activeTask(taskId);
+      const from = to === "PAUSED" ? "RUNNING" : "PAUSED";
+      if (task.state !== from) throw new FailedPreconditionError(`task ${taskId} cannot become ${to}: it is ${task.state} (must be ${from})`);
+      const attemptId = task.currentAttemptId!;
+      const live = this.deps.state.liveAttempts.get(attemptId)!;
+      const change = planTransition(this.deps.state, task, to, this.deps.clock.now(), { attemptId, workerId: live.workerId });
+      await this.commit(change.writes, [{ event: change.event, project: task.spec.project }], () => change.apply());
+      send(live.workerId, attemptId);
+      return task;
+    });
   }
 }

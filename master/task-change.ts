@@ -1,0 +1,61 @@
+// A planned change of one task's state: the writes and the event that record it, and `apply`,
+// which makes it visible in memory. Planning reads the task and touches nothing; the caller commits
+// the writes and calls `apply` only once they are committed (commit, then apply, as Nomad's plan
+// applier does): a failed commit leaves memory as it was, with no undo code.
+import { assertTransition, isTerminal } from "../src/core/transitions.js";
+import type { Task, TaskEvent, TaskResult, TaskState } from "../src/core/types.js";
+import type { StoreWrite } from "../src/store/store-types.js";
+import type { MasterState } from "./state.js";
+
+/** Fields of a transition beyond the new state. `message` explains it in the task's history. */
+export interface TransitionExtra {
+  attemptId?: string;
+  workerId?: string;
+  result?: TaskResult | null;
+  message?: string;
+  accounting?: { retriesUsed: number; requeues: number; notBeforeMs: number | null };
+  /** For a new attempt (ASSIGNED): its id and number. */
+  newAttempt?: { id: string; number: number };
+}
+
+export interface PlannedChange {
+  writes: StoreWrite[];
+  event: TaskEvent;
+  apply(): void;
+}
+
+export function planTransition(state: MasterState, task: Task, to: TaskState, nowMs: number, extra: TransitionExtra = {}): PlannedChange {
+  assertTransition(task.id, task.state, to);
+  const holdsAttempt = to === "RUNNING" || to === "PAUSED" || to === "ASSIGNED";
+  const accounting = extra.accounting ?? { retriesUsed: task.retriesUsed, requeues: task.requeues, notBeforeMs: task.notBeforeMs };
+  const fields = {
+    state: to,
+    updatedAtMs: nowMs,
+    currentAttemptId: !holdsAttempt ? null : (extra.newAttempt?.id ?? task.currentAttemptId),
+    attemptCount: extra.newAttempt?.number ?? task.attemptCount,
+    result: extra.result !== undefined ? extra.result : task.result,
+    retriesUsed: accounting.retriesUsed,
+    requeues: accounting.requeues,
+    notBeforeMs: to === "QUEUED" ? accounting.notBeforeMs : null,
+  };
+  const event: TaskEvent = {
+    taskId: task.id,
+    state: to,
+    progress: task.progress,
+    progressMessage: extra.message ?? task.progressMessage,
+    timeMs: nowMs,
+    attemptId: extra.attemptId ?? "",
+    workerId: extra.workerId ?? "",
+    result: isTerminal(to) ? fields.result : null,
+  };
+  return {
+    writes: [{ kind: "update_task", taskId: task.id, ...fields }, { kind: "append_event", event }],
+    event,
+    apply: () => {
+      Object.assign(task, fields);
+      if (to === "QUEUED") state.queue.push(task);
+      else state.queue.remove(task.id);
+      if (isTerminal(to)) state.activeTasks.delete(task.id);
+    },
+  };
+}

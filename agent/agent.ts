@@ -2,18 +2,16 @@
 // assign and control down), the executor that runs attempts, and the probes behind telemetry.
 // Lifecycle: starting -> connecting -> registered -> (backoff -> connecting -> registered)* ->
 // stopping -> stopped. Running children survive a lost stream for as long as the lease allows
-// (attempt-lease.ts). Every report is kept until the master acknowledges its commit and is sent
-// again after a reconnect (report-log.ts); `finished` reports also survive a restart of the agent
-// (finished-spool.ts).
+// (lease-keeper.ts). Every report is kept until the master acknowledges its commit and is sent
+// again after a reconnect; `finished` reports also survive a restart of the agent (report-channel.ts).
 import { randomUUID } from "node:crypto";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import type { AgentMessage, Assign, MasterMessage, Register, Registered, RunningAttempt } from "../src/gen/taskgrid/v1/worker_service.js";
 import { resolveAgentConfig, type AgentConfig, type AgentOptions, type AgentPhase } from "./agent-config.js";
 import { attemptIdOf, finishedMessage } from "./agent-messages.js";
-import { AttemptLease } from "./attempt-lease.js";
-import { FinishedSpool } from "./finished-spool.js";
-import { LeaseFile } from "./lease-file.js";
+import { LeaseKeeper } from "./lease-keeper.js";
+import { ReportChannel } from "./report-channel.js";
 import { Backoff } from "./backoff.js";
 import { MasterStream } from "./connection.js";
 import { startFailed } from "./attempt-result.js";
@@ -22,7 +20,6 @@ import { Executor } from "./executor.js";
 import { GpuProbe } from "./probes/gpu.js";
 import { osMemory } from "./probes/memory.js";
 import { defaultSources, TelemetrySampler } from "./probes/telemetry.js";
-import { ReportLog } from "./report-log.js";
 import { AGENT_VERSION } from "./version.js";
 
 export type { AgentOptions, AgentPhase } from "./agent-config.js";
@@ -63,18 +60,12 @@ class Agent {
   private markReady!: () => void;
   private failReady!: (err: Error) => void;
   private readonly sampler: TelemetrySampler;
-  private readonly reports: ReportLog;
-  private readonly spool: FinishedSpool;
-  private readonly lease = new AttemptLease();
+  private readonly reports: ReportChannel;
+  private readonly lease: LeaseKeeper;
   /** Random per process: the master tells a reconnect of this agent from a second agent with our id. */
   private readonly instanceId = randomUUID();
   private heartbeatSeq = 0;
   private registerSentAtMs = 0;
-  private leaseTimer: NodeJS.Timeout | undefined;
-  /** What the lease guard process reads; null without a state dir (no guard). */
-  private readonly leaseFile: LeaseFile | null;
-  /** Called after each ack and when the stream closes (see acknowledged()). */
-  private readonly ackListeners = new Set<() => void>();
   private readonly backoff: Backoff;
   private readonly spans: AttemptSpans;
   /** The open stream, registered or not yet. */
@@ -88,8 +79,6 @@ class Agent {
   private registerTimer: NodeJS.Timeout | undefined;
   /** Attempts the master told us to kill: not current there, so their reports are dropped. */
   private readonly silenced = new Set<string>();
-  /** Task and start time of each assigned attempt until its `finished` went out (for Register.running). */
-  private readonly attemptInfo = new Map<string, { taskId: string; startedAt: Date }>();
 
   constructor(readonly config: AgentConfig) {
     this.ready = new Promise<void>((resolve, reject) => {
@@ -98,9 +87,8 @@ class Agent {
     });
     this.ready.catch(() => {}); // Nobody may be waiting on it; a stop before registering is not a crash.
     this.sampler = new TelemetrySampler(defaultSources(new GpuProbe(config.gpuProbe)), config.now);
-    this.reports = new ReportLog(config.maxBufferedReports);
-    this.spool = new FinishedSpool(config.stateDir);
-    this.leaseFile = config.stateDir === null ? null : new LeaseFile(config.stateDir, () => this.leaseSnapshot(), (msg, fields) => this.log("warn", msg, fields));
+    this.reports = new ReportChannel(config.maxBufferedReports, config.stateDir, (attempt, err) =>
+      this.log("error", "could not spool a finished report (it is kept in memory)", { attempt, error: String(err) }));
     this.backoff = new Backoff(config.backoff);
     this.spans = new AttemptSpans(config.workerId, config.now);
     this.executor = new Executor({
@@ -110,31 +98,28 @@ class Agent {
       gpuUuid: (index) => this.sampler.gpus().find((g) => g.index === index)?.uuid,
       events: {
         started: (attemptId, pid, startedAt) => {
-          const info = this.attemptInfo.get(attemptId);
-          if (info) info.startedAt = startedAt;
+          this.reports.started(attemptId, startedAt);
           this.spans.started(attemptId, pid, startedAt);
-          this.leaseFile?.changed();
+          this.lease.changed();
           this.report({ seq: 0, body: { $case: "started", value: { attemptId, pid, startedAt } } });
         },
         progress: (attemptId, percent, message) => this.report({ seq: 0, body: { $case: "progress", value: { attemptId, percent, message } } }),
         finished: (attemptId, result, finishedAt) => {
           this.spans.finished(attemptId, result, finishedAt);
-          this.leaseFile?.changed();
+          this.lease.changed();
           this.reportFinished(attemptId, result, finishedAt);
         },
       },
     });
+    this.lease = new LeaseKeeper({
+      executor: this.executor, now: config.now, stateDir: config.stateDir, checkMs: config.leaseCheckMs, silenced: this.silenced,
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
   }
 
   start(): void {
-    // Results of attempts that ended before the last agent process could hand them over.
-    for (const spooled of this.spool.loadAll()) {
-      this.attemptInfo.set(spooled.attemptId, { taskId: spooled.taskId, startedAt: spooled.startedAt });
-      this.reports.add(spooled.message);
-    }
-    this.leaseTimer = setInterval(() => this.checkLease(), this.config.leaseCheckMs);
-    this.leaseTimer.unref();
-    this.leaseFile?.start(this.config.leaseCheckMs);
+    this.reports.restore();
+    this.lease.start();
     // The first sample discovers the GPUs that Register announces.
     const tracing = this.spans.start(this.config.tracing, (msg, fields) => this.log("warn", msg, fields));
     Promise.all([this.sampler.tick(), tracing])
@@ -162,7 +147,7 @@ class Agent {
     const sample = this.sampler.latest();
     const telemetry = sample ? { ...sample, runningAttempts: this.executor.runningCount() } : undefined;
     const seq = ++this.heartbeatSeq;
-    this.lease.heartbeatSent(seq, this.config.now());
+    this.lease.lease.heartbeatSent(seq, this.config.now());
     this.stream.send({ seq: 0, body: { $case: "heartbeat", value: { telemetry, seq } } });
     // Sample for the next heartbeat in the background: a slow probe never delays this one.
     void this.sampler.tick();
@@ -192,10 +177,7 @@ class Agent {
       .map((a) => ({ attemptId: a.attemptId, taskId: a.taskId, startedAt: a.startedAt }));
     // Attempts that ended but whose `finished` is not acknowledged are listed too: the master must
     // keep them current (not end them as LOST) until those reports, sent again next, arrive.
-    for (const attemptId of this.reports.finishedAttemptIds()) {
-      const info = this.attemptInfo.get(attemptId);
-      if (info && !running.some((r) => r.attemptId === attemptId)) running.push({ attemptId, ...info });
-    }
+    running.push(...this.reports.endedUnacknowledged(new Set(running.map((r) => r.attemptId))));
     const { config } = this;
     const memoryMib = this.sampler.latest()?.memoryTotalMib || osMemory().totalMib;
     return {
@@ -230,17 +212,9 @@ class Agent {
         this.log("info", "draining", { reason: body.value.reason });
         return;
       case "ack":
-        for (const { message: acked } of this.reports.ack(body.value.seq)) {
-          if (acked.body?.$case !== "finished") continue;
-          this.attemptInfo.delete(acked.body.value.attemptId);
-          this.spool.remove(acked.body.value.attemptId);
-        }
-        for (const listener of [...this.ackListeners]) listener();
-        return;
+        return this.reports.acked(body.value.seq);
       case "heartbeatAck":
-        this.lease.heartbeatAnswered(body.value.seq);
-        this.leaseFile?.changed();
-        return;
+        return this.lease.heartbeatAnswered(body.value.seq);
       default:
         this.log("warn", "ignored a master message without a known body", {});
     }
@@ -252,15 +226,12 @@ class Agent {
     this.backoff.reset();
     this.setPhase("registered");
     this.log("info", "registered", { master: this.config.master, killed: registered.killAttemptIds.length, unacknowledged: this.reports.size });
-    this.lease.grant(registered.leaseMs, registered.leaseGraceMs, this.registerSentAtMs);
-    this.leaseFile?.changed();
+    this.lease.granted(registered.leaseMs, registered.leaseGraceMs, this.registerSentAtMs);
     for (const attemptId of registered.killAttemptIds) {
       if (this.executor.cancel(attemptId, this.config.stopGraceMs, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, "not current on the master")) {
         this.silenced.add(attemptId);
       }
       this.reports.forget(attemptId);
-      this.spool.remove(attemptId);
-      this.attemptInfo.delete(attemptId);
     }
     // Whatever the previous session did not see acknowledged goes again, in order.
     for (const report of this.reports.unacked()) this.stream?.send(report);
@@ -279,11 +250,11 @@ class Agent {
       // Assigned before the master learnt we drain: hand it back as LOST (requeued elsewhere
       // without using a retry), never START_FAILED, which would burn the task's retries.
       const result = { ...startFailed(this.stopping ? "agent stopping" : "agent draining"), outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST };
-      this.attemptInfo.set(attemptId, { taskId, startedAt: new Date(this.config.now()) });
+      this.reports.assigned(attemptId, taskId, new Date(this.config.now()));
       this.report(finishedMessage(attemptId, result, new Date(this.config.now())));
       return;
     }
-    if (!this.attemptInfo.has(attemptId)) this.attemptInfo.set(attemptId, { taskId, startedAt: new Date(this.config.now()) });
+    this.reports.assigned(attemptId, taskId, new Date(this.config.now()));
     const spec = assign.spec;
     this.spans.assigned(assign);
     void this.executor.run({
@@ -294,10 +265,10 @@ class Agent {
 
   private reportFinished(attemptId: string, result: TaskResult, finishedAt: Date): void {
     if (this.silenced.delete(attemptId)) {
-      this.attemptInfo.delete(attemptId);
+      this.reports.forget(attemptId);
       return;
     }
-    if (result.outcome !== AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED && this.lease.expired(this.config.now())) {
+    if (result.outcome !== AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED && this.lease.expired()) {
       // Stopped for an expired lease (by us or by the lease guard): the infrastructure's doing, not the task's.
       result = { ...result, outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST, message: `lease expired: ${result.message || "stopped"}` };
     }
@@ -313,24 +284,7 @@ class Agent {
     const attemptId = attemptIdOf(message);
     if (this.silenced.has(attemptId)) return;
     const stamped = this.reports.add(message);
-    if (stamped.body?.$case === "finished") {
-      const info = this.attemptInfo.get(attemptId);
-      try {
-        this.spool.save({ attemptId, taskId: info?.taskId ?? "", startedAt: info?.startedAt ?? new Date(this.config.now()), message: stamped });
-      } catch (err) {
-        this.log("error", "could not spool a finished report (it is kept in memory)", { attempt: attemptId, error: String(err) });
-      }
-    }
     if (this.registered) this.stream?.send(stamped);
-  }
-
-  private leaseSnapshot() {
-    const expiresAt = this.lease.expiresAt;
-    return {
-      expiresAtWallMs: expiresAt === null ? null : Date.now() + (expiresAt - this.config.now()),
-      graceMs: this.lease.graceMs,
-      pids: this.executor.running().map((a) => a.pid),
-    };
   }
 
   /** Tells the master to stop assigning work here (sent again after each registration). */
@@ -338,26 +292,12 @@ class Agent {
     if (this.registered) this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping ? "agent stopping" : "agent draining" } } });
   }
 
-  /**
-   * No answer from the master for the whole lease: it may already run our attempts elsewhere, so
-   * stop them (LOST: they are requeued without using a retry). Their reports go when we reconnect.
-   */
-  private checkLease(): void {
-    if (this.executor.runningCount() === 0 || !this.lease.expired(this.config.now())) return;
-    const running = this.executor.running().filter((a) => !this.silenced.has(a.attemptId));
-    if (running.length === 0) return;
-    this.log("warn", "lease expired: stopping attempts", { leaseMs: this.lease.durationMs, attempts: running.length });
-    for (const a of running) {
-      this.executor.cancel(a.attemptId, this.lease.graceMs, AttemptOutcome.ATTEMPT_OUTCOME_LOST, `lease expired: no answer from the master for ${this.lease.durationMs} ms`);
-    }
-  }
-
   private onClosed(reason: string): void {
     this.stream = null;
     this.registered = false;
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.registerTimer);
-    for (const listener of [...this.ackListeners]) listener();
+    this.reports.notify();
     if (this.stopping) return;
     const delayMs = this.backoff.next();
     this.setPhase("backoff");
@@ -371,12 +311,12 @@ class Agent {
       this.announceDraining();
     }
     this.setPhase("stopping");
-    clearInterval(this.leaseTimer);
     clearTimeout(this.reconnectTimer);
     // LOST, not CANCELED: nobody asked to cancel these tasks; the master should run them again.
     await this.executor.cancelAll(this.config.stopGraceMs, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "agent stopped");
-    this.leaseFile?.remove();
-    await this.acknowledged(this.config.stopAckWaitMs);
+    this.lease.stop();
+    // Give the master a moment to commit the last results (they are spooled in any case).
+    await this.reports.whenFinishedAcked(this.config.stopAckWaitMs, () => !this.registered);
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.registerTimer);
     const stream = this.stream;
@@ -387,22 +327,6 @@ class Agent {
     this.failReady(new Error("agent stopped before it registered"));
     this.setPhase("stopped");
     this.log("info", "stopped", {});
-  }
-
-  /** Waits (bounded) until the master acknowledged every `finished` report, or the stream is gone. */
-  private acknowledged(timeoutMs: number): Promise<void> {
-    const settled = () => !this.registered || this.reports.finishedAttemptIds().length === 0;
-    if (settled()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const check = () => {
-        if (!settled()) return;
-        clearTimeout(timer);
-        this.ackListeners.delete(check);
-        resolve();
-      };
-      const timer = setTimeout(() => (this.ackListeners.delete(check), resolve()), timeoutMs);
-      this.ackListeners.add(check);
-    });
   }
 
   private setPhase(phase: AgentPhase): void {

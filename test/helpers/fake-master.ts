@@ -13,7 +13,7 @@ type AgentBody = NonNullable<AgentMessage["body"]>;
 type AgentKind = AgentBody["$case"];
 type BodyOf<K extends AgentKind> = Extract<AgentBody, { $case: K }>["value"];
 /** A received message body plus the session it came on. */
-export type Received<K extends AgentKind> = BodyOf<K> & { session: number };
+export type Received<K extends AgentKind> = BodyOf<K> & { session: number; seq: number };
 
 export interface FakeMasterOptions {
   /** Port to bind on 127.0.0.1; 0 (default) picks a free one. */
@@ -84,7 +84,7 @@ export class FakeMaster {
         r.index >= after && r.message.body?.$case === kind && where(r.message.body.value as BodyOf<K>));
       if (i >= 0) {
         const [r] = this.unconsumed.splice(i, 1);
-        return { ...r.message.body!.value, session: r.session } as unknown as Received<K>;
+        return { ...r.message.body!.value, session: r.session, seq: r.message.seq } as unknown as Received<K>;
       }
       if (Date.now() > deadline) throw new Error(`fake master: no ${kind} message arrived`);
       await new Promise<void>((resolve) => {
@@ -100,6 +100,11 @@ export class FakeMaster {
   /** Messages of `kind` received so far (consumed or not). */
   all<K extends AgentKind>(kind: K): Array<BodyOf<K>> {
     return this.received.filter((r) => r.message.body?.$case === kind).map((r) => r.message.body!.value as BodyOf<K>);
+  }
+
+  /** Ends every open stream (status OK), as a master that closes its sessions would. */
+  endStreams(): void {
+    for (const call of this.calls) call.end();
   }
 
   /** Sends to the newest open stream. */

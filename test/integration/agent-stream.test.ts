@@ -124,9 +124,12 @@ test("cancel, pause/resume and drain", async () => {
   await master.next("started", (s) => s.attemptId === "att-sleep");
   assert.equal(agent.runningAttempts(), ["att-sleep"]);
   master.send({ $case: "pause", value: { attemptId: "att-sleep" } });
-  assert.equal(await master.next("paused"), { attemptId: "att-sleep", paused: true, session: 1 });
+  const pausedReport = await master.next("paused");
+  assert.equal([pausedReport.attemptId, pausedReport.paused, pausedReport.session], ["att-sleep", true, 1]);
+  assert.ok(pausedReport.seq > 0, "reports carry a sequence number");
   master.send({ $case: "resume", value: { attemptId: "att-sleep" } });
-  assert.equal(await master.next("paused"), { attemptId: "att-sleep", paused: false, session: 1 });
+  const resumedReport = await master.next("paused");
+  assert.equal([resumedReport.attemptId, resumedReport.paused, resumedReport.session], ["att-sleep", false, 1]);
   master.send({ $case: "cancel", value: { attemptId: "att-sleep", graceMs: 5_000, reason: "user asked" } });
   const canceled = await master.next("finished", (f) => f.attemptId === "att-sleep");
   assert.is(canceled.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED);

@@ -155,7 +155,7 @@ class Agent {
   }
 
   private connect(): void {
-    if (this.stopping) return;
+    if (this.stopping !== null) return;
     this.setPhase("connecting");
     const stream: MasterStream = new MasterStream(this.config.master, {
       onMessage: (message) => {
@@ -249,7 +249,7 @@ class Agent {
     if (this.draining) {
       // Assigned before the master learnt we drain: hand it back as LOST (requeued elsewhere
       // without using a retry), never START_FAILED, which would burn the task's retries.
-      const result = { ...startFailed(this.stopping ? "agent stopping" : "agent draining"), outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST };
+      const result = { ...startFailed(this.stopping !== null ? "agent stopping" : "agent draining"), outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST };
       this.reports.assigned(attemptId, taskId, new Date(this.config.now()));
       this.report(finishedMessage(attemptId, result, new Date(this.config.now())));
       return;
@@ -289,7 +289,7 @@ class Agent {
 
   /** Tells the master to stop assigning work here (sent again after each registration). */
   private announceDraining(): void {
-    if (this.registered) this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping ? "agent stopping" : "agent draining" } } });
+    if (this.registered) this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping !== null ? "agent stopping" : "agent draining" } } });
   }
 
   private onClosed(reason: string): void {
@@ -298,7 +298,7 @@ class Agent {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.registerTimer);
     this.reports.notify();
-    if (this.stopping) return;
+    if (this.stopping !== null) return;
     const delayMs = this.backoff.next();
     this.setPhase("backoff");
     this.log("warn", "master stream closed; reconnecting", { reason, delayMs, running: this.executor.runningCount() });

@@ -47,7 +47,7 @@ export class Dispatcher {
   /** Run one pass (or, if one is running, make sure another follows it). */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.running !== null) {
       this.rerun = true;
       return this.running;
     }

@@ -116,12 +116,12 @@ export class GroupCommitter<J, R> {
         this.wakeRetry?.();
       }, outageTimeoutMs);
     }
-    while (this.drainLoop) await this.drainLoop;
+    while (this.drainLoop !== null) await this.drainLoop;
     clearTimeout(timer);
   }
 
   private startDrain(): void {
-    if (this.drainLoop) return;
+    if (this.drainLoop !== null) return;
     this.drainLoop = this.drain();
   }
 

@@ -116,7 +116,7 @@ class KnexStore implements TaskgridStore {
 
   /** The Knex instance for reads; after close() reads fail like writes do. */
   private db() {
-    if (this.closing) throw new UnavailableError("store is closed");
+    if (this.closing !== null) throw new UnavailableError("store is closed");
     return this.conn.knex;
   }
 

@@ -1,7 +1,7 @@
 // Human renderings of tasks: the `get` detail view (with "why this worker"), `ls` rows and the
 // one-line state changes printed by `watch` and `submit --wait`.
 import type { Attempt, PlacementDecision, ScoreBreakdown, Task, TaskEvent, TaskResult } from "../gen/taskgrid/v1/task.js";
-import { TaskState } from "../gen/taskgrid/v1/types.js";
+import { AttemptOutcome, TaskState } from "../gen/taskgrid/v1/types.js";
 import {
   formatAge, formatCores, formatDuration, formatFields, formatMib, formatNumber, formatTable, formatTime,
   outcomeName, priorityName, queueName, stateName, truncate,
@@ -39,14 +39,20 @@ function resourcesLine(task: Task): string {
   return `${cpu}, ${mem}${gpu}`;
 }
 
-function attemptLine(a: Attempt): string {
+/** What an ended attempt that was not the last one led to: a requeue (no retry used) or a retry. */
+function followedBy(a: Attempt): string {
+  if (!a.result) return "";
+  return a.result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_LOST ? "  -> requeued (lost by the infrastructure: no retry used)" : "  -> retried";
+}
+
+function attemptLine(a: Attempt, last: boolean): string {
   const parts = [`#${a.number}`, a.workerId || "(no worker)"];
   if (a.gpuIndexes.length > 0) parts.push(`gpus ${a.gpuIndexes.join(",")}`);
   parts.push(`assigned ${formatTime(a.assignedAt)}`);
   if (a.startedAt) parts.push(`started ${formatTime(a.startedAt)}`);
   if (a.finishedAt) parts.push(`finished ${formatTime(a.finishedAt)}`);
   parts.push(a.result && a.finishedAt ? formatResult(a.result) : "in progress");
-  return parts.join("  ");
+  return parts.join("  ") + (last ? "" : followedBy(a));
 }
 
 function factorRow(label: string, b: ScoreBreakdown): string[] {
@@ -103,7 +109,7 @@ export function formatTaskDetail(task: Task, now: Date): string {
     ["Result", task.result ? formatResult(task.result) : undefined],
   ]);
   if (task.attempts.length > 0) {
-    out += `Attempts:\n${task.attempts.map((a) => `  ${attemptLine(a)}\n`).join("")}`;
+    out += `Attempts:\n${task.attempts.map((a, i) => `  ${attemptLine(a, i === task.attempts.length - 1)}\n`).join("")}`;
     const withDecision = [...task.attempts].reverse().find((a) => a.decision);
     if (withDecision?.decision) out += formatDecision(withDecision.decision, withDecision.number);
   }

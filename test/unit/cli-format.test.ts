@@ -77,6 +77,23 @@ test("task detail explains the placement and shows the result and output", () =>
   assert.match(out, /Output \(tail\):\n  boom\n$/);
 });
 
+test("get says what each earlier attempt led to: a requeue (no retry used) or a retry, and the budgets used", () => {
+  const attempt = (number: number, outcome: AttemptOutcome, message: string) => ({
+    id: `a${number}`, number, workerId: `w${number}`, gpuIndexes: [], assignedAt: ago(60_000), startedAt: ago(59_000), finishedAt: ago(58_000),
+    result: TaskResult.fromPartial({ outcome, exitCode: outcome === AttemptOutcome.ATTEMPT_OUTCOME_FAILED ? 1 : -1, message }),
+  });
+  const task = Task.fromPartial({
+    id: "t1", state: TaskState.TASK_STATE_RUNNING, spec: { command: ["true"], maxRetries: 2 }, retriesUsed: 1, requeues: 1,
+    attempts: [attempt(1, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "worker w1 went OFFLINE"), attempt(2, AttemptOutcome.ATTEMPT_OUTCOME_FAILED, ""), { id: "a3", number: 3, workerId: "w3", assignedAt: ago(1000) }],
+  });
+  const out = formatTaskDetail(task, now);
+  assert.match(out, /#1  w1 .* LOST \(worker w1 went OFFLINE\)  -> requeued \(lost by the infrastructure: no retry used\)\n/);
+  assert.match(out, /#2  w2 .* FAILED, exit 1  -> retried\n/);
+  assert.match(out, /#3  w3 .* in progress\n/);
+  assert.match(out, /Retries:\s+1 of 2 used/);
+  assert.match(out, /Requeues:\s+1 \(attempts lost by the infrastructure\)/);
+});
+
 test("event lines: state changes, then progress", () => {
   const e = (state: TaskState, extra: Partial<TaskEvent> = {}) => TaskEvent.fromPartial({ taskId: "t1", state, ...extra });
   assert.is(formatEventLine(e(TaskState.TASK_STATE_RUNNING, { workerId: "w1" }), TaskState.TASK_STATE_ASSIGNED), "task t1 RUNNING on w1");

@@ -11,7 +11,7 @@ import { ChaosCluster, checkExactlyOnce } from "../helpers/chaos.js";
 import { eventually } from "../helpers/task-watch.js";
 import { Proc } from "../helpers/processes.js";
 import * as grpc from "@grpc/grpc-js";
-import { TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
+import { AttemptOutcome, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
 
 const LIVENESS = { heartbeatIntervalMs: 300, suspectAfterMs: 2000, offlineAfterMs: 4000, livenessTickMs: 100, retryBackoffMs: 100 };
 const REGISTERED = /"message":"registered"/;
@@ -66,6 +66,42 @@ async function runningElsewhere(c: ChaosCluster, ids: string[], id: string): Pro
 // OFFLINE cannot be reported in time; it is run again: docs/architecture.md states that limit.)
 // The other agent starts with free slots, so the requeued tasks start there at once: without the
 // lease their first runs would still be alive then, and the overlap check would catch it.
+
+chaos("kill -9 of an agent with every setting at its default (OFFLINE after 20 s, max_retries 0): the task ends SUCCEEDED on the other agent", async (ctx) => {
+  const c = (ctx.cluster = await ChaosCluster.start({}));
+  const victim = await c.startAgent("default-victim");
+  await victim.waitFor(REGISTERED);
+  const [id] = await c.submit(1, 30_000); // runs until killed: no sleep decides where it is
+  await runningOn(c, [id], "default-victim", 1);
+  const spare = await c.startAgent("default-spare");
+  await spare.waitFor(REGISTERED);
+  const killedAt = Date.now();
+  victim.child.kill("SIGKILL");
+  await eventually(async () => (await c.client.getTask(id)).attempts.at(-1)?.workerId === "default-spare", "the task placed on the other agent", 60_000);
+  const recoveredMs = Date.now() - killedAt;
+  await c.client.cancelTask(id, "seen it start elsewhere; no need to wait 30 s");
+  const task = await c.client.getTask(id);
+  assert.is(task.attempts[0].result?.outcome, AttemptOutcome.ATTEMPT_OUTCOME_LOST);
+  assert.equal([task.retriesUsed, task.requeues], [0, 1]);
+  const runs = c.executions().get(id) ?? [];
+  assert.ok(runs.length === 2 && runs[0].lastMs < runs[1].startMs, "the orphan died with its agent: no overlap");
+  console.log(`  kill -9 agent (defaults): 1 task, executions per task {"2":1}, recovered in ${(recoveredMs / 1000).toFixed(1)} s`);
+});
+
+chaos("SIGTERM of an agent while work is queued: it drains through the master, nothing is refused and burned", async (ctx) => {
+  const c = (ctx.cluster = await ChaosCluster.start(LIVENESS));
+  const leaving = await c.startAgent("leaving");
+  const staying = await c.startAgent("staying");
+  await Promise.all([leaving.waitFor(REGISTERED), staying.waitFor(REGISTERED)]);
+  const ids = await c.submit(40, 400);
+  await runningOn(c, ids, "leaving", 2);
+  const stoppedAt = Date.now();
+  leaving.child.kill("SIGTERM");
+  assert.is(await leaving.exited, 0, leaving.output);
+  const states = await c.waitTerminal(ids, 60_000);
+  report("SIGTERM agent", ids, states, c, Date.now() - stoppedAt);
+  for (const id of ids) assert.is((await c.client.getTask(id)).retriesUsed, 0, "no retry was burnt");
+});
 
 chaos("SIGSTOP of an agent past the OFFLINE threshold, then SIGCONT: the lease guard stops its tasks before they run elsewhere", async (ctx) => {
   const c = (ctx.cluster = await ChaosCluster.start(LIVENESS));

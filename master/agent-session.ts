@@ -159,7 +159,7 @@ export class AgentSession {
         return;
       case "draining":
         this.deps.log.info("agent asked to drain", { worker: this.workerId, reason: body.value.reason });
-        await registry.drain(this.workerId);
+        await registry.agentDrains(this.workerId);
         return;
       case "started":
         requireAttemptId(body.value.attemptId, "started.attempt_id");

@@ -29,11 +29,20 @@ export interface Registration {
   capacity: Capacity;
   agentVersion: string;
   runningAttemptIds: string[];
+  /** The agent process (Register.instance_id); "" when the agent does not say. */
+  instanceId?: string;
 }
 
 export class WorkerRegistry {
   /** Workers an operator asked to drain; they stay DRAINING across heartbeats and reconnects. */
   private readonly draining = new Set<string>();
+  /**
+   * Workers whose agent process said it drains (it is stopping), by that process's instance id:
+   * they stay DRAINING across its reconnects, but a new agent process on the worker starts ONLINE.
+   */
+  private readonly agentDraining = new Map<string, string>();
+  /** Instance id of each worker's latest registration. */
+  private readonly instances = new Map<string, string>();
   /**
    * Registration count per worker. A session remembers the epoch it registered with, so the late
    * close of a replaced stream cannot mark the worker SUSPECT under its newer session.
@@ -56,7 +65,7 @@ export class WorkerRegistry {
       hostname: r.hostname,
       tags: r.tags,
       capacity: r.capacity,
-      status: this.draining.has(r.workerId) ? "DRAINING" : "ONLINE",
+      status: this.isDraining(r.workerId, r.instanceId ?? "") ? "DRAINING" : "ONLINE",
       agentVersion: r.agentVersion,
       registeredAtMs: existing?.worker.registeredAtMs ?? now,
       lastSeenAtMs: now,
@@ -68,6 +77,7 @@ export class WorkerRegistry {
     await this.deps.store.write([{ kind: "upsert_worker", worker }]);
     const epoch = (this.epochs.get(r.workerId) ?? 0) + 1;
     this.epochs.set(r.workerId, epoch);
+    this.instances.set(r.workerId, r.instanceId ?? "");
     let slot: WorkerSlot;
     if (existing) {
       // Keep allocations of attempts that are still running there; refresh what the agent says it has.
@@ -97,7 +107,7 @@ export class WorkerRegistry {
     if (!slot) return;
     slot.worker.lastSeenAtMs = this.deps.clock.now();
     if (telemetry) slot.worker.telemetry = telemetry;
-    if (slot.worker.status === "SUSPECT") this.setStatusInBackground(slot, this.draining.has(workerId) ? "DRAINING" : "ONLINE");
+    if (slot.worker.status === "SUSPECT") this.setStatusInBackground(slot, this.isDraining(workerId, this.instances.get(workerId) ?? "") ? "DRAINING" : "ONLINE");
   }
 
   /** The worker's stream closed: no new work until it reconnects (DESIGN §2: no zombie workers). */
@@ -107,6 +117,22 @@ export class WorkerRegistry {
     if (slot && slot.worker.status !== "OFFLINE") this.setStatusInBackground(slot, "SUSPECT");
   }
 
+  /** Whether the worker takes no new work: an operator drained it, or its current agent process drains. */
+  private isDraining(workerId: string, instanceId: string): boolean {
+    if (this.draining.has(workerId)) return true;
+    const drainingInstance = this.agentDraining.get(workerId);
+    return drainingInstance !== undefined && drainingInstance === instanceId;
+  }
+
+  /** The worker's agent process says it drains (it is stopping): no new work for this process. */
+  async agentDrains(workerId: string): Promise<void> {
+    const slot = this.deps.state.slots.get(workerId);
+    if (!slot) return;
+    this.agentDraining.set(workerId, this.instances.get(workerId) ?? "");
+    if (slot.worker.status === "ONLINE") await this.setStatus(slot, "DRAINING");
+  }
+
+  /** An operator drains the worker: it stays DRAINING until undrained (across agent restarts too). */
   async drain(workerId: string): Promise<WorkerSlot | null> {
     const slot = this.deps.state.slots.get(workerId);
     if (!slot) return null;

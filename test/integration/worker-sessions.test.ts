@@ -102,7 +102,7 @@ s("one live session per worker id: another agent is refused (ALREADY_EXISTS nami
   intruder.close();
 });
 
-s("an agent that drains tells the master: its worker turns DRAINING and gets no new work", async ({ m, c }) => {
+s("an agent that drains tells the master: its worker turns DRAINING and gets no new work, until a new agent process registers", async ({ m, c }) => {
   const agent = new RawAgent(m.address);
   agent.register("w-drain", { tags: ["drain-me"] });
   await agent.next("registered");
@@ -115,8 +115,17 @@ s("an agent that drains tells the master: its worker turns DRAINING and gets no 
   const queued = (await call(c.tasks, "getTask", { taskId: task.id })).task;
   assert.is(queued.state, TaskState.TASK_STATE_QUEUED);
   assert.is(agent.take("assign"), undefined);
-  await call(c.tasks, "cancelTask", { taskId: task.id, reason: "test over" });
   agent.close();
+  await agent.ended;
+
+  // The drain was that agent process's: a new process on the worker starts ONLINE and gets the work.
+  const restarted = new RawAgent(m.address);
+  restarted.register("w-drain", { tags: ["drain-me"], instanceId: "after-restart" });
+  await restarted.next("registered");
+  assert.is((await restarted.next("assign")).taskId, task.id);
+  assert.is((await call(c.admin, "getWorker", { workerId: "w-drain" })).worker.status, WorkerStatus.WORKER_STATUS_ONLINE);
+  await call(c.tasks, "cancelTask", { taskId: task.id, reason: "test over" });
+  restarted.close();
 });
 
 s("LOST requeues without using a retry (max_retries 0 still succeeds); a failure uses one and waits the backoff", async ({ m, c }) => {

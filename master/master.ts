@@ -165,11 +165,15 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       clearInterval(livenessTimer);
       clearInterval(dispatchTimer);
       weights.stop();
-      await dispatcher!.stop();
+      // A pass blocked on an unreachable database must not hold the shutdown: after the bound the
+      // store gives up on its waiting writes (close below), and the pass returns its reservations.
+      const dispatched = dispatcher!.stop();
+      await Promise.race([dispatched, new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())]);
       for (const call of watchCalls) call.end();
       sessions.closeAll();
       await stopGrpcServer(grpcServer.server, config.shutdownTimeoutMs);
       await store.close(config.shutdownTimeoutMs);
+      await dispatched;
       await metrics?.stop();
       await tracing.shutdown();
       log.info("master stopped");

@@ -3,7 +3,7 @@
 // (task-change.ts), written through the store (group-committed), and only after the commit applied
 // to memory, published to watchers and sent to agents. A failed commit leaves memory as it was.
 // Changes of one task run one at a time (task-serializer.ts), so each is planned from the last.
-import { FailedPreconditionError, NotFoundError } from "../src/core/errors.js";
+import { FailedPreconditionError, NotFoundError, UnavailableError } from "../src/core/errors.js";
 import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
 import type { Task, TaskEvent, TaskResult } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
@@ -130,6 +130,8 @@ export class TaskLifecycle {
 
   /** The agent (or liveness, for LOST) reports that an attempt ended. Frees its resources once committed. */
   attemptFinished(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number): Promise<void> {
+    const live = this.deps.state.liveAttempts.get(attemptId);
+    if ((!live || live.workerId !== workerId) && result.outcome === "SUCCEEDED") return this.lateSuccess(workerId, attemptId, result, finishedAtMs);
     return this.inTurnOfAttempt(workerId, attemptId, false, async () => {
       const live = this.fenced(workerId, attemptId, false);
       if (!live) return;
@@ -159,6 +161,44 @@ export class TaskLifecycle {
       });
       this.deps.onCapacityChange();
     });
+  }
+
+  /**
+   * A success reported for an attempt the master had given up on as LOST (its worker went silent
+   * while the command was finishing; the report could only come after reconnecting). The command
+   * did exit 0, so unless the task ended meanwhile it is SUCCEEDED with this result and not run
+   * again: a queued task leaves the queue, a rerun in progress is canceled.
+   */
+  private async lateSuccess(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number): Promise<void> {
+    this.staleReports++;
+    const attempt = await this.readThroughOutage(() => this.deps.store.getAttempt(attemptId));
+    if (!attempt || attempt.workerId !== workerId || attempt.result?.outcome !== "LOST") return;
+    await this.serial.run(attempt.taskId, async () => {
+      const { state } = this.deps;
+      const task = state.activeTasks.get(attempt.taskId);
+      if (!task) return; // it ended meanwhile (a rerun finished, or it was canceled)
+      const rerunId = task.currentAttemptId;
+      const rerun = rerunId ? state.liveAttempts.get(rerunId) : undefined;
+      const change = planTransition(state, task, "SUCCEEDED", this.deps.clock.now(), {
+        attemptId, workerId, result,
+        message: `attempt #${attempt.number} on ${workerId} succeeded; its report came after the worker had been declared lost`,
+      });
+      await this.commit([{ kind: "update_attempt", attemptId, finishedAtMs, result }, ...change.writes], [{ event: change.event, project: task.spec.project }], () => change.apply());
+      // The rerun keeps its resources until its agent reports the process gone.
+      if (rerun && rerunId) this.deps.commands.cancel(rerun.workerId, rerunId, this.deps.cancelGraceMs, "the task already succeeded (a late report of an earlier attempt)");
+    });
+  }
+
+  /** A read the report cannot do without: during a database outage it waits (the report stays unacknowledged). */
+  private async readThroughOutage<T>(read: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await read();
+      } catch (err) {
+        if (!(err instanceof UnavailableError) || /closed/.test(err.message)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   }
 
   /** Every live attempt on the worker ends as LOST (worker offline or restarted without it). */

@@ -3,8 +3,10 @@
 import { FailedPreconditionError } from "./errors.js";
 import { TERMINAL_STATES, type TaskState } from "./types.js";
 
+// QUEUED -> SUCCEEDED: an earlier attempt, given up on as LOST when its worker went silent,
+// reports afterwards that its command exited 0; the task is done and is not run again.
 const ALLOWED: Record<TaskState, readonly TaskState[]> = {
-  QUEUED: ["ASSIGNED", "CANCELED", "FAILED"],
+  QUEUED: ["ASSIGNED", "CANCELED", "FAILED", "SUCCEEDED"],
   ASSIGNED: ["RUNNING", "QUEUED", "SUCCEEDED", "FAILED", "CANCELED"],
   RUNNING: ["PAUSED", "QUEUED", "SUCCEEDED", "FAILED", "CANCELED"],
   PAUSED: ["RUNNING", "QUEUED", "SUCCEEDED", "FAILED", "CANCELED"],

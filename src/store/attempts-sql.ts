@@ -107,6 +107,12 @@ export async function selectAttemptsForTask(db: Db, taskId: string): Promise<Att
   return rows.map(rowToAttempt);
 }
 
+/** One attempt by id, or null. */
+export async function selectAttempt(db: Db, attemptId: string): Promise<Attempt | null> {
+  const rows = await queryRows<AttemptRow>(db, `SELECT ${ATTEMPT_COLUMNS} FROM attempts AS a WHERE a.id = ?`, [attemptId]);
+  return rows.length === 0 ? null : rowToAttempt(rows[0]);
+}
+
 /** The current attempt of every active task (what the master must re-adopt or requeue on start). */
 export async function selectCurrentAttemptsOfActiveTasks(db: Db): Promise<Attempt[]> {
   const rows = await queryRows<AttemptRow>(

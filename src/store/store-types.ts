@@ -88,6 +88,7 @@ export interface Store {
   write(writes: StoreWrite[]): Promise<void>;
   getTask(taskId: string): Promise<Task | null>;
   getAttempts(taskId: string): Promise<Attempt[]>;
+  getAttempt(attemptId: string): Promise<Attempt | null>;
   getEvents(taskId: string): Promise<TaskEvent[]>;
   /** Newest first. pageSize 1..1000. */
   listTasks(filter: TaskFilter, pageSize: number, pageToken: string): Promise<TaskPage>;

@@ -12,7 +12,7 @@ import { inScriptTransaction } from "./write-script.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { isConnectionError } from "./connection-errors.js";
 import { selectActiveTasks, selectTask, selectTaskPage } from "./tasks-sql.js";
-import { selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
+import { selectAttempt, selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
 import { selectEventsForTask } from "./events-sql.js";
 import { selectWorkers } from "./workers-sql.js";
 
@@ -72,6 +72,10 @@ class KnexStore implements TaskgridStore {
 
   async getTask(taskId: string): Promise<Task | null> {
     return readOrUnavailable(() => selectTask(this.db(), taskId));
+  }
+
+  async getAttempt(attemptId: string): Promise<Attempt | null> {
+    return readOrUnavailable(() => selectAttempt(this.db(), attemptId));
   }
 
   async getAttempts(taskId: string): Promise<Attempt[]> {

@@ -72,6 +72,16 @@ api("SubmitTasks is all-or-nothing and names the bad entry", async ({ c }) => {
   assert.is(await countTasks(c), before + 3);
 });
 
+api("a request over the 64 MiB receive limit is RESOURCE_EXHAUSTED, saying so; nothing is stored", async ({ c }) => {
+  const before = await countTasks(c);
+  // 70 specs of ~1 MiB of arguments each: every spec is valid, the message is not.
+  const big = (i: number) => spec({ command: ["echo", String(i), "x".repeat(1000 * 1024)] });
+  const err = await callError(call(c.tasks, "submitTasks", { specs: Array.from({ length: 70 }, (_, i) => big(i)) }));
+  assert.is(err.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(err.details, /Received message larger than max/);
+  assert.is(await countTasks(c), before);
+});
+
 api("unknown or empty task ids: NOT_FOUND / INVALID_ARGUMENT", async ({ c }) => {
   const missing = "0190aaaa-0000-7000-8000-000000000000";
   assert.is((await callError(call(c.tasks, "getTask", { taskId: missing }))).code, grpc.status.NOT_FOUND);

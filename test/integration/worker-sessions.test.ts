@@ -154,6 +154,39 @@ s("LOST requeues without using a retry (max_retries 0 still succeeds); a failure
   agent.close();
 });
 
+s("a success reported after the master gave its attempt up as LOST: the task is SUCCEEDED, the rerun canceled", async ({ m, c }) => {
+  const agent = new RawAgent(m.address);
+  agent.register("w-late", { tags: ["late"], instanceId: "late-1" });
+  await agent.next("registered");
+  const { task } = await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["late"] } });
+  const first = await agent.next("assign");
+  agent.send({ $case: "started", value: { attemptId: first.attemptId, pid: 1, startedAt: new Date() } }, 1);
+  await waitForState(c, task.id, TaskState.TASK_STATE_RUNNING);
+  // The agent comes back without the attempt (as after a partition): the master ends it LOST and
+  // runs the task again, here on the same worker.
+  const again = new RawAgent(m.address);
+  again.register("w-late", { tags: ["late"], instanceId: "late-1" });
+  await again.next("registered");
+  const rerun = await again.next("assign");
+  assert.is(rerun.taskId, task.id);
+  // Then the first run's success arrives after all: the command did exit 0.
+  again.send({ $case: "finished", value: { attemptId: first.attemptId, result: ok, finishedAt: new Date() } }, 1);
+  const cancel = await again.next("cancel");
+  assert.is(cancel.attemptId, rerun.attemptId);
+  assert.match(cancel.reason, /already succeeded/);
+  const done = (await call(c.tasks, "getTask", { taskId: task.id })).task;
+  assert.is(done.state, TaskState.TASK_STATE_SUCCEEDED);
+  assert.equal(done.attempts.map((a: { result?: { outcome: number } }) => a.result?.outcome), [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, undefined]);
+  assert.equal([done.retriesUsed, done.requeues], [0, 1]);
+  // The canceled rerun's own report lands on its attempt only.
+  again.send({ $case: "finished", value: { attemptId: rerun.attemptId, result: { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, exitCode: -1 }, finishedAt: new Date() } }, 2);
+  let acked = 0;
+  while (acked < 2) acked = (await again.next("ack")).seq;
+  assert.is((await call(c.tasks, "getTask", { taskId: task.id })).task.state, TaskState.TASK_STATE_SUCCEEDED);
+  again.close();
+  agent.close();
+});
+
 s("a task lost more often than max_requeues fails, saying why", async ({ m, c }) => {
   const agent = new RawAgent(m.address);
   agent.register("w-loop", { tags: ["loop"] });

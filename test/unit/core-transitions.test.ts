@@ -8,10 +8,11 @@ const legal: Array<[TaskState, TaskState]> = [
   ["QUEUED", "ASSIGNED"], ["QUEUED", "CANCELED"], ["ASSIGNED", "RUNNING"], ["ASSIGNED", "QUEUED"],
   ["RUNNING", "SUCCEEDED"], ["RUNNING", "FAILED"], ["RUNNING", "PAUSED"], ["PAUSED", "RUNNING"],
   ["RUNNING", "QUEUED"], ["PAUSED", "CANCELED"], ["RUNNING", "CANCELED"], ["ASSIGNED", "CANCELED"],
+  ["QUEUED", "SUCCEEDED"], // the late success of an attempt given up on as LOST
 ];
 const illegal: Array<[TaskState, TaskState]> = [
   ["SUCCEEDED", "CANCELED"], ["FAILED", "QUEUED"], ["CANCELED", "RUNNING"], ["QUEUED", "RUNNING"],
-  ["QUEUED", "PAUSED"], ["QUEUED", "SUCCEEDED"], ["ASSIGNED", "PAUSED"],
+  ["QUEUED", "PAUSED"], ["ASSIGNED", "PAUSED"],
 ];
 
 for (const [from, to] of legal) test(`${from} -> ${to} is legal`, () => assert.ok(canTransition(from, to)));

@@ -42,3 +42,14 @@ export async function callError(promise: Promise<unknown>): Promise<grpc.Service
   }
   throw new Error("expected the call to fail");
 }
+
+/** Watches the task until an event reaches `state`, then returns the task as GetTask has it. */
+export async function waitForState(c: RawClients, taskId: string, state: number): Promise<any> {
+  const stream = c.tasks.watchTasks(taskPb.WatchTasksRequest.fromPartial({ taskIds: [taskId] }));
+  try {
+    for await (const msg of stream as AsyncIterable<taskPb.WatchTasksResponse>) if (msg.event?.state === state) break;
+  } finally {
+    stream.cancel();
+  }
+  return (await call(c.tasks, "getTask", { taskId })).task;
+}

@@ -5,8 +5,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import { AttemptOutcome, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
-import { TaskServiceClient, type WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
-import { call, callError, rawClients, type RawClients } from "../helpers/grpc-clients.js";
+import { call, callError, rawClients, waitForState, type RawClients } from "../helpers/grpc-clients.js";
 import { RawAgent } from "../helpers/raw-agent.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
@@ -22,17 +21,6 @@ p.after(async (ctx) => {
 
 const ok = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: "hi\n", durationMs: 5, message: "" };
 const failed = { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 3, outputTail: "" };
-
-async function waitForState(c: RawClients, taskId: string, state: TaskState): Promise<any> {
-  const client: TaskServiceClient = c.tasks;
-  const stream = client.watchTasks({ taskIds: [taskId], project: "" });
-  try {
-    for await (const msg of stream as AsyncIterable<WatchTasksResponse>) if (msg.event?.state === state) break;
-  } finally {
-    stream.cancel();
-  }
-  return (await call(c.tasks, "getTask", { taskId })).task;
-}
 
 p("register, assign, started, finished: the task SUCCEEDS with the agent's result", async ({ m, c }) => {
   const agent = new RawAgent(m.address);

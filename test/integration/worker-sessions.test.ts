@@ -6,8 +6,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import { AttemptOutcome, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
-import { TaskServiceClient, type WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
-import { call, rawClients, type RawClients } from "../helpers/grpc-clients.js";
+import { call, rawClients, waitForState, type RawClients } from "../helpers/grpc-clients.js";
 import { RawAgent } from "../helpers/raw-agent.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
@@ -24,17 +23,6 @@ s.after(async (ctx) => {
 const ok = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: "", durationMs: 5, message: "" };
 const lost = { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST, exitCode: -1, message: "agent draining" };
 const failed = { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 3 };
-
-async function waitForState(c: RawClients, taskId: string, state: TaskState): Promise<any> {
-  const client: TaskServiceClient = c.tasks;
-  const stream = client.watchTasks({ taskIds: [taskId], project: "" });
-  try {
-    for await (const msg of stream as AsyncIterable<WatchTasksResponse>) if (msg.event?.state === state) break;
-  } finally {
-    stream.cancel();
-  }
-  return (await call(c.tasks, "getTask", { taskId })).task;
-}
 
 s("registered grants a lease; each heartbeat is answered; reports are acknowledged in order", async ({ m, c }) => {
   const agent = new RawAgent(m.address);

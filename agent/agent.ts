@@ -133,10 +133,7 @@ class Agent {
   }
 
   async drain(timeoutMs = this.config.drainTimeoutMs): Promise<void> {
-    if (!this.draining) {
-      this.draining = true;
-      this.announceDraining();
-    }
+    this.startDraining();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.executor.whenIdle(), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
@@ -147,7 +144,7 @@ class Agent {
     const sample = this.sampler.latest();
     const telemetry = sample ? { ...sample, runningAttempts: this.executor.runningCount() } : undefined;
     const seq = ++this.heartbeatSeq;
-    this.lease.lease.heartbeatSent(seq, this.config.now());
+    this.lease.heartbeatSent(seq);
     this.stream.send({ seq: 0, body: { $case: "heartbeat", value: { telemetry, seq } } });
     // Sample for the next heartbeat in the background: a slow probe never delays this one.
     void this.sampler.tick();
@@ -287,6 +284,13 @@ class Agent {
     if (this.registered) this.stream?.send(stamped);
   }
 
+  /** Takes no new work from now on, and tells the master so (once). */
+  private startDraining(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.announceDraining();
+  }
+
   /** Tells the master to stop assigning work here (sent again after each registration). */
   private announceDraining(): void {
     if (this.registered) this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping !== null ? "agent stopping" : "agent draining" } } });
@@ -306,10 +310,7 @@ class Agent {
   }
 
   private async shutdown(): Promise<void> {
-    if (!this.draining) {
-      this.draining = true;
-      this.announceDraining();
-    }
+    this.startDraining();
     this.setPhase("stopping");
     clearTimeout(this.reconnectTimer);
     // LOST, not CANCELED: nobody asked to cancel these tasks; the master should run them again.

@@ -17,7 +17,7 @@ export interface LeaseKeeperDeps {
 }
 
 export class LeaseKeeper {
-  readonly lease = new AttemptLease();
+  private readonly lease = new AttemptLease();
   private readonly file: LeaseFile | null;
   private timer: NodeJS.Timeout | undefined;
 
@@ -39,6 +39,10 @@ export class LeaseKeeper {
   granted(leaseMs: number, graceMs: number, registerSentAtMs: number): void {
     this.lease.grant(leaseMs, graceMs, registerSentAtMs);
     this.changed();
+  }
+
+  heartbeatSent(seq: number): void {
+    this.lease.heartbeatSent(seq, this.deps.now());
   }
 
   heartbeatAnswered(seq: number): void {

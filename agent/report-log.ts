@@ -7,6 +7,7 @@
 // Bounded: past the limit the oldest *progress* report is dropped (and counted): progress is
 // superseded by later progress or by `finished`. started, paused and finished are never dropped.
 import type { AgentMessage } from "../src/gen/taskgrid/v1/worker_service.js";
+import { attemptIdOf } from "./agent-messages.js";
 
 export interface AckedReport {
   seq: number;
@@ -53,7 +54,7 @@ export class ReportLog {
 
   /** Forgets every report about `attemptId` (the master said the attempt is not current). */
   forget(attemptId: string): void {
-    for (const [s, message] of this.reports) if (attemptIdOfReport(message) === attemptId) this.reports.delete(s);
+    for (const [s, message] of this.reports) if (attemptIdOf(message) === attemptId) this.reports.delete(s);
   }
 
   get size(): number {
@@ -69,9 +70,4 @@ export class ReportLog {
       }
     }
   }
-}
-
-function attemptIdOfReport(message: AgentMessage): string {
-  const body = message.body;
-  return body && "attemptId" in body.value ? body.value.attemptId : "";
 }

@@ -12,7 +12,7 @@ import { startTracing } from "../src/telemetry/tracing.js";
 import { WeightsWatcher } from "./weights-watcher.js";
 import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
 import { DatabaseHealth, openStoreWhenReachable } from "./database-wait.js";
-import type { Store, StoreWrite } from "../src/store/store-types.js";
+import type { Store } from "../src/store/store-types.js";
 import { AgentSession } from "./agent-session.js";
 import { resolveMasterConfig, type MasterOptions } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";

@@ -3,7 +3,7 @@
 // (task-change.ts), written through the store (group-committed), and only after the commit applied
 // to memory, published to watchers and sent to agents. A failed commit leaves memory as it was.
 // Changes of one task run one at a time (task-serializer.ts), so each is planned from the last.
-import { FailedPreconditionError, NotFoundError, UnavailableError } from "../src/core/errors.js";
+import { DatabaseUnavailableError, FailedPreconditionError, NotFoundError } from "../src/core/errors.js";
 import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
 import type { Task, TaskEvent, TaskResult } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
@@ -195,7 +195,7 @@ export class TaskLifecycle {
       try {
         return await read();
       } catch (err) {
-        if (!(err instanceof UnavailableError) || /closed/.test(err.message)) throw err;
+        if (!(err instanceof DatabaseUnavailableError)) throw err;
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }

@@ -3,17 +3,17 @@
 // the first to finish, so it is planned from what the database holds. Changes of different tasks
 // run concurrently, so the group committer still batches them.
 export class TaskSerializer {
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly tails = new Map<string, Promise<void>>();
 
   /** Runs `change` after every earlier change of `taskId` has finished (whatever its outcome). */
   run<T>(taskId: string, change: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(taskId) ?? Promise.resolve();
-    const next = previous.then(change, change);
-    const tail = next.catch(() => undefined);
-    this.tails.set(taskId, tail);
-    void tail.then(() => {
+    // Tails never reject (they settle on either outcome), so chaining on one needs no error path.
+    const next = (this.tails.get(taskId) ?? Promise.resolve()).then(change);
+    const settled = (): void => {
       if (this.tails.get(taskId) === tail) this.tails.delete(taskId);
-    });
+    };
+    const tail: Promise<void> = next.then(settled, settled);
+    this.tails.set(taskId, tail);
     return next;
   }
 

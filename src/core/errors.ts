@@ -49,6 +49,14 @@ export class UnavailableError extends TaskgridError {
   }
 }
 
+/** The database cannot be reached right now (an outage, not a bad request): retry later. */
+export class DatabaseUnavailableError extends UnavailableError {
+  constructor(cause: unknown) {
+    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "DatabaseUnavailableError";
+  }
+}
+
 /** A protocol violation by an agent (malformed or out-of-order message); ends that agent's session. */
 export class ProtocolError extends TaskgridError {
   readonly kind = "invalid_argument";

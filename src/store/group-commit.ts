@@ -16,7 +16,7 @@
 // Callers wait meanwhile (their own backpressure), and `onOutage` reports the start and the end.
 //
 // Knows nothing about SQL: the store supplies `runBatch`.
-import { UnavailableError } from "../core/errors.js";
+import { DatabaseUnavailableError, UnavailableError } from "../core/errors.js";
 
 export interface GroupCommitOptions<J, R> {
   /**
@@ -85,7 +85,7 @@ export class GroupCommitter<J, R> {
   /** Resolves after the job's transaction commits; rejects with UnavailableError once closed. */
   submit(job: J): Promise<R> {
     if (this.closed) return Promise.reject(new UnavailableError("store is closed"));
-    if (this.outage !== null && this.options.failFast?.(job)) return Promise.reject(unavailable(this.outage));
+    if (this.outage !== null && this.options.failFast?.(job)) return Promise.reject(new DatabaseUnavailableError(this.outage));
     this.counters.jobs++;
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
@@ -196,8 +196,11 @@ export class GroupCommitter<J, R> {
           this.outage = error;
           this.options.onOutage?.(error);
         }
-        const keep = batch.filter((p) => !(this.abandoned || this.options.failFast?.(p.job)));
-        for (const p of batch) if (!keep.includes(p)) this.fail(p, unavailable(error));
+        const keep: Pending<J, R>[] = [];
+        for (const p of batch) {
+          if (this.abandoned || this.options.failFast?.(p.job)) this.fail(p, new DatabaseUnavailableError(error));
+          else keep.push(p);
+        }
         batch.splice(0, batch.length, ...keep);
         if (batch.length === 0) throw error;
         failures++;
@@ -219,8 +222,4 @@ export class GroupCommitter<J, R> {
     this.counters.failedJobs++;
     pending.reject(error);
   }
-}
-
-function unavailable(cause: unknown): UnavailableError {
-  return new UnavailableError(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
 }

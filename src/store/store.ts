@@ -1,5 +1,5 @@
 // The Knex-backed Store: reads go straight to the pool, writes go through the group committer.
-import { InvalidArgumentError, UnavailableError } from "../core/errors.js";
+import { DatabaseUnavailableError, InvalidArgumentError, UnavailableError } from "../core/errors.js";
 import { selectLearning } from "./learning-sql.js";
 import type { LearningStats } from "../core/rts/learning.js";
 import type { Attempt, Task, TaskEvent } from "../core/types.js";
@@ -143,7 +143,7 @@ async function readOrUnavailable<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (err) {
-    if (isConnectionError(err)) throw new UnavailableError(`database unavailable: ${(err as Error).message}`);
+    if (isConnectionError(err)) throw new DatabaseUnavailableError(err);
     throw err;
   }
 }

@@ -1,6 +1,9 @@
 // User options compiled once into a fully resolved config (every default applied, every
 // duration a `...Ms` number), validated with messages that name the option.
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { availableParallelism, hostname as osHostname } from "node:os";
+import { parseToken } from "../src/core/token-format.js";
+import { channelCredentials, TlsFileError, type ClientTlsOptions } from "../src/client/tls.js";
 import { createLogger, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger, type LogLevel } from "../src/telemetry/logger.js";
 import type { TracingOptions } from "../src/telemetry/tracing.js";
 import type { BackoffOptions } from "./backoff.js";
@@ -49,6 +52,14 @@ export interface AgentOptions {
   now?: () => number;
   /** Traces: on when `tracing.env` names an OTLP endpoint (the CLI passes the process environment) or `tracing.exporter` is given. Unset: off. */
   tracing?: Partial<TracingOptions>;
+  /**
+   * TLS to the master: its CA (caFile) and, for mTLS, this agent's certificate and key. Unset:
+   * plaintext. The files are read again for every new stream (a rotated client certificate is
+   * picked up on the next reconnect; unusable files then keep the previous ones).
+   */
+  tls?: ClientTlsOptions;
+  /** API token ("tg1.<id>.<secret>") sent as `authorization: Bearer <token>` on the stream. */
+  token?: string;
 }
 
 export interface AgentConfig {
@@ -73,6 +84,10 @@ export interface AgentConfig {
   onPhase: (phase: AgentPhase) => void;
   now: () => number;
   tracing: TracingOptions;
+  tls: ClientTlsOptions | null;
+  /** Credentials built from `tls` at start (plaintext when it is null): unusable files fail here. */
+  credentials: ChannelCredentials;
+  token: string | null;
 }
 
 export class AgentConfigError extends Error {
@@ -101,6 +116,13 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
   if (o.logFormat !== undefined && !isLogFormat(o.logFormat)) throw new AgentConfigError("logFormat", `must be one of ${LOG_FORMATS.join(", ")}`);
   const workerId = o.workerId ?? sanitizeWorkerId(hostname);
   const now = o.now ?? Date.now;
+  if (o.token !== undefined) {
+    try {
+      parseToken(o.token);
+    } catch {
+      throw new AgentConfigError("token", 'must be a Taskgrid API token ("tg1.<id>.<secret>")');
+    }
+  }
   return {
     master: o.master,
     workerId,
@@ -122,7 +144,22 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     onPhase: o.onPhase ?? (() => {}),
     tracing: { serviceName: "taskgrid-agent", ...o.tracing },
     now,
+    tls: o.tls ?? null,
+    credentials: agentCredentials(o.tls),
+    token: o.token ?? null,
   };
+}
+
+const TLS_OPTION_NAMES: Record<string, string> = { tls_ca: "tls.caFile", tls_cert: "tls.certFile", tls_key: "tls.keyFile" };
+
+/** Channel credentials for the master, or an AgentConfigError naming the option and the file. */
+export function agentCredentials(tls: ClientTlsOptions | undefined): ChannelCredentials {
+  try {
+    return channelCredentials(tls);
+  } catch (err) {
+    if (err instanceof TlsFileError) throw new AgentConfigError(TLS_OPTION_NAMES[err.option] ?? err.option, `${err.file}: ${err.reason}`);
+    throw err;
+  }
 }
 
 function positive(v: number, name: string): number {

@@ -5,10 +5,11 @@
 // (lease-keeper.ts). Every report is kept until the master acknowledges its commit and is sent
 // again after a reconnect; `finished` reports also survive a restart of the agent (report-channel.ts).
 import { randomUUID } from "node:crypto";
+import { status as GrpcStatus, type ChannelCredentials } from "@grpc/grpc-js";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import type { AgentMessage, Assign, MasterMessage, Register, Registered, RunningAttempt } from "../src/gen/taskgrid/v1/worker_service.js";
-import { resolveAgentConfig, type AgentConfig, type AgentOptions, type AgentPhase } from "./agent-config.js";
+import { agentCredentials, resolveAgentConfig, type AgentConfig, type AgentOptions, type AgentPhase } from "./agent-config.js";
 import { attemptIdOf, finishedMessage } from "./agent-messages.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { ReportChannel } from "./report-channel.js";
@@ -79,8 +80,11 @@ class Agent {
   private registerTimer: NodeJS.Timeout | undefined;
   /** Attempts the master told us to kill: not current there, so their reports are dropped. */
   private readonly silenced = new Set<string>();
+  /** The last usable TLS credentials (the files are read again for each new stream). */
+  private credentials: ChannelCredentials;
 
   constructor(readonly config: AgentConfig) {
+    this.credentials = config.credentials;
     this.ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
@@ -118,6 +122,9 @@ class Agent {
   }
 
   start(): void {
+    if (this.config.token !== null && this.config.tls === null && !isLoopback(this.config.master)) {
+      this.log("warn", "sending the agent token without TLS: anyone on the network path can read it", { master: this.config.master });
+    }
     this.reports.restore();
     this.lease.start();
     // The first sample discovers the GPUs that Register announces.
@@ -158,14 +165,25 @@ class Agent {
       onMessage: (message) => {
         if (stream === this.stream) this.onMessage(message);
       },
-      onClosed: (reason) => {
-        if (stream === this.stream) this.onClosed(reason);
+      onClosed: (reason, code) => {
+        if (stream === this.stream) this.onClosed(reason, code);
       },
-    });
+    }, { credentials: this.streamCredentials(), token: this.config.token });
     this.stream = stream;
     this.registerSentAtMs = this.config.now();
     stream.send({ seq: 0, body: { $case: "register", value: this.registration() } });
     this.registerTimer = setTimeout(() => stream.close(`no registered answer within ${this.config.registerTimeoutMs} ms`), this.config.registerTimeoutMs);
+  }
+
+  /** Re-reads the TLS files, so a rotated client certificate is used from the next stream on. */
+  private streamCredentials(): ChannelCredentials {
+    if (this.config.tls === null) return this.credentials;
+    try {
+      this.credentials = agentCredentials(this.config.tls);
+    } catch (err) {
+      this.log("error", "tls files unusable; connecting with the previous ones", { error: err instanceof Error ? err.message : String(err) });
+    }
+    return this.credentials;
   }
 
   private registration(): Register {
@@ -296,16 +314,25 @@ class Agent {
     if (this.registered) this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping !== null ? "agent stopping" : "agent draining" } } });
   }
 
-  private onClosed(reason: string): void {
+  private onClosed(reason: string, code?: GrpcStatus): void {
     this.stream = null;
     this.registered = false;
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.registerTimer);
     this.reports.notify();
     if (this.stopping !== null) return;
+    // Refused credentials go through the same growing backoff (reset only by `registered`): a bad
+    // token is retried ever more slowly, never in a loop, and works once the master accepts it.
     const delayMs = this.backoff.next();
     this.setPhase("backoff");
-    this.log("warn", "master stream closed; reconnecting", { reason, delayMs, running: this.executor.runningCount() });
+    if (code === GrpcStatus.UNAUTHENTICATED || code === GrpcStatus.PERMISSION_DENIED) {
+      const hint = code === GrpcStatus.UNAUTHENTICATED
+        ? "the master did not accept the agent's token (missing, malformed, unknown or revoked)"
+        : "the master accepted the agent's token but it may not connect as this worker (check its role and project)";
+      this.log("error", "master refused the agent; retrying with backoff", { reason, hint, delayMs, running: this.executor.runningCount() });
+    } else {
+      this.log("warn", "master stream closed; reconnecting", { reason, delayMs, running: this.executor.runningCount() });
+    }
     this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
   }
 
@@ -339,4 +366,11 @@ class Agent {
   private log(level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>): void {
     this.config.logger[level](msg, fields);
   }
+}
+
+/** Whether a host:port names this machine (a token sent there in plaintext does not leave it). */
+function isLoopback(address: string): boolean {
+  const colon = address.lastIndexOf(":");
+  const host = (colon > 0 && !address.endsWith("]") ? address.slice(0, colon) : address).replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }

@@ -17,7 +17,15 @@ const CHANNEL_OPTIONS: grpc.ClientOptions = {
 
 export interface MasterStreamHandlers {
   onMessage(message: MasterMessage): void;
-  onClosed(reason: string): void;
+  /** `code`: the gRPC status the stream ended with (undefined when we closed it ourselves). */
+  onClosed(reason: string, code?: grpc.status): void;
+}
+
+export interface MasterStreamOptions {
+  /** Default plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  /** API token sent as `authorization: Bearer <token>` on the Connect call. */
+  token?: string | null;
 }
 
 export class MasterStream {
@@ -26,16 +34,18 @@ export class MasterStream {
   private closed = false;
   private readonly statusReceived: Promise<void>;
 
-  constructor(address: string, private readonly handlers: MasterStreamHandlers) {
-    this.client = new WorkerServiceClient(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-    this.call = this.client.connect();
+  constructor(address: string, private readonly handlers: MasterStreamHandlers, options: MasterStreamOptions = {}) {
+    this.client = new WorkerServiceClient(address, options.credentials ?? grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const metadata = new grpc.Metadata();
+    if (options.token) metadata.set("authorization", `Bearer ${options.token}`);
+    this.call = this.client.connect(metadata);
     this.call.on("data", (message: MasterMessage) => {
       if (!this.closed) this.handlers.onMessage(message);
     });
-    this.call.on("error", (err: grpc.ServiceError) => this.markClosed(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
+    this.call.on("error", (err: grpc.ServiceError) => this.markClosed(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err.code));
     this.statusReceived = new Promise((resolve) =>
       this.call.on("status", (s: grpc.StatusObject) => {
-        this.markClosed(s.code === grpc.status.OK ? "master ended the stream" : `${grpc.status[s.code]}: ${s.details}`);
+        this.markClosed(s.code === grpc.status.OK ? "master ended the stream" : `${grpc.status[s.code]}: ${s.details}`, s.code);
         resolve();
       }),
     );
@@ -69,10 +79,10 @@ export class MasterStream {
     this.markClosed(reason);
   }
 
-  private markClosed(reason: string): void {
+  private markClosed(reason: string, code?: grpc.status): void {
     if (this.closed) return;
     this.closed = true;
     this.client.close(); // The call is over; release the channel (one per session).
-    this.handlers.onClosed(reason);
+    this.handlers.onClosed(reason, code);
   }
 }

@@ -7,7 +7,8 @@
 // did every earlier one, a ReportAck tells the agent it may forget them. Heartbeats are answered at
 // once: that answer renews the agent's lease on its attempts (agent/attempt-lease.ts).
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { ProtocolError, TaskgridError, WorkerConnectedError } from "../src/core/errors.js";
+import { type Caller, workerIdAllowed } from "../src/core/access.js";
+import { PermissionDeniedError, ProtocolError, TaskgridError, WorkerConnectedError } from "../src/core/errors.js";
 import type { AgentMessage, MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
 import { resultFromProto, telemetryFromProto } from "./convert/from-proto.js";
 import { registrationFromProto } from "./convert/registration.js";
@@ -57,6 +58,8 @@ export class AgentSession {
   constructor(
     private readonly call: ServerDuplexStream<AgentMessage, MasterMessage>,
     private readonly deps: SessionDeps,
+    /** Who connected (the agent's token): which worker ids it may register as, and the actor of its reports. */
+    readonly caller: Caller,
   ) {
     call.on("data", (msg: AgentMessage) => {
       this.chain = this.chain.then(() => this.dispatch(msg)).catch((err) => this.fail(err));
@@ -163,15 +166,15 @@ export class AgentSession {
         return;
       case "started":
         requireAttemptId(body.value.attemptId, "started.attempt_id");
-        return lifecycle.attemptStarted(this.workerId, body.value.attemptId, body.value.startedAt?.getTime() ?? clock.now());
+        return lifecycle.attemptStarted(this.workerId, body.value.attemptId, body.value.startedAt?.getTime() ?? clock.now(), this.caller.actor);
       case "progress":
         requireAttemptId(body.value.attemptId, "progress.attempt_id");
         if (!Number.isFinite(body.value.percent)) throw new ProtocolError("progress.percent must be a finite number");
-        return lifecycle.attemptProgress(this.workerId, body.value.attemptId, body.value.percent, escapeNul(body.value.message).slice(0, 1024));
+        return lifecycle.attemptProgress(this.workerId, body.value.attemptId, body.value.percent, escapeNul(body.value.message).slice(0, 1024), this.caller.actor);
       case "finished": {
         requireAttemptId(body.value.attemptId, "finished.attempt_id");
         const result = resultFromProto(body.value.result, "finished.result");
-        return lifecycle.attemptFinished(this.workerId, body.value.attemptId, result, body.value.finishedAt?.getTime() ?? clock.now());
+        return lifecycle.attemptFinished(this.workerId, body.value.attemptId, result, body.value.finishedAt?.getTime() ?? clock.now(), this.caller.actor);
       }
       case "paused":
         return; // The master records PAUSED/RUNNING when it sends the signal; this is the agent's ack.
@@ -180,8 +183,13 @@ export class AgentSession {
 
   private async register(message: Extract<AgentMessage["body"], { $case: "register" }>["value"]): Promise<void> {
     const reg = registrationFromProto(message);
+    if (!workerIdAllowed(this.caller.workerPattern, reg.workerId)) {
+      throw new PermissionDeniedError(`this token may register only worker ids matching ${JSON.stringify(this.caller.workerPattern)}, not ${JSON.stringify(reg.workerId)}`);
+    }
+    // A reconnect may replace the old session of the same agent process only with the same token:
+    // knowing an instance id is not enough to take a session over.
     const other = this.deps.sessionOf(reg.workerId);
-    if (other && other !== this && (other.instanceId === "" || other.instanceId !== reg.instanceId)) {
+    if (other && other !== this && (other.instanceId === "" || other.instanceId !== reg.instanceId || other.caller.tokenId !== this.caller.tokenId)) {
       throw new WorkerConnectedError(reg.workerId, other.peer);
     }
     this.workerId = reg.workerId;

@@ -51,6 +51,22 @@ export interface MasterOptions {
   maxRetryBackoffMs?: number;
   /** Draws retry jitter in [0, 1); default Math.random (tests inject a seeded one). */
   random?: () => number;
+  /**
+   * Require a token on every call (DESIGN §10). Default off, and then `listen` must be a loopback
+   * address unless `insecureAllowAnyone` is set.
+   */
+  auth?: boolean;
+  /** Serve a non-loopback address without auth (logged as a warning every minute). */
+  insecureAllowAnyone?: boolean;
+  /**
+   * With auth on and no admin token yet: the first admin token's secret is written here (mode 0600).
+   * Unset: it is printed once to stderr.
+   */
+  bootstrapTokenFile?: string;
+  /** How often cached tokens are re-read, so a revocation by another master ends streams; default 2000. */
+  authRefreshMs?: number;
+  /** TLS: server certificate chain and key (PEM files), and for mTLS the CA that signs client certificates. */
+  tls?: TlsOptions;
   logLevel?: LogLevel;
   /** "text" or "json"; default: text when stderr is a terminal, JSON otherwise (JSON when `log` is set). */
   logFormat?: LogFormat;
@@ -62,6 +78,20 @@ export interface MasterOptions {
    * the process environment) or `tracing.exporter` is given. Unset: off.
    */
   tracing?: Partial<TracingOptions>;
+}
+
+export interface TlsOptions {
+  certFile: string;
+  keyFile: string;
+  /** Set: clients must present a certificate signed by this CA (mTLS). */
+  clientCaFile?: string;
+}
+
+export interface AuthConfig {
+  enabled: boolean;
+  insecureAllowAnyone: boolean;
+  bootstrapTokenFile: string | null;
+  refreshMs: number;
 }
 
 export interface MasterConfig {
@@ -87,6 +117,8 @@ export interface MasterConfig {
   leaseGraceMs: number;
   failurePolicy: FailurePolicy;
   random: () => number;
+  auth: AuthConfig;
+  tls: TlsOptions | null;
   logger: Logger;
   clock: Clock;
   tracing: TracingOptions;
@@ -130,6 +162,16 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   if (slaMultiplier < 1) throw new InvalidArgumentError("sla_multiplier", "must be >= 1");
   const logLevel = o.logLevel ?? "info";
   if (!isLogLevel(logLevel)) throw new InvalidArgumentError("log_level", `must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevel)})`);
+  const auth: AuthConfig = {
+    enabled: o.auth ?? false,
+    insecureAllowAnyone: o.insecureAllowAnyone ?? false,
+    bootstrapTokenFile: o.bootstrapTokenFile || null,
+    refreshMs: positive(o.authRefreshMs ?? 2000, "auth_refresh_ms"),
+  };
+  if (!auth.enabled && !auth.insecureAllowAnyone && !isLoopbackListen(listen)) {
+    throw new InvalidArgumentError("listen", `${listen} is reachable from other machines: turn on auth (--auth), or pass --insecure-allow-anyone to let anyone who reaches it run commands on every agent`);
+  }
+  if (o.tls && (!o.tls.certFile || !o.tls.keyFile)) throw new InvalidArgumentError("tls", "cert_file and key_file are both required");
   if (o.logFormat !== undefined && !isLogFormat(o.logFormat)) throw new InvalidArgumentError("log_format", `must be one of ${LOG_FORMATS.join(", ")} (got ${JSON.stringify(o.logFormat)})`);
   return {
     listen,
@@ -154,8 +196,16 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     leaseGraceMs,
     failurePolicy,
     random: o.random ?? Math.random,
+    auth,
+    tls: o.tls ?? null,
     logger: createLogger({ level: logLevel, format: o.logFormat, write: o.log }),
     clock: o.clock ?? systemClock,
     tracing: { serviceName: "taskgrid-master", ...o.tracing },
   };
+}
+
+/** Whether `host:port` is reachable only from this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackListen(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -12,6 +12,8 @@ const CODES: Record<TaskgridError["kind"], status> = {
   already_exists: status.ALREADY_EXISTS,
   unavailable: status.UNAVAILABLE,
   resource_exhausted: status.RESOURCE_EXHAUSTED,
+  unauthenticated: status.UNAUTHENTICATED,
+  permission_denied: status.PERMISSION_DENIED,
 };
 
 export function toServiceError(err: unknown, log: Logger, context: string): Partial<ServiceError> {

@@ -28,6 +28,14 @@ import { Submitter } from "./submit.js";
 import { TaskLifecycle } from "./task-lifecycle.js";
 import { TaskTracing } from "./task-tracing.js";
 import { WorkerRegistry } from "./worker-registry.js";
+import { createServerTls } from "./tls.js";
+import { Authenticator } from "./auth/authenticator.js";
+import { AuthGuard, callerOf } from "./auth/guard.js";
+import { ensureAdminToken } from "./auth/tokens.js";
+import { isLoopbackListen } from "./config.js";
+import { AdminServiceService } from "../src/gen/taskgrid/v1/admin_service.js";
+import { TaskServiceService } from "../src/gen/taskgrid/v1/task_service.js";
+import { WorkerServiceService } from "../src/gen/taskgrid/v1/worker_service.js";
 
 export type { MasterOptions } from "./config.js";
 
@@ -44,12 +52,16 @@ export interface MasterHandle {
   observer: LearningObserver;
   /** Stale-attempt detection; its tick runs in the liveness loop (tests drive it directly). */
   stale: StaleAttempts;
+  /** Re-reads the TLS certificate files (the CLI calls it on SIGHUP); false when they are unusable or TLS is off. */
+  reloadTls(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
 export async function startMaster(options: MasterOptions = {}): Promise<MasterHandle> {
   const config = resolveMasterConfig(options);
   const { clock, logger: log } = config;
+  // Certificates first: a bad file fails the start before anything else is opened.
+  const tls = config.tls ? await createServerTls(config.tls, log) : null;
   const database = new DatabaseHealth(log, () => clock.now());
   const store = await openStoreWhenReachable({ databaseUrl: config.databaseUrl, dataDir: `${config.dataDir}/db`, schema: config.schema, onOutage: database.onOutage }, log);
 
@@ -116,10 +128,25 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   log.info("state rebuilt from database", { queued: rebuilt.queued, running: rebuilt.running, workers: rebuilt.workers, orphans: rebuilt.orphans.length, dialect: store.dialect });
 
   const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();
+  const authenticator = config.auth.enabled
+    ? new Authenticator({ tokens: store.tokens, clock, log, refreshMs: config.auth.refreshMs, onFailure: (reason) => recorder.authFailure(reason) })
+    : null;
+  if (authenticator) {
+    await ensureAdminToken(store.tokens, config.auth.bootstrapTokenFile, log, clock.now());
+    authenticator.start();
+    if (!tls && !isLoopbackListen(config.listen)) log.warn("auth is on but TLS is off: tokens cross the network in clear text (set --tls-cert and --tls-key)");
+  }
+  const guard = new AuthGuard(authenticator, log);
   const grpcServer = await startGrpcServer(config.listen, {
-    tasks: createTaskService({ store, state, hub, submitter, lifecycle, log, isAccepting, watchCalls }),
-    admin: createAdminService({ state, registry: workerRegistry, sessions, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: config.placement, weights, observer }),
-    workers: {
+    tasks: guard.wrap(TaskServiceService, createTaskService({ store, state, hub, submitter, lifecycle, log, isAccepting, watchCalls })),
+    admin: guard.wrap(
+      AdminServiceService,
+      createAdminService({
+        state, registry: workerRegistry, sessions, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: config.placement, weights, observer,
+        tokens: store.tokens, authenticator, now: () => clock.now(),
+      }),
+    ),
+    workers: guard.wrap(WorkerServiceService, {
       connect: (call) => {
         if (!accepting) return call.emit("error", { code: 14, details: "master is shutting down" });
         new AgentSession(call, {
@@ -130,10 +157,17 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
           sessionOf: (workerId) => sessions.sessionOf(workerId),
           attach: (s) => sessions.attach(s),
           detach: (s) => sessions.detach(s),
-        });
+        }, callerOf(call));
       },
-    },
-  });
+    }),
+  }, tls?.credentials);
+  // Served beyond loopback to anyone: said loudly, and again every minute while it lasts.
+  const insecureWarning = () => log.warn("serving without auth on a non-loopback address: anyone who reaches it can run commands on every agent", { listen: grpcServer.address });
+  const insecureTimer = !authenticator && !isLoopbackListen(config.listen) ? setInterval(insecureWarning, 60_000) : null;
+  if (insecureTimer) {
+    insecureWarning();
+    insecureTimer.unref();
+  }
   database.attach((serving) => {
     if (!accepting) return;
     for (const name of ["", ...SERVICE_NAMES]) grpcServer.health.setStatus(name, serving ? "SERVING" : "NOT_SERVING");
@@ -164,6 +198,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       grpcServer.health.setStatus("", "NOT_SERVING");
       clearInterval(livenessTimer);
       clearInterval(dispatchTimer);
+      if (insecureTimer) clearInterval(insecureTimer);
       weights.stop();
       // A pass blocked on an unreachable database must not hold the shutdown: after the bound the
       // store gives up on its waiting writes (close below), and the pass returns its reservations.
@@ -172,6 +207,8 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       for (const call of watchCalls) call.end();
       sessions.closeAll();
       await stopGrpcServer(grpcServer.server, config.shutdownTimeoutMs);
+      tls?.close();
+      await authenticator?.stop();
       await store.close(config.shutdownTimeoutMs);
       await dispatched;
       await metrics?.stop();
@@ -179,5 +216,5 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       log.info("master stopped");
     })());
 
-  return { address: grpcServer.address, metricsAddress: metrics?.address ?? null, store, state, dispatcher, registry: workerRegistry, weights, observer, stale, stop };
+  return { address: grpcServer.address, metricsAddress: metrics?.address ?? null, store, state, dispatcher, registry: workerRegistry, weights, observer, stale, stop, reloadTls: async () => (tls ? tls.reload() : false) };
 }

@@ -19,6 +19,7 @@ export interface TaskgridServer {
 export async function startGrpcServer(
   listen: string,
   services: { tasks: TaskServiceServer; workers: WorkerServiceServer; admin: AdminServiceServer },
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
 ): Promise<TaskgridServer> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
@@ -36,7 +37,7 @@ export async function startGrpcServer(
   addReflection(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   const host = listen.slice(0, listen.lastIndexOf(":"));
   return { server, health, address: `${host}:${port}` };

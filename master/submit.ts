@@ -42,7 +42,7 @@ const LOCAL_ORIGIN: SubmitOrigin = { method: "SubmitTasks", carrier: () => undef
 export class Submitter {
   constructor(private readonly deps: SubmitterDeps) {}
 
-  private newTask(spec: TaskSpec, nowMs: number): { task: Task; event: TaskEvent } {
+  private newTask(spec: TaskSpec, nowMs: number, actor: string): { task: Task; event: TaskEvent } {
     const task: Task = {
       id: newId(this.deps.clock),
       spec,
@@ -61,17 +61,17 @@ export class Submitter {
       requeues: 0,
       notBeforeMs: null,
     };
-    const event: TaskEvent = { taskId: task.id, state: "QUEUED", progress: 0, progressMessage: "", timeMs: nowMs, attemptId: "", workerId: "", result: null };
+    const event: TaskEvent = { taskId: task.id, state: "QUEUED", progress: 0, progressMessage: "", timeMs: nowMs, attemptId: "", workerId: "", result: null, actor };
     return { task, event };
   }
 
-  /** Commits the specs as one all-or-nothing request. */
-  async submit(specs: TaskSpec[], origin: SubmitOrigin = LOCAL_ORIGIN): Promise<{ tasks: Task[]; existing: boolean }> {
+  /** Commits the specs as one all-or-nothing request. `actor`: who submitted (audit; "" when auth is off). */
+  async submit(specs: TaskSpec[], origin: SubmitOrigin = LOCAL_ORIGIN, actor = ""): Promise<{ tasks: Task[]; existing: boolean }> {
     if (!this.deps.isAccepting()) throw new UnavailableError("master is shutting down");
     if (specs.length === 0) throw new InvalidArgumentError("specs", "must contain at least one task");
     if (specs.length > MAX_BATCH) throw new InvalidArgumentError("specs", `at most ${MAX_BATCH} tasks per call (got ${specs.length})`);
     const nowMs = this.deps.clock.now();
-    const created = specs.map((spec) => this.newTask(spec, nowMs));
+    const created = specs.map((spec) => this.newTask(spec, nowMs, actor));
     // Before the commit: the submit span's traceparent is stored with each task.
     const trace = this.deps.tracing.submitted(created.map((c) => c.task), origin, nowMs);
     let outcome: Awaited<ReturnType<Store["submit"]>>;

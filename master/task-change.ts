@@ -2,6 +2,7 @@
 // which makes it visible in memory. Planning reads the task and touches nothing; the caller commits
 // the writes and calls `apply` only once they are committed (commit, then apply, as Nomad's plan
 // applier does): a failed commit leaves memory as it was, with no undo code.
+import { MASTER_ACTOR } from "../src/core/access.js";
 import { assertTransition, isTerminal } from "../src/core/transitions.js";
 import type { Task, TaskEvent, TaskResult, TaskState } from "../src/core/types.js";
 import type { StoreWrite } from "../src/store/store-types.js";
@@ -13,6 +14,8 @@ export interface TransitionExtra {
   workerId?: string;
   result?: TaskResult | null;
   message?: string;
+  /** Who caused it (audit); default the master itself. */
+  actor?: string;
   accounting?: { retriesUsed: number; requeues: number; notBeforeMs: number | null };
   /** For a new attempt (ASSIGNED): its id and number. */
   newAttempt?: { id: string; number: number };
@@ -47,6 +50,7 @@ export function planTransition(state: MasterState, task: Task, to: TaskState, no
     attemptId: extra.attemptId ?? "",
     workerId: extra.workerId ?? "",
     result: isTerminal(to) ? fields.result : null,
+    actor: extra.actor ?? MASTER_ACTOR,
   };
   return {
     writes: [{ kind: "update_task", taskId: task.id, ...fields }, { kind: "append_event", event }],

@@ -5,6 +5,7 @@
 // Changes of one task run one at a time (task-serializer.ts), so each is planned from the last.
 import { DatabaseUnavailableError, FailedPreconditionError, NotFoundError } from "../src/core/errors.js";
 import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
+import { MASTER_ACTOR } from "../src/core/access.js";
 import type { Task, TaskEvent, TaskResult } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
 import type { StoreWrite, Store } from "../src/store/store-types.js";
@@ -93,7 +94,8 @@ export class TaskLifecycle {
     return live ? this.serial.run(live.attempt.taskId, change) : Promise.resolve();
   }
 
-  attemptStarted(workerId: string, attemptId: string, startedAtMs: number): Promise<void> {
+  /** `actor`: the agent's token (audit); the master's own when it acts for a silent worker. */
+  attemptStarted(workerId: string, attemptId: string, startedAtMs: number, actor = MASTER_ACTOR): Promise<void> {
     return this.inTurnOfAttempt(workerId, attemptId, true, async () => {
       const live = this.fenced(workerId, attemptId);
       if (!live || live.attempt.startedAtMs !== null) return;
@@ -101,7 +103,7 @@ export class TaskLifecycle {
       const task = this.deps.state.activeTasks.get(live.attempt.taskId);
       let change: PlannedChange | null = null;
       if (task && task.currentAttemptId === attemptId && task.state === "ASSIGNED") {
-        change = planTransition(this.deps.state, task, "RUNNING", this.deps.clock.now(), { attemptId, workerId });
+        change = planTransition(this.deps.state, task, "RUNNING", this.deps.clock.now(), { attemptId, workerId, actor });
         writes.push(...change.writes);
       }
       await this.commit(writes, change && task ? [{ event: change.event, project: task.spec.project }] : [], () => {
@@ -112,14 +114,14 @@ export class TaskLifecycle {
     });
   }
 
-  attemptProgress(workerId: string, attemptId: string, percent: number, message: string): Promise<void> {
+  attemptProgress(workerId: string, attemptId: string, percent: number, message: string, actor = MASTER_ACTOR): Promise<void> {
     return this.inTurnOfAttempt(workerId, attemptId, true, async () => {
       const live = this.fenced(workerId, attemptId);
       const task = live && this.deps.state.activeTasks.get(live.attempt.taskId);
       if (!task || task.currentAttemptId !== attemptId) return;
       const now = this.deps.clock.now();
       const progress = Math.min(100, Math.max(0, percent));
-      const event: TaskEvent = { taskId: task.id, state: task.state, progress, progressMessage: message, timeMs: now, attemptId, workerId, result: null };
+      const event: TaskEvent = { taskId: task.id, state: task.state, progress, progressMessage: message, timeMs: now, attemptId, workerId, result: null, actor };
       await this.commit(
         [{ kind: "update_progress", taskId: task.id, progress, progressMessage: message, updatedAtMs: now }],
         [{ event, project: task.spec.project }],
@@ -129,9 +131,9 @@ export class TaskLifecycle {
   }
 
   /** The agent (or liveness, for LOST) reports that an attempt ended. Frees its resources once committed. */
-  attemptFinished(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number): Promise<void> {
+  attemptFinished(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number, actor = MASTER_ACTOR): Promise<void> {
     const live = this.deps.state.liveAttempts.get(attemptId);
-    if ((!live || live.workerId !== workerId) && result.outcome === "SUCCEEDED") return this.lateSuccess(workerId, attemptId, result, finishedAtMs);
+    if ((!live || live.workerId !== workerId) && result.outcome === "SUCCEEDED") return this.lateSuccess(workerId, attemptId, result, finishedAtMs, actor);
     return this.inTurnOfAttempt(workerId, attemptId, false, async () => {
       const live = this.fenced(workerId, attemptId, false);
       if (!live) return;
@@ -144,7 +146,7 @@ export class TaskLifecycle {
         writes.push(...(this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? []));
         const next = afterAttempt(task, result, finishedAtMs, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
         change = planTransition(state, task, next.state, this.deps.clock.now(), {
-          attemptId, workerId, result: next.state === "QUEUED" ? null : result,
+          attemptId, workerId, actor, result: next.state === "QUEUED" ? null : result,
           message: next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined,
           accounting: { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: next.state === "QUEUED" ? next.notBeforeMs : null },
         });
@@ -169,7 +171,7 @@ export class TaskLifecycle {
    * did exit 0, so unless the task ended meanwhile it is SUCCEEDED with this result and not run
    * again: a queued task leaves the queue, a rerun in progress is canceled.
    */
-  private async lateSuccess(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number): Promise<void> {
+  private async lateSuccess(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number, actor: string): Promise<void> {
     this.staleReports++;
     const attempt = await this.readThroughOutage(() => this.deps.store.getAttempt(attemptId));
     if (!attempt || attempt.workerId !== workerId || attempt.result?.outcome !== "LOST") return;
@@ -180,7 +182,7 @@ export class TaskLifecycle {
       const rerunId = task.currentAttemptId;
       const rerun = rerunId ? state.liveAttempts.get(rerunId) : undefined;
       const change = planTransition(state, task, "SUCCEEDED", this.deps.clock.now(), {
-        attemptId, workerId, result,
+        attemptId, workerId, result, actor,
         message: `attempt #${attempt.number} on ${workerId} succeeded; its report came after the worker had been declared lost`,
       });
       await this.commit([{ kind: "update_attempt", attemptId, finishedAtMs, result }, ...change.writes], [{ event: change.event, project: task.spec.project }], () => change.apply());
@@ -242,14 +244,14 @@ export class TaskLifecycle {
   }
 
   /** Cancel a task; a terminal task is FAILED_PRECONDITION, an unknown one NOT_FOUND (caller checks the DB). */
-  cancel(taskId: string, reason: string): Promise<Task> {
+  cancel(taskId: string, reason: string, actor = MASTER_ACTOR): Promise<Task> {
     return this.serial.run(taskId, async () => {
       const task = this.activeTask(taskId);
       const attemptId = task.currentAttemptId;
       const live = attemptId ? this.deps.state.liveAttempts.get(attemptId) : undefined;
       const message = reason || "canceled by request";
       const result: TaskResult = { outcome: "CANCELED", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message };
-      const change = planTransition(this.deps.state, task, "CANCELED", this.deps.clock.now(), { attemptId: attemptId ?? "", workerId: live?.workerId ?? "", result });
+      const change = planTransition(this.deps.state, task, "CANCELED", this.deps.clock.now(), { attemptId: attemptId ?? "", workerId: live?.workerId ?? "", result, actor });
       await this.commit(change.writes, [{ event: change.event, project: task.spec.project }], () => change.apply());
       // The attempt keeps its resources until the agent reports the process gone.
       if (live && attemptId) this.deps.commands.cancel(live.workerId, attemptId, this.deps.cancelGraceMs, message);
@@ -257,22 +259,22 @@ export class TaskLifecycle {
     });
   }
 
-  pause(taskId: string): Promise<Task> {
-    return this.signal(taskId, "PAUSED", (w, a) => this.deps.commands.pause(w, a));
+  pause(taskId: string, actor = MASTER_ACTOR): Promise<Task> {
+    return this.signal(taskId, "PAUSED", actor, (w, a) => this.deps.commands.pause(w, a));
   }
 
-  resume(taskId: string): Promise<Task> {
-    return this.signal(taskId, "RUNNING", (w, a) => this.deps.commands.resume(w, a));
+  resume(taskId: string, actor = MASTER_ACTOR): Promise<Task> {
+    return this.signal(taskId, "RUNNING", actor, (w, a) => this.deps.commands.resume(w, a));
   }
 
-  private signal(taskId: string, to: "PAUSED" | "RUNNING", send: (workerId: string, attemptId: string) => void): Promise<Task> {
+  private signal(taskId: string, to: "PAUSED" | "RUNNING", actor: string, send: (workerId: string, attemptId: string) => void): Promise<Task> {
     return this.serial.run(taskId, async () => {
       const task = this.activeTask(taskId);
       const from = to === "PAUSED" ? "RUNNING" : "PAUSED";
       if (task.state !== from) throw new FailedPreconditionError(`task ${taskId} cannot become ${to}: it is ${task.state} (must be ${from})`);
       const attemptId = task.currentAttemptId!;
       const live = this.deps.state.liveAttempts.get(attemptId)!;
-      const change = planTransition(this.deps.state, task, to, this.deps.clock.now(), { attemptId, workerId: live.workerId });
+      const change = planTransition(this.deps.state, task, to, this.deps.clock.now(), { attemptId, workerId: live.workerId, actor });
       await this.commit(change.writes, [{ event: change.event, project: task.spec.project }], () => change.apply());
       send(live.workerId, attemptId);
       return task;

@@ -2,7 +2,8 @@
 // are INVALID_ARGUMENT naming the field, never silently mapped.
 import { InvalidArgumentError } from "../../src/core/errors.js";
 import type { AttemptOutcome as DomainOutcome, Priority as DomainPriority, QueueClass as DomainQueueClass, TaskState as DomainTaskState, WorkerStatus as DomainWorkerStatus } from "../../src/core/types.js";
-import { AttemptOutcome, Priority, QueueClass, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
+import type { Role as DomainRole } from "../../src/core/access.js";
+import { AttemptOutcome, Priority, QueueClass, Role, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
 
 function table<P extends number, D extends string>(pairs: Array<[P, D]>) {
   const toDomain = new Map<number, D>(pairs);
@@ -56,4 +57,11 @@ export const workerStatusEnum = table<WorkerStatus, DomainWorkerStatus>([
   [WorkerStatus.WORKER_STATUS_SUSPECT, "SUSPECT"],
   [WorkerStatus.WORKER_STATUS_OFFLINE, "OFFLINE"],
   [WorkerStatus.WORKER_STATUS_DRAINING, "DRAINING"],
+]);
+
+export const roleEnum = table<Role, DomainRole>([
+  [Role.ROLE_VIEWER, "viewer"],
+  [Role.ROLE_SUBMITTER, "submitter"],
+  [Role.ROLE_ADMIN, "admin"],
+  [Role.ROLE_AGENT, "agent"],
 ]);

@@ -88,6 +88,7 @@ export function eventToProto(e: TaskEvent): pb.TaskEvent {
     attemptId: e.attemptId,
     workerId: e.workerId,
     result: resultToProto(e.result),
+    actor: e.actor,
   };
 }
 

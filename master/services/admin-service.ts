@@ -9,7 +9,10 @@ import type { Logger } from "../logger.js";
 import type { SessionRegistry } from "../session-registry.js";
 import type { MasterState } from "../state.js";
 import type { WorkerRegistry } from "../worker-registry.js";
-import { unary } from "./handlers.js";
+import { unary, type CallContext } from "./handlers.js";
+import type { TokenStore } from "../../src/store/store-types.js";
+import type { Authenticator } from "../auth/authenticator.js";
+import { createToken, tokenInputFromProto, tokenToProto } from "../auth/tokens.js";
 import type { Weights } from "../../src/core/rts/weights.js";
 import type { LearningObserver } from "../learning-observer.js";
 import { describeWeightsInfo, type WeightsWatcher } from "../weights-watcher.js";
@@ -26,11 +29,20 @@ export interface AdminServiceDeps {
   placementStrategy: string;
   weights: WeightsWatcher;
   observer: LearningObserver;
+  tokens: TokenStore;
+  /** null when auth is off. */
+  authenticator: Authenticator | null;
+  now: () => number;
 }
 
 export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
   const { state, log, isAccepting } = deps;
-  const u = <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
+  const u = <Req, Res>(name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
+  const tokenId = (id: string) => {
+    if (!id) throw new InvalidArgumentError("token_id", "is required");
+    if (!/^[0-9a-f]{16}$/.test(id)) throw new InvalidArgumentError("token_id", "must be 16 hex characters (the id shown by token ls)");
+    return id;
+  };
   const slotOf = (workerId: string) => {
     if (!workerId) throw new InvalidArgumentError("worker_id", "is required");
     noNul("worker_id", workerId);
@@ -86,6 +98,29 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
         weightsReloads: { success: weightsInfo.reloads.success, failure: weightsInfo.reloads.failure },
         deadlineMisses: deps.observer.deadlineMisses,
       };
+    }),
+    createToken: u("CreateToken", async (req, { caller }) => {
+      const now = deps.now();
+      const { record, token } = await createToken(deps.tokens, tokenInputFromProto(req, caller.tokenId ?? "", now), now);
+      log.info("token created", { token: record.id, name: record.name, project: record.project, role: record.role, by: caller.actor || "anonymous" });
+      return { token: tokenToProto(record), secret: token };
+    }),
+    listTokens: u("ListTokens", async (req) => {
+      noNul("project", req.project);
+      const tokens = await deps.tokens.list({ project: req.project || undefined, activeAtMs: req.includeInactive ? undefined : deps.now() });
+      return { tokens: tokens.map(tokenToProto) };
+    }),
+    revokeToken: u("RevokeToken", async (req, { caller }) => {
+      const record = await deps.tokens.revoke(tokenId(req.tokenId), deps.now());
+      if (!record) throw new NotFoundError("token", req.tokenId);
+      deps.authenticator?.revoked(record.id);
+      log.info("token revoked", { token: record.id, by: caller.actor || "anonymous" });
+      return { token: tokenToProto(record) };
+    }),
+    whoAmI: u("WhoAmI", async (_req, { caller }) => {
+      if (!deps.authenticator || caller.tokenId === null) return { authEnabled: deps.authenticator !== null, token: undefined };
+      const [record] = await deps.tokens.get([caller.tokenId]);
+      return { authEnabled: true, token: record ? tokenToProto(record) : undefined };
     }),
   };
 }

@@ -1,5 +1,6 @@
 // TaskService: submit, inspect and control tasks (DESIGN §4).
-import { status, type Metadata, type ServerWritableStream } from "@grpc/grpc-js";
+import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import { seesProject, submitProject, visibleProjectFilter, type Caller } from "../../src/core/access.js";
 import { InvalidArgumentError, NotFoundError } from "../../src/core/errors.js";
 import { hasNul, noNul } from "../../src/core/text-rules.js";
 import { assertTransition } from "../../src/core/transitions.js";
@@ -18,7 +19,8 @@ import type { Logger } from "../logger.js";
 import type { MasterState } from "../state.js";
 import type { Submitter } from "../submit.js";
 import type { TaskLifecycle } from "../task-lifecycle.js";
-import { unary } from "./handlers.js";
+import { callerOf } from "../auth/guard.js";
+import { type CallContext, unary } from "./handlers.js";
 
 export interface TaskServiceDeps {
   store: Store;
@@ -47,50 +49,65 @@ function checkListStrings(req: { project: string; label: string; pageToken: stri
   if (hasNul(decodePageToken(req.pageToken)?.id ?? "")) throw new InvalidArgumentError("page_token", "is not a token returned by a previous call");
 }
 
+/** Most recent events returned by GetTask (a task reporting progress often has many). */
+const MAX_HISTORY = 1000;
+
 export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
   const { store, state, log, isAccepting } = deps;
-  const u = <Req, Res>(name: string, fn: (req: Req, metadata: Metadata) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
+  const u = <Req, Res>(name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
 
-  const loadTask = async (taskId: string): Promise<Task> => {
+  /** Another project's task is answered exactly like a missing one: its existence is not revealed. */
+  const loadTask = async (taskId: string, caller: Caller): Promise<Task> => {
     const task = await store.getTask(requireId(taskId, "task_id"));
-    if (!task) throw new NotFoundError("task", taskId);
+    if (!task || !seesProject(caller, task.spec.project)) throw new NotFoundError("task", taskId);
     return task;
   };
+  /** Validated specs, each in the project the caller may submit to. */
+  const specsOf = (specs: Array<Parameters<typeof specFromProto>[0]>, caller: Caller, field: (i: number) => string) =>
+    specs.map((s, i) => {
+      const spec = specFromProto(s, field(i));
+      return { ...spec, project: submitProject(caller, spec.project, `${field(i)}.project`) };
+    });
   const workerOf = (task: Task) => (task.currentAttemptId ? (state.liveAttempts.get(task.currentAttemptId)?.workerId ?? "") : "");
   const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), state.pendingReason(task));
 
-  /** For control calls on a task not in memory: NOT_FOUND or FAILED_PRECONDITION (already ended). */
-  const control = async (taskId: string, to: "CANCELED" | "PAUSED" | "RUNNING", act: () => Promise<Task>) => {
-    requireId(taskId, "task_id");
-    if (!state.activeTasks.has(taskId)) {
-      const task = await loadTask(taskId);
-      assertTransition(taskId, task.state, to);
-    }
+  /** Control calls: NOT_FOUND (unknown or another project's), FAILED_PRECONDITION (already ended). */
+  const control = async (taskId: string, caller: Caller, to: "CANCELED" | "PAUSED" | "RUNNING", act: () => Promise<Task>) => {
+    const active = state.activeTasks.get(requireId(taskId, "task_id"));
+    if (!active) assertTransition(taskId, (await loadTask(taskId, caller)).state, to);
+    else if (!seesProject(caller, active.spec.project)) throw new NotFoundError("task", taskId);
     return { task: await withAttempts(await act()) };
   };
 
   return {
     // The caller's trace context is parsed only if tracing is on (the submitter asks for it).
-    submitTask: u("SubmitTask", async (req, md) => {
-      const { tasks, existing } = await deps.submitter.submit([specFromProto(req.spec, "spec")], { method: "SubmitTask", carrier: () => traceCarrierOf(md) });
+    submitTask: u("SubmitTask", async (req, { metadata, caller }) => {
+      const specs = specsOf([req.spec], caller, () => "spec");
+      const { tasks, existing } = await deps.submitter.submit(specs, { method: "SubmitTask", carrier: () => traceCarrierOf(metadata) }, caller.actor);
       return { task: taskToProto(tasks[0]), existing };
     }),
-    submitTasks: u("SubmitTasks", async (req, md) => {
-      const specs = req.specs.map((s, i) => specFromProto(s, `specs[${i}]`));
-      const { tasks } = await deps.submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(md) });
+    submitTasks: u("SubmitTasks", async (req, { metadata, caller }) => {
+      const specs = specsOf(req.specs, caller, (i) => `specs[${i}]`);
+      const { tasks } = await deps.submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(metadata) }, caller.actor);
       return { taskIds: tasks.map((t) => t.id) };
     }),
-    getTask: u("GetTask", async (req) => ({ task: await withAttempts(await loadTask(req.taskId)) })),
-    listTasks: u("ListTasks", async (req) => {
+    getTask: u("GetTask", async (req, { caller }) => {
+      const task = await loadTask(req.taskId, caller);
+      const events = await store.getEvents(task.id);
+      return { task: await withAttempts(task), events: events.slice(-MAX_HISTORY).map(eventToProto) };
+    }),
+    listTasks: u("ListTasks", async (req, { caller }) => {
       const pageSize = req.pageSize === 0 ? 100 : req.pageSize;
       if (pageSize < 1 || pageSize > 1000) throw new InvalidArgumentError("page_size", "must be 1..1000");
       if (req.label && !/^[^=]+=.*$/.test(req.label)) throw new InvalidArgumentError("label", 'must be "key=value"');
       checkListStrings(req);
+      const visible = visibleProjectFilter(caller, req.project);
+      if (visible.empty) return { tasks: [], nextPageToken: "" };
       const page = await store.listTasks(
         {
           states: req.states.map((s, i) => taskStateEnum.toDomain(s, `states[${i}]`)),
           queueClass: req.queueClass === 0 ? undefined : queueClassEnum.toDomain(req.queueClass, "queue_class"),
-          project: req.project || undefined,
+          project: visible.project || undefined,
           label: req.label || undefined,
         },
         pageSize,
@@ -99,16 +116,18 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       return { tasks: page.tasks.map((t) => taskToProto(t, [], state.pendingReason(t))), nextPageToken: page.nextPageToken };
     }),
     watchTasks: (call) => watchTasks(deps, call),
-    cancelTask: u("CancelTask", async (req) => {
+    cancelTask: u("CancelTask", async (req, { caller }) => {
       noNul("reason", req.reason); // stored as the result message of the canceled task
-      return control(req.taskId, "CANCELED", () => deps.lifecycle.cancel(req.taskId, req.reason));
+      return control(req.taskId, caller, "CANCELED", () => deps.lifecycle.cancel(req.taskId, req.reason, caller.actor));
     }),
-    pauseTask: u("PauseTask", async (req) => control(req.taskId, "PAUSED", () => deps.lifecycle.pause(req.taskId))),
-    resumeTask: u("ResumeTask", async (req) => control(req.taskId, "RUNNING", () => deps.lifecycle.resume(req.taskId))),
+    pauseTask: u("PauseTask", async (req, { caller }) => control(req.taskId, caller, "PAUSED", () => deps.lifecycle.pause(req.taskId, caller.actor))),
+    resumeTask: u("ResumeTask", async (req, { caller }) => control(req.taskId, caller, "RUNNING", () => deps.lifecycle.resume(req.taskId, caller.actor))),
   };
 
   async function watchTasks(d: TaskServiceDeps, call: ServerWritableStream<WatchTasksRequest, WatchTasksResponse>): Promise<void> {
     const ids = call.request.taskIds;
+    const caller = callerOf(call);
+    const visible = visibleProjectFilter(caller, call.request.project);
     try {
       if (!isAccepting()) throw new Error("shutting down");
       ids.forEach((id, i) => requireId(id, `task_ids[${i}]`));
@@ -117,10 +136,13 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       call.emit("error", err instanceof InvalidArgumentError ? toServiceError(err, log, "WatchTasks") : { code: status.UNAVAILABLE, details: "master is shutting down" });
       return;
     }
+    // A filter naming a project the caller cannot see matches nothing.
+    if (ids.length === 0 && visible.empty) return void call.end();
     const unsubscribe = d.hub.subscribe({
       taskIds: ids.length > 0 ? new Set(ids) : null,
-      project: call.request.project,
-      push: (event) => call.write({ event: eventToProto(event) }),
+      project: visible.project,
+      // Another project's events never reach the stream (its task ids are answered NOT_FOUND below).
+      push: (event, project) => seesProject(caller, project) && call.write({ event: eventToProto(event) }),
     });
     d.watchCalls.add(call);
     const done = () => {
@@ -133,9 +155,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     // Subscribe first, then send current states, so no change can fall between the two.
     try {
       for (const id of ids) {
-        const task = await store.getTask(id);
-        if (!task) throw new NotFoundError("task", id);
-        call.write({ event: eventToProto({ taskId: task.id, state: task.state, progress: task.progress, progressMessage: task.progressMessage, timeMs: task.updatedAtMs, attemptId: task.currentAttemptId ?? "", workerId: workerOf(task), result: task.result }) });
+        const task = await loadTask(id, caller);
+        call.write({ event: eventToProto({ taskId: task.id, state: task.state, progress: task.progress, progressMessage: task.progressMessage, timeMs: task.updatedAtMs, attemptId: task.currentAttemptId ?? "", workerId: workerOf(task), result: task.result, actor: "" }) });
       }
     } catch (err) {
       done();

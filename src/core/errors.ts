@@ -2,7 +2,15 @@
 // status codes lives in one place (master/grpc-errors.ts), so the core never imports gRPC.
 
 export abstract class TaskgridError extends Error {
-  abstract readonly kind: "invalid_argument" | "not_found" | "failed_precondition" | "already_exists" | "unavailable" | "resource_exhausted";
+  abstract readonly kind:
+    | "invalid_argument"
+    | "not_found"
+    | "failed_precondition"
+    | "already_exists"
+    | "unavailable"
+    | "resource_exhausted"
+    | "unauthenticated"
+    | "permission_denied";
 }
 
 /** Input broke a rule. `field` is the path of the offending field (e.g. "spec.resources.cpu_millis"). */
@@ -16,7 +24,7 @@ export class InvalidArgumentError extends TaskgridError {
 
 export class NotFoundError extends TaskgridError {
   readonly kind = "not_found";
-  constructor(readonly entity: "task" | "worker" | "attempt", readonly id: string) {
+  constructor(readonly entity: "task" | "worker" | "attempt" | "token", readonly id: string) {
     super(`${entity} ${JSON.stringify(id)} not found`);
     this.name = "NotFoundError";
   }
@@ -72,5 +80,26 @@ export class WorkerConnectedError extends TaskgridError {
   constructor(readonly workerId: string, readonly otherPeer: string) {
     super(`worker id ${JSON.stringify(workerId)} is already connected from ${otherPeer}; give this agent another --id, or stop the other one`);
     this.name = "WorkerConnectedError";
+  }
+}
+
+/** No usable credentials: the token is missing, malformed, unknown, expired or revoked. */
+export class UnauthenticatedError extends TaskgridError {
+  readonly kind = "unauthenticated";
+  constructor(readonly reason: AuthFailureReason, message: string) {
+    super(message);
+    this.name = "UnauthenticatedError";
+  }
+}
+
+/** Why a call was not authenticated; also the `reason` label of taskgrid_auth_failures_total. */
+export type AuthFailureReason = "missing" | "malformed" | "unknown" | "bad_secret" | "expired" | "revoked" | "rate_limited";
+
+/** The caller is known but its role (or its worker binding) does not allow this. */
+export class PermissionDeniedError extends TaskgridError {
+  readonly kind = "permission_denied";
+  constructor(message: string) {
+    super(message);
+    this.name = "PermissionDeniedError";
   }
 }

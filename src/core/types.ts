@@ -187,4 +187,6 @@ export interface TaskEvent {
   attemptId: string;
   workerId: string;
   result: TaskResult | null;
+  /** Who caused it (audit, DESIGN §10): see Caller.actor and MASTER_ACTOR; "" when auth is off. */
+  actor: string;
 }

@@ -6,7 +6,7 @@ import type { StoreWrite, SubmitOutcome, SubmitRequest } from "./store-types.js"
 import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
 import { coalesceWrites } from "./coalesce-writes.js";
 import type { BatchStatement, ScriptSession } from "./write-script.js";
-import { idempotencyKeyOf, insertTasks, rowToTask, selectTasksByIdempotencyKeys, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
+import { insertTasks, projectIdempotencyKeyOf, rowToTask, selectTasksByIdempotencyKeys, updateTaskProgress, updateTaskStates, type ProjectIdempotencyKey } from "./tasks-sql.js";
 import { insertAttempts, updateAttempts } from "./attempts-sql.js";
 import { insertEvents } from "./events-sql.js";
 import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
@@ -21,26 +21,36 @@ export function rowsOfJob(job: StoreJob): number {
   return job.kind === "submit" ? job.request.tasks.length + job.request.events.length : job.writes.length;
 }
 
+/**
+ * The map key of a (project, key) pair. Idempotency keys are scoped per project, so every lookup
+ * goes through the pair; JSON keeps it unambiguous whatever characters either part holds.
+ */
+function claimKeyOf(key: ProjectIdempotencyKey): string {
+  return JSON.stringify([key.project, key.key]);
+}
+
 export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob[]): Promise<StoreJobResult[]> {
-  // One SELECT for every idempotency key in the batch. Keys claimed earlier in the same batch are
-  // added to the map as we go, so two submissions with one key in one batch resolve like two in a
-  // row. The unique index still backs this up: a concurrent writer outside this process would make
-  // the INSERT fail, and the job's solo retry would then see the committed row.
-  const keys = new Set<string>();
+  // One SELECT for every (project, idempotency key) in the batch. Keys claimed earlier in the same
+  // batch are added to the map as we go, so two submissions with one key in one project and batch
+  // resolve like two in a row; the same key in another project is another entry. The unique index
+  // on (project, idempotency_key) still backs this up: a concurrent writer outside this process
+  // would make the INSERT fail, and the job's solo retry would then see the committed row.
+  const keys = new Map<string, ProjectIdempotencyKey>();
   for (const job of jobs) {
     if (job.kind !== "submit") continue;
     for (const task of job.request.tasks) {
-      const key = idempotencyKeyOf(task);
-      if (key !== null) keys.add(key);
+      const key = projectIdempotencyKeyOf(task);
+      if (key !== null) keys.set(claimKeyOf(key), key);
     }
   }
   // Skipped when no job has a key (the common case): then the batch is one round trip plus COMMIT.
   const claimed = new Map<string, Task>();
   if (keys.size > 0) {
-    const [rows] = await session.run([selectTasksByIdempotencyKeys([...keys])]);
+    const [rows] = await session.run([selectTasksByIdempotencyKeys([...keys.values()])]);
     for (const row of rows) {
       const task = rowToTask(row as unknown as Parameters<typeof rowToTask>[0]);
-      claimed.set(task.spec.idempotencyKey, task);
+      const key = projectIdempotencyKeyOf(task);
+      if (key !== null) claimed.set(claimKeyOf(key), task);
     }
   }
 
@@ -57,8 +67,8 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
     if (outcome.kind !== "created") continue;
     for (const task of job.request.tasks) {
       ops.push({ kind: "insert_task", task });
-      const key = idempotencyKeyOf(task);
-      if (key !== null) claimed.set(key, task);
+      const key = projectIdempotencyKeyOf(task);
+      if (key !== null) claimed.set(claimKeyOf(key), task);
     }
     for (const event of job.request.events) ops.push({ kind: "append_event", event });
   }
@@ -69,23 +79,25 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
 }
 
 /**
- * "existing" only for a single-task request whose key maps to a task with the same spec hash (a
- * retried submit). Any other key collision, including one inside a multi-task request or between
- * two tasks of the same request, is a conflict: the request as a whole cannot be honoured.
+ * "existing" only for a single-task request whose key maps to a task of the same project with the
+ * same spec hash (a retried submit). Any other key collision within one project, including one
+ * inside a multi-task request or between two tasks of the same request, is a conflict: the request
+ * as a whole cannot be honoured. A key held only in other projects is no collision.
  */
 function resolveSubmission(request: SubmitRequest, claimed: ReadonlyMap<string, Task>): SubmitOutcome {
   const inRequest = new Map<string, string>();
   for (const task of request.tasks) {
-    const key = idempotencyKeyOf(task);
+    const key = projectIdempotencyKeyOf(task);
     if (key === null) continue;
-    const prior = claimed.get(key);
+    const claimKey = claimKeyOf(key);
+    const prior = claimed.get(claimKey);
     if (prior) {
       if (request.tasks.length === 1 && prior.specHash === task.specHash) return { kind: "existing", task: prior };
-      return { kind: "conflict", idempotencyKey: key, existingTaskId: prior.id };
+      return { kind: "conflict", idempotencyKey: key.key, existingTaskId: prior.id };
     }
-    const sibling = inRequest.get(key);
-    if (sibling !== undefined) return { kind: "conflict", idempotencyKey: key, existingTaskId: sibling };
-    inRequest.set(key, task.id);
+    const sibling = inRequest.get(claimKey);
+    if (sibling !== undefined) return { kind: "conflict", idempotencyKey: key.key, existingTaskId: sibling };
+    inRequest.set(claimKey, task.id);
   }
   return { kind: "created", tasks: request.tasks };
 }

@@ -13,6 +13,7 @@ interface EventRow {
   attempt_id: string | null;
   worker_id: string | null;
   result: TaskResult | null;
+  actor: string;
 }
 
 function rowToEvent(row: EventRow): TaskEvent {
@@ -25,6 +26,7 @@ function rowToEvent(row: EventRow): TaskEvent {
     attemptId: row.attempt_id ?? "",
     workerId: row.worker_id ?? "",
     result: row.result,
+    actor: row.actor,
   };
 }
 
@@ -45,12 +47,13 @@ export function insertEvents(events: readonly TaskEvent[]): BatchStatement {
     attempt_id: e.attemptId === "" ? null : e.attemptId,
     worker_id: e.workerId === "" ? null : e.workerId,
     result: e.result,
+    actor: e.actor,
   }));
   return batchStatement(
-    `INSERT INTO task_events (task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result)
-     SELECT x.task_id, x.state, x.progress, x.progress_message, x.time_ms, x.attempt_id, x.worker_id, x.result
+    `INSERT INTO task_events (task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor)
+     SELECT x.task_id, x.state, x.progress, x.progress_message, x.time_ms, x.attempt_id, x.worker_id, x.result, x.actor
      FROM json_to_recordset(?::json) AS x(ord int, task_id text, state text, progress float8,
-       progress_message text, time_ms bigint, attempt_id text, worker_id text, result jsonb)
+       progress_message text, time_ms bigint, attempt_id text, worker_id text, result jsonb, actor text)
      ORDER BY x.ord`,
     jsonParam(rows),
   );
@@ -59,7 +62,7 @@ export function insertEvents(events: readonly TaskEvent[]): BatchStatement {
 export async function selectEventsForTask(db: Db, taskId: string): Promise<TaskEvent[]> {
   const rows = await queryRows<EventRow>(
     db,
-    `SELECT task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result
+    `SELECT task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor
      FROM task_events WHERE task_id = ? ORDER BY id`,
     [taskId],
   );

@@ -3,6 +3,8 @@
 // start (loadActive). Implementations batch concurrent calls into few transactions (group commit):
 // a returned promise resolves only after the change is committed.
 import type { LearningStats } from "../core/rts/learning.js";
+import type { TokenRecord } from "./tokens-sql.js";
+export type { TokenRecord } from "./tokens-sql.js";
 import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerStatus, QueueClass } from "../core/types.js";
 
 /** One submission request: all its tasks commit together or not at all. */
@@ -77,6 +79,18 @@ export interface ActiveState {
   workers: Worker[];
 }
 
+/** API tokens (DESIGN §10): written directly, not group-committed; they change rarely. */
+export interface TokenStore {
+  insert(token: TokenRecord): Promise<void>;
+  /** The tokens with these ids that exist. */
+  get(ids: readonly string[]): Promise<TokenRecord[]>;
+  /** Newest first; `activeAtMs`: only tokens neither revoked nor expired then. */
+  list(filter: { project?: string; activeAtMs?: number }): Promise<TokenRecord[]>;
+  /** Revokes (idempotent); null when no token has the id. */
+  revoke(id: string, nowMs: number): Promise<TokenRecord | null>;
+  recordLastUsed(used: ReadonlyMap<string, number>): Promise<void>;
+}
+
 export interface Store {
   /** "postgres" or "pglite". */
   readonly dialect: "postgres" | "pglite";
@@ -95,6 +109,7 @@ export interface Store {
   loadActive(): Promise<ActiveState>;
   /** Every learned (kind, worker) row, for the RTS on start. */
   loadLearning(): Promise<LearningStats[]>;
+  readonly tokens: TokenStore;
   /**
    * Wait for queued writes to commit, then close the connection. During a database outage it
    * waits at most `outageTimeoutMs` (default: for ever), then rejects the writes still waiting.

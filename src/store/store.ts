@@ -3,7 +3,7 @@ import { DatabaseUnavailableError, InvalidArgumentError, UnavailableError } from
 import { selectLearning } from "./learning-sql.js";
 import type { LearningStats } from "../core/rts/learning.js";
 import type { Attempt, Task, TaskEvent } from "../core/types.js";
-import type { ActiveState, Store, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
+import type { ActiveState, Store, TokenStore, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
 import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
@@ -15,6 +15,7 @@ import { selectActiveTasks, selectTask, selectTaskPage } from "./tasks-sql.js";
 import { selectAttempt, selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
 import { selectEventsForTask } from "./events-sql.js";
 import { selectWorkers } from "./workers-sql.js";
+import { insertToken, revokeToken, selectTokenList, selectTokens, updateLastUsed } from "./tokens-sql.js";
 
 export interface StoreConfig extends ConnectionConfig {
   /** Upper bound on rows written per group-commit transaction (default 5,000). */
@@ -117,6 +118,14 @@ class KnexStore implements TaskgridStore {
   async loadLearning(): Promise<LearningStats[]> {
     return readOrUnavailable(() => selectLearning(this.db()));
   }
+
+  readonly tokens: TokenStore = {
+    insert: (token) => readOrUnavailable(() => insertToken(this.db(), token)),
+    get: (ids) => readOrUnavailable(() => selectTokens(this.db(), ids)),
+    list: (filter) => readOrUnavailable(() => selectTokenList(this.db(), filter)),
+    revoke: (id, nowMs) => readOrUnavailable(() => revokeToken(this.db(), id, nowMs)),
+    recordLastUsed: (used) => readOrUnavailable(() => updateLastUsed(this.db(), used)),
+  };
 
   /** The Knex instance for reads; after close() reads fail like writes do. */
   private db() {

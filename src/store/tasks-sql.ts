@@ -61,6 +61,18 @@ export function idempotencyKeyOf(task: Task): string | null {
   return task.spec.idempotencyKey === "" ? null : task.spec.idempotencyKey;
 }
 
+/** Idempotency keys are unique per project (migration 0006): a key is always matched with its project. */
+export interface ProjectIdempotencyKey {
+  project: string;
+  key: string;
+}
+
+/** The task's (project, key) pair, or null when it has no key. */
+export function projectIdempotencyKeyOf(task: Task): ProjectIdempotencyKey | null {
+  const key = idempotencyKeyOf(task);
+  return key === null ? null : { project: task.spec.project, key };
+}
+
 export function insertTasks(tasks: readonly Task[]): BatchStatement {
   const rows = tasks.map((t) => ({
     id: t.id,
@@ -155,12 +167,17 @@ export function updateTaskProgress(updates: readonly TaskProgressUpdate[]): Batc
   );
 }
 
-/** The tasks holding any of `keys`; its rows map to tasks with rowToTask. */
-export function selectTasksByIdempotencyKeys(keys: readonly string[]): BatchStatement {
+/**
+ * The tasks holding any of `keys`, each matched within its own project (a key used by another
+ * project never matches); its rows map to tasks with rowToTask.
+ */
+export function selectTasksByIdempotencyKeys(keys: readonly ProjectIdempotencyKey[]): BatchStatement {
+  const rows = keys.map((k) => ({ project: k.project, idempotency_key: k.key }));
   return batchStatement(
     `SELECT ${TASK_COLUMNS} FROM tasks
-     WHERE idempotency_key IN (SELECT value FROM json_array_elements_text(?::json))`,
-    JSON.stringify(keys),
+     WHERE (project, idempotency_key) IN
+       (SELECT x.project, x.idempotency_key FROM json_to_recordset(?::json) AS x(project text, idempotency_key text))`,
+    jsonParam(rows),
   );
 }
 

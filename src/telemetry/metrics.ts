@@ -64,6 +64,8 @@ export interface MetricsRecorder {
   deadlineMiss(): void;
   /** A weights file reload was counted. */
   weightsReload(result: "success" | "failure"): void;
+  /** A call was refused as UNAUTHENTICATED, by reason (missing, malformed, unknown, bad_secret, expired, revoked, rate_limited). */
+  authFailure(reason: string): void;
 }
 
 /** A recorder that does nothing: what the master uses when metrics are off. */
@@ -76,6 +78,7 @@ export const NOOP_RECORDER: MetricsRecorder = Object.freeze({
   fallback() {},
   deadlineMiss() {},
   weightsReload() {},
+  authFailure() {},
 });
 
 export interface MetricsOptions {
@@ -123,6 +126,7 @@ class Recorder implements MetricsRecorder {
   private readonly decisionSeconds: Histogram;
   private readonly deadlineMisses: Counter;
   private readonly weightsReloads: Counter;
+  private readonly authFailures: Counter;
   /** Attribute objects reused per label value (the SDK hashes them on every add). */
   private readonly attrs = new Map<string, Attributes>();
 
@@ -148,6 +152,7 @@ class Recorder implements MetricsRecorder {
     });
     this.deadlineMisses = meter.createCounter("taskgrid_deadline_misses", { description: "Tasks whose attempt finished after the task's effective deadline." });
     this.weightsReloads = meter.createCounter("taskgrid_weights_reloads", { description: "Weights file reload attempts by result." });
+    this.authFailures = meter.createCounter("taskgrid_auth_failures", { description: "Calls refused as UNAUTHENTICATED, by reason." });
 
     // Series known up front exist from the first scrape (rate() and dashboards see a 0, not a gap).
     this.submitted.add(0);
@@ -156,6 +161,7 @@ class Recorder implements MetricsRecorder {
     for (const v of KNOWN_LABEL_VALUES.strategy) this.decisions.add(0, this.attr("strategy", v));
     for (const v of KNOWN_LABEL_VALUES.reason) this.fallbacks.add(0, this.attr("reason", v));
     for (const v of KNOWN_LABEL_VALUES.result) this.weightsReloads.add(0, this.attr("result", v));
+    for (const v of KNOWN_LABEL_VALUES.authReason) this.authFailures.add(0, this.attr("reason", v));
   }
 
   private attr(key: string, value: string): Attributes {
@@ -200,6 +206,10 @@ class Recorder implements MetricsRecorder {
 
   weightsReload(result: "success" | "failure"): void {
     this.weightsReloads.add(1, this.attr("result", result));
+  }
+
+  authFailure(reason: string): void {
+    this.authFailures.add(1, this.attr("reason", reason));
   }
 }
 

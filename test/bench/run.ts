@@ -13,6 +13,7 @@ import { processesBench } from "./processes.bench.js";
 import { agentsBench } from "./agents.bench.js";
 import { sigkillBench } from "./sigkill.bench.js";
 import { tracingOverheadBench } from "./tracing-overhead.bench.js";
+import { authOverheadBench } from "./auth-overhead.bench.js";
 
 export interface BenchResult {
   /** Printed to stdout. */
@@ -34,7 +35,7 @@ export interface BenchEnv {
   machine: string;
 }
 
-const benches: BenchModule[] = [placementBench, submitBench, e2eBench, latencyBench, processesBench, agentsBench, sigkillBench, tracingOverheadBench];
+const benches: BenchModule[] = [placementBench, submitBench, e2eBench, latencyBench, processesBench, agentsBench, sigkillBench, tracingOverheadBench, authOverheadBench];
 
 const docPath = fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url));
 const HEADER = `# Benchmarks

@@ -35,7 +35,7 @@ export function task(specOverrides: Partial<TaskSpec> = {}, overrides: Partial<T
 }
 
 export function event(t: Task, state: TaskState, extra: Partial<TaskEvent> = {}): TaskEvent {
-  return { taskId: t.id, state, progress: 0, progressMessage: "", timeMs: tick(), attemptId: "", workerId: "", result: null, ...extra };
+  return { taskId: t.id, state, progress: 0, progressMessage: "", timeMs: tick(), attemptId: "", workerId: "", result: null, actor: "", ...extra };
 }
 
 export function request(...tasks: Task[]) {

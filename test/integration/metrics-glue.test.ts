@@ -106,7 +106,7 @@ test("taskEventMetrics counts submissions and finished tasks; recordAttemptEnd r
   const watcher = taskEventMetrics(m.recorder);
   assert.is(watcher.taskIds, null);
   assert.is(watcher.project, "");
-  const ev = (state: TaskState, attemptId = ""): TaskEvent => ({ taskId: "t", state, progress: 0, progressMessage: "", timeMs: 0, attemptId, workerId: "", result: null });
+  const ev = (state: TaskState, attemptId = ""): TaskEvent => ({ taskId: "t", state, progress: 0, progressMessage: "", timeMs: 0, attemptId, workerId: "", result: null, actor: "" });
   for (const e of [ev("QUEUED"), ev("QUEUED"), ev("ASSIGNED", "a1"), ev("RUNNING", "a1"), ev("QUEUED", "a1"), ev("SUCCEEDED", "a2"), ev("FAILED", "a3"), ev("CANCELED")]) watcher.push(e, "p");
   const result = (outcome: TaskResult["outcome"], durationMs: number): TaskResult => ({ outcome, exitCode: 0, signal: "", outputTail: "", durationMs, message: "" });
   recordAttemptEnd(m.recorder, result("SUCCEEDED", 2_000), false);

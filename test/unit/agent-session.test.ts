@@ -5,6 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EventEmitter } from "node:events";
 import { AgentSession, MAX_UNCOMMITTED, type SessionDeps } from "../../master/agent-session.js";
+import { OPEN_ACCESS } from "../../src/core/access.js";
 import type { AgentMessage, MasterMessage } from "../../src/gen/taskgrid/v1/worker_service.js";
 
 class FakeCall extends EventEmitter {
@@ -59,7 +60,7 @@ function setup() {
     attach: () => {},
     detach: () => {},
   } as unknown as SessionDeps;
-  const session = new AgentSession(call as never, deps);
+  const session = new AgentSession(call as never, deps, OPEN_ACCESS);
   const send = (body: AgentMessage["body"]) => call.emit("data", { body } as AgentMessage);
   return { call, calls, commits, registration, session, send };
 }

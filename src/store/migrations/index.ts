@@ -6,6 +6,8 @@ import * as initialSchema from "./0001-initial-schema.js";
 import * as learningAndMisses from "./0002-learning-and-deadline-misses.js";
 import * as taskTraceParent from "./0003-task-trace-parent.js";
 import * as failureAccounting from "./0004-failure-accounting.js";
+import * as apiTokens from "./0005-api-tokens.js";
+import * as idempotencyPerProject from "./0006-idempotency-per-project.js";
 
 interface Migration {
   name: string;
@@ -13,7 +15,7 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent, failureAccounting];
+const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent, failureAccounting, apiTokens, idempotencyPerProject];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";
 

@@ -10,8 +10,11 @@ export const NOOP_SPEC: TaskSpec = TaskSpec.fromPartial({ name: "bench", command
 export class TaskClients {
   private readonly clients: TaskServiceClient[];
   private next = 0;
+  private readonly metadata = new grpc.Metadata();
 
-  constructor(address: string, channels: number) {
+  /** `token`: sent as `authorization: Bearer <token>` on every call (a master with auth on). */
+  constructor(address: string, channels: number, token?: string) {
+    if (token) this.metadata.set("authorization", `Bearer ${token}`);
     // A local subchannel pool per client: otherwise grpc-js shares one connection among them.
     this.clients = Array.from({ length: channels }, () =>
       new TaskServiceClient(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
@@ -26,14 +29,14 @@ export class TaskClients {
   /** SubmitTask; resolves with the task id once the master acknowledged (committed) it. */
   submit(spec: TaskSpec = NOOP_SPEC): Promise<string> {
     return new Promise((resolve, reject) =>
-      this.pick().submitTask({ spec }, (err, res) => (err ? reject(err) : resolve(res!.task!.id))));
+      this.pick().submitTask({ spec }, this.metadata, (err, res) => (err ? reject(err) : resolve(res!.task!.id))));
   }
 
   /** SubmitTasks (one all-or-nothing batch); resolves with the ids. */
   submitBatch(count: number, spec: TaskSpec = NOOP_SPEC): Promise<string[]> {
     const specs = Array.from({ length: count }, () => spec);
     return new Promise((resolve, reject) =>
-      this.pick().submitTasks({ specs }, (err, res) => (err ? reject(err) : resolve(res!.taskIds))));
+      this.pick().submitTasks({ specs }, this.metadata, (err, res) => (err ? reject(err) : resolve(res!.taskIds))));
   }
 
   /** Connects every channel (so connection setup is not part of a measurement). */

@@ -251,7 +251,14 @@ export interface TaskEvent {
   /** Worker involved, if any. */
   workerId: string;
   /** Result, when the event ends the task. */
-  result?: TaskResult | undefined;
+  result?:
+    | TaskResult
+    | undefined;
+  /**
+   * Who caused it (audit): "token <id> (<name>)" for a call or an agent's report; "master" for
+   * the master's own decisions (placement, liveness, timeouts); empty when auth is off.
+   */
+  actor: string;
 }
 
 function createBaseTaskSpec(): TaskSpec {
@@ -2040,6 +2047,7 @@ function createBaseTaskEvent(): TaskEvent {
     attemptId: "",
     workerId: "",
     result: undefined,
+    actor: "",
   };
 }
 
@@ -2068,6 +2076,9 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     }
     if (message.result !== undefined) {
       TaskResult.encode(message.result, writer.uint32(66).fork()).join();
+    }
+    if (message.actor !== "") {
+      writer.uint32(74).string(message.actor);
     }
     return writer;
   },
@@ -2149,6 +2160,14 @@ export const TaskEvent: MessageFns<TaskEvent> = {
             message.result = TaskResult.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2187,6 +2206,7 @@ export const TaskEvent: MessageFns<TaskEvent> = {
         ? globalThis.String(object.worker_id)
         : "",
       result: isSet(object.result) ? TaskResult.fromJSON(object.result) : undefined,
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
     };
   },
 
@@ -2216,6 +2236,9 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     if (message.result !== undefined) {
       obj.result = TaskResult.toJSON(message.result);
     }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
     return obj;
   },
 
@@ -2234,6 +2257,7 @@ export const TaskEvent: MessageFns<TaskEvent> = {
     message.result = (object.result !== undefined && object.result !== null)
       ? TaskResult.fromPartial(object.result)
       : undefined;
+    message.actor = object.actor ?? "";
     return message;
   },
 };

@@ -65,7 +65,11 @@ export interface GetTaskRequest {
 
 export interface GetTaskResponse {
   /** The task. */
-  task?: Task | undefined;
+  task?:
+    | Task
+    | undefined;
+  /** Its history, oldest first: every state change with who caused it. */
+  events: TaskEvent[];
 }
 
 export interface ListTasksRequest {
@@ -500,13 +504,16 @@ export const GetTaskRequest: MessageFns<GetTaskRequest> = {
 };
 
 function createBaseGetTaskResponse(): GetTaskResponse {
-  return { task: undefined };
+  return { task: undefined, events: [] };
 }
 
 export const GetTaskResponse: MessageFns<GetTaskResponse> = {
   encode(message: GetTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.task !== undefined) {
       Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      TaskEvent.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -532,6 +539,14 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
             message.task = Task.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(TaskEvent.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -545,13 +560,19 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
   },
 
   fromJSON(object: any): GetTaskResponse {
-    return { task: isSet(object.task) ? Task.fromJSON(object.task) : undefined };
+    return {
+      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => TaskEvent.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: GetTaskResponse): unknown {
     const obj: any = {};
     if (message.task !== undefined) {
       obj.task = Task.toJSON(message.task);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => TaskEvent.toJSON(e));
     }
     return obj;
   },
@@ -562,6 +583,7 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
   fromPartial<I extends Exact<DeepPartial<GetTaskResponse>, I>>(object: I): GetTaskResponse {
     const message = createBaseGetTaskResponse();
     message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    message.events = object.events?.map((e) => TaskEvent.fromPartial(e)) || [];
     return message;
   },
 };

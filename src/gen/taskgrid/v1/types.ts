@@ -313,6 +313,62 @@ export function workerStatusToJSON(object: WorkerStatus): string {
   }
 }
 
+/** What an API token may do (see docs/api.md, "Tokens and roles"). */
+export enum Role {
+  ROLE_UNSPECIFIED = 0,
+  /** ROLE_VIEWER - Read its project's tasks; list workers and scheduler info. */
+  ROLE_VIEWER = 1,
+  /** ROLE_SUBMITTER - Viewer, plus submit, cancel, pause and resume its project's tasks. */
+  ROLE_SUBMITTER = 2,
+  /** ROLE_ADMIN - Everything, in every project: workers, tokens, all tasks. */
+  ROLE_ADMIN = 3,
+  /** ROLE_AGENT - Only WorkerService.Connect, as a worker id its token allows. */
+  ROLE_AGENT = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function roleFromJSON(object: any): Role {
+  switch (object) {
+    case 0:
+    case "ROLE_UNSPECIFIED":
+      return Role.ROLE_UNSPECIFIED;
+    case 1:
+    case "ROLE_VIEWER":
+      return Role.ROLE_VIEWER;
+    case 2:
+    case "ROLE_SUBMITTER":
+      return Role.ROLE_SUBMITTER;
+    case 3:
+    case "ROLE_ADMIN":
+      return Role.ROLE_ADMIN;
+    case 4:
+    case "ROLE_AGENT":
+      return Role.ROLE_AGENT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Role.UNRECOGNIZED;
+  }
+}
+
+export function roleToJSON(object: Role): string {
+  switch (object) {
+    case Role.ROLE_UNSPECIFIED:
+      return "ROLE_UNSPECIFIED";
+    case Role.ROLE_VIEWER:
+      return "ROLE_VIEWER";
+    case Role.ROLE_SUBMITTER:
+      return "ROLE_SUBMITTER";
+    case Role.ROLE_ADMIN:
+      return "ROLE_ADMIN";
+    case Role.ROLE_AGENT:
+      return "ROLE_AGENT";
+    case Role.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Resources a task asks for. Zero means "none" (and for cpu/memory, the server default). */
 export interface Resources {
   /** CPU in millicores (1000 = one core). 0 means the default of 1000. */

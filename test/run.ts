@@ -21,13 +21,16 @@ function testFiles(): string[] {
   return only.length === 0 ? files : files.filter((f) => only.some((o) => f.includes(o)));
 }
 
+// Tests never pick up the credentials of whoever runs them (a token in TASKGRID_TOKEN or
+// ~/.config/taskgrid/credentials would change what every CLI test sends).
+const ISOLATED_CREDENTIALS = { TASKGRID_TOKEN: "", TASKGRID_CREDENTIALS: "/nonexistent/taskgrid-test-credentials" };
 const FILE_TIMEOUT_MS = Number(process.env.TASKGRID_TEST_FILE_TIMEOUT_MS ?? 240_000);
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 function runFile(file: string): Promise<{ passed: number; failed: number; output: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: root, env: { ...process.env, FORCE_COLOR: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: root, env: { ...process.env, FORCE_COLOR: "0", ...ISOLATED_CREDENTIALS }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));

@@ -6,7 +6,8 @@ Generates the gRPC stubs from ../../proto at start (grpc_tools.protoc), so it ne
 
     python3 examples/python/taskgrid_example.py --master 127.0.0.1:50051 -- echo hello
 
-Exits with the task's exit code.
+With auth on, pass a submitter token (--token, or TASKGRID_TOKEN): it is sent on every call as the
+metadata `authorization: Bearer <token>`. Exits with the task's exit code.
 """
 import argparse
 import importlib
@@ -44,10 +45,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--master", default=os.environ.get("TASKGRID_MASTER", "127.0.0.1:50051"))
     parser.add_argument("--tag", action="append", default=[], help="required worker tag (repeatable)")
+    parser.add_argument("--token", default=os.environ.get("TASKGRID_TOKEN", ""), help="API token (auth on)")
     parser.add_argument("command", nargs="+", help="the command to run, after --")
     opts = parser.parse_args()
 
     pb, task_pb, types_pb, rpc = load_stubs()
+    # gRPC metadata keys are lowercase; the master reads exactly one "authorization" value.
+    metadata = [("authorization", f"Bearer {opts.token}")] if opts.token else []
     with grpc.insecure_channel(opts.master) as channel:
         tasks = rpc.TaskServiceStub(channel)
         spec = task_pb.TaskSpec(
@@ -58,19 +62,19 @@ def main():
             priority=types_pb.PRIORITY_NORMAL,
         )
         try:
-            task = tasks.SubmitTask(pb.SubmitTaskRequest(spec=spec), timeout=30).task
+            task = tasks.SubmitTask(pb.SubmitTaskRequest(spec=spec), metadata=metadata, timeout=30).task
         except grpc.RpcError as err:
             sys.exit(f"error: {err.code().name}: {err.details()}")
         print(f"submitted {task.id}", file=sys.stderr)
 
         terminal = {types_pb.TASK_STATE_SUCCEEDED, types_pb.TASK_STATE_FAILED, types_pb.TASK_STATE_CANCELED}
-        for response in tasks.WatchTasks(pb.WatchTasksRequest(task_ids=[task.id])):
+        for response in tasks.WatchTasks(pb.WatchTasksRequest(task_ids=[task.id]), metadata=metadata):
             event = response.event
             print(f"{types_pb.TaskState.Name(event.state)} {event.worker_id}".rstrip(), file=sys.stderr)
             if event.state in terminal:
                 break
 
-        done = tasks.GetTask(pb.GetTaskRequest(task_id=task.id), timeout=30).task
+        done = tasks.GetTask(pb.GetTaskRequest(task_id=task.id), metadata=metadata, timeout=30).task
         sys.stdout.write(done.result.output_tail)
         if done.state == types_pb.TASK_STATE_SUCCEEDED:
             return 0

@@ -75,9 +75,10 @@ export class AuthGuard {
 
   private admit(call: AnyCall, path: string, rule: (typeof RPC_RULES)[string]): Caller | Promise<Caller> {
     if (!this.authenticator || rule === "public") return OPEN_ACCESS;
-    const header = call.metadata.get("authorization");
-    // Several values, or a binary one, are malformed rather than missing.
-    const value = header.length === 0 ? undefined : header.length === 1 && typeof header[0] === "string" ? header[0] : "(several or binary values)";
+    // Node's HTTP/2 server keeps only the first of repeated `authorization` headers, so one value
+    // is all that reaches here; a non-string one would be malformed, not missing.
+    const [first] = call.metadata.get("authorization");
+    const value = first === undefined ? undefined : typeof first === "string" ? first : "(binary value)";
     const caller = this.authenticator.authenticate(value, peerOf(call));
     if (caller instanceof Promise) return caller.then((c) => (authorize(c, path, rule), c));
     authorize(caller, path, rule);

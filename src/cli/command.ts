@@ -1,7 +1,9 @@
 // What every verb module exports, plus the pieces the client verbs share: the --master/--json/--help
-// flags, the master address resolution, and the output streams (injectable for tests).
-import { createClient, DEFAULT_MASTER_ADDRESS, type TaskgridClient } from "../client/index.js";
+// and token/TLS flags, the master address and credentials resolution, and the output streams
+// (injectable for tests).
+import { createClient, DEFAULT_MASTER_ADDRESS, type ClientOptions, type TaskgridClient } from "../client/index.js";
 import { parseArgs, stringFlag, type FlagSpecs, type ParsedArgs, type ParseOptions } from "./args.js";
+import { AUTH_CLIENT_FLAGS, clientCredentials, clientTls, resolveToken } from "./client-options.js";
 import { parseAddress } from "./parse.js";
 
 export interface Io {
@@ -41,7 +43,7 @@ export const MASTER_FLAG: FlagSpecs = {
   master: { type: "string", value: "HOST:PORT", description: `master address (env TASKGRID_MASTER, default ${DEFAULT_MASTER_ADDRESS})` },
 };
 /** The flags every client verb accepts. */
-export const CLIENT_FLAGS: FlagSpecs = { ...MASTER_FLAG, ...JSON_FLAG };
+export const CLIENT_FLAGS: FlagSpecs = { ...MASTER_FLAG, ...AUTH_CLIENT_FLAGS, ...JSON_FLAG };
 
 export function masterAddress(args: ParsedArgs, io: Io): string {
   const flag = stringFlag(args, "master");
@@ -50,12 +52,21 @@ export function masterAddress(args: ParsedArgs, io: Io): string {
   return env ? parseAddress(env, "master (from TASKGRID_MASTER)") : DEFAULT_MASTER_ADDRESS;
 }
 
-/** Runs `body` with a client to the master and always closes it (an open channel keeps node alive). */
-export async function withClient<T>(args: ParsedArgs, io: Io, body: (client: TaskgridClient) => Promise<T>): Promise<T> {
+/** Token, TLS credentials and trace context of a client verb, from its flags and environment. */
+export function clientOptions(args: ParsedArgs, io: Io): ClientOptions {
+  const options: ClientOptions = { credentials: clientCredentials(clientTls(args, io.env)) };
+  const token = resolveToken(args, io.env);
+  if (token) options.token = token.token;
   // TRACEPARENT/TRACESTATE (the environment-variable carrier of W3C trace context, as otel-cli and
   // CI systems set it) make the tasks a script submits part of the script's trace.
   const traceparent = io.env.TRACEPARENT?.trim();
-  const client = createClient(masterAddress(args, io), traceparent ? { traceContext: { traceparent, tracestate: io.env.TRACESTATE?.trim() || undefined } } : {});
+  if (traceparent) options.traceContext = { traceparent, tracestate: io.env.TRACESTATE?.trim() || undefined };
+  return options;
+}
+
+/** Runs `body` with a client to the master and always closes it (an open channel keeps node alive). */
+export async function withClient<T>(args: ParsedArgs, io: Io, body: (client: TaskgridClient) => Promise<T>): Promise<T> {
+  const client = createClient(masterAddress(args, io), clientOptions(args, io));
   try {
     return await body(client);
   } finally {

@@ -1,7 +1,7 @@
 // Pure text formatting for human output: tables, ages, durations, enum names, progress bars.
 // Everything takes `now` explicitly so the output is testable.
-import { attemptOutcomeToJSON, priorityToJSON, queueClassToJSON, taskStateToJSON, workerStatusToJSON } from "../gen/taskgrid/v1/types.js";
-import type { AttemptOutcome, Priority, QueueClass, TaskState, WorkerStatus } from "../gen/taskgrid/v1/types.js";
+import { attemptOutcomeToJSON, priorityToJSON, queueClassToJSON, roleToJSON, taskStateToJSON, workerStatusToJSON } from "../gen/taskgrid/v1/types.js";
+import type { AttemptOutcome, Priority, QueueClass, Role, TaskState, WorkerStatus } from "../gen/taskgrid/v1/types.js";
 
 /** Column-aligned table; the last column is not padded (no trailing spaces). */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -54,6 +54,8 @@ export const queueName = (q: QueueClass) => queueClassToJSON(q).replace(/^QUEUE_
 export const priorityName = (p: Priority) => priorityToJSON(p).replace(/^PRIORITY_/, "");
 export const outcomeName = (o: AttemptOutcome) => attemptOutcomeToJSON(o).replace(/^ATTEMPT_OUTCOME_/, "");
 export const workerStatusName = (s: WorkerStatus) => workerStatusToJSON(s).replace(/^WORKER_STATUS_/, "");
+/** Roles in lower case, as `token create --role` takes them: "viewer", "admin". */
+export const roleName = (r: Role) => roleToJSON(r).replace(/^ROLE_/, "").toLowerCase();
 
 /** Millicores -> cores for display: 1500 -> "1.5", 250 -> "0.25". */
 export function formatCores(millis: number): string {

@@ -7,12 +7,13 @@ import { agentCommand } from "./commands/agent.js";
 import { infoCommand, workersCommand } from "./commands/cluster.js";
 import { cancelCommand, drainCommand, pauseCommand, resumeCommand } from "./commands/control.js";
 import { devCommand } from "./commands/dev.js";
-import { clientErrorText } from "./error-text.js";
+import { clientErrorHint, clientErrorText } from "./error-text.js";
 import { getCommand } from "./commands/get.js";
 import { lsCommand } from "./commands/ls.js";
 import { masterCommand } from "./commands/master.js";
 import { simCommand } from "./commands/sim.js";
 import { submitCommand } from "./commands/submit.js";
+import { tokenCommand } from "./commands/token.js";
 import { topCommand } from "./commands/top.js";
 import { tuneCommand } from "./commands/tune.js";
 import { watchCommand } from "./commands/watch.js";
@@ -21,10 +22,8 @@ import { UsageError } from "./usage-error.js";
 export const COMMANDS: readonly Command[] = [
   devCommand, masterCommand, agentCommand,
   submitCommand, getCommand, lsCommand, watchCommand, cancelCommand, pauseCommand, resumeCommand,
-  workersCommand, drainCommand, infoCommand, topCommand, simCommand, tuneCommand,
+  workersCommand, drainCommand, infoCommand, topCommand, tokenCommand, simCommand, tuneCommand,
 ];
-
-const UNAVAILABLE = 14;
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -36,8 +35,9 @@ Usage: taskgrid <command> [flags] [args]
 Commands:
 ${verbs}
 
-Client commands talk to the master at --master or TASKGRID_MASTER (default 127.0.0.1:50051)
-and print JSON with --json. Run 'taskgrid <command> --help' for its flags.
+Client commands talk to the master at --master or TASKGRID_MASTER (default 127.0.0.1:50051),
+present the API token from --token, TASKGRID_TOKEN or ~/.config/taskgrid/credentials, and
+print JSON with --json. Run 'taskgrid <command> --help' for its flags.
 `;
 }
 
@@ -49,7 +49,8 @@ export function reportError(err: unknown, io: Io, verb: string | undefined): num
   }
   if (err instanceof ClientError) {
     io.err(`error: ${clientErrorText(err)}\n`);
-    if (err.code === UNAVAILABLE) io.err("(is the master running? set its address with --master or TASKGRID_MASTER)\n");
+    const hint = clientErrorHint(err);
+    if (hint) io.err(`${hint}\n`);
     return 1;
   }
   // Domain errors from an in-process master (bad config) carry a kind such as "invalid_argument".

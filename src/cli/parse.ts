@@ -1,6 +1,6 @@
 // Pure parsers for flag values (durations, CPU, memory, k=v pairs, enums). Each throws a UsageError
 // that names the flag and the expected form, so `taskgrid submit --cpu x` says exactly what is wrong.
-import { Priority, QueueClass, TaskState } from "../gen/taskgrid/v1/types.js";
+import { Priority, QueueClass, Role, TaskState } from "../gen/taskgrid/v1/types.js";
 import { UsageError } from "./usage-error.js";
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -118,6 +118,24 @@ export function parseQueueClass(text: string, flag = "queue"): QueueClass {
 
 export function parsePriority(text: string, flag = "priority"): Priority {
   return parseEnum(text, flag, "PRIORITY_", { HIGH: Priority.PRIORITY_HIGH, NORMAL: Priority.PRIORITY_NORMAL, LOW: Priority.PRIORITY_LOW });
+}
+
+export function parseRole(text: string, flag = "role"): Role {
+  return parseEnum(text, flag, "ROLE_", { VIEWER: Role.ROLE_VIEWER, SUBMITTER: Role.ROLE_SUBMITTER, ADMIN: Role.ROLE_ADMIN, AGENT: Role.ROLE_AGENT });
+}
+
+/** Longest token lifetime the master accepts (10 years). */
+export const MAX_TOKEN_LIFETIME_SECONDS = 10 * 365 * 24 * 3600;
+
+/** A token lifetime: "30d", "12h", "90m", "1h30m" -> seconds; "0" or "never" -> 0 (does not expire). */
+export function parseExpiresSeconds(text: string, flag = "expires"): number {
+  const s = text.trim().toLowerCase();
+  if (s === "0" || s === "never") return 0;
+  const ms = parseDurationMs(s, flag);
+  if (ms < 1000) throw new UsageError(`--${flag}: "${text}" is shorter than a second (use e.g. 90m, 12h, 30d, or 0 for never)`);
+  const seconds = Math.round(ms / 1000);
+  if (seconds > MAX_TOKEN_LIFETIME_SECONDS) throw new UsageError(`--${flag}: "${text}" is longer than 10 years (3650d); use 0 for a token that does not expire`);
+  return seconds;
 }
 
 const TASK_STATES: Record<string, TaskState> = {

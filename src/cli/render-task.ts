@@ -77,7 +77,7 @@ function indent(text: string, prefix: string): string {
   return text.split("\n").map((l) => (l ? prefix + l : l)).join("\n");
 }
 
-export function formatTaskDetail(task: Task, now: Date): string {
+export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEvent[] = []): string {
   const spec = task.spec;
   const progress = task.progress > 0 || task.progressMessage ? ` (${formatNumber(task.progress, 1)}%${task.progressMessage ? ` ${task.progressMessage}` : ""})` : "";
   const labels = Object.entries(spec?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(", ");
@@ -113,6 +113,7 @@ export function formatTaskDetail(task: Task, now: Date): string {
     const withDecision = [...task.attempts].reverse().find((a) => a.decision);
     if (withDecision?.decision) out += formatDecision(withDecision.decision, withDecision.number);
   }
+  out += formatHistory(events);
   const tail = task.result?.outputTail;
   if (tail) out += `Output (tail):\n${indent(tail.endsWith("\n") ? tail : tail + "\n", "  ")}`;
   return out;
@@ -134,6 +135,27 @@ export function formatTaskTable(tasks: readonly Task[], now: Date): string {
     lastWorker(t),
   ]);
   return formatTable(["ID", "STATE", "QUEUE", "PRIO", "NAME/COMMAND", "AGE", "WORKER"], rows);
+}
+
+/** What an event of the history adds beyond its state: worker, result, progress message. */
+function historyDetail(e: TaskEvent): string {
+  const parts: string[] = [];
+  if (e.workerId) parts.push(`on ${e.workerId}`);
+  if (e.result && isTerminal(e.state)) {
+    const result = formatResult(e.result, outcomeName(e.result.outcome) !== stateName(e.state));
+    if (result) parts.push(result);
+  } else if (e.result?.message) {
+    parts.push(e.result.message);
+  }
+  if (e.progressMessage) parts.push(e.progressMessage);
+  return parts.join(", ");
+}
+
+/** The task's history, oldest first: time, state, who caused it ("-" when not recorded) and detail. */
+export function formatHistory(events: readonly TaskEvent[]): string {
+  if (events.length === 0) return "";
+  const rows = events.map((e) => ["  " + formatTime(e.time), stateName(e.state), e.actor || "-", historyDetail(e)]);
+  return `History:\n${formatTable(["  TIME", "STATE", "ACTOR", "DETAIL"], rows)}`;
 }
 
 /** One line per event: "task 0192.. RUNNING on worker-1", "task 0192.. progress 42% loading". */

@@ -3,7 +3,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startAgent } from "../../agent/agent.js";
+import { Role } from "../../src/gen/taskgrid/v1/types.js";
+import { call, rawClients } from "../helpers/grpc-clients.js";
 import { ROOT } from "../helpers/processes.js";
 import { startTestMaster } from "../helpers/test-master.js";
 
@@ -11,8 +16,10 @@ const PYTHON = "/usr/bin/python3";
 const probe = spawnSync(PYTHON, ["-c", "import grpc, grpc_tools"], { encoding: "utf8" });
 const available = probe.status === 0;
 
-function runPython(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(PYTHON, [`${ROOT}examples/python/taskgrid_example.py`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+/** Runs the example (or, with `script`, that Python source) without TASKGRID_TOKEN from this environment. */
+function runPython(args: string[], script?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { TASKGRID_TOKEN: _, ...env } = process.env;
+  const child = spawn(PYTHON, [...(script === undefined ? [`${ROOT}examples/python/taskgrid_example.py`] : ["-c", script]), ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -40,6 +47,49 @@ if (!available) {
     } finally {
       await agent.stop();
       await m.cleanup();
+    }
+  });
+
+  // Two `authorization` values, which grpc-js clients refuse to send; Python's sends both.
+  const TWO_VALUES = `
+import grpc, sys
+address, token = sys.argv[1], sys.argv[2]
+who_am_i = grpc.insecure_channel(address).unary_unary("/taskgrid.v1.AdminService/WhoAmI")
+for name, values in [("garbage,valid", ["Bearer garbage", "Bearer " + token]), ("valid,garbage", ["Bearer " + token, "Bearer garbage"])]:
+    try:
+        who_am_i(b"", metadata=[("authorization", v) for v in values], timeout=30)
+        print(name, "OK")
+    except grpc.RpcError as err:
+        print(name, err.code().name)
+`;
+
+  test("with auth on, the example sends its token as metadata; without one the call is UNAUTHENTICATED", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "taskgrid-py-auth-"));
+    const m = await startTestMaster({ auth: true, bootstrapTokenFile: join(dir, "admin-token") });
+    const admin = rawClients(m.address, readFileSync(join(dir, "admin-token"), "utf8").trim());
+    const mint = async (role: Role) => (await call(admin.admin, "createToken", { project: "py", role })).secret as string;
+    const agent = startAgent({ master: m.address, workerId: "py-auth-agent", tags: ["py-auth"], token: await mint(Role.ROLE_AGENT), log: () => {} });
+    try {
+      await agent.ready;
+      const submitter = await mint(Role.ROLE_SUBMITTER);
+      const ok = await runPython(["--master", m.address, "--token", submitter, "--tag", "py-auth", "--", "echo", "hello with a token"]);
+      assert.is(ok.code, 0, ok.stderr);
+      assert.is(ok.stdout, "hello with a token\n");
+      const none = await runPython(["--master", m.address, "--tag", "py-auth", "--", "echo", "no token"]);
+      assert.is(none.code, 1);
+      assert.match(none.stderr, /error: UNAUTHENTICATED: authorization: required/);
+      const tasks = (await call(admin.tasks, "listTasks", { project: "py" })).tasks;
+      assert.is(tasks.length, 1, "the refused submit stored nothing");
+      // Node's HTTP/2 server keeps only the first value of `authorization` (a single-value header
+      // there), so the guard sees one: a later valid value never rescues a bad first one. Pinned so a
+      // change is noticed.
+      const two = await runPython([m.address, submitter], TWO_VALUES);
+      assert.is(two.stdout, "garbage,valid UNAUTHENTICATED\nvalid,garbage OK\n", two.stderr);
+    } finally {
+      admin.close();
+      await agent.stop();
+      await m.cleanup();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }

@@ -19,11 +19,24 @@ export interface RawClients {
   close(): void;
 }
 
-export function rawClients(address: string): RawClients {
+/** With `token` (auth on), every call carries the metadata `authorization: Bearer <token>`. */
+export function rawClients(address: string, token?: string): RawClients {
   const creds = grpc.credentials.createInsecure();
-  const tasks = new TaskServiceClient(address, creds);
-  const admin = new AdminServiceClient(address, creds);
+  const options: grpc.ClientOptions = token === undefined ? {} : { interceptors: [bearerInterceptor(token)] };
+  const tasks = new TaskServiceClient(address, creds, options);
+  const admin = new AdminServiceClient(address, creds, options);
   return { tasks, admin, close: () => (tasks.close(), admin.close()) };
+}
+
+/** Adds `authorization: Bearer <token>` to every call of a client. */
+export function bearerInterceptor(token: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set("authorization", `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
 }
 
 /** Promisifies a unary call of a generated client: `await call(c.tasks, "getTask", { taskId })`. */

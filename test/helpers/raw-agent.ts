@@ -12,9 +12,15 @@ export class RawAgent {
   status: grpc.StatusObject | null = null;
   readonly ended: Promise<grpc.StatusObject>;
 
-  constructor(address: string) {
+  /**
+   * `token`: sent as `authorization: Bearer <token>` on the Connect call (auth on); `metadata`:
+   * sent as given instead (malformed credentials).
+   */
+  constructor(address: string, options: { token?: string; metadata?: grpc.Metadata } = {}) {
     this.client = new WorkerServiceClient(address, grpc.credentials.createInsecure());
-    this.stream = this.client.connect();
+    const metadata = options.metadata ?? new grpc.Metadata();
+    if (options.token !== undefined) metadata.set("authorization", `Bearer ${options.token}`);
+    this.stream = this.client.connect(metadata);
     this.stream.on("data", (m: MasterMessage) => {
       this.inbox.push(m);
       this.wake();

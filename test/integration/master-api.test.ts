@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { QueueClass, TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { call, callError, rawClients, type RawClients } from "../helpers/grpc-clients.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
+import { BAD_SPECS } from "../helpers/bad-specs.js";
 
 const api = suite<{ m: TestMaster; c: RawClients }>("master api");
 
@@ -36,16 +37,7 @@ api("submit commits a QUEUED task that GetTask returns with defaults applied", a
   assert.is(got.pendingReason, "waiting: no workers connected");
 });
 
-const badSpecs: Array<[string, Record<string, unknown>, string]> = [
-  ["empty command", { command: [] }, "spec.command"],
-  ["negative cpu", { resources: { cpuMillis: -1 } }, "spec.resources.cpu_millis"],
-  ["absurd memory", { resources: { memoryMib: 1e12 } }, "spec.resources.memory_mib"],
-  ["unknown queue class", { queueClass: 42 }, "spec.queue_class"],
-  ["unknown priority", { priority: 9 }, "spec.priority"],
-  ["oversized env", { env: { BIG: "x".repeat(1024 * 1024 + 10) } }, "spec.command"],
-  ["io intensity > 1", { ioIntensity: 2 }, "spec.io_intensity"],
-];
-for (const [name, extra, field] of badSpecs) {
+for (const [name, extra, field] of BAD_SPECS) {
   api(`bad input: ${name} -> INVALID_ARGUMENT naming ${field}, nothing written`, async ({ c }) => {
     const before = await countTasks(c);
     const err = await callError(call(c.tasks, "submitTask", { spec: spec(extra) }));

@@ -10,9 +10,8 @@ import { AttemptOutcome, TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { call, callError, rawClients, type RawClients } from "../helpers/grpc-clients.js";
 import { RawAgent } from "../helpers/raw-agent.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
+import { NUL, NUL_RULE, NUL_SPEC_CASES } from "../helpers/bad-specs.js";
 
-const NUL = "\u0000";
-const RULE = "must not contain NUL (\\u0000) characters";
 const nul = suite<{ m: TestMaster; c: RawClients }>("NUL in text");
 
 nul.before(async (ctx) => {
@@ -30,26 +29,12 @@ const countTasks = async (c: RawClients) => (await call(c.tasks, "listTasks", { 
 async function expectInvalid(promise: Promise<unknown>, field: string): Promise<void> {
   const err = await callError(promise);
   assert.is(err.code, grpc.status.INVALID_ARGUMENT, err.details);
-  assert.is(err.details, `${field}: ${RULE}`);
+  assert.is(err.details, `${field}: ${NUL_RULE}`);
 }
 
 nul("a NUL in any spec field is INVALID_ARGUMENT naming the field; nothing is stored", async ({ c }) => {
-  const cases: Array<[Record<string, unknown>, string]> = [
-    [{ name: `a${NUL}b` }, "spec.name"],
-    [{ project: `p${NUL}` }, "spec.project"],
-    [{ labels: { team: `m${NUL}l` } }, 'spec.labels["team"]'],
-    [{ labels: { [`t${NUL}`]: "ml" } }, 'spec.labels key "t\\u0000"'],
-    [{ command: ["echo", `h${NUL}i`] }, "spec.command[1]"],
-    [{ env: { A: `1${NUL}` } }, 'spec.env["A"]'],
-    [{ workingDir: `/tmp/${NUL}` }, "spec.working_dir"],
-    [{ requiredTags: [`gpu${NUL}`] }, "spec.required_tags[0]"],
-    [{ preferredTags: ["ssd", `nvme${NUL}`] }, "spec.preferred_tags[1]"],
-    [{ kind: `train${NUL}` }, "spec.kind"],
-    [{ resources: { gpuModel: `H100${NUL}` } }, "spec.resources.gpu_model"],
-    [{ idempotencyKey: `key${NUL}` }, "spec.idempotency_key"],
-  ];
   const before = await countTasks(c);
-  for (const [extra, field] of cases) await expectInvalid(call(c.tasks, "submitTask", { spec: spec(extra) }), field);
+  for (const [extra, field] of NUL_SPEC_CASES) await expectInvalid(call(c.tasks, "submitTask", { spec: spec(extra) }), field);
   // A batch is all-or-nothing: one NUL rejects every entry.
   await expectInvalid(call(c.tasks, "submitTasks", { specs: [spec(), spec({ name: NUL })] }), "specs[1].name");
   assert.is(await countTasks(c), before);

@@ -3,7 +3,7 @@
 import { createClient, ClientError, type TaskgridClient } from "../../client/index.js";
 import { TaskState } from "../../gen/taskgrid/v1/types.js";
 import { boolFlag, stringFlag } from "../args.js";
-import { CLIENT_FLAGS, masterAddress, printJson, type Command, type Io } from "../command.js";
+import { CLIENT_FLAGS, clientOptions, masterAddress, printJson, type Command, type Io } from "../command.js";
 import { clientErrorText } from "../error-text.js";
 import { parseDurationMs } from "../parse.js";
 import { buildTopView, renderTopFrame, type ActiveState, type TopView } from "../render-top.js";
@@ -68,7 +68,8 @@ export const topCommand: Command = {
     const interval = stringFlag(args, "interval");
     const intervalMs = interval === undefined ? DEFAULT_INTERVAL_MS : parseIntervalMs(interval);
     const oneShot = boolFlag(args, "once") || boolFlag(args, "json");
-    const client = createClient(masterAddress(args, io), oneShot ? {} : { deadlineMs: LIVE_DEADLINE_MS });
+    const options = clientOptions(args, io);
+    const client = createClient(masterAddress(args, io), oneShot ? options : { ...options, deadlineMs: LIVE_DEADLINE_MS });
     try {
       if (oneShot) {
         const view = await fetchTopView(client, io.now);

@@ -90,6 +90,11 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const lifecycle = new TaskLifecycle({
     state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick, tracing,
     failurePolicy: config.failurePolicy, random: config.random,
+    onReportRejected: (reason, workerId, attemptId) => {
+      recorder.reportRejected(reason);
+      // A report about another worker's live attempt is a confused or hostile agent: worth a line.
+      if (reason === "foreign") log.warn("report about another worker's attempt rejected", { worker: workerId, attempt: attemptId });
+    },
     observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
       const missesBefore = observer.deadlineMisses;
       const writes = observer.persistAttemptEnd(task, workerId, result, finishedAtMs);

@@ -34,14 +34,17 @@ export interface LifecycleDeps {
   failurePolicy?: FailurePolicy;
   /** Retry jitter in [0, 1); default Math.random. */
   random?: () => number;
+  /**
+   * A report was not applied: "stale" (its attempt is no longer live: a report sent again after
+   * its commit) or "foreign" (the attempt is live on another worker: a confused or hostile agent).
+   */
+  onReportRejected?: (reason: "stale" | "foreign", workerId: string, attemptId: string) => void;
 }
 
 type Published = Array<{ event: TaskEvent; project: string }>;
 
 export class TaskLifecycle {
   private readonly serial = new TaskSerializer();
-  /** Reports about attempts that were not current on the reporting worker (ignored). */
-  staleReports = 0;
 
   constructor(private readonly deps: LifecycleDeps) {}
 
@@ -83,7 +86,7 @@ export class TaskLifecycle {
   private fenced(workerId: string, attemptId: string, mayStillRun = true): LiveAttempt | null {
     const live = this.deps.state.liveAttempts.get(attemptId);
     if (live && live.workerId === workerId) return live;
-    this.staleReports++;
+    this.deps.onReportRejected?.(live ? "foreign" : "stale", workerId, attemptId);
     if (mayStillRun) this.deps.commands.cancel(workerId, attemptId, 0, "attempt is not current (fenced)");
     return null;
   }
@@ -172,9 +175,11 @@ export class TaskLifecycle {
    * again: a queued task leaves the queue, a rerun in progress is canceled.
    */
   private async lateSuccess(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number, actor: string): Promise<void> {
-    this.staleReports++;
     const attempt = await this.readThroughOutage(() => this.deps.store.getAttempt(attemptId));
-    if (!attempt || attempt.workerId !== workerId || attempt.result?.outcome !== "LOST") return;
+    if (!attempt || attempt.workerId !== workerId || attempt.result?.outcome !== "LOST") {
+      this.deps.onReportRejected?.(attempt && attempt.workerId !== workerId ? "foreign" : "stale", workerId, attemptId);
+      return;
+    }
     await this.serial.run(attempt.taskId, async () => {
       const { state } = this.deps;
       const task = state.activeTasks.get(attempt.taskId);

@@ -40,6 +40,7 @@ export const TASKGRID_METRICS: readonly MetricDoc[] = [
   { name: "taskgrid_deadline_misses_total", kind: "counter", labels: [], help: "Tasks whose attempt finished after the task's effective deadline (each task counted once)." },
   { name: "taskgrid_weights_reloads_total", kind: "counter", labels: ["result"], help: "Weights file reload attempts by result (success, failure)." },
   { name: "taskgrid_auth_failures_total", kind: "counter", labels: ["reason"], help: "Calls refused as UNAUTHENTICATED with auth on, by reason (missing, malformed, unknown, bad_secret, expired, revoked, rate_limited)." },
+  { name: "taskgrid_reports_rejected_total", kind: "counter", labels: ["reason"], help: "Agent reports not applied: stale (the attempt is no longer live, e.g. a report sent again after its commit) or foreign (the attempt is live on another worker: a confused or impersonating agent)." },
   { name: "taskgrid_weights_info", kind: "gauge", labels: ["version"], help: "Always 1; the version label is the RTS weights version in use (sha256 prefix of the file, or \"defaults\")." },
   { name: "taskgrid_worker_cpu_load", kind: "gauge", labels: ["worker"], help: "Worker 1-minute load average divided by its CPU count (1 = all cores busy), from its last heartbeat; OFFLINE workers omitted." },
   { name: "taskgrid_worker_gpu_utilization", kind: "gauge", labels: ["worker", "gpu"], help: "GPU utilisation as a ratio 0..1 (nvidia-smi percent / 100) by worker and GPU index, from its last heartbeat; OFFLINE workers omitted." },
@@ -70,6 +71,7 @@ export const KNOWN_LABEL_VALUES = {
   reason: [FALLBACK_WEIGHTS_NOT_LOADED, FALLBACK_NO_FRESH_TELEMETRY, FALLBACK_RTS_ERROR],
   result: ["success", "failure"],
   authReason: ["missing", "malformed", "unknown", "bad_secret", "expired", "revoked", "rate_limited"],
+  rejectReason: ["stale", "foreign"],
 } as const;
 
 /** Looks a name up as used in a PromQL query: a histogram's `_bucket`/`_sum`/`_count` series map to it. */

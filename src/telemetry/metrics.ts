@@ -66,6 +66,8 @@ export interface MetricsRecorder {
   weightsReload(result: "success" | "failure"): void;
   /** A call was refused as UNAUTHENTICATED, by reason (missing, malformed, unknown, bad_secret, expired, revoked, rate_limited). */
   authFailure(reason: string): void;
+  /** An agent's report was not applied: "stale" (attempt no longer live) or "foreign" (another worker's attempt). */
+  reportRejected(reason: "stale" | "foreign"): void;
 }
 
 /** A recorder that does nothing: what the master uses when metrics are off. */
@@ -79,6 +81,7 @@ export const NOOP_RECORDER: MetricsRecorder = Object.freeze({
   deadlineMiss() {},
   weightsReload() {},
   authFailure() {},
+  reportRejected() {},
 });
 
 export interface MetricsOptions {
@@ -127,6 +130,7 @@ class Recorder implements MetricsRecorder {
   private readonly deadlineMisses: Counter;
   private readonly weightsReloads: Counter;
   private readonly authFailures: Counter;
+  private readonly reportsRejected: Counter;
   /** Attribute objects reused per label value (the SDK hashes them on every add). */
   private readonly attrs = new Map<string, Attributes>();
 
@@ -153,6 +157,7 @@ class Recorder implements MetricsRecorder {
     this.deadlineMisses = meter.createCounter("taskgrid_deadline_misses", { description: "Tasks whose attempt finished after the task's effective deadline." });
     this.weightsReloads = meter.createCounter("taskgrid_weights_reloads", { description: "Weights file reload attempts by result." });
     this.authFailures = meter.createCounter("taskgrid_auth_failures", { description: "Calls refused as UNAUTHENTICATED, by reason." });
+    this.reportsRejected = meter.createCounter("taskgrid_reports_rejected", { description: "Agent reports not applied, by reason." });
 
     // Series known up front exist from the first scrape (rate() and dashboards see a 0, not a gap).
     this.submitted.add(0);
@@ -162,6 +167,7 @@ class Recorder implements MetricsRecorder {
     for (const v of KNOWN_LABEL_VALUES.reason) this.fallbacks.add(0, this.attr("reason", v));
     for (const v of KNOWN_LABEL_VALUES.result) this.weightsReloads.add(0, this.attr("result", v));
     for (const v of KNOWN_LABEL_VALUES.authReason) this.authFailures.add(0, this.attr("reason", v));
+    for (const v of KNOWN_LABEL_VALUES.rejectReason) this.reportsRejected.add(0, this.attr("reason", v));
   }
 
   private attr(key: string, value: string): Attributes {
@@ -210,6 +216,10 @@ class Recorder implements MetricsRecorder {
 
   authFailure(reason: string): void {
     this.authFailures.add(1, this.attr("reason", reason));
+  }
+
+  reportRejected(reason: "stale" | "foreign"): void {
+    this.reportsRejected.add(1, this.attr("reason", reason));
   }
 }
 

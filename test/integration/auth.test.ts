@@ -728,7 +728,10 @@ auth("agent tokens: bound to their worker-id pattern; no takeover with another t
   assert.is(untouched.attempts.length, 1);
   assert.is(untouched.attempts[0].startedAt, undefined);
   assert.is(untouched.attempts[0].workerId, "gpu-1");
-  // (The fenced reports are also counted in TaskLifecycle.staleReports, which the master handle does not expose.)
+  const rejected = parsePrometheusText(await (await fetch(`http://${m.master.metricsAddress}/metrics`)).text()).samples.find(
+    (x) => x.name === "taskgrid_reports_rejected_total" && x.labels.reason === "foreign",
+  );
+  assert.is(rejected?.value, 4, "the four foreign reports are counted");
 
   // The owner's reports do apply, with its token as the actor.
   first.agent.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } });

@@ -61,7 +61,7 @@ test("every documented metric appears with exactly its labels, and nothing undoc
   for (const s of e.samples) assert.ok(documented.has(familyOf(e, s.name)), `sample ${s.name} belongs to a documented family`);
   // DESIGN §7: counters end in _total.
   for (const doc of EXPORTED_METRICS) if (doc.kind === "counter") assert.ok(doc.name.endsWith("_total"), doc.name);
-  assert.is(TASKGRID_METRICS.length, 16);
+  assert.is(TASKGRID_METRICS.length, 17);
   assert.ok(PROCESS_METRICS.some((d) => d.name === "process_resident_memory_bytes"));
 });
 
@@ -128,6 +128,7 @@ test("a fresh endpoint already exports the counters with known label values (as 
   for (const reason of KNOWN_LABEL_VALUES.reason) assert.is(value(e, "taskgrid_scheduler_fallbacks_total", { reason }), 0);
   for (const result of KNOWN_LABEL_VALUES.result) assert.is(value(e, "taskgrid_weights_reloads_total", { result }), 0);
   for (const reason of KNOWN_LABEL_VALUES.authReason) assert.is(value(e, "taskgrid_auth_failures_total", { reason }), 0);
+  for (const reason of KNOWN_LABEL_VALUES.rejectReason) assert.is(value(e, "taskgrid_reports_rejected_total", { reason }), 0);
   // Histograms appear with their first observation.
   assert.not.ok(e.types.has("taskgrid_task_wait_seconds"));
 });

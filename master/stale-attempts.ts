@@ -1,8 +1,9 @@
-// Stale-attempt detection (issue 4, "Control"): an attempt whose task has a timeout and that has
-// been assigned for longer than timeout + margin without a result is ended by the master as
-// TIMEOUT, even when its agent is gone or silent. The agent's own timer normally ends it first
-// (at `timeout`, plus its SIGTERM grace); the margin covers that grace, dispatch and start latency
-// and report delays, so this only fires when the agent's result is not coming.
+// Stale-attempt detection (`staleMarginMs`, docs/operations.md "Configuration"): an attempt whose
+// task has a timeout and that has been assigned for longer than timeout + margin without a result
+// is ended by the master as TIMEOUT, even when its agent is gone or silent. The agent's own timer
+// normally ends it first (at `timeout`, plus its SIGTERM grace); the margin covers that grace,
+// dispatch and start latency and report delays, so this only fires when the agent's result is not
+// coming.
 //
 // Age is measured from `assignedAtMs`, a time on the master's clock: `startedAtMs` comes from the
 // agent's clock and may be skewed. The attempt ends through the normal lifecycle path, so its

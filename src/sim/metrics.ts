@@ -1,4 +1,4 @@
-// Per-run metrics of a simulation (DESIGN §3 deadlines/SLA; issue 6): wait, turnaround, bounded
+// Per-run metrics of a simulation (DESIGN §3 "Deadlines / SLA"): wait, turnaround, bounded
 // slowdown, utilisation, throughput, deadline-miss rate, fallback rate. Pure functions.
 
 /** Bound of the bounded slowdown (10 s). */

@@ -116,7 +116,7 @@ export function markdown(seeds: number[], runs: Record<PlacementName, RunMetrics
   }
   lines.push("", "![chart](rts-vs-rr.svg)", "");
   lines.push(`**Deadline misses: RTS misses ${(100 * reduction).toFixed(1)}% fewer than round-robin** (per seed: ${perSeed.map((x) => `${(100 * x).toFixed(0)}%`).join(", ")}). ` +
-    `The issue's target is >= 60% fewer: **${reduction >= 0.6 ? "met" : "not met"}** on this workload.`, "");
+    `The target is >= 60% fewer: **${reduction >= 0.6 ? "met" : "not met"}** on this workload.`, "");
   lines.push("## Workload (`hetero`, defaults)", "");
   lines.push(`- ${HETERO_DEFAULTS.tasks} tasks, ${HETERO_DEFAULTS.workers} workers, Poisson arrivals at an offered load of ${HETERO_DEFAULTS.load} of the busier resource (CPU cores or GPUs) at nominal speed.`);
   lines.push(`- Kinds: ${HETERO_KINDS.map((k) => `${k.kind} (${k.family}, ${(100 * k.share).toFixed(0)}%, median ${k.medianS} s)`).join(", ")}. True runtimes log-normal (sigma 0.6) around the kind's median, clamped to 2 s-20 min.`);

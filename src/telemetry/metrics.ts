@@ -18,33 +18,12 @@ import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { emptyResource } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import type { TaskState, WorkerStatus } from "../core/types.js";
 import { DECISION_SECONDS_BUCKETS, KNOWN_LABEL_VALUES, TASK_SECONDS_BUCKETS } from "./metric-names.js";
+import { finite, type MetricSources } from "./metric-sources.js";
 import { registerProcessMetrics } from "./process-metrics.js";
 import { SourceGauges } from "./source-gauges.js";
 
-/**
- * What the scrape reads, implemented by the master from memory (see master-sources.ts). Each
- * callback is called exactly once per scrape, synchronously, and must not do I/O.
- */
-export interface MetricSources {
-  /**
-   * Task counts by state. Give the active states (QUEUED, ASSIGNED, RUNNING, PAUSED) from memory;
-   * terminal states left out are filled in from the recorder's `taskFinished` counts since start.
-   * States missing altogether are exported as 0.
-   */
-  tasksByState(): Partial<Record<TaskState, number>>;
-  /** QUEUED tasks per (queue class, priority); give every combination (0 included) for stable series. */
-  queueLengths(): Array<{ queue: string; priority: string; length: number }>;
-  /** Workers by status; missing statuses are exported as 0. */
-  workersByStatus(): Partial<Record<WorkerStatus, number>>;
-  /** Last reported CPU load per worker (load average / CPUs). */
-  workerCpuLoad(): Array<{ worker: string; load: number }>;
-  /** Last reported GPU utilisation per worker and GPU index, as a ratio 0..1. */
-  workerGpuUtilization(): Array<{ worker: string; gpu: number | string; utilization: number }>;
-  /** Version of the RTS weights in use ("" = none; then taskgrid_weights_info is not exported). */
-  weightsVersion(): string;
-}
+export type { MetricSources } from "./metric-sources.js";
 
 /** Event-driven metrics; every method is cheap (an in-memory add) and never throws. */
 export interface MetricsRecorder {
@@ -113,10 +92,6 @@ export function parseListen(listen: string): { host: string | undefined; port: n
 
 function formatAddress(info: AddressInfo): string {
   return info.family === "IPv6" || info.address.includes(":") ? `[${info.address}]:${info.port}` : `${info.address}:${info.port}`;
-}
-
-export function finite(n: unknown): n is number {
-  return typeof n === "number" && Number.isFinite(n);
 }
 
 class Recorder implements MetricsRecorder {

@@ -2,7 +2,7 @@
 // _worker_gpu_utilization, _weights_info), rendered straight to the Prometheus text format from
 // what the master's in-memory sources return at scrape time.
 import { TASK_STATES, TERMINAL_STATES, WORKER_STATUSES, type TaskState, type WorkerStatus } from "../core/types.js";
-import { finite, type MetricSources } from "./metrics.js";
+import { finite, type MetricSources } from "./metric-sources.js";
 
 /** Wraps a source so a throwing callback costs one log line (per distinct message), not the scrape. */
 function guarded<A extends unknown[], R>(name: string, fn: (...args: A) => R, log: (line: string) => void): (...args: A) => R | undefined {

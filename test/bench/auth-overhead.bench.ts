@@ -1,5 +1,5 @@
-// The cost of auth on unary submit throughput (issue 12: "the cost of auth on unary submit
-// throughput, on vs off, same run").
+// The cost of auth (DESIGN §10) on unary submit throughput, on vs off in the same run
+// (docs/benchmarks.md "Auth overhead on unary submit").
 //
 // Two masters in their own processes, each on its own Postgres database: auth off, and auth on
 // (every call carries a submitter token; the master checks it, authorizes the RPC and scopes the

@@ -1,5 +1,5 @@
-// The cost of tracing on unary submit throughput (issue 5: "the overhead of tracing on submit
-// throughput, on and off").
+// The cost of tracing on unary submit throughput, on and off (docs/benchmarks.md "Tracing overhead
+// on unary submit throughput"; DESIGN §7 traces, measured against the DESIGN §8 submit rate).
 //
 // The same closed-loop SubmitTask load as the submit benchmark (a master in its own process on
 // Postgres, no agents), then a steady open-loop rate to measure the master's CPU time per task

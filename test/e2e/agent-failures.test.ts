@@ -1,4 +1,4 @@
-// End to end, things going wrong (issue 4): an agent killed with SIGKILL while its task runs, the
+// End to end, things going wrong (DESIGN §9): an agent killed with SIGKILL while its task runs, the
 // master restarted under a running task, and the agent's stream dropped by a TCP proxy (with the
 // task finishing while the agent is cut off). Real master, real agent processes, real tasks.
 //

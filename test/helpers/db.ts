@@ -1,7 +1,9 @@
-// Isolated databases for store tests: every backend available on this machine, each handed out
-// fresh and removed afterwards. PGlite always; Postgres when TASKGRID_TEST_PG_URL names an admin
-// connection (e.g. postgres://postgres@127.0.0.1:5432/postgres), in which case each open() creates
-// a database taskgrid_test_<random> and cleanup() drops it.
+// Isolated test databases, each handed out fresh and removed afterwards. The one place tests create
+// and drop databases (createFreshDatabase): a PGlite temp directory, or on a Postgres admin
+// connection (e.g. postgres://postgres@127.0.0.1:5432/postgres) a database taskgrid_test_<random>.
+// Two views of it: backends() below for store tests (StoreConfig + cleanup(); every backend this
+// machine has: PGlite always, Postgres when TASKGRID_TEST_PG_URL is set), and createTestDatabase in
+// test-master.ts for master tests and benchmarks (MasterOptions + drop()).
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,9 +27,9 @@ export interface TestBackend {
 }
 
 export function backends(): TestBackend[] {
-  const list: TestBackend[] = [withOpen("pglite", createPgliteDatabase)];
+  const list: TestBackend[] = [withOpen("pglite", () => storeView(undefined))];
   const adminUrl = process.env.TASKGRID_TEST_PG_URL;
-  if (adminUrl) list.push(withOpen("postgres", () => createPostgresDatabase(adminUrl)));
+  if (adminUrl) list.push(withOpen("postgres", () => storeView(adminUrl)));
   return list;
 }
 
@@ -51,23 +53,43 @@ function withOpen(name: TestBackend["name"], create: () => Promise<TestDatabase>
   };
 }
 
-async function createPgliteDatabase(): Promise<TestDatabase> {
-  const dir = await mkdtemp(join(tmpdir(), "taskgrid-test-"));
-  return {
-    config: { dataDir: join(dir, "db") },
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
+/** A fresh, empty database, not yet opened by anything. */
+export interface FreshDatabase {
+  /** Postgres: the URL of this database (the admin URL with its name); undefined on PGlite. */
+  databaseUrl: string | undefined;
+  /**
+   * PGlite: a temp directory of this database's own; the data lives in `<dir>/db` (where a master
+   * with `dataDir: dir` keeps it, too). Undefined on Postgres.
+   */
+  dir: string | undefined;
+  /** Drops the database / removes the directory. Close every store on it first. */
+  drop(): Promise<void>;
 }
 
-async function createPostgresDatabase(adminUrl: string): Promise<TestDatabase> {
+/** A fresh database on the Postgres server `adminUrl` names (an admin connection), else on PGlite. */
+export async function createFreshDatabase(adminUrl?: string): Promise<FreshDatabase> {
+  if (!adminUrl) {
+    const dir = await mkdtemp(join(tmpdir(), "taskgrid-test-"));
+    return { databaseUrl: undefined, dir, drop: () => rm(dir, { recursive: true, force: true }) };
+  }
   const name = `taskgrid_test_${randomBytes(6).toString("hex")}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
-    config: { databaseUrl: url.toString() },
-    // FORCE (Postgres 13+) ends sessions a failed test may have left open.
-    cleanup: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    databaseUrl: url.toString(),
+    dir: undefined,
+    // FORCE (Postgres 13+) ends sessions a failed test (or a killed master) may have left open.
+    drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
+/** The store tests' view of a fresh database: a StoreConfig that opens it. */
+async function storeView(adminUrl?: string): Promise<TestDatabase> {
+  const db = await createFreshDatabase(adminUrl);
+  return {
+    config: db.databaseUrl !== undefined ? { databaseUrl: db.databaseUrl } : { dataDir: join(db.dir!, "db") },
+    cleanup: db.drop,
   };
 }
 

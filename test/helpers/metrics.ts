@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startMetrics, type MetricSources, type MetricsServer } from "../../src/telemetry/metrics.js";
-import { parsePrometheusText, type Exposition, type Sample } from "../../src/telemetry/prom-text.js";
+import { parsePrometheusText, type Exposition, type Sample } from "./prom-text.js";
 
 const servers: MetricsServer[] = [];
 /** Call once per test file: stops every server a test started. */

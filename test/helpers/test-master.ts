@@ -1,38 +1,19 @@
 // Starts a real master on 127.0.0.1:0 with its own database: a fresh Postgres database when
 // TASKGRID_TEST_PG_URL is set (fast), else an embedded PGlite directory. Dropped on cleanup.
-import pg from "pg";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// The databases themselves come from createFreshDatabase (db.ts).
 import { startMaster, type MasterHandle, type MasterOptions } from "../../master/master.js";
+import { createFreshDatabase } from "./db.js";
 
+/** A fresh database as master options (the master tests' view of db.ts's createFreshDatabase). */
 export interface TestDatabase {
   options: Pick<MasterOptions, "databaseUrl" | "dataDir">;
   drop(): Promise<void>;
 }
 
-/** `adminUrl` defaults to TASKGRID_TEST_PG_URL (benchmarks pass their own). */
+/** `adminUrl` defaults to TASKGRID_TEST_PG_URL (benchmarks pass their own); none: PGlite. */
 export async function createTestDatabase(adminUrl = process.env.TASKGRID_TEST_PG_URL): Promise<TestDatabase> {
-  if (!adminUrl) {
-    const dataDir = mkdtempSync(join(tmpdir(), "taskgrid-master-"));
-    return { options: { dataDir }, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
-  }
-  const name = `taskgrid_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    options: { databaseUrl: url.toString() },
-    drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  const db = await createFreshDatabase(adminUrl);
+  return { options: db.databaseUrl !== undefined ? { databaseUrl: db.databaseUrl } : { dataDir: db.dir }, drop: db.drop };
 }
 
 export interface TestMaster {

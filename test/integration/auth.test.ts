@@ -24,7 +24,7 @@ import { WhoAmIRequest } from "../../src/gen/taskgrid/v1/admin_service.js";
 import type { TaskEvent } from "../../src/gen/taskgrid/v1/task.js";
 import { WatchTasksRequest, type WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
 import { AttemptOutcome, Role, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
-import { parsePrometheusText } from "../../src/telemetry/prom-text.js";
+import { parsePrometheusText } from "../helpers/prom-text.js";
 import { BAD_SPECS, NUL_RULE, NUL_SPEC_CASES } from "../helpers/bad-specs.js";
 import { call, callError, rawClients, waitForState, type RawClients } from "../helpers/grpc-clients.js";
 import { RawAgent } from "../helpers/raw-agent.js";

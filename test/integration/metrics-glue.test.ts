@@ -8,7 +8,7 @@ import { PRIORITIES, QUEUE_CLASSES, type Task, type TaskEvent, type TaskResult, 
 import { newWorkerSlot, type WorkerSlot } from "../../src/core/worker-slot.js";
 import { instrumentPlacement, masterMetricSources, recordAttemptEnd, taskEventMetrics } from "../../src/telemetry/master-metrics.js";
 import { NOOP_RECORDER, type MetricsServer } from "../../src/telemetry/metrics.js";
-import { parsePrometheusText, type Exposition } from "../../src/telemetry/prom-text.js";
+import { parsePrometheusText, type Exposition } from "../helpers/prom-text.js";
 import { task as makeTask, worker as makeWorker } from "../helpers/domain.js";
 import { countingSources, driveRecorder, samplesOf, scrape, scrapeText, start, stopServersAfterEach, value } from "../helpers/metrics.js";
 

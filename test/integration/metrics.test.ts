@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EXPORTED_METRICS, KNOWN_LABEL_VALUES, PROCESS_METRICS, TASKGRID_METRICS, type MetricDoc } from "../../src/telemetry/metric-names.js";
 import { parseListen, startMetrics } from "../../src/telemetry/metrics.js";
-import { familyOf, parsePrometheusText, type Exposition } from "../../src/telemetry/prom-text.js";
+import { familyOf, parsePrometheusText, type Exposition } from "../helpers/prom-text.js";
 import { countingSources, driveRecorder, samplesOf, scrape, scrapeText, SOURCE_KEYS, start, stopServersAfterEach, value } from "../helpers/metrics.js";
 
 // ---- helpers -----------------------------------------------------------------------------------

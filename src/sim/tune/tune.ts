@@ -1,7 +1,8 @@
-// The GA tuner end to end (issue 6): evolve the six RTS weights on TRAINING seeds of the hetero
-// workload (fitness: objective.ts), then evaluate the winner and the default weights on HELD-OUT
-// seeds the GA never saw. Deterministic: the GA's randomness is one mulberry32 stream from `gaSeed`,
-// workloads and simulations are seeded by their seed numbers. Pure computation, no I/O: the CLI
+// The GA tuner end to end (DESIGN §3 "Weights file"; docs/operations.md "Tuning and deploying new
+// weights"): evolve the six RTS weights on TRAINING seeds of the hetero workload (fitness:
+// objective.ts), then evaluate the winner and the default weights on HELD-OUT seeds the GA never
+// saw. Deterministic: the GA's randomness is one mulberry32 stream from `gaSeed`, workloads and
+// simulations are seeded by their seed numbers. Pure computation, no I/O: the CLI
 // (src/cli/commands/tune.ts) and the report (report.ts) print and write the result.
 import { mulberry32 } from "../../core/random.js";
 import { DEFAULT_WEIGHTS, type Weights } from "../../core/rts/weights.js";

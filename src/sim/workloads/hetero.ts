@@ -1,6 +1,7 @@
-// Seeded heterogeneous workload (issue 6): CPU-, GPU- and IO-bound kinds on a fleet of workers of
-// different speeds, some of them flaky; user estimates with noise; deadlines from sla_multiplier
-// (the engine derives submit + estimate x sla). Deterministic for a seed (mulberry32).
+// Seeded heterogeneous workload (run by the RTS-vs-round-robin report, docs/results/rts-vs-rr.md,
+// and by the GA tuner): CPU-, GPU- and IO-bound kinds on a fleet of workers of different speeds,
+// some of them flaky; user estimates with noise; deadlines from sla_multiplier (the engine derives
+// submit + estimate x sla). Deterministic for a seed (mulberry32).
 import { mulberry32, pick, type Rng } from "../../core/random.js";
 import type { Gpu } from "../../core/types.js";
 import type { Family, SimTaskSpec, SimWorkerSpec, Workload } from "../types.js";

@@ -313,7 +313,7 @@ export function workerStatusToJSON(object: WorkerStatus): string {
   }
 }
 
-/** What an API token may do (see docs/api.md, "Tokens and roles"). */
+/** What an API token may do (see docs/api.md, "Tokens": the role table). */
 export enum Role {
   ROLE_UNSPECIFIED = 0,
   /** ROLE_VIEWER - Read its project's tasks; list workers and scheduler info. */

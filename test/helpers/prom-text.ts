@@ -1,6 +1,6 @@
 // A small parser for the Prometheus text exposition format (0.0.4), enough to check what /metrics
-// serves: `# TYPE` lines and samples with labels. Used by the metrics tests (and usable by a test
-// that scrapes a running master, or by `taskgrid top`).
+// serves: `# TYPE` lines and samples with labels. Test-only: used by the metrics and auth tests
+// (directly and through helpers/metrics.ts).
 
 export interface Sample {
   name: string;

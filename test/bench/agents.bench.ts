@@ -12,7 +12,7 @@ import { cpuWindow, type CpuWindow } from "./cpu.js";
 import type { AgentsFromChild, AgentsToChild } from "./load/agents-child.js";
 import { startMasterProcess } from "./master-process.js";
 import { mib, num, sleep, tableMarkdown, tableText, verdict, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const AGENTS = 10_000;
 const CHANNELS = 20;

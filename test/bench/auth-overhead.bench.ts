@@ -17,7 +17,7 @@ import { cpuWindow } from "./cpu.js";
 import { closedLoopSubmits, TaskClients } from "./load/task-clients.js";
 import { startMasterProcess, type MasterProcess } from "./master-process.js";
 import { num, tableMarkdown, tableText, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const CHANNELS = 4;
 const IN_FLIGHT = 128;

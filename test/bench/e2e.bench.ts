@@ -12,7 +12,7 @@ import { FakeAgents } from "./load/fake-agents.js";
 import { TaskClients } from "./load/task-clients.js";
 import { startMasterProcess, type MasterProcess } from "./master-process.js";
 import { num, pollUntil, tableMarkdown, tableText, verdict, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const TARGET = 15_000;
 const AGENTS = 16;

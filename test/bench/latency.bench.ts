@@ -11,7 +11,7 @@ import { FakeAgents } from "./load/fake-agents.js";
 import { TaskClients } from "./load/task-clients.js";
 import { startMasterProcess } from "./master-process.js";
 import { num, pollUntil, quantile, sleep, tableMarkdown, tableText, verdict, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const TARGET_P99_MS = 25;
 const RATE = 1000;

@@ -17,7 +17,7 @@ import { RtsPlacement } from "../../src/core/rts/rts-placement.js";
 import { DEFAULT_WEIGHTS, type WeightSet } from "../../src/core/rts/weights.js";
 import type { Task } from "../../src/core/types.js";
 import { allocate, newWorkerSlot, release, type WorkerSlot } from "../../src/core/worker-slot.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 import { KINDS, int, makeTasks, makeWorkers, mulberry32, type Rng } from "./cluster.js";
 
 const T0 = 1_700_000_000_000;

@@ -13,7 +13,7 @@ import { cpuWindow, type CpuWindow } from "./cpu.js";
 import { TaskClients } from "./load/task-clients.js";
 import { startMasterProcess, type MasterProcess } from "./master-process.js";
 import { num, pollUntil, tableMarkdown, tableText, verdict, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const TARGET = 1000;
 const LEVELS = (process.env.TASKGRID_BENCH_LEVELS ?? "16,64").split(",").map(Number);

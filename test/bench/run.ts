@@ -14,26 +14,9 @@ import { agentsBench } from "./agents.bench.js";
 import { sigkillBench } from "./sigkill.bench.js";
 import { tracingOverheadBench } from "./tracing-overhead.bench.js";
 import { authOverheadBench } from "./auth-overhead.bench.js";
+import type { BenchEnv, BenchModule } from "./bench-module.js";
 
-export interface BenchResult {
-  /** Printed to stdout. */
-  text: string;
-  /** Body of the section in docs/benchmarks.md (without the "## title" line). */
-  markdown: string;
-}
-
-export interface BenchModule {
-  /** Short name for `npm run bench -- NAME`. */
-  name: string;
-  /** Section title in docs/benchmarks.md ("## <section>"); the module owns that section. */
-  section: string;
-  run(env: BenchEnv): Promise<BenchResult> | BenchResult;
-}
-
-export interface BenchEnv {
-  date: string;
-  machine: string;
-}
+export type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const benches: BenchModule[] = [placementBench, submitBench, e2eBench, latencyBench, processesBench, agentsBench, sigkillBench, tracingOverheadBench, authOverheadBench];
 

@@ -9,7 +9,7 @@ import { runKillScenario, type KillOutcome } from "../helpers/kill-master.js";
 import { createBenchDatabase } from "./bench-db.js";
 import { FakeAgents } from "./load/fake-agents.js";
 import { num, tableMarkdown, tableText, verdict, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const KILL_AFTER = [2000, 5000, 10_000];
 const IN_FLIGHT = 128;

@@ -8,7 +8,7 @@ import { cpuPerTaskText, cpuText, cpuWindow, type CpuWindow } from "./cpu.js";
 import { closedLoopSubmits, TaskClients } from "./load/task-clients.js";
 import { startMasterProcess } from "./master-process.js";
 import { num, tableMarkdown, tableText, verdict, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const TARGET = 4500;
 const CHANNELS = 4;

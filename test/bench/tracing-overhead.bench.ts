@@ -23,7 +23,7 @@ import { startTracing, type TracingOptions } from "../../src/telemetry/tracing.j
 import { task } from "../helpers/domain.js";
 import { startMasterProcess } from "./master-process.js";
 import { num, tableMarkdown, tableText, type Table } from "./report.js";
-import type { BenchEnv, BenchModule, BenchResult } from "./run.js";
+import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const CHANNELS = 4;
 const IN_FLIGHT = 128;

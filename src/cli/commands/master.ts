@@ -2,8 +2,9 @@
 // SIGHUP re-reads the TLS certificate files.
 import { readFileSync } from "node:fs";
 import type { Command, Io } from "../command.js";
-import { LOG_FLAGS } from "../log-options.js";
-import { resolveMasterOptions } from "../master-options.js";
+import { MASTER_SETTINGS } from "../../config/master-settings.js";
+import { MASTER_FLAGS, resolveMasterOptions } from "../master-options.js";
+import { withCliDefaults } from "../setting-flags.js";
 import { stopOnSignal } from "../shutdown.js";
 import { UsageError } from "../usage-error.js";
 
@@ -37,28 +38,7 @@ export const masterCommand: Command = {
   name: "master",
   summary: "Run the master (gRPC API, scheduler, agent streams)",
   usage: "master [flags]",
-  flags: {
-    listen: { type: "string", value: "HOST:PORT", description: "gRPC address (env TASKGRID_LISTEN, default 127.0.0.1:50051)" },
-    metrics: { type: "string", value: "HOST:PORT", description: "Prometheus /metrics address (env TASKGRID_METRICS, default 127.0.0.1:9464)" },
-    "database-url": { type: "string", value: "URL", description: "postgres://... (env TASKGRID_DATABASE_URL); unset: embedded database" },
-    "data-dir": { type: "string", value: "DIR", description: "embedded database directory (env TASKGRID_DATA_DIR, default .taskgrid)" },
-    weights: { type: "string", value: "FILE", description: "RTS weights file (env TASKGRID_WEIGHTS, default config/ga_output.json)" },
-    config: { type: "string", value: "FILE", description: "config file, JSON or flat YAML (env TASKGRID_CONFIG); flags and env override it" },
-    auth: { type: "boolean", description: "require an API token on every call (env TASKGRID_AUTH=1)" },
-    "insecure-allow-anyone": {
-      type: "boolean",
-      description: "serve a non-loopback --listen without --auth: anyone who reaches it runs commands on every agent (env TASKGRID_INSECURE_ALLOW_ANYONE=1)",
-    },
-    "bootstrap-token-file": {
-      type: "string",
-      value: "FILE",
-      description: "with --auth and no admin token yet: write the first admin token here, mode 0600 (env TASKGRID_BOOTSTRAP_TOKEN_FILE; default: print it once in the log)",
-    },
-    "tls-cert": { type: "string", value: "FILE", description: "server certificate chain (PEM); turns TLS on, with --tls-key (env TASKGRID_TLS_SERVER_CERT)" },
-    "tls-key": { type: "string", value: "FILE", description: "private key (PEM) of --tls-cert (env TASKGRID_TLS_SERVER_KEY)" },
-    "tls-client-ca": { type: "string", value: "FILE", description: "CA (PEM) that signs client certificates: clients must present one (mTLS) (env TASKGRID_TLS_CLIENT_CA)" },
-    ...LOG_FLAGS,
-  },
+  flags: MASTER_FLAGS,
   notes:
     "Listening beyond loopback (e.g. --listen 0.0.0.0:50051) needs --auth (clients present API tokens; see\n" +
     "'taskgrid token --help') or an explicit --insecure-allow-anyone. With --auth and no admin token yet, the\n" +
@@ -67,8 +47,7 @@ export const masterCommand: Command = {
     "Traces (one per task) are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (see docs/operations.md, Tracing).",
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`master takes no arguments (got "${args.positionals[0]}")`);
-    const options = resolveMasterOptions(args, io.env, (path) => readFileSync(path, "utf8"));
-    options.metrics ??= "127.0.0.1:9464";
+    const options = withCliDefaults(MASTER_SETTINGS, resolveMasterOptions(args, io.env, (path) => readFileSync(path, "utf8")));
     // Imported lazily so client verbs never load the server, the store or the database driver.
     const { startMaster } = await import("../../../master/master.js");
     // Traces follow the standard OTEL_* variables (off unless an OTLP endpoint is set).

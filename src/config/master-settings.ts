@@ -1,0 +1,151 @@
+// Every setting of `taskgrid master` (and of startMaster), stated once. master/config.ts resolves
+// programmatic options with it; src/cli/master-options.ts reads flags, TASKGRID_* variables and the
+// config file with it; docs/operations.md's Configuration table and config/taskgrid.example.json
+// are checked against it by tests.
+import { MAX_POLL_INTERVAL_MS } from "../../master/weights-watcher.js";
+import { DEFAULT_FAILURE_POLICY } from "../core/failure-accounting.js";
+import { LOG_SETTINGS } from "./log-settings.js";
+import type { Settings } from "./schema.js";
+
+const TLS_PAIR = "the master's TLS certificate and its key go together";
+
+export const MASTER_SETTINGS = {
+  listen: {
+    type: "address",
+    default: "127.0.0.1:50051",
+    flag: "listen",
+    value: "HOST:PORT",
+    env: "TASKGRID_LISTEN",
+    help: "gRPC address",
+    doc: "gRPC address (port 0 picks a free one); beyond loopback it needs `auth` or `insecureAllowAnyone`",
+  },
+  metrics: {
+    type: "address",
+    cliDefault: "127.0.0.1:9464",
+    flag: "metrics",
+    value: "HOST:PORT",
+    env: "TASKGRID_METRICS",
+    help: "Prometheus /metrics address",
+    doc: "Prometheus `/metrics` address (startMaster without it: off)",
+  },
+  databaseUrl: {
+    type: "string",
+    defaultText: "embedded database",
+    flag: "database-url",
+    value: "URL",
+    env: "TASKGRID_DATABASE_URL",
+    help: "postgres://...",
+    doc: "Postgres URL (`postgres://...`); unset = embedded PGlite under `dataDir`",
+  },
+  dataDir: {
+    type: "path",
+    default: ".taskgrid",
+    flag: "data-dir",
+    value: "DIR",
+    env: "TASKGRID_DATA_DIR",
+    help: "embedded database directory",
+    doc: "embedded database directory (`<dataDir>/db`)",
+  },
+  schema: { type: "string", defaultText: "the connection's search_path", help: "Postgres schema, created if missing (tests isolate themselves with one); ignored by PGlite" },
+  weightsPath: {
+    type: "path",
+    default: "config/ga_output.json",
+    flag: "weights",
+    value: "FILE",
+    env: "TASKGRID_WEIGHTS",
+    help: "RTS weights file",
+  },
+  ordering: { type: "enum", choices: ["priority", "fifo"], default: "priority", help: "`priority` (class, priority, FIFO) or `fifo`" },
+  placement: { type: "enum", choices: ["rts", "round_robin"], default: "rts", help: "`rts` (round-robin fallback when it cannot decide) or `round_robin`" },
+  telemetryMaxAgeMs: { type: "number", above: 0, derive: { from: "suspectAfterMs" }, help: "older telemetry is not fresh for RTS" },
+  weightsPollMs: {
+    type: "number",
+    above: 0,
+    max: MAX_POLL_INTERVAL_MS,
+    maxWhy: "changes must show within 5 s",
+    default: 1000,
+    help: `weights file mtime poll (fs events are the fast path; <= ${MAX_POLL_INTERVAL_MS})`,
+  },
+  slaMultiplier: { type: "number", min: 1, default: 2, help: "derived deadline = submit + estimate x this (>= 1)" },
+  heartbeatIntervalMs: { type: "number", above: 0, default: 3000, help: "heartbeat period told to agents on register" },
+  suspectAfterMs: { type: "number", above: 0, default: 10_000, help: "an agent silent this long is suspect (liveness)" },
+  offlineAfterMs: { type: "number", above: 0, default: 20_000, help: "an agent silent this long is offline; its attempts are requeued (>= `suspectAfterMs`)" },
+  livenessTickMs: { type: "number", above: 0, default: 1000, help: "how often liveness is checked" },
+  cancelGraceMs: { type: "number", above: 0, default: 10_000, help: "SIGTERM -> SIGKILL grace for cancels" },
+  staleMarginMs: {
+    type: "number",
+    above: 0,
+    default: 30_000,
+    help: "an attempt of a task with a timeout that has no result after timeout + this is ended by the master as TIMEOUT (agent gone or silent)",
+  },
+  shutdownTimeoutMs: { type: "number", above: 0, default: 10_000, help: "bound on graceful shutdown" },
+  leaseMs: {
+    type: "number",
+    above: 0,
+    derive: { from: "offlineAfterMs", divide: 2 },
+    help: "an agent that heard nothing from the master for this long stops its tasks; `leaseMs` + `leaseGraceMs` must be < `offlineAfterMs` and `leaseMs` >= 2 x `heartbeatIntervalMs` (see architecture.md, \"Runs once\")",
+  },
+  leaseGraceMs: { type: "number", above: 0, derive: { from: "offlineAfterMs", divide: 4 }, help: "SIGTERM -> SIGKILL grace of an agent whose lease expired" },
+  defaultMaxRequeues: { type: "integer", min: 0, default: DEFAULT_FAILURE_POLICY.defaultMaxRequeues, help: "requeues after LOST attempts for tasks without `max_requeues`" },
+  retryBackoffMs: { type: "integer", min: 0, default: DEFAULT_FAILURE_POLICY.defaultRetryBackoffMs, help: "retry backoff base for tasks without `retry_backoff_ms`" },
+  maxRetryBackoffMs: { type: "integer", min: 0, default: DEFAULT_FAILURE_POLICY.maxRetryBackoffMs, help: "upper bound of one retry backoff" },
+  auth: {
+    type: "boolean",
+    default: false,
+    flag: "auth",
+    env: "TASKGRID_AUTH",
+    help: "require an API token on every call",
+    doc: "require a token on every call; see \"Authentication and tokens\"",
+  },
+  insecureAllowAnyone: {
+    type: "boolean",
+    default: false,
+    flag: "insecure-allow-anyone",
+    env: "TASKGRID_INSECURE_ALLOW_ANYONE",
+    help: "serve a non-loopback --listen without --auth: anyone who reaches it runs commands on every agent",
+    doc: "serve a non-loopback `listen` without auth (warned every minute)",
+  },
+  bootstrapTokenFile: {
+    type: "path",
+    defaultText: "print it once in the log",
+    flag: "bootstrap-token-file",
+    value: "FILE",
+    env: "TASKGRID_BOOTSTRAP_TOKEN_FILE",
+    help: "with --auth and no admin token yet: write the first admin token here, mode 0600",
+    doc: "with `auth` on and no admin token yet, the first admin token is written here (mode 0600)",
+  },
+  authRefreshMs: { type: "number", above: 0, default: 2000, help: "how often cached tokens are re-read (revocations by other masters, expiry)" },
+  tlsCert: {
+    type: "path",
+    option: "tls.certFile",
+    requires: { keys: ["tlsKey"], why: TLS_PAIR },
+    flag: "tls-cert",
+    value: "FILE",
+    env: "TASKGRID_TLS_SERVER_CERT",
+    help: "server certificate chain (PEM); turns TLS on, with --tls-key",
+    doc: "server certificate chain (PEM); turns TLS on, with `tlsKey`; re-read on SIGHUP or change",
+  },
+  tlsKey: {
+    type: "path",
+    option: "tls.keyFile",
+    requires: { keys: ["tlsCert"], why: TLS_PAIR },
+    flag: "tls-key",
+    value: "FILE",
+    env: "TASKGRID_TLS_SERVER_KEY",
+    help: "private key (PEM) of --tls-cert",
+    doc: "private key (PEM) of `tlsCert`",
+  },
+  tlsClientCa: {
+    type: "path",
+    option: "tls.clientCaFile",
+    requires: { keys: ["tlsCert", "tlsKey"], why: "client certificates are checked over TLS only" },
+    flag: "tls-client-ca",
+    value: "FILE",
+    env: "TASKGRID_TLS_CLIENT_CA",
+    help: "CA (PEM) that signs client certificates: clients must present one (mTLS)",
+    doc: "CA (PEM) that signs client certificates: clients must present one (mTLS; needs `tlsCert`)",
+  },
+  ...LOG_SETTINGS,
+} as const satisfies Settings;
+
+export type MasterSettingKey = keyof typeof MASTER_SETTINGS;

@@ -5,12 +5,9 @@ import type { Task } from "../core/types.js";
 import type { StoreWrite, SubmitOutcome, SubmitRequest } from "./store-types.js";
 import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
 import { coalesceWrites } from "./coalesce-writes.js";
+import { writeKind } from "./write-kinds.js";
 import type { BatchStatement, ScriptSession } from "./write-script.js";
-import { insertTasks, projectIdempotencyKeyOf, rowToTask, selectTasksByIdempotencyKeys, updateTaskProgress, updateTaskStates, type ProjectIdempotencyKey } from "./tasks-sql.js";
-import { insertAttempts, updateAttempts } from "./attempts-sql.js";
-import { insertEvents } from "./events-sql.js";
-import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
-import { recordDeadlineMisses, upsertLearning } from "./learning-sql.js";
+import { projectIdempotencyKeyOf, rowToTask, selectTasksByIdempotencyKeys, type ProjectIdempotencyKey } from "./tasks-sql.js";
 
 export type StoreJob = { kind: "submit"; request: SubmitRequest } | { kind: "write"; writes: StoreWrite[] };
 
@@ -102,30 +99,8 @@ function resolveSubmission(request: SubmitRequest, claimed: ReadonlyMap<string, 
   return { kind: "created", tasks: request.tasks };
 }
 
-/** The statement of one planned group (two for deadline misses: the task and its worker). */
+/** The statement(s) of one planned group, built by its kind's entry in write-kinds.ts. */
 function statementsOf(group: OpGroup): BatchStatement | BatchStatement[] {
-  // The planner guarantees every op in a group has group.kind; `pick` narrows the union for TS.
-  const pick = <K extends RowOp["kind"]>(kind: K) => group.ops as Extract<RowOp, { kind: K }>[];
-  switch (group.kind) {
-    case "insert_task":
-      return insertTasks(pick("insert_task").map((op) => op.task));
-    case "upsert_worker":
-      return upsertWorkers(pick("upsert_worker").map((op) => op.worker));
-    case "insert_attempt":
-      return insertAttempts(pick("insert_attempt").map((op) => op.attempt));
-    case "update_attempt":
-      return updateAttempts(pick("update_attempt"));
-    case "update_task":
-      return updateTaskStates(pick("update_task"));
-    case "update_progress":
-      return updateTaskProgress(pick("update_progress"));
-    case "update_worker_status":
-      return updateWorkerStatuses(pick("update_worker_status"));
-    case "upsert_learning":
-      return upsertLearning(pick("upsert_learning").map((op) => op.stats));
-    case "record_deadline_miss":
-      return recordDeadlineMisses(pick("record_deadline_miss"));
-    case "append_event":
-      return insertEvents(pick("append_event").map((op) => op.event));
-  }
+  // The planner guarantees every op in a group has group.kind.
+  return writeKind(group.kind).statements(group.ops);
 }

@@ -2,66 +2,42 @@
 // changing the outcome of running them one by one in order.
 //
 // Each operation kind has a fixed phase (its position in a round: inserts of tasks first, events
-// last). Operations are grouped by (round, phase); each group becomes one statement. An operation
-// goes into the earliest round that keeps it after every earlier operation it conflicts with:
-// two operations conflict when one writes a row key the other reads or writes. Two writes of the
-// same row never share a statement (an UPDATE ... FROM with duplicate keys is undefined).
+// last; see write-kinds.ts). Operations are grouped by (round, phase); each group becomes one
+// statement. An operation goes into the earliest round that keeps it after every earlier operation
+// it conflicts with: two operations conflict when one writes a row key the other reads or writes.
+// Two writes of the same row never share a statement (an UPDATE ... FROM with duplicate keys is
+// undefined).
 //
 // In the common case (each task touched once per batch) everything fits in one round, i.e. one
 // statement per kind; a task assigned and started within the same batch needs two rounds.
-import type { Task } from "../core/types.js";
-import type { StoreWrite } from "./store-types.js";
+import { writeKind, type RowOp, type RowOpKind } from "./write-kinds.js";
 
-/** A row operation: a StoreWrite, or a task insert from a submission. */
-export type RowOp = StoreWrite | { kind: "insert_task"; task: Task };
-export type RowOpKind = RowOp["kind"];
+export type { RowOp, RowOpKind } from "./write-kinds.js";
 
-/** Execution order of kinds within a round. Inserts precede what references them. */
-const PHASE: Record<RowOpKind, number> = {
-  insert_task: 0,
-  upsert_worker: 1,
-  insert_attempt: 2,
-  update_attempt: 3,
-  update_task: 4,
-  update_progress: 5,
-  update_worker_status: 6,
-  upsert_learning: 7,
-  record_deadline_miss: 8,
-  append_event: 9,
-};
+/** Prefix of a row's existence key (no table name starts with it). */
+const EXISTS = "+";
 
 export interface RowKeys {
   writes: string[];
   reads: string[];
 }
 
-// "t:" = a task row's mutable columns; "tx:" = the task row's existence (written only by its
-// insert), which attempts and events depend on through their foreign keys. Keeping the two apart
-// lets attempt inserts and events share a round with updates of the same task.
+/**
+ * What an operation writes and reads, from the rows its kind declares (write-kinds.ts). A row has
+ * two keys: its row key (write-kinds.ts, rowKey) stands for its mutable columns; EXISTS + row key
+ * for the row being there at all, written only by its insert and read by the operations whose
+ * foreign keys point at it. Keeping the two apart lets attempt inserts and events share a round
+ * with updates of the same task.
+ */
 export function keysOf(op: RowOp): RowKeys {
-  switch (op.kind) {
-    case "insert_task":
-      return { writes: [`t:${op.task.id}`, `tx:${op.task.id}`], reads: [] };
-    case "update_task":
-    case "update_progress":
-      return { writes: [`t:${op.taskId}`], reads: [] };
-    case "insert_attempt":
-      return { writes: [`a:${op.attempt.id}`], reads: [`tx:${op.attempt.taskId}`] };
-    case "update_attempt":
-      return { writes: [`a:${op.attemptId}`], reads: [] };
-    // Events of one task all read only "tx:", so they always land in one round, and one
-    // statement inserts them in array order (see insertEvents).
-    case "append_event":
-      return { writes: [], reads: [`tx:${op.event.taskId}`] };
-    case "upsert_worker":
-      return { writes: [`w:${op.worker.id}`], reads: [] };
-    case "update_worker_status":
-      return { writes: [`w:${op.workerId}`], reads: [] };
-    case "upsert_learning":
-      return { writes: [`l:${op.stats.kind}\u0000${op.stats.workerId}`], reads: [] };
-    case "record_deadline_miss":
-      return { writes: [`t:${op.taskId}`, `w:${op.workerId}`], reads: [] };
-  }
+  const rows = writeKind(op.kind).rows(op);
+  const writes: string[] = [];
+  const reads: string[] = [];
+  // Plain loops, no closures: this runs for every op of every batch.
+  if (rows.inserts) for (const row of rows.inserts) writes.push(row, EXISTS + row);
+  if (rows.updates) for (const row of rows.updates) writes.push(row);
+  if (rows.references) for (const row of rows.references) reads.push(EXISTS + row);
+  return { writes, reads };
 }
 
 interface Slot {
@@ -86,7 +62,7 @@ export function planBatch(ops: readonly RowOp[]): OpGroup[] {
   const rounds: OpGroup[][] = [];
 
   for (const op of ops) {
-    const phase = PHASE[op.kind];
+    const { phase } = writeKind(op.kind);
     const { writes, reads } = keysOf(op);
     let round = 0;
     const after = (slot: Slot | undefined) => {

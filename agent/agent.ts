@@ -205,9 +205,11 @@ class Agent {
     const body = message.body;
     switch (body?.$case) {
       case "registered":
-        return this.onRegistered(body.value);
+        this.onRegistered(body.value);
+        return;
       case "assign":
-        return this.onAssign(body.value);
+        this.onAssign(body.value);
+        return;
       case "cancel":
         if (!this.executor.cancel(body.value.attemptId, body.value.graceMs, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, body.value.reason || "canceled")) {
           this.log("info", "cancel for an attempt that is not running", { attempt: body.value.attemptId });
@@ -227,9 +229,11 @@ class Agent {
         this.log("info", "draining", { reason: body.value.reason });
         return;
       case "ack":
-        return this.reports.acked(body.value.seq);
+        this.reports.acked(body.value.seq);
+        return;
       case "heartbeatAck":
-        return this.lease.heartbeatAnswered(body.value.seq);
+        this.lease.heartbeatAnswered(body.value.seq);
+        return;
       default:
         this.log("warn", "ignored a master message without a known body", {});
     }

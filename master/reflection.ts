@@ -82,13 +82,18 @@ function answer(index: Index, req: ReflectionRequest): Record<string, unknown> {
  * Adds grpc.reflection.v1 and v1alpha ServerReflection to the server. It describes the taskgrid.v1
  * services; grpc.health.v1 is served but not described (health probes do not use reflection).
  */
+/** The part of the loaded reflection.proto package this file uses. */
+interface ReflectionPackage {
+  grpc: { reflection: Record<string, { ServerReflection: { service: grpc.ServiceDefinition } } | undefined> };
+}
+
 export function addReflection(server: grpc.Server): void {
   const index = indexDescriptorSet(readFileSync(DESCRIPTOR_SET));
   const require = createRequire(import.meta.url);
   for (const version of ["v1", "v1alpha"]) {
     const protoPath = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
-    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, defaults: false, oneofs: true })) as any;
-    const service = pkg.grpc.reflection[version].ServerReflection.service as grpc.ServiceDefinition;
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, defaults: false, oneofs: true })) as unknown as ReflectionPackage;
+    const service = pkg.grpc.reflection[version]!.ServerReflection.service;
     server.addService(service, {
       ServerReflectionInfo: (call: grpc.ServerDuplexStream<ReflectionRequest, unknown>) => {
         call.on("data", (req: ReflectionRequest) => call.write(answer(index, req)));

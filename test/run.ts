@@ -60,7 +60,7 @@ for (const file of testFiles()) {
   failed += r.failed;
   const name = relative(root, file);
   process.stdout.write(`${r.failed === 0 ? "ok  " : "FAIL"} ${name} (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)}s)\n`);
-  if (r.failed > 0) process.stdout.write(r.output.split("\n").map((l) => `    ${l}`).join("\n") + "\n");
+  if (r.failed > 0) process.stdout.write(`${r.output.split("\n").map((l) => `    ${l}`).join("\n")}\n`);
   // The fault suite's figures (executions per task, time to recovery) are its report: always shown.
   else if (chaos) process.stdout.write(r.output.split("\n").filter((l) => /executions per task/.test(l)).map((l) => `    ${l.slice(Math.max(0, l.search(/\S+(?: \S+)*: \d+ tasks/)))}\n`).join(""));
 }

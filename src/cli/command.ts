@@ -76,11 +76,11 @@ export async function withClient<T>(args: ParsedArgs, io: Io, body: (client: Tas
 
 /** Pretty JSON, one document per call (use `jsonLine` for streams). */
 export function printJson(io: Io, value: unknown): void {
-  io.out(JSON.stringify(value, null, 2) + "\n");
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function jsonLine(io: Io, value: unknown): void {
-  io.out(JSON.stringify(value) + "\n");
+  io.out(`${JSON.stringify(value)}\n`);
 }
 
 export function helpText(cmd: Command): string {

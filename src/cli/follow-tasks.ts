@@ -53,7 +53,7 @@ export class EventPrinter {
       }
     }
     this.clearBar();
-    this.io.err(formatEventLine(e, before?.state) + "\n");
+    this.io.err(`${formatEventLine(e, before?.state)}\n`);
   }
 
   /** Ends a bar line so the next output starts on a fresh line. */

@@ -8,12 +8,12 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
   const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
   const line = (cells: readonly string[]) =>
     cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ").trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n") + "\n";
+  return `${[line(headers), ...rows.map(line)].join("\n")}\n`;
 }
 
 /** Shortens text to at most `max` characters, marking the cut with "…". */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(0, Math.max(0, max - 1)) + "…";
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
 
 /** 1500 -> "1.5s", 90_000 -> "1m30s", 7_200_000 -> "2h", 0 -> "0s". */
@@ -85,5 +85,5 @@ export function formatNumber(n: number, digits = 3): string {
 export function formatFields(fields: ReadonlyArray<readonly [string, string | undefined]>, indent = ""): string {
   const shown = fields.filter(([, v]) => v !== undefined && v !== "");
   const width = Math.max(0, ...shown.map(([k]) => k.length)) + 1;
-  return shown.map(([k, v]) => `${indent}${(k + ":").padEnd(width)} ${v}\n`).join("");
+  return shown.map(([k, v]) => `${indent}${(`${k}:`).padEnd(width)} ${v}\n`).join("");
 }

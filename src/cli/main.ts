@@ -57,7 +57,7 @@ export function reportError(err: unknown, io: Io, verb: string | undefined): num
   const kind = (err as { kind?: unknown } | null)?.kind;
   const message = err instanceof Error ? err.message : String(err);
   io.err(`error: ${typeof kind === "string" ? `${kind.toUpperCase()}: ` : ""}${message}\n`);
-  if (io.env.TASKGRID_DEBUG && err instanceof Error && err.stack) io.err(err.stack + "\n");
+  if (io.env.TASKGRID_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
   return 1;
 }
 

@@ -44,7 +44,7 @@ export function formatWorkerDetail(w: Worker, now: Date): string {
       String(g.index), g.model, formatMib(g.memoryMib), used.has(g.index) ? "yes" : "no",
       util.has(g.index) ? `${formatNumber(util.get(g.index)!.utilizationPercent, 0)}%` : "-",
     ]);
-    out += "GPUs:\n" + formatTable(["  INDEX", "MODEL", "MEMORY", "ALLOCATED", "UTIL"], rows.map((r) => ["  " + r[0], ...r.slice(1)]));
+    out += `GPUs:\n${formatTable(["  INDEX", "MODEL", "MEMORY", "ALLOCATED", "UTIL"], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)]))}`;
   }
   return out;
 }
@@ -79,6 +79,6 @@ export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): 
   const queued = info.queueLengths.filter((q) => q.length > 0);
   out += queued.length === 0
     ? "Queued:        none\n"
-    : "Queued:\n" + formatTable(["  QUEUE", "PRIORITY", "TASKS"], queued.map((q) => [`  ${queueName(q.queueClass)}`, priorityName(q.priority), String(q.length)]));
+    : `Queued:\n${formatTable(["  QUEUE", "PRIORITY", "TASKS"], queued.map((q) => [`  ${queueName(q.queueClass)}`, priorityName(q.priority), String(q.length)]))}`;
   return out;
 }

@@ -115,7 +115,7 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
   }
   out += formatHistory(events);
   const tail = task.result?.outputTail;
-  if (tail) out += `Output (tail):\n${indent(tail.endsWith("\n") ? tail : tail + "\n", "  ")}`;
+  if (tail) out += `Output (tail):\n${indent(tail.endsWith("\n") ? tail : `${tail}\n`, "  ")}`;
   return out;
 }
 
@@ -154,7 +154,7 @@ function historyDetail(e: TaskEvent): string {
 /** The task's history, oldest first: time, state, who caused it ("-" when not recorded) and detail. */
 export function formatHistory(events: readonly TaskEvent[]): string {
   if (events.length === 0) return "";
-  const rows = events.map((e) => ["  " + formatTime(e.time), stateName(e.state), e.actor || "-", historyDetail(e)]);
+  const rows = events.map((e) => [`  ${formatTime(e.time)}`, stateName(e.state), e.actor || "-", historyDetail(e)]);
   return `History:\n${formatTable(["  TIME", "STATE", "ACTOR", "DETAIL"], rows)}`;
 }
 

@@ -174,5 +174,5 @@ export function renderTopFrame(v: TopView, o: FrameOptions = {}): string {
     if (shown.length < v.workers.length) lines.push(`… and ${v.workers.length - shown.length} more workers (make the terminal taller, or use taskgrid workers)`);
   }
   const cut = o.columns === undefined || o.columns < 1 ? lines : lines.map((l) => truncate(l, o.columns!));
-  return cut.join("\n") + "\n";
+  return `${cut.join("\n")}\n`;
 }

@@ -29,7 +29,7 @@ export class RoundRobinPlacement implements PlacementStrategy {
   readonly name = "round_robin";
   private lastWorkerId = "";
 
-  choose(task: Task, candidates: Candidate[], _nowMs: number, fallbackReason = ""): PlacementChoice {
+  choose(_task: Task, candidates: Candidate[], _nowMs: number, fallbackReason = ""): PlacementChoice {
     let next: Candidate | null = null;
     let lowest: Candidate = candidates[0];
     for (const c of candidates) {

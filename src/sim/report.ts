@@ -96,7 +96,7 @@ function svg(runs: Record<PlacementName, RunMetrics[]>): string {
   parts.push(`<rect x="${W - 170}" y="${H - 26}" width="12" height="12" fill="#9e9e9e"/><text x="${W - 153}" y="${H - 16}">round-robin</text>`);
   parts.push(`<rect x="${W - 80}" y="${H - 26}" width="12" height="12" fill="#1f77b4"/><text x="${W - 63}" y="${H - 16}">RTS</text>`);
   parts.push("</svg>");
-  return parts.join("\n") + "\n";
+  return `${parts.join("\n")}\n`;
 }
 
 export function markdown(seeds: number[], runs: Record<PlacementName, RunMetrics[]>, tasksPerS: number): string {
@@ -133,7 +133,7 @@ export function markdown(seeds: number[], runs: Record<PlacementName, RunMetrics
   lines.push("- Tasks failed after retries: 1.1 per run of 20,000 under RTS vs 0.5 under RR. Fast workers attract work even when flaky, and the success and penalty weights are small (0.05 each).");
   lines.push(`- Simulator speed in this run: ${Math.round(tasksPerS)} tasks/s on average over the ${seeds.length * 2} runs.`);
   lines.push("", ...WHAT_CHANGED);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -51,7 +51,7 @@ export function formatValidation(rows: readonly ValidationRow[]): string {
   const checked = rows.filter((r) => r.relErr !== null);
   const good = checked.filter((r) => r.relErr! <= 0.01).length;
   lines.push(`${good}/${checked.length} published cells reproduced within 1%`);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** WFP3/UNICEP under both readings of `w`; the published-reading figures are taken from `rows`. */
@@ -90,13 +90,13 @@ export function formatTrueWait(rows: readonly TrueWaitRow[]): string {
     const ratio = `${(r.oursTrueW / r.oursPublishedW).toFixed(3)}x`;
     lines.push(`${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.oursPublishedW.toFixed(2).padStart(20)}${r.oursTrueW.toFixed(2).padStart(15)}${ratio.padStart(18)}`);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = process.argv[2] ?? new URL("../../../shared/traces", import.meta.url).pathname;
   const rows = validate(dir);
   process.stdout.write(formatValidation(rows));
-  process.stdout.write("\n" + formatTrueWait(validateTrueWait(dir, rows)));
+  process.stdout.write(`\n${formatTrueWait(validateTrueWait(dir, rows))}`);
   process.exit(rows.every((r) => r.relErr === null || r.relErr <= 0.01) ? 0 : 1);
 }

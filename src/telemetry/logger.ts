@@ -52,7 +52,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const min = ORDER[options.level ?? "info"];
   const stream = options.stream ?? process.stderr;
   const { format, colour } = resolveLogStyle({ ...options, stream });
-  const write = options.write ?? ((line: string) => void stream.write(line + "\n"));
+  const write = options.write ?? ((line: string) => void stream.write(`${line}\n`));
   const now = options.now ?? Date.now;
   const base = options.fields ?? {};
   const render = format === "text" ? (e: LogEntry) => formatTextLine(e, colour) : formatJsonLine;

@@ -107,7 +107,7 @@ export class SourceGauges {
     const gpus = this.workerGpuUtilization();
     if (gpus !== undefined) {
       family("taskgrid_worker_gpu_utilization", "GPU utilisation ratio 0..1 by worker and GPU index, from its last heartbeat.");
-      let lastWorker: unknown = undefined;
+      let lastWorker: unknown ;
       let workerLabel = "";
       for (const g of gpus) {
         if (g.worker !== lastWorker) {

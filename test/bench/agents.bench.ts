@@ -36,7 +36,7 @@ export const agentsBench: BenchModule = {
       });
     let registerMs = NaN;
     let peakRss = 0;
-    let endRss = 0;
+    let _endRss = 0;
     let online = 0;
     let workers = 0;
     let ended = 0;
@@ -55,7 +55,7 @@ export const agentsBench: BenchModule = {
       cpu = end();
       agentsCores = agentsEnd().master;
       const s = await master.stats();
-      endRss = s.rssBytes;
+      _endRss = s.rssBytes;
       online = s.workersOnline;
       workers = s.workers;
       const counted = next("count");

@@ -7,7 +7,7 @@ import { TaskServiceClient } from "../../src/gen/taskgrid/v1/task_service.js";
 
 /** Request message types by method name, so tests can pass partial objects (fromPartial fills defaults). */
 function requestType(method: string): { fromPartial(o: unknown): unknown } {
-  const name = method[0].toUpperCase() + method.slice(1) + "Request";
+  const name = `${method[0].toUpperCase() + method.slice(1)}Request`;
   const t = (taskPb as Record<string, unknown>)[name] ?? (adminPb as Record<string, unknown>)[name];
   if (!t) throw new Error(`no request type ${name}`);
   return t as { fromPartial(o: unknown): unknown };

@@ -1,6 +1,6 @@
 // Shared by the /metrics tests: a metrics server per test (stopped after it), scraping and
 // reading samples.
-import { test } from "uvu";
+import type { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startMetrics, type MetricSources, type MetricsServer } from "../../src/telemetry/metrics.js";
 import { parsePrometheusText, type Exposition, type Sample } from "./prom-text.js";

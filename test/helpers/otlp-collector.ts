@@ -33,16 +33,16 @@ interface OtlpKeyValue {
   value: OtlpValue;
 }
 
-function valueOf(v: OtlpValue): unknown {
+function otlpValue(v: OtlpValue): unknown {
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.boolValue !== undefined) return v.boolValue;
   if (v.intValue !== undefined) return Number(v.intValue);
   if (v.doubleValue !== undefined) return v.doubleValue;
-  if (v.arrayValue) return (v.arrayValue.values ?? []).map(valueOf);
+  if (v.arrayValue) return (v.arrayValue.values ?? []).map(otlpValue);
   return undefined;
 }
 
-const attributesOf = (kvs: OtlpKeyValue[] = []) => Object.fromEntries(kvs.map((kv) => [kv.key, valueOf(kv.value)]));
+const attributesOf = (kvs: OtlpKeyValue[] = []) => Object.fromEntries(kvs.map((kv) => [kv.key, otlpValue(kv.value)]));
 const nanosToMs = (n: string | number) => Number(BigInt(n) / 1_000_000n);
 
 export class OtlpCollector {

@@ -3,7 +3,7 @@
 import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "uvu";
+import type { test } from "uvu";
 import { WeightsWatcher, type WeightsWatcherOptions } from "../../master/weights-watcher.js";
 import { formatWeightsFile } from "../../src/core/rts/weights-file.js";
 import type { Weights, WeightSet } from "../../src/core/rts/weights.js";

@@ -59,11 +59,11 @@ test("taskgrid top --once (the real bin, piped): one plain frame with the header
   const frame = r.stdout;
   assert.not.match(frame, /\x1b/, "no terminal codes in --once");
   assert.match(frame, new RegExp(`^taskgrid top: master ${tm.address.replace(/\./g, "\\.")} at \\d\\d:\\d\\d:\\d\\d\n`));
-  assert.match(frame, /^Scheduler:  rts placement, priority ordering, weights \S+/m);
-  assert.match(frame, /^Tasks:      QUEUED 1  ASSIGNED 0  RUNNING 1  PAUSED 0$/m);
-  assert.match(frame, /^Queues:     LIVE\/HIGH 1$/m);
-  assert.match(frame, /^Decisions:  [1-9]\d* \(.*\)  fallbacks \d+ \(\d+(\.\d)?%\).*deadline misses 0$/m);
-  assert.match(frame, /^Workers:    1 \(.*ONLINE=1.*\)$/m);
+  assert.match(frame, /^Scheduler: {2}rts placement, priority ordering, weights \S+/m);
+  assert.match(frame, /^Tasks: {6}QUEUED 1 {2}ASSIGNED 0 {2}RUNNING 1 {2}PAUSED 0$/m);
+  assert.match(frame, /^Queues: {5}LIVE\/HIGH 1$/m);
+  assert.match(frame, /^Decisions: {2}[1-9]\d* \(.*\) {2}fallbacks \d+ \(\d+(\.\d)?%\).*deadline misses 0$/m);
+  assert.match(frame, /^Workers: {4}1 \(.*ONLINE=1.*\)$/m);
   assert.match(frame, /^WORKER\s+STATUS\s+RUNNING\s+LOAD\s+GPU\s+SEEN\s+TAGS$/m);
   assert.match(frame, /^top-gpu-1\s+ONLINE\s+1\/3\s+0\.25\s+75%\/1\s+\d+s\s+gpu,top$/m);
 });

@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { AttemptOutcome, TaskState } from "../../src/gen/taskgrid/v1/types.js";
-import { TaskServiceClient, type WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
+import type { TaskServiceClient, WatchTasksResponse } from "../../src/gen/taskgrid/v1/task_service.js";
 import { TASKGRID_METRICS } from "../../src/telemetry/metric-names.js";
 import { parsePrometheusText, type Exposition } from "../helpers/prom-text.js";
 import { call, rawClients } from "../helpers/grpc-clients.js";

@@ -7,10 +7,10 @@ import * as assert from "uvu/assert";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../src/core/errors.js";
-import type { Attempt, Task, TaskEvent, TaskResult, TaskSpec, TaskState, Worker } from "../../src/core/types.js";
+import type { Attempt, Task, TaskResult, } from "../../src/core/types.js";
 import { openStore, type StoreConfig, type TaskgridStore } from "../../src/store/index.js";
 import { backends } from "../helpers/db.js";
-import { event, request, spec, task, tick, worker } from "../helpers/store-rows.js";
+import { event, request, task, tick, worker } from "../helpers/store-rows.js";
 
 
 const ok: TaskResult = { outcome: "SUCCEEDED", exitCode: 0, signal: "", outputTail: "done\n", durationMs: 42, message: "" };

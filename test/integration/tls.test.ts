@@ -5,7 +5,7 @@
 // agent's token on the Connect call and its backoff when the master refuses it. Every case counts
 // what happened (tasks stored, sessions opened, serials served); waits are on events or bounded polls.
 import * as grpc from "@grpc/grpc-js";
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
 import { test } from "uvu";

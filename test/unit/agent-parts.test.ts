@@ -27,7 +27,7 @@ test("report log: numbers reports, keeps them until acked, drops only progress p
   const finished = (id: string) => ({ seq: 0, body: { $case: "finished" as const, value: { attemptId: id, result: undefined, finishedAt: undefined } } });
   const started = (id: string) => ({ seq: 0, body: { $case: "started" as const, value: { attemptId: id, pid: 1, startedAt: undefined } } });
   const progress = (id: string) => ({ seq: 0, body: { $case: "progress" as const, value: { attemptId: id, percent: 5, message: "" } } });
-  const names = () => log.unacked().map((m) => `${m.seq}:${m.body?.$case}:${(m.body?.value as { attemptId: string }).attemptId}`);
+  const names = () => log.unacked().map((m) => `${m.seq}:${m.body?.$case}:${(m.body?.value as { attemptId: string } | undefined)?.attemptId}`);
   assert.is(log.add(started("a")).seq, 1);
   log.add(progress("a"));
   log.add(finished("a"));

@@ -70,11 +70,11 @@ test("task detail explains the placement and shows the result and output", () =>
   const out = formatTaskDetail(sampleTask(), now);
   assert.match(out, /State:\s+FAILED/);
   assert.match(out, /Resources:\s+0\.5 cpu, 1Gi, 1 gpu \(H100\)/);
-  assert.match(out, /#1  worker-1  gpus 0 .* FAILED, exit 3, after 58s/);
+  assert.match(out, /#1 {2}worker-1 {2}gpus 0 .* FAILED, exit 3, after 58s/);
   assert.match(out, /Placement of attempt #1: strategy rts, 2 feasible workers, weights abc123/);
   assert.match(out, /chosen\s+worker-1\s+0\.812\s+1\s+0\.5\s+0\.9\s+1\s+0\.75\s+0/);
   assert.match(out, /runner-up\s+worker-2\s+0\.6/);
-  assert.match(out, /Output \(tail\):\n  boom\n$/);
+  assert.match(out, /Output \(tail\):\n {2}boom\n$/);
 });
 
 test("get says what each earlier attempt led to: a requeue (no retry used) or a retry, and the budgets used", () => {
@@ -87,9 +87,9 @@ test("get says what each earlier attempt led to: a requeue (no retry used) or a 
     attempts: [attempt(1, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "worker w1 went OFFLINE"), attempt(2, AttemptOutcome.ATTEMPT_OUTCOME_FAILED, ""), { id: "a3", number: 3, workerId: "w3", assignedAt: ago(1000) }],
   });
   const out = formatTaskDetail(task, now);
-  assert.match(out, /#1  w1 .* LOST \(worker w1 went OFFLINE\)  -> requeued \(lost by the infrastructure: no retry used\)\n/);
-  assert.match(out, /#2  w2 .* FAILED, exit 1  -> retried\n/);
-  assert.match(out, /#3  w3 .* in progress\n/);
+  assert.match(out, /#1 {2}w1 .* LOST \(worker w1 went OFFLINE\) {2}-> requeued \(lost by the infrastructure: no retry used\)\n/);
+  assert.match(out, /#2 {2}w2 .* FAILED, exit 1 {2}-> retried\n/);
+  assert.match(out, /#3 {2}w3 .* in progress\n/);
   assert.match(out, /Retries:\s+1 of 2 used/);
   assert.match(out, /Requeues:\s+1 \(attempts lost by the infrastructure\)/);
 });

@@ -83,11 +83,11 @@ test("frame: live hint, refresh error, weights error, empty cluster, lower-bound
     workers: [], tasks: { RUNNING: 10000 }, tasksTruncated: true,
   });
   const frame = renderTopFrame(empty, { intervalMs: 2000, error: "UNAVAILABLE: connection refused" });
-  assert.match(frame, /^taskgrid top: master m:1 at 15:04:05  \(every 2s, q to quit\)\nerror: UNAVAILABLE: connection refused/);
-  assert.match(frame, /Weights:    reload error: w_load: must be >= 0/);
+  assert.match(frame, /^taskgrid top: master m:1 at 15:04:05 {2}\(every 2s, q to quit\)\nerror: UNAVAILABLE: connection refused/);
+  assert.match(frame, /Weights: {4}reload error: w_load: must be >= 0/);
   assert.match(frame, /RUNNING 10000\+/);
-  assert.match(frame, /Queues:     empty/);
-  assert.match(frame, /Decisions:  0  fallbacks 0  deadline misses 0/);
+  assert.match(frame, /Queues: {5}empty/);
+  assert.match(frame, /Decisions: {2}0 {2}fallbacks 0 {2}deadline misses 0/);
   assert.match(frame, /No workers have registered\./);
 });
 

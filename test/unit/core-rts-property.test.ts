@@ -13,7 +13,7 @@ import { PRIORITIES, QUEUE_CLASSES, type Gpu, type Task, type Worker, type Worke
 import { allocate, newWorkerSlot, type WorkerSlot } from "../../src/core/worker-slot.js";
 import { spec } from "../helpers/domain.js";
 
-import { int, mulberry32, pick, type Rng } from "../../src/core/random.js";
+import { int, mulberry32, pick, } from "../../src/core/random.js";
 
 const NOW = 5_000_000;
 const TAGS = ["zone=a", "zone=b", "ssd", "arm64", "big"];

@@ -120,7 +120,7 @@ test("a key named __proto__ is kept as plain metadata", () => {
   if (!r.ok) return;
   assert.is(Object.getPrototypeOf(r.metadata), Object.prototype);
   assert.equal(Object.keys(r.metadata), ["__proto__"]);
-  assert.is(r.metadata["__proto__"], '{"polluted":1}');
+  assert.is(Object.getOwnPropertyDescriptor(r.metadata, "__proto__")?.value, '{"polluted":1}');
   assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
 
@@ -139,7 +139,7 @@ test("formatWeightsFile: canonical text, w_* keys first, round-trips through par
   // Metadata order does not affect weights placement; w_* metadata keys are ignored.
   const text2 = formatWeightsFile(w, { w_load: "9", note: "not json" });
   assert.equal(JSON.parse(text2), { w_deadline: 0.4, w_affinity: 0.1, w_load: 0.2, w_io: 0.1, w_success: 0.15, w_penalty: 0.05, note: "not json" });
-  assert.is(formatWeightsFile(DEFAULT_WEIGHTS), JSON.stringify(JSON.parse(SEED), null, 2) + "\n");
+  assert.is(formatWeightsFile(DEFAULT_WEIGHTS), `${JSON.stringify(JSON.parse(SEED), null, 2)}\n`);
 });
 
 test("formatWeightsFile refuses weights the parser would reject", () => {

@@ -69,7 +69,7 @@ export const agentCommand: Command = {
     const workerId = resolveAgentConfig({ master, ...options }).workerId;
     const agent = startAgent({ master, stateDir: agentStateDir(workerId), ...options, tracing: { env: io.env } });
     // Signals are handled from the start: an agent still retrying an unreachable master must stop on Ctrl-C too.
-    const stopped = stopOnSignal(() => drainThenStop(agent), { timeoutMs: DRAIN_BOUND_MS + 10_000, log: (line) => io.err(line + "\n") });
+    const stopped = stopOnSignal(() => drainThenStop(agent), { timeoutMs: DRAIN_BOUND_MS + 10_000, log: (line) => io.err(`${line}\n`) });
     io.err(`taskgrid agent ${agent.workerId} connecting to ${master}\n`);
     announceWhenReady(agent, master, io);
     return stopped;

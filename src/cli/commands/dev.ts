@@ -39,7 +39,7 @@ export const devCommand: Command = {
         await drainThenStop(agent);
         await master.stop();
       },
-      { timeoutMs: DRAIN_BOUND_MS + SHUTDOWN_BOUND_MS, log: (line) => io.err(line + "\n") },
+      { timeoutMs: DRAIN_BOUND_MS + SHUTDOWN_BOUND_MS, log: (line) => io.err(`${line}\n`) },
     );
     const masterFlag = master.address === DEFAULT_MASTER_ADDRESS ? "" : ` --master ${master.address}`;
     io.err(`taskgrid dev: master listening on ${master.address}${master.metricsAddress ? `, metrics on http://${master.metricsAddress}/metrics` : ""}\n`);

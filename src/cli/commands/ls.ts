@@ -1,6 +1,6 @@
 // `taskgrid ls`: tasks newest first, filtered, one page or (--all) every page.
 import type { Task } from "../../gen/taskgrid/v1/task.js";
-import { ListTasksRequest, ListTasksResponse } from "../../gen/taskgrid/v1/task_service.js";
+import { type ListTasksRequest, ListTasksResponse } from "../../gen/taskgrid/v1/task_service.js";
 import { boolFlag, listFlag, stringFlag } from "../args.js";
 import { CLIENT_FLAGS, printJson, withClient, type Command } from "../command.js";
 import { parseInteger, parseKeyValue, parseQueueClass, parseTaskStates } from "../parse.js";

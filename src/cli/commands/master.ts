@@ -26,8 +26,8 @@ export function tlsReloadMessage(outcome: boolean | Error): string {
 export function reloadTlsOnSighup(reload: () => Promise<boolean>, io: Pick<Io, "err">): () => void {
   const onHup = () => {
     reload().then(
-      (ok) => io.err(tlsReloadMessage(ok) + "\n"),
-      (err: unknown) => io.err(tlsReloadMessage(err instanceof Error ? err : new Error(String(err))) + "\n"),
+      (ok) => io.err(`${tlsReloadMessage(ok)}\n`),
+      (err: unknown) => io.err(`${tlsReloadMessage(err instanceof Error ? err : new Error(String(err)))}\n`),
     );
   };
   process.on("SIGHUP", onHup);
@@ -63,7 +63,7 @@ export const masterCommand: Command = {
         stopReloading();
         await master.stop();
       },
-      { timeoutMs: SHUTDOWN_BOUND_MS, log: (line) => io.err(line + "\n") },
+      { timeoutMs: SHUTDOWN_BOUND_MS, log: (line) => io.err(`${line}\n`) },
     );
   },
 };

@@ -1,6 +1,6 @@
 // `taskgrid submit [flags] -- cmd args...`: submit one task; with --wait follow it to the end,
 // print its output tail and exit with its exit code (so it composes in shell scripts).
-import { Task, TaskResult } from "../../gen/taskgrid/v1/task.js";
+import { Task, type TaskResult } from "../../gen/taskgrid/v1/task.js";
 import { SubmitTaskResponse } from "../../gen/taskgrid/v1/task_service.js";
 import { TaskState } from "../../gen/taskgrid/v1/types.js";
 import { boolFlag } from "../args.js";

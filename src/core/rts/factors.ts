@@ -14,8 +14,8 @@ export const UNKNOWN_IO_PRESSURE = 0.5;
 
 /** x clamped to [0,1]; `fallback` (itself in [0,1]) when x is NaN. +-Infinity clamp to 1/0. */
 export function clamp01(x: number, fallback = 0): number {
-  if (x !== x) return fallback;
-  return x <= 0 ? 0 : x >= 1 ? 1 : x;
+  if (Number.isNaN(x)) return fallback;
+  return x <= 0 ? 0 : Math.min(x , 1);
 }
 
 /**
@@ -88,7 +88,7 @@ export function load(running: number, maxTasks: number, telemetry: Telemetry | n
   }
   if (telemetry === null) return clamp01(1 - sum / n, 0);
   const cpu = telemetry.cpuLoad;
-  if (cpu === cpu && cpu !== undefined) {
+  if (cpu !== undefined && !Number.isNaN(cpu)) {
     sum += clamp01(cpu, 0);
     n++;
   }

@@ -24,7 +24,7 @@ const WEIGHT_KEYS: ReadonlySet<string> = new Set(WEIGHT_FILE_KEYS.map(([k]) => k
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return `a string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value)}`;
+  if (typeof value === "string") return `a string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
 }
@@ -65,7 +65,7 @@ export function parseWeightsFile(text: string): ParsedWeightsFile {
   const obj = value as Record<string, unknown>;
   const weights = {} as Weights;
   for (const [fileKey, field] of WEIGHT_FILE_KEYS) {
-    if (!Object.prototype.hasOwnProperty.call(obj, fileKey)) return { ok: false, error: `missing key \`${fileKey}\`` };
+    if (!Object.hasOwn(obj, fileKey)) return { ok: false, error: `missing key \`${fileKey}\`` };
     const v = obj[fileKey];
     if (typeof v !== "number" || !Number.isFinite(v)) {
       return { ok: false, error: `\`${fileKey}\` is not a finite number (got ${describe(v)})` };
@@ -103,5 +103,5 @@ export function formatWeightsFile(weights: Weights, metadata: Record<string, str
     }
     Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
   }
-  return JSON.stringify(out, null, 2) + "\n";
+  return `${JSON.stringify(out, null, 2)}\n`;
 }

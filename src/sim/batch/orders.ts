@@ -51,7 +51,7 @@ export function scoreFor(order: OrderName, wait: WaitReading = "published"): Sco
     case "sjf":
       return (j) => [j.reqTime, j.submit];
     case "wfp3":
-      return (j, now) => -Math.pow(w(j, now) / j.reqTime, 3) * j.procs;
+      return (j, now) => -((w(j, now) / j.reqTime) ** 3) * j.procs;
     case "unicep":
       return (j, now) => -w(j, now) / (Math.log2(j.procs + EPS) * j.reqTime);
     case "f1":

@@ -97,7 +97,7 @@ export function tuningMarkdown(r: TuneResult, full: { tuned: Evaluation; baselin
     "`taskgrid tune ... --out config/ga_output.json` (or copy tuning-weights.json there) replaces the master's weights file atomically;",
     "the running master reloads it within its poll interval (fs events usually at once) and `taskgrid info` shows the new version. See docs/operations.md.",
   ];
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -60,5 +60,5 @@ export function formatTuneSummary(r: TuneResult): string {
     `defaults  ${weightsLine(r.baseline)}`,
     `held-out: tuned weights ${beatsBaselineHeldout(r) ? "miss FEWER" : "do NOT miss fewer"} deadlines than the defaults`,
   ];
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

@@ -1,14 +1,15 @@
 // One agent's WorkerService.Connect stream. Explicit lifecycle: awaiting_register -> registered ->
-// closed. Messages are handled strictly in arrival order (a promise chain), so "started" is always
-// processed before "finished" of the same attempt. A malformed or out-of-order message ends this
-// session with INVALID_ARGUMENT; it never throws into the master.
+// closed; once registered, the session is its worker's link (master/worker.ts), and its close is
+// reported to that worker. Messages are handled strictly in arrival order (a promise chain), so
+// "started" is always processed before "finished" of the same attempt. A malformed or
+// out-of-order message ends this session with INVALID_ARGUMENT; it never throws into the master.
 //
 // Reports carry sequence numbers; once a report's commit finished (or it was found stale) and so
 // did every earlier one, a ReportAck tells the agent it may forget them. Heartbeats are answered at
 // once: that answer renews the agent's lease on its attempts (agent/attempt-lease.ts).
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
 import { type Caller, workerIdAllowed } from "../src/core/access.js";
-import { PermissionDeniedError, ProtocolError, TaskgridError, WorkerConnectedError } from "../src/core/errors.js";
+import { PermissionDeniedError, ProtocolError, TaskgridError } from "../src/core/errors.js";
 import type { AgentMessage, MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
 import { resultFromProto, telemetryFromProto } from "./convert/from-proto.js";
 import { registrationFromProto } from "./convert/registration.js";
@@ -17,6 +18,7 @@ import type { Clock } from "./clock.js";
 import { toServiceError } from "./grpc-errors.js";
 import type { Logger } from "./logger.js";
 import type { TaskLifecycle } from "./task-lifecycle.js";
+import type { WorkerEntity } from "./worker.js";
 import type { WorkerRegistry } from "./worker-registry.js";
 
 export type SessionPhase = "awaiting_register" | "registered" | "closed";
@@ -25,7 +27,8 @@ export type SessionPhase = "awaiting_register" | "registered" | "closed";
 export const MAX_UNCOMMITTED = 4096;
 
 export interface SessionDeps {
-  registry: WorkerRegistry;
+  /** Registers the worker for this session: refuses another agent's worker id, commits, links. */
+  workers: Pick<WorkerRegistry, "register">;
   lifecycle: TaskLifecycle;
   clock: Clock;
   log: Logger;
@@ -33,20 +36,13 @@ export interface SessionDeps {
   /** Lease granted to the agent on its attempts, and its SIGTERM -> SIGKILL grace (see MasterConfig). */
   leaseMs: number;
   leaseGraceMs: number;
-  /** The open registered session of a worker id, if any (one live session per worker id). */
-  sessionOf(workerId: string): AgentSession | undefined;
-  /** Called once registered: the registry of open sessions takes it (replacing an older one). */
-  attach(session: AgentSession): void;
-  detach(session: AgentSession): void;
 }
 
 export class AgentSession {
   phase: SessionPhase = "awaiting_register";
   workerId = "";
-  /** The worker registry's registration epoch of this session (see WorkerRegistry.sessionClosed). */
-  epoch = 0;
-  /** The agent process's random id (Register.instance_id): a reconnect of the same process may replace its old session. */
-  instanceId = "";
+  /** The worker this session registered as (set with phase "registered"); its link is this session. */
+  private worker: Pick<WorkerEntity, "heartbeat" | "agentDrains" | "sessionClosed"> | null = null;
   private chain: Promise<void> = Promise.resolve();
   /** Sequenced reports in arrival order whose handling has not finished, oldest first. */
   private readonly unacked: Array<{ seq: number; done: boolean }> = [];
@@ -75,12 +71,15 @@ export class AgentSession {
     return true;
   }
 
+  get open(): boolean {
+    return this.phase !== "closed";
+  }
+
   /** Ends the stream: cleanly (status OK) when `error` is null. */
   close(error: { code: status; details: string } | null): void {
     if (this.phase === "closed") return;
-    const wasRegistered = this.phase === "registered";
     this.phase = "closed";
-    if (wasRegistered) this.deps.detach(this);
+    this.worker?.sessionClosed(this);
     try {
       if (error) this.call.emit("error", error);
       else this.call.end();
@@ -151,18 +150,19 @@ export class AgentSession {
       if (body.$case !== "register") throw new ProtocolError(`first message must be register, got ${body.$case}`);
       return this.register(body.value);
     }
-    const { registry, lifecycle, clock } = this.deps;
-    registry.heartbeat(this.workerId, null);
+    const { lifecycle, clock } = this.deps;
+    const worker = this.worker!;
+    worker.heartbeat(null);
     switch (body.$case) {
       case "register":
         throw new ProtocolError("register sent twice on one stream");
       case "heartbeat":
-        registry.heartbeat(this.workerId, telemetryFromProto(body.value.telemetry, clock.now()));
+        worker.heartbeat(telemetryFromProto(body.value.telemetry, clock.now()));
         if (body.value.seq > 0) this.send({ body: { $case: "heartbeatAck", value: { seq: body.value.seq } } });
         return;
       case "draining":
         this.deps.log.info("agent asked to drain", { worker: this.workerId, reason: body.value.reason });
-        await registry.agentDrains(this.workerId);
+        await worker.agentDrains();
         return;
       case "started":
         requireAttemptId(body.value.attemptId, "started.attempt_id");
@@ -186,22 +186,16 @@ export class AgentSession {
     if (!workerIdAllowed(this.caller.workerPattern, reg.workerId)) {
       throw new PermissionDeniedError(`this token may register only worker ids matching ${JSON.stringify(this.caller.workerPattern)}, not ${JSON.stringify(reg.workerId)}`);
     }
-    // A reconnect may replace the old session of the same agent process only with the same token:
-    // knowing an instance id is not enough to take a session over.
-    const other = this.deps.sessionOf(reg.workerId);
-    if (other && other !== this && (other.instanceId === "" || other.instanceId !== reg.instanceId || other.caller.tokenId !== this.caller.tokenId)) {
-      throw new WorkerConnectedError(reg.workerId, other.peer);
-    }
+    // Refused while another agent's session of the worker id is open (a reconnect of the same
+    // agent process with the same token replaces its old one); committed before it is schedulable.
     this.workerId = reg.workerId;
-    this.instanceId = reg.instanceId;
-    const { epoch, killAttemptIds, afterRegistered } = await this.deps.registry.register(reg);
-    this.epoch = epoch;
+    const { worker, killAttemptIds, lostAttemptIds } = await this.deps.workers.register(this, reg);
     if (this.phase === "closed") return;
+    this.worker = worker;
     this.phase = "registered";
-    this.deps.attach(this);
     const { heartbeatIntervalMs, leaseMs, leaseGraceMs } = this.deps;
     this.send({ body: { $case: "registered", value: { workerId: this.workerId, heartbeatIntervalMs, killAttemptIds, leaseMs, leaseGraceMs } } });
-    await afterRegistered();
+    if (lostAttemptIds.length > 0) await this.deps.lifecycle.workerLost(this.workerId, lostAttemptIds, "worker re-registered without this attempt");
   }
 }
 

@@ -21,7 +21,6 @@ import { rebuildState } from "./rebuild.js";
 import { SERVICE_NAMES, startGrpcServer, stopGrpcServer } from "./server.js";
 import { createAdminService } from "./services/admin-service.js";
 import { createTaskService } from "./services/task-service.js";
-import { SessionRegistry } from "./session-registry.js";
 import { StaleAttempts } from "./stale-attempts.js";
 import { MasterState } from "./state.js";
 import { Submitter } from "./submit.js";
@@ -80,15 +79,21 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   if (metrics) hub.subscribe(taskEventMetrics(recorder));
   let dispatcher: Dispatcher | undefined;
   const kick = () => dispatcher?.kick();
-  let registry: WorkerRegistry | undefined;
-  const sessions = new SessionRegistry((workerId, epoch) => registry?.sessionClosed(workerId, epoch));
+  // The workers by id: each one's slot, agent stream, drains and liveness (worker.ts); the lifecycle,
+  // the dispatcher and stale-attempt detection send their commands through it.
+  const registry = new WorkerRegistry({
+    state, store, clock, log,
+    suspectAfterMs: config.suspectAfterMs,
+    offlineAfterMs: config.offlineAfterMs,
+    onCapacityChange: kick,
+  });
   const observer = new LearningObserver();
   observer.load(await store.loadLearning());
   const weights = new WeightsWatcher({ path: config.weightsPath, log, clock, pollIntervalMs: config.weightsPollMs, onReload: (result) => recorder.weightsReload(result) });
   weightsVersion = () => weights.current().version;
   await weights.start();
   const lifecycle = new TaskLifecycle({
-    state, store, hub, clock, commands: sessions, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick, tracing,
+    state, store, hub, clock, commands: registry, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick, tracing,
     failurePolicy: config.failurePolicy, random: config.random,
     onReportRejected: (reason, workerId, attemptId) => {
       recorder.reportRejected(reason);
@@ -102,15 +107,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       return writes;
     },
   });
-  registry = new WorkerRegistry({
-    state, store, clock, lifecycle, log,
-    suspectAfterMs: config.suspectAfterMs,
-    offlineAfterMs: config.offlineAfterMs,
-    onCapacityChange: kick,
-    closeSession: (id, reason) => sessions.closeSession(id, reason),
-  });
-  const workerRegistry = registry;
-  const stale = new StaleAttempts({ state, clock, lifecycle, commands: sessions, log, marginMs: config.staleMarginMs });
+  const stale = new StaleAttempts({ state, clock, lifecycle, commands: registry, log, marginMs: config.staleMarginMs });
   const roundRobin = new RoundRobinPlacement();
   const chosenPlacement =
     config.placement === "rts"
@@ -124,10 +121,10 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
         })
       : roundRobin;
   const placement = metrics ? instrumentPlacement(chosenPlacement, recorder) : chosenPlacement;
-  dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: sessions, log, maxScanPerTick: 10_000, tracing });
+  dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: registry, log, maxScanPerTick: 10_000, tracing });
   const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting, onQueued: kick, tracing });
 
-  const rebuilt = rebuildState(state, await store.loadActive(), clock.now());
+  const rebuilt = rebuildState(state, registry, await store.loadActive(), clock.now());
   // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
   await lifecycle.endOrphans(rebuilt.orphans);
   log.info("state rebuilt from database", { queued: rebuilt.queued, running: rebuilt.running, workers: rebuilt.workers, orphans: rebuilt.orphans.length, dialect: store.dialect });
@@ -147,7 +144,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     admin: guard.wrap(
       AdminServiceService,
       createAdminService({
-        state, registry: workerRegistry, sessions, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: config.placement, weights, observer,
+        state, registry, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: config.placement, weights, observer,
         tokens: store.tokens, authenticator, now: () => clock.now(),
       }),
     ),
@@ -155,13 +152,10 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       connect: (call) => {
         if (!accepting) return call.emit("error", { code: 14, details: "master is shutting down" });
         new AgentSession(call, {
-          registry: workerRegistry, lifecycle, clock, log,
+          workers: registry, lifecycle, clock, log,
           heartbeatIntervalMs: config.heartbeatIntervalMs,
           leaseMs: config.leaseMs,
           leaseGraceMs: config.leaseGraceMs,
-          sessionOf: (workerId) => sessions.sessionOf(workerId),
-          attach: (s) => sessions.attach(s),
-          detach: (s) => sessions.detach(s),
         }, callerOf(call));
       },
     }),
@@ -183,7 +177,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   let livenessPass: Promise<void> | null = null;
   const livenessTick = () => {
     livenessPass ??= (async () => {
-      await workerRegistry.tick();
+      for (const gone of await registry.tick()) await lifecycle.workerLost(gone.workerId, gone.attemptIds, `worker ${gone.workerId} went OFFLINE`);
       await stale.tick();
     })()
       .catch((err) => log.error("liveness pass failed", { error: String(err) }))
@@ -210,7 +204,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       const dispatched = dispatcher!.stop();
       await Promise.race([dispatched, new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())]);
       for (const call of watchCalls) call.end();
-      sessions.closeAll();
+      registry.closeAll();
       await stopGrpcServer(grpcServer.server, config.shutdownTimeoutMs);
       tls?.close();
       await authenticator?.stop();
@@ -221,5 +215,5 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       log.info("master stopped");
     })());
 
-  return { address: grpcServer.address, metricsAddress: metrics?.address ?? null, store, state, dispatcher, registry: workerRegistry, weights, observer, stale, stop, reloadTls: async () => (tls ? tls.reload() : false) };
+  return { address: grpcServer.address, metricsAddress: metrics?.address ?? null, store, state, dispatcher, registry, weights, observer, stale, stop, reloadTls: async () => (tls ? tls.reload() : false) };
 }

@@ -1,9 +1,11 @@
-// On start the database is the source of truth: rebuild queues, worker slots and live attempts.
+// On start the database is the source of truth: rebuild queues, workers and live attempts.
 // Workers come back as SUSPECT with a fresh lastSeen, so agents get the full OFFLINE threshold to
-// reconnect and re-adopt their running attempts before those are declared LOST.
-import { allocate, newWorkerSlot } from "../src/core/worker-slot.js";
+// reconnect and re-adopt their running attempts before those are declared LOST; a worker an
+// operator drained comes back drained (WorkerRegistry.restore).
+import { allocate } from "../src/core/worker-slot.js";
 import type { ActiveState } from "../src/store/store-types.js";
 import type { MasterState } from "./state.js";
+import type { WorkerRegistry } from "./worker-registry.js";
 
 export interface RebuildResult {
   queued: number;
@@ -13,11 +15,8 @@ export interface RebuildResult {
   orphans: Array<{ taskId: string; attemptId: string | null }>;
 }
 
-export function rebuildState(state: MasterState, active: ActiveState, nowMs: number): RebuildResult {
-  for (const worker of active.workers) {
-    const status = worker.status === "OFFLINE" ? "OFFLINE" : "SUSPECT";
-    state.slots.set(worker.id, newWorkerSlot({ ...worker, status, lastSeenAtMs: nowMs }));
-  }
+export function rebuildState(state: MasterState, workers: Pick<WorkerRegistry, "restore" | "get">, active: ActiveState, nowMs: number): RebuildResult {
+  for (const worker of active.workers) workers.restore(worker, nowMs);
   const attempts = new Map(active.attempts.map((a) => [a.id, a]));
   const tasks = [...active.tasks].sort((a, b) => a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : 1));
   const result: RebuildResult = { queued: 0, running: 0, workers: active.workers.length, orphans: [] };
@@ -29,7 +28,7 @@ export function rebuildState(state: MasterState, active: ActiveState, nowMs: num
       continue;
     }
     const attempt = task.currentAttemptId ? attempts.get(task.currentAttemptId) : undefined;
-    const slot = attempt ? state.slots.get(attempt.workerId) : undefined;
+    const slot = attempt ? workers.get(attempt.workerId)?.slot : undefined;
     if (!attempt || !slot || slot.worker.status === "OFFLINE") {
       result.orphans.push({ taskId: task.id, attemptId: task.currentAttemptId });
       continue;

@@ -16,6 +16,7 @@ export class MasterState {
   /** Tasks not in a terminal state. */
   readonly activeTasks = new Map<string, Task>();
   readonly queue: PendingQueue;
+  /** Each worker's slot by worker id, what the dispatcher plans over: the WorkerRegistry's worker objects own them and add them here. */
   readonly slots = new Map<string, WorkerSlot>();
   readonly liveAttempts = new Map<string, LiveAttempt>();
   readonly decisionsByStrategy = new Map<string, number>();

@@ -1,4 +1,4 @@
-// What the master can tell an agent. Implemented by the session registry over the agent streams;
+// What the master can tell an agent. Implemented by the worker registry (down each worker's open stream);
 // the task lifecycle depends only on this interface, not on gRPC.
 import type { Attempt, Task } from "../src/core/types.js";
 

@@ -6,7 +6,6 @@ import type { AdminServiceServer } from "../../src/gen/taskgrid/v1/admin_service
 import { priorityEnum, queueClassEnum, workerStatusEnum } from "../convert/enums.js";
 import { workerToProto } from "../convert/to-proto.js";
 import type { Logger } from "../logger.js";
-import type { SessionRegistry } from "../session-registry.js";
 import type { MasterState } from "../state.js";
 import type { WorkerRegistry } from "../worker-registry.js";
 import { unary, type CallContext } from "./handlers.js";
@@ -22,7 +21,6 @@ const weightsToProto = (w: Weights) => ({ wDeadline: w.deadline, wAffinity: w.af
 export interface AdminServiceDeps {
   state: MasterState;
   registry: WorkerRegistry;
-  sessions: SessionRegistry;
   log: Logger;
   isAccepting: () => boolean;
   orderingPolicy: string;
@@ -43,31 +41,30 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
     if (!/^[0-9a-f]{16}$/.test(id)) throw new InvalidArgumentError("token_id", "must be 16 hex characters (the id shown by token ls)");
     return id;
   };
-  const slotOf = (workerId: string) => {
+  const workerOf = (workerId: string) => {
     if (!workerId) throw new InvalidArgumentError("worker_id", "is required");
     noNul("worker_id", workerId);
-    const slot = state.slots.get(workerId);
-    if (!slot) throw new NotFoundError("worker", workerId);
-    return slot;
+    const worker = deps.registry.get(workerId);
+    if (!worker) throw new NotFoundError("worker", workerId);
+    return worker;
   };
 
   return {
     listWorkers: u("ListWorkers", async (req) => {
       const wanted = new Set(req.statuses.map((s, i) => workerStatusEnum.toDomain(s, `statuses[${i}]`)));
-      const slots = [...state.slots.values()].filter((s) => wanted.size === 0 || wanted.has(s.worker.status));
-      slots.sort((a, b) => (a.worker.id < b.worker.id ? -1 : 1));
-      return { workers: slots.map((s) => workerToProto(s.worker, s)) };
+      const workers = [...deps.registry.all()].filter((w) => wanted.size === 0 || wanted.has(w.record.status));
+      workers.sort((a, b) => (a.id < b.id ? -1 : 1));
+      return { workers: workers.map((w) => workerToProto(w.record, w.slot)) };
     }),
     getWorker: u("GetWorker", async (req) => {
-      const slot = slotOf(req.workerId);
-      return { worker: workerToProto(slot.worker, slot) };
+      const worker = workerOf(req.workerId);
+      return { worker: workerToProto(worker.record, worker.slot) };
     }),
     drainWorker: u("DrainWorker", async (req) => {
-      slotOf(req.workerId);
-      noNul("reason", req.reason); // sent to the agent and logged; rejected like every client string
-      const slot = (await deps.registry.drain(req.workerId))!;
-      deps.sessions.drain(req.workerId, req.reason || "drained by operator");
-      return { worker: workerToProto(slot.worker, slot) };
+      const worker = workerOf(req.workerId);
+      noNul("reason", req.reason); // sent to the agent, logged and stored; rejected like every client string
+      await deps.registry.drain(worker.id, req.reason || "drained by operator");
+      return { worker: workerToProto(worker.record, worker.slot) };
     }),
     getSchedulerInfo: u("GetSchedulerInfo", async () => {
       const weightsNow = deps.weights.current();

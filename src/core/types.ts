@@ -175,6 +175,11 @@ export interface Worker {
   telemetry: Telemetry | null;
   /** Attempts that finished on this worker after their task's deadline. */
   deadlineMisses: number;
+  /**
+   * Set while an operator has drained the worker (when, and why): it takes no new work, across
+   * agent and master restarts (stored in the worker's row). Absent when not drained.
+   */
+  drain?: { atMs: number; reason: string };
 }
 
 /** One event in a task's history (also what WatchTasks streams). */

@@ -15,6 +15,8 @@ interface WorkerRow {
   last_seen_at_ms: number | string;
   telemetry: Telemetry | null;
   deadline_misses: number;
+  drained_at_ms: number | string | null;
+  drain_reason: string | null;
 }
 
 function rowToWorker(row: WorkerRow): Worker {
@@ -29,10 +31,12 @@ function rowToWorker(row: WorkerRow): Worker {
     lastSeenAtMs: toNumber(row.last_seen_at_ms),
     telemetry: row.telemetry,
     deadlineMisses: Number(row.deadline_misses ?? 0),
+    // Only a drained worker carries `drain` (a record compares equal to the one that was written).
+    ...(row.drained_at_ms !== null ? { drain: { atMs: toNumber(row.drained_at_ms), reason: row.drain_reason ?? "" } } : {}),
   };
 }
 
-/** Insert or replace whole worker rows (registration, re-registration). Ids must be distinct. */
+/** Insert or replace whole worker rows (registration, re-registration, an operator's drain). Ids must be distinct. */
 export function upsertWorkers(workers: readonly Worker[]): BatchStatement {
   const rows = workers.map((w) => ({
     id: w.id,
@@ -44,17 +48,21 @@ export function upsertWorkers(workers: readonly Worker[]): BatchStatement {
     registered_at_ms: w.registeredAtMs,
     last_seen_at_ms: w.lastSeenAtMs,
     telemetry: w.telemetry,
+    drained_at_ms: w.drain?.atMs ?? null,
+    drain_reason: w.drain?.reason ?? null,
   }));
   return batchStatement(
     `INSERT INTO workers (id, hostname, tags, capacity, status, agent_version, registered_at_ms,
-       last_seen_at_ms, telemetry)
-     SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry
+       last_seen_at_ms, telemetry, drained_at_ms, drain_reason)
+     SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry,
+       drained_at_ms, drain_reason
      FROM json_to_recordset(?::json) AS x(id text, hostname text, tags jsonb, capacity jsonb, status text,
-       agent_version text, registered_at_ms bigint, last_seen_at_ms bigint, telemetry jsonb)
+       agent_version text, registered_at_ms bigint, last_seen_at_ms bigint, telemetry jsonb,
+       drained_at_ms bigint, drain_reason text)
      ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, tags = excluded.tags,
        capacity = excluded.capacity, status = excluded.status, agent_version = excluded.agent_version,
        registered_at_ms = excluded.registered_at_ms, last_seen_at_ms = excluded.last_seen_at_ms,
-       telemetry = excluded.telemetry`,
+       telemetry = excluded.telemetry, drained_at_ms = excluded.drained_at_ms, drain_reason = excluded.drain_reason`,
     jsonParam(rows),
   );
 }
@@ -81,7 +89,7 @@ export async function selectWorkers(db: Db): Promise<Worker[]> {
   const rows = await queryRows<WorkerRow>(
     db,
     `SELECT id, hostname, tags, capacity, status, agent_version, registered_at_ms, last_seen_at_ms, telemetry,
-       deadline_misses
+       deadline_misses, drained_at_ms, drain_reason
      FROM workers ORDER BY registered_at_ms, id`,
   );
   return rows.map(rowToWorker);

@@ -45,10 +45,10 @@ function setup() {
     commits.push(g.open);
     return g.promise;
   };
+  const worker = { heartbeat: () => {}, agentDrains: async () => {}, sessionClosed: () => {} };
   const deps = {
-    registry: {
-      register: async () => (await registration.promise, { epoch: 1, killAttemptIds: [], afterRegistered: async () => {} }),
-      heartbeat: () => {},
+    workers: {
+      register: async () => (await registration.promise, { worker, epoch: 1, killAttemptIds: [], lostAttemptIds: [] }),
     },
     lifecycle: { attemptStarted: report("started"), attemptFinished: report("finished"), attemptProgress: report("progress") },
     clock: { now: () => 1000 },
@@ -56,9 +56,6 @@ function setup() {
     heartbeatIntervalMs: 3000,
     leaseMs: 10_000,
     leaseGraceMs: 5_000,
-    sessionOf: () => undefined,
-    attach: () => {},
-    detach: () => {},
   } as unknown as SessionDeps;
   const session = new AgentSession(call as never, deps, OPEN_ACCESS);
   const send = (body: AgentMessage["body"]) => call.emit("data", { body } as AgentMessage);

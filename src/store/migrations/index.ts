@@ -8,6 +8,7 @@ import * as taskTraceParent from "./0003-task-trace-parent.js";
 import * as failureAccounting from "./0004-failure-accounting.js";
 import * as apiTokens from "./0005-api-tokens.js";
 import * as idempotencyPerProject from "./0006-idempotency-per-project.js";
+import * as workerDrain from "./0007-worker-drain.js";
 
 interface Migration {
   name: string;
@@ -15,7 +16,7 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent, failureAccounting, apiTokens, idempotencyPerProject];
+const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent, failureAccounting, apiTokens, idempotencyPerProject, workerDrain];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";
 

@@ -72,7 +72,10 @@ export interface AgentConfig {
 }
 
 export class AgentConfigError extends Error {
-  constructor(readonly option: string, reason: string) {
+  constructor(
+    readonly option: string,
+    reason: string,
+  ) {
     super(`agent option ${option} ${reason}`);
     this.name = "AgentConfigError";
   }
@@ -86,7 +89,12 @@ export function sanitizeWorkerId(raw: string): string {
 
 export function resolveAgentConfig(o: AgentOptions): AgentConfig {
   if (typeof o.master !== "string" || o.master.trim() === "") throw new AgentConfigError("master", "is required (host:port)");
-  const s = resolveSettings(AGENT_SETTINGS, o, (key, rule) => new AgentConfigError(key, rule), (key) => key);
+  const s = resolveSettings(
+    AGENT_SETTINGS,
+    o,
+    (key, rule) => new AgentConfigError(key, rule),
+    (key) => key,
+  );
   const hostname = o.hostname ?? osHostname();
   const workerId = s.workerId ?? sanitizeWorkerId(hostname);
   const now = o.now ?? Date.now;

@@ -92,7 +92,8 @@ class Agent {
     this.ready.catch(() => {}); // Nobody may be waiting on it; a stop before registering is not a crash.
     this.sampler = new TelemetrySampler(defaultSources(new GpuProbe(config.gpuProbe)), config.now);
     this.reports = new ReportChannel(config.maxBufferedReports, config.stateDir, (attempt, err) =>
-      this.log("error", "could not spool a finished report (it is kept in memory)", { attempt, error: String(err) }));
+      this.log("error", "could not spool a finished report (it is kept in memory)", { attempt, error: String(err) }),
+    );
     this.backoff = new Backoff(config.backoff);
     this.spans = new AttemptSpans(config.workerId, config.now);
     this.executor = new Executor({
@@ -116,7 +117,11 @@ class Agent {
       },
     });
     this.lease = new LeaseKeeper({
-      executor: this.executor, now: config.now, stateDir: config.stateDir, checkMs: config.leaseCheckMs, silenced: this.silenced,
+      executor: this.executor,
+      now: config.now,
+      stateDir: config.stateDir,
+      checkMs: config.leaseCheckMs,
+      silenced: this.silenced,
       log: (level, msg, fields) => this.log(level, msg, fields),
     });
   }
@@ -161,14 +166,18 @@ class Agent {
   private connect(): void {
     if (this.stopping !== null) return;
     this.setPhase("connecting");
-    const stream: MasterStream = new MasterStream(this.config.master, {
-      onMessage: (message) => {
-        if (stream === this.stream) this.onMessage(message);
+    const stream: MasterStream = new MasterStream(
+      this.config.master,
+      {
+        onMessage: (message) => {
+          if (stream === this.stream) this.onMessage(message);
+        },
+        onClosed: (reason, code) => {
+          if (stream === this.stream) this.onClosed(reason, code);
+        },
       },
-      onClosed: (reason, code) => {
-        if (stream === this.stream) this.onClosed(reason, code);
-      },
-    }, { credentials: this.streamCredentials(), token: this.config.token });
+      { credentials: this.streamCredentials(), token: this.config.token },
+    );
     this.stream = stream;
     this.registerSentAtMs = this.config.now();
     stream.send({ seq: 0, body: { $case: "register", value: this.registration() } });
@@ -187,7 +196,8 @@ class Agent {
   }
 
   private registration(): Register {
-    const running: RunningAttempt[] = this.executor.running()
+    const running: RunningAttempt[] = this.executor
+      .running()
       .filter((a) => !this.silenced.has(a.attemptId))
       .map((a) => ({ attemptId: a.attemptId, taskId: a.taskId, startedAt: a.startedAt }));
     // Attempts that ended but whose `finished` is not acknowledged are listed too: the master must
@@ -196,7 +206,12 @@ class Agent {
     const { config } = this;
     const memoryMib = this.sampler.latest()?.memoryTotalMib || osMemory().totalMib;
     return {
-      workerId: config.workerId, hostname: config.hostname, tags: config.tags, running, agentVersion: AGENT_VERSION, instanceId: this.instanceId,
+      workerId: config.workerId,
+      hostname: config.hostname,
+      tags: config.tags,
+      running,
+      agentVersion: AGENT_VERSION,
+      instanceId: this.instanceId,
       capacity: { cpuMillis: config.cpuMillis, memoryMib, maxTasks: config.maxTasks, gpus: this.sampler.gpus() },
     };
   }
@@ -277,8 +292,13 @@ class Agent {
     const spec = assign.spec;
     this.spans.assigned(assign);
     void this.executor.run({
-      attemptId, taskId, command: spec?.command ?? [], env: spec?.env ?? {}, workingDir: spec?.workingDir ?? "",
-      timeoutMs: spec?.timeoutMs ?? 0, gpuIndexes: assign.gpuIndexes,
+      attemptId,
+      taskId,
+      command: spec?.command ?? [],
+      env: spec?.env ?? {},
+      workingDir: spec?.workingDir ?? "",
+      timeoutMs: spec?.timeoutMs ?? 0,
+      gpuIndexes: assign.gpuIndexes,
     });
   }
 
@@ -315,7 +335,8 @@ class Agent {
 
   /** Tells the master to stop assigning work here (sent again after each registration). */
   private announceDraining(): void {
-    if (this.registered) this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping !== null ? "agent stopping" : "agent draining" } } });
+    if (this.registered)
+      this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping !== null ? "agent stopping" : "agent draining" } } });
   }
 
   private onClosed(reason: string, code?: GrpcStatus): void {
@@ -330,9 +351,10 @@ class Agent {
     const delayMs = this.backoff.next();
     this.setPhase("backoff");
     if (code === GrpcStatus.UNAUTHENTICATED || code === GrpcStatus.PERMISSION_DENIED) {
-      const hint = code === GrpcStatus.UNAUTHENTICATED
-        ? "the master did not accept the agent's token (missing, malformed, unknown or revoked)"
-        : "the master accepted the agent's token but it may not connect as this worker (check its role and project)";
+      const hint =
+        code === GrpcStatus.UNAUTHENTICATED
+          ? "the master did not accept the agent's token (missing, malformed, unknown or revoked)"
+          : "the master accepted the agent's token but it may not connect as this worker (check its role and project)";
       this.log("error", "master refused the agent; retrying with backoff", { reason, hint, delayMs, running: this.executor.runningCount() });
     } else {
       this.log("warn", "master stream closed; reconnecting", { reason, delayMs, running: this.executor.runningCount() });

@@ -17,12 +17,16 @@ export interface ProcessEnd {
 export function endedResult(end: ProcessEnd): TaskResult {
   const { code, signal, outputTail, durationMs } = end;
   // Killed by a signal: exit code -1 and the signal's name, as the proto defines.
-  const exitCode = signal ? -1 : code ?? -1;
+  const exitCode = signal ? -1 : (code ?? -1);
   if (end.stop) return { outcome: end.stop.outcome, exitCode, signal: signal ?? "", message: end.stop.message, outputTail, durationMs };
   if (code === 0) return { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", message: "", outputTail, durationMs };
   return {
-    outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode, signal: signal ?? "",
-    message: signal ? `killed by ${signal}` : `exit code ${code}`, outputTail, durationMs,
+    outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED,
+    exitCode,
+    signal: signal ?? "",
+    message: signal ? `killed by ${signal}` : `exit code ${code}`,
+    outputTail,
+    durationMs,
   };
 }
 

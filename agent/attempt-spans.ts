@@ -38,7 +38,9 @@ export class AttemptSpans {
       {
         startTime: this.now(),
         attributes: {
-          [ATTR.workerId]: this.workerId, [ATTR.taskId]: assign.taskId, [ATTR.attemptId]: assign.attemptId,
+          [ATTR.workerId]: this.workerId,
+          [ATTR.taskId]: assign.taskId,
+          [ATTR.attemptId]: assign.attemptId,
           [ATTR.attemptNumber]: assign.attemptNumber,
         },
       },

@@ -34,7 +34,11 @@ export class MasterStream {
   private closed = false;
   private readonly statusReceived: Promise<void>;
 
-  constructor(address: string, private readonly handlers: MasterStreamHandlers, options: MasterStreamOptions = {}) {
+  constructor(
+    address: string,
+    private readonly handlers: MasterStreamHandlers,
+    options: MasterStreamOptions = {},
+  ) {
     this.client = new WorkerServiceClient(address, options.credentials ?? grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     const metadata = new grpc.Metadata();
     if (options.token) metadata.set("authorization", `Bearer ${options.token}`);

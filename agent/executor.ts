@@ -97,8 +97,21 @@ export class Executor {
     let resolve!: (r: TaskResult) => void;
     const result = new Promise<TaskResult>((r) => (resolve = r));
     const live: LiveAttempt = {
-      req, child: null, pid: 0, startedAtMs: this.now(), tail: new OutputTail(this.options.outputTailBytes ?? OUTPUT_TAIL_BYTES),
-      paused: false, stop: null, exit: null, timers: [], tempDir: "", lastProgressFile: "", lastProgress: "", done: false, result, resolve,
+      req,
+      child: null,
+      pid: 0,
+      startedAtMs: this.now(),
+      tail: new OutputTail(this.options.outputTailBytes ?? OUTPUT_TAIL_BYTES),
+      paused: false,
+      stop: null,
+      exit: null,
+      timers: [],
+      tempDir: "",
+      lastProgressFile: "",
+      lastProgress: "",
+      done: false,
+      result,
+      resolve,
     };
     // Registered before any await, so capacity and duplicate checks see it at once.
     this.attempts.set(req.attemptId, live);
@@ -124,7 +137,11 @@ export class Executor {
 
   running(): RunningAttemptInfo[] {
     return [...this.attempts.values()].map((a) => ({
-      attemptId: a.req.attemptId, taskId: a.req.taskId, pid: a.pid, startedAt: new Date(a.startedAtMs), paused: a.paused,
+      attemptId: a.req.attemptId,
+      taskId: a.req.taskId,
+      pid: a.pid,
+      startedAt: new Date(a.startedAtMs),
+      paused: a.paused,
     }));
   }
 
@@ -148,14 +165,16 @@ export class Executor {
    * The agent calls this from its heartbeat loop; tests call it directly.
    */
   async pollProgressFiles(): Promise<void> {
-    await Promise.all([...this.attempts.values()].map(async (live) => {
-      if (!live.tempDir || live.done) return;
-      const text = await readFile(progressFilePath(live.tempDir), "utf8").catch(() => "");
-      if (text === live.lastProgressFile || live.done) return;
-      live.lastProgressFile = text;
-      const update = parseProgressFile(text);
-      if (update) this.reportProgress(live, update.percent, update.message);
-    }));
+    await Promise.all(
+      [...this.attempts.values()].map(async (live) => {
+        if (!live.tempDir || live.done) return;
+        const text = await readFile(progressFilePath(live.tempDir), "utf8").catch(() => "");
+        if (text === live.lastProgressFile || live.done) return;
+        live.lastProgressFile = text;
+        const update = parseProgressFile(text);
+        if (update) this.reportProgress(live, update.percent, update.message);
+      }),
+    );
   }
 
   private async start(live: LiveAttempt): Promise<void> {
@@ -173,9 +192,13 @@ export class Executor {
     const gpuIndexes = req.gpuIndexes ?? [];
     const uuids = gpuIndexes.map((i) => this.options.gpuUuid?.(i));
     const env = attemptEnv({
-      taskId: req.taskId, attemptId: req.attemptId, taskEnv: req.env ?? {}, gpuIndexes,
+      taskId: req.taskId,
+      attemptId: req.attemptId,
+      taskEnv: req.env ?? {},
+      gpuIndexes,
       gpuUuids: uuids.every((u): u is string => !!u) ? uuids : null,
-      machineHasGpus: this.options.machineHasGpus?.() ?? false, progressFile: progressFilePath(live.tempDir),
+      machineHasGpus: this.options.machineHasGpus?.() ?? false,
+      progressFile: progressFilePath(live.tempDir),
     });
     let child: ChildProcess;
     try {
@@ -227,7 +250,8 @@ export class Executor {
     const timeoutMs = live.req.timeoutMs ?? 0;
     if (timeoutMs > 0) {
       this.schedule(live, timeoutMs, () =>
-        this.stop(live, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, `timed out after ${timeoutMs} ms`, this.options.timeoutGraceMs ?? 10_000));
+        this.stop(live, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, `timed out after ${timeoutMs} ms`, this.options.timeoutGraceMs ?? 10_000),
+      );
     }
   }
 

@@ -31,7 +31,12 @@ export class FinishedSpool {
 
   save(entry: SpooledFinish): void {
     if (!this.dir) return;
-    const file: SpoolFile = { attemptId: entry.attemptId, taskId: entry.taskId, startedAtMs: entry.startedAt.getTime(), message: AgentMessage.toJSON(entry.message) };
+    const file: SpoolFile = {
+      attemptId: entry.attemptId,
+      taskId: entry.taskId,
+      startedAtMs: entry.startedAt.getTime(),
+      message: AgentMessage.toJSON(entry.message),
+    };
     const path = this.pathOf(entry.attemptId);
     writeFileSync(`${path}.tmp`, JSON.stringify(file));
     renameSync(`${path}.tmp`, path);

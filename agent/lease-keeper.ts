@@ -22,7 +22,14 @@ export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: LeaseKeeperDeps) {
-    this.file = deps.stateDir === null ? null : new LeaseFile(deps.stateDir, () => this.snapshot(), (msg, fields) => deps.log("warn", msg, fields));
+    this.file =
+      deps.stateDir === null
+        ? null
+        : new LeaseFile(
+            deps.stateDir,
+            () => this.snapshot(),
+            (msg, fields) => deps.log("warn", msg, fields),
+          );
   }
 
   start(): void {

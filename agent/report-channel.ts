@@ -15,7 +15,11 @@ export class ReportChannel {
   /** Called after each ack (see whenFinishedAcked). */
   private readonly ackListeners = new Set<() => void>();
 
-  constructor(limit: number, stateDir: string | null, private readonly onSpoolError: (attemptId: string, err: unknown) => void) {
+  constructor(
+    limit: number,
+    stateDir: string | null,
+    private readonly onSpoolError: (attemptId: string, err: unknown) => void,
+  ) {
     this.log = new ReportLog(limit);
     this.spool = new FinishedSpool(stateDir);
   }

@@ -138,7 +138,10 @@ export class AgentSession {
     const committed = () => {
       if (this.uncommitted-- === MAX_UNCOMMITTED) this.call.resume();
     };
-    this.handle(msg).then(() => (committed(), handled()), (err) => (committed(), this.fail(err)));
+    this.handle(msg).then(
+      () => (committed(), handled()),
+      (err) => (committed(), this.fail(err)),
+    );
     return undefined;
   }
 
@@ -170,7 +173,13 @@ export class AgentSession {
       case "progress":
         requireAttemptId(body.value.attemptId, "progress.attempt_id");
         if (!Number.isFinite(body.value.percent)) throw new ProtocolError("progress.percent must be a finite number");
-        return lifecycle.attemptProgress(this.workerId, body.value.attemptId, body.value.percent, escapeNul(body.value.message).slice(0, 1024), this.caller.actor);
+        return lifecycle.attemptProgress(
+          this.workerId,
+          body.value.attemptId,
+          body.value.percent,
+          escapeNul(body.value.message).slice(0, 1024),
+          this.caller.actor,
+        );
       case "finished": {
         requireAttemptId(body.value.attemptId, "finished.attempt_id");
         const result = resultFromProto(body.value.result, "finished.result");
@@ -184,7 +193,9 @@ export class AgentSession {
   private async register(message: Extract<AgentMessage["body"], { $case: "register" }>["value"]): Promise<void> {
     const reg = registrationFromProto(message);
     if (!workerIdAllowed(this.caller.workerPattern, reg.workerId)) {
-      throw new PermissionDeniedError(`this token may register only worker ids matching ${JSON.stringify(this.caller.workerPattern)}, not ${JSON.stringify(reg.workerId)}`);
+      throw new PermissionDeniedError(
+        `this token may register only worker ids matching ${JSON.stringify(this.caller.workerPattern)}, not ${JSON.stringify(reg.workerId)}`,
+      );
     }
     // Refused while another agent's session of the worker id is open (a reconnect of the same
     // agent process with the same token replaces its old one); committed before it is schedulable.

@@ -81,17 +81,22 @@ const invalid = (key: Key, rule: string): InvalidArgumentError => new InvalidArg
 export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   const s = resolveSettings(MASTER_SETTINGS, o, invalid, name);
   // Rules between settings (each setting's own type, bounds and default are in MASTER_SETTINGS).
-  if (s.offlineAfterMs < s.suspectAfterMs) throw invalid("offlineAfterMs", `must be >= ${name("suspectAfterMs")} (got ${s.offlineAfterMs} < ${s.suspectAfterMs})`);
+  if (s.offlineAfterMs < s.suspectAfterMs)
+    throw invalid("offlineAfterMs", `must be >= ${name("suspectAfterMs")} (got ${s.offlineAfterMs} < ${s.suspectAfterMs})`);
   if (s.leaseMs + s.leaseGraceMs >= s.offlineAfterMs) {
     throw invalid(
       "leaseMs",
       `must be < ${name("offlineAfterMs")} - ${name("leaseGraceMs")}, so an agent has stopped its attempts before they are requeued elsewhere (got ${s.leaseMs} + ${s.leaseGraceMs} >= ${s.offlineAfterMs})`,
     );
   }
-  if (s.leaseMs < 2 * s.heartbeatIntervalMs) throw invalid("leaseMs", `must be >= 2 x ${name("heartbeatIntervalMs")} (got ${s.leaseMs}, heartbeat ${s.heartbeatIntervalMs})`);
+  if (s.leaseMs < 2 * s.heartbeatIntervalMs)
+    throw invalid("leaseMs", `must be >= 2 x ${name("heartbeatIntervalMs")} (got ${s.leaseMs}, heartbeat ${s.heartbeatIntervalMs})`);
   if (!s.auth && !s.insecureAllowAnyone && !isLoopbackListen(s.listen)) {
     const { auth, insecureAllowAnyone: anyone } = MASTER_SETTINGS;
-    throw invalid("listen", `${s.listen} is reachable from other machines: turn on auth (--${auth.flag}), or pass --${anyone.flag} to let anyone who reaches it run commands on every agent`);
+    throw invalid(
+      "listen",
+      `${s.listen} is reachable from other machines: turn on auth (--${auth.flag}), or pass --${anyone.flag} to let anyone who reaches it run commands on every agent`,
+    );
   }
   return {
     listen: s.listen,
@@ -126,6 +131,9 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
 
 /** Whether `host:port` is reachable only from this machine (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackListen(listen: string): boolean {
-  const host = listen.slice(0, listen.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  const host = listen
+    .slice(0, listen.lastIndexOf(":"))
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

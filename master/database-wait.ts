@@ -31,7 +31,10 @@ export class DatabaseHealth {
   private since = 0;
   private publish: (serving: boolean) => void = () => {};
 
-  constructor(private readonly log: Logger, private readonly now: () => number) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
 
   /** For StoreConfig.onOutage. */
   readonly onOutage = (error: unknown | null): void => {

@@ -62,7 +62,10 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   // Certificates first: a bad file fails the start before anything else is opened.
   const tls = config.tls ? await createServerTls(config.tls, log) : null;
   const database = new DatabaseHealth(log, () => clock.now());
-  const store = await openStoreWhenReachable({ databaseUrl: config.databaseUrl, dataDir: `${config.dataDir}/db`, schema: config.schema, onOutage: database.onOutage }, log);
+  const store = await openStoreWhenReachable(
+    { databaseUrl: config.databaseUrl, dataDir: `${config.dataDir}/db`, schema: config.schema, onOutage: database.onOutage },
+    log,
+  );
 
   let accepting = true;
   const isAccepting = () => accepting;
@@ -71,7 +74,11 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   // Metrics start first so the weights file's initial load is counted.
   let weightsVersion = () => "";
   const metrics = config.metrics
-    ? await startMetrics({ listen: config.metrics, sources: masterMetricSources({ state, weightsVersion: () => weightsVersion() }), log: (line) => log.info(line) })
+    ? await startMetrics({
+        listen: config.metrics,
+        sources: masterMetricSources({ state, weightsVersion: () => weightsVersion() }),
+        log: (line) => log.info(line),
+      })
     : null;
   const recorder = metrics?.recorder ?? NOOP_RECORDER;
   const tracing = new TaskTracing(await startTracing(config.tracing), clock);
@@ -82,19 +89,36 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   // The workers by id: each one's slot, agent stream, drains and liveness (worker.ts); the lifecycle,
   // the dispatcher and stale-attempt detection send their commands through it.
   const registry = new WorkerRegistry({
-    state, store, clock, log,
+    state,
+    store,
+    clock,
+    log,
     suspectAfterMs: config.suspectAfterMs,
     offlineAfterMs: config.offlineAfterMs,
     onCapacityChange: kick,
   });
   const observer = new LearningObserver();
   observer.load(await store.loadLearning());
-  const weights = new WeightsWatcher({ path: config.weightsPath, log, clock, pollIntervalMs: config.weightsPollMs, onReload: (result) => recorder.weightsReload(result) });
+  const weights = new WeightsWatcher({
+    path: config.weightsPath,
+    log,
+    clock,
+    pollIntervalMs: config.weightsPollMs,
+    onReload: (result) => recorder.weightsReload(result),
+  });
   weightsVersion = () => weights.current().version;
   await weights.start();
   const lifecycle = new TaskLifecycle({
-    state, store, hub, clock, commands: registry, cancelGraceMs: config.cancelGraceMs, onCapacityChange: kick, tracing,
-    failurePolicy: config.failurePolicy, random: config.random,
+    state,
+    store,
+    hub,
+    clock,
+    commands: registry,
+    cancelGraceMs: config.cancelGraceMs,
+    onCapacityChange: kick,
+    tracing,
+    failurePolicy: config.failurePolicy,
+    random: config.random,
     onReportRejected: (reason, workerId, attemptId) => {
       recorder.reportRejected(reason);
       // A report about another worker's live attempt is a confused or hostile agent: worth a line.
@@ -127,7 +151,13 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   const rebuilt = rebuildState(state, registry, await store.loadActive(), clock.now());
   // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
   await lifecycle.endOrphans(rebuilt.orphans);
-  log.info("state rebuilt from database", { queued: rebuilt.queued, running: rebuilt.running, workers: rebuilt.workers, orphans: rebuilt.orphans.length, dialect: store.dialect });
+  log.info("state rebuilt from database", {
+    queued: rebuilt.queued,
+    running: rebuilt.running,
+    workers: rebuilt.workers,
+    orphans: rebuilt.orphans.length,
+    dialect: store.dialect,
+  });
 
   const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();
   const authenticator = config.auth.enabled
@@ -139,29 +169,50 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     if (!tls && !isLoopbackListen(config.listen)) log.warn("auth is on but TLS is off: tokens cross the network in clear text (set --tls-cert and --tls-key)");
   }
   const guard = new AuthGuard(authenticator, log);
-  const grpcServer = await startGrpcServer(config.listen, {
-    tasks: guard.wrap(TaskServiceService, createTaskService({ store, state, hub, submitter, lifecycle, log, isAccepting, watchCalls })),
-    admin: guard.wrap(
-      AdminServiceService,
-      createAdminService({
-        state, registry, log, isAccepting, orderingPolicy: config.ordering, placementStrategy: config.placement, weights, observer,
-        tokens: store.tokens, authenticator, now: () => clock.now(),
+  const grpcServer = await startGrpcServer(
+    config.listen,
+    {
+      tasks: guard.wrap(TaskServiceService, createTaskService({ store, state, hub, submitter, lifecycle, log, isAccepting, watchCalls })),
+      admin: guard.wrap(
+        AdminServiceService,
+        createAdminService({
+          state,
+          registry,
+          log,
+          isAccepting,
+          orderingPolicy: config.ordering,
+          placementStrategy: config.placement,
+          weights,
+          observer,
+          tokens: store.tokens,
+          authenticator,
+          now: () => clock.now(),
+        }),
+      ),
+      workers: guard.wrap(WorkerServiceService, {
+        connect: (call) => {
+          if (!accepting) return call.emit("error", { code: 14, details: "master is shutting down" });
+          new AgentSession(
+            call,
+            {
+              workers: registry,
+              lifecycle,
+              clock,
+              log,
+              heartbeatIntervalMs: config.heartbeatIntervalMs,
+              leaseMs: config.leaseMs,
+              leaseGraceMs: config.leaseGraceMs,
+            },
+            callerOf(call),
+          );
+        },
       }),
-    ),
-    workers: guard.wrap(WorkerServiceService, {
-      connect: (call) => {
-        if (!accepting) return call.emit("error", { code: 14, details: "master is shutting down" });
-        new AgentSession(call, {
-          workers: registry, lifecycle, clock, log,
-          heartbeatIntervalMs: config.heartbeatIntervalMs,
-          leaseMs: config.leaseMs,
-          leaseGraceMs: config.leaseGraceMs,
-        }, callerOf(call));
-      },
-    }),
-  }, tls?.credentials);
+    },
+    tls?.credentials,
+  );
   // Served beyond loopback to anyone: said loudly, and again every minute while it lasts.
-  const insecureWarning = () => log.warn("serving without auth on a non-loopback address: anyone who reaches it can run commands on every agent", { listen: grpcServer.address });
+  const insecureWarning = () =>
+    log.warn("serving without auth on a non-loopback address: anyone who reaches it can run commands on every agent", { listen: grpcServer.address });
   const insecureTimer = !authenticator && !isLoopbackListen(config.listen) ? setInterval(insecureWarning, 60_000) : null;
   if (insecureTimer) {
     insecureWarning();
@@ -215,5 +266,17 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       log.info("master stopped");
     })());
 
-  return { address: grpcServer.address, metricsAddress: metrics?.address ?? null, store, state, dispatcher, registry, weights, observer, stale, stop, reloadTls: async () => (tls ? tls.reload() : false) };
+  return {
+    address: grpcServer.address,
+    metricsAddress: metrics?.address ?? null,
+    store,
+    state,
+    dispatcher,
+    registry,
+    weights,
+    observer,
+    stale,
+    stop,
+    reloadTls: async () => (tls ? tls.reload() : false),
+  };
 }

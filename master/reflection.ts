@@ -71,7 +71,9 @@ function answer(index: Index, req: ReflectionRequest): Record<string, unknown> {
     }
     case "file_containing_symbol": {
       const file = index.symbols.get((req.file_containing_symbol ?? "").replace(/^\./, ""));
-      return file ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(index, file) } } : notFound(`symbol ${req.file_containing_symbol}`);
+      return file
+        ? { ...base, file_descriptor_response: { file_descriptor_proto: withDependencies(index, file) } }
+        : notFound(`symbol ${req.file_containing_symbol}`);
     }
     default:
       return { ...base, error_response: { error_code: grpc.status.UNIMPLEMENTED, error_message: `${req.message_request} is not supported` } };
@@ -92,7 +94,9 @@ export function addReflection(server: grpc.Server): void {
   const require = createRequire(import.meta.url);
   for (const version of ["v1", "v1alpha"]) {
     const protoPath = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
-    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, defaults: false, oneofs: true })) as unknown as ReflectionPackage;
+    const pkg = grpc.loadPackageDefinition(
+      protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, defaults: false, oneofs: true }),
+    ) as unknown as ReflectionPackage;
     const service = pkg.grpc.reflection[version]!.ServerReflection.service;
     server.addService(service, {
       ServerReflectionInfo: (call: grpc.ServerDuplexStream<ReflectionRequest, unknown>) => {

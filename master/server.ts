@@ -36,9 +36,7 @@ export async function startGrpcServer(
   health.addToServer(server);
   addReflection(server);
 
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p))));
   const host = listen.slice(0, listen.lastIndexOf(":"));
   return { server, health, address: `${host}:${port}` };
 }

@@ -61,7 +61,17 @@ export class Submitter {
       requeues: 0,
       notBeforeMs: null,
     };
-    const event: TaskEvent = { taskId: task.id, state: "QUEUED", progress: 0, progressMessage: "", timeMs: nowMs, attemptId: "", workerId: "", result: null, actor };
+    const event: TaskEvent = {
+      taskId: task.id,
+      state: "QUEUED",
+      progress: 0,
+      progressMessage: "",
+      timeMs: nowMs,
+      attemptId: "",
+      workerId: "",
+      result: null,
+      actor,
+    };
     return { task, event };
   }
 
@@ -73,7 +83,11 @@ export class Submitter {
     const nowMs = this.deps.clock.now();
     const created = specs.map((spec) => this.newTask(spec, nowMs, actor));
     // Before the commit: the submit span's traceparent is stored with each task.
-    const trace = this.deps.tracing.submitted(created.map((c) => c.task), origin, nowMs);
+    const trace = this.deps.tracing.submitted(
+      created.map((c) => c.task),
+      origin,
+      nowMs,
+    );
     let outcome: Awaited<ReturnType<Store["submit"]>>;
     try {
       outcome = await this.deps.store.submit({ tasks: created.map((c) => c.task), events: created.map((c) => c.event) });

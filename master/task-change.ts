@@ -53,7 +53,10 @@ export function planTransition(state: MasterState, task: Task, to: TaskState, no
     actor: extra.actor ?? MASTER_ACTOR,
   };
   return {
-    writes: [{ kind: "update_task", taskId: task.id, ...fields }, { kind: "append_event", event }],
+    writes: [
+      { kind: "update_task", taskId: task.id, ...fields },
+      { kind: "append_event", event },
+    ],
     event,
     apply: () => {
       Object.assign(task, fields);

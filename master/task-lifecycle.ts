@@ -66,7 +66,9 @@ export class TaskLifecycle {
    */
   assign(task: Task, live: LiveAttempt): { writes: StoreWrite[]; event: TaskEvent } {
     const change = planTransition(this.deps.state, task, "ASSIGNED", this.deps.clock.now(), {
-      attemptId: live.attempt.id, workerId: live.workerId, newAttempt: { id: live.attempt.id, number: live.attempt.number },
+      attemptId: live.attempt.id,
+      workerId: live.workerId,
+      newAttempt: { id: live.attempt.id, number: live.attempt.number },
     });
     this.deps.state.liveAttempts.set(live.attempt.id, live);
     change.apply();
@@ -124,7 +126,17 @@ export class TaskLifecycle {
       if (!task || task.currentAttemptId !== attemptId) return;
       const now = this.deps.clock.now();
       const progress = Math.min(100, Math.max(0, percent));
-      const event: TaskEvent = { taskId: task.id, state: task.state, progress, progressMessage: message, timeMs: now, attemptId, workerId, result: null, actor };
+      const event: TaskEvent = {
+        taskId: task.id,
+        state: task.state,
+        progress,
+        progressMessage: message,
+        timeMs: now,
+        attemptId,
+        workerId,
+        result: null,
+        actor,
+      };
       await this.commit(
         [{ kind: "update_progress", taskId: task.id, progress, progressMessage: message, updatedAtMs: now }],
         [{ event, project: task.spec.project }],
@@ -149,7 +161,10 @@ export class TaskLifecycle {
         writes.push(...(this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? []));
         const next = afterAttempt(task, result, finishedAtMs, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
         change = planTransition(state, task, next.state, this.deps.clock.now(), {
-          attemptId, workerId, actor, result: next.state === "QUEUED" ? null : result,
+          attemptId,
+          workerId,
+          actor,
+          result: next.state === "QUEUED" ? null : result,
           message: next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined,
           accounting: { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: next.state === "QUEUED" ? next.notBeforeMs : null },
         });
@@ -187,12 +202,20 @@ export class TaskLifecycle {
       const rerunId = task.currentAttemptId;
       const rerun = rerunId ? state.liveAttempts.get(rerunId) : undefined;
       const change = planTransition(state, task, "SUCCEEDED", this.deps.clock.now(), {
-        attemptId, workerId, result, actor,
+        attemptId,
+        workerId,
+        result,
+        actor,
         message: `attempt #${attempt.number} on ${workerId} succeeded; its report came after the worker had been declared lost`,
       });
-      await this.commit([{ kind: "update_attempt", attemptId, finishedAtMs, result }, ...change.writes], [{ event: change.event, project: task.spec.project }], () => change.apply());
+      await this.commit(
+        [{ kind: "update_attempt", attemptId, finishedAtMs, result }, ...change.writes],
+        [{ event: change.event, project: task.spec.project }],
+        () => change.apply(),
+      );
       // The rerun keeps its resources until its agent reports the process gone.
-      if (rerun && rerunId) this.deps.commands.cancel(rerun.workerId, rerunId, this.deps.cancelGraceMs, "the task already succeeded (a late report of an earlier attempt)");
+      if (rerun && rerunId)
+        this.deps.commands.cancel(rerun.workerId, rerunId, this.deps.cancelGraceMs, "the task already succeeded (a late report of an earlier attempt)");
     });
   }
 
@@ -231,7 +254,8 @@ export class TaskLifecycle {
       if (orphan.attemptId) writes.push({ kind: "update_attempt", attemptId: orphan.attemptId, finishedAtMs: now, result: lost });
       const next = afterAttempt(task, lost, now, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
       const change = planTransition(this.deps.state, task, next.state, now, {
-        attemptId: orphan.attemptId ?? "", result: next.state === "QUEUED" ? null : lost,
+        attemptId: orphan.attemptId ?? "",
+        result: next.state === "QUEUED" ? null : lost,
         message: next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined,
         accounting: { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: null },
       });
@@ -256,7 +280,12 @@ export class TaskLifecycle {
       const live = attemptId ? this.deps.state.liveAttempts.get(attemptId) : undefined;
       const message = reason || "canceled by request";
       const result: TaskResult = { outcome: "CANCELED", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message };
-      const change = planTransition(this.deps.state, task, "CANCELED", this.deps.clock.now(), { attemptId: attemptId ?? "", workerId: live?.workerId ?? "", result, actor });
+      const change = planTransition(this.deps.state, task, "CANCELED", this.deps.clock.now(), {
+        attemptId: attemptId ?? "",
+        workerId: live?.workerId ?? "",
+        result,
+        actor,
+      });
       await this.commit(change.writes, [{ event: change.event, project: task.spec.project }], () => change.apply());
       // The attempt keeps its resources until the agent reports the process gone.
       if (live && attemptId) this.deps.commands.cancel(live.workerId, attemptId, this.deps.cancelGraceMs, message);

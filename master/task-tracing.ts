@@ -60,8 +60,11 @@ export class TaskTracing {
           kind: SpanKind.SERVER,
           startTime: nowMs,
           attributes: {
-            [ATTR.rpcSystem]: "grpc", [ATTR.rpcService]: "taskgrid.v1.TaskService", [ATTR.rpcMethod]: origin.method,
-            [ATTR.submitBatchSize]: tasks.length, ...taskAttributes(task),
+            [ATTR.rpcSystem]: "grpc",
+            [ATTR.rpcService]: "taskgrid.v1.TaskService",
+            [ATTR.rpcMethod]: origin.method,
+            [ATTR.submitBatchSize]: tasks.length,
+            ...taskAttributes(task),
           },
         },
         parent,
@@ -146,7 +149,10 @@ export class TaskTracing {
 
   private startRun(task: Task, attempt: Attempt, startMs: number): Span {
     const attributes: Attributes = {
-      [ATTR.taskId]: task.id, [ATTR.attemptId]: attempt.id, [ATTR.attemptNumber]: attempt.number, [ATTR.workerId]: attempt.workerId,
+      [ATTR.taskId]: task.id,
+      [ATTR.attemptId]: attempt.id,
+      [ATTR.attemptNumber]: attempt.number,
+      [ATTR.workerId]: attempt.workerId,
     };
     if (attempt.gpuIndexes.length > 0) attributes[ATTR.gpuIndexes] = attempt.gpuIndexes;
     return this.tracing.tracer.startSpan(SPAN.run, { startTime: startMs, attributes }, this.tracing.extract({ traceparent: task.traceParent }));
@@ -156,7 +162,10 @@ export class TaskTracing {
 function taskAttributes(task: Task): Attributes {
   const s = task.spec;
   const attributes: Attributes = {
-    [ATTR.taskId]: task.id, [ATTR.taskProject]: s.project, [ATTR.taskQueue]: s.queueClass, [ATTR.taskPriority]: s.priority,
+    [ATTR.taskId]: task.id,
+    [ATTR.taskProject]: s.project,
+    [ATTR.taskQueue]: s.queueClass,
+    [ATTR.taskPriority]: s.priority,
   };
   if (s.name) attributes[ATTR.taskName] = s.name;
   if (s.kind) attributes[ATTR.taskKind] = s.kind;
@@ -175,7 +184,14 @@ function placementAttributes(attempt: Attempt): Attributes {
   if (d.chosen) {
     const c = d.chosen;
     attributes[ATTR.score] = c.score;
-    for (const [factor, value] of [["deadline", c.deadline], ["affinity", c.affinity], ["load", c.load], ["io", c.io], ["success", c.success], ["penalty", c.penalty]] as const) {
+    for (const [factor, value] of [
+      ["deadline", c.deadline],
+      ["affinity", c.affinity],
+      ["load", c.load],
+      ["io", c.io],
+      ["success", c.success],
+      ["penalty", c.penalty],
+    ] as const) {
       attributes[ATTR.factorPrefix + factor] = value;
     }
   }

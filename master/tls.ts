@@ -53,7 +53,11 @@ function loadMaterial(options: TlsOptions): Material {
     // What grpc-js will do with them (setSecureContext): fails here, not on the live server.
     createSecureContext({ cert: certificate, key: privateKey, ca: caCertificate });
   } catch (err) {
-    throw new TlsFileError("tls_cert", options.certFile, `unusable with ${options.keyFile}${caCertificate ? ` and ${options.clientCaFile}` : ""} (${(err as Error).message})`);
+    throw new TlsFileError(
+      "tls_cert",
+      options.certFile,
+      `unusable with ${options.keyFile}${caCertificate ? ` and ${options.clientCaFile}` : ""} (${(err as Error).message})`,
+    );
   }
   return {
     identity: { certificate, privateKey },
@@ -125,7 +129,14 @@ export async function createServerTls(options: TlsOptions, log: Logger): Promise
   // grpc-js' parameter names are swapped in its typings: the first is the identity provider, the
   // second the CA that client certificates must chain to (null: none requested).
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, mtls ? provider : null, mtls);
-  log.info("tls enabled", { mtls, certFile: options.certFile, subject: first.subject, serial: first.serial, validTo: first.validTo, clientCaFile: options.clientCaFile ?? null });
+  log.info("tls enabled", {
+    mtls,
+    certFile: options.certFile,
+    subject: first.subject,
+    serial: first.serial,
+    validTo: first.validTo,
+    clientCaFile: options.clientCaFile ?? null,
+  });
   if (first.expired) log.warn("tls certificate has expired; clients will refuse it", { certFile: options.certFile, validTo: first.validTo });
 
   let queue: Promise<boolean> = Promise.resolve(true);
@@ -134,7 +145,11 @@ export async function createServerTls(options: TlsOptions, log: Logger): Promise
     try {
       next = loadMaterial(options);
     } catch (err) {
-      log.error("tls reload failed; keeping the previous certificates", { trigger, error: err instanceof Error ? err.message : String(err), serial: provider.current.serial });
+      log.error("tls reload failed; keeping the previous certificates", {
+        trigger,
+        error: err instanceof Error ? err.message : String(err),
+        serial: provider.current.serial,
+      });
       return false;
     }
     if (sameMaterial(next, provider.current)) {

@@ -30,7 +30,11 @@ const ANSI = /\u001b\[[0-9;]*m/g;
 function runFile(file: string): Promise<{ passed: number; failed: number; output: string; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: root, env: { ...process.env, FORCE_COLOR: "0", ...ISOLATED_CREDENTIALS }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", file], {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: "0", ...ISOLATED_CREDENTIALS },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
@@ -60,9 +64,22 @@ for (const file of testFiles()) {
   failed += r.failed;
   const name = relative(root, file);
   process.stdout.write(`${r.failed === 0 ? "ok  " : "FAIL"} ${name} (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)}s)\n`);
-  if (r.failed > 0) process.stdout.write(`${r.output.split("\n").map((l) => `    ${l}`).join("\n")}\n`);
+  if (r.failed > 0)
+    process.stdout.write(
+      `${r.output
+        .split("\n")
+        .map((l) => `    ${l}`)
+        .join("\n")}\n`,
+    );
   // The fault suite's figures (executions per task, time to recovery) are its report: always shown.
-  else if (chaos) process.stdout.write(r.output.split("\n").filter((l) => /executions per task/.test(l)).map((l) => `    ${l.slice(Math.max(0, l.search(/\S+(?: \S+)*: \d+ tasks/)))}\n`).join(""));
+  else if (chaos)
+    process.stdout.write(
+      r.output
+        .split("\n")
+        .filter((l) => /executions per task/.test(l))
+        .map((l) => `    ${l.slice(Math.max(0, l.search(/\S+(?: \S+)*: \d+ tasks/)))}\n`)
+        .join(""),
+    );
 }
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -7,10 +7,7 @@ import { join } from "node:path";
 import type { Gpu, GpuTelemetry } from "../../src/gen/taskgrid/v1/types.js";
 import { parseNvidiaSmiCsv, sysfsPciName } from "./nvidia-smi-csv.js";
 
-export const NVIDIA_SMI_ARGS = [
-  "--query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu,pci.bus_id",
-  "--format=csv,noheader,nounits",
-];
+export const NVIDIA_SMI_ARGS = ["--query-gpu=index,uuid,name,memory.total,memory.used,utilization.gpu,pci.bus_id", "--format=csv,noheader,nounits"];
 
 export interface GpuSample {
   gpus: Gpu[];
@@ -48,7 +45,8 @@ export class GpuProbe {
     const timeoutMs = this.options.timeoutMs ?? 2_000;
     return new Promise((resolve) => {
       execFile(
-        command, NVIDIA_SMI_ARGS,
+        command,
+        NVIDIA_SMI_ARGS,
         { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, env: this.options.env ?? process.env, encoding: "utf8" },
         (err, stdout, stderr) => {
           if (!err) return resolve({ kind: "ok", stdout });
@@ -78,5 +76,11 @@ export class GpuProbe {
 }
 
 function firstLine(text: string): string {
-  return (text ?? "").split("\n").map((l) => l.trim()).find((l) => l !== "")?.slice(0, 200) ?? "";
+  return (
+    (text ?? "")
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l !== "")
+      ?.slice(0, 200) ?? ""
+  );
 }

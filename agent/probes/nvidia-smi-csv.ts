@@ -14,7 +14,10 @@ export type ParseResult = { ok: true; gpus: ParsedGpu[] } | { ok: false; error: 
 
 export function parseNvidiaSmiCsv(text: string): ParseResult {
   const gpus: ParsedGpu[] = [];
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   for (const line of lines) {
     const fields = line.split(",").map((f) => f.trim());
     if (fields.length !== 6 && fields.length !== 7) return bad(line);

@@ -97,7 +97,10 @@ export class Authenticator {
       return this.failed(peer, expired);
     }
     if (!this.limiter.allowed(peer)) {
-      return this.failed(peer, new UnauthenticatedError("rate_limited", `too many failed authentications from this address; retry in ${this.limiter.retryAfterSeconds(peer)} s`));
+      return this.failed(
+        peer,
+        new UnauthenticatedError("rate_limited", `too many failed authentications from this address; retry in ${this.limiter.retryAfterSeconds(peer)} s`),
+      );
     }
     let presented: { id: string; secret: string };
     try {

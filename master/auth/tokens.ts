@@ -35,7 +35,8 @@ export function tokenInputFromProto(req: CreateTokenRequest, createdBy: string, 
     throw new InvalidArgumentError("expires_in_seconds", `must be 0 (never) .. ${MAX_LIFETIME_SECONDS} (10 years)`);
   }
   if (req.workerPattern !== "" && role !== "agent") throw new InvalidArgumentError("worker_pattern", "only agent tokens are bound to worker ids");
-  if (!/^[A-Za-z0-9._*-]{0,128}$/.test(req.workerPattern)) throw new InvalidArgumentError("worker_pattern", "at most 128 of A-Z a-z 0-9 . _ - and * (any run of characters)");
+  if (!/^[A-Za-z0-9._*-]{0,128}$/.test(req.workerPattern))
+    throw new InvalidArgumentError("worker_pattern", "at most 128 of A-Z a-z 0-9 . _ - and * (any run of characters)");
   return {
     project: req.project,
     role,
@@ -61,7 +62,11 @@ export async function createToken(tokens: TokenStore, input: NewTokenInput, nowM
 export async function ensureAdminToken(tokens: TokenStore, file: string | null, log: Logger, nowMs: number): Promise<void> {
   const active = await tokens.list({ activeAtMs: nowMs });
   if (active.some((t) => t.role === "admin")) return;
-  const { record, token } = await createToken(tokens, { project: "admin", role: "admin", name: "bootstrap admin", expiresAtMs: null, workerPattern: "", createdBy: "" }, nowMs);
+  const { record, token } = await createToken(
+    tokens,
+    { project: "admin", role: "admin", name: "bootstrap admin", expiresAtMs: null, workerPattern: "", createdBy: "" },
+    nowMs,
+  );
   if (file) {
     await writeFile(file, `${token}\n`, { mode: 0o600 });
     await chmod(file, 0o600); // writeFile's mode applies only when it creates the file

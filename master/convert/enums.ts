@@ -1,7 +1,13 @@
 // Proto enum numbers <-> domain string unions. Unknown numbers (a newer client, a typo in buf curl)
 // are INVALID_ARGUMENT naming the field, never silently mapped.
 import { InvalidArgumentError } from "../../src/core/errors.js";
-import type { AttemptOutcome as DomainOutcome, Priority as DomainPriority, QueueClass as DomainQueueClass, TaskState as DomainTaskState, WorkerStatus as DomainWorkerStatus } from "../../src/core/types.js";
+import type {
+  AttemptOutcome as DomainOutcome,
+  Priority as DomainPriority,
+  QueueClass as DomainQueueClass,
+  TaskState as DomainTaskState,
+  WorkerStatus as DomainWorkerStatus,
+} from "../../src/core/types.js";
 import type { Role as DomainRole } from "../../src/core/access.js";
 import { AttemptOutcome, Priority, QueueClass, Role, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
 

@@ -89,7 +89,8 @@ export function capacityFromProto(c: ProtoCapacity | undefined, field: string): 
   checkWhole(c.cpuMillis, `${field}.cpu_millis`, 1, CAPACITY_LIMITS.maxCpuMillis);
   checkWhole(c.memoryMib, `${field}.memory_mib`, 1, CAPACITY_LIMITS.maxMemoryMib);
   checkWhole(c.maxTasks, `${field}.max_tasks`, 0, CAPACITY_LIMITS.maxTasks);
-  if (c.gpus.length > CAPACITY_LIMITS.maxGpus) throw new InvalidArgumentError(`${field}.gpus`, `at most ${CAPACITY_LIMITS.maxGpus} GPUs (got ${c.gpus.length})`);
+  if (c.gpus.length > CAPACITY_LIMITS.maxGpus)
+    throw new InvalidArgumentError(`${field}.gpus`, `at most ${CAPACITY_LIMITS.maxGpus} GPUs (got ${c.gpus.length})`);
   const seen = new Set<number>();
   c.gpus.forEach((g, i) => {
     const gf = `${field}.gpus[${i}]`;

@@ -87,7 +87,11 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
         decisionsByStrategy: Object.fromEntries(state.decisionsByStrategy),
         fallbacksByReason: Object.fromEntries(state.fallbacksByReason),
         queueLengths: QUEUE_CLASSES.flatMap((q: QueueClass) =>
-          PRIORITIES.map((p: Priority) => ({ queueClass: queueClassEnum.toProto(q), priority: priorityEnum.toProto(p), length: lengths.get(`${q}/${p}`) ?? 0 })),
+          PRIORITIES.map((p: Priority) => ({
+            queueClass: queueClassEnum.toProto(q),
+            priority: priorityEnum.toProto(p),
+            length: lengths.get(`${q}/${p}`) ?? 0,
+          })),
         ),
         workersByStatus: WORKER_STATUSES.map((s) => ({ status: workerStatusEnum.toProto(s), count: byStatus.get(s) ?? 0 })),
         weightsMetadata: { ...weightsNow.metadata },

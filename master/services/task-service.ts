@@ -133,7 +133,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       ids.forEach((id, i) => requireId(id, `task_ids[${i}]`));
       noNul("project", call.request.project);
     } catch (err) {
-      call.emit("error", err instanceof InvalidArgumentError ? toServiceError(err, log, "WatchTasks") : { code: status.UNAVAILABLE, details: "master is shutting down" });
+      call.emit(
+        "error",
+        err instanceof InvalidArgumentError ? toServiceError(err, log, "WatchTasks") : { code: status.UNAVAILABLE, details: "master is shutting down" },
+      );
       return;
     }
     // A filter naming a project the caller cannot see matches nothing.
@@ -156,7 +159,19 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     try {
       for (const id of ids) {
         const task = await loadTask(id, caller);
-        call.write({ event: eventToProto({ taskId: task.id, state: task.state, progress: task.progress, progressMessage: task.progressMessage, timeMs: task.updatedAtMs, attemptId: task.currentAttemptId ?? "", workerId: workerOf(task), result: task.result, actor: "" }) });
+        call.write({
+          event: eventToProto({
+            taskId: task.id,
+            state: task.state,
+            progress: task.progress,
+            progressMessage: task.progressMessage,
+            timeMs: task.updatedAtMs,
+            attemptId: task.currentAttemptId ?? "",
+            workerId: workerOf(task),
+            result: task.result,
+            actor: "",
+          }),
+        });
       }
     } catch (err) {
       done();

@@ -26,7 +26,11 @@ export const TLS_CLIENT_FLAGS: FlagSpecs = {
   "tls-ca": { type: "string", value: "FILE", description: "CA (PEM) that signs the master's certificate; turns TLS on (env TASKGRID_TLS_CA)" },
   "tls-cert": { type: "string", value: "FILE", description: "client certificate (PEM) for mTLS, with --tls-key (env TASKGRID_TLS_CERT)" },
   "tls-key": { type: "string", value: "FILE", description: "private key (PEM) of --tls-cert (env TASKGRID_TLS_KEY)" },
-  "tls-server-name": { type: "string", value: "NAME", description: "name the master's certificate must carry when it differs from the address host (env TASKGRID_TLS_SERVER_NAME)" },
+  "tls-server-name": {
+    type: "string",
+    value: "NAME",
+    description: "name the master's certificate must carry when it differs from the address host (env TASKGRID_TLS_SERVER_NAME)",
+  },
   tls: { type: "boolean", description: "TLS with the system's trusted CAs (implied by the other --tls-* flags; env TASKGRID_TLS=1)" },
 };
 
@@ -95,7 +99,8 @@ export function readCredentialsFile(path: string, platform: NodeJS.Platform = pr
     throw new CredentialsError(`credentials file ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   const line = tokenLine(text);
-  if (line === undefined) throw new CredentialsError(`credentials file ${path} has no token (put the token on a line of its own; lines starting with # are comments)`);
+  if (line === undefined)
+    throw new CredentialsError(`credentials file ${path} has no token (put the token on a line of its own; lines starting with # are comments)`);
   return line;
 }
 
@@ -105,7 +110,9 @@ export function checkToken(value: string, source: string): string {
   try {
     parseToken(bare);
   } catch {
-    throw new CredentialsError(`${source}: not a Taskgrid API token (expected tg1.<16 hex digits>.<43 base64url characters>, as 'taskgrid token create' prints it)`);
+    throw new CredentialsError(
+      `${source}: not a Taskgrid API token (expected tg1.<16 hex digits>.<43 base64url characters>, as 'taskgrid token create' prints it)`,
+    );
   }
   return bare;
 }

@@ -37,7 +37,10 @@ export class EventPrinter {
   private readonly last = new Map<string, { state: TaskState; progress: number; message: string }>();
   private barShown = false;
 
-  constructor(private readonly io: Io, private readonly redrawBar: boolean) {}
+  constructor(
+    private readonly io: Io,
+    private readonly redrawBar: boolean,
+  ) {}
 
   print(e: TaskEvent): void {
     const before = this.last.get(e.taskId);

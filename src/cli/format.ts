@@ -7,7 +7,10 @@ import type { AttemptOutcome, Priority, QueueClass, Role, TaskState, WorkerStatu
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ").trimEnd();
+    cells
+      .map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c])))
+      .join("  ")
+      .trimEnd();
   return `${[line(headers), ...rows.map(line)].join("\n")}\n`;
 }
 
@@ -22,7 +25,12 @@ export function formatDuration(ms: number): string {
   if (ms < 60_000) return `${trimZeros((ms / 1000).toFixed(1))}s`;
   const parts: string[] = [];
   let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [["d", 86_400], ["h", 3600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     rest -= n * size;
     if (n > 0) parts.push(`${n}${unit}`);
@@ -55,7 +63,10 @@ export const priorityName = (p: Priority) => priorityToJSON(p).replace(/^PRIORIT
 export const outcomeName = (o: AttemptOutcome) => attemptOutcomeToJSON(o).replace(/^ATTEMPT_OUTCOME_/, "");
 export const workerStatusName = (s: WorkerStatus) => workerStatusToJSON(s).replace(/^WORKER_STATUS_/, "");
 /** Roles in lower case, as `token create --role` takes them: "viewer", "admin". */
-export const roleName = (r: Role) => roleToJSON(r).replace(/^ROLE_/, "").toLowerCase();
+export const roleName = (r: Role) =>
+  roleToJSON(r)
+    .replace(/^ROLE_/, "")
+    .toLowerCase();
 
 /** Millicores -> cores for display: 1500 -> "1.5", 250 -> "0.25". */
 export function formatCores(millis: number): string {

@@ -20,9 +20,23 @@ import { watchCommand } from "./commands/watch.js";
 import { UsageError } from "./usage-error.js";
 
 export const COMMANDS: readonly Command[] = [
-  devCommand, masterCommand, agentCommand,
-  submitCommand, getCommand, lsCommand, watchCommand, cancelCommand, pauseCommand, resumeCommand,
-  workersCommand, drainCommand, infoCommand, topCommand, tokenCommand, simCommand, tuneCommand,
+  devCommand,
+  masterCommand,
+  agentCommand,
+  submitCommand,
+  getCommand,
+  lsCommand,
+  watchCommand,
+  cancelCommand,
+  pauseCommand,
+  resumeCommand,
+  workersCommand,
+  drainCommand,
+  infoCommand,
+  topCommand,
+  tokenCommand,
+  simCommand,
+  tuneCommand,
 ];
 
 export function mainHelp(): string {

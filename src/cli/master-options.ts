@@ -17,7 +17,9 @@ export const CONFIG_FLAG: FlagSpecs = {
 
 /** Every flag of `taskgrid master`: its settings', with --config after --weights. */
 export const MASTER_FLAGS: FlagSpecs = Object.fromEntries(
-  Object.entries(flagSpecs(MASTER_SETTINGS)).flatMap((entry) => (entry[0] === MASTER_SETTINGS.weightsPath.flag ? [entry, ...Object.entries(CONFIG_FLAG)] : [entry])),
+  Object.entries(flagSpecs(MASTER_SETTINGS)).flatMap((entry) =>
+    entry[0] === MASTER_SETTINGS.weightsPath.flag ? [entry, ...Object.entries(CONFIG_FLAG)] : [entry],
+  ),
 );
 
 /** Parses a config file's text (JSON when it looks like JSON, YAML otherwise) and checks its keys and values. */

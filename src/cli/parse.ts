@@ -48,7 +48,20 @@ export function parseCpuMillis(text: string, flag: string): number {
   return Math.round(cores * 1000);
 }
 
-const MEMORY_UNITS_MIB: Record<string, number> = { "": 1, m: 1, mi: 1, mib: 1, mb: 1, g: 1024, gi: 1024, gib: 1024, gb: 1024, t: 1024 * 1024, ti: 1024 * 1024, tib: 1024 * 1024 };
+const MEMORY_UNITS_MIB: Record<string, number> = {
+  "": 1,
+  m: 1,
+  mi: 1,
+  mib: 1,
+  mb: 1,
+  g: 1024,
+  gi: 1024,
+  gib: 1024,
+  gb: 1024,
+  t: 1024 * 1024,
+  ti: 1024 * 1024,
+  tib: 1024 * 1024,
+};
 
 /** "512" MiB, or with a unit: "512Mi", "2G", "1.5GiB" -> MiB (binary units throughout). */
 export function parseMemoryMib(text: string, flag: string): number {
@@ -101,19 +114,31 @@ export function parseKeyValues(texts: readonly string[], flag: string): Record<s
 
 /** Repeated and/or comma-separated values -> a flat list without blanks. */
 export function parseList(texts: readonly string[]): string[] {
-  return texts.flatMap((t) => t.split(",")).map((s) => s.trim()).filter((s) => s.length > 0);
+  return texts
+    .flatMap((t) => t.split(","))
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 function parseEnum<E extends number>(text: string, flag: string, prefix: string, values: Record<string, E>): E {
   const key = text.trim().toUpperCase().replace(/-/g, "_");
   const bare = key.startsWith(prefix) ? key.slice(prefix.length) : key;
   const value = values[bare];
-  if (value === undefined) throw new UsageError(`--${flag}: "${text}" is not one of ${Object.keys(values).map((k) => k.toLowerCase()).join(", ")}`);
+  if (value === undefined)
+    throw new UsageError(
+      `--${flag}: "${text}" is not one of ${Object.keys(values)
+        .map((k) => k.toLowerCase())
+        .join(", ")}`,
+    );
   return value;
 }
 
 export function parseQueueClass(text: string, flag = "queue"): QueueClass {
-  return parseEnum(text, flag, "QUEUE_CLASS_", { LIVE: QueueClass.QUEUE_CLASS_LIVE, DEFAULT: QueueClass.QUEUE_CLASS_DEFAULT, BATCH: QueueClass.QUEUE_CLASS_BATCH });
+  return parseEnum(text, flag, "QUEUE_CLASS_", {
+    LIVE: QueueClass.QUEUE_CLASS_LIVE,
+    DEFAULT: QueueClass.QUEUE_CLASS_DEFAULT,
+    BATCH: QueueClass.QUEUE_CLASS_BATCH,
+  });
 }
 
 export function parsePriority(text: string, flag = "priority"): Priority {
@@ -134,7 +159,8 @@ export function parseExpiresSeconds(text: string, flag = "expires"): number {
   const ms = parseDurationMs(s, flag);
   if (ms < 1000) throw new UsageError(`--${flag}: "${text}" is shorter than a second (use e.g. 90m, 12h, 30d, or 0 for never)`);
   const seconds = Math.round(ms / 1000);
-  if (seconds > MAX_TOKEN_LIFETIME_SECONDS) throw new UsageError(`--${flag}: "${text}" is longer than 10 years (3650d); use 0 for a token that does not expire`);
+  if (seconds > MAX_TOKEN_LIFETIME_SECONDS)
+    throw new UsageError(`--${flag}: "${text}" is longer than 10 years (3650d); use 0 for a token that does not expire`);
   return seconds;
 }
 

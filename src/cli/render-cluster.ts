@@ -31,7 +31,12 @@ export function formatWorkerDetail(w: Worker, now: Date): string {
     ["CPU", `${formatCores(w.allocatedCpuMillis)} of ${formatCores(w.capacity?.cpuMillis ?? 0)} cores allocated`],
     ["Memory", `${formatMib(w.allocatedMemoryMib)} of ${formatMib(w.capacity?.memoryMib ?? 0)} allocated`],
     ["Running", `${w.runningAttempts} of ${w.capacity?.maxTasks ?? 0} slots`],
-    ["Load", t ? `cpu ${formatNumber(t.cpuLoad, 2)}, io ${formatNumber(t.ioPressure, 2)}, mem ${formatMib(t.memoryUsedMib)}/${formatMib(t.memoryTotalMib)}` : undefined],
+    [
+      "Load",
+      t
+        ? `cpu ${formatNumber(t.cpuLoad, 2)}, io ${formatNumber(t.ioPressure, 2)}, mem ${formatMib(t.memoryUsedMib)}/${formatMib(t.memoryTotalMib)}`
+        : undefined,
+    ],
     ["Probe errors", t?.probeErrors.join("; ")],
     ["Registered", w.registeredAt ? formatTime(w.registeredAt) : undefined],
     ["Last seen", w.lastSeenAt ? `${formatTime(w.lastSeenAt)} (${formatAge(w.lastSeenAt, now)} ago)` : undefined],
@@ -41,10 +46,16 @@ export function formatWorkerDetail(w: Worker, now: Date): string {
     const used = new Set(w.allocatedGpuIndexes);
     const util = new Map((t?.gpus ?? []).map((g) => [g.index, g]));
     const rows = gpus.map((g) => [
-      String(g.index), g.model, formatMib(g.memoryMib), used.has(g.index) ? "yes" : "no",
+      String(g.index),
+      g.model,
+      formatMib(g.memoryMib),
+      used.has(g.index) ? "yes" : "no",
       util.has(g.index) ? `${formatNumber(util.get(g.index)!.utilizationPercent, 0)}%` : "-",
     ]);
-    out += `GPUs:\n${formatTable(["  INDEX", "MODEL", "MEMORY", "ALLOCATED", "UTIL"], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)]))}`;
+    out += `GPUs:\n${formatTable(
+      ["  INDEX", "MODEL", "MEMORY", "ALLOCATED", "UTIL"],
+      rows.map((r) => [`  ${r[0]}`, ...r.slice(1)]),
+    )}`;
   }
   return out;
 }
@@ -59,11 +70,18 @@ export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): 
   const decisions = Object.values(info.decisionsByStrategy).reduce((a, b) => a + b, 0);
   const fallbacks = Object.values(info.fallbacksByReason).reduce((a, b) => a + b, 0);
   const rate = decisions > 0 ? `${formatNumber((fallbacks / decisions) * 100, 1)}%` : "-";
-  const meta = Object.entries(info.weightsMetadata).map(([k, v]) => `${k}=${v}`).join(", ");
+  const meta = Object.entries(info.weightsMetadata)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
   let out = formatFields([
     ["Ordering", info.orderingPolicy],
     ["Placement", info.placementStrategy],
-    ["Weights", w ? `D=${formatNumber(w.wDeadline)} A=${formatNumber(w.wAffinity)} L=${formatNumber(w.wLoad)} I=${formatNumber(w.wIo)} S=${formatNumber(w.wSuccess)} P=${formatNumber(w.wPenalty)}` : "none"],
+    [
+      "Weights",
+      w
+        ? `D=${formatNumber(w.wDeadline)} A=${formatNumber(w.wAffinity)} L=${formatNumber(w.wLoad)} I=${formatNumber(w.wIo)} S=${formatNumber(w.wSuccess)} P=${formatNumber(w.wPenalty)}`
+        : "none",
+    ],
     ["Weights from", info.weightsSource || info.weightsPath],
     ["Version", info.weightsVersion],
     ["Loaded at", info.weightsLoadedAt ? `${formatTime(info.weightsLoadedAt)} (${formatAge(info.weightsLoadedAt, now)} ago)` : undefined],
@@ -77,8 +95,12 @@ export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): 
     ["Workers", info.workersByStatus.length === 0 ? "none" : info.workersByStatus.map((c) => `${workerStatusName(c.status)}=${c.count}`).join(", ")],
   ]);
   const queued = info.queueLengths.filter((q) => q.length > 0);
-  out += queued.length === 0
-    ? "Queued:        none\n"
-    : `Queued:\n${formatTable(["  QUEUE", "PRIORITY", "TASKS"], queued.map((q) => [`  ${queueName(q.queueClass)}`, priorityName(q.priority), String(q.length)]))}`;
+  out +=
+    queued.length === 0
+      ? "Queued:        none\n"
+      : `Queued:\n${formatTable(
+          ["  QUEUE", "PRIORITY", "TASKS"],
+          queued.map((q) => [`  ${queueName(q.queueClass)}`, priorityName(q.priority), String(q.length)]),
+        )}`;
   return out;
 }

@@ -3,8 +3,19 @@
 import type { Attempt, PlacementDecision, ScoreBreakdown, Task, TaskEvent, TaskResult } from "../gen/taskgrid/v1/task.js";
 import { AttemptOutcome, TaskState } from "../gen/taskgrid/v1/types.js";
 import {
-  formatAge, formatCores, formatDuration, formatFields, formatMib, formatNumber, formatTable, formatTime,
-  outcomeName, priorityName, queueName, stateName, truncate,
+  formatAge,
+  formatCores,
+  formatDuration,
+  formatFields,
+  formatMib,
+  formatNumber,
+  formatTable,
+  formatTime,
+  outcomeName,
+  priorityName,
+  queueName,
+  stateName,
+  truncate,
 } from "./format.js";
 
 const TERMINAL = new Set([TaskState.TASK_STATE_SUCCEEDED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED]);
@@ -74,13 +85,19 @@ export function formatDecision(d: PlacementDecision, attemptNumber: number): str
 }
 
 function indent(text: string, prefix: string): string {
-  return text.split("\n").map((l) => (l ? prefix + l : l)).join("\n");
+  return text
+    .split("\n")
+    .map((l) => (l ? prefix + l : l))
+    .join("\n");
 }
 
 export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEvent[] = []): string {
   const spec = task.spec;
-  const progress = task.progress > 0 || task.progressMessage ? ` (${formatNumber(task.progress, 1)}%${task.progressMessage ? ` ${task.progressMessage}` : ""})` : "";
-  const labels = Object.entries(spec?.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(", ");
+  const progress =
+    task.progress > 0 || task.progressMessage ? ` (${formatNumber(task.progress, 1)}%${task.progressMessage ? ` ${task.progressMessage}` : ""})` : "";
+  const labels = Object.entries(spec?.labels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
   let out = formatFields([
     ["Task", task.id],
     ["State", stateName(task.state) + progress],
@@ -100,7 +117,10 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
     ["Estimate", spec?.estimateMs ? formatDuration(spec.estimateMs) : undefined],
     ["Timeout", spec?.timeoutMs ? formatDuration(spec.timeoutMs) : undefined],
     ["Retries", spec?.maxRetries || task.retriesUsed ? `${task.retriesUsed} of ${spec?.maxRetries ?? 0} used` : undefined],
-    ["Requeues", task.requeues ? `${task.requeues}${spec?.maxRequeues !== undefined ? ` of ${spec.maxRequeues}` : ""} (attempts lost by the infrastructure)` : undefined],
+    [
+      "Requeues",
+      task.requeues ? `${task.requeues}${spec?.maxRequeues !== undefined ? ` of ${spec.maxRequeues}` : ""} (attempts lost by the infrastructure)` : undefined,
+    ],
     ["Not before", task.notBefore ? `${formatTime(task.notBefore)} (retry backoff)` : undefined],
     ["Idempotency", spec?.idempotencyKey],
     ["Created", task.createdAt ? `${formatTime(task.createdAt)} (${formatAge(task.createdAt, now)} ago)` : undefined],

@@ -80,7 +80,9 @@ export function buildTopView(input: TopInput): TopView {
   const decisions = sum(Object.values(info.decisionsByStrategy));
   const fallbacks = sum(Object.values(info.fallbacksByReason));
   const queued = sum(info.queueLengths.map((q) => q.length));
-  const workers = input.workers.map(workerRow).sort((a, b) => (STATUS_RANK[a.status] ?? 9) - (STATUS_RANK[b.status] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const workers = input.workers
+    .map(workerRow)
+    .sort((a, b) => (STATUS_RANK[a.status] ?? 9) - (STATUS_RANK[b.status] ?? 9) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return {
     master: input.master,
     time: input.now.toISOString(),
@@ -90,14 +92,18 @@ export function buildTopView(input: TopInput): TopView {
     weightsError: info.weightsError,
     tasks: { QUEUED: queued, ASSIGNED: input.tasks.ASSIGNED ?? 0, RUNNING: input.tasks.RUNNING ?? 0, PAUSED: input.tasks.PAUSED ?? 0 },
     tasksTruncated: input.tasksTruncated ?? false,
-    queues: info.queueLengths.filter((q) => q.length > 0).map((q) => ({ queue: queueName(q.queueClass), priority: priorityName(q.priority), length: q.length })),
+    queues: info.queueLengths
+      .filter((q) => q.length > 0)
+      .map((q) => ({ queue: queueName(q.queueClass), priority: priorityName(q.priority), length: q.length })),
     decisions,
     decisionsByStrategy: { ...info.decisionsByStrategy },
     fallbacks,
     fallbacksByReason: { ...info.fallbacksByReason },
     fallbackRate: decisions > 0 ? fallbacks / decisions : null,
     deadlineMisses: info.deadlineMisses,
-    workersByStatus: Object.fromEntries(info.workersByStatus.filter((c) => c.status !== WorkerStatus.WORKER_STATUS_UNSPECIFIED).map((c) => [workerStatusName(c.status), c.count])),
+    workersByStatus: Object.fromEntries(
+      info.workersByStatus.filter((c) => c.status !== WorkerStatus.WORKER_STATUS_UNSPECIFIED).map((c) => [workerStatusName(c.status), c.count]),
+    ),
     workers,
   };
 }
@@ -114,11 +120,17 @@ export interface FrameOptions {
 }
 
 const pairs = (map: Record<string, number>) =>
-  Object.entries(map).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(" ");
+  Object.entries(map)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
 
 /** Workers by status in the table's order (ONLINE first), not alphabetical. */
 const statusPairs = (map: Record<string, number>) =>
-  Object.entries(map).sort(([a], [b]) => (STATUS_RANK[a] ?? 9) - (STATUS_RANK[b] ?? 9)).map(([k, v]) => `${k}=${v}`).join(" ");
+  Object.entries(map)
+    .sort(([a], [b]) => (STATUS_RANK[a] ?? 9) - (STATUS_RANK[b] ?? 9))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
 
 /** Local wall-clock time, as the person watching reads it. */
 function clockTime(iso: string): string {
@@ -131,16 +143,14 @@ function headerLines(v: TopView, o: FrameOptions): string[] {
   const lines = [`taskgrid top: master ${v.master} at ${clockTime(v.time)}${live}`];
   if (o.error) lines.push(`error: ${o.error} (showing the last figures; retrying)`);
   const plus = v.tasksTruncated ? "+" : "";
-  lines.push(
-    `Scheduler:  ${v.placement} placement, ${v.ordering} ordering, weights ${truncate(v.weightsVersion || "-", 16)}`,
-  );
+  lines.push(`Scheduler:  ${v.placement} placement, ${v.ordering} ordering, weights ${truncate(v.weightsVersion || "-", 16)}`);
   if (v.weightsError) lines.push(`Weights:    reload error: ${v.weightsError}`);
   lines.push(
     `Tasks:      ${ACTIVE_STATES.map((s) => `${s} ${v.tasks[s]}${s === "QUEUED" ? "" : plus}`).join("  ")}`,
     `Queues:     ${v.queues.length === 0 ? "empty" : v.queues.map((q) => `${q.queue}/${q.priority} ${q.length}`).join("  ")}`,
-    `Decisions:  ${v.decisions}${v.decisions > 0 ? ` (${pairs(v.decisionsByStrategy)})` : ""}`
-      + `  fallbacks ${v.fallbacks}${v.fallbackRate === null ? "" : ` (${formatNumber(v.fallbackRate * 100, 1)}%)`}`
-      + `${v.fallbacks > 0 ? ` ${pairs(v.fallbacksByReason)}` : ""}  deadline misses ${v.deadlineMisses}`,
+    `Decisions:  ${v.decisions}${v.decisions > 0 ? ` (${pairs(v.decisionsByStrategy)})` : ""}` +
+      `  fallbacks ${v.fallbacks}${v.fallbackRate === null ? "" : ` (${formatNumber(v.fallbackRate * 100, 1)}%)`}` +
+      `${v.fallbacks > 0 ? ` ${pairs(v.fallbacksByReason)}` : ""}  deadline misses ${v.deadlineMisses}`,
     `Workers:    ${v.workers.length} (${statusPairs(v.workersByStatus) || "none"})`,
   );
   return lines;
@@ -170,8 +180,16 @@ export function renderTopFrame(v: TopView, o: FrameOptions = {}): string {
     // Room for the table header and one "more" line; never fewer than one worker row.
     const room = o.rows === undefined ? Infinity : Math.max(1, o.rows - lines.length - 2);
     const shown = v.workers.length > room ? v.workers.slice(0, Math.max(1, room - 1)) : v.workers;
-    lines.push(...formatTable(HEADERS, shown.map((w) => workerCells(w, now))).trimEnd().split("\n"));
-    if (shown.length < v.workers.length) lines.push(`… and ${v.workers.length - shown.length} more workers (make the terminal taller, or use taskgrid workers)`);
+    lines.push(
+      ...formatTable(
+        HEADERS,
+        shown.map((w) => workerCells(w, now)),
+      )
+        .trimEnd()
+        .split("\n"),
+    );
+    if (shown.length < v.workers.length)
+      lines.push(`… and ${v.workers.length - shown.length} more workers (make the terminal taller, or use taskgrid workers)`);
   }
   const cut = o.columns === undefined || o.columns < 1 ? lines : lines.map((l) => truncate(l, o.columns!));
   return `${cut.join("\n")}\n`;

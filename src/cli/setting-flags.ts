@@ -17,9 +17,10 @@ export function flagSpecs(table: Settings): FlagSpecs {
   const specs: FlagSpecs = {};
   for (const s of Object.values(table)) {
     if (!s.flag) continue;
-    specs[s.flag] = s.type === "boolean"
-      ? { type: "boolean", description: helpLine(s) }
-      : { type: "string", ...(s.value ? { value: s.value } : {}), ...(s.type === "list" ? { multiple: true } : {}), description: helpLine(s) };
+    specs[s.flag] =
+      s.type === "boolean"
+        ? { type: "boolean", description: helpLine(s) }
+        : { type: "string", ...(s.value ? { value: s.value } : {}), ...(s.type === "list" ? { multiple: true } : {}), description: helpLine(s) };
   }
   return specs;
 }

@@ -3,8 +3,16 @@
 import type { TaskSpecInput } from "../client/index.js";
 import { listFlag, stringFlag, type FlagSpecs, type ParsedArgs } from "./args.js";
 import {
-  parseCpuMillis, parseDeadline, parseDurationMs, parseInteger, parseKeyValues, parseList, parseMemoryMib, parseNumber,
-  parsePriority, parseQueueClass,
+  parseCpuMillis,
+  parseDeadline,
+  parseDurationMs,
+  parseInteger,
+  parseKeyValues,
+  parseList,
+  parseMemoryMib,
+  parseNumber,
+  parsePriority,
+  parseQueueClass,
 } from "./parse.js";
 import { UsageError } from "./usage-error.js";
 
@@ -67,8 +75,14 @@ export function specFromFlags(args: ParsedArgs, command: readonly string[], now:
     ...(deadline ? { deadline } : {}),
     timeoutMs: opt(args, "timeout", (t) => parseDurationMs(t, "timeout")) ?? 0,
     maxRetries: opt(args, "retries", (t) => parseInteger(t, "retries", 0, 100)) ?? 0,
-    ...defined("maxRequeues", opt(args, "max-requeues", (t) => parseInteger(t, "max-requeues", 0, 1000))),
-    ...defined("retryBackoffMs", opt(args, "retry-backoff", (t) => parseDurationMs(t, "retry-backoff"))),
+    ...defined(
+      "maxRequeues",
+      opt(args, "max-requeues", (t) => parseInteger(t, "max-requeues", 0, 1000)),
+    ),
+    ...defined(
+      "retryBackoffMs",
+      opt(args, "retry-backoff", (t) => parseDurationMs(t, "retry-backoff")),
+    ),
     idempotencyKey: stringFlag(args, "idempotency-key") ?? "",
   };
 }

@@ -120,9 +120,7 @@ export function createClient(address: string = DEFAULT_MASTER_ADDRESS, options: 
   function unary<Req, Res>(client: TaskServiceClient | AdminServiceClient, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
       const callOptions: Partial<CallOptions> = { deadline: new Date(Date.now() + deadlineMs) };
-      method.call(client, request, callMetadata(), callOptions, (error, response) =>
-        error ? reject(toClientError(error)) : resolve(response),
-      );
+      method.call(client, request, callMetadata(), callOptions, (error, response) => (error ? reject(toClientError(error)) : resolve(response)));
     });
   }
 

@@ -22,7 +22,11 @@ export interface ClientTlsOptions {
 
 /** A TLS file that cannot be used; the message names the option and the file. */
 export class TlsFileError extends Error {
-  constructor(readonly option: string, readonly file: string, readonly reason: string) {
+  constructor(
+    readonly option: string,
+    readonly file: string,
+    readonly reason: string,
+  ) {
     super(`${option} ${file}: ${reason}`);
     this.name = "TlsFileError";
   }
@@ -63,7 +67,8 @@ export function parseCertificates(option: string, file: string, pem: Buffer): X5
 /** The private key in a PEM file (unencrypted). */
 export function parsePrivateKey(option: string, file: string, pem: Buffer): KeyObject {
   const text = pem.toString("utf8");
-  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) throw new TlsFileError(option, file, 'not a PEM private key (no "-----BEGIN ... PRIVATE KEY-----" block)');
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text))
+    throw new TlsFileError(option, file, 'not a PEM private key (no "-----BEGIN ... PRIVATE KEY-----" block)');
   if (/ENCRYPTED/.test(text)) throw new TlsFileError(option, file, "is an encrypted private key; give an unencrypted one (mode 0600)");
   try {
     return createPrivateKey({ key: pem, format: "pem" });

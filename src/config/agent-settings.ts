@@ -46,7 +46,12 @@ export const AGENT_SETTINGS = {
   stopGraceMs: { type: "number", min: 0, default: 5000, help: "SIGTERM -> SIGKILL grace for attempts killed by stop() or the master's kill list" },
   drainTimeoutMs: { type: "number", min: 0, default: 600_000, help: "upper bound of drain()" },
   registerTimeoutMs: { type: "number", above: 0, default: 30_000, help: "close the stream when `registered` does not come within this" },
-  maxBufferedReports: { type: "number", above: 0, default: 10_000, help: "most reports kept until the master acknowledges them (the oldest progress reports go first)" },
+  maxBufferedReports: {
+    type: "number",
+    above: 0,
+    default: 10_000,
+    help: "most reports kept until the master acknowledges them (the oldest progress reports go first)",
+  },
   leaseCheckMs: { type: "number", above: 0, default: 250, help: "how often the lease on running attempts is checked" },
   stopAckWaitMs: { type: "number", min: 0, default: 2000, help: "on stop, how long to wait for the master to acknowledge finished reports" },
   ...LOG_SETTINGS,

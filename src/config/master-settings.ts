@@ -46,7 +46,11 @@ export const MASTER_SETTINGS = {
     help: "embedded database directory",
     doc: "embedded database directory (`<dataDir>/db`)",
   },
-  schema: { type: "string", defaultText: "the connection's search_path", help: "Postgres schema, created if missing (tests isolate themselves with one); ignored by PGlite" },
+  schema: {
+    type: "string",
+    defaultText: "the connection's search_path",
+    help: "Postgres schema, created if missing (tests isolate themselves with one); ignored by PGlite",
+  },
   weightsPath: {
     type: "path",
     default: "config/ga_output.json",
@@ -83,11 +87,21 @@ export const MASTER_SETTINGS = {
     type: "number",
     above: 0,
     derive: { from: "offlineAfterMs", divide: 2 },
-    help: "an agent that heard nothing from the master for this long stops its tasks; `leaseMs` + `leaseGraceMs` must be < `offlineAfterMs` and `leaseMs` >= 2 x `heartbeatIntervalMs` (see architecture.md, \"Runs once\")",
+    help: 'an agent that heard nothing from the master for this long stops its tasks; `leaseMs` + `leaseGraceMs` must be < `offlineAfterMs` and `leaseMs` >= 2 x `heartbeatIntervalMs` (see architecture.md, "Runs once")',
   },
   leaseGraceMs: { type: "number", above: 0, derive: { from: "offlineAfterMs", divide: 4 }, help: "SIGTERM -> SIGKILL grace of an agent whose lease expired" },
-  defaultMaxRequeues: { type: "integer", min: 0, default: DEFAULT_FAILURE_POLICY.defaultMaxRequeues, help: "requeues after LOST attempts for tasks without `max_requeues`" },
-  retryBackoffMs: { type: "integer", min: 0, default: DEFAULT_FAILURE_POLICY.defaultRetryBackoffMs, help: "retry backoff base for tasks without `retry_backoff_ms`" },
+  defaultMaxRequeues: {
+    type: "integer",
+    min: 0,
+    default: DEFAULT_FAILURE_POLICY.defaultMaxRequeues,
+    help: "requeues after LOST attempts for tasks without `max_requeues`",
+  },
+  retryBackoffMs: {
+    type: "integer",
+    min: 0,
+    default: DEFAULT_FAILURE_POLICY.defaultRetryBackoffMs,
+    help: "retry backoff base for tasks without `retry_backoff_ms`",
+  },
   maxRetryBackoffMs: { type: "integer", min: 0, default: DEFAULT_FAILURE_POLICY.maxRetryBackoffMs, help: "upper bound of one retry backoff" },
   auth: {
     type: "boolean",
@@ -95,7 +109,7 @@ export const MASTER_SETTINGS = {
     flag: "auth",
     env: "TASKGRID_AUTH",
     help: "require an API token on every call",
-    doc: "require a token on every call; see \"Authentication and tokens\"",
+    doc: 'require a token on every call; see "Authentication and tokens"',
   },
   insecureAllowAnyone: {
     type: "boolean",

@@ -129,16 +129,14 @@ const MAX_FAILED_SHAPES = 32;
  * - Workers whose slots fill up stay in the rings and are skipped; the pass ends when none is open.
  * Deterministic: rings and cursors are rebuilt each pass from the inputs in their given order.
  */
-export function planDispatch(
-  queue: Iterable<Task>,
-  slots: readonly WorkerSlot[],
-  placement: PlacementStrategy,
-  options: PlanOptions,
-): DispatchPlan {
+export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[], placement: PlacementStrategy, options: PlanOptions): DispatchPlan {
   const assignments: PlannedAssignment[] = [];
   const pendingReasons = new Map<string, string>();
   const cap = options.maxCandidates !== undefined && options.maxCandidates >= 1 ? options.maxCandidates : DEFAULT_MAX_CANDIDATES;
-  const deadlineCap = Math.max(cap, options.deadlineCandidates !== undefined && options.deadlineCandidates >= 1 ? options.deadlineCandidates : DEFAULT_DEADLINE_CANDIDATES);
+  const deadlineCap = Math.max(
+    cap,
+    options.deadlineCandidates !== undefined && options.deadlineCandidates >= 1 ? options.deadlineCandidates : DEFAULT_DEADLINE_CANDIDATES,
+  );
   const deadlineScan = DEADLINE_SCAN_FACTOR * deadlineCap;
   const index = buildRings(slots);
   const allRing = index.all;

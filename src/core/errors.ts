@@ -16,7 +16,10 @@ export abstract class TaskgridError extends Error {
 /** Input broke a rule. `field` is the path of the offending field (e.g. "spec.resources.cpu_millis"). */
 export class InvalidArgumentError extends TaskgridError {
   readonly kind = "invalid_argument";
-  constructor(readonly field: string, readonly rule: string) {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+  ) {
     super(`${field}: ${rule}`);
     this.name = "InvalidArgumentError";
   }
@@ -24,7 +27,10 @@ export class InvalidArgumentError extends TaskgridError {
 
 export class NotFoundError extends TaskgridError {
   readonly kind = "not_found";
-  constructor(readonly entity: "task" | "worker" | "attempt" | "token", readonly id: string) {
+  constructor(
+    readonly entity: "task" | "worker" | "attempt" | "token",
+    readonly id: string,
+  ) {
     super(`${entity} ${JSON.stringify(id)} not found`);
     this.name = "NotFoundError";
   }
@@ -42,7 +48,10 @@ export class FailedPreconditionError extends TaskgridError {
 /** Idempotency key reused with a different spec. */
 export class AlreadyExistsError extends TaskgridError {
   readonly kind = "already_exists";
-  constructor(readonly idempotencyKey: string, readonly existingTaskId: string) {
+  constructor(
+    readonly idempotencyKey: string,
+    readonly existingTaskId: string,
+  ) {
     super(`idempotency_key ${JSON.stringify(idempotencyKey)} already used by task ${existingTaskId} with a different spec`);
     this.name = "AlreadyExistsError";
   }
@@ -77,7 +86,10 @@ export class ProtocolError extends TaskgridError {
 /** A second agent registered a worker id whose session is alive (no session takeover). */
 export class WorkerConnectedError extends TaskgridError {
   readonly kind = "already_exists";
-  constructor(readonly workerId: string, readonly otherPeer: string) {
+  constructor(
+    readonly workerId: string,
+    readonly otherPeer: string,
+  ) {
     super(`worker id ${JSON.stringify(workerId)} is already connected from ${otherPeer}; give this agent another --id, or stop the other one`);
     this.name = "WorkerConnectedError";
   }
@@ -86,7 +98,10 @@ export class WorkerConnectedError extends TaskgridError {
 /** No usable credentials: the token is missing, malformed, unknown, expired or revoked. */
 export class UnauthenticatedError extends TaskgridError {
   readonly kind = "unauthenticated";
-  constructor(readonly reason: AuthFailureReason, message: string) {
+  constructor(
+    readonly reason: AuthFailureReason,
+    message: string,
+  ) {
     super(message);
     this.name = "UnauthenticatedError";
   }

@@ -45,18 +45,37 @@ export function afterAttempt(task: Task, result: TaskResult, nowMs: number, poli
   if (isInfrastructureOutcome(result.outcome)) {
     const max = task.spec.maxRequeues ?? policy.defaultMaxRequeues;
     if (requeues >= max) {
-      return { state: "FAILED", retriesUsed, requeues, reason: `requeue limit reached: ${requeues} of ${max} requeues used (${result.outcome}: ${result.message})` };
+      return {
+        state: "FAILED",
+        retriesUsed,
+        requeues,
+        reason: `requeue limit reached: ${requeues} of ${max} requeues used (${result.outcome}: ${result.message})`,
+      };
     }
-    return { state: "QUEUED", retriesUsed, requeues: requeues + 1, notBeforeMs: null, reason: `requeued (${requeues + 1} of ${max}) after ${result.outcome}: ${result.message}` };
+    return {
+      state: "QUEUED",
+      retriesUsed,
+      requeues: requeues + 1,
+      notBeforeMs: null,
+      reason: `requeued (${requeues + 1} of ${max}) after ${result.outcome}: ${result.message}`,
+    };
   }
   const max = task.spec.maxRetries;
   if (retriesUsed >= max) {
-    return { state: "FAILED", retriesUsed, requeues, reason: max === 0 ? `${result.outcome}, no retries allowed` : `${result.outcome}, all ${max} retries used` };
+    return {
+      state: "FAILED",
+      retriesUsed,
+      requeues,
+      reason: max === 0 ? `${result.outcome}, no retries allowed` : `${result.outcome}, all ${max} retries used`,
+    };
   }
   const used = retriesUsed + 1;
   const delayMs = retryBackoffMs(task.spec.retryBackoffMs ?? policy.defaultRetryBackoffMs, used, policy.maxRetryBackoffMs, random);
   return {
-    state: "QUEUED", retriesUsed: used, requeues, notBeforeMs: delayMs > 0 ? nowMs + delayMs : null,
+    state: "QUEUED",
+    retriesUsed: used,
+    requeues,
+    notBeforeMs: delayMs > 0 ? nowMs + delayMs : null,
     reason: `retry ${used} of ${max} after ${result.outcome} (backoff ${delayMs} ms)`,
   };
 }

@@ -13,8 +13,7 @@ export interface OrderingPolicy {
 export const priorityOrdering: OrderingPolicy = {
   name: "priority",
   bucketCount: QUEUE_CLASSES.length * PRIORITIES.length,
-  bucketOf: (task) =>
-    QUEUE_CLASSES.indexOf(task.spec.queueClass) * PRIORITIES.length + PRIORITIES.indexOf(task.spec.priority),
+  bucketOf: (task) => QUEUE_CLASSES.indexOf(task.spec.queueClass) * PRIORITIES.length + PRIORITIES.indexOf(task.spec.priority),
 };
 
 /** Plain submission order. */

@@ -66,7 +66,13 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
   const tasks: Task[] = specs.map((t) => buildTask(t, sla));
   const taskIndex = new Map<string, number>(tasks.map((t, i) => [t.id, i]));
   const outcomes: TaskOutcome[] = specs.map((t, i) => ({
-    submitMs: t.submitMs, deadlineMs: tasks[i].deadlineMs, startMs: -1, finishMs: -1, runMs: 0, succeeded: false, attempts: 0,
+    submitMs: t.submitMs,
+    deadlineMs: tasks[i].deadlineMs,
+    startMs: -1,
+    finishMs: -1,
+    runMs: 0,
+    succeeded: false,
+    attempts: 0,
   }));
   const learning = new SimLearning();
   const fallback = new RoundRobinPlacement();

@@ -46,7 +46,9 @@ export function formatValidation(rows: readonly ValidationRow[]): string {
     const pub = r.published === null ? "-" : r.published.toFixed(2);
     const err = r.relErr === null ? "-" : `${(100 * r.relErr).toFixed(3)}%`;
     const ok = r.relErr === null ? "(ours)" : r.relErr <= 0.01 ? "yes" : "NO";
-    lines.push(`${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.ours.toFixed(2).padStart(12)}${err.padStart(10)}  ${ok}`);
+    lines.push(
+      `${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.ours.toFixed(2).padStart(12)}${err.padStart(10)}  ${ok}`,
+    );
   }
   const checked = rows.filter((r) => r.relErr !== null);
   const good = checked.filter((r) => r.relErr! <= 0.01).length;
@@ -88,7 +90,9 @@ export function formatTrueWait(rows: readonly TrueWaitRow[]): string {
   for (const r of rows) {
     const pub = r.published === null ? "-" : r.published.toFixed(2);
     const ratio = `${(r.oursTrueW / r.oursPublishedW).toFixed(3)}x`;
-    lines.push(`${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.oursPublishedW.toFixed(2).padStart(20)}${r.oursTrueW.toFixed(2).padStart(15)}${ratio.padStart(18)}`);
+    lines.push(
+      `${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.oursPublishedW.toFixed(2).padStart(20)}${r.oursTrueW.toFixed(2).padStart(15)}${ratio.padStart(18)}`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -93,17 +93,18 @@ export function updateAttempts(updates: readonly AttemptUpdate[]): BatchStatemen
      WHERE a.id = x.id
      RETURNING a.id`,
     jsonParam(rows),
-    (touched) => assertAllUpdated("attempt", rows.map((r) => r.id), touched as { id: string }[]),
+    (touched) =>
+      assertAllUpdated(
+        "attempt",
+        rows.map((r) => r.id),
+        touched as { id: string }[],
+      ),
   );
 }
 
 /** A task's attempts in the order they were made. */
 export async function selectAttemptsForTask(db: Db, taskId: string): Promise<Attempt[]> {
-  const rows = await queryRows<AttemptRow>(
-    db,
-    `SELECT ${ATTEMPT_COLUMNS} FROM attempts AS a WHERE a.task_id = ? ORDER BY a.number, a.id`,
-    [taskId],
-  );
+  const rows = await queryRows<AttemptRow>(db, `SELECT ${ATTEMPT_COLUMNS} FROM attempts AS a WHERE a.task_id = ? ORDER BY a.number, a.id`, [taskId]);
   return rows.map(rowToAttempt);
 }
 

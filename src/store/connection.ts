@@ -54,13 +54,7 @@ const pgTypes = {
 // touches little data per query (working set = active tasks, held in memory anyway), so small
 // buffers cost nothing measurable. Only an existing data dir benefits: initdb on a fresh dir peaks
 // near 700 MB regardless, which is why pglite-init.ts runs it in a child process.
-const PGLITE_SETTINGS = [
-  "shared_buffers=16MB",
-  "work_mem=2MB",
-  "maintenance_work_mem=16MB",
-  "temp_buffers=2MB",
-  "wal_buffers=1MB",
-];
+const PGLITE_SETTINGS = ["shared_buffers=16MB", "work_mem=2MB", "maintenance_work_mem=16MB", "temp_buffers=2MB", "wal_buffers=1MB"];
 
 export async function openKnex(config: ConnectionConfig): Promise<OpenedKnex> {
   return config.databaseUrl ? openPostgres(config.databaseUrl, config) : openPglite(config.dataDir ?? DEFAULT_PGLITE_DIR);

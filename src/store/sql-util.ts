@@ -37,11 +37,7 @@ export function jsonParam(rows: readonly object[]): string {
  * Batched UPDATEs return the ids they touched; a missing row means the caller's view of the
  * database is wrong (a bug upstream), so the whole write fails loudly instead of silently no-oping.
  */
-export function assertAllUpdated(
-  entity: "task" | "worker" | "attempt",
-  wanted: readonly string[],
-  touched: readonly { id: string }[],
-): void {
+export function assertAllUpdated(entity: "task" | "worker" | "attempt", wanted: readonly string[], touched: readonly { id: string }[]): void {
   if (touched.length === wanted.length) return;
   const seen = new Set(touched.map((row) => row.id));
   const missing = wanted.find((id) => !seen.has(id));

@@ -44,7 +44,10 @@ class KnexStore implements TaskgridStore {
   private readonly committer: GroupCommitter<StoreJob, StoreJobResult>;
   private closing: Promise<void> | null = null;
 
-  constructor(private readonly conn: OpenedKnex, config: StoreConfig) {
+  constructor(
+    private readonly conn: OpenedKnex,
+    config: StoreConfig,
+  ) {
     this.dialect = conn.dialect;
     this.committer = new GroupCommitter<StoreJob, StoreJobResult>({
       runBatch: (jobs) => inScriptTransaction(conn.knex, conn.dialect, (session) => applyBatch(session, jobs)),

@@ -138,7 +138,12 @@ export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStat
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),
-    (touched) => assertAllUpdated("task", rows.map((r) => r.id), touched as { id: string }[]),
+    (touched) =>
+      assertAllUpdated(
+        "task",
+        rows.map((r) => r.id),
+        touched as { id: string }[],
+      ),
   );
 }
 
@@ -163,7 +168,12 @@ export function updateTaskProgress(updates: readonly TaskProgressUpdate[]): Batc
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),
-    (touched) => assertAllUpdated("task", rows.map((r) => r.id), touched as { id: string }[]),
+    (touched) =>
+      assertAllUpdated(
+        "task",
+        rows.map((r) => r.id),
+        touched as { id: string }[],
+      ),
   );
 }
 
@@ -188,10 +198,7 @@ export async function selectTask(db: Db, taskId: string): Promise<Task | null> {
 
 /** Every task not in a terminal state, oldest first (the order the master re-queues them in). */
 export async function selectActiveTasks(db: Db): Promise<Task[]> {
-  const rows = await queryRows<TaskRow>(
-    db,
-    `SELECT ${TASK_COLUMNS} FROM tasks WHERE state IN ${ACTIVE_STATES_SQL} ORDER BY created_at_ms, id`,
-  );
+  const rows = await queryRows<TaskRow>(db, `SELECT ${TASK_COLUMNS} FROM tasks WHERE state IN ${ACTIVE_STATES_SQL} ORDER BY created_at_ms, id`);
   return rows.map(rowToTask);
 }
 

@@ -51,15 +51,26 @@ function rowToToken(row: TokenRow): TokenRecord {
 const COLUMNS = "id, name, project, role, worker_pattern, secret_hash, created_at_ms, created_by, expires_at_ms, last_used_at_ms, revoked_at_ms";
 
 export async function insertToken(db: Db, t: TokenRecord): Promise<void> {
-  await db.raw(
-    `INSERT INTO api_tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [t.id, t.name, t.project, t.role, t.workerPattern, t.secretHash, t.createdAtMs, t.createdBy, t.expiresAtMs, t.lastUsedAtMs, t.revokedAtMs],
-  );
+  await db.raw(`INSERT INTO api_tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+    t.id,
+    t.name,
+    t.project,
+    t.role,
+    t.workerPattern,
+    t.secretHash,
+    t.createdAtMs,
+    t.createdBy,
+    t.expiresAtMs,
+    t.lastUsedAtMs,
+    t.revokedAtMs,
+  ]);
 }
 
 export async function selectTokens(db: Db, ids: readonly string[]): Promise<TokenRecord[]> {
   if (ids.length === 0) return [];
-  const rows = await queryRows<TokenRow>(db, `SELECT ${COLUMNS} FROM api_tokens WHERE id IN (SELECT value FROM json_array_elements_text(?::json))`, [JSON.stringify(ids)]);
+  const rows = await queryRows<TokenRow>(db, `SELECT ${COLUMNS} FROM api_tokens WHERE id IN (SELECT value FROM json_array_elements_text(?::json))`, [
+    JSON.stringify(ids),
+  ]);
   return rows.map(rowToToken);
 }
 

@@ -81,7 +81,12 @@ export function updateWorkerStatuses(updates: readonly WorkerStatusUpdate[]): Ba
      WHERE w.id = x.id
      RETURNING w.id`,
     jsonParam(rows),
-    (touched) => assertAllUpdated("worker", rows.map((r) => r.id), touched as { id: string }[]),
+    (touched) =>
+      assertAllUpdated(
+        "worker",
+        rows.map((r) => r.id),
+        touched as { id: string }[],
+      ),
   );
 }
 

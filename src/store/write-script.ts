@@ -59,7 +59,7 @@ export async function inScriptTransaction<T>(knex: Knex, dialect: Dialect, body:
   const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
   const connection = await client.acquireConnection();
   const send = async (text: string): Promise<RawResult[]> => {
-    if (dialect === "pglite") return (await (connection as { exec(sql: string): Promise<RawResult[]> }).exec(text));
+    if (dialect === "pglite") return await (connection as { exec(sql: string): Promise<RawResult[]> }).exec(text);
     const result = (await (connection as pg.Client).query(text)) as unknown as RawResult | RawResult[];
     return Array.isArray(result) ? result : [result];
   };

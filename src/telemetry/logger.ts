@@ -56,14 +56,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const now = options.now ?? Date.now;
   const base = options.fields ?? {};
   const render = format === "text" ? (e: LogEntry) => formatTextLine(e, colour) : formatJsonLine;
-  const emit = (level: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[level] < min) return;
-    try {
-      write(render({ level, time: new Date(now()), message, fields: { ...base, ...fields } }));
-    } catch {
-      // A broken log sink (closed pipe, a throwing callback) must not take the process down.
-    }
-  };
+  const emit =
+    (level: LogLevel) =>
+    (message: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[level] < min) return;
+      try {
+        write(render({ level, time: new Date(now()), message, fields: { ...base, ...fields } }));
+      } catch {
+        // A broken log sink (closed pipe, a throwing callback) must not take the process down.
+      }
+    };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 

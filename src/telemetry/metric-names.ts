@@ -27,23 +27,88 @@ export const DECISION_SECONDS_BUCKETS: readonly number[] = [
 
 /** DESIGN §7: the scheduler's own metrics. */
 export const TASKGRID_METRICS: readonly MetricDoc[] = [
-  { name: "taskgrid_tasks_submitted_total", kind: "counter", labels: [], help: "Tasks accepted by Submit since the master started (idempotent replays not counted)." },
-  { name: "taskgrid_tasks_finished_total", kind: "counter", labels: ["outcome"], help: "Tasks that reached a terminal state since the master started, by terminal state (SUCCEEDED, FAILED, CANCELED)." },
-  { name: "taskgrid_tasks", kind: "gauge", labels: ["state"], help: "Tasks by state: QUEUED/ASSIGNED/RUNNING/PAUSED are the tasks in memory now; SUCCEEDED/FAILED/CANCELED count tasks finished since the master started." },
-  { name: "taskgrid_queue_length", kind: "gauge", labels: ["queue", "priority"], help: "QUEUED tasks waiting for placement, by queue class (LIVE, DEFAULT, BATCH) and priority (HIGH, NORMAL, LOW)." },
-  { name: "taskgrid_task_wait_seconds", kind: "histogram", labels: [], help: "Time a task spent QUEUED before a placement decision (per attempt; a requeued task waits again)." },
-  { name: "taskgrid_task_run_seconds", kind: "histogram", labels: [], help: "Run time of each attempt that ran, as reported by the agent (LOST and START_FAILED attempts excluded)." },
+  {
+    name: "taskgrid_tasks_submitted_total",
+    kind: "counter",
+    labels: [],
+    help: "Tasks accepted by Submit since the master started (idempotent replays not counted).",
+  },
+  {
+    name: "taskgrid_tasks_finished_total",
+    kind: "counter",
+    labels: ["outcome"],
+    help: "Tasks that reached a terminal state since the master started, by terminal state (SUCCEEDED, FAILED, CANCELED).",
+  },
+  {
+    name: "taskgrid_tasks",
+    kind: "gauge",
+    labels: ["state"],
+    help: "Tasks by state: QUEUED/ASSIGNED/RUNNING/PAUSED are the tasks in memory now; SUCCEEDED/FAILED/CANCELED count tasks finished since the master started.",
+  },
+  {
+    name: "taskgrid_queue_length",
+    kind: "gauge",
+    labels: ["queue", "priority"],
+    help: "QUEUED tasks waiting for placement, by queue class (LIVE, DEFAULT, BATCH) and priority (HIGH, NORMAL, LOW).",
+  },
+  {
+    name: "taskgrid_task_wait_seconds",
+    kind: "histogram",
+    labels: [],
+    help: "Time a task spent QUEUED before a placement decision (per attempt; a requeued task waits again).",
+  },
+  {
+    name: "taskgrid_task_run_seconds",
+    kind: "histogram",
+    labels: [],
+    help: "Run time of each attempt that ran, as reported by the agent (LOST and START_FAILED attempts excluded).",
+  },
   { name: "taskgrid_workers", kind: "gauge", labels: ["status"], help: "Known workers by status (ONLINE, SUSPECT, OFFLINE, DRAINING)." },
-  { name: "taskgrid_scheduler_decisions_total", kind: "counter", labels: ["strategy"], help: "Placement decisions by the strategy that made them (rts, round_robin)." },
+  {
+    name: "taskgrid_scheduler_decisions_total",
+    kind: "counter",
+    labels: ["strategy"],
+    help: "Placement decisions by the strategy that made them (rts, round_robin).",
+  },
   { name: "taskgrid_scheduler_fallbacks_total", kind: "counter", labels: ["reason"], help: "Decisions where RTS fell back to round-robin, by reason." },
   { name: "taskgrid_scheduler_decision_seconds", kind: "histogram", labels: [], help: "Time the placement strategy took for one decision." },
-  { name: "taskgrid_deadline_misses_total", kind: "counter", labels: [], help: "Tasks whose attempt finished after the task's effective deadline (each task counted once)." },
+  {
+    name: "taskgrid_deadline_misses_total",
+    kind: "counter",
+    labels: [],
+    help: "Tasks whose attempt finished after the task's effective deadline (each task counted once).",
+  },
   { name: "taskgrid_weights_reloads_total", kind: "counter", labels: ["result"], help: "Weights file reload attempts by result (success, failure)." },
-  { name: "taskgrid_auth_failures_total", kind: "counter", labels: ["reason"], help: "Calls refused as UNAUTHENTICATED with auth on, by reason (missing, malformed, unknown, bad_secret, expired, revoked, rate_limited)." },
-  { name: "taskgrid_reports_rejected_total", kind: "counter", labels: ["reason"], help: "Agent reports not applied: stale (the attempt is no longer live, e.g. a report sent again after its commit) or foreign (the attempt is live on another worker: a confused or impersonating agent)." },
-  { name: "taskgrid_weights_info", kind: "gauge", labels: ["version"], help: "Always 1; the version label is the RTS weights version in use (sha256 prefix of the file, or \"defaults\")." },
-  { name: "taskgrid_worker_cpu_load", kind: "gauge", labels: ["worker"], help: "Worker 1-minute load average divided by its CPU count (1 = all cores busy), from its last heartbeat; OFFLINE workers omitted." },
-  { name: "taskgrid_worker_gpu_utilization", kind: "gauge", labels: ["worker", "gpu"], help: "GPU utilisation as a ratio 0..1 (nvidia-smi percent / 100) by worker and GPU index, from its last heartbeat; OFFLINE workers omitted." },
+  {
+    name: "taskgrid_auth_failures_total",
+    kind: "counter",
+    labels: ["reason"],
+    help: "Calls refused as UNAUTHENTICATED with auth on, by reason (missing, malformed, unknown, bad_secret, expired, revoked, rate_limited).",
+  },
+  {
+    name: "taskgrid_reports_rejected_total",
+    kind: "counter",
+    labels: ["reason"],
+    help: "Agent reports not applied: stale (the attempt is no longer live, e.g. a report sent again after its commit) or foreign (the attempt is live on another worker: a confused or impersonating agent).",
+  },
+  {
+    name: "taskgrid_weights_info",
+    kind: "gauge",
+    labels: ["version"],
+    help: 'Always 1; the version label is the RTS weights version in use (sha256 prefix of the file, or "defaults").',
+  },
+  {
+    name: "taskgrid_worker_cpu_load",
+    kind: "gauge",
+    labels: ["worker"],
+    help: "Worker 1-minute load average divided by its CPU count (1 = all cores busy), from its last heartbeat; OFFLINE workers omitted.",
+  },
+  {
+    name: "taskgrid_worker_gpu_utilization",
+    kind: "gauge",
+    labels: ["worker", "gpu"],
+    help: "GPU utilisation as a ratio 0..1 (nvidia-smi percent / 100) by worker and GPU index, from its last heartbeat; OFFLINE workers omitted.",
+  },
 ];
 
 /** Process metrics (prom-client compatible names, so stock Node.js dashboards work). */

@@ -114,7 +114,9 @@ class Recorder implements MetricsRecorder {
     private readonly finishedByOutcome: Map<string, number>,
   ) {
     this.submitted = meter.createCounter("taskgrid_tasks_submitted", { description: "Tasks accepted by Submit since the master started." });
-    this.finished = meter.createCounter("taskgrid_tasks_finished", { description: "Tasks that reached a terminal state since the master started, by terminal state." });
+    this.finished = meter.createCounter("taskgrid_tasks_finished", {
+      description: "Tasks that reached a terminal state since the master started, by terminal state.",
+    });
     this.waitSeconds = meter.createHistogram("taskgrid_task_wait_seconds", {
       description: "Time a task spent QUEUED before a placement decision.",
       advice: { explicitBucketBoundaries: [...TASK_SECONDS_BUCKETS] },

@@ -23,8 +23,12 @@ export function registerProcessMetrics(meter: Meter): { stop(): void } {
   const heapUsed = meter.createObservableGauge("nodejs_heap_size_used_bytes", { description: "V8 heap used in bytes." });
   const external = meter.createObservableGauge("nodejs_external_memory_bytes", { description: "Memory of C++ objects bound to JavaScript objects in bytes." });
   const lagMean = meter.createObservableGauge("nodejs_eventloop_lag_seconds", { description: "Mean event-loop delay since the previous scrape in seconds." });
-  const lagP99 = meter.createObservableGauge("nodejs_eventloop_lag_p99_seconds", { description: "99th percentile event-loop delay since the previous scrape in seconds." });
-  const lagMax = meter.createObservableGauge("nodejs_eventloop_lag_max_seconds", { description: "Largest event-loop delay since the previous scrape in seconds." });
+  const lagP99 = meter.createObservableGauge("nodejs_eventloop_lag_p99_seconds", {
+    description: "99th percentile event-loop delay since the previous scrape in seconds.",
+  });
+  const lagMax = meter.createObservableGauge("nodejs_eventloop_lag_max_seconds", {
+    description: "Largest event-loop delay since the previous scrape in seconds.",
+  });
 
   // One batch callback: memoryUsage() and cpuUsage() are read once per scrape.
   meter.addBatchObservableCallback(

@@ -86,7 +86,8 @@ export class SourceGauges {
     const queues = this.queueLengths();
     if (queues !== undefined) {
       family("taskgrid_queue_length", "QUEUED tasks by queue class and priority.");
-      for (const q of queues) sample("taskgrid_queue_length", `queue="${escapeLabel(String(q.queue))}",priority="${escapeLabel(String(q.priority))}"`, q.length);
+      for (const q of queues)
+        sample("taskgrid_queue_length", `queue="${escapeLabel(String(q.queue))}",priority="${escapeLabel(String(q.priority))}"`, q.length);
     }
 
     const workers = this.workersByStatus();
@@ -107,7 +108,7 @@ export class SourceGauges {
     const gpus = this.workerGpuUtilization();
     if (gpus !== undefined) {
       family("taskgrid_worker_gpu_utilization", "GPU utilisation ratio 0..1 by worker and GPU index, from its last heartbeat.");
-      let lastWorker: unknown ;
+      let lastWorker: unknown;
       let workerLabel = "";
       for (const g of gpus) {
         if (g.worker !== lastWorker) {

@@ -28,7 +28,10 @@ export const agentsBench: BenchModule = {
     const db = await createBenchDatabase();
     const master = await startMasterProcess({ ...db.options, heartbeatIntervalMs: HEARTBEAT_MS });
     const idleRss = (await master.stats()).rssBytes;
-    const child = fork(CHILD, [JSON.stringify({ address: master.address, agents: AGENTS, channels: CHANNELS })], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(CHILD, [JSON.stringify({ address: master.address, agents: AGENTS, channels: CHANNELS })], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     const next = <T extends AgentsFromChild["type"]>(type: T) =>
       new Promise<Extract<AgentsFromChild, { type: T }>>((resolve) => {
         const on = (m: AgentsFromChild) => m.type === type && (child.off("message", on), resolve(m as never));
@@ -69,12 +72,28 @@ export const agentsBench: BenchModule = {
     }
     const allOnline = online === AGENTS && ended === 0;
     const table: Table = {
-      header: ["agents", "all registered in", "ONLINE at the end", "master RSS peak", "target", "RSS idle before", "streams ended", "CPU over the hold (cores)"],
-      rows: [[
-        num(AGENTS), Number.isFinite(registerMs) ? `${(registerMs / 1000).toFixed(1)} s` : "NOT within 180 s", `${num(online)} of ${num(workers)}`,
-        mib(peakRss), `<= 1 GiB: ${verdict(peakRss <= TARGET_RSS && allOnline)}`, mib(idleRss), String(ended),
-        `master ${cpu.master.toFixed(2)}, agents process ${agentsCores.toFixed(2)}, Postgres ${cpu.postgres.toFixed(2)}, machine ${cpu.machine.toFixed(2)} of ${cpu.cores}`,
-      ]],
+      header: [
+        "agents",
+        "all registered in",
+        "ONLINE at the end",
+        "master RSS peak",
+        "target",
+        "RSS idle before",
+        "streams ended",
+        "CPU over the hold (cores)",
+      ],
+      rows: [
+        [
+          num(AGENTS),
+          Number.isFinite(registerMs) ? `${(registerMs / 1000).toFixed(1)} s` : "NOT within 180 s",
+          `${num(online)} of ${num(workers)}`,
+          mib(peakRss),
+          `<= 1 GiB: ${verdict(peakRss <= TARGET_RSS && allOnline)}`,
+          mib(idleRss),
+          String(ended),
+          `master ${cpu.master.toFixed(2)}, agents process ${agentsCores.toFixed(2)}, Postgres ${cpu.postgres.toFixed(2)}, machine ${cpu.machine.toFixed(2)} of ${cpu.cores}`,
+        ],
+      ],
     };
     const markdown = [
       `Measured ${env.date} on ${env.machine}, ${db.label}.`,
@@ -82,7 +101,7 @@ export const agentsBench: BenchModule = {
       `Method: a master in its own process (metrics on); a load-generator process of its own opens ${num(AGENTS)} raw agent streams over ${CHANNELS} HTTP/2 connections; ` +
         `each registers, then heartbeats with telemetry every ${HEARTBEAT_MS / 1000} s (spread over the interval, ~${num(AGENTS / (HEARTBEAT_MS / 1000))} heartbeats/s). ` +
         `Once all are registered, the master's RSS is sampled every 0.5 s for ${HOLD_MS / 1000} s (${HOLD_MS / HEARTBEAT_MS} heartbeat rounds); ` +
-        "\"ONLINE at the end\" is the master's own view; \"streams ended\" counts agent streams the master closed. CPU is over the hold.",
+        '"ONLINE at the end" is the master\'s own view; "streams ended" counts agent streams the master closed. CPU is over the hold.',
       "",
       "Reading: per agent the master holds an HTTP/2 stream, a session and a worker slot; a heartbeat updates memory only (status changes are " +
         "written, heartbeats are not), so once the registrations are committed Postgres has nothing to do.",

@@ -42,7 +42,10 @@ async function submitterToken(address: string, file: string): Promise<string> {
   md.set("authorization", `Bearer ${admin}`);
   try {
     return await new Promise<string>((resolve, reject) =>
-      client.createToken({ project: "bench", role: Role.ROLE_SUBMITTER, name: "bench", expiresInSeconds: 0, workerPattern: "" }, md, (err, res) => (err ? reject(err) : resolve(res!.secret))));
+      client.createToken({ project: "bench", role: Role.ROLE_SUBMITTER, name: "bench", expiresInSeconds: 0, workerPattern: "" }, md, (err, res) =>
+        err ? reject(err) : resolve(res!.secret),
+      ),
+    );
   } finally {
     client.close();
   }
@@ -97,7 +100,11 @@ export const authOverheadBench: BenchModule = {
     const table: Table = {
       header: ["mode", "acknowledged tasks/s (median)", "per round", "master CPU us per task (median)", "failed", "vs auth off"],
       rows: [...results].map(([mode, r]) => [
-        mode, num(median(r.perSecond)), r.perSecond.map(num).join(" / "), num(median(r.cpuUsPerTask)), String(r.failed),
+        mode,
+        num(median(r.perSecond)),
+        r.perSecond.map(num).join(" / "),
+        num(median(r.cpuUsPerTask)),
+        String(r.failed),
         mode === "auth off" ? "-" : `${(((median(r.perSecond) - median(off.perSecond)) / median(off.perSecond)) * 100).toFixed(1)}%`,
       ]),
     };

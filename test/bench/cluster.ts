@@ -89,7 +89,13 @@ export function makeTasks(rng: Rng, n: number, nowMs: number, idPrefix = "t"): T
         gpuMemoryMib: rng() < 0.25 ? 40000 : 0,
       };
     } else {
-      spec.resources = { cpuMillis: pick(rng, [500, 1000, 2000, 4000, 8000]), memoryMib: pick(rng, [256, 512, 1024, 4096, 16384]), gpuCount: 0, gpuModel: "", gpuMemoryMib: 0 };
+      spec.resources = {
+        cpuMillis: pick(rng, [500, 1000, 2000, 4000, 8000]),
+        memoryMib: pick(rng, [256, 512, 1024, 4096, 16384]),
+        gpuCount: 0,
+        gpuModel: "",
+        gpuMemoryMib: 0,
+      };
     }
     if (rng() < 0.3) spec.requiredTags.push(pick(rng, ZONES));
     if (rng() < 0.15) spec.requiredTags.push("ssd");

@@ -63,7 +63,7 @@ async function runTasks(master: MasterProcess, db: BenchDatabase, clients: TaskC
   const seconds = (performance.now() - started) / 1000;
   if (!committed) throw new Error(`e2e: only ${done - alreadyDone} of ${tasks} tasks SUCCEEDED\n${master.logTail()}`);
   const cpu = end();
-  const walPerTask = await walSince(db, walBefore) / tasks;
+  const walPerTask = (await walSince(db, walBefore)) / tasks;
   return { tasks, seconds, submitSeconds, cpu, succeeded: done - alreadyDone, walPerTask };
 }
 
@@ -90,11 +90,28 @@ export const e2eBench: BenchModule = {
     }
     const perSecond = run.tasks / run.seconds;
     const table: Table = {
-      header: ["tasks", "end-to-end tasks/s", "target", "submit phase s", "total s", "CPU us per task: master / Postgres / load generator", "WAL per task", "CPU (cores)"],
-      rows: [[
-        num(run.tasks), num(perSecond), `>= ${num(TARGET)}: ${verdict(perSecond >= TARGET)}`, run.submitSeconds.toFixed(2), run.seconds.toFixed(2),
-        cpuPerTaskText(run.cpu, perSecond), `${num(run.walPerTask / 1024)} KiB`, cpuText(run.cpu),
-      ]],
+      header: [
+        "tasks",
+        "end-to-end tasks/s",
+        "target",
+        "submit phase s",
+        "total s",
+        "CPU us per task: master / Postgres / load generator",
+        "WAL per task",
+        "CPU (cores)",
+      ],
+      rows: [
+        [
+          num(run.tasks),
+          num(perSecond),
+          `>= ${num(TARGET)}: ${verdict(perSecond >= TARGET)}`,
+          run.submitSeconds.toFixed(2),
+          run.seconds.toFixed(2),
+          cpuPerTaskText(run.cpu, perSecond),
+          `${num(run.walPerTask / 1024)} KiB`,
+          cpuText(run.cpu),
+        ],
+      ],
     };
     const markdown = [
       `Measured ${env.date} on ${env.machine}, ${db.label}.`,

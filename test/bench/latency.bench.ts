@@ -33,7 +33,13 @@ interface Phase {
 }
 
 /** Sends `seconds * RATE` submits on schedule; resolves when every answer and assignment is in. */
-async function openLoop(clients: TaskClients, assignedAt: Map<string, number>, masterPid: number, database: string | undefined, seconds: number): Promise<Phase> {
+async function openLoop(
+  clients: TaskClients,
+  assignedAt: Map<string, number>,
+  masterPid: number,
+  database: string | undefined,
+  seconds: number,
+): Promise<Phase> {
   const total = seconds * RATE;
   const scheduled = new Map<string, number>();
   const ackMs: number[] = [];
@@ -49,13 +55,15 @@ async function openLoop(clients: TaskClients, assignedAt: Map<string, number>, m
     for (; sent < due; sent++) {
       const at = t0 + (sent * 1000) / RATE;
       if (now - at > 5) sentLate++;
-      pending.push(clients.submit().then(
-        (id) => {
-          scheduled.set(id, at);
-          ackMs.push(performance.now() - at);
-        },
-        () => void failed++,
-      ));
+      pending.push(
+        clients.submit().then(
+          (id) => {
+            scheduled.set(id, at);
+            ackMs.push(performance.now() - at);
+          },
+          () => void failed++,
+        ),
+      );
     }
     await sleep(1);
   }
@@ -100,11 +108,21 @@ export const latencyBench: BenchModule = {
     const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
     const table: Table = {
       header: ["rate", "tasks", "p50 ms", "p90 ms", "p99 ms", "max ms", "target p99", "submit ack p50/p99 ms", "late sends", "failed", "CPU (cores)"],
-      rows: [[
-        `${num(RATE)}/s`, num(s.length), ms(quantile(s, 0.5)), ms(quantile(s, 0.9)), ms(p99), ms(s[s.length - 1]),
-        `<= ${TARGET_P99_MS} ms: ${verdict(p99 <= TARGET_P99_MS && phase.missing === 0 && phase.failed === 0)}`,
-        `${ms(quantile(phase.ackMs, 0.5))} / ${ms(quantile(phase.ackMs, 0.99))}`, String(phase.sentLate), String(phase.failed + phase.missing), cpuText(phase.cpu),
-      ]],
+      rows: [
+        [
+          `${num(RATE)}/s`,
+          num(s.length),
+          ms(quantile(s, 0.5)),
+          ms(quantile(s, 0.9)),
+          ms(p99),
+          ms(s[s.length - 1]),
+          `<= ${TARGET_P99_MS} ms: ${verdict(p99 <= TARGET_P99_MS && phase.missing === 0 && phase.failed === 0)}`,
+          `${ms(quantile(phase.ackMs, 0.5))} / ${ms(quantile(phase.ackMs, 0.99))}`,
+          String(phase.sentLate),
+          String(phase.failed + phase.missing),
+          cpuText(phase.cpu),
+        ],
+      ],
     };
     const markdown = [
       `Measured ${env.date} on ${env.machine}, ${db.label}.`,
@@ -112,7 +130,7 @@ export const latencyBench: BenchModule = {
       `Method: a master in its own process (metrics on); this process sends unary \`SubmitTask\` calls open loop at ${num(RATE)}/s over ${CHANNELS} channels ` +
         `for ${MEASURE_S} s after a ${WARMUP_S} s warm-up, and ${AGENTS} fake agents (${SLOTS} slots each, raw agent streams) note when each assignment arrives and answer it at once ` +
         "with `started` and `finished`. Latency = assignment arrival at the agent - the submit's scheduled send time (so a stalled sender counts against the master). " +
-        "\"late sends\" = submits sent over 5 ms behind schedule (the load generator itself lagging). One process measures both ends, so one clock.",
+        '"late sends" = submits sent over 5 ms behind schedule (the load generator itself lagging). One process measures both ends, so one clock.',
       "",
       "Reading: two group commits lie on every task's path, each waiting for the transaction in progress first: its submit's (before the " +
         "acknowledgement) and its assignment's (before the assignment is sent, so an agent never runs an attempt the database does not know). " +

@@ -7,7 +7,18 @@ import type { TaskgridStore } from "../../src/store/store.js";
 export type ToChild = { type: "stats" } | { type: "stop" };
 export type FromChild =
   | { type: "ready"; address: string; metricsAddress: string | null }
-  | { type: "stats"; rssBytes: number; heapUsedBytes: number; workers: number; workersOnline: number; activeTasks: number; queued: number; transactions: number; commitJobs: number; largestBatch: number };
+  | {
+      type: "stats";
+      rssBytes: number;
+      heapUsedBytes: number;
+      workers: number;
+      workersOnline: number;
+      activeTasks: number;
+      queued: number;
+      transactions: number;
+      commitJobs: number;
+      largestBatch: number;
+    };
 
 const options = JSON.parse(process.argv[2] ?? "{}") as MasterOptions;
 const master = await startMaster({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
@@ -21,9 +32,16 @@ process.on("message", async (m: ToChild) => {
     let online = 0;
     for (const slot of master.state.slots.values()) if (slot.worker.status === "ONLINE") online++;
     send({
-      type: "stats", rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, workers: master.state.slots.size, workersOnline: online,
-      activeTasks: master.state.activeTasks.size, queued: master.state.queue.size,
-      transactions: commit.transactions, commitJobs: commit.jobs, largestBatch: commit.largestBatch,
+      type: "stats",
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      workers: master.state.slots.size,
+      workersOnline: online,
+      activeTasks: master.state.activeTasks.size,
+      queued: master.state.queue.size,
+      transactions: commit.transactions,
+      commitJobs: commit.jobs,
+      largestBatch: commit.largestBatch,
     });
   } else if (m.type === "stop") {
     await master.stop();

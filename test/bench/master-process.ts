@@ -25,7 +25,9 @@ export async function startMasterProcess(options: MasterOptions): Promise<Master
   const profileDir = process.env.TASKGRID_BENCH_PROFILE;
   const execArgv = ["--import", "tsx", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
   const child: ChildProcess = fork(CHILD, [JSON.stringify({ listen: "127.0.0.1:0", metrics: "127.0.0.1:0", ...options })], {
-    cwd: ROOT, execArgv, stdio: ["ignore", "ignore", "pipe", "ipc"],
+    cwd: ROOT,
+    execArgv,
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
   let tail = "";
   child.stderr!.on("data", (d: Buffer) => (tail = (tail + d.toString()).slice(-8000)));

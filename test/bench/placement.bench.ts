@@ -85,7 +85,14 @@ export function runPlacement(workersCount: number, queueSize: number, maxCandida
         const runs = int(rng, 1, 20);
         const speed = 0.5 + rng();
         for (let r = 0; r < runs; r++) {
-          learning.record({ kind, workerId: s.worker.id, succeeded: rng() < 0.93, actualMs: 60_000 * speed * (0.8 + 0.4 * rng()), estimateMs: 60_000, nowMs: nowMs - 3_600_000 });
+          learning.record({
+            kind,
+            workerId: s.worker.id,
+            succeeded: rng() < 0.93,
+            actualMs: 60_000 * speed * (0.8 + 0.4 * rng()),
+            estimateMs: 60_000,
+            nowMs: nowMs - 3_600_000,
+          });
         }
       }
     }
@@ -100,7 +107,19 @@ export function runPlacement(workersCount: number, queueSize: number, maxCandida
   const queue = new PendingQueue(priorityOrdering);
   for (const t of makeTasks(rng, queueSize, nowMs)) queue.push(t);
 
-  const stats: RunStats = { workers: workersCount, maxCandidates, decided: [], decidedTasks: [], waiting: [], setup: [], passes: 0, passTotalNs: 0, lookedAt: 0, fallbacks: 0, unplaced: 0 };
+  const stats: RunStats = {
+    workers: workersCount,
+    maxCandidates,
+    decided: [],
+    decidedTasks: [],
+    waiting: [],
+    setup: [],
+    passes: 0,
+    passTotalNs: 0,
+    lookedAt: 0,
+    fallbacks: 0,
+    unplaced: 0,
+  };
   let attemptSeq = 0;
   const sampleIds: string[] = [];
   const sampleNs: number[] = [];
@@ -154,8 +173,7 @@ export function runPlacement(workersCount: number, queueSize: number, maxCandida
       if (placedTask) {
         stats.decided.push(sampleNs[i]);
         stats.decidedTasks.push(placedTask);
-      }
-      else if (plan.pendingReasons.has(id)) stats.waiting.push(sampleNs[i]);
+      } else if (plan.pendingReasons.has(id)) stats.waiting.push(sampleNs[i]);
     }
     stats.lookedAt += placed.size + plan.pendingReasons.size;
     // Stop once only tasks that can never run are left (they would stay QUEUED for ever).
@@ -217,13 +235,30 @@ export const placementBench: BenchModule = {
       const ranked = repeats.map((r) => ({ r, p99: summarize(r).p99 })).sort((a, b) => a.p99 - b.p99);
       const median = ranked[Math.floor(ranked.length / 2)].r;
       runs.push(median);
-      p99s.set(median, repeats.map((r) => summarize(r).p99));
+      p99s.set(
+        median,
+        repeats.map((r) => summarize(r).p99),
+      );
     }
     // Reference: no candidate cap (every feasible worker filtered and scored), fewer tasks.
     const reference: RunStats[] = [];
     for (const n of [1000, 10000]) reference.push(runPlacement(n, 2000, Infinity, 1000 + n, 3));
 
-    const header = ["workers", "candidate cap", "placed", "p50 us", "p99 us", "max us", "target p99", "p99 of each run us", "waiting p50/p99 us", "pass setup p50/max us", "amortized us/task", "fallbacks", "passes"];
+    const header = [
+      "workers",
+      "candidate cap",
+      "placed",
+      "p50 us",
+      "p99 us",
+      "max us",
+      "target p99",
+      "p99 of each run us",
+      "waiting p50/p99 us",
+      "pass setup p50/max us",
+      "amortized us/task",
+      "fallbacks",
+      "passes",
+    ];
     const rows = [...runs, ...reference].map((s) => {
       const m = summarize(s);
       const target = TARGETS[s.workers];
@@ -256,9 +291,9 @@ export const placementBench: BenchModule = {
         "(20% of running work finishes between passes, one pass per simulated second, until the queue is empty). " +
         `Each capped configuration ran ${REPEATS} times; the row is the run with the median p99. ` +
         "A decision's latency is the time between two pulls of the queue iterator by `planDispatch` (`process.hrtime.bigint()`), i.e. one task's " +
-        "feasibility scan, scoring and allocation; p50/p99 are over placed tasks. \"waiting\" = tasks looked at but not placed (no free fit). " +
-        "\"pass setup\" = per-pass work before the first task (collecting open workers and, from 256 of them, the per-tag and per-GPU-model rings). " +
-        "\"amortized\" = whole pass time (setup and waiting tasks included) / tasks looked at. \"left\" = tasks no worker can ever run (they stay QUEUED as unschedulable). " +
+        'feasibility scan, scoring and allocation; p50/p99 are over placed tasks. "waiting" = tasks looked at but not placed (no free fit). ' +
+        '"pass setup" = per-pass work before the first task (collecting open workers and, from 256 of them, the per-tag and per-GPU-model rings). ' +
+        '"amortized" = whole pass time (setup and waiting tasks included) / tasks looked at. "left" = tasks no worker can ever run (they stay QUEUED as unschedulable). ' +
         "The reference rows score every feasible worker (no cap) on 2,000 tasks and at most 3 passes.",
       "",
       "Reading: the decision targets are met by the pruning described in docs/scheduling.md (rings by tag/GPU model, a cap of " +

@@ -40,7 +40,10 @@ interface AgentProcess {
 async function startAgent(master: string, maxTasks: number, id: string): Promise<AgentProcess> {
   const profileDir = process.env.TASKGRID_BENCH_PROFILE;
   const execArgv = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/agent`] : [];
-  const child = spawn(process.execPath, [...execArgv, BIN, "agent", "--master", master, "--max-tasks", String(maxTasks), "--id", id], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [...execArgv, BIN, "agent", "--master", master, "--max-tasks", String(maxTasks), "--id", id], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let tail = "";
   let connected!: () => void;
   const ready = new Promise<void>((resolve) => (connected = resolve));
@@ -71,7 +74,14 @@ async function runTasks(master: MasterProcess, clients: TaskClients, db: BenchDa
   const drained = await pollUntil(async () => (await master.stats()).activeTasks === 0, 120_000, 10);
   let after = await countByState(db);
   const ended = () => [...after.values()].reduce((a, b) => a + b, 0) - [...before.values()].reduce((a, b) => a + b, 0);
-  await pollUntil(async () => ((after = await countByState(db)), (after.get("SUCCEEDED") ?? 0) - (before.get("SUCCEEDED") ?? 0) + (after.get("FAILED") ?? 0) - (before.get("FAILED") ?? 0) >= tasks), 10_000, 10);
+  await pollUntil(
+    async () => (
+      (after = await countByState(db)),
+      (after.get("SUCCEEDED") ?? 0) - (before.get("SUCCEEDED") ?? 0) + (after.get("FAILED") ?? 0) - (before.get("FAILED") ?? 0) >= tasks
+    ),
+    10_000,
+    10,
+  );
   const seconds = (performance.now() - started) / 1000;
   if (!drained) throw new Error(`processes: tasks still active after 120 s (${ended()} of ${tasks} ended)\n${master.logTail()}`);
   const succeeded = (after.get("SUCCEEDED") ?? 0) - (before.get("SUCCEEDED") ?? 0);
@@ -110,7 +120,12 @@ export const processesBench: BenchModule = {
     const table: Table = {
       header: ["--max-tasks", "tasks", "tasks/s", "target", "failed", "s", "CPU (cores)"],
       rows: rows.map((r) => [
-        String(r.maxTasks), num(TASKS), num(r.perSecond), `>= ${num(TARGET)}: ${verdict(r.perSecond >= TARGET && r.failed === 0)}`, String(r.failed), r.seconds.toFixed(2),
+        String(r.maxTasks),
+        num(TASKS),
+        num(r.perSecond),
+        `>= ${num(TARGET)}: ${verdict(r.perSecond >= TARGET && r.failed === 0)}`,
+        String(r.failed),
+        r.seconds.toFixed(2),
         `agent ${f(r.agentCores)} (its children not counted), master ${f(r.cpu.master)}, Postgres ${f(r.cpu.postgres)}, machine ${f(r.cpu.machine)} of ${r.cpu.cores}`,
       ]),
     };

@@ -18,7 +18,17 @@ import type { BenchEnv, BenchModule } from "./bench-module.js";
 
 export type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
-const benches: BenchModule[] = [placementBench, submitBench, e2eBench, latencyBench, processesBench, agentsBench, sigkillBench, tracingOverheadBench, authOverheadBench];
+const benches: BenchModule[] = [
+  placementBench,
+  submitBench,
+  e2eBench,
+  latencyBench,
+  processesBench,
+  agentsBench,
+  sigkillBench,
+  tracingOverheadBench,
+  authOverheadBench,
+];
 
 const docPath = fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url));
 const HEADER = `# Benchmarks

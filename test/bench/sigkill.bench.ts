@@ -25,7 +25,10 @@ export const sigkillBench: BenchModule = {
     try {
       for (const killAfter of KILL_AFTER) {
         const outcome = await runKillScenario({
-          db, inFlight: IN_FLIGHT, channels: CHANNELS, killAfterAcks: killAfter,
+          db,
+          inFlight: IN_FLIGHT,
+          channels: CHANNELS,
+          killAfterAcks: killAfter,
           duringLoad: async (address) => {
             const agents = new FakeAgents({ address, agents: AGENTS, channels: 2, slots: 64, idPrefix: `kill-${killAfter}` });
             await agents.start();
@@ -38,9 +41,23 @@ export const sigkillBench: BenchModule = {
       await db.drop();
     }
     const table: Table = {
-      header: ["killed after", "acknowledged", "lost", "target", "in flight at the kill (failed)", "tasks in the restarted master (cumulative)", "ack rate before the kill"],
+      header: [
+        "killed after",
+        "acknowledged",
+        "lost",
+        "target",
+        "in flight at the kill (failed)",
+        "tasks in the restarted master (cumulative)",
+        "ack rate before the kill",
+      ],
       rows: rounds.map(({ killAfter, outcome: o }) => [
-        `${num(killAfter)} acks`, num(o.acked.length), num(o.lost.length), `0: ${verdict(o.lost.length === 0)}`, num(o.failed), num(o.known), `${num(o.ackRate)}/s`,
+        `${num(killAfter)} acks`,
+        num(o.acked.length),
+        num(o.lost.length),
+        `0: ${verdict(o.lost.length === 0)}`,
+        num(o.failed),
+        num(o.known),
+        `${num(o.ackRate)}/s`,
       ]),
     };
     const markdown = [
@@ -48,7 +65,7 @@ export const sigkillBench: BenchModule = {
       "",
       `Method: the real \`taskgrid master\` as a child process; this process keeps ${IN_FLIGHT} unary \`SubmitTask\` calls in flight over ${CHANNELS} channels ` +
         `while ${AGENTS} fake agents take assignments and report, records every acknowledged task id, sends SIGKILL after the given number of acknowledgements, ` +
-        "restarts the master on the same database and lists its tasks (ListTasks). \"lost\" = acknowledged ids the restarted master does not have. " +
+        'restarts the master on the same database and lists its tasks (ListTasks). "lost" = acknowledged ids the restarted master does not have. ' +
         "Rounds run in turn on one database. The same scenario, smaller, is the integration test test/integration/master-sigkill.test.ts.",
       "",
       tableMarkdown(table),

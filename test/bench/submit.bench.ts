@@ -45,7 +45,13 @@ export const submitBench: BenchModule = {
         const cpu = end();
         const after = await master.stats();
         if (r.failed > 0) process.stderr.write(`submit: ${r.failed} calls failed (${r.firstError})\n`);
-        rows.push({ inFlight, perSecond: r.acked / seconds, failed: r.failed, tasksPerCommit: (after.commitJobs - before.commitJobs) / Math.max(1, after.transactions - before.transactions), cpu });
+        rows.push({
+          inFlight,
+          perSecond: r.acked / seconds,
+          failed: r.failed,
+          tasksPerCommit: (after.commitJobs - before.commitJobs) / Math.max(1, after.transactions - before.transactions),
+          cpu,
+        });
       }
     } finally {
       clients.close();
@@ -53,10 +59,23 @@ export const submitBench: BenchModule = {
       await db.drop();
     }
     const table: Table = {
-      header: ["calls in flight", "acknowledged tasks/s", "target", "failed", "calls per commit", "CPU us per task: master / Postgres / load generator", "CPU (cores)"],
+      header: [
+        "calls in flight",
+        "acknowledged tasks/s",
+        "target",
+        "failed",
+        "calls per commit",
+        "CPU us per task: master / Postgres / load generator",
+        "CPU (cores)",
+      ],
       rows: rows.map((r) => [
-        String(r.inFlight), num(r.perSecond), `>= ${num(TARGET)}: ${verdict(r.perSecond >= TARGET)}`, String(r.failed), num(r.tasksPerCommit),
-        cpuPerTaskText(r.cpu, r.perSecond), cpuText(r.cpu),
+        String(r.inFlight),
+        num(r.perSecond),
+        `>= ${num(TARGET)}: ${verdict(r.perSecond >= TARGET)}`,
+        String(r.failed),
+        num(r.tasksPerCommit),
+        cpuPerTaskText(r.cpu, r.perSecond),
+        cpuText(r.cpu),
       ]),
     };
     const markdown = [
@@ -64,7 +83,7 @@ export const submitBench: BenchModule = {
       "",
       `Method: a master in its own process (\`startMaster\`, metrics on); this process keeps N unary \`SubmitTask\` calls in flight over ${CHANNELS} channels ` +
         `(closed loop) for ${MEASURE_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up, and counts acknowledgements (a task is acknowledged only after its group commit). ` +
-        "No agents (tasks stay QUEUED). \"calls per commit\" = submissions per group-commit transaction. CPU: the master process, the Postgres processes " +
+        'No agents (tasks stay QUEUED). "calls per commit" = submissions per group-commit transaction. CPU: the master process, the Postgres processes ' +
         "serving the benchmark's database (plus WAL writer and checkpointer), this process (the gRPC client), and the whole machine (on a shared machine, other work too).",
       "",
       "Reading: each unary call costs the master mostly gRPC/HTTP/2 work (headers, one socket write per response, garbage collection) and the " +

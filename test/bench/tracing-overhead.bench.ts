@@ -67,12 +67,14 @@ async function submitLoop(clients: TaskServiceClient[], traceparent: string | nu
   let acked = 0;
   let failed = 0;
   let next = 0;
-  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-    while (performance.now() < stopAt) {
-      if (await submitOne(clients, next++, traceparent)) acked++;
-      else failed++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (performance.now() < stopAt) {
+        if (await submitOne(clients, next++, traceparent)) acked++;
+        else failed++;
+      }
+    }),
+  );
   return { acked, failed };
 }
 
@@ -112,8 +114,10 @@ async function runOnce(mode: Mode, sink: Awaited<ReturnType<typeof startSink>>):
   const spansBefore = sink.counts.spans;
   const tracing: MasterOptions["tracing"] = mode === "off" ? undefined : { env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } };
   const master = await startMasterProcess({ ...db.options, ...(tracing ? { tracing } : {}) });
-  const clients = Array.from({ length: CHANNELS }, () =>
-    new TaskServiceClient(master.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+  const clients = Array.from(
+    { length: CHANNELS },
+    () => new TaskServiceClient(master.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
   const traceparent = mode === "on, caller traceparent" ? CALLER_TRACEPARENT : null;
   try {
     const deadline = Date.now() + 10_000;
@@ -130,8 +134,11 @@ async function runOnce(mode: Mode, sink: Awaited<ReturnType<typeof startSink>>):
     await master.stop(); // flushes the spans still queued
     const tasks = warm.acked + r.acked + steady.acked;
     return {
-      mode, perSecond: r.acked / seconds, steadyCpuUs: (steadyCores * 1e6) / STEADY_RATE,
-      failed: warm.failed + r.failed + steady.failed, spansPerTask: (sink.counts.spans - spansBefore) / Math.max(1, tasks),
+      mode,
+      perSecond: r.acked / seconds,
+      steadyCpuUs: (steadyCores * 1e6) / STEADY_RATE,
+      failed: warm.failed + r.failed + steady.failed,
+      spansPerTask: (sink.counts.spans - spansBefore) / Math.max(1, tasks),
     };
   } finally {
     for (const c of clients) c.close();
@@ -175,7 +182,11 @@ export const tracingOverheadBench: BenchModule = {
   async run(env: BenchEnv): Promise<BenchResult> {
     const sink = await startSink();
     const runs: Run[] = [];
-    const noopExporter = { export: (_: unknown, done: (r: { code: number }) => void) => done({ code: 0 }), shutdown: async () => {}, forceFlush: async () => {} };
+    const noopExporter = {
+      export: (_: unknown, done: (r: { code: number }) => void) => done({ code: 0 }),
+      shutdown: async () => {},
+      forceFlush: async () => {},
+    };
     const work: Array<[string, number]> = [];
     try {
       work.push(["off (the hooks return at once; this is mostly the harness loop)", await tracingWorkNs(null)]);
@@ -190,15 +201,31 @@ export const tracingOverheadBench: BenchModule = {
     const offCpu = median(of("off").map((r) => r.steadyCpuUs));
     const change = (value: number, base: number) => `${value >= base ? "+" : ""}${(((value - base) / base) * 100).toFixed(1)}%`;
     const table: Table = {
-      header: ["tracing", "tasks/s, closed loop (median)", "each run", "vs off", `master CPU per task at ${num(STEADY_RATE)}/s (median)`, "each run", "vs off", "spans exported per task", "failed"],
+      header: [
+        "tracing",
+        "tasks/s, closed loop (median)",
+        "each run",
+        "vs off",
+        `master CPU per task at ${num(STEADY_RATE)}/s (median)`,
+        "each run",
+        "vs off",
+        "spans exported per task",
+        "failed",
+      ],
       rows: MODES.map((mode) => {
         const rs = of(mode);
         const rate = median(rs.map((r) => r.perSecond));
         const cpuUs = median(rs.map((r) => r.steadyCpuUs));
         return [
-          mode, num(rate), rs.map((r) => num(r.perSecond)).join(", "), mode === "off" ? "-" : change(rate, offRate),
-          `${num(cpuUs)} us`, rs.map((r) => num(r.steadyCpuUs)).join(", "), mode === "off" ? "-" : change(cpuUs, offCpu),
-          mode === "off" ? "0" : median(rs.map((r) => r.spansPerTask)).toFixed(2), String(rs.reduce((a, r) => a + r.failed, 0)),
+          mode,
+          num(rate),
+          rs.map((r) => num(r.perSecond)).join(", "),
+          mode === "off" ? "-" : change(rate, offRate),
+          `${num(cpuUs)} us`,
+          rs.map((r) => num(r.steadyCpuUs)).join(", "),
+          mode === "off" ? "-" : change(cpuUs, offCpu),
+          mode === "off" ? "0" : median(rs.map((r) => r.spansPerTask)).toFixed(2),
+          String(rs.reduce((a, r) => a + r.failed, 0)),
         ];
       }),
     };
@@ -217,7 +244,7 @@ export const tracingOverheadBench: BenchModule = {
         "to measure the master's CPU time per task, against a master with tracing off (no OTLP endpoint), on (each task its own trace: one " +
         "`taskgrid.submit` span per task, its traceparent stored in the task row), and on with a caller `traceparent` on every call. " +
         `Spans go over OTLP/HTTP (JSON, batched) to a sink in the load generator's process that reads and discards them. ${ROUNDS} rounds, modes alternating, ` +
-        "each run on a fresh database. \"spans exported per task\" counts what reached the sink after the master's final flush (1.00 = none dropped). " +
+        'each run on a fresh database. "spans exported per task" counts what reached the sink after the master\'s final flush (1.00 = none dropped). ' +
         "Closed-loop throughput swings with whatever else runs on the machine; CPU per task at a fixed rate is the steadier measure of what tracing costs.",
       "",
       tableMarkdown(table),

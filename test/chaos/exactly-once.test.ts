@@ -29,14 +29,18 @@ function report(name: string, ids: string[], states: Awaited<ReturnType<ChaosClu
 
 /** Waits until `n` of the tasks run on agent `id` (read from the master). */
 async function runningOn(c: ChaosCluster, ids: string[], id: string, n: number): Promise<void> {
-  await eventually(async () => {
-    let count = 0;
-    for (const taskId of ids) {
-      const t = await c.client.getTask(taskId);
-      if (t.state === TaskState.TASK_STATE_RUNNING && t.attempts.at(-1)?.workerId === id) count++;
-    }
-    return count >= n;
-  }, `${n} tasks running on ${id}`, 20_000);
+  await eventually(
+    async () => {
+      let count = 0;
+      for (const taskId of ids) {
+        const t = await c.client.getTask(taskId);
+        if (t.state === TaskState.TASK_STATE_RUNNING && t.attempts.at(-1)?.workerId === id) count++;
+      }
+      return count >= n;
+    },
+    `${n} tasks running on ${id}`,
+    20_000,
+  );
 }
 
 chaos("kill -9 of an agent: its tasks are requeued (no retry used) and succeed on the other agent; its orphans die with it", async (ctx) => {
@@ -52,13 +56,17 @@ chaos("kill -9 of an agent: its tasks are requeued (no retry used) and succeed o
 
 /** Waits until each of `ids` runs again, on another worker than `id`. */
 async function runningElsewhere(c: ChaosCluster, ids: string[], id: string): Promise<void> {
-  await eventually(async () => {
-    for (const taskId of ids) {
-      const t = await c.client.getTask(taskId);
-      if (t.state !== TaskState.TASK_STATE_RUNNING || t.attempts.at(-1)?.workerId === id) return false;
-    }
-    return true;
-  }, `the tasks of ${id} running elsewhere`, 20_000);
+  await eventually(
+    async () => {
+      for (const taskId of ids) {
+        const t = await c.client.getTask(taskId);
+        if (t.state !== TaskState.TASK_STATE_RUNNING || t.attempts.at(-1)?.workerId === id) return false;
+      }
+      return true;
+    },
+    `the tasks of ${id} running elsewhere`,
+    20_000,
+  );
 }
 
 // In the two scenarios below, the work is longer than lease + grace, so every run on the cut-off
@@ -80,7 +88,13 @@ chaos("kill -9 of an agent with every setting at its default (OFFLINE after 20 s
   const states = await c.waitTerminal([id], 90_000);
   report("kill -9 agent (defaults)", [id], states, c, Date.now() - killedAt);
   const task = await c.client.getTask(id);
-  assert.equal(task.attempts.map((a) => [a.workerId, a.result?.outcome]), [["default-victim", AttemptOutcome.ATTEMPT_OUTCOME_LOST], ["default-spare", AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED]]);
+  assert.equal(
+    task.attempts.map((a) => [a.workerId, a.result?.outcome]),
+    [
+      ["default-victim", AttemptOutcome.ATTEMPT_OUTCOME_LOST],
+      ["default-spare", AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED],
+    ],
+  );
   assert.equal([task.retriesUsed, task.requeues], [0, 1]);
 });
 
@@ -159,7 +173,10 @@ chaos("the database stopped for 20 s: the master stays up (NOT_SERVING, submits 
   const stoppedAt = Date.now();
   c.postgres!.stop("fast");
   await eventually(async () => (await c.health()) === "NOT_SERVING", "health NOT_SERVING", 20_000);
-  const refused = await c.client.submitTask({ command: ["true"], requiredTags: ["chaos"] }).then(() => null, (e: { code?: number }) => e);
+  const refused = await c.client.submitTask({ command: ["true"], requiredTags: ["chaos"] }).then(
+    () => null,
+    (e: { code?: number }) => e,
+  );
   assert.is(refused?.code, grpc.status.UNAVAILABLE, "a submit during the outage is refused as retryable, never acknowledged");
   // The fault itself lasts 20 s (the scenario, not a wait for something): tasks finish meanwhile.
   await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - stoppedAt))));
@@ -187,9 +204,19 @@ chaos("a second agent with the same worker id is refused while the first is aliv
   const second = await c.startAgent("twin-2");
   await second.waitFor(REGISTERED);
   // A third process claims the first one's id (the default id is the host name: an easy mistake).
-  const clash = new Proc(
-    ["agent", "--master", c.address, "--id", "twin", "--tags", "chaos", "--state-dir", `${c.dir}/agents/twin-clash`, "--log-format", "json"],
-  );
+  const clash = new Proc([
+    "agent",
+    "--master",
+    c.address,
+    "--id",
+    "twin",
+    "--tags",
+    "chaos",
+    "--state-dir",
+    `${c.dir}/agents/twin-clash`,
+    "--log-format",
+    "json",
+  ]);
   c.agents.set("twin-clash", { proc: clash, proxy: null });
   await clash.waitFor(/ALREADY_EXISTS: worker id \\?"twin\\?" is already connected from/);
   const ids = await c.submit(16, 300);

@@ -53,7 +53,8 @@ e2e("pause stops every process of the task, resume continues it; progress arrive
   // waits at a gate (a blocking read from a FIFO: no forks while paused), then reports 45..90.
   // Not a `sleep` loop: dash forks with vfork, and a SIGSTOP that lands between vfork and exec leaves
   // the parent shell in D (waiting for its stopped child) rather than T.
-  const script = 'echo $$ > "$1"; sleep 60 & bg=$!; echo ::progress 15; echo ::progress 30 at the gate; ' +
+  const script =
+    'echo $$ > "$1"; sleep 60 & bg=$!; echo ::progress 15; echo ::progress 30 at the gate; ' +
     'read go < "$2"; kill $bg; wait $bg; for p in 45 60 75 90; do echo ::progress $p step $p; done';
   const { task } = await client.submitTask(spec(script, [pidFile, gate]));
   const events = new TaskEvents(client, [task.id]);

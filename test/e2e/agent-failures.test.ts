@@ -114,7 +114,10 @@ const STREAM_CLOSED = /"message":"master stream closed; reconnecting"/;
 
 failures("kill -9 of an agent while its task runs: LOST after the OFFLINE threshold, retried and SUCCEEDED on the other agent", async (ctx) => {
   const m = await master(ctx, FAST_LIVENESS);
-  const agents = new Map([["fa-1", agent(ctx, m.address, "fa-1", "fail")], ["fa-2", agent(ctx, m.address, "fa-2", "fail")]]);
+  const agents = new Map([
+    ["fa-1", agent(ctx, m.address, "fa-1", "fail")],
+    ["fa-2", agent(ctx, m.address, "fa-2", "fail")],
+  ]);
   await Promise.all([...agents.values()].map((a) => a.waitFor(REGISTERED)));
   const c = client(ctx, m.address);
   const task = gatedTask(ctx, "fail", 1);
@@ -134,7 +137,9 @@ failures("kill -9 of an agent while its task runs: LOST after the OFFLINE thresh
 
   // The master only learns of the death from missing heartbeats: LOST at OFFLINE, then requeued.
   const requeued = await events.untilTimed((e) => e.state === TaskState.TASK_STATE_QUEUED && e.attemptId === first.id);
-  console.log(`  kill -9 -> task requeued: ${requeued.atMs - killedAtMs} ms (offlineAfterMs ${FAST_LIVENESS.offlineAfterMs}, livenessTickMs ${FAST_LIVENESS.livenessTickMs})`);
+  console.log(
+    `  kill -9 -> task requeued: ${requeued.atMs - killedAtMs} ms (offlineAfterMs ${FAST_LIVENESS.offlineAfterMs}, livenessTickMs ${FAST_LIVENESS.livenessTickMs})`,
+  );
   const offline = await c.getWorker(victimId);
   assert.is(offline.status, WorkerStatus.WORKER_STATUS_OFFLINE);
 
@@ -179,7 +184,10 @@ failures("master restart while a task runs: the agent reconnects, re-adopts it, 
   await proc.waitFor(nth(REGISTERED, 2));
   const reconnectedAtMs = Date.now();
   console.log(`  master B listening -> agent re-registered: ${reconnectedAtMs - listeningAtMs} ms (master B start took ${listeningAtMs - startingAtMs} ms)`);
-  assert.ok(b.logs.some((l) => /"worker registered".*"worker":"fr-1".*"readopted":1,"lost":0,"killed":0/.test(l)), "master B re-adopted the running attempt");
+  assert.ok(
+    b.logs.some((l) => /"worker registered".*"worker":"fr-1".*"readopted":1,"lost":0,"killed":0/.test(l)),
+    "master B re-adopted the running attempt",
+  );
 
   const cb = client(ctx, listen);
   const eventsB = watch(ctx, cb, taskId);
@@ -213,7 +221,10 @@ failures("stream dropped while a task runs: the agent reconnects through the pro
   proxy.dropAll();
   await proc.waitFor(STREAM_CLOSED);
   await proc.waitFor(nth(REGISTERED, 2));
-  assert.ok(m.logs.some((l) => /"worker registered".*"worker":"fd-1".*"readopted":1,"lost":0,"killed":0/.test(l)), "the master re-adopted the running attempt");
+  assert.ok(
+    m.logs.some((l) => /"worker registered".*"worker":"fd-1".*"readopted":1,"lost":0,"killed":0/.test(l)),
+    "the master re-adopted the running attempt",
+  );
   assert.ok(proxy.connectionsForwarded >= 2);
 
   task.open();
@@ -260,7 +271,10 @@ failures("task finishes while the stream is down: the buffered result is deliver
   assert.match(done.result!.outputTail, /ok\n/);
   const stored = await m.master.store.getEvents(taskId);
   assert.is(stored.filter((e) => e.state === "SUCCEEDED").length, 1);
-  assert.ok(m.logs.some((l) => /"worker registered".*"worker":"fb-1".*"readopted":1,"lost":0,"killed":0/.test(l)), "kept current until the buffered result arrived");
+  assert.ok(
+    m.logs.some((l) => /"worker registered".*"worker":"fb-1".*"readopted":1,"lost":0,"killed":0/.test(l)),
+    "kept current until the buffered result arrived",
+  );
   assert.is((await c.getWorker("fb-1")).status, WorkerStatus.WORKER_STATUS_ONLINE);
 });
 

@@ -58,7 +58,10 @@ e2e.after(async (ctx) => {
 e2e("the worker registers the fake nvidia-smi's 2 GPUs", async ({ client }) => {
   const worker = await client.getWorker("gpu-a");
   const gpus = worker.capacity!.gpus.map((g) => ({ index: g.index, uuid: g.uuid, model: g.model, memoryMib: g.memoryMib }));
-  assert.equal(gpus, GPUS.map(({ busId: _, ...g }) => g));
+  assert.equal(
+    gpus,
+    GPUS.map(({ busId: _, ...g }) => g),
+  );
 });
 
 e2e("two 1-GPU tasks get different GPUs, a third waits for one to be freed", async ({ client, dir }) => {
@@ -66,7 +69,9 @@ e2e("two 1-GPU tasks get different GPUs, a third waits for one to be freed", asy
   const script = 'echo "gpu=$CUDA_VISIBLE_DEVICES uuids=$TASKGRID_GPU_UUIDS"; while [ ! -f "$1" ]; do sleep 0.05; done';
   const ids = await client.submitTasks(
     [1, 2, 3].map((n) => ({
-      name: `gpu-${n}`, command: ["sh", "-c", script, "sh", release], requiredTags: ["gpu-e2e"],
+      name: `gpu-${n}`,
+      command: ["sh", "-c", script, "sh", release],
+      requiredTags: ["gpu-e2e"],
       resources: { gpuCount: 1, cpuMillis: 100, memoryMib: 64 },
     })),
   );

@@ -19,7 +19,10 @@ const available = probe.status === 0;
 /** Runs the example (or, with `script`, that Python source) without TASKGRID_TOKEN from this environment. */
 function runPython(args: string[], script?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const { TASKGRID_TOKEN: _, ...env } = process.env;
-  const child = spawn(PYTHON, [...(script === undefined ? [`${ROOT}examples/python/taskgrid_example.py`] : ["-c", script]), ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+  const child = spawn(PYTHON, [...(script === undefined ? [`${ROOT}examples/python/taskgrid_example.py`] : ["-c", script]), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));

@@ -78,7 +78,10 @@ e2e("a task requiring the worker's tag SUCCEEDS there, with its progress and out
   assert.is(task.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
   assert.is(task.result!.exitCode, 0);
   assert.is(task.result!.outputTail, "::progress 40 warming up\nhello from the python worker\nto stderr\n");
-  assert.ok(events.some((e) => e.state === TaskState.TASK_STATE_RUNNING && e.progress === 40 && e.progressMessage === "warming up"), "progress 40 was reported");
+  assert.ok(
+    events.some((e) => e.state === TaskState.TASK_STATE_RUNNING && e.progress === 40 && e.progressMessage === "warming up"),
+    "progress 40 was reported",
+  );
 });
 
 e2e("a failing command is FAILED with its exit code; a missing one never starts", async ({ client }) => {

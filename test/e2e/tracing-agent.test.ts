@@ -29,7 +29,10 @@ test("submit -> master -> agent process: one trace, the agent's execute span und
     assert.is(submit.parentSpanId, CLIENT_SPAN_ID, "the CLI sent TRACEPARENT as gRPC metadata");
     const run = collector.one(SPAN.run);
     const execute = collector.one(SPAN.execute);
-    assert.ok(collector.spans.every((s) => s.traceId === CLIENT_TRACE_ID), "every span in the caller's trace");
+    assert.ok(
+      collector.spans.every((s) => s.traceId === CLIENT_TRACE_ID),
+      "every span in the caller's trace",
+    );
     assert.is(execute.service, "taskgrid-agent");
     assert.is(execute.parentSpanId, run.spanId);
     assert.is(execute.attributes[ATTR.workerId], "trace-agent");
@@ -37,7 +40,10 @@ test("submit -> master -> agent process: one trace, the agent's execute span und
     assert.is(execute.attributes[ATTR.exitCode], 3);
     assert.is(execute.attributes[ATTR.outcome], "FAILED");
     assert.ok(Number(execute.attributes[ATTR.processPid]) > 0);
-    assert.equal(execute.events.map((e) => e.name), [EVENT_PROCESS_STARTED]);
+    assert.equal(
+      execute.events.map((e) => e.name),
+      [EVENT_PROCESS_STARTED],
+    );
     assert.is(execute.statusCode, 2 /* ERROR */);
     assert.equal([run.attributes[ATTR.outcome], run.attributes[ATTR.exitCode], run.statusCode], ["FAILED", 3, 2]);
   } finally {

@@ -55,7 +55,21 @@ const ok = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, sig
 /** Fresh telemetry that makes the factors differ between the two workers (load, io). */
 function heartbeats(agents: RawAgent[]): void {
   agents.forEach((a, i) =>
-    a.send({ $case: "heartbeat", value: { seq: 0, telemetry: { cpuLoad: i === 0 ? 0.7 : 0.2, memoryUsedMib: 1000, memoryTotalMib: 8192, ioPressure: i === 0 ? 0.1 : 0.8, runningAttempts: 0, gpus: [], probeErrors: [] } } }),
+    a.send({
+      $case: "heartbeat",
+      value: {
+        seq: 0,
+        telemetry: {
+          cpuLoad: i === 0 ? 0.7 : 0.2,
+          memoryUsedMib: 1000,
+          memoryTotalMib: 8192,
+          ioPressure: i === 0 ? 0.1 : 0.8,
+          runningAttempts: 0,
+          gpus: [],
+          probeErrors: [],
+        },
+      },
+    }),
   );
 }
 
@@ -73,7 +87,9 @@ async function nextAssign(agents: RawAgent[]) {
 /** Submits one task, runs it to success on whichever agent gets it, returns its placement decision. */
 async function placeOne(ctx: Ctx) {
   heartbeats(ctx.agents);
-  const { task } = await call(ctx.c.tasks, "submitTask", { spec: { command: ["work"], kind: "etl", ioIntensity: 0.9, estimateMs: 60_000, preferredTags: ["ssd"], requiredTags: ["loop"] } });
+  const { task } = await call(ctx.c.tasks, "submitTask", {
+    spec: { command: ["work"], kind: "etl", ioIntensity: 0.9, estimateMs: 60_000, preferredTags: ["ssd"], requiredTags: ["loop"] },
+  });
   const { agent, assign } = await nextAssign(ctx.agents);
   assert.is(assign.taskId, task.id);
   agent.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } });
@@ -99,7 +115,25 @@ loop("a file written by `taskgrid tune` is hot-reloaded and the next placement i
   assert.ok(Math.abs(first.chosen.score - scoreWith(INITIAL_WEIGHTS, first.chosen)) < 1e-9);
 
   // Tune (tiny settings) straight onto the master's weights file.
-  const tuned = await runBin(["tune", "--tasks", "150", "--workers", "8", "--generations", "2", "--population", "4", "--train-seeds", "1..2", "--heldout-seeds", "3", "--seed", "5", "--out", ctx.path]);
+  const tuned = await runBin([
+    "tune",
+    "--tasks",
+    "150",
+    "--workers",
+    "8",
+    "--generations",
+    "2",
+    "--population",
+    "4",
+    "--train-seeds",
+    "1..2",
+    "--heldout-seeds",
+    "3",
+    "--seed",
+    "5",
+    "--out",
+    ctx.path,
+  ]);
   assert.is(tuned.code, 0, tuned.stderr);
   assert.match(tuned.stderr, /generation 2\/2/);
   assert.equal(readdirSync(ctx.dir), ["ga_output.json"], "no temp file left beside the weights");

@@ -48,8 +48,28 @@ function makeCa(dir: string, name: string, cn: string): IssuedCert {
   const key = newKey(dir, name);
   const cert = join(dir, `${name}.pem`);
   const serial = newSerial();
-  openssl(["req", "-x509", "-new", "-key", key, "-out", cert, "-days", "3650", "-subj", `/CN=${cn}`, "-set_serial", `0x${serial}`,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"], dir);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "3650",
+      "-subj",
+      `/CN=${cn}`,
+      "-set_serial",
+      `0x${serial}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ],
+    dir,
+  );
   return { cert, key, serial };
 }
 

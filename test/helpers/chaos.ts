@@ -65,7 +65,19 @@ export class ChaosCluster {
   async startMaster(wait = true): Promise<void> {
     const { databaseUrl } = this.db.options;
     if (!databaseUrl) throw new Error("the chaos suite needs Postgres (TASKGRID_TEST_PG_URL)");
-    this.masterProc = new Proc(["master", "--listen", this.address, "--metrics", "127.0.0.1:0", "--database-url", databaseUrl, "--config", this.configFile, "--log-format", "json"]);
+    this.masterProc = new Proc([
+      "master",
+      "--listen",
+      this.address,
+      "--metrics",
+      "127.0.0.1:0",
+      "--database-url",
+      databaseUrl,
+      "--config",
+      this.configFile,
+      "--log-format",
+      "json",
+    ]);
     if (wait) await this.masterProc.waitFor(/master listening/);
   }
 
@@ -79,7 +91,21 @@ export class ChaosCluster {
     const proxy = options.proxied ? await startTcpProxy(this.address) : null;
     const stateDir = join(this.dir, "agents", id);
     mkdirSync(stateDir, { recursive: true });
-    const proc = new Proc(["agent", "--master", proxy?.address ?? this.address, "--id", id, "--tags", "chaos", "--max-tasks", String(options.maxTasks ?? 4), "--state-dir", stateDir, "--log-format", "json"]);
+    const proc = new Proc([
+      "agent",
+      "--master",
+      proxy?.address ?? this.address,
+      "--id",
+      id,
+      "--tags",
+      "chaos",
+      "--max-tasks",
+      String(options.maxTasks ?? 4),
+      "--state-dir",
+      stateDir,
+      "--log-format",
+      "json",
+    ]);
     this.agents.set(id, { proc, proxy });
     return proc;
   }
@@ -88,30 +114,44 @@ export class ChaosCluster {
   command(workMs: number): string[] {
     const beats = Math.max(1, Math.round(workMs / 100));
     const log = this.log;
-    return ["sh", "-c", [
-      `echo "start $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"`,
-      `i=0; while [ $i -lt ${beats} ]; do sleep 0.1; echo "beat $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"; i=$((i+1)); done`,
-      `echo "end $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"`,
-    ].join("\n")];
+    return [
+      "sh",
+      "-c",
+      [
+        `echo "start $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"`,
+        `i=0; while [ $i -lt ${beats} ]; do sleep 0.1; echo "beat $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"; i=$((i+1)); done`,
+        `echo "end $TASKGRID_TASK_ID $$ $(date +%s%N)" >> "${log}"`,
+      ].join("\n"),
+    ];
   }
 
   /** Submits `count` tasks in one batch (acknowledged = committed) and returns their ids. Slots, not CPUs, bound them. */
   async submit(count: number, workMs: number, extra: Record<string, unknown> = {}): Promise<string[]> {
-    const specs = Array.from({ length: count }, (_, i) => ({ name: `chaos-${i}`, command: this.command(workMs), requiredTags: ["chaos"], resources: { cpuMillis: 100 }, ...extra }));
+    const specs = Array.from({ length: count }, (_, i) => ({
+      name: `chaos-${i}`,
+      command: this.command(workMs),
+      requiredTags: ["chaos"],
+      resources: { cpuMillis: 100 },
+      ...extra,
+    }));
     return this.client.submitTasks(specs);
   }
 
   /** Waits until every task is terminal (polling the master, which may be restarting); returns the states. */
   async waitTerminal(ids: string[], timeoutMs: number): Promise<Map<string, TaskState>> {
     const states = new Map<string, TaskState>();
-    await eventually(async () => {
-      for (const id of ids) {
-        if (states.has(id)) continue;
-        const task = await this.client.getTask(id).catch(() => null);
-        if (task && TERMINAL.has(task.state)) states.set(id, task.state);
-      }
-      return states.size === ids.length;
-    }, `${ids.length} tasks to end (${states.size} did)`, timeoutMs);
+    await eventually(
+      async () => {
+        for (const id of ids) {
+          if (states.has(id)) continue;
+          const task = await this.client.getTask(id).catch(() => null);
+          if (task && TERMINAL.has(task.state)) states.set(id, task.state);
+        }
+        return states.size === ids.length;
+      },
+      `${ids.length} tasks to end (${states.size} did)`,
+      timeoutMs,
+    );
     return states;
   }
 

@@ -2,12 +2,7 @@
 // tests: it records every agent message, answers `register` with `registered`, and lets the test
 // push MasterMessages. Real gRPC over loopback; nothing of grpc-js is mocked.
 import * as grpc from "@grpc/grpc-js";
-import {
-  WorkerServiceService,
-  type AgentMessage,
-  type MasterMessage,
-  type Register,
-} from "../../src/gen/taskgrid/v1/worker_service.js";
+import { WorkerServiceService, type AgentMessage, type MasterMessage, type Register } from "../../src/gen/taskgrid/v1/worker_service.js";
 
 type AgentBody = NonNullable<AgentMessage["body"]>;
 type AgentKind = AgentBody["$case"];
@@ -80,8 +75,7 @@ export class FakeMaster {
   async next<K extends AgentKind>(kind: K, where: (value: BodyOf<K>) => boolean = () => true, after = 0): Promise<Received<K>> {
     const deadline = Date.now() + SAFETY_TIMEOUT_MS;
     for (;;) {
-      const i = this.unconsumed.findIndex((r) =>
-        r.index >= after && r.message.body?.$case === kind && where(r.message.body.value as BodyOf<K>));
+      const i = this.unconsumed.findIndex((r) => r.index >= after && r.message.body?.$case === kind && where(r.message.body.value as BodyOf<K>));
       if (i >= 0) {
         const [r] = this.unconsumed.splice(i, 1);
         return { ...r.message.body!.value, session: r.session, seq: r.message.seq } as unknown as Received<K>;

@@ -42,7 +42,9 @@ export function bearerInterceptor(token: string): grpc.Interceptor {
 /** Promisifies a unary call of a generated client: `await call(c.tasks, "getTask", { taskId })`. */
 export function call<C extends grpc.Client, M extends keyof C>(client: C, method: M, request: unknown): Promise<any> {
   return new Promise((resolve, reject) => {
-    (client[method] as any).call(client, requestType(String(method)).fromPartial(request), (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
+    (client[method] as any).call(client, requestType(String(method)).fromPartial(request), (err: grpc.ServiceError | null, res: unknown) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }
 

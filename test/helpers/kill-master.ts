@@ -56,7 +56,8 @@ async function listIds(client: TaskServiceClient): Promise<Set<string>> {
   let pageToken = "";
   do {
     const page = await new Promise<{ tasks: { id: string }[]; nextPageToken: string }>((resolve, reject) =>
-      client.listTasks({ states: [], queueClass: 0, project: "", label: "", pageSize: 1000, pageToken }, (err, res) => (err ? reject(err) : resolve(res!))));
+      client.listTasks({ states: [], queueClass: 0, project: "", label: "", pageSize: 1000, pageToken }, (err, res) => (err ? reject(err) : resolve(res!))),
+    );
     for (const t of page.tasks) ids.add(t.id);
     pageToken = page.nextPageToken;
   } while (pageToken !== "");
@@ -89,7 +90,8 @@ export async function runKillScenario(s: KillScenario): Promise<KillOutcome> {
             if (acked.length >= s.killAfterAcks) kill();
           }
           resolve();
-        }));
+        }),
+      );
     }
   };
   const submitters = Promise.all(Array.from({ length: s.inFlight }, (_, i) => submitter(i)));

@@ -34,7 +34,9 @@ export function samplesOf(e: Exposition, name: string): Sample[] {
 }
 
 export function value(e: Exposition, name: string, labels: Record<string, string> = {}): number | undefined {
-  const s = e.samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v) && Object.keys(x.labels).length === Object.keys(labels).length);
+  const s = e.samples.find(
+    (x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v) && Object.keys(x.labels).length === Object.keys(labels).length,
+  );
   return s?.value;
 }
 

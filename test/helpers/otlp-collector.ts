@@ -81,8 +81,15 @@ export class OtlpCollector {
       for (const ss of rs.scopeSpans ?? []) {
         for (const s of ss.spans ?? []) {
           this.spans.push({
-            service, name: s.name, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? "", kind: s.kind,
-            startMs: nanosToMs(s.startTimeUnixNano), endMs: nanosToMs(s.endTimeUnixNano), attributes: attributesOf(s.attributes),
+            service,
+            name: s.name,
+            traceId: s.traceId,
+            spanId: s.spanId,
+            parentSpanId: s.parentSpanId ?? "",
+            kind: s.kind,
+            startMs: nanosToMs(s.startTimeUnixNano),
+            endMs: nanosToMs(s.endTimeUnixNano),
+            attributes: attributesOf(s.attributes),
             events: (s.events ?? []).map((e: { name: string; timeUnixNano: string }) => ({ name: e.name, timeMs: nanosToMs(e.timeUnixNano) })),
             statusCode: s.status?.code ?? 0,
           });

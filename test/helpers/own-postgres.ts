@@ -24,7 +24,12 @@ export class OwnPostgres {
   /** Creates and starts a fresh cluster. */
   static async create(): Promise<OwnPostgres> {
     const dir = mkdtempSync(join(tmpdir(), "taskgrid-pg-"));
-    if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim()), Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim()));
+    if (process.getuid?.() === 0)
+      chownSync(
+        dir,
+        Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim()),
+        Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim()),
+      );
     asPostgres([`${BIN}/initdb`, "-D", join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync"]);
     const pg = new OwnPostgres(dir, await freePort());
     pg.start();
@@ -36,7 +41,17 @@ export class OwnPostgres {
   }
 
   start(): void {
-    asPostgres([`${BIN}/pg_ctl`, "-D", join(this.dir, "data"), "-l", join(this.dir, "log"), "-w", "-o", `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+    asPostgres([
+      `${BIN}/pg_ctl`,
+      "-D",
+      join(this.dir, "data"),
+      "-l",
+      join(this.dir, "log"),
+      "-w",
+      "-o",
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      "start",
+    ]);
   }
 
   /** Stops the server; "immediate" is a crash (no checkpoint), "fast" a clean stop. */

@@ -49,7 +49,16 @@ export class RawAgent {
   register(workerId: string, extra: Partial<Extract<AgentMessage["body"], { $case: "register" }>["value"]> = {}): void {
     this.send({
       $case: "register",
-      value: { workerId, hostname: workerId, tags: [], capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: [] }, running: [], agentVersion: "raw", instanceId: `raw-${workerId}`, ...extra } as Register,
+      value: {
+        workerId,
+        hostname: workerId,
+        tags: [],
+        capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: [] },
+        running: [],
+        agentVersion: "raw",
+        instanceId: `raw-${workerId}`,
+        ...extra,
+      } as Register,
     });
   }
 

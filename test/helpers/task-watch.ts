@@ -43,7 +43,10 @@ export class TaskEvents {
   async until(pred: (e: TaskEvent) => boolean, from = 0): Promise<TaskEvent> {
     for (let i = from; ; ) {
       for (; i < this.all.length; i++) if (pred(this.all[i])) return this.all[i];
-      if (this.ended) throw new Error(`watch ended before the expected event (${this.ended.message}); got ${JSON.stringify(this.all.map((e) => [e.taskId.slice(-6), e.state, e.progress]))}`);
+      if (this.ended)
+        throw new Error(
+          `watch ended before the expected event (${this.ended.message}); got ${JSON.stringify(this.all.map((e) => [e.taskId.slice(-6), e.state, e.progress]))}`,
+        );
       await new Promise<void>((r) => this.waiters.push(r));
     }
   }

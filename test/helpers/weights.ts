@@ -17,7 +17,10 @@ export interface Line {
 
 export function recordingLogger(): Logger & { lines: Line[]; errors: () => Line[] } {
   const lines: Line[] = [];
-  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => void lines.push({ level, message, fields });
+  const at =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      void lines.push({ level, message, fields });
   return { lines, errors: () => lines.filter((l) => l.level === "error"), debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
 

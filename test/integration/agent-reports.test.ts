@@ -27,13 +27,24 @@ test.after(async () => {
 });
 
 function launch(): AgentHandle {
-  const agent = startAgent({ master: master.address, workerId: "reports-1", maxTasks: 2, stateDir, stopAckWaitMs: 50, backoff: { baseMs: 10, capMs: 50 }, log: () => {} });
+  const agent = startAgent({
+    master: master.address,
+    workerId: "reports-1",
+    maxTasks: 2,
+    stateDir,
+    stopAckWaitMs: 50,
+    backoff: { baseMs: 10, capMs: 50 },
+    log: () => {},
+  });
   agents.push(agent);
   return agent;
 }
 
 function assign(attemptId: string) {
-  return { $case: "assign" as const, value: { attemptId, taskId: `task-${attemptId}`, spec: TaskSpec.fromPartial({ command: ["true"] }), gpuIndexes: [], attemptNumber: 1, traceParent: "" } };
+  return {
+    $case: "assign" as const,
+    value: { attemptId, taskId: `task-${attemptId}`, spec: TaskSpec.fromPartial({ command: ["true"] }), gpuIndexes: [], attemptNumber: 1, traceParent: "" },
+  };
 }
 
 const spooled = () => readdirSync(join(stateDir, "finished"));
@@ -50,7 +61,11 @@ test("unacknowledged reports go again after a reconnect; an ack removes them", a
 
   master.endStreams(); // the stream dies before the master acknowledged anything
   const again = await master.next("register", () => true);
-  assert.equal(again.running.map((r) => r.attemptId), ["att-1"], "ended but unacknowledged: still listed");
+  assert.equal(
+    again.running.map((r) => r.attemptId),
+    ["att-1"],
+    "ended but unacknowledged: still listed",
+  );
   const resentStarted = await master.next("started", (s) => s.attemptId === "att-1");
   const resentFinished = await master.next("finished", (f) => f.attemptId === "att-1");
   assert.equal([resentStarted.seq, resentFinished.seq, resentFinished.session], [started.seq, finished.seq, 2]);

@@ -42,9 +42,16 @@ function launch(master: FakeMaster, extra: Partial<AgentOptions> = {}) {
   const phases = new Events<AgentPhase>();
   const logs = new Events<Record<string, unknown>>();
   const agent = startAgent({
-    master: master.address, workerId: "agent-test-1", tags: ["gpu", "ssd", ""], maxTasks: 3, gpuProbe,
-    backoff: { baseMs: 10, capMs: 100 }, stopGraceMs: 1_000,
-    log: (line) => logs.push(JSON.parse(line)), onPhase: (p) => phases.push(p), ...extra,
+    master: master.address,
+    workerId: "agent-test-1",
+    tags: ["gpu", "ssd", ""],
+    maxTasks: 3,
+    gpuProbe,
+    backoff: { baseMs: 10, capMs: 100 },
+    stopGraceMs: 1_000,
+    log: (line) => logs.push(JSON.parse(line)),
+    onPhase: (p) => phases.push(p),
+    ...extra,
   });
   agents.push(agent);
   return { agent, phases, logs };
@@ -57,7 +64,10 @@ async function startMaster(options: Parameters<typeof FakeMaster.start>[0] = {})
 }
 
 function assign(attemptId: string, command: string[], extra: Partial<TaskSpec> = {}) {
-  return { $case: "assign" as const, value: { attemptId, taskId: `task-of-${attemptId}`, spec: TaskSpec.fromPartial({ command, ...extra }), gpuIndexes: [], attemptNumber: 1, traceParent: "" } };
+  return {
+    $case: "assign" as const,
+    value: { attemptId, taskId: `task-of-${attemptId}`, spec: TaskSpec.fromPartial({ command, ...extra }), gpuIndexes: [], attemptNumber: 1, traceParent: "" },
+  };
 }
 
 test.after.each(async () => {
@@ -77,7 +87,14 @@ test("registers with capacity, tags and GPUs, then heartbeats with telemetry", a
   assert.is(register.capacity!.maxTasks, 3);
   assert.ok(register.capacity!.cpuMillis >= 1000);
   assert.ok(register.capacity!.memoryMib > 0);
-  assert.equal(register.capacity!.gpus.map((g) => [g.index, g.model]), [[0, "NVIDIA A100-PCIE-40GB"], [1, "Tesla T4"], [2, "NVIDIA GeForce RTX 3090"]]);
+  assert.equal(
+    register.capacity!.gpus.map((g) => [g.index, g.model]),
+    [
+      [0, "NVIDIA A100-PCIE-40GB"],
+      [1, "Tesla T4"],
+      [2, "NVIDIA GeForce RTX 3090"],
+    ],
+  );
   await agent.ready;
   assert.is(agent.phase(), "registered");
   for (let i = 0; i < 3; i++) {
@@ -188,7 +205,10 @@ test("attempts in registered.kill_attempt_ids are killed and not reported", asyn
   await master1.stop();
   await phases.waitFor((p) => p === "backoff", before);
   const master2 = await startMaster({ port: master1.port, killAttemptIds: (r) => r.running.map((a) => a.attemptId) });
-  assert.equal((await master2.next("register")).running.map((a) => a.attemptId), ["att-stale"]);
+  assert.equal(
+    (await master2.next("register")).running.map((a) => a.attemptId),
+    ["att-stale"],
+  );
   await agent.drain(); // the kill ends it
   assert.equal(agent.runningAttempts(), []);
   // The stream is ordered: once a heartbeat sent after the kill arrived, a report would have too.

@@ -55,7 +55,11 @@ const DENIED = grpc.status.PERMISSION_DENIED;
 const UNAUTH = grpc.status.UNAUTHENTICATED;
 
 /** The status code a call ended with (OK when it succeeded). */
-const codeOf = (p: Promise<unknown>): Promise<number> => p.then(() => OK, (e: grpc.ServiceError) => e.code);
+const codeOf = (p: Promise<unknown>): Promise<number> =>
+  p.then(
+    () => OK,
+    (e: grpc.ServiceError) => e.code,
+  );
 
 /** Fails, rather than hanging the file, if `p` has not settled in `ms`: a bound on an awaited event, not a sleep. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -120,7 +124,10 @@ class Watch {
 
   /** OK once the first event arrives (the stream is then cancelled), else the code it ended with. */
   async outcome(): Promise<number> {
-    const first = this.until(() => true).then(() => OK, () => null);
+    const first = this.until(() => true).then(
+      () => OK,
+      () => null,
+    );
     const code = await Promise.race([first, this.ended.then((s) => s.code)]);
     this.cancel();
     return code ?? (await this.ended).code;
@@ -132,7 +139,12 @@ class Watch {
 }
 
 /** Connects a raw agent and registers it: OK when registered (the agent is returned open), else the code the stream ended with. */
-async function connect(address: string, token: string | null, workerId: string, extra: Parameters<RawAgent["register"]>[1] = {}): Promise<{ code: number; details: string; agent: RawAgent }> {
+async function connect(
+  address: string,
+  token: string | null,
+  workerId: string,
+  extra: Parameters<RawAgent["register"]>[1] = {},
+): Promise<{ code: number; details: string; agent: RawAgent }> {
   const agent = new RawAgent(address, token === null ? {} : { token });
   agent.register(workerId, { tags: ["auth-test-none"], ...extra });
   try {
@@ -146,7 +158,13 @@ async function connect(address: string, token: string | null, workerId: string, 
 }
 
 /** Every task here needs a tag no worker has (stays QUEUED) unless a test gives it one. */
-const spec = (project: string, extra: Record<string, unknown> = {}) => ({ command: ["echo", "hi"], name: "auth-test", project, requiredTags: ["nowhere"], ...extra });
+const spec = (project: string, extra: Record<string, unknown> = {}) => ({
+  command: ["echo", "hi"],
+  name: "auth-test",
+  project,
+  requiredTags: ["nowhere"],
+  ...extra,
+});
 const running = (project: string, tag: string) => spec(project, { command: ["sleep", "1000"], requiredTags: [tag] });
 const okResult = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: "", durationMs: 1, message: "" };
 const MISSING_TASK = "0190aaaa-0000-7000-8000-000000000000";
@@ -246,36 +264,43 @@ const name = (code: number) => NAMES[code] ?? grpc.status[code];
 // Written out, not derived from RPC_RULES, so that this test checks the rules. The viewer, submitter
 // and agent tokens are of project A; "own" is a task (or filter) of project A, "other" of project B.
 const EXPECTED: Record<string, Record<Who, string>> = {
-  "SubmitTask (own project)":         { viewer: "DENIED",    submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "SubmitTask (other project)":       { viewer: "DENIED",    submitter: "DENIED",    admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "SubmitTasks (own project)":        { viewer: "DENIED",    submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "SubmitTasks (other project)":      { viewer: "DENIED",    submitter: "DENIED",    admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "GetTask (own project)":            { viewer: "OK",        submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "GetTask (other project)":          { viewer: "NOT_FOUND", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "ListTasks (no filter)":            { viewer: "OK",        submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "ListTasks (other project)":        { viewer: "OK, empty", submitter: "OK, empty", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "WatchTasks (own project)":         { viewer: "OK",        submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "WatchTasks (other project)":       { viewer: "NOT_FOUND", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "CancelTask (own project)":         { viewer: "DENIED",    submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "CancelTask (other project)":       { viewer: "DENIED",    submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "PauseTask (own project)":          { viewer: "DENIED",    submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "PauseTask (other project)":        { viewer: "DENIED",    submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "ResumeTask (own project)":         { viewer: "DENIED",    submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "ResumeTask (other project)":       { viewer: "DENIED",    submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "ListWorkers":                      { viewer: "OK",        submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "GetWorker":                        { viewer: "OK",        submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "GetSchedulerInfo":                 { viewer: "OK",        submitter: "OK",        admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "DrainWorker":                      { viewer: "DENIED",    submitter: "DENIED",    admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "CreateToken":                      { viewer: "DENIED",    submitter: "DENIED",    admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "ListTokens":                       { viewer: "DENIED",    submitter: "DENIED",    admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "RevokeToken":                      { viewer: "DENIED",    submitter: "DENIED",    admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
-  "WhoAmI":                           { viewer: "OK",        submitter: "OK",        admin: "OK", agent: "OK",     none: "UNAUTH", garbage: "UNAUTH" },
-  "WorkerService.Connect":            { viewer: "DENIED",    submitter: "DENIED",    admin: "OK", agent: "OK",     none: "UNAUTH", garbage: "UNAUTH" },
+  "SubmitTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "SubmitTask (other project)": { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "SubmitTasks (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "SubmitTasks (other project)": { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "GetTask (own project)": { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "GetTask (other project)": { viewer: "NOT_FOUND", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "ListTasks (no filter)": { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "ListTasks (other project)": { viewer: "OK, empty", submitter: "OK, empty", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "WatchTasks (own project)": { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "WatchTasks (other project)": { viewer: "NOT_FOUND", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "CancelTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "CancelTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "PauseTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "PauseTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "ResumeTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "ResumeTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  ListWorkers: { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  GetWorker: { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  GetSchedulerInfo: { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  DrainWorker: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  CreateToken: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  ListTokens: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  RevokeToken: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  WhoAmI: { viewer: "OK", submitter: "OK", admin: "OK", agent: "OK", none: "UNAUTH", garbage: "UNAUTH" },
+  "WorkerService.Connect": { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "OK", none: "UNAUTH", garbage: "UNAUTH" },
 };
 
 auth("role x RPC matrix: every guarded RPC, every role, own and other project; refused calls change nothing", async (ctx) => {
   const { m, admin } = ctx;
-  const tokenOf: Record<Who, string | null> = { viewer: ctx.viewer.secret, submitter: ctx.submitter.secret, admin: ctx.adminToken, agent: ctx.agent.secret, none: null, garbage: "garbage" };
+  const tokenOf: Record<Who, string | null> = {
+    viewer: ctx.viewer.secret,
+    submitter: ctx.submitter.secret,
+    admin: ctx.adminToken,
+    agent: ctx.agent.secret,
+    none: null,
+    garbage: "garbage",
+  };
   const clientOf = (who: Who) => as(ctx, tokenOf[who]);
 
   // Fixtures: a queued task per project, a running one per project (on a raw agent), a worker to drain.
@@ -302,41 +327,64 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
   const expectThat = (ok: boolean, what: string) => ok || failures.push(what);
 
   type Cell = (who: Who, c: RawClients) => Promise<string>;
-  const submitCell = (project: string, batch: boolean): Cell => async (who, c) => {
-    const before = await countTasks(ctx);
-    const code = await codeOf(batch ? call(c.tasks, "submitTasks", { specs: [spec(project), spec(project)] }) : call(c.tasks, "submitTask", { spec: spec(project) }));
-    expectThat((await countTasks(ctx)) === before + (code === OK ? (batch ? 2 : 1) : 0), `${who}: SubmitTask${batch ? "s" : ""} ${project} (${name(code)}) changed the task count wrongly`);
-    return name(code);
-  };
-  const controlCell = (side: "own" | "other", method: "cancelTask" | "pauseTask" | "resumeTask"): Cell => async (who, c) => {
-    let taskId: string;
-    let before: TaskState;
-    let after: TaskState;
-    if (method === "cancelTask") {
-      taskId = (await submitAs(admin, spec(side === "own" ? "A" : "B"))).id;
-      [before, after] = [TaskState.TASK_STATE_QUEUED, TaskState.TASK_STATE_CANCELED];
-    } else {
-      taskId = run[side];
-      [before, after] = method === "pauseTask" ? [TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_PAUSED] : [TaskState.TASK_STATE_PAUSED, TaskState.TASK_STATE_RUNNING];
-      await ensure(taskId, before);
-    }
-    const code = await codeOf(call(c.tasks, method, { taskId, reason: "matrix" }));
-    const state = await stateOf(ctx, taskId);
-    expectThat(state === (code === OK ? after : before), `${who}: ${method} ${side} (${name(code)}) left the task ${TaskState[state]}`);
-    return name(code);
-  };
-  const listCell = (project: string): Cell => async (who, c) => {
-    try {
-      const { tasks } = await call(c.tasks, "listTasks", { project, pageSize: 1000 });
-      const projects = new Set(tasks.map((t: { spec: { project: string } }) => t.spec.project));
-      if (who !== "admin") expectThat([...projects].every((p) => p === "A"), `${who}: ListTasks ${JSON.stringify(project)} showed projects ${[...projects]}`);
-      else expectThat(project === "" ? projects.has("A") && projects.has("B") : [...projects].every((p) => p === project), `admin: ListTasks ${JSON.stringify(project)} showed projects ${[...projects]}`);
-      return tasks.length === 0 ? "OK, empty" : "OK";
-    } catch (err) {
-      return name((err as grpc.ServiceError).code);
-    }
-  };
-  const codeCell = (f: (c: RawClients) => Promise<unknown>): Cell => async (_who, c) => name(await codeOf(f(c)));
+  const submitCell =
+    (project: string, batch: boolean): Cell =>
+    async (who, c) => {
+      const before = await countTasks(ctx);
+      const code = await codeOf(
+        batch ? call(c.tasks, "submitTasks", { specs: [spec(project), spec(project)] }) : call(c.tasks, "submitTask", { spec: spec(project) }),
+      );
+      expectThat(
+        (await countTasks(ctx)) === before + (code === OK ? (batch ? 2 : 1) : 0),
+        `${who}: SubmitTask${batch ? "s" : ""} ${project} (${name(code)}) changed the task count wrongly`,
+      );
+      return name(code);
+    };
+  const controlCell =
+    (side: "own" | "other", method: "cancelTask" | "pauseTask" | "resumeTask"): Cell =>
+    async (who, c) => {
+      let taskId: string;
+      let before: TaskState;
+      let after: TaskState;
+      if (method === "cancelTask") {
+        taskId = (await submitAs(admin, spec(side === "own" ? "A" : "B"))).id;
+        [before, after] = [TaskState.TASK_STATE_QUEUED, TaskState.TASK_STATE_CANCELED];
+      } else {
+        taskId = run[side];
+        [before, after] =
+          method === "pauseTask" ? [TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_PAUSED] : [TaskState.TASK_STATE_PAUSED, TaskState.TASK_STATE_RUNNING];
+        await ensure(taskId, before);
+      }
+      const code = await codeOf(call(c.tasks, method, { taskId, reason: "matrix" }));
+      const state = await stateOf(ctx, taskId);
+      expectThat(state === (code === OK ? after : before), `${who}: ${method} ${side} (${name(code)}) left the task ${TaskState[state]}`);
+      return name(code);
+    };
+  const listCell =
+    (project: string): Cell =>
+    async (who, c) => {
+      try {
+        const { tasks } = await call(c.tasks, "listTasks", { project, pageSize: 1000 });
+        const projects = new Set(tasks.map((t: { spec: { project: string } }) => t.spec.project));
+        if (who !== "admin")
+          expectThat(
+            [...projects].every((p) => p === "A"),
+            `${who}: ListTasks ${JSON.stringify(project)} showed projects ${[...projects]}`,
+          );
+        else
+          expectThat(
+            project === "" ? projects.has("A") && projects.has("B") : [...projects].every((p) => p === project),
+            `admin: ListTasks ${JSON.stringify(project)} showed projects ${[...projects]}`,
+          );
+        return tasks.length === 0 ? "OK, empty" : "OK";
+      } catch (err) {
+        return name((err as grpc.ServiceError).code);
+      }
+    };
+  const codeCell =
+    (f: (c: RawClients) => Promise<unknown>): Cell =>
+    async (_who, c) =>
+      name(await codeOf(f(c)));
 
   const ROWS: Record<string, Cell> = {
     "SubmitTask (own project)": submitCell("A", false),
@@ -362,7 +410,10 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
       const before = await workerStatus("w-drain-target");
       const code = await codeOf(call(c.admin, "drainWorker", { workerId: "w-drain-target", reason: "matrix" }));
       const after = await workerStatus("w-drain-target");
-      expectThat(after === (code === OK ? WorkerStatus.WORKER_STATUS_DRAINING : before), `${who}: DrainWorker (${name(code)}) left the worker ${WorkerStatus[after]}`);
+      expectThat(
+        after === (code === OK ? WorkerStatus.WORKER_STATUS_DRAINING : before),
+        `${who}: DrainWorker (${name(code)}) left the worker ${WorkerStatus[after]}`,
+      );
       return name(code);
     },
     CreateToken: async (who, c) => {
@@ -383,7 +434,11 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
     "WorkerService.Connect": async (who) => {
       const r = await connect(m.address, tokenOf[who], `w-connect-${who}`);
       if (r.code === OK) r.agent.close();
-      else expectThat((await codeOf(call(admin.admin, "getWorker", { workerId: `w-connect-${who}` }))) === NOT_FOUND, `${who}: a refused Connect registered the worker`);
+      else
+        expectThat(
+          (await codeOf(call(admin.admin, "getWorker", { workerId: `w-connect-${who}` }))) === NOT_FOUND,
+          `${who}: a refused Connect registered the worker`,
+        );
       return name(r.code);
     },
   };
@@ -395,11 +450,19 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
     for (const who of WHO) actual[rpc][who] = await cell(who, clientOf(who));
   }
   // Every RPC of the guarded services is in the matrix (health and reflection are public).
-  const guarded = Object.entries(RPC_RULES).filter(([, rule]) => rule !== "public").map(([path]) => path.slice(path.lastIndexOf("/") + 1));
-  for (const method of guarded) assert.ok(Object.keys(EXPECTED).some((rpc) => rpc.split(" ")[0]!.replace("WorkerService.", "") === method), `${method} is missing from the matrix`);
+  const guarded = Object.entries(RPC_RULES)
+    .filter(([, rule]) => rule !== "public")
+    .map(([path]) => path.slice(path.lastIndexOf("/") + 1));
+  for (const method of guarded)
+    assert.ok(
+      Object.keys(EXPECTED).some((rpc) => rpc.split(" ")[0]!.replace("WorkerService.", "") === method),
+      `${method} is missing from the matrix`,
+    );
 
   printMatrix(actual);
-  const wrong = Object.keys(EXPECTED).flatMap((rpc) => WHO.filter((who) => actual[rpc]![who] !== EXPECTED[rpc]![who]).map((who) => `${rpc} as ${who}: ${actual[rpc]![who]}, expected ${EXPECTED[rpc]![who]}`));
+  const wrong = Object.keys(EXPECTED).flatMap((rpc) =>
+    WHO.filter((who) => actual[rpc]![who] !== EXPECTED[rpc]![who]).map((who) => `${rpc} as ${who}: ${actual[rpc]![who]}, expected ${EXPECTED[rpc]![who]}`),
+  );
   assert.equal(wrong, [], wrong.join("\n"));
   assert.equal(failures, [], failures.join("\n"));
 
@@ -417,7 +480,12 @@ function printMatrix(actual: Record<string, Record<Who, string>>): void {
     "role x RPC (auth on; viewer/submitter/agent tokens of project A; own = project A's task or filter, other = project B's;",
     "DENIED = PERMISSION_DENIED, UNAUTH = UNAUTHENTICATED; a cell that differs from the expectation is marked with !)",
     line("RPC", [...WHO]),
-    ...rows.map((r) => line(r, WHO.map((w) => (actual[r]![w] === EXPECTED[r]![w] ? actual[r]![w] : `!${actual[r]![w]}`)))),
+    ...rows.map((r) =>
+      line(
+        r,
+        WHO.map((w) => (actual[r]![w] === EXPECTED[r]![w] ? actual[r]![w] : `!${actual[r]![w]}`)),
+      ),
+    ),
   ];
   console.log(`\n${out.join("\n")}\n`);
 }
@@ -451,7 +519,8 @@ auth("project isolation: another project's task reads as a missing one; lists an
   }
   assert.is(await stateOf(ctx, mine.id), TaskState.TASK_STATE_QUEUED);
 
-  const projectsIn = async (c: RawClients, project: string) => new Set((await call(c.tasks, "listTasks", { project, pageSize: 1000 })).tasks.map((t: { spec: { project: string } }) => t.spec.project));
+  const projectsIn = async (c: RawClients, project: string) =>
+    new Set((await call(c.tasks, "listTasks", { project, pageSize: 1000 })).tasks.map((t: { spec: { project: string } }) => t.spec.project));
   const theirs = await submitAs(bSubmit, spec(""));
   assert.equal([...(await projectsIn(bView, ""))], ["B"]);
   assert.equal([...(await projectsIn(bView, "A"))], []);
@@ -473,7 +542,10 @@ auth("project isolation: another project's task reads as a missing one; lists an
   const watch = new Watch(bView, {});
   const subscribed = watch.until(() => true);
   let seen = false;
-  void subscribed.then(() => (seen = true), () => {});
+  void subscribed.then(
+    () => (seen = true),
+    () => {},
+  );
   // The subscription is made when the call reaches the master: submit until its first event shows.
   for (let i = 0; i < 200 && !seen; i++) await submitAs(bSubmit, spec(""));
   await subscribed;
@@ -484,7 +556,11 @@ auth("project isolation: another project's task reads as a missing one; lists an
   // Events reach a stream in commit order: once B's last one is here, any of A's would be too.
   await watch.until((e) => e.taskId === last.id);
   const aIds = new Set((await call(ctx.admin.tasks, "listTasks", { project: "A", pageSize: 1000 })).tasks.map((t: { id: string }) => t.id));
-  assert.equal(watch.events.filter((e) => aIds.has(e.taskId)), [], "no event of project A reached project B's watch");
+  assert.equal(
+    watch.events.filter((e) => aIds.has(e.taskId)),
+    [],
+    "no event of project A reached project B's watch",
+  );
   watch.cancel();
 });
 
@@ -502,7 +578,10 @@ auth("audit: events name the token that caused them; the master's own are 'maste
   await waitForState(a, task.id, TaskState.TASK_STATE_RUNNING);
   await call(a.tasks, "cancelTask", { taskId: task.id, reason: "audit" });
   assert.is((await r.agent.next("cancel")).attemptId, assign.attemptId);
-  r.agent.send({ $case: "finished", value: { attemptId: assign.attemptId, result: { ...okResult, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED }, finishedAt: new Date() } });
+  r.agent.send({
+    $case: "finished",
+    value: { attemptId: assign.attemptId, result: { ...okResult, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED }, finishedAt: new Date() },
+  });
 
   const { events } = await call(a.tasks, "getTask", { taskId: task.id });
   const actorOf = (state: TaskState) => events.find((e: TaskEvent) => e.state === state)?.actor;
@@ -547,14 +626,23 @@ auth("ListTokens never returns secrets; revoked tokens show only with include_in
   const kept = await mint(ctx.admin, "L", Role.ROLE_VIEWER, { name: "kept" });
   await call(ctx.admin.admin, "revokeToken", { tokenId: revoked.id });
   const active = (await call(ctx.admin.admin, "listTokens", { project: "L" })).tokens;
-  assert.equal(active.map((t: { id: string }) => t.id), [kept.id]);
+  assert.equal(
+    active.map((t: { id: string }) => t.id),
+    [kept.id],
+  );
   const every = (await call(ctx.admin.admin, "listTokens", { project: "L", includeInactive: true })).tokens;
   assert.equal(every.map((t: { id: string }) => t.id).sort(), [kept.id, revoked.id].sort());
   assert.ok(every.find((t: { id: string }) => t.id === revoked.id).revokedAt instanceof Date);
   // No secret, whole or in part, in any listing.
   const listing = JSON.stringify((await call(ctx.admin.admin, "listTokens", { includeInactive: true })).tokens);
-  for (const t of [revoked, kept, ctx.viewer, ctx.submitter, ctx.agent, { secret: ctx.adminToken }]) assert.not.ok(listing.includes(t.secret.split(".")[2]!), "a secret is listed");
-  for (const t of JSON.parse(listing)) assert.equal(Object.keys(t).filter((k) => /secret|hash/i.test(k)), [], "no secret field");
+  for (const t of [revoked, kept, ctx.viewer, ctx.submitter, ctx.agent, { secret: ctx.adminToken }])
+    assert.not.ok(listing.includes(t.secret.split(".")[2]!), "a secret is listed");
+  for (const t of JSON.parse(listing))
+    assert.equal(
+      Object.keys(t).filter((k) => /secret|hash/i.test(k)),
+      [],
+      "no secret field",
+    );
 });
 
 auth("RevokeToken: the token is UNAUTHENTICATED at once and its open watch ends UNAUTHENTICATED", async (ctx) => {
@@ -649,15 +737,36 @@ auth("malformed credentials are UNAUTHENTICATED (or refused by HTTP/2) and the m
   }
   // 100 KB is over the HTTP/2 header list limit: refused before any handler runs (the client sees
   // the stream reset), never OK.
-  const huge = await callError(whoAmIWith(c, metadataOf((md) => md.set("authorization", `Bearer ${"x".repeat(100 * 1024)}`))));
+  const huge = await callError(
+    whoAmIWith(
+      c,
+      metadataOf((md) => md.set("authorization", `Bearer ${"x".repeat(100 * 1024)}`)),
+    ),
+  );
   assert.ok([UNAUTH, grpc.status.INTERNAL, grpc.status.RESOURCE_EXHAUSTED].includes(huge.code), `huge: ${huge.code} ${huge.details}`);
   // Two separate values cannot even be sent by grpc-js (see the Python test for a client that can).
   const two = metadataOf((md) => (md.add("authorization", `Bearer ${token}`), md.add("authorization", "Bearer x")));
   assert.is((await callError(whoAmIWith(c, two))).code, grpc.status.INTERNAL);
-  assert.is((await whoAmIWith(c, metadataOf((md) => md.set("authorization", `Bearer ${token}`)))).token.id, ctx.submitter.id);
+  assert.is(
+    (
+      await whoAmIWith(
+        c,
+        metadataOf((md) => md.set("authorization", `Bearer ${token}`)),
+      )
+    ).token.id,
+    ctx.submitter.id,
+  );
   assert.is((await call(as(ctx, token).tasks, "listTasks", {})).tasks.length > 0, true, "the master keeps serving");
   // The scheme is case-insensitive.
-  assert.is((await whoAmIWith(c, metadataOf((md) => md.set("authorization", `bearer ${token}`)))).token.id, ctx.submitter.id);
+  assert.is(
+    (
+      await whoAmIWith(
+        c,
+        metadataOf((md) => md.set("authorization", `bearer ${token}`)),
+      )
+    ).token.id,
+    ctx.submitter.id,
+  );
 });
 
 auth("brute force: after 20 failures a peer is rate-limited (saying when to retry); a token it already used still works; counted by reason", async (ctx) => {
@@ -702,7 +811,11 @@ auth("agent tokens: bound to their worker-id pattern; no takeover with another t
 
   const first = await connect(m.address, gpu.secret, "gpu-1", { tags: ["imp"], instanceId: "inst-gpu-1" });
   assert.is(first.code, OK, first.details);
-  for (const [token, instanceId] of [[other.secret, "inst-gpu-1"], [gpu.secret, "inst-other"], [ctx.adminToken, "inst-gpu-1"]] as const) {
+  for (const [token, instanceId] of [
+    [other.secret, "inst-gpu-1"],
+    [gpu.secret, "inst-other"],
+    [ctx.adminToken, "inst-gpu-1"],
+  ] as const) {
     const second = await connect(m.address, token, "gpu-1", { tags: ["imp"], instanceId });
     assert.is(second.code, grpc.status.ALREADY_EXISTS, `${instanceId}: ${second.details}`);
     assert.match(second.details, /"gpu-1" is already connected/);
@@ -718,7 +831,13 @@ auth("agent tokens: bound to their worker-id pattern; no takeover with another t
   intrude.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 66, startedAt: new Date() } }, 1);
   intrude.send({ $case: "progress", value: { attemptId: assign.attemptId, percent: 50, message: "owned" } }, 2);
   intrude.send({ $case: "finished", value: { attemptId: assign.attemptId, result: okResult, finishedAt: new Date() } }, 3);
-  intrude.send({ $case: "finished", value: { attemptId: assign.attemptId, result: { ...okResult, outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 1 }, finishedAt: new Date() } }, 4);
+  intrude.send(
+    {
+      $case: "finished",
+      value: { attemptId: assign.attemptId, result: { ...okResult, outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 1 }, finishedAt: new Date() },
+    },
+    4,
+  );
   for (let ack = 0; ack < 4; ) ack = (await intrude.next("ack")).seq;
   assert.is((await intrude.next("cancel")).attemptId, assign.attemptId, "the intruder is told the attempt is not its own");
   const untouched = (await call(admin.tasks, "getTask", { taskId: task.id })).task;
@@ -765,7 +884,10 @@ auth("safe defaults: 0.0.0.0 without auth is refused at start; with --insecure-a
 
   const open = await startTestMaster({ listen: "0.0.0.0:0", insecureAllowAnyone: true });
   try {
-    assert.ok(open.logs.some((l) => l.includes("serving without auth on a non-loopback address")), "warned");
+    assert.ok(
+      open.logs.some((l) => l.includes("serving without auth on a non-loopback address")),
+      "warned",
+    );
     // Auth off: calls without a token work as before.
     const c = as(ctx, null, `127.0.0.1:${open.address.slice(open.address.lastIndexOf(":") + 1)}`);
     assert.is((await call(c.admin, "whoAmI", {})).authEnabled, false);

@@ -41,7 +41,10 @@ test("client: submit, get, list, cancel; errors carry status and details", async
   assert.is(task.state, TaskState.TASK_STATE_QUEUED);
   assert.is((await client.getTask(task.id)).spec?.name, "c1");
   const listed = await client.listTasks({ label: "suite=client" });
-  assert.equal(listed.tasks.map((t) => t.id), [task.id]);
+  assert.equal(
+    listed.tasks.map((t) => t.id),
+    [task.id],
+  );
   const ids = await client.submitTasks([{ command: ["true"] }, { command: ["false"] }]);
   assert.is(ids.length, 2);
   assert.is((await client.cancelTask(task.id, "done")).state, TaskState.TASK_STATE_CANCELED);

@@ -142,7 +142,10 @@ test("roles and projects: submitter works in its project; another project's view
   assert.match(detail.out, new RegExp(`CANCELED\\s+token ${alice.id} \\(alice\\)`));
   const json = JSON.parse((await cli(["get", id, "--json"], as(alice.secret))).out);
   assert.equal(json.events.map((e: { state: string }) => e.state).slice(0, 1), ["TASK_STATE_QUEUED"]);
-  assert.ok(json.events.every((e: { actor?: string }) => e.actor), "every event names its actor with auth on");
+  assert.ok(
+    json.events.every((e: { actor?: string }) => e.actor),
+    "every event names its actor with auth on",
+  );
 });
 
 test("token ls, revoke and --all; a revoked token is UNAUTHENTICATED", async () => {
@@ -194,9 +197,23 @@ test("taskgrid master --auth --bootstrap-token-file with mTLS: the client TLS fl
   const boot = join(dir, "proc-admin-token");
   const { databaseUrl, dataDir } = db.options;
   const proc = new Proc([
-    "master", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", ...(databaseUrl ? ["--database-url", databaseUrl] : ["--data-dir", dataDir!]),
-    "--auth", "--bootstrap-token-file", boot, "--log-format", "json",
-    "--tls-cert", certs.server.cert, "--tls-key", certs.server.key, "--tls-client-ca", certs.ca.cert,
+    "master",
+    "--listen",
+    "127.0.0.1:0",
+    "--metrics",
+    "127.0.0.1:0",
+    ...(databaseUrl ? ["--database-url", databaseUrl] : ["--data-dir", dataDir!]),
+    "--auth",
+    "--bootstrap-token-file",
+    boot,
+    "--log-format",
+    "json",
+    "--tls-cert",
+    certs.server.cert,
+    "--tls-key",
+    certs.server.key,
+    "--tls-client-ca",
+    certs.ca.cert,
   ]);
   try {
     const [, address] = await proc.waitFor(/master listening on (\S+) \(mTLS, auth on\)/);
@@ -207,7 +224,11 @@ test("taskgrid master --auth --bootstrap-token-file with mTLS: the client TLS fl
     const ok = await cli(["token", "whoami", ...mtls], { TASKGRID_CREDENTIALS: boot }, byName);
     assert.is(ok.code, 0, ok.err);
     assert.match(ok.out, /^Role:\s+admin$/m);
-    const byEnv = await cli(["info"], { TASKGRID_CREDENTIALS: boot, TASKGRID_TLS_CA: certs.ca.cert, TASKGRID_TLS_CERT: certs.client.cert, TASKGRID_TLS_KEY: certs.client.key }, byName);
+    const byEnv = await cli(
+      ["info"],
+      { TASKGRID_CREDENTIALS: boot, TASKGRID_TLS_CA: certs.ca.cert, TASKGRID_TLS_CERT: certs.client.cert, TASKGRID_TLS_KEY: certs.client.key },
+      byName,
+    );
     assert.is(byEnv.code, 0, byEnv.err);
     const noClientCert = await cli(["token", "whoami", "--tls-ca", certs.ca.cert], { TASKGRID_CREDENTIALS: boot }, byName);
     assert.is(noClientCert.code, 1);

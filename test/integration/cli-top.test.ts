@@ -24,7 +24,21 @@ test.before(async () => {
     capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 3, gpus: [{ index: 0, uuid: "GPU-0", model: "A100", memoryMib: 40960, numaNode: 0 }] },
   });
   await agent.next("registered");
-  agent.send({ $case: "heartbeat", value: { seq: 0, telemetry: { cpuLoad: 0.25, memoryUsedMib: 1024, memoryTotalMib: 8192, ioPressure: 0, runningAttempts: 0, gpus: [{ index: 0, utilizationPercent: 75, memoryUsedMib: 100 }], probeErrors: [] } } });
+  agent.send({
+    $case: "heartbeat",
+    value: {
+      seq: 0,
+      telemetry: {
+        cpuLoad: 0.25,
+        memoryUsedMib: 1024,
+        memoryTotalMib: 8192,
+        ioPressure: 0,
+        runningAttempts: 0,
+        gpus: [{ index: 0, utilizationPercent: 75, memoryUsedMib: 100 }],
+        probeErrors: [],
+      },
+    },
+  });
 
   const { task } = await client.submitTask({ name: "top-run", command: ["sleep", "60"], resources: { cpuMillis: 500 } });
   const events = new TaskEvents(client, [task.id]);
@@ -34,8 +48,11 @@ test.before(async () => {
   await events.state(TaskState.TASK_STATE_RUNNING);
   events.close();
   await client.submitTask({
-    name: "top-stuck", command: ["true"], requiredTags: ["no-such-tag"],
-    queueClass: QueueClass.QUEUE_CLASS_LIVE, priority: Priority.PRIORITY_HIGH,
+    name: "top-stuck",
+    command: ["true"],
+    requiredTags: ["no-such-tag"],
+    queueClass: QueueClass.QUEUE_CLASS_LIVE,
+    priority: Priority.PRIORITY_HIGH,
   });
 });
 
@@ -78,7 +95,19 @@ test("taskgrid top --json: one snapshot with the same figures", async () => {
   assert.equal(v.queues, [{ queue: "LIVE", priority: "HIGH", length: 1 }]);
   assert.ok(v.decisions >= 1);
   assert.is(v.deadlineMisses, 0);
-  assert.equal(v.workers, [{ id: "top-gpu-1", status: "ONLINE", running: 1, slots: 3, cpuLoad: 0.25, gpuUtilization: 75, gpus: 1, tags: ["gpu", "top"], lastSeenAt: v.workers[0].lastSeenAt }]);
+  assert.equal(v.workers, [
+    {
+      id: "top-gpu-1",
+      status: "ONLINE",
+      running: 1,
+      slots: 3,
+      cpuLoad: 0.25,
+      gpuUtilization: 75,
+      gpus: 1,
+      tags: ["gpu", "top"],
+      lastSeenAt: v.workers[0].lastSeenAt,
+    },
+  ]);
 });
 
 test("taskgrid top against a closed port prints the gRPC status and message, no stack, exit 1", async () => {

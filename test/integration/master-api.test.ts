@@ -111,7 +111,8 @@ api("pause of a queued task is FAILED_PRECONDITION", async ({ c }) => {
 });
 
 api("ListTasks filters by state, project and label and pages without gaps", async ({ c }) => {
-  const ids = (await call(c.tasks, "submitTasks", { specs: Array.from({ length: 7 }, (_, i) => spec({ project: "paging", labels: { i: String(i % 2) } })) })).taskIds;
+  const ids = (await call(c.tasks, "submitTasks", { specs: Array.from({ length: 7 }, (_, i) => spec({ project: "paging", labels: { i: String(i % 2) } })) }))
+    .taskIds;
   const seen: string[] = [];
   let pageToken = "";
   do {
@@ -148,7 +149,9 @@ api("grpc.health.v1 reports SERVING and reflection lists the services", async ({
   void HealthImplementation;
   const Health = grpc.makeGenericClientConstructor(service as grpc.ServiceDefinition, "Health");
   const health = new Health(m.address, grpc.credentials.createInsecure()) as any;
-  const res = await new Promise<any>((resolve, reject) => health.check({ service: "taskgrid.v1.TaskService" }, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
+  const res = await new Promise<any>((resolve, reject) =>
+    health.check({ service: "taskgrid.v1.TaskService" }, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))),
+  );
   assert.is(res.status, "SERVING");
   health.close();
 
@@ -169,7 +172,10 @@ api("grpc.health.v1 reports SERVING and reflection lists the services", async ({
   // The real files with their real names, dependencies included, so clients can link them.
   const files = answers[1].file_descriptor_response.file_descriptor_proto.map((b: Buffer) => Buffer.from(b).toString("latin1"));
   for (const f of ["google/protobuf/timestamp.proto", "taskgrid/v1/types.proto", "taskgrid/v1/task.proto", "taskgrid/v1/task_service.proto"]) {
-    assert.ok(files.some((text: string) => text.includes(f)), `${f} in reflection answer`);
+    assert.ok(
+      files.some((text: string) => text.includes(f)),
+      `${f} in reflection answer`,
+    );
   }
   stream.end();
   client.close();

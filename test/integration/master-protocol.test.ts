@@ -70,7 +70,7 @@ p("a report for a stale attempt is ignored: a running one is canceled, a finishe
 
 p("first message not register: the session ends with INVALID_ARGUMENT, master keeps serving", async ({ m, c }) => {
   const agent = new RawAgent(m.address);
-  agent.send({ $case: "heartbeat", value: { seq: 0,} });
+  agent.send({ $case: "heartbeat", value: { seq: 0 } });
   const status = await agent.ended;
   assert.is(status.code, grpc.status.INVALID_ARGUMENT);
   assert.match(status.details, /first message must be register/);
@@ -140,7 +140,10 @@ p("cancel of a running task tells the agent and ends CANCELED", async ({ m, c })
   assert.is(cancel.attemptId, a.attemptId);
   // Resources stay held until the agent reports the process gone.
   assert.is((await call(c.admin, "getWorker", { workerId: "w-cancel" })).worker.runningAttempts, 1);
-  agent.send({ $case: "finished", value: { attemptId: a.attemptId, result: { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED }, finishedAt: new Date() } });
+  agent.send({
+    $case: "finished",
+    value: { attemptId: a.attemptId, result: { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED }, finishedAt: new Date() },
+  });
   const wc = agent.next("assign").catch(() => null);
   void wc;
   agent.close();
@@ -167,7 +170,12 @@ p("restart: tasks survive, a reconnecting agent re-adopts its running attempt", 
     assert.is((await call(c2.tasks, "getTask", { taskId: queuedOnly.id })).task.state, TaskState.TASK_STATE_QUEUED);
     assert.is((await call(c2.tasks, "getTask", { taskId: task.id })).task.state, TaskState.TASK_STATE_RUNNING);
     const back = new RawAgent(second.address);
-    back.register("w-restart", { running: [{ attemptId: a.attemptId, taskId: task.id, startedAt: new Date() }, { attemptId: "ghost", taskId: "ghost", startedAt: new Date() }] });
+    back.register("w-restart", {
+      running: [
+        { attemptId: a.attemptId, taskId: task.id, startedAt: new Date() },
+        { attemptId: "ghost", taskId: "ghost", startedAt: new Date() },
+      ],
+    });
     const reg = await back.next("registered");
     assert.equal(reg.killAttemptIds, ["ghost"]);
     back.send({ $case: "finished", value: { attemptId: a.attemptId, result: ok, finishedAt: new Date() } });
@@ -195,7 +203,7 @@ p("drain: the worker turns DRAINING, its agent is told, running work finishes, n
   const next = (await call(c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["drain"] } })).task;
   agent.send({ $case: "finished", value: { attemptId: a.attemptId, result: ok, finishedAt: new Date() } });
   await waitForState(c, task.id, TaskState.TASK_STATE_SUCCEEDED);
-  agent.send({ $case: "heartbeat", value: { seq: 0,} });
+  agent.send({ $case: "heartbeat", value: { seq: 0 } });
   const queued = (await call(c.tasks, "getTask", { taskId: next.id })).task;
   assert.is(queued.state, TaskState.TASK_STATE_QUEUED);
   assert.match(queued.pendingReason, /^waiting: /);

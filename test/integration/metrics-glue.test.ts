@@ -88,10 +88,7 @@ test("instrumentPlacement records decision, time, fallback and queue wait withou
     assert.is(got.candidate.slot.worker.id, want.candidate.slot.worker.id);
   }
   // A strategy that falls back.
-  const falling = instrumentPlacement(
-    { name: "rts", choose: (t, c, now) => new RoundRobinPlacement().choose(t, c, now, "no_fresh_telemetry") },
-    m.recorder,
-  );
+  const falling = instrumentPlacement({ name: "rts", choose: (t, c, now) => new RoundRobinPlacement().choose(t, c, now, "no_fresh_telemetry") }, m.recorder);
   falling.choose(makeTask({}, { updatedAtMs: 2_500 }), candidates, 3_000);
   const e = await scrape(m);
   assert.is(value(e, "taskgrid_scheduler_decisions_total", { strategy: "round_robin" }), 4);
@@ -106,9 +103,36 @@ test("taskEventMetrics counts submissions and finished tasks; recordAttemptEnd r
   const watcher = taskEventMetrics(m.recorder);
   assert.is(watcher.taskIds, null);
   assert.is(watcher.project, "");
-  const ev = (state: TaskState, attemptId = ""): TaskEvent => ({ taskId: "t", state, progress: 0, progressMessage: "", timeMs: 0, attemptId, workerId: "", result: null, actor: "" });
-  for (const e of [ev("QUEUED"), ev("QUEUED"), ev("ASSIGNED", "a1"), ev("RUNNING", "a1"), ev("QUEUED", "a1"), ev("SUCCEEDED", "a2"), ev("FAILED", "a3"), ev("CANCELED")]) watcher.push(e, "p");
-  const result = (outcome: TaskResult["outcome"], durationMs: number): TaskResult => ({ outcome, exitCode: 0, signal: "", outputTail: "", durationMs, message: "" });
+  const ev = (state: TaskState, attemptId = ""): TaskEvent => ({
+    taskId: "t",
+    state,
+    progress: 0,
+    progressMessage: "",
+    timeMs: 0,
+    attemptId,
+    workerId: "",
+    result: null,
+    actor: "",
+  });
+  for (const e of [
+    ev("QUEUED"),
+    ev("QUEUED"),
+    ev("ASSIGNED", "a1"),
+    ev("RUNNING", "a1"),
+    ev("QUEUED", "a1"),
+    ev("SUCCEEDED", "a2"),
+    ev("FAILED", "a3"),
+    ev("CANCELED"),
+  ])
+    watcher.push(e, "p");
+  const result = (outcome: TaskResult["outcome"], durationMs: number): TaskResult => ({
+    outcome,
+    exitCode: 0,
+    signal: "",
+    outputTail: "",
+    durationMs,
+    message: "",
+  });
   recordAttemptEnd(m.recorder, result("SUCCEEDED", 2_000), false);
   recordAttemptEnd(m.recorder, result("TIMEOUT", 500), true);
   recordAttemptEnd(m.recorder, result("LOST", 0), false);
@@ -161,7 +185,16 @@ test("scrape cost at 1,000 workers (8,000 GPUs) and 100,000 tasks (printed)", as
   const tasks = Array.from({ length: TASKS }, (_, i) =>
     makeTask({ queueClass: QUEUE_CLASSES[i % 3], priority: PRIORITIES[(i >> 2) % 3] }, { id: `t${i}`, state: states[i % states.length] }),
   );
-  const slots = cpu.map((w, i) => newWorkerSlot(makeWorker(w.worker, { telemetry: telemetry(w.load, Array.from({ length: GPUS }, (_, g) => (i + g) % 100)) })));
+  const slots = cpu.map((w, i) =>
+    newWorkerSlot(
+      makeWorker(w.worker, {
+        telemetry: telemetry(
+          w.load,
+          Array.from({ length: GPUS }, (_, g) => (i + g) % 100),
+        ),
+      }),
+    ),
+  );
   const state = fakeState(tasks, slots);
   const live = await start(masterMetricSources({ state, weightsVersion: () => "0123456789ab" }));
   driveRecorder(live);

@@ -28,12 +28,33 @@ test("a running master exports every documented metric with its labels", async (
     await agent.next("registered");
     agent.send({
       $case: "heartbeat",
-      value: { telemetry: { sampledAt: new Date(), cpuLoad: 0.75, memoryUsedMib: 1024, memoryTotalMib: 8192, ioPressure: 0, runningAttempts: 0, gpus: [{ index: 0, utilizationPercent: 50, memoryUsedMib: 1 }, { index: 1, utilizationPercent: 100, memoryUsedMib: 1 }], probeErrors: [] } },
+      value: {
+        telemetry: {
+          sampledAt: new Date(),
+          cpuLoad: 0.75,
+          memoryUsedMib: 1024,
+          memoryTotalMib: 8192,
+          ioPressure: 0,
+          runningAttempts: 0,
+          gpus: [
+            { index: 0, utilizationPercent: 50, memoryUsedMib: 1 },
+            { index: 1, utilizationPercent: 100, memoryUsedMib: 1 },
+          ],
+          probeErrors: [],
+        },
+      },
     } as never);
     const { task } = await call(c.tasks, "submitTask", { spec: { command: ["echo", "hi"] } });
     const assign = await agent.next("assign");
     agent.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } });
-    agent.send({ $case: "finished", value: { attemptId: assign.attemptId, result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: "", durationMs: 1500, message: "" }, finishedAt: new Date() } });
+    agent.send({
+      $case: "finished",
+      value: {
+        attemptId: assign.attemptId,
+        result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: "", durationMs: 1500, message: "" },
+        finishedAt: new Date(),
+      },
+    });
     const stream = (c.tasks as TaskServiceClient).watchTasks({ taskIds: [task.id], project: "" });
     for await (const msg of stream as AsyncIterable<WatchTasksResponse>) if (msg.event?.state === TaskState.TASK_STATE_SUCCEEDED) break;
     stream.cancel();
@@ -58,7 +79,11 @@ test("a running master exports every documented metric with its labels", async (
     assert.is(v("taskgrid_task_wait_seconds_count"), 1, "taskgrid_task_wait_seconds_count");
     assert.is(v("taskgrid_scheduler_decision_seconds_count"), 1, "taskgrid_scheduler_decision_seconds_count");
     const info = e.samples.filter((s) => s.name === "taskgrid_weights_info");
-    assert.equal(info.map((s) => [s.labels.version, s.value]), [[m.master.weights.current().version, 1]], "taskgrid_weights_info");
+    assert.equal(
+      info.map((s) => [s.labels.version, s.value]),
+      [[m.master.weights.current().version, 1]],
+      "taskgrid_weights_info",
+    );
   } finally {
     agent.close();
     c.close();

@@ -19,7 +19,10 @@ function checkDocumented(e: Exposition, doc: MetricDoc): void {
   if (doc.kind === "histogram") {
     const buckets = samplesOf(e, `${doc.name}_bucket`);
     assert.ok(buckets.length > 1, `${doc.name}_bucket series`);
-    assert.ok(buckets.some((b) => b.labels.le === "+Inf"), `${doc.name}_bucket{le="+Inf"}`);
+    assert.ok(
+      buckets.some((b) => b.labels.le === "+Inf"),
+      `${doc.name}_bucket{le="+Inf"}`,
+    );
     for (const b of buckets) assert.is(Object.keys(b.labels).sort().join(","), [...doc.labels, "le"].sort().join(","), `${doc.name}_bucket labels`);
     for (const suffix of ["_sum", "_count"]) {
       const s = samplesOf(e, doc.name + suffix);
@@ -76,10 +79,15 @@ test("values: recorder counters and histograms, source gauges", async () => {
   assert.is(value(e, "taskgrid_tasks_finished_total", { outcome: "FAILED" }), 1);
   assert.is(value(e, "taskgrid_tasks_finished_total", { outcome: "CANCELED" }), 0);
   // Active states from the source; terminal states the source left out come from taskFinished.
-  assert.equal(
-    Object.fromEntries(samplesOf(e, "taskgrid_tasks").map((s) => [s.labels.state, s.value])),
-    { QUEUED: 5, ASSIGNED: 1, RUNNING: 2, PAUSED: 0, SUCCEEDED: 2, FAILED: 1, CANCELED: 0 },
-  );
+  assert.equal(Object.fromEntries(samplesOf(e, "taskgrid_tasks").map((s) => [s.labels.state, s.value])), {
+    QUEUED: 5,
+    ASSIGNED: 1,
+    RUNNING: 2,
+    PAUSED: 0,
+    SUCCEEDED: 2,
+    FAILED: 1,
+    CANCELED: 0,
+  });
   assert.is(value(e, "taskgrid_queue_length", { queue: "LIVE", priority: "HIGH" }), 2);
   assert.is(value(e, "taskgrid_queue_length", { queue: "BATCH", priority: "LOW" }), 3);
   assert.is(value(e, "taskgrid_workers", { status: "ONLINE" }), 2);
@@ -162,9 +170,16 @@ test("series of workers that went away are not exported any more", async () => {
   gpus = [];
   version = "bbbbbbbbbbbb";
   e = await scrape(m);
-  assert.equal(samplesOf(e, "taskgrid_worker_cpu_load").map((s) => [s.labels.worker, s.value]), [["w2", 0.9]]);
+  assert.equal(
+    samplesOf(e, "taskgrid_worker_cpu_load").map((s) => [s.labels.worker, s.value]),
+    [["w2", 0.9]],
+  );
   assert.is(samplesOf(e, "taskgrid_worker_gpu_utilization").length, 0);
-  assert.equal(samplesOf(e, "taskgrid_weights_info").map((s) => s.labels.version), ["bbbbbbbbbbbb"], "only the current version is 1");
+  assert.equal(
+    samplesOf(e, "taskgrid_weights_info").map((s) => s.labels.version),
+    ["bbbbbbbbbbbb"],
+    "only the current version is 1",
+  );
 });
 
 test("label values are escaped; a failing source costs its metric and one log line, not the scrape", async () => {

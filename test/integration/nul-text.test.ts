@@ -66,7 +66,14 @@ nul("an agent's result with NUL bytes is stored with each NUL escaped as \\0", a
   let assign = await agent.next("assign");
   while (assign.taskId !== task.id) assign = await agent.next("assign");
   agent.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } });
-  const result = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 1, signal: "", outputTail: `bin${NUL}ary${NUL}\n`, durationMs: 3, message: `bad${NUL}` };
+  const result = {
+    outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED,
+    exitCode: 1,
+    signal: "",
+    outputTail: `bin${NUL}ary${NUL}\n`,
+    durationMs: 3,
+    message: `bad${NUL}`,
+  };
   agent.send({ $case: "finished", value: { attemptId: assign.attemptId, result, finishedAt: new Date() } });
   let got: any;
   for (let i = 0; i < 200; i++) {

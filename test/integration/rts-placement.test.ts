@@ -38,7 +38,10 @@ const ok = { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, sig
 const failed = { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 1 };
 
 function heartbeat(agent: RawAgent, cpuLoad: number): void {
-  agent.send({ $case: "heartbeat", value: { seq: 0, telemetry: { cpuLoad, memoryUsedMib: 1000, memoryTotalMib: 8192, ioPressure: 0, runningAttempts: 0, gpus: [], probeErrors: [] } } });
+  agent.send({
+    $case: "heartbeat",
+    value: { seq: 0, telemetry: { cpuLoad, memoryUsedMib: 1000, memoryTotalMib: 8192, ioPressure: 0, runningAttempts: 0, gpus: [], probeErrors: [] } },
+  });
 }
 
 /** Runs one task to the end on whichever agent gets it; returns the attempt's decision. */

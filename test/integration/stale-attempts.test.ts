@@ -20,7 +20,11 @@ s.before(async (ctx) => {
   // The periodic liveness loop (which also runs the stale pass) is pushed far away: the test drives
   // the stale tick itself, and moving the clock must not make workers OFFLINE.
   ctx.m = await startTestMaster({
-    clock, staleMarginMs: MARGIN_MS, livenessTickMs: 3_600_000, suspectAfterMs: 3_600_000, offlineAfterMs: 7_200_000,
+    clock,
+    staleMarginMs: MARGIN_MS,
+    livenessTickMs: 3_600_000,
+    suspectAfterMs: 3_600_000,
+    offlineAfterMs: 7_200_000,
     retryBackoffMs: 0, // the injected clock stands still: a backoff would never end
   });
   ctx.client = createClient(ctx.m.address);
@@ -71,10 +75,17 @@ s("past timeout + margin: TIMEOUT, agent told to cancel, retried; with the agent
   assert.is(got.attempts[0].result!.durationMs, TIMEOUT_MS + MARGIN_MS + 1);
   // A late report of the stale attempt is fenced: acknowledged and ignored, the task is unaffected
   // (its process is gone, so there is nothing to cancel).
-  agent.send({
-    $case: "finished",
-    value: { attemptId: first.attemptId, finishedAt: new Date(nowMs), result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, exitCode: -1, signal: "SIGKILL", outputTail: "", durationMs: 1, message: "" } },
-  }, 1);
+  agent.send(
+    {
+      $case: "finished",
+      value: {
+        attemptId: first.attemptId,
+        finishedAt: new Date(nowMs),
+        result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, exitCode: -1, signal: "SIGKILL", outputTail: "", durationMs: 1, message: "" },
+      },
+    },
+    1,
+  );
   assert.is((await agent.next("ack")).seq, 1);
   assert.is(agent.take("cancel"), undefined);
   assert.is(m.master.state.liveAttempts.get(second.attemptId)?.workerId, "w-stale");

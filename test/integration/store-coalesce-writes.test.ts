@@ -9,17 +9,42 @@ import { coalesceWrites } from "../../src/store/coalesce-writes.js";
 import { task, worker } from "../helpers/store-rows.js";
 
 const ok: TaskResult = { outcome: "SUCCEEDED", exitCode: 0, signal: "", outputTail: "", durationMs: 1, message: "" };
-const update = (taskId: string, state: "ASSIGNED" | "RUNNING" | "SUCCEEDED", updatedAtMs: number, result: TaskResult | null = null): RowOp =>
-  ({ kind: "update_task", taskId, state, updatedAtMs, currentAttemptId: "a1", attemptCount: 1, result, retriesUsed: 0, requeues: 0, notBeforeMs: null });
+const update = (taskId: string, state: "ASSIGNED" | "RUNNING" | "SUCCEEDED", updatedAtMs: number, result: TaskResult | null = null): RowOp => ({
+  kind: "update_task",
+  taskId,
+  state,
+  updatedAtMs,
+  currentAttemptId: "a1",
+  attemptCount: 1,
+  result,
+  retriesUsed: 0,
+  requeues: 0,
+  notBeforeMs: null,
+});
 const evt = (taskId: string, state: string): RowOp => ({ kind: "append_event", event: { taskId, state } as TaskEvent });
 const attempt = (): Attempt => ({
-  id: "a1", taskId: "t1", number: 1, workerId: "w", gpuIndexes: [], assignedAtMs: 1, startedAtMs: null, finishedAtMs: null, result: null, decision: null,
+  id: "a1",
+  taskId: "t1",
+  number: 1,
+  workerId: "w",
+  gpuIndexes: [],
+  assignedAtMs: 1,
+  startedAtMs: null,
+  finishedAtMs: null,
+  result: null,
+  decision: null,
 });
-const learning = (workerId: string, samples: number): RowOp =>
-  ({ kind: "upsert_learning", stats: { kind: "k", workerId, samples } as LearningStats });
+const learning = (workerId: string, samples: number): RowOp => ({ kind: "upsert_learning", stats: { kind: "k", workerId, samples } as LearningStats });
 
 test("updates of one task fold into the last; events all stay, in order", () => {
-  const ops = [update("t1", "ASSIGNED", 1), evt("t1", "ASSIGNED"), update("t1", "RUNNING", 2), evt("t1", "RUNNING"), update("t1", "SUCCEEDED", 3, ok), evt("t1", "SUCCEEDED")];
+  const ops = [
+    update("t1", "ASSIGNED", 1),
+    evt("t1", "ASSIGNED"),
+    update("t1", "RUNNING", 2),
+    evt("t1", "RUNNING"),
+    update("t1", "SUCCEEDED", 3, ok),
+    evt("t1", "SUCCEEDED"),
+  ];
   const out = coalesceWrites(ops);
   assert.equal(out, [ops[4], ops[1], ops[3], ops[5]]);
 });

@@ -39,12 +39,28 @@ import { event, task, tick, worker } from "../helpers/store-rows.js";
 const fixtureTask: Task = task();
 const fixtureWorker = worker(`w-${randomUUID()}`);
 const attemptOf = (t: Task, id = randomUUID()): Attempt => ({
-  id, taskId: t.id, number: 1, workerId: fixtureWorker.id, gpuIndexes: [0], assignedAtMs: tick(),
-  startedAtMs: null, finishedAtMs: null, result: null, decision: null,
+  id,
+  taskId: t.id,
+  number: 1,
+  workerId: fixtureWorker.id,
+  gpuIndexes: [0],
+  assignedAtMs: tick(),
+  startedAtMs: null,
+  finishedAtMs: null,
+  result: null,
+  decision: null,
 });
 const fixtureAttempt = attemptOf(fixtureTask);
-const learning = (workerId: string): LearningStats =>
-  ({ kind: "train", workerId, runtimeRatio: 1.5, successes: 3, failures: 1, predictionError: 0.1, samples: 4, updatedAtMs: tick() });
+const learning = (workerId: string): LearningStats => ({
+  kind: "train",
+  workerId,
+  runtimeRatio: 1.5,
+  successes: 3,
+  failures: 1,
+  predictionError: 0.1,
+  samples: 4,
+  updatedAtMs: tick(),
+});
 const fixtureLearning = learning(fixtureWorker.id);
 
 /** Samples of every kind; the ones on fixture rows update them, the others insert new rows. */
@@ -59,10 +75,20 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
     { kind: "update_attempt", attemptId: fixtureAttempt.id, startedAtMs: tick() },
     { kind: "update_attempt", attemptId: fixtureAttempt.id, finishedAtMs: tick(), result: null },
   ],
-  update_task: [{
-    kind: "update_task", taskId: fixtureTask.id, state: "ASSIGNED", updatedAtMs: tick(), currentAttemptId: fixtureAttempt.id,
-    attemptCount: 1, result: null, retriesUsed: 0, requeues: 0, notBeforeMs: null,
-  }],
+  update_task: [
+    {
+      kind: "update_task",
+      taskId: fixtureTask.id,
+      state: "ASSIGNED",
+      updatedAtMs: tick(),
+      currentAttemptId: fixtureAttempt.id,
+      attemptCount: 1,
+      result: null,
+      retriesUsed: 0,
+      requeues: 0,
+      notBeforeMs: null,
+    },
+  ],
   update_progress: [{ kind: "update_progress", taskId: fixtureTask.id, progress: 40, progressMessage: "x", updatedAtMs: tick() }],
   update_worker_status: [{ kind: "update_worker_status", workerId: fixtureWorker.id, status: "SUSPECT", lastSeenAtMs: tick() }],
   upsert_learning: [
@@ -117,7 +143,10 @@ async function readSchema(conn: OpenedKnex): Promise<Schema> {
      WHERE con.contype = 'f' AND c.relnamespace = ${SCHEMA_OID}`,
   );
   const foreignKeys = keys.map((k) => ({
-    table: k.table, columns: JSON.parse(k.columns) as string[], refTable: k.ref_table, refColumns: JSON.parse(k.ref_columns) as string[],
+    table: k.table,
+    columns: JSON.parse(k.columns) as string[],
+    refTable: k.ref_table,
+    refColumns: JSON.parse(k.ref_columns) as string[],
   }));
   return { primaryKeys, foreignKeys };
 }
@@ -135,16 +164,20 @@ const show = (name: string) => JSON.stringify(name);
 
 async function snapshot(session: ScriptSession, schema: Schema): Promise<Snapshot> {
   const tables = [...schema.primaryKeys.keys()];
-  const results = await session.run(
-    tables.map((table) => ({ sql: `SELECT xmin::text AS xmin, row_to_json(t)::text AS row FROM "${table}" AS t` })),
-  );
+  const results = await session.run(tables.map((table) => ({ sql: `SELECT xmin::text AS xmin, row_to_json(t)::text AS row FROM "${table}" AS t` })));
   const snap: Snapshot = new Map();
   tables.forEach((table, i) => {
     const pk = schema.primaryKeys.get(table) ?? [];
     const rows = new Map<string, { xmin: string; row: Row }>();
     for (const r of results[i]) {
       const row = JSON.parse(r.row as string) as Row;
-      rows.set(nameOf(table, pk.map((column) => row[column])), { xmin: r.xmin as string, row });
+      rows.set(
+        nameOf(
+          table,
+          pk.map((column) => row[column]),
+        ),
+        { xmin: r.xmin as string, row },
+      );
     }
     snap.set(table, rows);
   });
@@ -200,7 +233,10 @@ function problemsOf(declared: RowsTouched, changes: readonly Change[], schema: S
         problems.push(`${fk.table} (${fk.columns}) references ${fk.refTable} (${fk.refColumns}), not its primary key: teach this test`);
         continue;
       }
-      const target = nameOf(fk.refTable, positions.map((p) => values[p]));
+      const target = nameOf(
+        fk.refTable,
+        positions.map((p) => values[p]),
+      );
       if (!references.has(target) && !inserts.has(target)) {
         problems.push(`${change.kind} ${show(change.name)}, whose foreign key needs ${show(target)}, not declared in references or inserts`);
       }

@@ -7,22 +7,37 @@ import * as assert from "uvu/assert";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../src/core/errors.js";
-import type { Attempt, Task, TaskResult, } from "../../src/core/types.js";
+import type { Attempt, Task, TaskResult } from "../../src/core/types.js";
 import { openStore, type StoreConfig, type TaskgridStore } from "../../src/store/index.js";
 import { backends } from "../helpers/db.js";
 import { event, request, task, tick, worker } from "../helpers/store-rows.js";
-
 
 const ok: TaskResult = { outcome: "SUCCEEDED", exitCode: 0, signal: "", outputTail: "done\n", durationMs: 42, message: "" };
 
 /** The writes the master makes for assign -> start -> finish of one attempt. */
 function lifecycle(t: Task, workerId: string) {
   const attempt: Attempt = {
-    id: randomUUID(), taskId: t.id, number: 1, workerId, gpuIndexes: [0], assignedAtMs: tick(),
-    startedAtMs: null, finishedAtMs: null, result: null,
+    id: randomUUID(),
+    taskId: t.id,
+    number: 1,
+    workerId,
+    gpuIndexes: [0],
+    assignedAtMs: tick(),
+    startedAtMs: null,
+    finishedAtMs: null,
+    result: null,
     decision: { strategy: "rts", fallbackReason: "", feasibleWorkers: 1, chosen: null, runnerUp: null, weightsVersion: "v1" },
   };
-  const base = { kind: "update_task" as const, taskId: t.id, currentAttemptId: attempt.id, attemptCount: 1, result: null, retriesUsed: 0, requeues: 0, notBeforeMs: null };
+  const base = {
+    kind: "update_task" as const,
+    taskId: t.id,
+    currentAttemptId: attempt.id,
+    attemptCount: 1,
+    result: null,
+    retriesUsed: 0,
+    requeues: 0,
+    notBeforeMs: null,
+  };
   const assign = [
     { kind: "insert_attempt" as const, attempt },
     { ...base, state: "ASSIGNED" as const, updatedAtMs: attempt.assignedAtMs },
@@ -89,11 +104,24 @@ for (const backend of backends()) {
   test("submit + getTask round-trips every field", async () => {
     const full = task(
       {
-        name: "train", project: "vision", labels: { team: "ml", tier: "gold" }, queueClass: "LIVE", priority: "HIGH",
-        command: ["python", "train.py", "--lr=0.1"], env: { CUDA: "1", EMPTY: "" }, workingDir: "/srv",
+        name: "train",
+        project: "vision",
+        labels: { team: "ml", tier: "gold" },
+        queueClass: "LIVE",
+        priority: "HIGH",
+        command: ["python", "train.py", "--lr=0.1"],
+        env: { CUDA: "1", EMPTY: "" },
+        workingDir: "/srv",
         resources: { cpuMillis: 4000, memoryMib: 16384, gpuCount: 2, gpuModel: "h100", gpuMemoryMib: 40000 },
-        requiredTags: ["gpu"], preferredTags: ["ssd"], kind: "train", ioIntensity: 0.25, estimateMs: 60_000,
-        deadlineMs: 1_800_000_000_000, timeoutMs: 3_600_000, maxRetries: 3, idempotencyKey: "",
+        requiredTags: ["gpu"],
+        preferredTags: ["ssd"],
+        kind: "train",
+        ioIntensity: 0.25,
+        estimateMs: 60_000,
+        deadlineMs: 1_800_000_000_000,
+        timeoutMs: 3_600_000,
+        maxRetries: 3,
+        idempotencyKey: "",
       },
       { progress: 12.5, progressMessage: "warming up", traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
     );
@@ -226,7 +254,10 @@ for (const backend of backends()) {
         const { rows } = await client.query<{ indexname: string; indexdef: string }>(
           `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks' AND indexdef LIKE '%idempotency_key%'`,
         );
-        assert.equal(rows.map((r) => r.indexname), ["tasks_project_idempotency_key_idx"]);
+        assert.equal(
+          rows.map((r) => r.indexname),
+          ["tasks_project_idempotency_key_idx"],
+        );
         assert.match(rows[0].indexdef, /UNIQUE INDEX .* \(project, idempotency_key\) WHERE \(idempotency_key IS NOT NULL\)/);
       } finally {
         await client.end();
@@ -266,7 +297,10 @@ for (const backend of backends()) {
     assert.is(done.attemptCount, 1);
     assert.equal(done.result, ok);
     assert.equal(await store.getAttempts(t.id), [{ ...l.attempt, startedAtMs: l.startedAtMs, finishedAtMs: l.finishedAtMs, result: ok }]);
-    assert.equal((await store.getEvents(t.id)).map((e) => e.state), ["QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED"]);
+    assert.equal(
+      (await store.getEvents(t.id)).map((e) => e.state),
+      ["QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED"],
+    );
   });
 
   test("writes for one task within one batch apply in order", async () => {
@@ -282,7 +316,10 @@ for (const backend of backends()) {
     const [attempt] = await store.getAttempts(t.id);
     assert.is(attempt.startedAtMs, l.startedAtMs);
     assert.is(attempt.finishedAtMs, l.finishedAtMs);
-    assert.equal((await store.getEvents(t.id)).map((e) => e.state), ["QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED"]);
+    assert.equal(
+      (await store.getEvents(t.id)).map((e) => e.state),
+      ["QUEUED", "ASSIGNED", "RUNNING", "SUCCEEDED"],
+    );
   });
 
   test("a failing job fails alone; the rest of its batch commits", async () => {
@@ -295,7 +332,10 @@ for (const backend of backends()) {
       store.write([{ kind: "update_progress", taskId: a.id, progress: 150, progressMessage: "", updatedAtMs: 1 }]), // CHECK
       store.submit(request(b)),
     ]);
-    assert.equal(results.map((r) => r.status), ["fulfilled", "rejected", "rejected", "fulfilled"]);
+    assert.equal(
+      results.map((r) => r.status),
+      ["fulfilled", "rejected", "rejected", "fulfilled"],
+    );
     assert.instance((results[1] as PromiseRejectedResult).reason, NotFoundError);
     assert.is(store.stats().retriedBatches, before.retriedBatches + 1);
     assert.ok(await store.getTask(a.id));
@@ -307,15 +347,21 @@ for (const backend of backends()) {
     const tasks: Task[] = [];
     for (let i = 0; i < 23; i++) {
       // Groups of three share created_at_ms, so the id tie-break is exercised across page edges.
-      tasks.push(task(
-        { project: "paging", queueClass: i % 2 ? "BATCH" : "LIVE", labels: { parity: i % 2 ? "odd" : "even" } },
-        { createdAtMs: 5_000 + Math.floor(i / 3), state: i % 5 === 0 ? "CANCELED" : "QUEUED" },
-      ));
+      tasks.push(
+        task(
+          { project: "paging", queueClass: i % 2 ? "BATCH" : "LIVE", labels: { parity: i % 2 ? "odd" : "even" } },
+          { createdAtMs: 5_000 + Math.floor(i / 3), state: i % 5 === 0 ? "CANCELED" : "QUEUED" },
+        ),
+      );
     }
     await store.submit({ tasks, events: [] });
     const expected = [...tasks].sort((x, y) => y.createdAtMs - x.createdAtMs || (y.id < x.id ? -1 : 1)).map((t) => t.id);
     for (const pageSize of [1, 4, 7, 23, 1000]) {
-      assert.equal((await listAll(store, { project: "paging" }, pageSize)).map((t) => t.id), expected, `pageSize ${pageSize}`);
+      assert.equal(
+        (await listAll(store, { project: "paging" }, pageSize)).map((t) => t.id),
+        expected,
+        `pageSize ${pageSize}`,
+      );
     }
     const ids = (list: Task[]) => new Set(list.map((t) => t.id));
     assert.equal(ids(await listAll(store, { project: "paging", queueClass: "BATCH" }, 5)), ids(tasks.filter((t) => t.spec.queueClass === "BATCH")));
@@ -335,10 +381,21 @@ for (const backend of backends()) {
   test("workers: upsert twice updates, status updates, unknown worker fails", async () => {
     const w = worker("w-up");
     await store.write([{ kind: "upsert_worker", worker: w }]);
-    const changed = worker("w-up", { hostname: "renamed", tags: ["cpu"], agentVersion: "0.2.0", telemetry: {
-      sampledAtMs: 1, cpuLoad: 0.5, memoryUsedMib: 100, memoryTotalMib: 200, ioPressure: 0.1, runningAttempts: 1,
-      gpus: [{ index: 0, utilizationPercent: 90, memoryUsedMib: 1000 }], probeErrors: [],
-    } });
+    const changed = worker("w-up", {
+      hostname: "renamed",
+      tags: ["cpu"],
+      agentVersion: "0.2.0",
+      telemetry: {
+        sampledAtMs: 1,
+        cpuLoad: 0.5,
+        memoryUsedMib: 100,
+        memoryTotalMib: 200,
+        ioPressure: 0.1,
+        runningAttempts: 1,
+        gpus: [{ index: 0, utilizationPercent: 90, memoryUsedMib: 1000 }],
+        probeErrors: [],
+      },
+    });
     await store.write([{ kind: "upsert_worker", worker: changed }]);
     await store.write([{ kind: "update_worker_status", workerId: "w-up", status: "SUSPECT", lastSeenAtMs: 99 }]);
     const found = (await store.loadActive()).workers.filter((x) => x.id === "w-up");
@@ -357,11 +414,20 @@ for (const backend of backends()) {
     const state = await store.loadActive();
     assert.ok(state.tasks.every((t) => !["SUCCEEDED", "FAILED", "CANCELED"].includes(t.state)));
     assert.equal(state.tasks.find((t) => t.id === active.id)?.state, "RUNNING");
-    assert.is(state.tasks.find((t) => t.id === finished.id), undefined);
+    assert.is(
+      state.tasks.find((t) => t.id === finished.id),
+      undefined,
+    );
     const activeIds = new Set(state.tasks.map((t) => t.currentAttemptId));
     assert.ok(state.attempts.every((a) => activeIds.has(a.id)));
-    assert.equal(state.attempts.find((a) => a.taskId === active.id), { ...la.attempt, startedAtMs: la.startedAtMs });
-    assert.is(state.attempts.find((a) => a.taskId === finished.id), undefined);
+    assert.equal(
+      state.attempts.find((a) => a.taskId === active.id),
+      { ...la.attempt, startedAtMs: la.startedAtMs },
+    );
+    assert.is(
+      state.attempts.find((a) => a.taskId === finished.id),
+      undefined,
+    );
     assert.ok(state.workers.some((w) => w.id === "w-active"));
   });
 
@@ -377,7 +443,18 @@ for (const backend of backends()) {
     await store.write([{ kind: "upsert_worker", worker: worker("w-miss") }]);
     await store.write([
       { kind: "record_deadline_miss", taskId: t.id, workerId: "w-miss" },
-      { kind: "update_task", taskId: t.id, state: "FAILED", updatedAtMs: tick(), currentAttemptId: null, attemptCount: 1, result: null, retriesUsed: 0, requeues: 0, notBeforeMs: null },
+      {
+        kind: "update_task",
+        taskId: t.id,
+        state: "FAILED",
+        updatedAtMs: tick(),
+        currentAttemptId: null,
+        attemptCount: 1,
+        result: null,
+        retriesUsed: 0,
+        requeues: 0,
+        notBeforeMs: null,
+      },
     ]);
     assert.is((await store.getTask(t.id))!.deadlineMissed, true);
     assert.is((await store.getTask(t.id))!.state, "FAILED");
@@ -392,7 +469,10 @@ for (const backend of backends()) {
     await store.migrate();
     assert.equal(await store.getTask(survivor.id), survivor);
     // The master rebuilds from loadActive: the task's trace context comes back with it.
-    assert.equal((await store.loadActive()).tasks.find((t) => t.id === survivor.id), survivor);
+    assert.equal(
+      (await store.loadActive()).tasks.find((t) => t.id === survivor.id),
+      survivor,
+    );
     assert.equal((await store.getEvents(survivor.id)).length, 1);
     assert.is((await listAll(store, { project: "burst" }, 1000)).length, 500);
   });

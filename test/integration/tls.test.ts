@@ -74,12 +74,15 @@ async function failure(p: Promise<unknown>): Promise<ClientError> {
 function servedCertificate(address: string, extra: { cert?: string; key?: string } = {}): Promise<X509Certificate> {
   const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.slice(address.lastIndexOf(":") + 1))];
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host, port, ca: readPem(certs.ca.cert), ALPNProtocols: ["h2"], cert: extra.cert && readPem(extra.cert), key: extra.key && readPem(extra.key) }, () => {
-      const cert = socket.getPeerX509Certificate();
-      socket.destroy();
-      if (cert) resolve(cert);
-      else reject(new Error("no peer certificate"));
-    });
+    const socket = tlsConnect(
+      { host, port, ca: readPem(certs.ca.cert), ALPNProtocols: ["h2"], cert: extra.cert && readPem(extra.cert), key: extra.key && readPem(extra.key) },
+      () => {
+        const cert = socket.getPeerX509Certificate();
+        socket.destroy();
+        if (cert) resolve(cert);
+        else reject(new Error("no peer certificate"));
+      },
+    );
     socket.once("error", reject);
   });
 }
@@ -89,7 +92,10 @@ const readPem = (file: string) => readFileSync(file, "utf8");
 const servedSerial = async (m: TestMaster) => (await servedCertificate(m.address, { cert: certs.client.cert, key: certs.client.key })).serialNumber;
 
 async function rejects(p: Promise<unknown>, expected: RegExp | ((e: unknown) => boolean)): Promise<void> {
-  const err = await p.then(() => null, (e: unknown) => e ?? new Error("rejected without a reason"));
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e ?? new Error("rejected without a reason"),
+  );
   assert.ok(err, "expected a rejection");
   assert.ok(typeof expected === "function" ? expected(err) : expected.test(String((err as Error).message)), String((err as Error).message));
 }
@@ -99,20 +105,38 @@ const logEntries = (m: TestMaster) => m.logs.map((l) => JSON.parse(l) as Record<
 test("files that are missing or not PEM fail at start, naming the file", async () => {
   const log = createLogger({ write: () => {} });
   const missing = `${certs.dir}/missing.pem`;
-  await rejects(createServerTls({ certFile: missing, keyFile: certs.server.key }, log), (e: unknown) => e instanceof TlsFileError && e.file === missing && /tls_cert .*missing\.pem: cannot be read \(no such file\)/.test(e.message));
+  await rejects(
+    createServerTls({ certFile: missing, keyFile: certs.server.key }, log),
+    (e: unknown) => e instanceof TlsFileError && e.file === missing && /tls_cert .*missing\.pem: cannot be read \(no such file\)/.test(e.message),
+  );
   const notPem = `${certs.dir}/server.csr.txt`;
   writeFileSync(notPem, "hello\n");
   await rejects(createServerTls({ certFile: certs.server.cert, keyFile: notPem }, log), /tls_key .*server\.csr\.txt: not a PEM private key/);
   await rejects(createServerTls({ certFile: notPem, keyFile: certs.server.key }, log), /tls_cert .*server\.csr\.txt: not a PEM certificate/);
-  await rejects(createServerTls({ certFile: certs.server.cert, keyFile: certs.client.key }, log), /tls_cert .*server\.pem: does not match the private key in .*client\.key/);
-  await rejects(createServerTls({ certFile: certs.server.cert, keyFile: certs.server.key, clientCaFile: certs.server.key }, log), /tls_client_ca .*server\.key: not a PEM certificate/);
+  await rejects(
+    createServerTls({ certFile: certs.server.cert, keyFile: certs.client.key }, log),
+    /tls_cert .*server\.pem: does not match the private key in .*client\.key/,
+  );
+  await rejects(
+    createServerTls({ certFile: certs.server.cert, keyFile: certs.server.key, clientCaFile: certs.server.key }, log),
+    /tls_client_ca .*server\.key: not a PEM certificate/,
+  );
   writeFileSync(`${certs.dir}/broken.pem`, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
-  await rejects(createServerTls({ certFile: `${certs.dir}/broken.pem`, keyFile: certs.server.key }, log), /tls_cert .*broken\.pem: certificate 1 is not valid PEM/);
+  await rejects(
+    createServerTls({ certFile: `${certs.dir}/broken.pem`, keyFile: certs.server.key }, log),
+    /tls_cert .*broken\.pem: certificate 1 is not valid PEM/,
+  );
 
   assert.throws(() => channelCredentials({ caFile: missing }), /tls_ca .*missing\.pem: cannot be read/);
   assert.throws(() => channelCredentials({ caFile: certs.ca.cert, certFile: certs.client.cert }), /tls_cert .*client\.pem: needs a private key too/);
-  assert.throws(() => resolveAgentConfig({ master: "127.0.0.1:1", tls: { caFile: missing } }), (e: unknown) => e instanceof AgentConfigError && e.option === "tls.caFile" && e.message.includes(missing));
-  assert.throws(() => resolveAgentConfig({ master: "127.0.0.1:1", token: "not-a-token" }), (e: unknown) => e instanceof AgentConfigError && e.option === "token" && !e.message.includes("not-a-token"));
+  assert.throws(
+    () => resolveAgentConfig({ master: "127.0.0.1:1", tls: { caFile: missing } }),
+    (e: unknown) => e instanceof AgentConfigError && e.option === "tls.caFile" && e.message.includes(missing),
+  );
+  assert.throws(
+    () => resolveAgentConfig({ master: "127.0.0.1:1", token: "not-a-token" }),
+    (e: unknown) => e instanceof AgentConfigError && e.option === "token" && !e.message.includes("not-a-token"),
+  );
 });
 
 test("TLS: a client trusting the CA is served; an insecure client and one trusting another CA get UNAVAILABLE and nothing is stored", async () => {
@@ -140,10 +164,7 @@ test("mTLS: no client certificate, or one from another CA, is refused; a certifi
   const good = client(m.address, withClientCert);
   assert.ok(await good.getSchedulerInfo());
   const before = (await good.listTasks({})).tasks.length;
-  const refused = [
-    client(m.address, trusting),
-    client(m.address, { caFile: certs.ca.cert, certFile: certs.otherClient.cert, keyFile: certs.otherClient.key }),
-  ];
+  const refused = [client(m.address, trusting), client(m.address, { caFile: certs.ca.cert, certFile: certs.otherClient.cert, keyFile: certs.otherClient.key })];
   for (const c of refused) {
     const err = await failure(c.submitTask({ command: ["true"] }));
     assert.is(err.codeName, "UNAVAILABLE", err.message);
@@ -155,8 +176,15 @@ test("mTLS: an agent with a client certificate registers and runs a task to SUCC
   const m = mtlsMaster;
   const phases = agentPhases;
   const agent = startAgent({
-    master: m.address, workerId: "tls-agent", tags: ["tls"], maxTasks: 2, tls: withClientCert,
-    backoff: { baseMs: 50, capMs: 500 }, stopGraceMs: 1_000, log: () => {}, onPhase: (p) => phases.push(p),
+    master: m.address,
+    workerId: "tls-agent",
+    tags: ["tls"],
+    maxTasks: 2,
+    tls: withClientCert,
+    backoff: { baseMs: 50, capMs: 500 },
+    stopGraceMs: 1_000,
+    log: () => {},
+    onPhase: (p) => phases.push(p),
   });
   agents.push(agent);
   await agent.ready;
@@ -164,8 +192,13 @@ test("mTLS: an agent with a client certificate registers and runs a task to SUCC
   const refusedPhases: AgentPhase[] = [];
   const refusedLogs: Array<Record<string, unknown>> = [];
   const noCert = startAgent({
-    master: m.address, workerId: "no-cert-agent", tags: ["tls"], tls: trusting, backoff: { baseMs: 20, capMs: 200 },
-    log: (l) => refusedLogs.push(JSON.parse(l)), onPhase: (p) => refusedPhases.push(p),
+    master: m.address,
+    workerId: "no-cert-agent",
+    tags: ["tls"],
+    tls: trusting,
+    backoff: { baseMs: 20, capMs: 200 },
+    log: (l) => refusedLogs.push(JSON.parse(l)),
+    onPhase: (p) => refusedPhases.push(p),
   });
 
   const c = client(m.address, withClientCert);
@@ -254,7 +287,12 @@ test("agent token: sent as `authorization: Bearer` over TLS; UNAUTHENTICATED / P
         return;
       }
       call.on("data", (m: AgentMessage) => {
-        if (m.body?.$case === "register") call.write(MasterMessage.fromPartial({ body: { $case: "registered", value: Registered.fromPartial({ workerId: "token-agent", heartbeatIntervalMs: 60_000 }) } }));
+        if (m.body?.$case === "register")
+          call.write(
+            MasterMessage.fromPartial({
+              body: { $case: "registered", value: Registered.fromPartial({ workerId: "token-agent", heartbeatIntervalMs: 60_000 }) },
+            }),
+          );
       });
       call.on("end", () => call.end());
     },
@@ -264,8 +302,12 @@ test("agent token: sent as `authorization: Bearer` over TLS; UNAUTHENTICATED / P
   const token = `tg1.0123456789abcdef.${"A".repeat(43)}`;
   const logs: Array<Record<string, unknown>> = [];
   const agent = startAgent({
-    master: `127.0.0.1:${port}`, workerId: "token-agent", tls: trusting, token,
-    backoff: { baseMs: 20, capMs: 10_000, random: () => 0.5 }, log: (l) => logs.push(JSON.parse(l)),
+    master: `127.0.0.1:${port}`,
+    workerId: "token-agent",
+    tls: trusting,
+    token,
+    backoff: { baseMs: 20, capMs: 10_000, random: () => 0.5 },
+    log: (l) => logs.push(JSON.parse(l)),
   });
   const refusals = () => logs.filter((l) => l.level === "error" && String(l.message).includes("master refused the agent"));
   await waitUntil(() => refusals().length >= 4, "four refusals");
@@ -279,7 +321,9 @@ test("agent token: sent as `authorization: Bearer` over TLS; UNAUTHENTICATED / P
   for (const values of seen) assert.equal(values, [`Bearer ${token}`], "every Connect carries the token");
   const delays = refusals().map((l) => Number(l.delayMs));
   assert.equal(delays.slice(0, 4), [10, 20, 40, 80], "backoff doubles with each refusal (random() = 0.5)");
-  const reasons = refusals().slice(0, 2).map((l) => String(l.reason));
+  const reasons = refusals()
+    .slice(0, 2)
+    .map((l) => String(l.reason));
   assert.ok(reasons[0]!.startsWith("UNAUTHENTICATED") && reasons[1]!.startsWith("PERMISSION_DENIED"), reasons.join(" | "));
   assert.not.ok(JSON.stringify(logs).includes(token.split(".")[2]!), "the secret is never logged");
 });

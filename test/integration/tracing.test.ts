@@ -62,7 +62,10 @@ test("one trace per task under the caller's span: submit, queue wait, placement 
 
     const spans = collector.spans.filter((s) => s.attributes[ATTR.taskId] === task.id);
     assert.equal(spans.map((s) => s.name).sort(), [SPAN.placement, SPAN.queueWait, SPAN.run, SPAN.submit]);
-    assert.ok(spans.every((s) => s.traceId === CLIENT_TRACE_ID && s.service === "taskgrid-master"), "all in the caller's trace");
+    assert.ok(
+      spans.every((s) => s.traceId === CLIENT_TRACE_ID && s.service === "taskgrid-master"),
+      "all in the caller's trace",
+    );
 
     const submit = collector.one(SPAN.submit, (s) => s.attributes[ATTR.taskId] === task.id);
     assert.is(submit.parentSpanId, CLIENT_SPAN_ID);
@@ -93,7 +96,10 @@ test("one trace per task under the caller's span: submit, queue wait, placement 
     assert.is(run.attributes[ATTR.attemptId], assign.attemptId);
     assert.is(run.attributes[ATTR.outcome], "SUCCEEDED");
     assert.is(run.attributes[ATTR.exitCode], 0);
-    assert.equal(run.events.map((e) => e.name), [EVENT_PROCESS_STARTED]);
+    assert.equal(
+      run.events.map((e) => e.name),
+      [EVENT_PROCESS_STARTED],
+    );
     assert.is(run.statusCode, 0);
   } finally {
     client.close();

@@ -78,7 +78,10 @@ test("1,000 decisions while the file is replaced repeatedly: every observed set 
   assert.is(final!.i, writes, "ends on the last complete file");
   assert.is(regressions, 0, "versions only move forward");
   assert.ok(observed.size >= 12, `decisions saw ${observed.size} versions over ${writes} writes`);
-  assert.is([...observed.values()].reduce((a, b) => a + b, 0), 1000);
+  assert.is(
+    [...observed.values()].reduce((a, b) => a + b, 0),
+    1000,
+  );
 });
 
 test.run();

@@ -96,7 +96,10 @@ test("replace by write-temp-and-rename: the new version is picked up (events + p
   assert.is(s.loadedAtMs, 1_000_500);
   assert.equal(s.metadata, { generation: "2" });
   assert.equal(w.info().reloads, { success: 2, failure: 0 });
-  assert.equal(changes.map((c) => c.version), [weightsVersion(FILE2)]);
+  assert.equal(
+    changes.map((c) => c.version),
+    [weightsVersion(FILE2)],
+  );
 });
 
 test("the directory watch alone picks up a rename (poll at its 5 s maximum)", async () => {

@@ -117,72 +117,78 @@ s("an agent that drains tells the master: its worker turns DRAINING and gets no 
   restarted.close();
 });
 
-s("an operator's drain is stored: the worker stays DRAINING across its agent's restart and a master restart, and gets no work; an agent's own drain ends with its process", async () => {
-  const first = await startTestMaster({ heartbeatIntervalMs: 3000 });
-  const c1 = rawClients(first.address);
-  const status = async (c: RawClients, workerId: string) => (await call(c.admin, "getWorker", { workerId })).worker.status;
-  const drained = new RawAgent(first.address);
-  drained.register("w-op-drain", { tags: ["persist"], instanceId: "d-1" });
-  await drained.next("registered");
-  assert.is((await call(c1.admin, "drainWorker", { workerId: "w-op-drain", reason: "disk swap" })).worker.status, WorkerStatus.WORKER_STATUS_DRAINING);
-  assert.is((await drained.next("drain")).reason, "disk swap");
-  drained.close();
-  await drained.ended;
-  // A new agent process on the drained worker: still DRAINING.
-  const restartedAgent = new RawAgent(first.address);
-  restartedAgent.register("w-op-drain", { tags: ["persist"], instanceId: "d-2" });
-  await restartedAgent.next("registered");
-  assert.is(await status(c1, "w-op-drain"), WorkerStatus.WORKER_STATUS_DRAINING);
-  // Another worker whose agent drains itself.
-  const own = new RawAgent(first.address);
-  own.register("w-own-drain", { tags: ["persist"], instanceId: "o-1" });
-  await own.next("registered");
-  own.send({ $case: "draining", value: { reason: "agent received SIGTERM" } });
-  own.send({ $case: "heartbeat", value: { seq: 1 } });
-  await own.next("heartbeatAck");
-  assert.is(await status(c1, "w-own-drain"), WorkerStatus.WORKER_STATUS_DRAINING);
-  restartedAgent.close();
-  own.close();
-  c1.close();
-  await first.stop();
+s(
+  "an operator's drain is stored: the worker stays DRAINING across its agent's restart and a master restart, and gets no work; an agent's own drain ends with its process",
+  async () => {
+    const first = await startTestMaster({ heartbeatIntervalMs: 3000 });
+    const c1 = rawClients(first.address);
+    const status = async (c: RawClients, workerId: string) => (await call(c.admin, "getWorker", { workerId })).worker.status;
+    const drained = new RawAgent(first.address);
+    drained.register("w-op-drain", { tags: ["persist"], instanceId: "d-1" });
+    await drained.next("registered");
+    assert.is((await call(c1.admin, "drainWorker", { workerId: "w-op-drain", reason: "disk swap" })).worker.status, WorkerStatus.WORKER_STATUS_DRAINING);
+    assert.is((await drained.next("drain")).reason, "disk swap");
+    drained.close();
+    await drained.ended;
+    // A new agent process on the drained worker: still DRAINING.
+    const restartedAgent = new RawAgent(first.address);
+    restartedAgent.register("w-op-drain", { tags: ["persist"], instanceId: "d-2" });
+    await restartedAgent.next("registered");
+    assert.is(await status(c1, "w-op-drain"), WorkerStatus.WORKER_STATUS_DRAINING);
+    // Another worker whose agent drains itself.
+    const own = new RawAgent(first.address);
+    own.register("w-own-drain", { tags: ["persist"], instanceId: "o-1" });
+    await own.next("registered");
+    own.send({ $case: "draining", value: { reason: "agent received SIGTERM" } });
+    own.send({ $case: "heartbeat", value: { seq: 1 } });
+    await own.next("heartbeatAck");
+    assert.is(await status(c1, "w-own-drain"), WorkerStatus.WORKER_STATUS_DRAINING);
+    restartedAgent.close();
+    own.close();
+    c1.close();
+    await first.stop();
 
-  const second = await startTestMaster({ heartbeatIntervalMs: 3000 }, first.db);
-  const c2 = rawClients(second.address);
-  const back = new RawAgent(second.address);
-  const ownBack = new RawAgent(second.address);
-  try {
-    const row = (await second.master.store.loadActive()).workers.find((w) => w.id === "w-op-drain");
-    assert.is(row?.drain?.reason, "disk swap", "the drain is in the worker's row");
-    back.register("w-op-drain", { tags: ["persist"], instanceId: "d-3" });
-    await back.next("registered");
-    assert.is(await status(c2, "w-op-drain"), WorkerStatus.WORKER_STATUS_DRAINING, "drained across the master restart");
-    // The agent's own drain was its process's: a new process starts ONLINE.
-    ownBack.register("w-own-drain", { tags: ["persist"], instanceId: "o-2" });
-    await ownBack.next("registered");
-    assert.is(await status(c2, "w-own-drain"), WorkerStatus.WORKER_STATUS_ONLINE);
+    const second = await startTestMaster({ heartbeatIntervalMs: 3000 }, first.db);
+    const c2 = rawClients(second.address);
+    const back = new RawAgent(second.address);
+    const ownBack = new RawAgent(second.address);
+    try {
+      const row = (await second.master.store.loadActive()).workers.find((w) => w.id === "w-op-drain");
+      assert.is(row?.drain?.reason, "disk swap", "the drain is in the worker's row");
+      back.register("w-op-drain", { tags: ["persist"], instanceId: "d-3" });
+      await back.next("registered");
+      assert.is(await status(c2, "w-op-drain"), WorkerStatus.WORKER_STATUS_DRAINING, "drained across the master restart");
+      // The agent's own drain was its process's: a new process starts ONLINE.
+      ownBack.register("w-own-drain", { tags: ["persist"], instanceId: "o-2" });
+      await ownBack.next("registered");
+      assert.is(await status(c2, "w-own-drain"), WorkerStatus.WORKER_STATUS_ONLINE);
 
-    const tasks = [];
-    for (let i = 0; i < 3; i++) tasks.push((await call(c2.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["persist"] } })).task);
-    for (let i = 0; i < 3; i++) await ownBack.next("assign");
-    await second.master.dispatcher.tick();
-    back.send({ $case: "heartbeat", value: { seq: 1 } });
-    await back.next("heartbeatAck"); // whatever the master sent before this answer has arrived
-    const assignedToDrained = [];
-    for (let a = back.take("assign"); a; a = back.take("assign")) assignedToDrained.push(a);
-    assert.is(assignedToDrained.length, 0, "no assignment reaches the drained worker");
-    for (const t of tasks) {
-      const got = (await call(c2.tasks, "getTask", { taskId: t.id })).task;
-      assert.equal(got.attempts.map((a: { workerId: string }) => a.workerId), ["w-own-drain"]);
-      await call(c2.tasks, "cancelTask", { taskId: t.id, reason: "test over" });
+      const tasks = [];
+      for (let i = 0; i < 3; i++) tasks.push((await call(c2.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["persist"] } })).task);
+      for (let i = 0; i < 3; i++) await ownBack.next("assign");
+      await second.master.dispatcher.tick();
+      back.send({ $case: "heartbeat", value: { seq: 1 } });
+      await back.next("heartbeatAck"); // whatever the master sent before this answer has arrived
+      const assignedToDrained = [];
+      for (let a = back.take("assign"); a; a = back.take("assign")) assignedToDrained.push(a);
+      assert.is(assignedToDrained.length, 0, "no assignment reaches the drained worker");
+      for (const t of tasks) {
+        const got = (await call(c2.tasks, "getTask", { taskId: t.id })).task;
+        assert.equal(
+          got.attempts.map((a: { workerId: string }) => a.workerId),
+          ["w-own-drain"],
+        );
+        await call(c2.tasks, "cancelTask", { taskId: t.id, reason: "test over" });
+      }
+      assert.is(await status(c2, "w-op-drain"), WorkerStatus.WORKER_STATUS_DRAINING, "heartbeats do not undo it");
+    } finally {
+      back.close();
+      ownBack.close();
+      c2.close();
+      await second.cleanup();
     }
-    assert.is(await status(c2, "w-op-drain"), WorkerStatus.WORKER_STATUS_DRAINING, "heartbeats do not undo it");
-  } finally {
-    back.close();
-    ownBack.close();
-    c2.close();
-    await second.cleanup();
-  }
-});
+  },
+);
 
 s("LOST requeues without using a retry (max_retries 0 still succeeds); a failure uses one and waits the backoff", async ({ m, c }) => {
   const agent = new RawAgent(m.address);
@@ -232,10 +238,19 @@ s("a success reported after the master gave its attempt up as LOST: the task is 
   assert.match(cancel.reason, /already succeeded/);
   const done = (await call(c.tasks, "getTask", { taskId: task.id })).task;
   assert.is(done.state, TaskState.TASK_STATE_SUCCEEDED);
-  assert.equal(done.attempts.map((a: { result?: { outcome: number } }) => a.result?.outcome), [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, undefined]);
+  assert.equal(
+    done.attempts.map((a: { result?: { outcome: number } }) => a.result?.outcome),
+    [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, undefined],
+  );
   assert.equal([done.retriesUsed, done.requeues], [0, 1]);
   // The canceled rerun's own report lands on its attempt only.
-  again.send({ $case: "finished", value: { attemptId: rerun.attemptId, result: { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, exitCode: -1 }, finishedAt: new Date() } }, 2);
+  again.send(
+    {
+      $case: "finished",
+      value: { attemptId: rerun.attemptId, result: { ...ok, outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, exitCode: -1 }, finishedAt: new Date() },
+    },
+    2,
+  );
   let acked = 0;
   while (acked < 2) acked = (await again.next("ack")).seq;
   assert.is((await call(c.tasks, "getTask", { taskId: task.id })).task.state, TaskState.TASK_STATE_SUCCEEDED);

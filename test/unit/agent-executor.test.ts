@@ -139,7 +139,10 @@ test("env, working dir and Taskgrid variables reach the process", async () => {
   const dir = mkdtempSync(join(tmpdir(), "agent-exec-cwd-"));
   try {
     const { executor } = makeExecutor();
-    const r = req(["sh", "-c", 'echo "$FOO|$TASKGRID_TASK_ID|$TASKGRID_ATTEMPT_ID|${TASKGRID_PROGRESS_FILE:+set}"; pwd'], { env: { FOO: "bar baz" }, workingDir: dir });
+    const r = req(["sh", "-c", 'echo "$FOO|$TASKGRID_TASK_ID|$TASKGRID_ATTEMPT_ID|${TASKGRID_PROGRESS_FILE:+set}"; pwd'], {
+      env: { FOO: "bar baz" },
+      workingDir: dir,
+    });
     const result = await executor.run(r);
     assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
     assert.is(result.outputTail, `bar baz|${r.taskId}|${r.attemptId}|set\n${realpathSync(dir)}\n`);
@@ -164,7 +167,14 @@ test("progress lines are reported in order; malformed ones are plain output", as
   const script = "echo ::progress 10; echo ::progress abc; echo ::progress 50 half way; echo '::progress 250'; echo done";
   const result = await executor.run(req(["sh", "-c", script]));
   assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
-  assert.equal(rec.progress.map((p) => [p.percent, p.message]), [[10, ""], [50, "half way"], [100, ""]]);
+  assert.equal(
+    rec.progress.map((p) => [p.percent, p.message]),
+    [
+      [10, ""],
+      [50, "half way"],
+      [100, ""],
+    ],
+  );
   assert.match(result.outputTail, /done\n$/);
 });
 
@@ -185,7 +195,10 @@ test("cancel sends SIGTERM to the process group: CANCELED", async () => {
   const r = req(["sleep", "30"]);
   const run = executor.run(r);
   await rec.nextStarted();
-  assert.equal(executor.running().map((a) => a.attemptId), [r.attemptId]);
+  assert.equal(
+    executor.running().map((a) => a.attemptId),
+    [r.attemptId],
+  );
   assert.ok(executor.cancel(r.attemptId, 10_000));
   const result = await run;
   assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED);

@@ -29,22 +29,34 @@ test("on start, groups left by a dead agent process are killed; a reused pid is 
   try {
     const orphanExit = exited(orphan);
     const previous = await deadPid();
-    writeFileSync(join(dir, `lease-${previous}.json`), JSON.stringify({
-      agentPid: previous, expiresAtMs: null, graceMs: 0,
-      groups: [
-        { pid: orphan.pid, start: processStartTime(orphan.pid!) },
-        { pid: bystander.pid, start: "1" }, // the pid is now someone else's: its start time differs
-      ],
-    }));
+    writeFileSync(
+      join(dir, `lease-${previous}.json`),
+      JSON.stringify({
+        agentPid: previous,
+        expiresAtMs: null,
+        graceMs: 0,
+        groups: [
+          { pid: orphan.pid, start: processStartTime(orphan.pid!) },
+          { pid: bystander.pid, start: "1" }, // the pid is now someone else's: its start time differs
+        ],
+      }),
+    );
     const logs: string[] = [];
-    const file = new LeaseFile(dir, () => ({ expiresAtWallMs: null, graceMs: 0, pids: [] }), (msg) => logs.push(msg));
+    const file = new LeaseFile(
+      dir,
+      () => ({ expiresAtWallMs: null, graceMs: 0, pids: [] }),
+      (msg) => logs.push(msg),
+    );
     file.start(50);
     assert.is(await orphanExit, "SIGKILL");
     assert.is(bystander.exitCode, null);
     assert.is(bystander.signalCode, null, "a process reusing a listed pid is not signalled");
     assert.match(logs.join("\n"), /killed task process groups left by a previous agent process/);
     assert.not.ok(existsSync(join(dir, `lease-${previous}.json`)), "the dead predecessor's file is gone");
-    assert.equal(readdirSync(dir).filter((n) => n.startsWith("lease-")), [`lease-${process.pid}.json`]);
+    assert.equal(
+      readdirSync(dir).filter((n) => n.startsWith("lease-")),
+      [`lease-${process.pid}.json`],
+    );
     file.remove();
   } finally {
     for (const c of [orphan, bystander]) if (c.exitCode === null && c.signalCode === null) process.kill(-c.pid!, "SIGKILL");

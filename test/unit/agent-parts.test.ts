@@ -37,7 +37,10 @@ test("report log: numbers reports, keeps them until acked, drops only progress p
   log.add(finished("b"));
   assert.is(log.size, 4, "started and finished are never dropped");
   assert.equal(log.finishedAttemptIds(), ["a", "b"]);
-  assert.equal(log.ack(3).map((r) => r.seq), [1, 3]);
+  assert.equal(
+    log.ack(3).map((r) => r.seq),
+    [1, 3],
+  );
   assert.equal(names(), ["4:started:b", "5:finished:b"]);
   log.forget("b");
   assert.is(log.size, 0);
@@ -53,7 +56,10 @@ test("config: defaults, sanitised worker id, validation names the option", () =>
   assert.is(c.heartbeatIntervalMs, 3000);
   assert.is(sanitizeWorkerId(""), "worker");
   assert.is(sanitizeWorkerId("x".repeat(200)).length, 128);
-  assert.throws(() => resolveAgentConfig({ master: "" }), (e: unknown) => e instanceof AgentConfigError && e.option === "master");
+  assert.throws(
+    () => resolveAgentConfig({ master: "" }),
+    (e: unknown) => e instanceof AgentConfigError && e.option === "master",
+  );
   assert.throws(() => resolveAgentConfig({ master: "h:1", maxTasks: -1 }), /agent option maxTasks/);
   assert.throws(() => resolveAgentConfig({ master: "h:1", workerId: "bad id" }), /agent option workerId/);
   assert.throws(() => resolveAgentConfig({ master: "h:1", heartbeatIntervalMs: 0 }), /heartbeatIntervalMs must be > 0/);
@@ -92,7 +98,15 @@ test("output tail: bounded in bytes across many chunks", () => {
 
 test("attempt env: Taskgrid variables win over the task's env", () => {
   const env = attemptEnv(
-    { taskId: "t", attemptId: "a", taskEnv: { TASKGRID_TASK_ID: "spoof", X: "1" }, gpuIndexes: [0, 2], gpuUuids: null, machineHasGpus: true, progressFile: "/p" },
+    {
+      taskId: "t",
+      attemptId: "a",
+      taskEnv: { TASKGRID_TASK_ID: "spoof", X: "1" },
+      gpuIndexes: [0, 2],
+      gpuUuids: null,
+      machineHasGpus: true,
+      progressFile: "/p",
+    },
     { PATH: "/bin", TASKGRID_GPU_UUIDS: "stale" },
   );
   assert.equal(env, { PATH: "/bin", X: "1", TASKGRID_TASK_ID: "t", TASKGRID_ATTEMPT_ID: "a", TASKGRID_PROGRESS_FILE: "/p", CUDA_VISIBLE_DEVICES: "0,2" });

@@ -32,7 +32,10 @@ test("parses the 8 x H100 fixture", () => {
   const r = parseNvidiaSmiCsv(fixture("h100x8.csv"));
   if (!r.ok) throw new Error(r.error);
   assert.is(r.gpus.length, 8);
-  assert.equal(r.gpus.map((g) => g.gpu.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.equal(
+    r.gpus.map((g) => g.gpu.index),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  );
   assert.equal(r.gpus[0].gpu, { index: 0, uuid: "GPU-8d7f3e2a-1c4b-4e6f-9a0d-2b5c7e9f1a3d", model: "NVIDIA H100 80GB HBM3", memoryMib: 81559, numaNode: -1 });
   assert.equal(r.gpus[3].telemetry, { index: 3, utilizationPercent: 97, memoryUsedMib: 61234 });
   assert.equal(r.gpus[7].telemetry, { index: 7, utilizationPercent: 0, memoryUsedMib: 0 });
@@ -41,10 +44,22 @@ test("parses the 8 x H100 fixture", () => {
 test("parses [N/A] and [Not Supported] fields of the mixed fixture as 0", () => {
   const r = parseNvidiaSmiCsv(fixture("mixed.csv"));
   if (!r.ok) throw new Error(r.error);
-  assert.equal(r.gpus.map((g) => g.gpu.model), ["NVIDIA A100-PCIE-40GB", "Tesla T4", "NVIDIA GeForce RTX 3090"]);
-  assert.equal(r.gpus.map((g) => g.gpu.memoryMib), [40960, 15360, 24576]);
-  assert.equal(r.gpus.map((g) => g.telemetry.utilizationPercent), [0, 0, 0]);
-  assert.equal(r.gpus.map((g) => g.telemetry.memoryUsedMib), [37, 5, 318]);
+  assert.equal(
+    r.gpus.map((g) => g.gpu.model),
+    ["NVIDIA A100-PCIE-40GB", "Tesla T4", "NVIDIA GeForce RTX 3090"],
+  );
+  assert.equal(
+    r.gpus.map((g) => g.gpu.memoryMib),
+    [40960, 15360, 24576],
+  );
+  assert.equal(
+    r.gpus.map((g) => g.telemetry.utilizationPercent),
+    [0, 0, 0],
+  );
+  assert.equal(
+    r.gpus.map((g) => g.telemetry.memoryUsedMib),
+    [37, 5, 318],
+  );
 });
 
 test("garbage and the driver-failure text are parse errors, empty output is no GPUs", () => {
@@ -79,7 +94,14 @@ test("fake nvidia-smi with the fixture's 6 columns: NUMA node unknown (-1)", asy
   const { env } = fakeNvidiaSmi(fixture("mixed.csv"));
   const sample = await new GpuProbe({ env }).sample();
   assert.is(sample.error, null);
-  assert.equal(sample.gpus.map((g) => [g.index, g.numaNode]), [[0, -1], [1, -1], [2, -1]]);
+  assert.equal(
+    sample.gpus.map((g) => [g.index, g.numaNode]),
+    [
+      [0, -1],
+      [1, -1],
+      [2, -1],
+    ],
+  );
 });
 
 test("failing nvidia-smi (exit 9): probe error, no GPUs, no throw", async () => {

@@ -64,7 +64,15 @@ function setup() {
 
 const register: AgentMessage["body"] = {
   $case: "register",
-  value: { workerId: "w1", hostname: "w1", tags: [], capacity: { cpuMillis: 1000, memoryMib: 1024, maxTasks: 1, gpus: [] }, running: [], agentVersion: "t", instanceId: "i1" },
+  value: {
+    workerId: "w1",
+    hostname: "w1",
+    tags: [],
+    capacity: { cpuMillis: 1000, memoryMib: 1024, maxTasks: 1, gpus: [] },
+    running: [],
+    agentVersion: "t",
+    instanceId: "i1",
+  },
 };
 const ok = { outcome: 1, exitCode: 0, signal: "", outputTail: "", durationMs: 0, message: "" };
 const started = (attemptId: string): AgentMessage["body"] => ({ $case: "started", value: { attemptId, pid: 1, startedAt: new Date(1) } });

@@ -31,11 +31,36 @@ function memoryTokens() {
 async function setup(extra: Partial<TokenRecord> = {}) {
   const tokens = memoryTokens();
   const { id, secret, token } = newToken();
-  const record: TokenRecord = { id, name: "ci", project: "A", role: "submitter", workerPattern: "", secretHash: await hashSecret(secret), createdAtMs: 0, createdBy: "", expiresAtMs: null, lastUsedAtMs: null, revokedAtMs: null, ...extra };
+  const record: TokenRecord = {
+    id,
+    name: "ci",
+    project: "A",
+    role: "submitter",
+    workerPattern: "",
+    secretHash: await hashSecret(secret),
+    createdAtMs: 0,
+    createdBy: "",
+    expiresAtMs: null,
+    lastUsedAtMs: null,
+    revokedAtMs: null,
+    ...extra,
+  };
   await tokens.store.insert(record);
-  const clock = { ms: 1_000, now() { return this.ms; } };
+  const clock = {
+    ms: 1_000,
+    now() {
+      return this.ms;
+    },
+  };
   const failures: string[] = [];
-  const auth = new Authenticator({ tokens: tokens.store, clock, log: createLogger({ level: "error", write: () => {} }), refreshMs: 1000, onFailure: (r) => failures.push(r), failureLimit: { burst: 3, refillPerSecond: 1 } });
+  const auth = new Authenticator({
+    tokens: tokens.store,
+    clock,
+    log: createLogger({ level: "error", write: () => {} }),
+    refreshMs: 1000,
+    onFailure: (r) => failures.push(r),
+    failureLimit: { burst: 3, refillPerSecond: 1 },
+  });
   return { tokens, record, token, header: `Bearer ${token}`, clock, failures, auth };
 }
 

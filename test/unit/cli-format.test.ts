@@ -14,7 +14,13 @@ const now = new Date("2025-01-01T12:00:00Z");
 const ago = (ms: number) => new Date(now.getTime() - ms);
 
 test("table columns align and lines carry no trailing spaces", () => {
-  const out = formatTable(["ID", "STATE", "NAME"], [["a", "RUNNING", "x"], ["bbbb", "QUEUED", ""]]);
+  const out = formatTable(
+    ["ID", "STATE", "NAME"],
+    [
+      ["a", "RUNNING", "x"],
+      ["bbbb", "QUEUED", ""],
+    ],
+  );
   assert.is(out, "ID    STATE    NAME\na     RUNNING  x\nbbbb  QUEUED\n");
 });
 
@@ -22,10 +28,26 @@ test("an empty table still prints its header", () => {
   assert.is(formatTable(["ID", "STATE"], []), "ID  STATE\n");
 });
 
-const durations: [number, string][] = [[0, "0ms"], [250, "250ms"], [1500, "1.5s"], [30_000, "30s"], [90_000, "1m30s"], [7_200_000, "2h"], [90_061_000, "1d1h"]];
+const durations: [number, string][] = [
+  [0, "0ms"],
+  [250, "250ms"],
+  [1500, "1.5s"],
+  [30_000, "30s"],
+  [90_000, "1m30s"],
+  [7_200_000, "2h"],
+  [90_061_000, "1d1h"],
+];
 for (const [ms, text] of durations) test(`duration ${ms} ms prints as ${text}`, () => assert.is(formatDuration(ms), text));
 
-const ages: [number, string][] = [[0, "0s"], [59_000, "59s"], [60_000, "1m"], [3_599_000, "59m"], [7_200_000, "2h"], [3 * 86_400_000, "3d"], [-5000, "0s"]];
+const ages: [number, string][] = [
+  [0, "0s"],
+  [59_000, "59s"],
+  [60_000, "1m"],
+  [3_599_000, "59m"],
+  [7_200_000, "2h"],
+  [3 * 86_400_000, "3d"],
+  [-5000, "0s"],
+];
 for (const [ms, text] of ages) test(`age of ${ms} ms prints as ${text}`, () => assert.is(formatAge(ago(ms), now), text));
 
 test("sizes, cores, truncation, progress bar, shell quoting", () => {
@@ -47,16 +69,32 @@ function sampleTask(): Task {
     id: "t1",
     state: TaskState.TASK_STATE_FAILED,
     createdAt: ago(120_000),
-    spec: { name: "", command: ["python", "train.py"], queueClass: QueueClass.QUEUE_CLASS_LIVE, priority: Priority.PRIORITY_HIGH, resources: { cpuMillis: 500, memoryMib: 1024, gpuCount: 1, gpuModel: "H100" } },
-    attempts: [{
-      id: "a1", number: 1, workerId: "worker-1", gpuIndexes: [0], assignedAt: ago(60_000), startedAt: ago(59_000), finishedAt: ago(1000),
-      result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 3, durationMs: 58_000, outputTail: "boom\n" },
-      decision: {
-        strategy: "rts", feasibleWorkers: 2, weightsVersion: "abc123",
-        chosen: { workerId: "worker-1", score: 0.8123, deadline: 1, affinity: 0.5, load: 0.9, io: 1, success: 0.75, penalty: 0 },
-        runnerUp: { workerId: "worker-2", score: 0.6, deadline: 1, affinity: 0, load: 0.5, io: 1, success: 0.5, penalty: 0.1 },
+    spec: {
+      name: "",
+      command: ["python", "train.py"],
+      queueClass: QueueClass.QUEUE_CLASS_LIVE,
+      priority: Priority.PRIORITY_HIGH,
+      resources: { cpuMillis: 500, memoryMib: 1024, gpuCount: 1, gpuModel: "H100" },
+    },
+    attempts: [
+      {
+        id: "a1",
+        number: 1,
+        workerId: "worker-1",
+        gpuIndexes: [0],
+        assignedAt: ago(60_000),
+        startedAt: ago(59_000),
+        finishedAt: ago(1000),
+        result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 3, durationMs: 58_000, outputTail: "boom\n" },
+        decision: {
+          strategy: "rts",
+          feasibleWorkers: 2,
+          weightsVersion: "abc123",
+          chosen: { workerId: "worker-1", score: 0.8123, deadline: 1, affinity: 0.5, load: 0.9, io: 1, success: 0.75, penalty: 0 },
+          runnerUp: { workerId: "worker-2", score: 0.6, deadline: 1, affinity: 0, load: 0.5, io: 1, success: 0.5, penalty: 0.1 },
+        },
       },
-    }],
+    ],
     result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 3, durationMs: 58_000, outputTail: "boom\n" },
   });
 }
@@ -79,12 +117,26 @@ test("task detail explains the placement and shows the result and output", () =>
 
 test("get says what each earlier attempt led to: a requeue (no retry used) or a retry, and the budgets used", () => {
   const attempt = (number: number, outcome: AttemptOutcome, message: string) => ({
-    id: `a${number}`, number, workerId: `w${number}`, gpuIndexes: [], assignedAt: ago(60_000), startedAt: ago(59_000), finishedAt: ago(58_000),
+    id: `a${number}`,
+    number,
+    workerId: `w${number}`,
+    gpuIndexes: [],
+    assignedAt: ago(60_000),
+    startedAt: ago(59_000),
+    finishedAt: ago(58_000),
     result: TaskResult.fromPartial({ outcome, exitCode: outcome === AttemptOutcome.ATTEMPT_OUTCOME_FAILED ? 1 : -1, message }),
   });
   const task = Task.fromPartial({
-    id: "t1", state: TaskState.TASK_STATE_RUNNING, spec: { command: ["true"], maxRetries: 2 }, retriesUsed: 1, requeues: 1,
-    attempts: [attempt(1, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "worker w1 went OFFLINE"), attempt(2, AttemptOutcome.ATTEMPT_OUTCOME_FAILED, ""), { id: "a3", number: 3, workerId: "w3", assignedAt: ago(1000) }],
+    id: "t1",
+    state: TaskState.TASK_STATE_RUNNING,
+    spec: { command: ["true"], maxRetries: 2 },
+    retriesUsed: 1,
+    requeues: 1,
+    attempts: [
+      attempt(1, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "worker w1 went OFFLINE"),
+      attempt(2, AttemptOutcome.ATTEMPT_OUTCOME_FAILED, ""),
+      { id: "a3", number: 3, workerId: "w3", assignedAt: ago(1000) },
+    ],
   });
   const out = formatTaskDetail(task, now);
   assert.match(out, /#1 {2}w1 .* LOST \(worker w1 went OFFLINE\) {2}-> requeued \(lost by the infrastructure: no retry used\)\n/);
@@ -97,13 +149,27 @@ test("get says what each earlier attempt led to: a requeue (no retry used) or a 
 test("event lines: state changes, then progress", () => {
   const e = (state: TaskState, extra: Partial<TaskEvent> = {}) => TaskEvent.fromPartial({ taskId: "t1", state, ...extra });
   assert.is(formatEventLine(e(TaskState.TASK_STATE_RUNNING, { workerId: "w1" }), TaskState.TASK_STATE_ASSIGNED), "task t1 RUNNING on w1");
-  assert.is(formatEventLine(e(TaskState.TASK_STATE_RUNNING, { progress: 42, progressMessage: "epoch 2" }), TaskState.TASK_STATE_RUNNING), "task t1 progress 42% epoch 2");
-  const canceled = e(TaskState.TASK_STATE_CANCELED, { result: TaskResult.fromPartial({ outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, exitCode: -1, message: "by alice" }) });
+  assert.is(
+    formatEventLine(e(TaskState.TASK_STATE_RUNNING, { progress: 42, progressMessage: "epoch 2" }), TaskState.TASK_STATE_RUNNING),
+    "task t1 progress 42% epoch 2",
+  );
+  const canceled = e(TaskState.TASK_STATE_CANCELED, {
+    result: TaskResult.fromPartial({ outcome: AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, exitCode: -1, message: "by alice" }),
+  });
   assert.is(formatEventLine(canceled, TaskState.TASK_STATE_RUNNING), "task t1 CANCELED (by alice)");
 });
 
 function captureIo(): Io & { errText: string } {
-  const io = { errText: "", out() {}, err(t: string) { io.errText += t; }, errIsTTY: false, env: {}, now: () => now };
+  const io = {
+    errText: "",
+    out() {},
+    err(t: string) {
+      io.errText += t;
+    },
+    errIsTTY: false,
+    env: {},
+    now: () => now,
+  };
   return io;
 }
 
@@ -111,7 +177,8 @@ test("event printer without a terminal prints plain lines and skips no-op repeat
   const io = captureIo();
   const printer = new EventPrinter(io, false);
   const e = (state: TaskState, progress = 0) => TaskEvent.fromPartial({ taskId: "t1", state, progress });
-  for (const ev of [e(TaskState.TASK_STATE_QUEUED), e(TaskState.TASK_STATE_QUEUED), e(TaskState.TASK_STATE_RUNNING), e(TaskState.TASK_STATE_RUNNING, 50)]) printer.print(ev);
+  for (const ev of [e(TaskState.TASK_STATE_QUEUED), e(TaskState.TASK_STATE_QUEUED), e(TaskState.TASK_STATE_RUNNING), e(TaskState.TASK_STATE_RUNNING, 50)])
+    printer.print(ev);
   assert.is(io.errText, "task t1 QUEUED\ntask t1 RUNNING\ntask t1 progress 50%\n");
 });
 
@@ -127,19 +194,35 @@ test("event printer on a terminal redraws a bar in place", () => {
 
 test("workers table shows allocation over capacity and last seen", () => {
   const w = Worker.fromPartial({
-    id: "w1", status: WorkerStatus.WORKER_STATUS_ONLINE, tags: ["gpu", "ssd"], lastSeenAt: ago(2000),
+    id: "w1",
+    status: WorkerStatus.WORKER_STATUS_ONLINE,
+    tags: ["gpu", "ssd"],
+    lastSeenAt: ago(2000),
     capacity: { cpuMillis: 8000, memoryMib: 16384, maxTasks: 8, gpus: [{ index: 0 }, { index: 1 }] },
-    allocatedCpuMillis: 1500, allocatedMemoryMib: 512, allocatedGpuIndexes: [1], runningAttempts: 2,
+    allocatedCpuMillis: 1500,
+    allocatedMemoryMib: 512,
+    allocatedGpuIndexes: [1],
+    runningAttempts: 2,
   });
-  assert.is(formatWorkerTable([w], now), "ID  STATUS  TAGS     CPU    MEM         GPUS  RUNNING  LAST SEEN\nw1  ONLINE  gpu,ssd  1.5/8  512Mi/16Gi  1/2   2/8      2s ago\n");
+  assert.is(
+    formatWorkerTable([w], now),
+    "ID  STATUS  TAGS     CPU    MEM         GPUS  RUNNING  LAST SEEN\nw1  ONLINE  gpu,ssd  1.5/8  512Mi/16Gi  1/2   2/8      2s ago\n",
+  );
 });
 
 test("scheduler info shows weights, fallback rate, queues and workers", () => {
   const info = GetSchedulerInfoResponse.fromPartial({
-    orderingPolicy: "priority", placementStrategy: "rts", weightsVersion: "abc", weightsError: "w_load: must be >= 0",
+    orderingPolicy: "priority",
+    placementStrategy: "rts",
+    weightsVersion: "abc",
+    weightsError: "w_load: must be >= 0",
     weights: { wDeadline: 0.35, wAffinity: 0.2, wLoad: 0.25, wIo: 0.1, wSuccess: 0.05, wPenalty: 0.05 },
-    decisionsByStrategy: { rts: 90, round_robin: 10 }, fallbacksByReason: { no_telemetry: 10 },
-    queueLengths: [{ queueClass: QueueClass.QUEUE_CLASS_LIVE, priority: Priority.PRIORITY_HIGH, length: 4 }, { queueClass: QueueClass.QUEUE_CLASS_BATCH, priority: Priority.PRIORITY_LOW, length: 0 }],
+    decisionsByStrategy: { rts: 90, round_robin: 10 },
+    fallbacksByReason: { no_telemetry: 10 },
+    queueLengths: [
+      { queueClass: QueueClass.QUEUE_CLASS_LIVE, priority: Priority.PRIORITY_HIGH, length: 4 },
+      { queueClass: QueueClass.QUEUE_CLASS_BATCH, priority: Priority.PRIORITY_LOW, length: 0 },
+    ],
     workersByStatus: [{ status: WorkerStatus.WORKER_STATUS_ONLINE, count: 3 }],
   });
   const out = formatSchedulerInfo(info, now);

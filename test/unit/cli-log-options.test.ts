@@ -33,10 +33,22 @@ test("flag wins over env; unset stays unset", () => {
 });
 
 test("a bad level or format is a usage error naming the flag or the variable", () => {
-  assert.match(usageMessage(() => logOptions(args("--log-level", "verbose"), {})), /^--log-level: "verbose" is not one of debug, info, warn, error$/);
-  assert.match(usageMessage(() => logOptions(args(), { TASKGRID_LOG_LEVEL: "INFO" })), /^TASKGRID_LOG_LEVEL: "INFO"/);
-  assert.match(usageMessage(() => logOptions(args("--log-format", "xml"), {})), /^--log-format: "xml" is not one of json, text$/);
-  assert.match(usageMessage(() => logOptions(args(), { TASKGRID_LOG_FORMAT: "pretty" })), /^TASKGRID_LOG_FORMAT/);
+  assert.match(
+    usageMessage(() => logOptions(args("--log-level", "verbose"), {})),
+    /^--log-level: "verbose" is not one of debug, info, warn, error$/,
+  );
+  assert.match(
+    usageMessage(() => logOptions(args(), { TASKGRID_LOG_LEVEL: "INFO" })),
+    /^TASKGRID_LOG_LEVEL: "INFO"/,
+  );
+  assert.match(
+    usageMessage(() => logOptions(args("--log-format", "xml"), {})),
+    /^--log-format: "xml" is not one of json, text$/,
+  );
+  assert.match(
+    usageMessage(() => logOptions(args(), { TASKGRID_LOG_FORMAT: "pretty" })),
+    /^TASKGRID_LOG_FORMAT/,
+  );
 });
 
 test("master options: config file key < env < flag; a bad file value names the file and the key", () => {
@@ -45,8 +57,14 @@ test("master options: config file key < env < flag; a bad file value names the f
   assert.is(resolveMasterOptions(args("--config", "m.yaml"), { TASKGRID_LOG_LEVEL: "error" }, file).logLevel, "error");
   assert.is(resolveMasterOptions(args("--config", "m.yaml", "--log-level", "debug"), { TASKGRID_LOG_LEVEL: "error" }, file).logLevel, "debug");
   assert.is(resolveMasterOptions(args(), {}, noFile).logLevel, undefined);
-  assert.match(usageMessage(() => parseConfigFile("log_level: loud\n", "m.yaml")), /^m\.yaml: log_level: "loud" is not one of/);
-  assert.match(usageMessage(() => parseConfigFile('{"logFormat": 3}', "m.json")), /^m\.json: logFormat: 3 is not one of json, text/);
+  assert.match(
+    usageMessage(() => parseConfigFile("log_level: loud\n", "m.yaml")),
+    /^m\.yaml: log_level: "loud" is not one of/,
+  );
+  assert.match(
+    usageMessage(() => parseConfigFile('{"logFormat": 3}', "m.json")),
+    /^m\.json: logFormat: 3 is not one of json, text/,
+  );
 });
 
 test("programmatic configs reject bad values naming the key", () => {

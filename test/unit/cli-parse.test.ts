@@ -4,8 +4,18 @@ import * as assert from "uvu/assert";
 import { parseArgs } from "../../src/cli/args.js";
 import { parseConfigFile, resolveMasterOptions } from "../../src/cli/master-options.js";
 import {
-  parseAddress, parseCpuMillis, parseDeadline, parseDurationMs, parseInteger, parseKeyValues, parseList, parseMemoryMib,
-  parseNumber, parsePriority, parseQueueClass, parseTaskStates,
+  parseAddress,
+  parseCpuMillis,
+  parseDeadline,
+  parseDurationMs,
+  parseInteger,
+  parseKeyValues,
+  parseList,
+  parseMemoryMib,
+  parseNumber,
+  parsePriority,
+  parseQueueClass,
+  parseTaskStates,
 } from "../../src/cli/parse.js";
 import { specFromFlags, SPEC_FLAGS } from "../../src/cli/spec-from-flags.js";
 import { waitExitCode } from "../../src/cli/commands/submit.js";
@@ -25,8 +35,17 @@ function throwsUsage(fn: () => unknown, ...parts: string[]): void {
 }
 
 const durations: [string, number][] = [
-  ["0", 0], ["1500ms", 1500], ["30s", 30_000], ["5m", 300_000], ["1h", 3_600_000], ["1h30m", 5_400_000],
-  ["1.5h", 5_400_000], ["2d", 172_800_000], ["1m30s", 90_000], ["0.5s", 500], ["10s250ms", 10_250],
+  ["0", 0],
+  ["1500ms", 1500],
+  ["30s", 30_000],
+  ["5m", 300_000],
+  ["1h", 3_600_000],
+  ["1h30m", 5_400_000],
+  ["1.5h", 5_400_000],
+  ["2d", 172_800_000],
+  ["1m30s", 90_000],
+  ["0.5s", 500],
+  ["10s250ms", 10_250],
 ];
 for (const [text, ms] of durations) {
   test(`duration ${text} = ${ms} ms`, () => assert.is(parseDurationMs(text, "estimate"), ms));
@@ -43,7 +62,14 @@ test("deadline: +duration is relative to now; ISO is absolute", () => {
   throwsUsage(() => parseDeadline("+soon", "deadline", now), "--deadline");
 });
 
-const cpus: [string, number][] = [["0.5", 500], ["2", 2000], ["500m", 500], ["1.25", 1250], ["0", 0], ["1024", 1_024_000]];
+const cpus: [string, number][] = [
+  ["0.5", 500],
+  ["2", 2000],
+  ["500m", 500],
+  ["1.25", 1250],
+  ["0", 0],
+  ["1024", 1_024_000],
+];
 for (const [text, millis] of cpus) {
   test(`cpu ${text} = ${millis} millicores`, () => assert.is(parseCpuMillis(text, "cpu"), millis));
 }
@@ -52,7 +78,14 @@ for (const bad of ["abc", "-1", "1.5m", "", "2 cores"]) {
 }
 test("cpu: an implausible core count suggests millicores", () => throwsUsage(() => parseCpuMillis("1500", "cpu"), "--cpu", "1500m"));
 
-const mems: [string, number][] = [["512", 512], ["512Mi", 512], ["2Gi", 2048], ["1.5G", 1536], ["1GiB", 1024], ["1Ti", 1_048_576]];
+const mems: [string, number][] = [
+  ["512", 512],
+  ["512Mi", 512],
+  ["2Gi", 2048],
+  ["1.5G", 1536],
+  ["1GiB", 1024],
+  ["1Ti", 1_048_576],
+];
 for (const [text, mib] of mems) {
   test(`memory ${text} = ${mib} MiB`, () => assert.is(parseMemoryMib(text, "mem"), mib));
 }
@@ -86,7 +119,9 @@ test("enums accept any case and the proto prefix", () => {
   assert.is(parseQueueClass("QUEUE_CLASS_BATCH"), QueueClass.QUEUE_CLASS_BATCH);
   assert.is(parsePriority("High"), Priority.PRIORITY_HIGH);
   assert.equal(parseTaskStates(["running,queued", "RUNNING", "task_state_failed"]), [
-    TaskState.TASK_STATE_RUNNING, TaskState.TASK_STATE_QUEUED, TaskState.TASK_STATE_FAILED,
+    TaskState.TASK_STATE_RUNNING,
+    TaskState.TASK_STATE_QUEUED,
+    TaskState.TASK_STATE_FAILED,
   ]);
   throwsUsage(() => parseQueueClass("urgent"), "--queue", "live, default, batch");
   throwsUsage(() => parseTaskStates(["done"]), "--state", "succeeded");
@@ -98,7 +133,11 @@ test("addresses are host:port", () => {
 });
 
 test("flag syntax: --flag value, --flag=value, -h, repeats, -- rest", () => {
-  const specs = { name: { type: "string", description: "" }, label: { type: "string", multiple: true, description: "" }, wait: { type: "boolean", short: "w", description: "" } } as const;
+  const specs = {
+    name: { type: "string", description: "" },
+    label: { type: "string", multiple: true, description: "" },
+    wait: { type: "boolean", short: "w", description: "" },
+  } as const;
   const parsed = parseArgs(["--name", "x", "--label=a=1", "--label", "b=2", "-w", "pos", "--", "echo", "--name"], specs);
   assert.equal(parsed.flags, { name: "x", label: ["a=1", "b=2"], wait: true });
   assert.equal(parsed.positionals, ["pos"]);
@@ -124,18 +163,70 @@ test("stopAtPositional hands the command and its own flags through untouched", (
 test("submit flags build the full TaskSpec", () => {
   const now = new Date("2025-01-01T00:00:00Z");
   const argv = [
-    "--name", "train", "--project", "ml", "--label", "team=a", "--queue", "live", "--priority", "high", "--cpu", "0.5",
-    "--mem", "2Gi", "--gpus", "2", "--gpu-model", "H100", "--tags", "gpu,ssd", "--prefer", "zone=eu", "--kind", "resnet",
-    "--io", "0.3", "--estimate", "5m", "--deadline", "+1h", "--timeout", "2h", "--retries", "3", "--env", "SEED=1",
-    "--cwd", "/work", "--idempotency-key", "k1", "--", "python", "train.py",
+    "--name",
+    "train",
+    "--project",
+    "ml",
+    "--label",
+    "team=a",
+    "--queue",
+    "live",
+    "--priority",
+    "high",
+    "--cpu",
+    "0.5",
+    "--mem",
+    "2Gi",
+    "--gpus",
+    "2",
+    "--gpu-model",
+    "H100",
+    "--tags",
+    "gpu,ssd",
+    "--prefer",
+    "zone=eu",
+    "--kind",
+    "resnet",
+    "--io",
+    "0.3",
+    "--estimate",
+    "5m",
+    "--deadline",
+    "+1h",
+    "--timeout",
+    "2h",
+    "--retries",
+    "3",
+    "--env",
+    "SEED=1",
+    "--cwd",
+    "/work",
+    "--idempotency-key",
+    "k1",
+    "--",
+    "python",
+    "train.py",
   ];
   const args = parseArgs(argv, SPEC_FLAGS, { stopAtPositional: true });
   assert.equal(specFromFlags(args, args.rest, now), {
-    name: "train", project: "ml", labels: { team: "a" }, queueClass: QueueClass.QUEUE_CLASS_LIVE, priority: Priority.PRIORITY_HIGH,
-    command: ["python", "train.py"], env: { SEED: "1" }, workingDir: "/work",
+    name: "train",
+    project: "ml",
+    labels: { team: "a" },
+    queueClass: QueueClass.QUEUE_CLASS_LIVE,
+    priority: Priority.PRIORITY_HIGH,
+    command: ["python", "train.py"],
+    env: { SEED: "1" },
+    workingDir: "/work",
     resources: { cpuMillis: 500, memoryMib: 2048, gpuCount: 2, gpuModel: "H100", gpuMemoryMib: 0 },
-    requiredTags: ["gpu", "ssd"], preferredTags: ["zone=eu"], kind: "resnet", ioIntensity: 0.3, estimateMs: 300_000,
-    deadline: new Date("2025-01-01T01:00:00Z"), timeoutMs: 7_200_000, maxRetries: 3, idempotencyKey: "k1",
+    requiredTags: ["gpu", "ssd"],
+    preferredTags: ["zone=eu"],
+    kind: "resnet",
+    ioIntensity: 0.3,
+    estimateMs: 300_000,
+    deadline: new Date("2025-01-01T01:00:00Z"),
+    timeoutMs: 7_200_000,
+    maxRetries: 3,
+    idempotencyKey: "k1",
   });
 });
 
@@ -145,7 +236,10 @@ test("submit --max-requeues and --retry-backoff set the failure budgets; unset, 
   assert.equal([spec.maxRequeues, spec.retryBackoffMs], [2, 30_000]);
   const plain = parseArgs(["--", "true"], SPEC_FLAGS, { stopAtPositional: true });
   assert.not.ok("maxRequeues" in specFromFlags(plain, plain.rest, new Date()));
-  throwsUsage(() => specFromFlags(parseArgs(["--max-requeues", "-1", "--", "true"], SPEC_FLAGS, { stopAtPositional: true }), ["true"], new Date()), "max-requeues");
+  throwsUsage(
+    () => specFromFlags(parseArgs(["--max-requeues", "-1", "--", "true"], SPEC_FLAGS, { stopAtPositional: true }), ["true"], new Date()),
+    "max-requeues",
+  );
 });
 
 test("submit without a command is a usage error", () => {
@@ -162,12 +256,20 @@ test("submit --wait exit codes follow the task", () => {
 });
 
 test("master options: file < env < flags; snake_case keys; unknown keys named", () => {
-  const specs = { listen: { type: "string", description: "" }, config: { type: "string", description: "" }, "data-dir": { type: "string", description: "" } } as const;
+  const specs = {
+    listen: { type: "string", description: "" },
+    config: { type: "string", description: "" },
+    "data-dir": { type: "string", description: "" },
+  } as const;
   const files: Record<string, string> = {
     "a.json": '{"listen":"127.0.0.1:1","dataDir":"fromfile","slaMultiplier":3}',
     "b.yaml": "# comment\nlisten: 127.0.0.1:2\nweights_path: 'w.json'\nsla_multiplier: 2.5\n",
   };
-  const read = (p: string) => files[p] ?? (() => { throw Object.assign(new Error("nope"), { code: "ENOENT" }); })();
+  const read = (p: string) =>
+    files[p] ??
+    (() => {
+      throw Object.assign(new Error("nope"), { code: "ENOENT" });
+    })();
   const opts = resolveMasterOptions(parseArgs(["--config", "a.json", "--listen", "127.0.0.1:3"], specs), { TASKGRID_DATA_DIR: "fromenv" }, read);
   assert.equal(opts, { listen: "127.0.0.1:3", dataDir: "fromenv", slaMultiplier: 3 });
   assert.equal(resolveMasterOptions(parseArgs(["--config", "b.yaml"], specs), {}, read), { listen: "127.0.0.1:2", weightsPath: "w.json", slaMultiplier: 2.5 });

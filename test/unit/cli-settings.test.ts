@@ -47,18 +47,75 @@ test("docs/operations.md's Configuration table is the one generated from MASTER_
 
 test("every flag, variable and config key the master took before is still there", () => {
   const flags = Object.keys(masterCommand.flags);
-  for (const flag of ["listen", "metrics", "database-url", "data-dir", "weights", "config", "auth", "insecure-allow-anyone", "bootstrap-token-file", "tls-cert", "tls-key", "tls-client-ca", "log-level", "log-format"]) {
+  for (const flag of [
+    "listen",
+    "metrics",
+    "database-url",
+    "data-dir",
+    "weights",
+    "config",
+    "auth",
+    "insecure-allow-anyone",
+    "bootstrap-token-file",
+    "tls-cert",
+    "tls-key",
+    "tls-client-ca",
+    "log-level",
+    "log-format",
+  ]) {
     assert.ok(flags.includes(flag), flag);
   }
   const envs = Object.values(MASTER_SETTINGS as Record<string, Setting>).map((s) => s.env);
-  for (const env of ["TASKGRID_LISTEN", "TASKGRID_METRICS", "TASKGRID_DATABASE_URL", "TASKGRID_DATA_DIR", "TASKGRID_WEIGHTS", "TASKGRID_AUTH", "TASKGRID_INSECURE_ALLOW_ANYONE", "TASKGRID_BOOTSTRAP_TOKEN_FILE", "TASKGRID_TLS_SERVER_CERT", "TASKGRID_TLS_SERVER_KEY", "TASKGRID_TLS_CLIENT_CA", "TASKGRID_LOG_LEVEL", "TASKGRID_LOG_FORMAT"]) {
+  for (const env of [
+    "TASKGRID_LISTEN",
+    "TASKGRID_METRICS",
+    "TASKGRID_DATABASE_URL",
+    "TASKGRID_DATA_DIR",
+    "TASKGRID_WEIGHTS",
+    "TASKGRID_AUTH",
+    "TASKGRID_INSECURE_ALLOW_ANYONE",
+    "TASKGRID_BOOTSTRAP_TOKEN_FILE",
+    "TASKGRID_TLS_SERVER_CERT",
+    "TASKGRID_TLS_SERVER_KEY",
+    "TASKGRID_TLS_CLIENT_CA",
+    "TASKGRID_LOG_LEVEL",
+    "TASKGRID_LOG_FORMAT",
+  ]) {
     assert.ok(envs.includes(env), env);
   }
   const keys = [
-    "listen", "metrics", "databaseUrl", "dataDir", "schema", "weightsPath", "ordering", "slaMultiplier", "heartbeatIntervalMs",
-    "suspectAfterMs", "offlineAfterMs", "livenessTickMs", "cancelGraceMs", "shutdownTimeoutMs", "logLevel", "logFormat",
-    "placement", "telemetryMaxAgeMs", "weightsPollMs", "staleMarginMs", "leaseMs", "leaseGraceMs", "defaultMaxRequeues",
-    "retryBackoffMs", "maxRetryBackoffMs", "auth", "insecureAllowAnyone", "bootstrapTokenFile", "authRefreshMs", "tlsCert", "tlsKey", "tlsClientCa",
+    "listen",
+    "metrics",
+    "databaseUrl",
+    "dataDir",
+    "schema",
+    "weightsPath",
+    "ordering",
+    "slaMultiplier",
+    "heartbeatIntervalMs",
+    "suspectAfterMs",
+    "offlineAfterMs",
+    "livenessTickMs",
+    "cancelGraceMs",
+    "shutdownTimeoutMs",
+    "logLevel",
+    "logFormat",
+    "placement",
+    "telemetryMaxAgeMs",
+    "weightsPollMs",
+    "staleMarginMs",
+    "leaseMs",
+    "leaseGraceMs",
+    "defaultMaxRequeues",
+    "retryBackoffMs",
+    "maxRetryBackoffMs",
+    "auth",
+    "insecureAllowAnyone",
+    "bootstrapTokenFile",
+    "authRefreshMs",
+    "tlsCert",
+    "tlsKey",
+    "tlsClientCa",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());
   // Each in camelCase and in snake_case.
@@ -79,7 +136,18 @@ test("the help of each process verb comes from its table", () => {
   assert.not.match(dev, /TASKGRID_LISTEN|TASKGRID_DATA_DIR|TASKGRID_METRICS/);
   assert.match(dev, /--state-dir DIR +.*\(default: DIR\/agent, DIR being --data-dir\)/);
   assert.match(helpText(agentCommand), /--state-dir DIR +.*\(default: \.taskgrid\/agent-ID\)/);
-  assert.equal(Object.keys(flagSpecs(DEV_SETTINGS)), ["listen", "data-dir", "metrics", "weights", "tags", "max-tasks", "id", "state-dir", "log-level", "log-format"]);
+  assert.equal(Object.keys(flagSpecs(DEV_SETTINGS)), [
+    "listen",
+    "data-dir",
+    "metrics",
+    "weights",
+    "tags",
+    "max-tasks",
+    "id",
+    "state-dir",
+    "log-level",
+    "log-format",
+  ]);
 });
 
 test("defaults are the table's: programmatic callers and the CLI agree", () => {
@@ -123,27 +191,68 @@ test("config files: YAML via the yaml package, nested tls, null = unset; message
   assert.equal(parseConfigFile(yaml, "m.yaml"), { listen: "127.0.0.1:2", slaMultiplier: 2.5, tls: { certFile: "s.pem", keyFile: "s.key" } });
   assert.equal(parseConfigFile("", "m.yaml"), {});
   assert.equal(parseConfigFile('{"tls": null, "databaseUrl": null}', "m.json"), {});
-  assert.is(usage(() => parseConfigFile("sla_multiplier: 0.5\n", "m.yaml")), "m.yaml: sla_multiplier: 0.5 is not >= 1");
-  assert.is(usage(() => parseConfigFile('{"slaMultiplier": "2"}', "m.json")), 'm.json: slaMultiplier: "2" is not a number');
-  assert.is(usage(() => parseConfigFile("weightsPollMs: 9000\n", "m.yaml")), "m.yaml: weightsPollMs: 9000 is not <= 5000 (changes must show within 5 s)");
-  assert.is(usage(() => parseConfigFile("listen:\n  host: x\n", "m.yaml")), 'm.yaml: listen: {"host":"x"} is not host:port');
-  assert.is(usage(() => parseConfigFile("data_dir: a\ndataDir: b\n", "m.yaml")), "m.yaml: dataDir: given twice (also as data_dir)");
-  assert.is(usage(() => parseConfigFile("tls_cert: a\ntls:\n  cert_file: b\n", "m.yaml")), "m.yaml: tls.cert_file: given twice (also as tls_cert)");
-  assert.match(usage(() => parseConfigFile("tls:\n  certFile: a\n", "m.yaml")), /^m\.yaml: tls\.certFile needs m\.yaml: tls\.keyFile too/);
-  assert.match(usage(() => parseConfigFile("tlsClientCa: ca.pem\n", "m.yaml")), /^m\.yaml: tlsClientCa needs m\.yaml: tlsCert too/);
-  assert.match(usage(() => parseConfigFile("a: 1\na: 2\n", "m.yaml")), /^m\.yaml:2: invalid YAML/);
-  assert.match(usage(() => parseConfigFile("- listen\n", "m.yaml")), /^m\.yaml:1: expected "key: value" lines/);
-  assert.match(usage(() => parseConfigFile("weights_pol_ms: 1\n", "m.yaml")), /unknown key "weights_pol_ms" \(known: listen, metrics, database_url,/);
+  assert.is(
+    usage(() => parseConfigFile("sla_multiplier: 0.5\n", "m.yaml")),
+    "m.yaml: sla_multiplier: 0.5 is not >= 1",
+  );
+  assert.is(
+    usage(() => parseConfigFile('{"slaMultiplier": "2"}', "m.json")),
+    'm.json: slaMultiplier: "2" is not a number',
+  );
+  assert.is(
+    usage(() => parseConfigFile("weightsPollMs: 9000\n", "m.yaml")),
+    "m.yaml: weightsPollMs: 9000 is not <= 5000 (changes must show within 5 s)",
+  );
+  assert.is(
+    usage(() => parseConfigFile("listen:\n  host: x\n", "m.yaml")),
+    'm.yaml: listen: {"host":"x"} is not host:port',
+  );
+  assert.is(
+    usage(() => parseConfigFile("data_dir: a\ndataDir: b\n", "m.yaml")),
+    "m.yaml: dataDir: given twice (also as data_dir)",
+  );
+  assert.is(
+    usage(() => parseConfigFile("tls_cert: a\ntls:\n  cert_file: b\n", "m.yaml")),
+    "m.yaml: tls.cert_file: given twice (also as tls_cert)",
+  );
+  assert.match(
+    usage(() => parseConfigFile("tls:\n  certFile: a\n", "m.yaml")),
+    /^m\.yaml: tls\.certFile needs m\.yaml: tls\.keyFile too/,
+  );
+  assert.match(
+    usage(() => parseConfigFile("tlsClientCa: ca.pem\n", "m.yaml")),
+    /^m\.yaml: tlsClientCa needs m\.yaml: tlsCert too/,
+  );
+  assert.match(
+    usage(() => parseConfigFile("a: 1\na: 2\n", "m.yaml")),
+    /^m\.yaml:2: invalid YAML/,
+  );
+  assert.match(
+    usage(() => parseConfigFile("- listen\n", "m.yaml")),
+    /^m\.yaml:1: expected "key: value" lines/,
+  );
+  assert.match(
+    usage(() => parseConfigFile("weights_pol_ms: 1\n", "m.yaml")),
+    /unknown key "weights_pol_ms" \(known: listen, metrics, database_url,/,
+  );
 });
 
 test("flags and variables: checked by the table, named as given; file < env < flag per setting", () => {
   const args = (...argv: string[]) => parseCommandArgs(masterCommand, argv);
-  assert.is(usage(() => resolveMasterOptions(args(), { TASKGRID_LISTEN: "nope" }, noFile)), 'TASKGRID_LISTEN: "nope" is not host:port');
-  assert.is(usage(() => resolveMasterOptions(args("--metrics", "9464"), {}, noFile)), '--metrics: "9464" is not host:port');
+  assert.is(
+    usage(() => resolveMasterOptions(args(), { TASKGRID_LISTEN: "nope" }, noFile)),
+    'TASKGRID_LISTEN: "nope" is not host:port',
+  );
+  assert.is(
+    usage(() => resolveMasterOptions(args("--metrics", "9464"), {}, noFile)),
+    '--metrics: "9464" is not host:port',
+  );
   assert.is(resolveMasterOptions(args("--listen", " 127.0.0.1:5 "), {}, noFile).listen, "127.0.0.1:5");
   const file = () => "data_dir: f\nweights_path: f.json\nlisten: 127.0.0.1:1\n";
   assert.equal(resolveMasterOptions(args("--config", "m.yaml", "--listen", "127.0.0.1:3"), { TASKGRID_DATA_DIR: "e", TASKGRID_LISTEN: "127.0.0.1:2" }, file), {
-    dataDir: "e", weightsPath: "f.json", listen: "127.0.0.1:3",
+    dataDir: "e",
+    weightsPath: "f.json",
+    listen: "127.0.0.1:3",
   });
   assert.equal(resolveMasterOptions(args(), { TASKGRID_CONFIG: "m.yaml" }, file).dataDir, "f");
 });
@@ -151,18 +260,35 @@ test("flags and variables: checked by the table, named as given; file < env < fl
 test("agent and dev flags: the agent's table, with the CLI's own lower bound for --max-tasks", () => {
   const agentArgs = (...argv: string[]) => parseCommandArgs(agentCommand, argv);
   assert.equal(agentOptions(agentArgs("--tags", "gpu, ssd", "--tags", "zone=eu", "--max-tasks", "4", "--id", "w-1", "--log-level", "warn"), {}), {
-    tags: ["gpu", "ssd", "zone=eu"], maxTasks: 4, workerId: "w-1", logLevel: "warn",
+    tags: ["gpu", "ssd", "zone=eu"],
+    maxTasks: 4,
+    workerId: "w-1",
+    logLevel: "warn",
   });
   assert.equal(agentOptions(agentArgs(), {}), {});
-  assert.is(usage(() => agentOptions(agentArgs("--max-tasks", "0"), {})), '--max-tasks: "0" is not a whole number in 1..100000');
-  assert.is(usage(() => agentOptions(agentArgs("--max-tasks", "x"), {})), '--max-tasks: "x" is not a whole number in 1..100000');
-  assert.is(usage(() => agentOptions(agentArgs("--id", "bad id"), {})), '--id: "bad id" is not 1..128 characters of [A-Za-z0-9._-]');
+  assert.is(
+    usage(() => agentOptions(agentArgs("--max-tasks", "0"), {})),
+    '--max-tasks: "0" is not a whole number in 1..100000',
+  );
+  assert.is(
+    usage(() => agentOptions(agentArgs("--max-tasks", "x"), {})),
+    '--max-tasks: "x" is not a whole number in 1..100000',
+  );
+  assert.is(
+    usage(() => agentOptions(agentArgs("--id", "bad id"), {})),
+    '--id: "bad id" is not 1..128 characters of [A-Za-z0-9._-]',
+  );
   assert.is(resolveAgentConfig({ master: "h:1", maxTasks: 0 }).maxTasks, 0, "programmatic callers may run an agent that takes nothing");
   assert.match(String(resolveAgentConfig({ master: "h:1" }).maxTasks), /^\d+$/);
-  assert.equal(Object.keys(AGENT_SETTINGS).filter((k) => k in DEV_SETTINGS), ["tags", "maxTasks", "workerId", "stateDir", "logLevel", "logFormat"]);
+  assert.equal(
+    Object.keys(AGENT_SETTINGS).filter((k) => k in DEV_SETTINGS),
+    ["tags", "maxTasks", "workerId", "stateDir", "logLevel", "logFormat"],
+  );
   // dev ignores a deployment's variables for the master's settings (it must not touch a real database).
   const devArgs = parseArgs([], flagSpecs(DEV_SETTINGS));
-  assert.equal(readFlagsAndEnv(DEV_SETTINGS, devArgs, { TASKGRID_LISTEN: "0.0.0.0:1", TASKGRID_DATA_DIR: "/srv", TASKGRID_LOG_LEVEL: "warn" }).values, { logLevel: "warn" });
+  assert.equal(readFlagsAndEnv(DEV_SETTINGS, devArgs, { TASKGRID_LISTEN: "0.0.0.0:1", TASKGRID_DATA_DIR: "/srv", TASKGRID_LOG_LEVEL: "warn" }).values, {
+    logLevel: "warn",
+  });
 });
 
 test("taskgrid dev and agent reject a bad flag value before starting anything", async () => {
@@ -176,7 +302,14 @@ test("taskgrid dev and agent reject a bad flag value before starting anything", 
 });
 
 test("MasterOptions is typed from the table", () => {
-  const ok: MasterOptions = { ordering: "fifo", placement: "round_robin", logLevel: "debug", weightsPollMs: 500, auth: true, tls: { certFile: "a", keyFile: "b" } };
+  const ok: MasterOptions = {
+    ordering: "fifo",
+    placement: "round_robin",
+    logLevel: "debug",
+    weightsPollMs: 500,
+    auth: true,
+    tls: { certFile: "a", keyFile: "b" },
+  };
   // @ts-expect-error not an ordering
   const bad: MasterOptions = { ordering: "lifo" };
   // @ts-expect-error not a key

@@ -11,7 +11,14 @@ import * as assert from "uvu/assert";
 import { authorizationValue, ClientError, createClient } from "../../src/client/index.js";
 import { parseArgs } from "../../src/cli/args.js";
 import {
-  AUTH_CLIENT_FLAGS, checkToken, clientCredentials, clientTls, credentialsPath, CredentialsError, resolveToken, tokenLine,
+  AUTH_CLIENT_FLAGS,
+  checkToken,
+  clientCredentials,
+  clientTls,
+  credentialsPath,
+  CredentialsError,
+  resolveToken,
+  tokenLine,
 } from "../../src/cli/client-options.js";
 import { CLIENT_FLAGS, parseCommandArgs, type Io } from "../../src/cli/command.js";
 import { agentAuthOptions, agentCommand } from "../../src/cli/commands/agent.js";
@@ -25,7 +32,11 @@ import { formatHistory, formatTaskDetail } from "../../src/cli/render-task.js";
 import { formatCreatedNote, formatExpiry, formatTokenTable, formatWhoAmI } from "../../src/cli/render-token.js";
 import { UsageError } from "../../src/cli/usage-error.js";
 import {
-  AdminServiceService, type ApiToken, type CreateTokenRequest, type ListTokensRequest, type RevokeTokenRequest,
+  AdminServiceService,
+  type ApiToken,
+  type CreateTokenRequest,
+  type ListTokensRequest,
+  type RevokeTokenRequest,
 } from "../../src/gen/taskgrid/v1/admin_service.js";
 import { Task, TaskEvent } from "../../src/gen/taskgrid/v1/task.js";
 import { TaskServiceService } from "../../src/gen/taskgrid/v1/task_service.js";
@@ -88,7 +99,11 @@ test("credentials path: TASKGRID_CREDENTIALS, else $XDG_CONFIG_HOME/taskgrid, el
   assert.is(credentialsPath({ TASKGRID_CREDENTIALS: "/x/creds", XDG_CONFIG_HOME: "/xdg", HOME: "/home/u" }), "/x/creds");
   assert.is(credentialsPath({ XDG_CONFIG_HOME: "/xdg", HOME: "/home/u" }), "/xdg/taskgrid/credentials");
   assert.is(credentialsPath({ HOME: "/home/u" }), "/home/u/.config/taskgrid/credentials");
-  assert.is(credentialsPath({ XDG_CONFIG_HOME: "relative/dir", HOME: "/home/u" }), "/home/u/.config/taskgrid/credentials", "a relative XDG_CONFIG_HOME is ignored");
+  assert.is(
+    credentialsPath({ XDG_CONFIG_HOME: "relative/dir", HOME: "/home/u" }),
+    "/home/u/.config/taskgrid/credentials",
+    "a relative XDG_CONFIG_HOME is ignored",
+  );
 });
 
 test("the credentials file under XDG_CONFIG_HOME: first non-blank, non-# line; surrounding space trimmed", () => {
@@ -152,7 +167,11 @@ test("TLS client flags: off by default; any of --tls-ca/--tls-cert+--tls-key/--t
   assert.equal(clientTls(clientArgs(), { TASKGRID_TLS: "1" }), {});
   assert.is(clientTls(clientArgs(), { TASKGRID_TLS: "0" }), undefined);
   assert.equal(
-    clientTls(clientArgs("--tls-cert", "c.pem", "--tls-key", "c.key"), { TASKGRID_TLS_CA: "envca.pem", TASKGRID_TLS_CERT: "env.pem", TASKGRID_TLS_KEY: "env.key" }),
+    clientTls(clientArgs("--tls-cert", "c.pem", "--tls-key", "c.key"), {
+      TASKGRID_TLS_CA: "envca.pem",
+      TASKGRID_TLS_CERT: "env.pem",
+      TASKGRID_TLS_KEY: "env.key",
+    }),
     { caFile: "envca.pem", certFile: "c.pem", keyFile: "c.key" },
   );
   assert.equal(clientTls(clientArgs("--tls-server-name", "master.internal"), {}), { serverName: "master.internal" });
@@ -211,12 +230,20 @@ test("master: --auth, --insecure-allow-anyone, --bootstrap-token-file and TLS fl
 
 test("master: the same settings from the environment; the client's TASKGRID_TLS_CERT/KEY are not the master's", () => {
   const env = {
-    TASKGRID_AUTH: "true", TASKGRID_INSECURE_ALLOW_ANYONE: "0", TASKGRID_BOOTSTRAP_TOKEN_FILE: "/b",
-    TASKGRID_TLS_SERVER_CERT: "s.pem", TASKGRID_TLS_SERVER_KEY: "s.key", TASKGRID_TLS_CLIENT_CA: "ca.pem",
-    TASKGRID_TLS_CERT: "client.pem", TASKGRID_TLS_KEY: "client.key",
+    TASKGRID_AUTH: "true",
+    TASKGRID_INSECURE_ALLOW_ANYONE: "0",
+    TASKGRID_BOOTSTRAP_TOKEN_FILE: "/b",
+    TASKGRID_TLS_SERVER_CERT: "s.pem",
+    TASKGRID_TLS_SERVER_KEY: "s.key",
+    TASKGRID_TLS_CLIENT_CA: "ca.pem",
+    TASKGRID_TLS_CERT: "client.pem",
+    TASKGRID_TLS_KEY: "client.key",
   };
   assert.equal(resolveMasterOptions(masterArgs(), env, noFile), {
-    auth: true, insecureAllowAnyone: false, bootstrapTokenFile: "/b", tls: { certFile: "s.pem", keyFile: "s.key", clientCaFile: "ca.pem" },
+    auth: true,
+    insecureAllowAnyone: false,
+    bootstrapTokenFile: "/b",
+    tls: { certFile: "s.pem", keyFile: "s.key", clientCaFile: "ca.pem" },
   });
   throwsWith(() => resolveMasterOptions(masterArgs(), { TASKGRID_AUTH: "yes please" }, noFile), UsageError, "TASKGRID_AUTH");
 });
@@ -224,13 +251,18 @@ test("master: the same settings from the environment; the client's TASKGRID_TLS_
 test("master: the config file's keys, flat (YAML) or as a tls object (JSON); flags and env override each path", () => {
   const yaml = "auth: true\ninsecure_allow_anyone: false\nbootstrap_token_file: /var/lib/taskgrid/admin-token\ntls_cert: f.pem\ntls_key: f.key\n";
   assert.equal(parseConfigFile(yaml, "m.yaml"), {
-    auth: true, insecureAllowAnyone: false, bootstrapTokenFile: "/var/lib/taskgrid/admin-token", tls: { certFile: "f.pem", keyFile: "f.key" },
+    auth: true,
+    insecureAllowAnyone: false,
+    bootstrapTokenFile: "/var/lib/taskgrid/admin-token",
+    tls: { certFile: "f.pem", keyFile: "f.key" },
   });
   const json = '{"auth": true, "tls": {"cert_file": "j.pem", "key_file": "j.key", "client_ca_file": "jca.pem"}, "authRefreshMs": 500}';
   assert.equal(parseConfigFile(json, "m.json"), { auth: true, authRefreshMs: 500, tls: { certFile: "j.pem", keyFile: "j.key", clientCaFile: "jca.pem" } });
   const read = (p: string) => (p === "m.yaml" ? yaml : json);
   assert.equal(resolveMasterOptions(masterArgs("--config", "m.yaml", "--tls-key", "flag.key"), { TASKGRID_TLS_CLIENT_CA: "env-ca.pem" }, read).tls, {
-    certFile: "f.pem", keyFile: "flag.key", clientCaFile: "env-ca.pem",
+    certFile: "f.pem",
+    keyFile: "flag.key",
+    clientCaFile: "env-ca.pem",
   });
   throwsWith(() => parseConfigFile("auth: maybe\n", "m.yaml"), UsageError, "m.yaml", "auth");
   throwsWith(() => parseConfigFile("tls_cert: only.pem\n", "m.yaml"), UsageError, "m.yaml: tls_cert needs m.yaml: tls_key");
@@ -254,7 +286,8 @@ test("master: the help no longer says the API has no auth; SIGHUP outcomes read 
   const io: Io = { out: (t) => void (out += t), err: () => undefined, errIsTTY: false, env: {}, now: () => now };
   assert.is(await main(["master", "--help"], io), 0);
   assert.not.match(out, /no auth yet/);
-  for (const flag of ["--auth", "--insecure-allow-anyone", "--bootstrap-token-file", "--tls-cert", "--tls-key", "--tls-client-ca"]) assert.ok(out.includes(flag), flag);
+  for (const flag of ["--auth", "--insecure-allow-anyone", "--bootstrap-token-file", "--tls-cert", "--tls-key", "--tls-client-ca"])
+    assert.ok(out.includes(flag), flag);
   assert.match(tlsReloadMessage(true), /re-read/);
   assert.match(tlsReloadMessage(false), /keeping the previous/);
   assert.match(tlsReloadMessage(new Error("boom")), /failed: boom/);
@@ -262,7 +295,16 @@ test("master: the help no longer says the API has no auth; SIGHUP outcomes read 
 
 // --- --expires and --role -------------------------------------------------------------------
 
-const lifetimes: [string, number][] = [["30d", 30 * 86_400], ["12h", 43_200], ["90m", 5400], ["1h30m", 5400], ["45s", 45], ["0", 0], ["never", 0], ["3650d", MAX_TOKEN_LIFETIME_SECONDS]];
+const lifetimes: [string, number][] = [
+  ["30d", 30 * 86_400],
+  ["12h", 43_200],
+  ["90m", 5400],
+  ["1h30m", 5400],
+  ["45s", 45],
+  ["0", 0],
+  ["never", 0],
+  ["3650d", MAX_TOKEN_LIFETIME_SECONDS],
+];
 for (const [text, seconds] of lifetimes) test(`--expires ${text} = ${seconds} s`, () => assert.is(parseExpiresSeconds(text), seconds));
 for (const bad of ["", "30", "tomorrow", "-1d", "500ms", "3651d"]) {
   test(`--expires "${bad}" is rejected naming the flag`, () => {
@@ -281,12 +323,28 @@ test("--role takes the four roles in any case, with or without ROLE_", () => {
 // --- rendering ------------------------------------------------------------------------------
 
 const tokenA: ApiToken = {
-  id: "0123456789abcdef", name: "alice", project: "ml", role: Role.ROLE_SUBMITTER, workerPattern: "",
-  createdAt: at(-2 * DAY), expiresAt: at(28 * DAY), lastUsedAt: at(-5 * 60_000), revokedAt: undefined, createdBy: "aaaaaaaaaaaaaaaa",
+  id: "0123456789abcdef",
+  name: "alice",
+  project: "ml",
+  role: Role.ROLE_SUBMITTER,
+  workerPattern: "",
+  createdAt: at(-2 * DAY),
+  expiresAt: at(28 * DAY),
+  lastUsedAt: at(-5 * 60_000),
+  revokedAt: undefined,
+  createdBy: "aaaaaaaaaaaaaaaa",
 };
 const tokenB: ApiToken = {
-  id: "fedcba9876543210", name: "gpu agents", project: "ml", role: Role.ROLE_AGENT, workerPattern: "gpu-*",
-  createdAt: at(-3 * HOUR), expiresAt: undefined, lastUsedAt: undefined, revokedAt: at(-HOUR), createdBy: "",
+  id: "fedcba9876543210",
+  name: "gpu agents",
+  project: "ml",
+  role: Role.ROLE_AGENT,
+  workerPattern: "gpu-*",
+  createdAt: at(-3 * HOUR),
+  expiresAt: undefined,
+  lastUsedAt: undefined,
+  revokedAt: at(-HOUR),
+  createdBy: "",
 };
 
 test("token ls table: id, name, project, role, workers, created, expires, last used, revoked", () => {
@@ -326,7 +384,11 @@ const history: TaskEvent[] = [
   TaskEvent.fromPartial({ taskId: "t1", state: TaskState.TASK_STATE_ASSIGNED, time: at(-59_000), actor: "master", workerId: "w1", attemptId: "a1" }),
   TaskEvent.fromPartial({ taskId: "t1", state: TaskState.TASK_STATE_RUNNING, time: at(-58_000), actor: "", workerId: "w1" }),
   TaskEvent.fromPartial({
-    taskId: "t1", state: TaskState.TASK_STATE_FAILED, time: at(-1000), actor: "token fedcba9876543210 (gpu agents)", workerId: "w1",
+    taskId: "t1",
+    state: TaskState.TASK_STATE_FAILED,
+    time: at(-1000),
+    actor: "token fedcba9876543210 (gpu agents)",
+    workerId: "w1",
     result: { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 3, durationMs: 57_000 },
   }),
 ];
@@ -351,7 +413,10 @@ test("get --json: the task's fields as before, plus its events", () => {
   const json = taskJsonWithEvents(task, history) as { id: string; state: string; events: Array<{ state: string; actor?: string }> };
   assert.is(json.id, "t1");
   assert.is(json.state, "TASK_STATE_FAILED");
-  assert.equal(json.events.map((e) => e.state), ["TASK_STATE_QUEUED", "TASK_STATE_ASSIGNED", "TASK_STATE_RUNNING", "TASK_STATE_FAILED"]);
+  assert.equal(
+    json.events.map((e) => e.state),
+    ["TASK_STATE_QUEUED", "TASK_STATE_ASSIGNED", "TASK_STATE_RUNNING", "TASK_STATE_FAILED"],
+  );
   assert.is(json.events[1].actor, "master");
 });
 
@@ -379,7 +444,8 @@ interface Canned {
   requests: Array<[string, unknown]>;
 }
 
-const unimplemented = (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb({ code: grpc.status.UNIMPLEMENTED, details: "not in this fake" } as grpc.ServiceError, null);
+const unimplemented = (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
+  cb({ code: grpc.status.UNIMPLEMENTED, details: "not in this fake" } as grpc.ServiceError, null);
 
 async function startCanned(): Promise<Canned> {
   const server = new grpc.Server();
@@ -389,7 +455,8 @@ async function startCanned(): Promise<Canned> {
     canned.auth.push([name, typeof value === "string" ? value : undefined]);
     canned.requests.push([name, call.request]);
   };
-  const unary = <Req, Res>(name: string, answer: (req: Req) => Res | grpc.ServiceError) =>
+  const unary =
+    <Req, Res>(name: string, answer: (req: Req) => Res | grpc.ServiceError) =>
     (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
       record(name, call);
       const res = answer(call.request);
@@ -397,27 +464,49 @@ async function startCanned(): Promise<Canned> {
       else cb(null, res as Res);
     };
   server.addService(AdminServiceService, {
-    listWorkers: unimplemented, getWorker: unimplemented, drainWorker: unimplemented, getSchedulerInfo: unimplemented,
+    listWorkers: unimplemented,
+    getWorker: unimplemented,
+    drainWorker: unimplemented,
+    getSchedulerInfo: unimplemented,
     createToken: unary("CreateToken", (req: CreateTokenRequest) => ({
-      token: { ...tokenB, name: req.name || "agent@ml", project: req.project, role: req.role, workerPattern: req.workerPattern, expiresAt: req.expiresInSeconds ? at(req.expiresInSeconds * 1000) : undefined },
+      token: {
+        ...tokenB,
+        name: req.name || "agent@ml",
+        project: req.project,
+        role: req.role,
+        workerPattern: req.workerPattern,
+        expiresAt: req.expiresInSeconds ? at(req.expiresInSeconds * 1000) : undefined,
+      },
       secret: TOKEN2,
     })),
     listTokens: unary("ListTokens", (_req: ListTokensRequest) => ({ tokens: [tokenA, tokenB] })),
     revokeToken: unary("RevokeToken", (req: RevokeTokenRequest) =>
-      req.tokenId === tokenA.id ? { token: { ...tokenA, revokedAt: now } } : ({ code: grpc.status.NOT_FOUND, details: `token ${req.tokenId} not found` } as grpc.ServiceError),
+      req.tokenId === tokenA.id
+        ? { token: { ...tokenA, revokedAt: now } }
+        : ({ code: grpc.status.NOT_FOUND, details: `token ${req.tokenId} not found` } as grpc.ServiceError),
     ),
     whoAmI: unary("WhoAmI", () => ({ authEnabled: true, token: tokenA })),
   });
   server.addService(TaskServiceService, {
-    submitTask: unimplemented, submitTasks: unimplemented, listTasks: unimplemented, cancelTask: unimplemented, pauseTask: unimplemented, resumeTask: unimplemented,
-    getTask: unary("GetTask", (req: { taskId: string }) => ({ task: Task.fromPartial({ id: req.taskId, state: TaskState.TASK_STATE_FAILED, spec: { command: ["false"] } }), events: history })),
+    submitTask: unimplemented,
+    submitTasks: unimplemented,
+    listTasks: unimplemented,
+    cancelTask: unimplemented,
+    pauseTask: unimplemented,
+    resumeTask: unimplemented,
+    getTask: unary("GetTask", (req: { taskId: string }) => ({
+      task: Task.fromPartial({ id: req.taskId, state: TaskState.TASK_STATE_FAILED, spec: { command: ["false"] } }),
+      events: history,
+    })),
     watchTasks: (call: grpc.ServerWritableStream<unknown, unknown>) => {
       record("WatchTasks", call);
       call.write({ event: history[3] });
       call.end();
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   canned.address = `127.0.0.1:${port}`;
   return canned;
 }
@@ -431,7 +520,13 @@ test.after(() => canned.server.forceShutdown());
 async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   let out = "";
   let err = "";
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), errIsTTY: false, env: { ...noFileEnv(), TASKGRID_MASTER: canned.address, ...env }, now: () => now };
+  const io: Io = {
+    out: (t) => void (out += t),
+    err: (t) => void (err += t),
+    errIsTTY: false,
+    env: { ...noFileEnv(), TASKGRID_MASTER: canned.address, ...env },
+    now: () => now,
+  };
   const code = await main(argv, io);
   return { code, out, err };
 }
@@ -448,16 +543,26 @@ test("client: the token travels as authorization metadata on unary calls and on 
   }
   const plain = createClient(canned.address);
   await plain.whoAmI().finally(() => plain.close());
-  assert.equal(canned.auth, [["WhoAmI", `Bearer ${TOKEN}`], ["GetTask", `Bearer ${TOKEN}`], ["WatchTasks", `Bearer ${TOKEN}`], ["WhoAmI", undefined]]);
+  assert.equal(canned.auth, [
+    ["WhoAmI", `Bearer ${TOKEN}`],
+    ["GetTask", `Bearer ${TOKEN}`],
+    ["WatchTasks", `Bearer ${TOKEN}`],
+    ["WhoAmI", undefined],
+  ]);
 });
 
 test("token create: the secret alone on stdout, the note on stderr; --json the whole response", async () => {
   canned.requests.length = 0;
-  const r = await cli(["token", "create", "--project", "ml", "--role", "agent", "--worker", "gpu-*", "--expires", "12h", "--name", "gpus"], { TASKGRID_TOKEN: TOKEN });
+  const r = await cli(["token", "create", "--project", "ml", "--role", "agent", "--worker", "gpu-*", "--expires", "12h", "--name", "gpus"], {
+    TASKGRID_TOKEN: TOKEN,
+  });
   assert.is(r.code, 0, r.err);
   assert.is(r.out, `${TOKEN2}\n`);
   assert.match(r.err, /created token fedcba9876543210 "gpus": role agent, project ml, workers gpu-\*, expires .* \(in 12h\)\n.*shown only this once/);
-  assert.equal(canned.requests.at(-1), ["CreateToken", { project: "ml", role: Role.ROLE_AGENT, name: "gpus", expiresInSeconds: 43_200, workerPattern: "gpu-*" }]);
+  assert.equal(canned.requests.at(-1), [
+    "CreateToken",
+    { project: "ml", role: Role.ROLE_AGENT, name: "gpus", expiresInSeconds: 43_200, workerPattern: "gpu-*" },
+  ]);
   assert.equal(canned.auth.at(-1), ["CreateToken", `Bearer ${TOKEN}`]);
   const json = await cli(["token", "create", "--project", "ml", "--role", "viewer", "--json"]);
   assert.is(json.code, 0, json.err);
@@ -494,7 +599,10 @@ test("token ls, revoke, whoami print tables and lines; --json the messages", asy
   assert.match(ls.out, /^fedcba9876543210\s+gpu agents\s+ml\s+agent\s+gpu-\*/m);
   assert.equal(canned.requests.at(-1), ["ListTokens", { project: "ml", includeInactive: true }]);
   const lsJson = JSON.parse((await cli(["token", "ls", "--json"])).out);
-  assert.equal(lsJson.tokens.map((t: { id: string }) => t.id), [tokenA.id, tokenB.id]);
+  assert.equal(
+    lsJson.tokens.map((t: { id: string }) => t.id),
+    [tokenA.id, tokenB.id],
+  );
 
   const revoked = await cli(["token", "revoke", tokenA.id]);
   assert.is(revoked.code, 0, revoked.err);

@@ -37,11 +37,33 @@ const worker = (id: string, status: WorkerStatus, extra: Partial<Worker> = {}) =
 const workers = [
   worker("cpu-b", WorkerStatus.WORKER_STATUS_SUSPECT, { lastSeenAt: ago(12) }),
   worker("gpu-a", WorkerStatus.WORKER_STATUS_ONLINE, {
-    tags: ["gpu", "a100"], runningAttempts: 2,
-    capacity: { maxTasks: 8, cpuMillis: 8000, memoryMib: 0, gpus: [{ index: 0, uuid: "u0", model: "A100", memoryMib: 40960, numaNode: 0 }, { index: 1, uuid: "u1", model: "A100", memoryMib: 40960, numaNode: 0 }] },
-    telemetry: { cpuLoad: 0.456, memoryUsedMib: 0, memoryTotalMib: 0, ioPressure: 0, runningAttempts: 2, gpus: [{ index: 0, utilizationPercent: 90, memoryUsedMib: 0 }, { index: 1, utilizationPercent: 10, memoryUsedMib: 0 }], probeErrors: [] },
+    tags: ["gpu", "a100"],
+    runningAttempts: 2,
+    capacity: {
+      maxTasks: 8,
+      cpuMillis: 8000,
+      memoryMib: 0,
+      gpus: [
+        { index: 0, uuid: "u0", model: "A100", memoryMib: 40960, numaNode: 0 },
+        { index: 1, uuid: "u1", model: "A100", memoryMib: 40960, numaNode: 0 },
+      ],
+    },
+    telemetry: {
+      cpuLoad: 0.456,
+      memoryUsedMib: 0,
+      memoryTotalMib: 0,
+      ioPressure: 0,
+      runningAttempts: 2,
+      gpus: [
+        { index: 0, utilizationPercent: 90, memoryUsedMib: 0 },
+        { index: 1, utilizationPercent: 10, memoryUsedMib: 0 },
+      ],
+      probeErrors: [],
+    },
   }),
-  worker("cpu-a", WorkerStatus.WORKER_STATUS_ONLINE, { telemetry: { cpuLoad: 1.2, memoryUsedMib: 0, memoryTotalMib: 0, ioPressure: 0, runningAttempts: 0, gpus: [], probeErrors: [] } }),
+  worker("cpu-a", WorkerStatus.WORKER_STATUS_ONLINE, {
+    telemetry: { cpuLoad: 1.2, memoryUsedMib: 0, memoryTotalMib: 0, ioPressure: 0, runningAttempts: 0, gpus: [], probeErrors: [] },
+  }),
 ];
 
 const view = (): TopView => buildTopView({ master: "127.0.0.1:50051", now: NOW, info, workers, tasks: { RUNNING: 2, ASSIGNED: 1 } });
@@ -49,38 +71,56 @@ const view = (): TopView => buildTopView({ master: "127.0.0.1:50051", now: NOW, 
 test("view: totals, queues with tasks, fallback rate, workers sorted by status then id", () => {
   const v = view();
   assert.equal(v.tasks, { QUEUED: 7, ASSIGNED: 1, RUNNING: 2, PAUSED: 0 });
-  assert.equal(v.queues, [{ queue: "LIVE", priority: "HIGH", length: 2 }, { queue: "DEFAULT", priority: "NORMAL", length: 5 }]);
+  assert.equal(v.queues, [
+    { queue: "LIVE", priority: "HIGH", length: 2 },
+    { queue: "DEFAULT", priority: "NORMAL", length: 5 },
+  ]);
   assert.is(v.decisions, 40);
   assert.is(v.fallbacks, 2);
   assert.is(v.fallbackRate, 0.05);
   assert.equal(v.workersByStatus, { ONLINE: 2, SUSPECT: 1, OFFLINE: 0 });
-  assert.equal(v.workers.map((w) => w.id), ["cpu-a", "gpu-a", "cpu-b"]);
+  assert.equal(
+    v.workers.map((w) => w.id),
+    ["cpu-a", "gpu-a", "cpu-b"],
+  );
   assert.is(v.workers[1].gpuUtilization, 50);
   assert.is(v.workers[2].cpuLoad, null);
   assert.equal(JSON.parse(JSON.stringify(v)), v, "the view is plain JSON (it is the --json snapshot)");
 });
 
 test("frame: the whole --once output", () => {
-  assert.is(renderTopFrame(view()), [
-    "taskgrid top: master 127.0.0.1:50051 at 15:04:05",
-    "Scheduler:  rts placement, priority ordering, weights 3fa2c1d0e4b5",
-    "Tasks:      QUEUED 7  ASSIGNED 1  RUNNING 2  PAUSED 0",
-    "Queues:     LIVE/HIGH 2  DEFAULT/NORMAL 5",
-    "Decisions:  40 (round_robin=2 rts=38)  fallbacks 2 (5%) no_fresh_telemetry=2  deadline misses 4",
-    "Workers:    3 (ONLINE=2 SUSPECT=1 OFFLINE=0)",
-    "",
-    "WORKER  STATUS   RUNNING  LOAD  GPU    SEEN  TAGS",
-    "cpu-a   ONLINE   0/4      1.2   -      1s    -",
-    "gpu-a   ONLINE   2/8      0.46  50%/2  1s    gpu,a100",
-    "cpu-b   SUSPECT  0/4      -     -      12s   -",
-    "",
-  ].join("\n"));
+  assert.is(
+    renderTopFrame(view()),
+    [
+      "taskgrid top: master 127.0.0.1:50051 at 15:04:05",
+      "Scheduler:  rts placement, priority ordering, weights 3fa2c1d0e4b5",
+      "Tasks:      QUEUED 7  ASSIGNED 1  RUNNING 2  PAUSED 0",
+      "Queues:     LIVE/HIGH 2  DEFAULT/NORMAL 5",
+      "Decisions:  40 (round_robin=2 rts=38)  fallbacks 2 (5%) no_fresh_telemetry=2  deadline misses 4",
+      "Workers:    3 (ONLINE=2 SUSPECT=1 OFFLINE=0)",
+      "",
+      "WORKER  STATUS   RUNNING  LOAD  GPU    SEEN  TAGS",
+      "cpu-a   ONLINE   0/4      1.2   -      1s    -",
+      "gpu-a   ONLINE   2/8      0.46  50%/2  1s    gpu,a100",
+      "cpu-b   SUSPECT  0/4      -     -      12s   -",
+      "",
+    ].join("\n"),
+  );
 });
 
 test("frame: live hint, refresh error, weights error, empty cluster, lower-bound counts", () => {
   const empty = buildTopView({
-    master: "m:1", now: NOW, info: GetSchedulerInfoResponse.fromPartial({ placementStrategy: "rts", orderingPolicy: "fifo", weightsVersion: "defaults", weightsError: "w_load: must be >= 0" }),
-    workers: [], tasks: { RUNNING: 10000 }, tasksTruncated: true,
+    master: "m:1",
+    now: NOW,
+    info: GetSchedulerInfoResponse.fromPartial({
+      placementStrategy: "rts",
+      orderingPolicy: "fifo",
+      weightsVersion: "defaults",
+      weightsError: "w_load: must be >= 0",
+    }),
+    workers: [],
+    tasks: { RUNNING: 10000 },
+    tasksTruncated: true,
   });
   const frame = renderTopFrame(empty, { intervalMs: 2000, error: "UNAVAILABLE: connection refused" });
   assert.match(frame, /^taskgrid top: master m:1 at 15:04:05 {2}\(every 2s, q to quit\)\nerror: UNAVAILABLE: connection refused/);
@@ -92,7 +132,13 @@ test("frame: live hint, refresh error, weights error, empty cluster, lower-bound
 });
 
 test("frame: a short terminal summarises the rows that do not fit; a narrow one cuts lines", () => {
-  const many = buildTopView({ master: "m:1", now: NOW, info, workers: Array.from({ length: 30 }, (_, i) => worker(`w${String(i).padStart(2, "0")}`, WorkerStatus.WORKER_STATUS_ONLINE)), tasks: {} });
+  const many = buildTopView({
+    master: "m:1",
+    now: NOW,
+    info,
+    workers: Array.from({ length: 30 }, (_, i) => worker(`w${String(i).padStart(2, "0")}`, WorkerStatus.WORKER_STATUS_ONLINE)),
+    tasks: {},
+  });
   const lines = renderTopFrame(many, { rows: 15 }).trimEnd().split("\n");
   assert.ok(lines.length <= 15, `${lines.length} lines`);
   assert.match(lines[lines.length - 1], /^… and \d+ more workers/);
@@ -105,8 +151,14 @@ test("--interval: durations or bare seconds; too short is a usage error naming t
   assert.is(parseIntervalMs("2s"), 2000);
   assert.is(parseIntervalMs("500ms"), 500);
   assert.is(parseIntervalMs("1.5"), 1500);
-  assert.throws(() => parseIntervalMs("10ms"), (e: unknown) => e instanceof UsageError && /--interval/.test((e as Error).message));
-  assert.throws(() => parseIntervalMs("soon"), (e: unknown) => e instanceof UsageError && /--interval/.test((e as Error).message));
+  assert.throws(
+    () => parseIntervalMs("10ms"),
+    (e: unknown) => e instanceof UsageError && /--interval/.test((e as Error).message),
+  );
+  assert.throws(
+    () => parseIntervalMs("soon"),
+    (e: unknown) => e instanceof UsageError && /--interval/.test((e as Error).message),
+  );
 });
 
 /** A terminal that records writes and lets the test press q when a frame appears. */
@@ -114,7 +166,8 @@ function fakeTerminal(ansi: boolean, onWrite: (text: string, term: { quit(): voi
   const events = { quit: () => {}, redraw: () => {} };
   let listening = false;
   const term: LiveTerminal & { text: string; listening(): boolean } = {
-    ansi, text: "",
+    ansi,
+    text: "",
     write(t) {
       term.text += t;
       onWrite(t, { quit: () => events.quit() });
@@ -151,18 +204,28 @@ test("live loop: a failed refresh keeps the last figures with the error; a faile
     if (t.includes("error: UNAVAILABLE")) k.quit();
   });
   await runLiveView({
-    term, intervalMs: 0,
+    term,
+    intervalMs: 0,
     fetch: async () => {
       if (++calls === 2) throw new Error("UNAVAILABLE: master went away");
       return view();
     },
-    render, describeError: (e) => (e as Error).message,
+    render,
+    describeError: (e) => (e as Error).message,
   });
   assert.not.match(term.text, /\x1b/, "no terminal codes when piped");
   assert.match(term.text, /error: UNAVAILABLE: master went away \(showing the last figures; retrying\)\n(.|\n)*gpu-a/);
 
   const failing = fakeTerminal(true, () => {});
-  const err = await runLiveView({ term: failing, intervalMs: 0, fetch: async () => { throw new Error("nope"); }, render, describeError: String }).catch((e: unknown) => e);
+  const err = await runLiveView({
+    term: failing,
+    intervalMs: 0,
+    fetch: async () => {
+      throw new Error("nope");
+    },
+    render,
+    describeError: String,
+  }).catch((e: unknown) => e);
   assert.is((err as Error).message, "nope");
   assert.is(failing.text, ENTER_SCREEN + LEAVE_SCREEN, "the screen is restored before the error is printed");
   assert.is(failing.listening(), false);

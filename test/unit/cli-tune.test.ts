@@ -38,7 +38,8 @@ test("a tiny tune writes a valid weights file with metadata, progress on stderr,
   const parsed = parseWeightsFile(text);
   assert.ok(parsed.ok, text);
   if (!parsed.ok) return;
-  for (const key of ["generation", "fitness", "train_score", "heldout_score", "defaults_heldout_score", "seeds", "created_at"]) assert.ok(key in parsed.metadata, key);
+  for (const key of ["generation", "fitness", "train_score", "heldout_score", "defaults_heldout_score", "seeds", "created_at"])
+    assert.ok(key in parsed.metadata, key);
   assert.is(parsed.metadata.created_at, '"2025-06-01T12:00:00.000Z"');
   assert.is(parsed.metadata.generation, "2");
   assert.equal(JSON.parse(parsed.metadata.seeds), { train: [1, 2], heldout: [9], ga: 3 });
@@ -89,14 +90,21 @@ test("seed lists: ranges, lists and mixes", () => {
   assert.equal(parseSeedList("1..4", "s"), [1, 2, 3, 4]);
   assert.equal(parseSeedList("7", "s"), [7]);
   assert.equal(parseSeedList("1..2, 10,12..13", "s"), [1, 2, 10, 12, 13]);
-  assert.throws(() => parseSeedList("1,1", "s"), (e: unknown) => e instanceof UsageError && /listed twice/.test(e.message));
-  assert.throws(() => parseSeedList("", "s"), (e: unknown) => e instanceof UsageError);
+  assert.throws(
+    () => parseSeedList("1,1", "s"),
+    (e: unknown) => e instanceof UsageError && /listed twice/.test(e.message),
+  );
+  assert.throws(
+    () => parseSeedList("", "s"),
+    (e: unknown) => e instanceof UsageError,
+  );
 });
 
 test("tune --help documents the flags and the fitness", async () => {
   const r = await tuneCli(["--help"]);
   assert.is(r.code, 0);
-  for (const flag of ["--generations", "--population", "--seed", "--out", "--train-seeds", "--heldout-seeds", "--tasks", "--workers", "--json"]) assert.ok(r.out.includes(flag), flag);
+  for (const flag of ["--generations", "--population", "--seed", "--out", "--train-seeds", "--heldout-seeds", "--tasks", "--workers", "--json"])
+    assert.ok(r.out.includes(flag), flag);
   assert.match(r.out, /deadline-miss rate/);
 });
 

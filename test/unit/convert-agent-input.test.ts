@@ -40,12 +40,19 @@ test("a valid register: fields in domain terms, empty tags dropped", () => {
 });
 
 test("limits are inclusive: the largest allowed values register", () => {
-  const r = registrationFromProto(register({
-    hostname: "h".repeat(255),
-    tags: Array.from({ length: 256 }, (_, i) => `${i}`.padEnd(256, "t")),
-    capacity: capacity({ cpuMillis: 100_000_000, memoryMib: 1024 ** 3, maxTasks: 100_000, gpus: Array.from({ length: 1024 }, (_, i) => gpu(i, { numaNode: -1 })) }),
-    running: Array.from({ length: 100_000 }, (_, i) => ({ attemptId: `a-${i}`, taskId: `t-${i}` })),
-  }));
+  const r = registrationFromProto(
+    register({
+      hostname: "h".repeat(255),
+      tags: Array.from({ length: 256 }, (_, i) => `${i}`.padEnd(256, "t")),
+      capacity: capacity({
+        cpuMillis: 100_000_000,
+        memoryMib: 1024 ** 3,
+        maxTasks: 100_000,
+        gpus: Array.from({ length: 1024 }, (_, i) => gpu(i, { numaNode: -1 })),
+      }),
+      running: Array.from({ length: 100_000 }, (_, i) => ({ attemptId: `a-${i}`, taskId: `t-${i}` })),
+    }),
+  );
   assert.is(r.tags.length, 256);
   assert.is(r.capacity.gpus.length, 1024);
   assert.is(r.runningAttemptIds.length, 100_000);
@@ -71,12 +78,20 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
   ["absurd memory (over 1 PiB)", { capacity: capacity({ memoryMib: 1024 ** 3 + 1 }) }, /^register\.capacity\.memory_mib: /],
   ["absurd max tasks", { capacity: capacity({ maxTasks: 100_001 }) }, /^register\.capacity\.max_tasks: /],
   ["negative max tasks", { capacity: capacity({ maxTasks: -1 }) }, /^register\.capacity\.max_tasks: /],
-  ["more than 1024 GPUs", { capacity: capacity({ gpus: Array.from({ length: 1025 }, (_, i) => gpu(i)) }) }, /^register\.capacity\.gpus: at most 1024 GPUs \(got 1025\)$/],
+  [
+    "more than 1024 GPUs",
+    { capacity: capacity({ gpus: Array.from({ length: 1025 }, (_, i) => gpu(i)) }) },
+    /^register\.capacity\.gpus: at most 1024 GPUs \(got 1025\)$/,
+  ],
   ["negative GPU index", { capacity: capacity({ gpus: [gpu(-1)] }) }, /^register\.capacity\.gpus\[0\]\.index: /],
   ["fractional GPU memory", { capacity: capacity({ gpus: [gpu(0, { memoryMib: 0.5 })] }) }, /^register\.capacity\.gpus\[0\]\.memory_mib: /],
   ["negative GPU memory", { capacity: capacity({ gpus: [gpu(0, { memoryMib: -1 })] }) }, /^register\.capacity\.gpus\[0\]\.memory_mib: /],
   ["NUMA node below -1", { capacity: capacity({ gpus: [gpu(0, { numaNode: -2 })] }) }, /^register\.capacity\.gpus\[0\]\.numa_node: /],
-  ["NUL in a GPU model", { capacity: capacity({ gpus: [gpu(0), gpu(1, { model: `H${NUL}` })] }) }, /^register\.capacity\.gpus\[1\]\.model: must not contain NUL/],
+  [
+    "NUL in a GPU model",
+    { capacity: capacity({ gpus: [gpu(0), gpu(1, { model: `H${NUL}` })] }) },
+    /^register\.capacity\.gpus\[1\]\.model: must not contain NUL/,
+  ],
   ["NUL in a GPU uuid", { capacity: capacity({ gpus: [gpu(0, { uuid: `G${NUL}` })] }) }, /^register\.capacity\.gpus\[0\]\.uuid: must not contain NUL/],
   ["duplicate GPU index", { capacity: capacity({ gpus: [gpu(0), gpu(0)] }) }, /^register\.capacity\.gpus: duplicate GPU index 0$/],
 ];
@@ -93,18 +108,27 @@ for (const [name, extra, message] of bad) {
 }
 
 test("capacityFromProto on its own still reports InvalidArgumentError with the field", () => {
-  assert.throws(() => capacityFromProto(capacity({ cpuMillis: -1 }) as never, "c"), (err: InvalidArgumentError) => err instanceof InvalidArgumentError && err.field === "c.cpu_millis");
+  assert.throws(
+    () => capacityFromProto(capacity({ cpuMillis: -1 }) as never, "c"),
+    (err: InvalidArgumentError) => err instanceof InvalidArgumentError && err.field === "c.cpu_millis",
+  );
 });
 
 test("resultFromProto escapes NUL in output_tail, message and signal", () => {
-  const r = resultFromProto({ outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 1, signal: `SIG${NUL}`, outputTail: `bin${NUL}${NUL}ary`, durationMs: 5, message: `m${NUL}` }, "finished.result");
+  const r = resultFromProto(
+    { outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED, exitCode: 1, signal: `SIG${NUL}`, outputTail: `bin${NUL}${NUL}ary`, durationMs: 5, message: `m${NUL}` },
+    "finished.result",
+  );
   assert.is(r.outputTail, "bin\\0\\0ary");
   assert.is(r.message, "m\\0");
   assert.is(r.signal, "SIG\\0");
 });
 
 test("resultFromProto keeps the last 64 Ki characters of an escaped tail", () => {
-  const r = resultFromProto({ outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: `start${NUL.repeat(40_000)}end`, durationMs: 0, message: "" }, "finished.result");
+  const r = resultFromProto(
+    { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", outputTail: `start${NUL.repeat(40_000)}end`, durationMs: 0, message: "" },
+    "finished.result",
+  );
   assert.is(r.outputTail.length, 65536);
   assert.ok(r.outputTail.endsWith("\\0end"));
   assert.not.ok(r.outputTail.includes(NUL));

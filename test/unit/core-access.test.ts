@@ -2,7 +2,19 @@
 // table, project visibility and the worker-id patterns agents are bound to.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { actorOf, allows, authorize, type Caller, OPEN_ACCESS, ROLES, RPC_RULES, seesProject, submitProject, visibleProjectFilter, workerIdAllowed } from "../../src/core/access.js";
+import {
+  actorOf,
+  allows,
+  authorize,
+  type Caller,
+  OPEN_ACCESS,
+  ROLES,
+  RPC_RULES,
+  seesProject,
+  submitProject,
+  visibleProjectFilter,
+  workerIdAllowed,
+} from "../../src/core/access.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../../src/core/errors.js";
 import { formatToken, MAX_AUTHORIZATION_LENGTH, parseAuthorization } from "../../src/core/token-format.js";
 import { AdminServiceService } from "../../src/gen/taskgrid/v1/admin_service.js";
@@ -56,7 +68,10 @@ test("submitProject fills the caller's project and refuses another one", () => {
   assert.is(submitProject(caller("submitter"), "A", "spec.project"), "A");
   assert.is(submitProject(OPEN_ACCESS, "", "spec.project"), "");
   assert.is(submitProject(caller("admin", null), "B", "spec.project"), "B");
-  assert.throws(() => submitProject(caller("submitter"), "B", "specs[2].project"), (err: Error) => err instanceof PermissionDeniedError && err.message.startsWith("specs[2].project: "));
+  assert.throws(
+    () => submitProject(caller("submitter"), "B", "specs[2].project"),
+    (err: Error) => err instanceof PermissionDeniedError && err.message.startsWith("specs[2].project: "),
+  );
 });
 
 test("worker-id patterns: * is any run, everything else literal (regex characters too)", () => {

@@ -94,7 +94,10 @@ test("successive deadline tasks sample different parts of the ring (the cursor m
     name: "first",
     choose: (_t, c) => {
       firsts.push(c[0].slot.worker.id);
-      return { candidate: c[0], decision: { strategy: "round_robin", fallbackReason: "", feasibleWorkers: c.length, chosen: null, runnerUp: null, weightsVersion: "" } };
+      return {
+        candidate: c[0],
+        decision: { strategy: "round_robin", fallbackReason: "", feasibleWorkers: c.length, chosen: null, runnerUp: null, weightsVersion: "" },
+      };
     },
   };
   planDispatch(q.inOrder(), slots, placement, { nowMs: 0, maxScan: 10, newAttemptId: () => `a${++ids}` });

@@ -25,10 +25,30 @@ const feasibilityCases: Array<{ name: string; t: Task; s: WorkerSlot; fits: bool
   { name: "has all required tags", t: task({ requiredTags: ["ssd", "zone=eu"] }), s: slot("w", { tags: ["zone=eu", "ssd", "x"] }), fits: true },
   { name: "too much cpu", t: task({ resources: { cpuMillis: 5000, memoryMib: 1, gpuCount: 0, gpuModel: "", gpuMemoryMib: 0 } }), s: slot("w"), fits: false },
   { name: "too much memory", t: task({ resources: { cpuMillis: 1, memoryMib: 9000, gpuCount: 0, gpuModel: "", gpuMemoryMib: 0 } }), s: slot("w"), fits: false },
-  { name: "gpu on gpu-less worker", t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 1, gpuModel: "", gpuMemoryMib: 0 } }), s: slot("w"), fits: false },
-  { name: "gpu model matches case-insensitively", t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 2, gpuModel: "h100", gpuMemoryMib: 0 } }), s: slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: gpus(2) } }), fits: true },
-  { name: "gpu model mismatch", t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 1, gpuModel: "A100", gpuMemoryMib: 0 } }), s: slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: gpus(2) } }), fits: false },
-  { name: "gpu memory too small", t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 1, gpuModel: "", gpuMemoryMib: 100_000 } }), s: slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: gpus(2) } }), fits: false },
+  {
+    name: "gpu on gpu-less worker",
+    t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 1, gpuModel: "", gpuMemoryMib: 0 } }),
+    s: slot("w"),
+    fits: false,
+  },
+  {
+    name: "gpu model matches case-insensitively",
+    t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 2, gpuModel: "h100", gpuMemoryMib: 0 } }),
+    s: slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: gpus(2) } }),
+    fits: true,
+  },
+  {
+    name: "gpu model mismatch",
+    t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 1, gpuModel: "A100", gpuMemoryMib: 0 } }),
+    s: slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: gpus(2) } }),
+    fits: false,
+  },
+  {
+    name: "gpu memory too small",
+    t: task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 1, gpuModel: "", gpuMemoryMib: 100_000 } }),
+    s: slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: gpus(2) } }),
+    fits: false,
+  },
   { name: "no free slots (max_tasks 0)", t: task(), s: slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 0, gpus: [] } }), fits: false },
 ];
 for (const c of feasibilityCases) test(`feasibility: ${c.name}`, () => assert.is(feasibleGpus(c.t, c.s) !== null, c.fits));
@@ -37,7 +57,10 @@ test("GPUs are allocated by lowest free index and never shared; release frees th
   const s = slot("w", { capacity: { cpuMillis: 64000, memoryMib: 1 << 20, maxTasks: 8, gpus: gpus(2) } });
   const gpuTask = () => task({ resources: { cpuMillis: 1, memoryMib: 1, gpuCount: 1, gpuModel: "", gpuMemoryMib: 0 } });
   const p = plan([gpuTask(), gpuTask(), gpuTask()], [s]);
-  assert.equal(p.assignments.map((a) => a.gpuIndexes), [[0], [1]]);
+  assert.equal(
+    p.assignments.map((a) => a.gpuIndexes),
+    [[0], [1]],
+  );
   assert.is(p.pendingReasons.size, 1);
   assert.match([...p.pendingReasons.values()][0], /^waiting: /);
   release(s, p.assignments[0].attemptId);
@@ -49,7 +72,10 @@ test("a task that can never fit is unschedulable and does not block the tasks be
   const small = task({ priority: "LOW" });
   const s = slot("w", { capacity: { cpuMillis: 4000, memoryMib: 8192, maxTasks: 4, gpus: gpus(8) } });
   const p = plan([big, small], [s]);
-  assert.equal(p.assignments.map((a) => a.task.id), [small.id]);
+  assert.equal(
+    p.assignments.map((a) => a.task.id),
+    [small.id],
+  );
   assert.match(p.pendingReasons.get(big.id)!, /^unschedulable: .*needs 16 GPUs, has 8 matching/);
 });
 
@@ -69,7 +95,10 @@ test("never over-commits slots, cpu or memory; round-robin spreads over workers"
   assert.is(a.allocations.size, 2); // cpu-bound: 2 x 1000m
   assert.is(b.allocations.size, 3); // slot-bound
   assert.ok(a.allocatedCpuMillis <= 2000 && b.allocatedMemoryMib <= 1024);
-  assert.equal(p.assignments.slice(0, 4).map((x) => x.slot.worker.id), ["a", "b", "a", "b"]);
+  assert.equal(
+    p.assignments.slice(0, 4).map((x) => x.slot.worker.id),
+    ["a", "b", "a", "b"],
+  );
 });
 
 test("maxScan bounds the work of one pass", () => {

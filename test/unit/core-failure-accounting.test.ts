@@ -8,7 +8,14 @@ import { RoundRobinPlacement } from "../../src/core/placement.js";
 import type { AttemptOutcome, TaskResult } from "../../src/core/types.js";
 import { slot, task } from "../helpers/domain.js";
 
-const result = (outcome: AttemptOutcome): TaskResult => ({ outcome, exitCode: outcome === "SUCCEEDED" ? 0 : 1, signal: "", outputTail: "", durationMs: 1, message: "m" });
+const result = (outcome: AttemptOutcome): TaskResult => ({
+  outcome,
+  exitCode: outcome === "SUCCEEDED" ? 0 : 1,
+  signal: "",
+  outputTail: "",
+  durationMs: 1,
+  message: "m",
+});
 const policy = { ...DEFAULT_FAILURE_POLICY, defaultRetryBackoffMs: 1000, maxRetryBackoffMs: 5000 };
 const NOW = 1_000_000;
 
@@ -19,7 +26,10 @@ test("only LOST is the infrastructure's doing", () => {
 
 test("success and cancel end the task and leave both budgets alone", () => {
   const t = task({ maxRetries: 2 }, { retriesUsed: 1, requeues: 1 });
-  assert.equal(afterAttempt(t, result("SUCCEEDED"), NOW, policy, () => 0), { state: "SUCCEEDED", retriesUsed: 1, requeues: 1 });
+  assert.equal(
+    afterAttempt(t, result("SUCCEEDED"), NOW, policy, () => 0),
+    { state: "SUCCEEDED", retriesUsed: 1, requeues: 1 },
+  );
   assert.equal(afterAttempt(t, result("CANCELED"), NOW, policy, () => 0).state, "CANCELED");
 });
 
@@ -41,15 +51,24 @@ test("the task's own failures use retries and wait a backoff; none left means FA
   }
   const last = afterAttempt(task({ maxRetries: 2 }, { retriesUsed: 2 }), result("FAILED"), NOW, policy, () => 0);
   assert.equal(last, { state: "FAILED", retriesUsed: 2, requeues: 0, reason: "FAILED, all 2 retries used" });
-  assert.equal(afterAttempt(task(), result("FAILED"), NOW, policy, () => 0), { state: "FAILED", retriesUsed: 0, requeues: 0, reason: "FAILED, no retries allowed" });
+  assert.equal(
+    afterAttempt(task(), result("FAILED"), NOW, policy, () => 0),
+    { state: "FAILED", retriesUsed: 0, requeues: 0, reason: "FAILED, no retries allowed" },
+  );
   const noBackoff = afterAttempt(task({ maxRetries: 1, retryBackoffMs: 0 }), result("FAILED"), NOW, policy, () => 0.9);
   assert.is((noBackoff as { notBeforeMs: number | null }).notBeforeMs, null);
 });
 
 test("backoff: full jitter under base x 2^(n-1), capped", () => {
   const top = () => 0.999999;
-  assert.equal([1, 2, 3, 4, 5].map((n) => retryBackoffMs(1000, n, 5000, top)), [1000, 2000, 4000, 5000, 5000]);
-  assert.is(retryBackoffMs(1000, 3, 5000, () => 0), 0);
+  assert.equal(
+    [1, 2, 3, 4, 5].map((n) => retryBackoffMs(1000, n, 5000, top)),
+    [1000, 2000, 4000, 5000, 5000],
+  );
+  assert.is(
+    retryBackoffMs(1000, 3, 5000, () => 0),
+    0,
+  );
   assert.is(retryBackoffMs(0, 3, 5000, top), 0);
   assert.is(retryBackoffMs(1000, 200, 5000, top), 5000, "no overflow for a huge retry number");
 });
@@ -59,10 +78,16 @@ test("dispatch skips a task in its backoff (with a reason) and places it once th
   const ready = task();
   const options = (nowMs: number) => ({ nowMs, maxScan: 100, newAttemptId: () => `a-${nowMs}` });
   const early = planDispatch([waiting, ready], [slot("w1")], new RoundRobinPlacement(), options(NOW));
-  assert.equal(early.assignments.map((a) => a.task.id), [ready.id]);
+  assert.equal(
+    early.assignments.map((a) => a.task.id),
+    [ready.id],
+  );
   assert.match(early.pendingReasons.get(waiting.id)!, /retry backoff, eligible in 1 s/);
   const later = planDispatch([waiting], [slot("w2")], new RoundRobinPlacement(), options(NOW + 1000));
-  assert.equal(later.assignments.map((a) => a.task.id), [waiting.id]);
+  assert.equal(
+    later.assignments.map((a) => a.task.id),
+    [waiting.id],
+  );
 });
 
 test.run();

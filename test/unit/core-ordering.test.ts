@@ -14,7 +14,10 @@ test("priority ordering: class, then priority, then FIFO", () => {
   const defNormal2 = task();
   const defHigh = task({ priority: "HIGH" });
   for (const t of [batchHigh, defLow, defNormal1, live, defNormal2, defHigh]) q.push(t);
-  assert.equal([...q.inOrder()].map((t) => t.id), [live, defHigh, defNormal1, defNormal2, defLow, batchHigh].map((t) => t.id));
+  assert.equal(
+    [...q.inOrder()].map((t) => t.id),
+    [live, defHigh, defNormal1, defNormal2, defLow, batchHigh].map((t) => t.id),
+  );
 });
 
 test("fifo ordering ignores class and priority", () => {
@@ -23,7 +26,10 @@ test("fifo ordering ignores class and priority", () => {
   const b = task({ queueClass: "LIVE", priority: "HIGH" });
   q.push(a);
   q.push(b);
-  assert.equal([...q.inOrder()].map((t) => t.id), [a.id, b.id]);
+  assert.equal(
+    [...q.inOrder()].map((t) => t.id),
+    [a.id, b.id],
+  );
 });
 
 test("remove and re-push; size tracks membership", () => {
@@ -36,7 +42,10 @@ test("remove and re-push; size tracks membership", () => {
   assert.not.ok(q.remove(a.id));
   assert.is(q.size, 1);
   q.push(a); // a requeued task goes to the back of its bucket
-  assert.equal([...q.inOrder()].map((t) => t.id), [b.id, a.id]);
+  assert.equal(
+    [...q.inOrder()].map((t) => t.id),
+    [b.id, a.id],
+  );
   q.push(a); // pushing twice does not duplicate
   assert.is(q.size, 2);
 });

@@ -8,7 +8,15 @@ const close = (actual: number, expected: number, msg = "") => assert.ok(Math.abs
 const inUnit = (x: number) => assert.ok(Number.isFinite(x) && x >= 0 && x <= 1, `not in [0,1]: ${x}`);
 
 const tele = (over: Partial<Telemetry> = {}): Telemetry => ({
-  sampledAtMs: 0, cpuLoad: 0, memoryUsedMib: 0, memoryTotalMib: 0, ioPressure: 0, runningAttempts: 0, gpus: [], probeErrors: [], ...over,
+  sampledAtMs: 0,
+  cpuLoad: 0,
+  memoryUsedMib: 0,
+  memoryTotalMib: 0,
+  ioPressure: 0,
+  runningAttempts: 0,
+  gpus: [],
+  probeErrors: [],
+  ...over,
 });
 
 const deadlineCases: Array<[string, [number, number | null, number, number?], number]> = [
@@ -61,7 +69,20 @@ const loadCases: Array<[string, number, number, Telemetry | null, boolean, numbe
   ["telemetry blends cpu", 2, 4, tele({ cpuLoad: 0.5 }), false, 0.5],
   ["cpu load above 1 clamped", 0, 4, tele({ cpuLoad: 3 }), false, 0.5],
   ["NaN cpu load ignored", 2, 4, tele({ cpuLoad: NaN }), false, 0.5],
-  ["GPU task: mean GPU utilisation joins", 0, 4, tele({ cpuLoad: 0, gpus: [{ index: 0, utilizationPercent: 100, memoryUsedMib: 0 }, { index: 1, utilizationPercent: 50, memoryUsedMib: 0 }] }), true, 0.75],
+  [
+    "GPU task: mean GPU utilisation joins",
+    0,
+    4,
+    tele({
+      cpuLoad: 0,
+      gpus: [
+        { index: 0, utilizationPercent: 100, memoryUsedMib: 0 },
+        { index: 1, utilizationPercent: 50, memoryUsedMib: 0 },
+      ],
+    }),
+    true,
+    0.75,
+  ],
   ["CPU task ignores GPU utilisation", 0, 4, tele({ cpuLoad: 0, gpus: [{ index: 0, utilizationPercent: 100, memoryUsedMib: 0 }] }), false, 1],
   ["GPU task, NaN utilisation ignored", 0, 4, tele({ cpuLoad: 0, gpus: [{ index: 0, utilizationPercent: NaN, memoryUsedMib: 0 }] }), true, 1],
   ["GPU task, worker reports no GPUs", 2, 4, tele({ cpuLoad: 0.5 }), true, 0.5],

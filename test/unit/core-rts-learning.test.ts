@@ -3,7 +3,15 @@ import * as assert from "uvu/assert";
 import { success } from "../../src/core/rts/factors.js";
 import { LearningTable, PenaltyTable, RecentKinds, RUNTIME_RATIO_ALPHA } from "../../src/core/rts/learning.js";
 
-const obs = (over: Partial<Parameters<LearningTable["record"]>[0]> = {}) => ({ kind: "k", workerId: "w", succeeded: true, actualMs: 2000, estimateMs: 1000, nowMs: 0, ...over });
+const obs = (over: Partial<Parameters<LearningTable["record"]>[0]> = {}) => ({
+  kind: "k",
+  workerId: "w",
+  succeeded: true,
+  actualMs: 2000,
+  estimateMs: 1000,
+  nowMs: 0,
+  ...over,
+});
 
 test("runtime ratio starts at 1 and moves by alpha, converging to the true ratio", () => {
   const t = new LearningTable();

@@ -20,7 +20,15 @@ import { gpus, slot, task } from "../helpers/domain.js";
 const NOW = 1_000_000;
 const weightSet = (weights: Weights = DEFAULT_WEIGHTS, version = "v1"): WeightSet => ({ weights, version, loadedAtMs: 0, metadata: {} });
 const tele = (over: Partial<Telemetry> = {}): Telemetry => ({
-  sampledAtMs: NOW, cpuLoad: 0.1, memoryUsedMib: 0, memoryTotalMib: 0, ioPressure: 0, runningAttempts: 0, gpus: [], probeErrors: [], ...over,
+  sampledAtMs: NOW,
+  cpuLoad: 0.1,
+  memoryUsedMib: 0,
+  memoryTotalMib: 0,
+  ioPressure: 0,
+  runningAttempts: 0,
+  gpus: [],
+  probeErrors: [],
+  ...over,
 });
 
 function rts(over: Partial<RtsPlacementOptions> = {}) {
@@ -102,7 +110,11 @@ test("preferred tags and warm caches raise affinity", () => {
   const { strategy, options } = rts();
   options.recentKinds.record("b", "ml", NOW);
   const t = task({ kind: "ml", preferredTags: ["ssd"] });
-  const { decision } = strategy.choose(t, cands(slot("a", { telemetry: tele() }), slot("b", { telemetry: tele() }), slot("c", { tags: ["ssd"], telemetry: tele() })), NOW);
+  const { decision } = strategy.choose(
+    t,
+    cands(slot("a", { telemetry: tele() }), slot("b", { telemetry: tele() }), slot("c", { tags: ["ssd"], telemetry: tele() })),
+    NOW,
+  );
   assert.is(decision.chosen!.workerId, "c");
   assert.is(decision.runnerUp!.workerId, "b");
   assert.is(decision.chosen!.affinity, 0.75);
@@ -170,7 +182,10 @@ function scenario() {
   ];
   let n = 0;
   const tasks: Task[] = Array.from({ length: 12 }, (_, i) =>
-    task({ kind: `k${i % 3}`, preferredTags: i % 2 ? ["ssd"] : [], ioIntensity: (i % 4) / 4, estimateMs: 1000 * (i + 1) }, { id: `t${String(i).padStart(2, "0")}`, deadlineMs: NOW + 5000 * (i + 1) }),
+    task(
+      { kind: `k${i % 3}`, preferredTags: i % 2 ? ["ssd"] : [], ioIntensity: (i % 4) / 4, estimateMs: 1000 * (i + 1) },
+      { id: `t${String(i).padStart(2, "0")}`, deadlineMs: NOW + 5000 * (i + 1) },
+    ),
   );
   const q = new PendingQueue(priorityOrdering);
   tasks.forEach((t) => q.push(t));

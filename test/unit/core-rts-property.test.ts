@@ -13,7 +13,7 @@ import { PRIORITIES, QUEUE_CLASSES, type Gpu, type Task, type Worker, type Worke
 import { allocate, newWorkerSlot, type WorkerSlot } from "../../src/core/worker-slot.js";
 import { spec } from "../helpers/domain.js";
 
-import { int, mulberry32, pick, } from "../../src/core/random.js";
+import { int, mulberry32, pick } from "../../src/core/random.js";
 
 const NOW = 5_000_000;
 const TAGS = ["zone=a", "zone=b", "ssd", "arm64", "big"];
@@ -157,7 +157,17 @@ function fits(t: Task, s: Shadow): boolean {
 function run(seed: number, workers: number, tasks: number) {
   const sc = scenario(seed, workers, tasks);
   const shadows = new Map<string, Shadow>(
-    sc.slots.map((s) => [s.worker.id, { worker: s.worker, tags: new Set(s.worker.tags), running: s.allocations.size, cpu: s.allocatedCpuMillis, mem: s.allocatedMemoryMib, gpus: new Set(s.allocatedGpus) }]),
+    sc.slots.map((s) => [
+      s.worker.id,
+      {
+        worker: s.worker,
+        tags: new Set(s.worker.tags),
+        running: s.allocations.size,
+        cpu: s.allocatedCpuMillis,
+        mem: s.allocatedMemoryMib,
+        gpus: new Set(s.allocatedGpus),
+      },
+    ]),
   );
   const q = new PendingQueue(priorityOrdering);
   sc.tasks.forEach((t) => q.push(t));
@@ -177,7 +187,11 @@ function check(seed: number, workers: number, tasks: number) {
     assert.ok(s.allocatedCpuMillis <= c.cpuMillis && s.allocatedMemoryMib <= c.memoryMib, `${ctx}: cpu/memory over-committed on ${s.worker.id}`);
     const all = [...s.allocations.values()].flatMap((a) => a.gpuIndexes);
     assert.is(new Set(all).size, all.length, `${ctx}: a GPU shared on ${s.worker.id}`);
-    for (const g of all) assert.ok(c.gpus.some((x) => x.index === g), `${ctx}: unknown GPU ${g}`);
+    for (const g of all)
+      assert.ok(
+        c.gpus.some((x) => x.index === g),
+        `${ctx}: unknown GPU ${g}`,
+      );
   }
   // Replay in dispatch order against the independent rules.
   const byTask = new Map(plan.assignments.map((a) => [a.task.id, a]));
@@ -209,7 +223,8 @@ function check(seed: number, workers: number, tasks: number) {
     assert.ok(a.decision.strategy === "rts" || a.decision.strategy === "round_robin");
     if (a.decision.strategy === "rts") {
       for (const b of [a.decision.chosen!, a.decision.runnerUp].filter(Boolean)) {
-        for (const f of [b!.deadline, b!.affinity, b!.load, b!.io, b!.success, b!.penalty]) assert.ok(Number.isFinite(f) && f >= 0 && f <= 1, `${ctx}: factor ${f}`);
+        for (const f of [b!.deadline, b!.affinity, b!.load, b!.io, b!.success, b!.penalty])
+          assert.ok(Number.isFinite(f) && f >= 0 && f <= 1, `${ctx}: factor ${f}`);
       }
       assert.is(a.decision.chosen!.workerId, a.slot.worker.id);
     }
@@ -231,7 +246,10 @@ test("large random clusters (indexed rings, candidate cap)", () => {
 });
 
 test("same inputs give the same plan", () => {
-  for (const [seed, workers, tasks] of [[7, 12, 80], [1001, 400, 500]] as const) {
+  for (const [seed, workers, tasks] of [
+    [7, 12, 80],
+    [1001, 400, 500],
+  ] as const) {
     const summary = (p: ReturnType<typeof run>["plan"]) => ({
       assignments: p.assignments.map((a) => [a.task.id, a.slot.worker.id, a.attemptId, a.gpuIndexes, a.decision]),
       pending: [...p.pendingReasons],

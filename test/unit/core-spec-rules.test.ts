@@ -40,7 +40,18 @@ for (const [name, overrides, field] of bad) {
 }
 
 test("accepts a full valid spec", () => {
-  validateSpec(spec({ command: ["python", "train.py"], env: { A: "1" }, labels: { team: "ml" }, requiredTags: ["gpu"], ioIntensity: 0.5, estimateMs: 60_000, timeoutMs: 120_000, maxRetries: 3 }));
+  validateSpec(
+    spec({
+      command: ["python", "train.py"],
+      env: { A: "1" },
+      labels: { team: "ml" },
+      requiredTags: ["gpu"],
+      ioIntensity: 0.5,
+      estimateMs: 60_000,
+      timeoutMs: 120_000,
+      maxRetries: 3,
+    }),
+  );
 });
 
 test("defaults fill zero cpu and memory", () => {

@@ -63,7 +63,10 @@ for (const [overrides, field] of nulSpecs) {
 }
 
 test("validateSpec names the prefix of a batch entry", () => {
-  assert.throws(() => validateSpec(spec({ name: NUL }), "specs[3]"), (err: InvalidArgumentError) => err.field === "specs[3].name");
+  assert.throws(
+    () => validateSpec(spec({ name: NUL }), "specs[3]"),
+    (err: InvalidArgumentError) => err.field === "specs[3].name",
+  );
 });
 
 test("output tail: NUL bytes are reported as \\0", () => {

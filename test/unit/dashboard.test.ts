@@ -38,11 +38,58 @@ function exprs(): Array<{ panel: string; expr: string }> {
 
 // PromQL words that can stand before "(" or "{" or are keywords, never metric names.
 const PROMQL_WORDS = new Set([
-  "sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values", "group",
-  "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool", "le",
-  "rate", "irate", "increase", "delta", "idelta", "deriv", "histogram_quantile", "clamp_min", "clamp_max", "clamp",
-  "abs", "ceil", "floor", "round", "label_replace", "label_join", "time", "vector", "scalar", "absent", "changes",
-  "resets", "avg_over_time", "max_over_time", "min_over_time", "sum_over_time", "count_over_time", "last_over_time",
+  "sum",
+  "avg",
+  "min",
+  "max",
+  "count",
+  "stddev",
+  "stdvar",
+  "topk",
+  "bottomk",
+  "quantile",
+  "count_values",
+  "group",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "and",
+  "or",
+  "unless",
+  "offset",
+  "bool",
+  "le",
+  "rate",
+  "irate",
+  "increase",
+  "delta",
+  "idelta",
+  "deriv",
+  "histogram_quantile",
+  "clamp_min",
+  "clamp_max",
+  "clamp",
+  "abs",
+  "ceil",
+  "floor",
+  "round",
+  "label_replace",
+  "label_join",
+  "time",
+  "vector",
+  "scalar",
+  "absent",
+  "changes",
+  "resets",
+  "avg_over_time",
+  "max_over_time",
+  "min_over_time",
+  "sum_over_time",
+  "count_over_time",
+  "last_over_time",
 ]);
 
 /**
@@ -67,7 +114,9 @@ function metricNamesIn(expr: string): string[] {
 }
 
 test("the expression parser finds metric names and nothing else", () => {
-  assert.equal(metricNamesIn('histogram_quantile(0.99, sum by (le) (rate(taskgrid_task_wait_seconds_bucket{job=~"$job"}[$__rate_interval])))'), ["taskgrid_task_wait_seconds_bucket"]);
+  assert.equal(metricNamesIn('histogram_quantile(0.99, sum by (le) (rate(taskgrid_task_wait_seconds_bucket{job=~"$job"}[$__rate_interval])))'), [
+    "taskgrid_task_wait_seconds_bucket",
+  ]);
   assert.equal(metricNamesIn("sum(rate(a_total[5m])) / clamp_min(sum(rate(b_total[5m])), 1e-9)").sort(), ["a_total", "b_total"]);
   assert.equal(metricNamesIn('topk(20, avg by (worker) (x{worker=~"$worker"}))'), ["x"]);
   // The lookup rejects unknown names and histogram suffixes on non-histograms.
@@ -90,15 +139,24 @@ test("every metric the dashboard queries is exported by the master", () => {
     if (/_(bucket|sum|count)$/.test(name) && doc!.name !== name) assert.is(doc!.kind, "histogram", name);
   }
   // Template variables query exported metrics too.
-  for (const v of dashboard.templating.list) for (const name of metricNamesIn(v.definition.replace(/^label_values\((.*),\s*\w+\)$/, "$1"))) assert.ok(documentedMetric(name), `variable ${v.name}: ${name}`);
+  for (const v of dashboard.templating.list)
+    for (const name of metricNamesIn(v.definition.replace(/^label_values\((.*),\s*\w+\)$/, "$1")))
+      assert.ok(documentedMetric(name), `variable ${v.name}: ${name}`);
 });
 
 test("the dashboard shows every DESIGN §7 metric, wait/run quantiles, queue lengths, miss and fallback rates", () => {
-  const used = new Set(exprs().flatMap(({ expr }) => metricNamesIn(expr)).map((n) => documentedMetric(n)?.name));
+  const used = new Set(
+    exprs()
+      .flatMap(({ expr }) => metricNamesIn(expr))
+      .map((n) => documentedMetric(n)?.name),
+  );
   // Every DESIGN §7 metric is on the dashboard.
   for (const m of TASKGRID_METRICS) assert.ok(used.has(m.name), `dashboard does not show ${m.name}`);
-  const all = exprs().map((e) => e.expr).join("\n");
-  for (const p of ["0.5", "0.95", "0.99"]) assert.ok(all.includes(`histogram_quantile(${p}, sum by (le) (rate(taskgrid_task_wait_seconds_bucket`), `wait p${p}`);
+  const all = exprs()
+    .map((e) => e.expr)
+    .join("\n");
+  for (const p of ["0.5", "0.95", "0.99"])
+    assert.ok(all.includes(`histogram_quantile(${p}, sum by (le) (rate(taskgrid_task_wait_seconds_bucket`), `wait p${p}`);
   for (const p of ["0.5", "0.95", "0.99"]) assert.ok(all.includes(`histogram_quantile(${p}, sum by (le) (rate(taskgrid_task_run_seconds_bucket`), `run p${p}`);
   assert.match(all, /sum by \(queue, priority\) \(taskgrid_queue_length/);
   assert.match(all, /rate\(taskgrid_deadline_misses_total/);
@@ -111,7 +169,10 @@ test("importable without edits: ${DS_PROMETHEUS} input used everywhere, schema ~
   assert.is(dashboard.id, null);
   assert.ok(typeof dashboard.uid === "string" && dashboard.uid.length > 0 && dashboard.uid.length <= 40);
   const inputs = dashboard.__inputs as Array<{ name: string; type: string; pluginId: string }>;
-  assert.equal(inputs.map((i) => [i.name, i.type, i.pluginId]), [["DS_PROMETHEUS", "datasource", "prometheus"]]);
+  assert.equal(
+    inputs.map((i) => [i.name, i.type, i.pluginId]),
+    [["DS_PROMETHEUS", "datasource", "prometheus"]],
+  );
   const ids = new Set<number>();
   for (const p of allPanels()) {
     assert.not.ok(ids.has(p.id), `duplicate panel id ${p.id}`);
@@ -125,7 +186,8 @@ test("importable without edits: ${DS_PROMETHEUS} input used everywhere, schema ~
   for (const v of dashboard.templating.list) assert.is(v.datasource.uid, "${DS_PROMETHEUS}", `variable ${v.name}`);
   // No datasource uid other than the input anywhere in the file.
   const text = JSON.stringify(dashboard);
-  for (const m of text.matchAll(/"uid":"([^"]*)"/g)) assert.ok(m[1] === "${DS_PROMETHEUS}" || m[1] === "-- Grafana --" || m[1] === dashboard.uid, `unexpected uid ${m[1]}`);
+  for (const m of text.matchAll(/"uid":"([^"]*)"/g))
+    assert.ok(m[1] === "${DS_PROMETHEUS}" || m[1] === "-- Grafana --" || m[1] === dashboard.uid, `unexpected uid ${m[1]}`);
 });
 
 test("prometheus.yml scrapes the default metrics address at /metrics", () => {

@@ -22,8 +22,12 @@ test("src/gen matches buf generate output (run `npm run gen` when this fails)", 
     execFileSync(join(root, "node_modules/.bin/buf"), ["build", "-o", join(out, "src/gen/taskgrid.binpb")], { cwd: root });
     const fresh = join(out, "src/gen");
     const committed = join(root, "src/gen");
-    const freshFiles = listFiles(fresh).map((f) => relative(fresh, f)).sort();
-    const committedFiles = listFiles(committed).map((f) => relative(committed, f)).sort();
+    const freshFiles = listFiles(fresh)
+      .map((f) => relative(fresh, f))
+      .sort();
+    const committedFiles = listFiles(committed)
+      .map((f) => relative(committed, f))
+      .sort();
     assert.equal(committedFiles, freshFiles, "file list differs");
     for (const f of freshFiles) {
       assert.ok(readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))), `src/gen/${f} is stale`);

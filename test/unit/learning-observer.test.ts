@@ -7,13 +7,23 @@ import { LearningObserver } from "../../master/learning-observer.js";
 import type { TaskResult } from "../../src/core/types.js";
 import { task } from "../helpers/domain.js";
 
-const result = (outcome: TaskResult["outcome"], durationMs = 2000): TaskResult => ({ outcome, exitCode: outcome === "SUCCEEDED" ? 0 : 1, signal: "", outputTail: "", durationMs, message: "" });
+const result = (outcome: TaskResult["outcome"], durationMs = 2000): TaskResult => ({
+  outcome,
+  exitCode: outcome === "SUCCEEDED" ? 0 : 1,
+  signal: "",
+  outputTail: "",
+  durationMs,
+  message: "",
+});
 
 test("a success moves the runtime ratio and is persisted; no penalty", () => {
   const o = new LearningObserver();
   const t = task({ kind: "encode", estimateMs: 1000 });
   const writes = o.persistAttemptEnd(t, "w1", result("SUCCEEDED", 2000), 10_000);
-  assert.equal(writes.map((w) => w.kind), ["upsert_learning"]);
+  assert.equal(
+    writes.map((w) => w.kind),
+    ["upsert_learning"],
+  );
   const stats = o.learning.get("encode", "w1")!;
   assert.is(stats.successes, 1);
   assert.ok(stats.runtimeRatio > 1, "took twice the estimate");
@@ -36,7 +46,10 @@ test("finishing after the deadline is one miss per task, counted and persisted",
   assert.ok(first.some((w) => w.kind === "record_deadline_miss"));
   assert.is(t.deadlineMissed, true);
   const second = o.persistAttemptEnd(t, "w2", result("SUCCEEDED"), 7000);
-  assert.not.ok(second.some((w) => w.kind === "record_deadline_miss"), "a retry does not miss again");
+  assert.not.ok(
+    second.some((w) => w.kind === "record_deadline_miss"),
+    "a retry does not miss again",
+  );
   assert.is(o.deadlineMisses, 1);
   const inTime = task({}, { deadlineMs: 5000 });
   assert.not.ok(o.persistAttemptEnd(inTime, "w1", result("SUCCEEDED"), 4000).some((w) => w.kind === "record_deadline_miss"));

@@ -14,12 +14,22 @@ function fakeStream(isTTY: boolean, colours = false): LogStream & { text: string
 }
 
 test("text line: local time, padded level, message, ids first in a fixed order, then the rest", () => {
-  const line = formatTextLine({ level: "info", time: AT, message: "attempt finished", fields: { outcome: "SUCCEEDED", worker: "w1", exitCode: 0, task: "t-1", attempt: "a-1" } });
+  const line = formatTextLine({
+    level: "info",
+    time: AT,
+    message: "attempt finished",
+    fields: { outcome: "SUCCEEDED", worker: "w1", exitCode: 0, task: "t-1", attempt: "a-1" },
+  });
   assert.is(line, "15:04:05.123 INFO  attempt finished task=t-1 attempt=a-1 worker=w1 outcome=SUCCEEDED exitCode=0");
 });
 
 test("text line: values that would not split cleanly are quoted; objects are JSON; undefined is left out", () => {
-  const line = formatTextLine({ level: "error", time: AT, message: "m", fields: { error: "boom: it broke", empty: "", eq: "a=b", obj: { a: 1 }, list: [1, 2], gone: undefined, none: null, err: new Error("bad") } });
+  const line = formatTextLine({
+    level: "error",
+    time: AT,
+    message: "m",
+    fields: { error: "boom: it broke", empty: "", eq: "a=b", obj: { a: 1 }, list: [1, 2], gone: undefined, none: null, err: new Error("bad") },
+  });
   assert.is(line, '15:04:05.123 ERROR m error="boom: it broke" empty="" eq="a=b" obj={"a":1} list=[1,2] none=null err="bad"');
 });
 
@@ -61,7 +71,10 @@ test("level filtering: entries below the level are dropped", () => {
   log.info("i");
   log.warn("w");
   log.error("e");
-  assert.equal(lines.map((l) => JSON.parse(l).level), ["warn", "error"]);
+  assert.equal(
+    lines.map((l) => JSON.parse(l).level),
+    ["warn", "error"],
+  );
   const all: string[] = [];
   const debug = createLogger({ level: "debug", write: (l) => all.push(l) });
   debug.debug("d");
@@ -79,7 +92,11 @@ test("base fields (the agent's worker id) appear on every entry; ids render in t
 });
 
 test("a throwing sink does not throw into the caller", () => {
-  const log = createLogger({ write: () => { throw new Error("EPIPE"); } });
+  const log = createLogger({
+    write: () => {
+      throw new Error("EPIPE");
+    },
+  });
   log.error("still fine");
 });
 

@@ -9,7 +9,16 @@ import { runProtocol, runSequence } from "../../src/sim/batch/rlscheduler.js";
 import { PUBLISHED, PUBLISHED_ORDERS, TRACE_FILES } from "../../src/sim/validate.js";
 import { parseSwf } from "../../src/sim/workloads/swf.js";
 
-const job = (id: number, submit: number, reqTime: number, procs: number, run = reqTime): BatchJob => ({ id, submit, run, reqTime, procs, nodes: procs, start: -1, seq: id });
+const job = (id: number, submit: number, reqTime: number, procs: number, run = reqTime): BatchJob => ({
+  id,
+  submit,
+  run,
+  reqTime,
+  procs,
+  nodes: procs,
+  start: -1,
+  seq: id,
+});
 const ids = (q: BatchJob[]): number[] => q.map((j) => j.id);
 
 // L arrived at 1000 and asks for 10 s; S arrived at 1100 and asks for 1000 s. At 1100 L has waited

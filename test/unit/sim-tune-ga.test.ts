@@ -19,7 +19,13 @@ const distance = (g: Genome): number => g.reduce((s, x, i) => s + (x - TARGET[i]
 const DEFAULTS = genomeFromWeights(DEFAULT_WEIGHTS);
 
 function run(seed: number, overrides: Partial<GaRun> = {}) {
-  return runGa({ rng: mulberry32(seed), settings: { ...GA_DEFAULTS, populationSize: 12, generations: 15 }, seeds: [DEFAULTS], fitness: distance, ...overrides });
+  return runGa({
+    rng: mulberry32(seed),
+    settings: { ...GA_DEFAULTS, populationSize: 12, generations: 15 },
+    seeds: [DEFAULTS],
+    fitness: distance,
+    ...overrides,
+  });
 }
 
 test("the same seed gives the same run; another seed a different one", () => {
@@ -28,7 +34,10 @@ test("the same seed gives the same run; another seed a different one", () => {
   assert.equal(a.history, b.history);
   assert.equal(a.best, b.best);
   const c = run(8);
-  assert.not.equal(c.history.map((h) => h.meanFitness), a.history.map((h) => h.meanFitness));
+  assert.not.equal(
+    c.history.map((h) => h.meanFitness),
+    a.history.map((h) => h.meanFitness),
+  );
 });
 
 test("elitism: the best fitness never gets worse and the best individual survives to the next generation", () => {
@@ -72,10 +81,19 @@ test("every individual the GA evaluates is a valid weights file: >= 0, not all z
 test("gaussian mutation keeps weights >= 0 and never all zero; normalise repairs anything", () => {
   const rng = mulberry32(99);
   for (let i = 0; i < 2000; i++) {
-    const parent = normaliseGenome(Array.from({ length: 6 }, () => (rng() < 0.5 ? 0 : rng())), DEFAULTS);
+    const parent = normaliseGenome(
+      Array.from({ length: 6 }, () => (rng() < 0.5 ? 0 : rng())),
+      DEFAULTS,
+    );
     const child = gaussianMutation(rng, parent, 0.5, 1);
-    assert.ok(child.every((x) => x >= 0), `negative gene in ${child}`);
-    assert.ok(child.some((x) => x > 0), "all zero");
+    assert.ok(
+      child.every((x) => x >= 0),
+      `negative gene in ${child}`,
+    );
+    assert.ok(
+      child.some((x) => x > 0),
+      "all zero",
+    );
     assert.is(child.length, 6);
   }
   assert.equal(normaliseGenome([0, 0, -1, Number.NaN, 0, 0], DEFAULTS), normaliseGenome(DEFAULTS));
@@ -96,7 +114,10 @@ test("crossover children lie within (blend: around) their parents; tournament pr
       assert.ok(x >= Math.min(a[j], b[j]) - 0.3 * d - 1e-12 && x <= Math.max(a[j], b[j]) + 0.3 * d + 1e-12);
     });
   }
-  const pop = [{ genome: a, fitness: 2 }, { genome: b, fitness: 1 }];
+  const pop = [
+    { genome: a, fitness: 2 },
+    { genome: b, fitness: 1 },
+  ];
   assert.is(tournament(mulberry32(1), pop, 50).genome, b);
 });
 

@@ -74,7 +74,17 @@ test("a reader polling the file while it is rewritten never sees a partial file"
   const dir = await tempDir();
   const path = join(dir, "ga_output.json");
   // Large files (about 256 KiB) so that a non-atomic write would be caught half-way.
-  const text = (i: number) => JSON.stringify({ w_deadline: 0.35, w_affinity: 0.2, w_load: 0.25, w_io: 0.1, w_success: 0.05, w_penalty: 0.05, generation: i, pad: "x".repeat(256 * 1024) });
+  const text = (i: number) =>
+    JSON.stringify({
+      w_deadline: 0.35,
+      w_affinity: 0.2,
+      w_load: 0.25,
+      w_io: 0.1,
+      w_success: 0.05,
+      w_penalty: 0.05,
+      generation: i,
+      pad: "x".repeat(256 * 1024),
+    });
   await writeFileAtomic(path, text(0));
   let writing = true;
   let reads = 0;

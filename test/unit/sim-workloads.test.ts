@@ -22,14 +22,20 @@ test("SWF: header fields and the 18 job fields", () => {
   assert.is(t.maxProcs, 8);
   assert.is(t.header.Note, "inline sample");
   assert.is(t.jobs.length, 4);
-  assert.equal([t.jobs[0].id, t.jobs[0].submit, t.jobs[0].wait, t.jobs[0].run, t.jobs[0].allocProcs, t.jobs[0].reqProcs, t.jobs[0].reqTime, t.jobs[0].user], [1, 0, 5, 100, 4, 4, 200, 1]);
+  assert.equal(
+    [t.jobs[0].id, t.jobs[0].submit, t.jobs[0].wait, t.jobs[0].run, t.jobs[0].allocProcs, t.jobs[0].reqProcs, t.jobs[0].reqTime, t.jobs[0].user],
+    [1, 0, 5, 100, 4, 4, 200, 1],
+  );
   assert.throws(() => parseSwf("1 2 3"), /18/);
 });
 
 test("SWF: RLScheduler loading rules and one tiny sequence", () => {
   const { jobs, machine } = loadJobs(parseSwf(SWF));
   assert.equal(machine, { nodes: 4, ppn: 2, maxProcs: 8 });
-  assert.equal(jobs.map((j) => j.id), [1, 3, 4]); // run 0 dropped
+  assert.equal(
+    jobs.map((j) => j.id),
+    [1, 3, 4],
+  ); // run 0 dropped
   assert.equal([jobs[1].run, jobs[1].reqTime, jobs[1].procs, jobs[1].nodes], [10, -1, 3, 2]); // run<0 -> 10, req -1 -> raw run, procs max
   assert.equal([jobs[2].nodes, jobs[2].reqTime], [4, 60]);
   const r = runSequence(jobs, 0, machine, "fcfs", "none");

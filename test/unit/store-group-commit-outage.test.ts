@@ -48,11 +48,17 @@ test("during an outage writes wait and commit in order afterwards; submissions f
   const w1 = gc.submit({ id: "w1" });
   const s1 = gc.submit({ id: "s1", submit: true });
   const w2 = gc.submit({ id: "w2" });
-  const rejected = await s1.then(() => null, (e: unknown) => e);
+  const rejected = await s1.then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(rejected, UnavailableError);
   assert.match((rejected as Error).message, /database unavailable: connect ECONNREFUSED/);
   assert.ok(gc.unavailable);
-  const s2 = await gc.submit({ id: "s2", submit: true }).then(() => null, (e: unknown) => e);
+  const s2 = await gc.submit({ id: "s2", submit: true }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(s2, UnavailableError, "a submission during a known outage is refused without queueing");
   assert.equal(committed, []);
   down.value = false;
@@ -68,7 +74,10 @@ test("a statement error is not an outage: only its own job fails", async () => {
   const outages: Array<string | null> = [];
   const gc = committer({ value: false }, committed, outages);
   const results = await Promise.allSettled([gc.submit({ id: "a" }), gc.submit({ id: "bad" }), gc.submit({ id: "b" })]);
-  assert.equal(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+  assert.equal(
+    results.map((r) => r.status),
+    ["fulfilled", "rejected", "fulfilled"],
+  );
   assert.equal(committed, ["a", "b"]);
   assert.equal(outages, []);
 });
@@ -77,7 +86,10 @@ test("close() during an outage waits at most its bound, then rejects the waiting
   let outageStarted!: () => void;
   const started = new Promise<void>((r) => (outageStarted = r));
   const gc = committer({ value: true }, [], [], () => outageStarted());
-  const waiting = gc.submit({ id: "w" }).then(() => null, (e: unknown) => e);
+  const waiting = gc.submit({ id: "w" }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   await started;
   await gc.close(30);
   assert.instance(await waiting, UnavailableError);

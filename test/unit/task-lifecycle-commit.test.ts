@@ -21,7 +21,18 @@ function setup() {
   const s = slot("w1");
   state.slots.set("w1", s);
   allocate(s, "a1", t.spec.resources, []);
-  const attempt = { id: "a1", taskId: t.id, number: 1, workerId: "w1", gpuIndexes: [], assignedAtMs: 1, startedAtMs: 2, finishedAtMs: null, result: null, decision: null };
+  const attempt = {
+    id: "a1",
+    taskId: t.id,
+    number: 1,
+    workerId: "w1",
+    gpuIndexes: [],
+    assignedAtMs: 1,
+    startedAtMs: 2,
+    finishedAtMs: null,
+    result: null,
+    decision: null,
+  };
   state.liveAttempts.set("a1", { attempt, workerId: "w1" });
   const committed: StoreWrite[][] = [];
   const pending: Array<{ writes: StoreWrite[]; resolve: () => void; reject: (e: Error) => void }> = [];
@@ -39,7 +50,16 @@ function setup() {
   hub.subscribe({ taskIds: null, project: "", push: (e) => events.push(e) });
   const sent: string[] = [];
   const commands = { cancel: (_w: string, a: string) => sent.push(`cancel ${a}`), pause: () => {}, resume: () => {}, assign: () => true, drain: () => {} };
-  const lifecycle = new TaskLifecycle({ state, store, hub, clock: { now: () => 1000 }, commands, cancelGraceMs: 10, onCapacityChange: () => {}, random: () => 0 });
+  const lifecycle = new TaskLifecycle({
+    state,
+    store,
+    hub,
+    clock: { now: () => 1000 },
+    commands,
+    cancelGraceMs: 10,
+    onCapacityChange: () => {},
+    random: () => 0,
+  });
   return { state, t, s, lifecycle, committed, pending, events, sent, nextCommit };
 }
 
@@ -57,14 +77,20 @@ test("a finished report is applied only after its commit", async () => {
   assert.not.ok(state.liveAttempts.has("a1"));
   assert.is(s.allocations.size, 0);
   assert.not.ok(state.activeTasks.has(t.id));
-  assert.equal(events.map((e) => e.state), ["SUCCEEDED"]);
+  assert.equal(
+    events.map((e) => e.state),
+    ["SUCCEEDED"],
+  );
 });
 
 test("a failed commit leaves memory as it was; the report sent again then applies", async () => {
   const { state, t, s, lifecycle, events, nextCommit } = setup();
   const first = lifecycle.attemptFinished("w1", "a1", ok, 1000);
   (await nextCommit()).fail();
-  const error = await first.then(() => null, (e: Error) => e);
+  const error = await first.then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.match(error?.message ?? "", /commit failed/);
   assert.equal([t.state, t.currentAttemptId, t.result], ["RUNNING", "a1", null]);
   assert.ok(state.liveAttempts.has("a1"));
@@ -81,7 +107,10 @@ test("a failed commit leaves memory as it was; the report sent again then applie
 test("changes of one task run one at a time: a cancel waits for the finish and then finds it ended", async () => {
   const { t, lifecycle, pending, sent, nextCommit } = setup();
   const finished = lifecycle.attemptFinished("w1", "a1", ok, 1000);
-  const canceled = lifecycle.cancel(t.id, "too late").then(() => "canceled", (e: Error) => e.constructor.name);
+  const canceled = lifecycle.cancel(t.id, "too late").then(
+    () => "canceled",
+    (e: Error) => e.constructor.name,
+  );
   assert.ok(lifecycle.changing(t.id));
   const finish = await nextCommit();
   await new Promise((r) => setImmediate(r));

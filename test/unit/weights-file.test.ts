@@ -91,7 +91,10 @@ for (const c of invalidCases) {
 test("truncated mid-write: every proper prefix of a valid file is rejected, never half-loaded", () => {
   const files = [
     SEED,
-    formatWeightsFile({ deadline: 0.3125, affinity: 0.21, load: 0.25, io: 0.1, success: 0.05, penalty: 0.0775 }, { generation: "17", fitness: "0.5", created_at: '"2025-06-01T00:00:00Z"' }),
+    formatWeightsFile(
+      { deadline: 0.3125, affinity: 0.21, load: 0.25, io: 0.1, success: 0.05, penalty: 0.0775 },
+      { generation: "17", fitness: "0.5", created_at: '"2025-06-01T00:00:00Z"' },
+    ),
   ];
   for (const full of files) {
     const body = full.trimEnd();

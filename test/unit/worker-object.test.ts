@@ -52,16 +52,28 @@ function setup() {
     },
   } as unknown as Store;
   const registry = new WorkerRegistry({
-    state, store, clock: { now: () => now },
+    state,
+    store,
+    clock: { now: () => now },
     log: { info() {}, warn() {}, error() {}, debug() {} } as never,
-    suspectAfterMs: 10_000, offlineAfterMs: 20_000, onCapacityChange: () => {},
+    suspectAfterMs: 10_000,
+    offlineAfterMs: 20_000,
+    onCapacityChange: () => {},
   });
   const reg = (instanceId: string, running: string[] = []): AgentRegistration => ({
-    workerId: "w1", hostname: "h", tags: ["a"], agentVersion: "t", runningAttemptIds: running, instanceId,
+    workerId: "w1",
+    hostname: "h",
+    tags: ["a"],
+    agentVersion: "t",
+    runningAttemptIds: running,
+    instanceId,
     capacity: { cpuMillis: 1000, memoryMib: 1024, maxTasks: 2, gpus: [] },
   });
   return {
-    state, registry, writes, reg,
+    state,
+    registry,
+    writes,
+    reg,
     failNextWrite: () => (failNext = true),
     advance: (ms: number) => (now += ms),
     settle: () => new Promise<void>((r) => setImmediate(r)),
@@ -92,8 +104,14 @@ test("another agent process, another token or no instance id cannot take a live 
   const t = setup();
   const owner = session("tok-a");
   await t.registry.register(owner, t.reg("i1"));
-  for (const [who, instanceId] of [[session("tok-a"), "i2"], [session("tok-b"), "i1"]] as const) {
-    const refused = await t.registry.register(who, t.reg(instanceId)).then(() => null, (e: unknown) => e);
+  for (const [who, instanceId] of [
+    [session("tok-a"), "i2"],
+    [session("tok-b"), "i1"],
+  ] as const) {
+    const refused = await t.registry.register(who, t.reg(instanceId)).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.instance(refused, WorkerConnectedError);
   }
   assert.equal(owner.closedWith, [], "the first session is untouched");
@@ -101,7 +119,10 @@ test("another agent process, another token or no instance id cannot take a live 
 
   const t2 = setup();
   await t2.registry.register(session(), t2.reg(""));
-  const refused = await t2.registry.register(session(), t2.reg("")).then(() => null, (e: unknown) => e);
+  const refused = await t2.registry.register(session(), t2.reg("")).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.instance(refused, WorkerConnectedError, "without an instance id nothing proves it is the same process");
 });
 
@@ -110,7 +131,10 @@ test("an operator's drain is committed, then applied; registrations and restarts
   const s1 = session();
   const { worker } = await t.registry.register(s1, t.reg("i1"));
   t.failNextWrite();
-  const failed = await t.registry.drain("w1", "disk swap").then(() => null, (e: Error) => e);
+  const failed = await t.registry.drain("w1", "disk swap").then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.match(failed?.message ?? "", /connection terminated/);
   assert.is(worker.record.status, "ONLINE", "a failed commit leaves memory as it was");
   assert.is(worker.record.drain, undefined);

@@ -25,16 +25,28 @@ test("a failed upsert leaves no worker behind; the next registration makes it ON
   } as unknown as Store;
   let kicks = 0;
   const registry = new WorkerRegistry({
-    state, store, clock: { now: () => 1000 },
+    state,
+    store,
+    clock: { now: () => 1000 },
     log: { info() {}, warn() {}, error() {}, debug() {} } as never,
-    suspectAfterMs: 10_000, offlineAfterMs: 20_000, onCapacityChange: () => kicks++,
+    suspectAfterMs: 10_000,
+    offlineAfterMs: 20_000,
+    onCapacityChange: () => kicks++,
   });
   const session = (): WorkerSession => ({ caller: OPEN_ACCESS, peer: "test", open: true, send: () => true, close() {} });
   const registration = {
-    workerId: "w1", hostname: "h", tags: [], agentVersion: "t", runningAttemptIds: [], instanceId: "",
+    workerId: "w1",
+    hostname: "h",
+    tags: [],
+    agentVersion: "t",
+    runningAttemptIds: [],
+    instanceId: "",
     capacity: { cpuMillis: 1000, memoryMib: 1024, maxTasks: 1, gpus: [] },
   };
-  const failed = await registry.register(session(), registration).then(() => null, (e: Error) => e);
+  const failed = await registry.register(session(), registration).then(
+    () => null,
+    (e: Error) => e,
+  );
   assert.match(failed?.message ?? "", /connection terminated/);
   assert.is(state.slots.size, 0, "nothing schedulable after a failed commit");
 
@@ -42,7 +54,10 @@ test("a failed upsert leaves no worker behind; the next registration makes it ON
   assert.is(state.slots.get("w1")?.worker.status, "ONLINE");
   assert.is(ok.worker.slot, state.slots.get("w1"), "the worker object owns the slot the dispatcher plans over");
   assert.is(ok.epoch, 1, "the failed try did not count as a registration");
-  assert.equal(writes.map((w) => w[0].kind), ["upsert_worker"]);
+  assert.equal(
+    writes.map((w) => w[0].kind),
+    ["upsert_worker"],
+  );
   assert.is(kicks, 1);
 });
 

@@ -16,7 +16,8 @@ export const getCommand: Command = {
   summary: "Show a task: state, spec, attempts, result, placement decision and history",
   usage: "get [flags] TASK_ID",
   flags: { ...CLIENT_FLAGS },
-  notes: "History lists every state change, oldest first, with its actor: the token that caused it, \"master\" for\nthe master's own decisions, \"-\" when not recorded (auth off). --json adds it as \"events\".",
+  notes:
+    'History lists every state change, oldest first, with its actor: the token that caused it, "master" for\nthe master\'s own decisions, "-" when not recorded (auth off). --json adds it as "events".',
   async run(args, io) {
     if (args.positionals.length !== 1) throw new UsageError("get takes exactly one task id");
     return withClient(args, io, async (client) => {

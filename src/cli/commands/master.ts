@@ -47,7 +47,10 @@ export const masterCommand: Command = {
     "Traces (one per task) are exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (see docs/operations.md, Tracing).",
   async run(args, io) {
     if (args.positionals.length > 0) throw new UsageError(`master takes no arguments (got "${args.positionals[0]}")`);
-    const options = withCliDefaults(MASTER_SETTINGS, resolveMasterOptions(args, io.env, (path) => readFileSync(path, "utf8")));
+    const options = withCliDefaults(
+      MASTER_SETTINGS,
+      resolveMasterOptions(args, io.env, (path) => readFileSync(path, "utf8")),
+    );
     // Imported lazily so client verbs never load the server, the store or the database driver.
     const { startMaster } = await import("../../../master/master.js");
     // Traces follow the standard OTEL_* variables (off unless an OTLP endpoint is set).

@@ -44,10 +44,15 @@ export const simCommand: Command = {
     protocol: { type: "string", value: "rlscheduler", description: "with --trace: the RLScheduler batch protocol" },
     order: { type: "string", value: ORDER_NAMES.join("|"), description: "with --protocol: job order (default fcfs)" },
     backfill: { type: "string", value: "none|rlscheduler|easy", description: "with --protocol: backfilling (default none)" },
-    wait: { type: "string", value: WAIT_READINGS.join("|"), description: "with --protocol: w in WFP3/UNICEP, published = -1 - submit as their code (validates), true = now - submit (default published)" },
+    wait: {
+      type: "string",
+      value: WAIT_READINGS.join("|"),
+      description: "with --protocol: w in WFP3/UNICEP, published = -1 - submit as their code (validates), true = now - submit (default published)",
+    },
     ...JSON_FLAG,
   },
-  notes: "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order wfp3 --wait true\n",
+  notes:
+    "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order wfp3 --wait true\n",
   async run(args, io) {
     const json = boolFlag(args, "json");
     const seedText = stringFlag(args, "seed");

@@ -44,7 +44,8 @@ export const tokenCreateCommand: Command = {
     const expiresText = stringFlag(args, "expires");
     const expiresInSeconds = expiresText === undefined ? 0 : parseExpiresSeconds(expiresText);
     const workerPattern = stringFlag(args, "worker") ?? "";
-    if (workerPattern !== "" && role !== Role.ROLE_AGENT) throw new UsageError(`--worker: only agent tokens are bound to worker ids (this one is ${roleName(role)})`);
+    if (workerPattern !== "" && role !== Role.ROLE_AGENT)
+      throw new UsageError(`--worker: only agent tokens are bound to worker ids (this one is ${roleName(role)})`);
     return withClient(args, io, async (client) => {
       const res = await client.createToken({ project, role, name: stringFlag(args, "name") ?? "", expiresInSeconds, workerPattern });
       if (boolFlag(args, "json")) {

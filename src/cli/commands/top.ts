@@ -58,7 +58,11 @@ export const topCommand: Command = {
   summary: "Live view of workers, queues and the scheduler, refreshing in the terminal",
   usage: "top [flags]",
   flags: {
-    interval: { type: "string", value: "DURATION", description: `time between refreshes, e.g. 1s, 500ms or 5 (seconds); default ${DEFAULT_INTERVAL_MS / 1000}s` },
+    interval: {
+      type: "string",
+      value: "DURATION",
+      description: `time between refreshes, e.g. 1s, 500ms or 5 (seconds); default ${DEFAULT_INTERVAL_MS / 1000}s`,
+    },
     once: { type: "boolean", description: "print one frame without terminal codes and exit" },
     ...CLIENT_FLAGS,
   },

@@ -15,7 +15,7 @@ export const UNKNOWN_IO_PRESSURE = 0.5;
 /** x clamped to [0,1]; `fallback` (itself in [0,1]) when x is NaN. +-Infinity clamp to 1/0. */
 export function clamp01(x: number, fallback = 0): number {
   if (Number.isNaN(x)) return fallback;
-  return x <= 0 ? 0 : Math.min(x , 1);
+  return x <= 0 ? 0 : Math.min(x, 1);
 }
 
 /**

@@ -108,8 +108,7 @@ export class RtsPlacement implements PlacementStrategy {
     const io = ioFactor(telemetry ? telemetry.ioPressure : null, spec.ioIntensity);
     const success = successFactor(stats);
     const penalty = penaltyFactor(this.options.penalties, id, nowMs);
-    const score =
-      w.deadline * deadline + w.affinity * affinity + w.load * load + w.io * io + w.success * success - w.penalty * penalty;
+    const score = w.deadline * deadline + w.affinity * affinity + w.load * load + w.io * io + w.success * success - w.penalty * penalty;
     if (!Number.isFinite(score)) throw new Error(`non-finite score for ${id}`);
     out.workerId = id;
     out.score = score;

@@ -15,9 +15,7 @@ export const WEIGHT_FILE_KEYS = [
   ["w_penalty", "penalty"],
 ] as const satisfies ReadonlyArray<readonly [string, keyof Weights]>;
 
-export type ParsedWeightsFile =
-  | { ok: true; weights: Weights; metadata: Record<string, string> }
-  | { ok: false; error: string };
+export type ParsedWeightsFile = { ok: true; weights: Weights; metadata: Record<string, string> } | { ok: false; error: string };
 
 const WEIGHT_KEYS: ReadonlySet<string> = new Set(WEIGHT_FILE_KEYS.map(([k]) => k));
 

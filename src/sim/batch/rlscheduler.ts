@@ -67,12 +67,50 @@ interface Run {
  * re-sorted at every pick with the clock of that moment, so a score that reads `now` (the true
  * waiting time) is evaluated at each decision time.
  */
-export function runSequence(all: readonly BatchJob[], startIndex: number, machine: Machine, order: OrderName, backfill: BackfillName, wait: WaitReading = "published"): SequenceResult {
+export function runSequence(
+  all: readonly BatchJob[],
+  startIndex: number,
+  machine: Machine,
+  order: OrderName,
+  backfill: BackfillName,
+  wait: WaitReading = "published",
+): SequenceResult {
   const jobs = all.slice(startIndex, startIndex + SEQUENCE_LENGTH).map((j) => ({ ...j, start: -1 }));
-  const slot: WorkerSlot = buildSlot({ id: "machine", tags: [], cpuMillis: machine.nodes * 1000, memoryMib: 0, maxTasks: machine.nodes, gpus: [], speed: { cpu: 1, gpu: 1, io: 1 }, failureRate: 0 });
+  const slot: WorkerSlot = buildSlot({
+    id: "machine",
+    tags: [],
+    cpuMillis: machine.nodes * 1000,
+    memoryMib: 0,
+    maxTasks: machine.nodes,
+    gpus: [],
+    speed: { cpu: 1, gpu: 1, io: 1 },
+    failureRate: 0,
+  });
   const asTask = new Map<BatchJob, Task>();
   for (const j of jobs) {
-    asTask.set(j, buildTask({ id: String(j.id), submitMs: j.submit, runtimeMs: j.run, estimateMs: j.reqTime, deadlineMs: null, kind: "", family: "cpu", cpuMillis: j.nodes * 1000, memoryMib: 0, gpuCount: 0, gpuModel: "", ioIntensity: 0, requiredTags: [], preferredTags: [], maxRetries: 0 }, 1));
+    asTask.set(
+      j,
+      buildTask(
+        {
+          id: String(j.id),
+          submitMs: j.submit,
+          runtimeMs: j.run,
+          estimateMs: j.reqTime,
+          deadlineMs: null,
+          kind: "",
+          family: "cpu",
+          cpuMillis: j.nodes * 1000,
+          memoryMib: 0,
+          gpuCount: 0,
+          gpuModel: "",
+          ioIntensity: 0,
+          requiredTags: [],
+          preferredTags: [],
+          maxRetries: 0,
+        },
+        1,
+      ),
+    );
   }
   const score = scoreFor(order, wait);
   const queue: BatchJob[] = [];
@@ -155,7 +193,15 @@ export function runSequence(all: readonly BatchJob[], startIndex: number, machin
  * and the extra nodes left at that time; a queued job (FCFS) is backfilled when it fits now and
  * either ends (by its request) by the shadow time or uses no more than the extra nodes.
  */
-function easyPass(head: BatchJob, queue: BatchJob[], running: readonly Run[], now: number, free: number, fits: (j: BatchJob) => boolean, start: (j: BatchJob) => void): void {
+function easyPass(
+  head: BatchJob,
+  queue: BatchJob[],
+  running: readonly Run[],
+  now: number,
+  free: number,
+  fits: (j: BatchJob) => boolean,
+  start: (j: BatchJob) => void,
+): void {
   let shadow = Infinity;
   let extra = 0;
   let avail = free;

@@ -73,7 +73,10 @@ export function validateGaSettings(s: GaSettings): string | null {
   if (!Number.isInteger(s.generations) || s.generations < 0) return "generations must be a whole number >= 0";
   if (!Number.isInteger(s.elitism) || s.elitism < 0 || s.elitism >= s.populationSize) return "elitism must be in 0..population-1";
   if (!Number.isInteger(s.tournamentSize) || s.tournamentSize < 1) return "tournament size must be >= 1";
-  for (const [name, v] of [["crossoverRate", s.crossoverRate], ["mutationRate", s.mutationRate]] as const) {
+  for (const [name, v] of [
+    ["crossoverRate", s.crossoverRate],
+    ["mutationRate", s.mutationRate],
+  ] as const) {
     if (!(v >= 0 && v <= 1)) return `${name} must be in [0, 1]`;
   }
   if (!(s.mutationSigma > 0 && Number.isFinite(s.mutationSigma))) return "mutationSigma must be > 0";

@@ -45,4 +45,3 @@ export function normaliseGenome(g: Genome, fallback?: Genome): Genome {
 export function genomeKey(g: Genome): string {
   return g.map(String).join(",");
 }
-

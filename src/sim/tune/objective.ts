@@ -63,7 +63,12 @@ export class SimObjective {
   private workload(seed: number): Workload {
     let w = this.workloads.get(seed);
     if (w === undefined) {
-      w = heteroWorkload({ seed, tasks: this.settings.tasks, workers: this.settings.workers, ...(this.settings.load !== undefined ? { load: this.settings.load } : {}) });
+      w = heteroWorkload({
+        seed,
+        tasks: this.settings.tasks,
+        workers: this.settings.workers,
+        ...(this.settings.load !== undefined ? { load: this.settings.load } : {}),
+      });
       this.workloads.set(seed, w);
     }
     return w;

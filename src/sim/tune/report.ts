@@ -70,7 +70,10 @@ export function tuningMarkdown(r: TuneResult, full: { tuned: Evaluation; baselin
     "",
     "| generation | best fitness | mean fitness | new evaluations | best weights (deadline, affinity, load, io, success, penalty) |",
     "| --- | --- | --- | --- | --- |",
-    ...r.generations.map((g) => `| ${g.generation} | ${g.bestFitness.toFixed(5)} | ${g.meanFitness.toFixed(5)} | ${g.evaluations} | ${WEIGHT_FILE_KEYS.map(([, f]) => g.best[f].toFixed(3)).join(", ")} |`),
+    ...r.generations.map(
+      (g) =>
+        `| ${g.generation} | ${g.bestFitness.toFixed(5)} | ${g.meanFitness.toFixed(5)} | ${g.evaluations} | ${WEIGHT_FILE_KEYS.map(([, f]) => g.best[f].toFixed(3)).join(", ")} |`,
+    ),
     "",
     "## Weights",
     "",
@@ -84,7 +87,11 @@ export function tuningMarkdown(r: TuneResult, full: { tuned: Evaluation; baselin
     "",
     ...comparison(`Training seeds ${describeSeeds(r.trainSeeds)}`, r.train.tuned, r.train.baseline),
     ...comparison(`Held-out seeds ${describeSeeds(r.heldoutSeeds)} (same size as training)`, r.heldout.tuned, r.heldout.baseline),
-    ...comparison(`Held-out seeds ${describeSeeds(FULL_SIZE_SEEDS)} at full size (${HETERO_DEFAULTS.tasks} tasks, ${HETERO_DEFAULTS.workers} workers)`, full.tuned, full.baseline),
+    ...comparison(
+      `Held-out seeds ${describeSeeds(FULL_SIZE_SEEDS)} at full size (${HETERO_DEFAULTS.tasks} tasks, ${HETERO_DEFAULTS.workers} workers)`,
+      full.tuned,
+      full.baseline,
+    ),
     "## Verdict",
     "",
     `- Held-out (same size): the tuned weights ${heldBeat ? "**beat**" : "**do not beat**"} the defaults on the deadline-miss rate ` +

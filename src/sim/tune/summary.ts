@@ -38,7 +38,10 @@ function block(title: string, tuned: Evaluation, base: Evaluation): string[] {
     ["mean turnaround s", tuned.meanTurnaroundS.toFixed(1), base.meanTurnaroundS.toFixed(1), delta(tuned.meanTurnaroundS, base.meanTurnaroundS)],
     ["score (lower is better)", tuned.score.toFixed(5), base.score.toFixed(5), delta(tuned.score, base.score)],
   ];
-  return [`${title} (seeds ${describeSeeds(tuned.seeds)})`, ...rows.map(([k, a, b, d]) => `  ${k.padEnd(24)}${a.padStart(10)}  ${b.padStart(10)}  ${d.padStart(8)}`)];
+  return [
+    `${title} (seeds ${describeSeeds(tuned.seeds)})`,
+    ...rows.map(([k, a, b, d]) => `  ${k.padEnd(24)}${a.padStart(10)}  ${b.padStart(10)}  ${d.padStart(8)}`),
+  ];
 }
 
 /** True when the tuned weights miss fewer deadlines than the baseline on the held-out seeds. */

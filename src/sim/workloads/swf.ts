@@ -30,7 +30,26 @@ export interface SwfTrace {
   jobs: SwfJob[];
 }
 
-const FIELDS = ["id", "submit", "wait", "run", "allocProcs", "avgCpu", "usedMem", "reqProcs", "reqTime", "reqMem", "status", "user", "group", "exe", "queue", "partition", "preceding", "think"] as const;
+const FIELDS = [
+  "id",
+  "submit",
+  "wait",
+  "run",
+  "allocProcs",
+  "avgCpu",
+  "usedMem",
+  "reqProcs",
+  "reqTime",
+  "reqMem",
+  "status",
+  "user",
+  "group",
+  "exe",
+  "queue",
+  "partition",
+  "preceding",
+  "think",
+] as const;
 
 export function parseSwf(text: string): SwfTrace {
   const header: Record<string, string> = {};

@@ -33,8 +33,10 @@ export class FakeAgents {
   readonly ready = new Promise<void>((resolve) => (this.allRegistered = resolve));
 
   constructor(private readonly o: FakeAgentsOptions) {
-    this.clients = Array.from({ length: o.channels }, () =>
-      new WorkerServiceClient(o.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+    this.clients = Array.from(
+      { length: o.channels },
+      () => new WorkerServiceClient(o.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+    );
   }
 
   /** Opens every stream and registers; `ready` resolves once all got `registered`. */
@@ -49,7 +51,22 @@ export class FakeAgents {
     const workerId = `${this.o.idPrefix ?? "fake"}-${String(i).padStart(5, "0")}`;
     const send = (body: AgentMessage["body"]) => stream.write(AgentMessage.fromPartial({ body } as never));
     const heartbeat = () =>
-      send({ $case: "heartbeat", value: { seq: 0, telemetry: { sampledAt: new Date(), cpuLoad: 0.1, memoryUsedMib: 1024, memoryTotalMib: 65536, ioPressure: 0, runningAttempts: 0, gpus: [], probeErrors: [] } } });
+      send({
+        $case: "heartbeat",
+        value: {
+          seq: 0,
+          telemetry: {
+            sampledAt: new Date(),
+            cpuLoad: 0.1,
+            memoryUsedMib: 1024,
+            memoryTotalMib: 65536,
+            ioPressure: 0,
+            runningAttempts: 0,
+            gpus: [],
+            probeErrors: [],
+          },
+        },
+      });
     stream.on("data", (m: MasterMessage) => {
       const body = m.body;
       if (body?.$case === "registered") {
@@ -71,7 +88,15 @@ export class FakeAgents {
     stream.on("status", () => this.ended++);
     send({
       $case: "register",
-      value: { workerId, hostname: workerId, tags: [], capacity: { cpuMillis: 1_000_000, memoryMib: 4_000_000, maxTasks: this.o.slots, gpus: [] }, running: [], agentVersion: "bench", instanceId: `bench-${workerId}` },
+      value: {
+        workerId,
+        hostname: workerId,
+        tags: [],
+        capacity: { cpuMillis: 1_000_000, memoryMib: 4_000_000, maxTasks: this.o.slots, gpus: [] },
+        running: [],
+        agentVersion: "bench",
+        instanceId: `bench-${workerId}`,
+      },
     });
   }
 

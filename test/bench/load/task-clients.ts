@@ -16,8 +16,10 @@ export class TaskClients {
   constructor(address: string, channels: number, token?: string) {
     if (token) this.metadata.set("authorization", `Bearer ${token}`);
     // A local subchannel pool per client: otherwise grpc-js shares one connection among them.
-    this.clients = Array.from({ length: channels }, () =>
-      new TaskServiceClient(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+    this.clients = Array.from(
+      { length: channels },
+      () => new TaskServiceClient(address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+    );
   }
 
   private pick(): TaskServiceClient {
@@ -28,15 +30,13 @@ export class TaskClients {
 
   /** SubmitTask; resolves with the task id once the master acknowledged (committed) it. */
   submit(spec: TaskSpec = NOOP_SPEC): Promise<string> {
-    return new Promise((resolve, reject) =>
-      this.pick().submitTask({ spec }, this.metadata, (err, res) => (err ? reject(err) : resolve(res!.task!.id))));
+    return new Promise((resolve, reject) => this.pick().submitTask({ spec }, this.metadata, (err, res) => (err ? reject(err) : resolve(res!.task!.id))));
   }
 
   /** SubmitTasks (one all-or-nothing batch); resolves with the ids. */
   submitBatch(count: number, spec: TaskSpec = NOOP_SPEC): Promise<string[]> {
     const specs = Array.from({ length: count }, () => spec);
-    return new Promise((resolve, reject) =>
-      this.pick().submitTasks({ specs }, this.metadata, (err, res) => (err ? reject(err) : resolve(res!.taskIds))));
+    return new Promise((resolve, reject) => this.pick().submitTasks({ specs }, this.metadata, (err, res) => (err ? reject(err) : resolve(res!.taskIds))));
   }
 
   /** Connects every channel (so connection setup is not part of a measurement). */
@@ -54,7 +54,12 @@ export class TaskClients {
  * Closed loop: keeps `inFlight` unary submits outstanding until `stopAt` (performance.now() ms).
  * Returns the acknowledged ids in acknowledgement order, and how many calls failed.
  */
-export async function closedLoopSubmits(clients: TaskClients, inFlight: number, stopAt: number, onAck?: (id: string) => void): Promise<{ acked: number; failed: number; firstError: string }> {
+export async function closedLoopSubmits(
+  clients: TaskClients,
+  inFlight: number,
+  stopAt: number,
+  onAck?: (id: string) => void,
+): Promise<{ acked: number; failed: number; firstError: string }> {
   let acked = 0;
   let failed = 0;
   let firstError = "";

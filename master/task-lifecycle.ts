@@ -2,7 +2,7 @@
 // progress. Commit, then apply: each change is planned from the task's committed state
 // (task-change.ts), written through the store (group-committed), and only after the commit applied
 // to memory, published to watchers and sent to agents. A failed commit leaves memory as it was.
-// Changes of one task run one at a time (task-serializer.ts), so each is planned from the last.
+// Changes of one task run one at a time (keyed-serializer.ts), so each is planned from the last.
 import { DatabaseUnavailableError, FailedPreconditionError, NotFoundError } from "../src/core/errors.js";
 import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
 import { MASTER_ACTOR } from "../src/core/access.js";
@@ -13,7 +13,7 @@ import type { Clock } from "./clock.js";
 import type { EventHub } from "./event-hub.js";
 import type { LiveAttempt, MasterState } from "./state.js";
 import { planTransition, type PlannedChange } from "./task-change.js";
-import { TaskSerializer } from "./task-serializer.js";
+import { KeyedSerializer } from "./keyed-serializer.js";
 import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
 
@@ -44,7 +44,7 @@ export interface LifecycleDeps {
 type Published = Array<{ event: TaskEvent; project: string }>;
 
 export class TaskLifecycle {
-  private readonly serial = new TaskSerializer();
+  private readonly serial = new KeyedSerializer();
 
   constructor(private readonly deps: LifecycleDeps) {}
 

@@ -3,24 +3,15 @@
 // liveness pass, and the commands to agents (WorkerCommands: sent down the worker's open stream).
 // Each worker's slot is also in MasterState.slots, the view the dispatcher plans over.
 import type { Attempt, Task, Worker } from "../src/core/types.js";
-import type { Store } from "../src/store/store-types.js";
-import type { Clock } from "./clock.js";
 import { specToProto } from "./convert/to-proto.js";
-import type { Logger } from "./logger.js";
 import type { MasterState } from "./state.js";
 import type { WorkerCommands } from "./worker-commands.js";
 import type { AgentRegistration } from "./convert/registration.js";
-import { newWorkerRecord, WorkerEntity, type WorkerSession } from "./worker.js";
+import { KeyedSerializer } from "./keyed-serializer.js";
+import { newWorkerRecord, type WorkerContext, WorkerEntity, type WorkerSession } from "./worker.js";
 
-export interface RegistryDeps {
+export interface RegistryDeps extends WorkerContext {
   state: MasterState;
-  store: Store;
-  clock: Clock;
-  log: Logger;
-  suspectAfterMs: number;
-  offlineAfterMs: number;
-  /** A worker may take work now (joined, or ONLINE again): asks for a dispatch pass. */
-  onCapacityChange: () => void;
 }
 
 export interface Registered {
@@ -35,8 +26,12 @@ export interface Registered {
 
 export class WorkerRegistry implements WorkerCommands {
   private readonly workers = new Map<string, WorkerEntity>();
-  /** The registration or drain of each worker in flight (one at a time per worker: see serially). */
-  private readonly changes = new Map<string, Promise<void>>();
+  /**
+   * Registrations and drains, one at a time per worker: each is planned from the row the previous
+   * one committed (and a second agent is checked against the session the first one linked). Other
+   * workers' changes run concurrently and share commits.
+   */
+  private readonly serial = new KeyedSerializer();
 
   constructor(private readonly deps: RegistryDeps) {}
 
@@ -69,7 +64,7 @@ export class WorkerRegistry implements WorkerCommands {
    * worker's link (when it is still open).
    */
   register(session: WorkerSession, r: AgentRegistration): Promise<Registered> {
-    return this.serially(r.workerId, async () => {
+    return this.serial.run(r.workerId, async () => {
       const { state, clock, store } = this.deps;
       const existing = this.workers.get(r.workerId);
       existing?.checkTakeover(session, r.instanceId);
@@ -91,24 +86,8 @@ export class WorkerRegistry implements WorkerCommands {
   async drain(workerId: string, reason: string): Promise<WorkerEntity | null> {
     const worker = this.workers.get(workerId);
     if (!worker) return null;
-    await this.serially(workerId, () => worker.drain(reason));
+    await this.serial.run(workerId, () => worker.drain(reason));
     return worker;
-  }
-
-  /**
-   * Runs a registration or drain of one worker after the earlier ones finished, so each is planned
-   * from the row the previous one committed (and a second agent is checked against the session the
-   * first one linked). Other workers' changes run concurrently and share commits.
-   */
-  private serially<T>(workerId: string, change: () => Promise<T>): Promise<T> {
-    // Tails never reject (they settle on either outcome), so chaining on one needs no error path.
-    const next = (this.changes.get(workerId) ?? Promise.resolve()).then(change);
-    const settled = (): void => {
-      if (this.changes.get(workerId) === tail) this.changes.delete(workerId);
-    };
-    const tail: Promise<void> = next.then(settled, settled);
-    this.changes.set(workerId, tail);
-    return next;
   }
 
   /** Liveness pass over every worker (see WorkerEntity.checkLiveness): the workers that went OFFLINE now, with their attempts. */

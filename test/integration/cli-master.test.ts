@@ -1,10 +1,9 @@
 // The typed client and the CLI verbs against a real master (embedded database, no agent): tasks stay
 // QUEUED, which is enough to exercise submit, get, ls, watch, cancel, workers, info and their errors.
+import { runCli } from "../helpers/run-cli.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ClientError, createClient, type TaskgridClient } from "../../src/client/index.js";
-import type { Io } from "../../src/cli/command.js";
-import { main } from "../../src/cli/main.js";
 import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
@@ -27,12 +26,8 @@ interface Captured {
   err: string;
 }
 
-async function cli(...argv: string[]): Promise<Captured> {
-  let out = "";
-  let err = "";
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), errIsTTY: false, env: { TASKGRID_MASTER: tm.address }, now: () => new Date() };
-  const code = await main(argv, io);
-  return { code, out, err };
+function cli(...argv: string[]): Promise<Captured> {
+  return runCli(argv, { TASKGRID_MASTER: tm.address });
 }
 
 test("client: submit, get, list, cancel; errors carry status and details", async () => {

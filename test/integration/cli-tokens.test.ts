@@ -4,16 +4,15 @@
 // PERMISSION_DENIED, a revoked token UNAUTHENTICATED), the History of `get` with its actors, an agent
 // with an agent token, and the real `taskgrid master` process with --auth, --bootstrap-token-file
 // and mTLS: the client TLS flags against it, and its certificates re-read on SIGHUP.
+import { runCli } from "../helpers/run-cli.js";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startAgent, type AgentHandle } from "../../agent/agent.js";
-import type { Io } from "../../src/cli/command.js";
 import { agentAuthOptions, agentCommand } from "../../src/cli/commands/agent.js";
 import { parseCommandArgs } from "../../src/cli/command.js";
-import { main } from "../../src/cli/main.js";
 import { makeTestCerts } from "../helpers/certs.js";
 import { Proc } from "../helpers/processes.js";
 import { createTestDatabase, startTestMaster, type TestMaster } from "../helpers/test-master.js";
@@ -45,18 +44,8 @@ interface Captured {
 }
 
 /** Runs the CLI in-process; no token unless `env` gives one (the default credentials file is pointed away). */
-async function cli(argv: string[], env: Record<string, string> = {}, address = tm.address): Promise<Captured> {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    errIsTTY: false,
-    env: { TASKGRID_MASTER: address, TASKGRID_CREDENTIALS: noCredentials, ...env },
-    now: () => new Date(),
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
+function cli(argv: string[], env: Record<string, string> = {}, address = tm.address): Promise<Captured> {
+  return runCli(argv, { TASKGRID_MASTER: address, TASKGRID_CREDENTIALS: noCredentials, ...env });
 }
 
 const as = (token: string) => ({ TASKGRID_TOKEN: token });

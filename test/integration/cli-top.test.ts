@@ -1,10 +1,9 @@
 // `taskgrid top --once` and `--json` against a real master with a hand-driven agent: one worker with
 // a GPU and telemetry, one RUNNING task on it, one task QUEUED in LIVE/HIGH that no worker can take.
+import { type CliRun, runCli } from "../helpers/run-cli.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createClient, type TaskgridClient } from "../../src/client/index.js";
-import type { Io } from "../../src/cli/command.js";
-import { main } from "../../src/cli/main.js";
 import { Priority, QueueClass, TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { runBin } from "../helpers/processes.js";
 import { RawAgent } from "../helpers/raw-agent.js";
@@ -62,11 +61,8 @@ test.after(async () => {
   await tm.cleanup();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), errIsTTY: false, env: { TASKGRID_MASTER: tm.address }, now: () => new Date() };
-  return { code: await main(argv, io), out, err };
+function cli(...argv: string[]): Promise<CliRun> {
+  return runCli(argv, { TASKGRID_MASTER: tm.address });
 }
 
 test("taskgrid top --once (the real bin, piped): one plain frame with the header and the worker row", async () => {

@@ -1,10 +1,9 @@
 // --log-level / --log-format on master, agent and dev: flag > env > config file, bad values named.
+import { type CliRun, runCli } from "../helpers/run-cli.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseArgs } from "../../src/cli/args.js";
-import type { Io } from "../../src/cli/command.js";
 import { LOG_FLAGS, logOptions } from "../../src/cli/log-options.js";
-import { main } from "../../src/cli/main.js";
 import { parseConfigFile, resolveMasterOptions } from "../../src/cli/master-options.js";
 import { UsageError } from "../../src/cli/usage-error.js";
 import { resolveMasterConfig } from "../../master/config.js";
@@ -74,10 +73,8 @@ test("programmatic configs reject bad values naming the key", () => {
   assert.throws(() => resolveAgentConfig({ master: "127.0.0.1:1", logFormat: "xml" as never }), /logFormat/);
 });
 
-async function run(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; err: string }> {
-  let err = "";
-  const io: Io = { out: () => {}, err: (t) => void (err += t), errIsTTY: false, env, now: () => new Date() };
-  return { code: await main(argv, io), err };
+function run(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(argv, env);
 }
 
 for (const verb of ["master", "agent", "dev"]) {

@@ -2,6 +2,7 @@
 // which must be private), the TLS and master flags, `--expires`, the token verbs' output and the
 // History of `get`. The verbs run against a small real gRPC server on loopback that answers with
 // canned responses and records the metadata it received (no database, no master).
+import { type CliRun, runCli } from "../helpers/run-cli.js";
 import * as grpc from "@grpc/grpc-js";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -517,18 +518,8 @@ test.before(async () => {
 });
 test.after(() => canned.server.forceShutdown());
 
-async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    errIsTTY: false,
-    env: { ...noFileEnv(), TASKGRID_MASTER: canned.address, ...env },
-    now: () => now,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
+function cli(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(argv, { ...noFileEnv(), TASKGRID_MASTER: canned.address, ...env }, () => now);
 }
 
 test("client: the token travels as authorization metadata on unary calls and on watches", async () => {

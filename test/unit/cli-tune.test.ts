@@ -1,26 +1,21 @@
 // `taskgrid tune` in-process: a tiny run writes a weights file the master's parser accepts, shows
 // per-generation progress on stderr and the train/held-out summary (or JSON); bad flags are
 // UsageErrors (exit 2) that name the flag, before any simulation runs.
+import { type CliRun, runCli } from "../helpers/run-cli.js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Io } from "../../src/cli/command.js";
 import { parseSeedList } from "../../src/cli/commands/tune.js";
-import { main } from "../../src/cli/main.js";
 import { UsageError } from "../../src/cli/usage-error.js";
 import { parseWeightsFile } from "../../src/core/rts/weights-file.js";
 
 const dir = mkdtempSync(join(tmpdir(), "taskgrid-cli-tune-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function tuneCli(args: string[]) {
-  let out = "";
-  let err = "";
-  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), errIsTTY: false, env: {}, now: () => new Date("2025-06-01T12:00:00Z") };
-  const code = await main(["tune", ...args], io);
-  return { code, out, err };
+function tuneCli(args: string[]): Promise<CliRun> {
+  return runCli(["tune", ...args], {}, () => new Date("2025-06-01T12:00:00Z"));
 }
 
 const TINY = ["--tasks", "150", "--workers", "8", "--generations", "2", "--population", "4", "--train-seeds", "1..2", "--heldout-seeds", "9"];

@@ -18,7 +18,7 @@ import type { Clock } from "./clock.js";
 import { toServiceError } from "./grpc-errors.js";
 import type { Logger } from "./logger.js";
 import type { TaskLifecycle } from "./task-lifecycle.js";
-import type { WorkerEntity } from "./worker.js";
+import type { SessionEndError, WorkerEntity } from "./worker.js";
 import type { WorkerRegistry } from "./worker-registry.js";
 
 export type SessionPhase = "awaiting_register" | "registered" | "closed";
@@ -36,6 +36,8 @@ export interface SessionDeps {
   /** Lease granted to the agent on its attempts, and its SIGTERM -> SIGKILL grace (see MasterConfig). */
   leaseMs: number;
   leaseGraceMs: number;
+  /** Leadership epoch of the term this session belongs to; the agent refuses a lower one than it has seen. */
+  epoch: number;
 }
 
 export class AgentSession {
@@ -76,7 +78,7 @@ export class AgentSession {
   }
 
   /** Ends the stream: cleanly (status OK) when `error` is null. */
-  close(error: { code: status; details: string } | null): void {
+  close(error: SessionEndError | null): void {
     if (this.phase === "closed") return;
     this.phase = "closed";
     this.worker?.sessionClosed(this);
@@ -204,8 +206,8 @@ export class AgentSession {
     if (this.phase === "closed") return;
     this.worker = worker;
     this.phase = "registered";
-    const { heartbeatIntervalMs, leaseMs, leaseGraceMs } = this.deps;
-    this.send({ body: { $case: "registered", value: { workerId: this.workerId, heartbeatIntervalMs, killAttemptIds, leaseMs, leaseGraceMs } } });
+    const { heartbeatIntervalMs, leaseMs, leaseGraceMs, epoch } = this.deps;
+    this.send({ body: { $case: "registered", value: { workerId: this.workerId, heartbeatIntervalMs, killAttemptIds, leaseMs, leaseGraceMs, epoch } } });
     if (lostAttemptIds.length > 0) await this.deps.lifecycle.workerLost(this.workerId, lostAttemptIds, "worker re-registered without this attempt");
   }
 }

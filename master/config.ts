@@ -44,6 +44,8 @@ export interface AuthConfig {
 
 export interface MasterConfig {
   listen: string;
+  /** null: the address `listen` bound. */
+  advertise: string | null;
   metrics: string | null;
   databaseUrl: string | undefined;
   dataDir: string;
@@ -63,6 +65,8 @@ export interface MasterConfig {
   shutdownTimeoutMs: number;
   leaseMs: number;
   leaseGraceMs: number;
+  leaderLeaseMs: number;
+  leaderOutageHoldMs: number;
   failurePolicy: FailurePolicy;
   random: () => number;
   auth: AuthConfig;
@@ -100,6 +104,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   }
   return {
     listen: s.listen,
+    advertise: s.advertise ?? null,
     metrics: s.metrics ?? null,
     databaseUrl: s.databaseUrl,
     dataDir: s.dataDir,
@@ -119,6 +124,8 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     shutdownTimeoutMs: s.shutdownTimeoutMs,
     leaseMs: s.leaseMs,
     leaseGraceMs: s.leaseGraceMs,
+    leaderLeaseMs: s.leaderLeaseMs,
+    leaderOutageHoldMs: s.leaderOutageHoldMs,
     failurePolicy: { defaultMaxRequeues: s.defaultMaxRequeues, defaultRetryBackoffMs: s.retryBackoffMs, maxRetryBackoffMs: s.maxRetryBackoffMs },
     random: o.random ?? Math.random,
     auth: { enabled: s.auth, insecureAllowAnyone: s.insecureAllowAnyone, bootstrapTokenFile: s.bootstrapTokenFile ?? null, refreshMs: s.authRefreshMs },
@@ -136,4 +143,14 @@ export function isLoopbackListen(listen: string): boolean {
     .replace(/^\[(.*)\]$/, "$1")
     .toLowerCase();
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The address to hand out for a bound `host:port`: a wildcard host (0.0.0.0, ::) means "every
+ * interface", which no client can dial, so the machine's host name stands in for it.
+ */
+export function advertisedAddress(bound: string, hostname: string): string {
+  const cut = bound.lastIndexOf(":");
+  const host = bound.slice(0, cut).replace(/^\[(.*)\]$/, "$1");
+  return host === "0.0.0.0" || host === "::" || host === "" ? `${hostname}${bound.slice(cut)}` : bound;
 }

@@ -2,7 +2,7 @@
 // message; anything unexpected becomes INTERNAL with a generic message and is logged, so stack
 // traces never leak to clients.
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { TaskgridError } from "../src/core/errors.js";
+import { LEADER_METADATA_KEY, NotLeaderError, TaskgridError } from "../src/core/errors.js";
 import type { Logger } from "./logger.js";
 
 const CODES: Record<TaskgridError["kind"], status> = {
@@ -18,7 +18,10 @@ const CODES: Record<TaskgridError["kind"], status> = {
 
 export function toServiceError(err: unknown, log: Logger, context: string): Partial<ServiceError> {
   if (err instanceof TaskgridError) {
-    return { code: CODES[err.kind], details: err.message, metadata: new Metadata() };
+    const metadata = new Metadata();
+    // A standby names the leader so that clients and agents can go there at once.
+    if (err instanceof NotLeaderError && err.leaderAddress) metadata.set(LEADER_METADATA_KEY, err.leaderAddress);
+    return { code: CODES[err.kind], details: err.message, metadata };
   }
   log.error(`${context} failed`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return { code: status.INTERNAL, details: "internal error", metadata: new Metadata() };

@@ -15,8 +15,15 @@ export interface RebuildResult {
   orphans: Array<{ taskId: string; attemptId: string | null }>;
 }
 
-export function rebuildState(state: MasterState, workers: Pick<WorkerRegistry, "restore" | "get">, active: ActiveState, nowMs: number): RebuildResult {
-  for (const worker of active.workers) workers.restore(worker, nowMs);
+export function rebuildState(
+  state: MasterState,
+  workers: Pick<WorkerRegistry, "restore" | "get">,
+  active: ActiveState,
+  nowMs: number,
+  /** Extra time before liveness verdicts (a new leader's wait for agents a deposed one may hold). */
+  livenessGraceMs = 0,
+): RebuildResult {
+  for (const worker of active.workers) workers.restore(worker, nowMs, livenessGraceMs);
   const attempts = new Map(active.attempts.map((a) => [a.id, a]));
   const tasks = [...active.tasks].sort((a, b) => a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : 1));
   const result: RebuildResult = { queued: 0, running: 0, workers: active.workers.length, orphans: [] };

@@ -8,7 +8,7 @@ import type { MasterState } from "./state.js";
 import type { WorkerCommands } from "./worker-commands.js";
 import type { AgentRegistration } from "./convert/registration.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
-import { newWorkerRecord, type WorkerContext, WorkerEntity, type WorkerSession } from "./worker.js";
+import { newWorkerRecord, type SessionEndError, type WorkerContext, WorkerEntity, type WorkerSession } from "./worker.js";
 
 export interface RegistryDeps extends WorkerContext {
   state: MasterState;
@@ -48,8 +48,14 @@ export class WorkerRegistry implements WorkerCommands {
    * "last seen", so its agent has the whole OFFLINE threshold to re-register; an operator's drain
    * comes back with it.
    */
-  restore(record: Worker, nowMs: number): WorkerEntity {
-    return this.add(new WorkerEntity(this.deps, { ...record, status: record.status === "OFFLINE" ? "OFFLINE" : "SUSPECT", lastSeenAtMs: nowMs }));
+  /**
+   * A worker rebuilt from the database. `graceMs` postpones its liveness verdicts beyond the usual
+   * thresholds (a new leader waits for agents that a deposed one may still hold, see outageHoldMs).
+   */
+  restore(record: Worker, nowMs: number, graceMs = 0): WorkerEntity {
+    const worker = new WorkerEntity(this.deps, { ...record, status: record.status === "OFFLINE" ? "OFFLINE" : "SUSPECT", lastSeenAtMs: nowMs });
+    worker.holdLivenessUntil(nowMs + graceMs);
+    return this.add(worker);
   }
 
   private add(worker: WorkerEntity): WorkerEntity {
@@ -102,8 +108,9 @@ export class WorkerRegistry implements WorkerCommands {
   }
 
   /** Ends every open agent stream cleanly (the master is stopping). */
-  closeAll(): void {
-    for (const worker of this.workers.values()) worker.closeSession(null);
+  /** Ends every agent stream: cleanly (null, the master stops) or with `error` (it steps down). */
+  closeAll(error: SessionEndError | null = null): void {
+    for (const worker of this.workers.values()) worker.closeSession(error);
   }
 
   assign(workerId: string, task: Task, attempt: Attempt, traceParent = ""): boolean {

@@ -8,7 +8,7 @@
 // Status changes are applied in memory (so the next dispatch decision sees them) and written
 // through the store; every heartbeat is not. A registration and an operator's drain are committed
 // first and applied after (the registry runs them one at a time per worker).
-import { status as grpcStatus } from "@grpc/grpc-js";
+import { status as grpcStatus, type Metadata } from "@grpc/grpc-js";
 import type { Caller } from "../src/core/access.js";
 import { WorkerConnectedError } from "../src/core/errors.js";
 import type { Telemetry, Worker, WorkerStatus } from "../src/core/types.js";
@@ -27,7 +27,14 @@ export interface WorkerSession {
   /** False once the stream is closed. */
   readonly open: boolean;
   send(message: MasterMessage): boolean;
-  close(error: { code: grpcStatus; details: string } | null): void;
+  close(error: SessionEndError | null): void;
+}
+
+/** How the master ends a session: a status, with metadata such as the leader's address. */
+export interface SessionEndError {
+  code: grpcStatus;
+  details: string;
+  metadata?: Metadata;
 }
 
 /**
@@ -61,6 +68,7 @@ export class WorkerEntity {
    * DRAINING across that process's reconnects, but a new agent process on it starts ONLINE.
    */
   private agentDrain: { instanceId: string } | null = null;
+  private livenessHeldUntilMs = 0;
 
   constructor(
     private readonly ctx: WorkerContext,
@@ -190,8 +198,13 @@ export class WorkerEntity {
     return this.linkState.kind === "connected" && this.linkState.session.send(message);
   }
 
+  /** Silence is counted from this time at the earliest (see WorkerRegistry.restore). */
+  holdLivenessUntil(atMs: number): void {
+    this.livenessHeldUntilMs = atMs;
+  }
+
   /** Ends the open stream, if any (the master is stopping: `error` null ends it cleanly). */
-  closeSession(error: { code: grpcStatus; details: string } | null): void {
+  closeSession(error: SessionEndError | null): void {
     if (this.linkState.kind === "connected") this.linkState.session.close(error);
   }
 
@@ -201,7 +214,7 @@ export class WorkerEntity {
    * as LOST.
    */
   async checkLiveness(nowMs: number): Promise<string[]> {
-    const silentMs = nowMs - this.record.lastSeenAtMs;
+    const silentMs = nowMs - Math.max(this.record.lastSeenAtMs, this.livenessHeldUntilMs);
     const status = this.record.status;
     if (status === "OFFLINE") return [];
     if (silentMs >= this.ctx.offlineAfterMs) {

@@ -6,45 +6,59 @@ import type { AdminServiceServer } from "../../src/gen/taskgrid/v1/admin_service
 import { priorityEnum, queueClassEnum, workerStatusEnum } from "../convert/enums.js";
 import { workerToProto } from "../convert/to-proto.js";
 import type { Logger } from "../logger.js";
-import type { MasterState } from "../state.js";
-import type { WorkerRegistry } from "../worker-registry.js";
 import { unary, type CallContext } from "./handlers.js";
-import type { TokenStore } from "../../src/store/store-types.js";
+import type { Store, TokenStore } from "../../src/store/store-types.js";
+import { leading, type Office } from "../leadership/office.js";
+import { leadershipToProto } from "../convert/leadership.js";
+import type { Worker } from "../../src/core/types.js";
+import type { WorkerSlot } from "../../src/core/worker-slot.js";
 import type { Authenticator } from "../auth/authenticator.js";
 import { createToken, tokenInputFromProto, tokenToProto } from "../auth/tokens.js";
 import type { Weights } from "../../src/core/rts/weights.js";
-import type { LearningObserver } from "../learning-observer.js";
 import { describeWeightsInfo, type WeightsWatcher } from "../weights-watcher.js";
 
 const weightsToProto = (w: Weights) => ({ wDeadline: w.deadline, wAffinity: w.affinity, wLoad: w.load, wIo: w.io, wSuccess: w.success, wPenalty: w.penalty });
 
 export interface AdminServiceDeps {
-  state: MasterState;
-  registry: WorkerRegistry;
+  /** The leader answers about workers from memory; a standby from the database. */
+  office: Office;
+  store: Pick<Store, "listWorkers">;
   log: Logger;
   isAccepting: () => boolean;
   orderingPolicy: string;
   placementStrategy: string;
   weights: WeightsWatcher;
-  observer: LearningObserver;
   tokens: TokenStore;
   /** null when auth is off. */
   authenticator: Authenticator | null;
   now: () => number;
+  /** This master process's instance id and advertised address (GetSchedulerInfo.leadership). */
+  masterId: string;
+  masterAddress: () => string;
 }
 
 export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
-  const { state, log, isAccepting } = deps;
+  const { office, log, isAccepting } = deps;
   const u = <Req, Res>(name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
   const tokenId = (id: string) => {
     if (!id) throw new InvalidArgumentError("token_id", "is required");
     if (!/^[0-9a-f]{16}$/.test(id)) throw new InvalidArgumentError("token_id", "must be 16 hex characters (the id shown by token ls)");
     return id;
   };
-  const workerOf = (workerId: string) => {
+  const checkWorkerId = (workerId: string) => {
     if (!workerId) throw new InvalidArgumentError("worker_id", "is required");
     noNul("worker_id", workerId);
-    const worker = deps.registry.get(workerId);
+    return workerId;
+  };
+  /** Every worker with its slot (the leader's view) or as stored (a standby's). */
+  const allWorkers = async (): Promise<Array<{ record: Worker; slot?: WorkerSlot }>> => {
+    const term = office.term();
+    if (term) return [...term.registry.all()];
+    return (await deps.store.listWorkers()).map((record) => ({ record }));
+  };
+  const workerOf = async (workerId: string) => {
+    checkWorkerId(workerId);
+    const worker = (await allWorkers()).find((w) => w.record.id === workerId);
     if (!worker) throw new NotFoundError("worker", workerId);
     return worker;
   };
@@ -52,30 +66,34 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
   return {
     listWorkers: u("ListWorkers", async (req) => {
       const wanted = new Set(req.statuses.map((s, i) => workerStatusEnum.toDomain(s, `statuses[${i}]`)));
-      const workers = [...deps.registry.all()].filter((w) => wanted.size === 0 || wanted.has(w.record.status));
-      workers.sort((a, b) => (a.id < b.id ? -1 : 1));
+      const workers = (await allWorkers()).filter((w) => wanted.size === 0 || wanted.has(w.record.status));
+      workers.sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
       return { workers: workers.map((w) => workerToProto(w.record, w.slot)) };
     }),
     getWorker: u("GetWorker", async (req) => {
-      const worker = workerOf(req.workerId);
+      const worker = await workerOf(req.workerId);
       return { worker: workerToProto(worker.record, worker.slot) };
     }),
     drainWorker: u("DrainWorker", async (req) => {
-      const worker = workerOf(req.workerId);
+      const { registry } = leading(office);
+      const worker = registry.get(checkWorkerId(req.workerId));
+      if (!worker) throw new NotFoundError("worker", req.workerId);
       noNul("reason", req.reason); // sent to the agent, logged and stored; rejected like every client string
-      await deps.registry.drain(worker.id, req.reason || "drained by operator");
+      await registry.drain(worker.id, req.reason || "drained by operator");
       return { worker: workerToProto(worker.record, worker.slot) };
     }),
     getSchedulerInfo: u("GetSchedulerInfo", async () => {
       const weightsNow = deps.weights.current();
       const weightsInfo = deps.weights.info();
+      // Queues, decisions and misses are the leader's; a standby reports its leadership and weights only.
+      const state = office.term()?.state;
       const lengths = new Map<string, number>();
-      for (const task of state.queue.inOrder()) {
+      for (const task of state?.queue.inOrder() ?? []) {
         const key = `${task.spec.queueClass}/${task.spec.priority}`;
         lengths.set(key, (lengths.get(key) ?? 0) + 1);
       }
       const byStatus = new Map<string, number>();
-      for (const slot of state.slots.values()) byStatus.set(slot.worker.status, (byStatus.get(slot.worker.status) ?? 0) + 1);
+      for (const { record } of await allWorkers()) byStatus.set(record.status, (byStatus.get(record.status) ?? 0) + 1);
       return {
         orderingPolicy: deps.orderingPolicy,
         placementStrategy: deps.placementStrategy,
@@ -84,8 +102,8 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
         weightsLoadedAt: new Date(weightsNow.loadedAtMs),
         weightsError: weightsInfo.lastError,
         weightsPath: weightsInfo.path,
-        decisionsByStrategy: Object.fromEntries(state.decisionsByStrategy),
-        fallbacksByReason: Object.fromEntries(state.fallbacksByReason),
+        decisionsByStrategy: Object.fromEntries(state?.decisionsByStrategy ?? []),
+        fallbacksByReason: Object.fromEntries(state?.fallbacksByReason ?? []),
         queueLengths: QUEUE_CLASSES.flatMap((q: QueueClass) =>
           PRIORITIES.map((p: Priority) => ({
             queueClass: queueClassEnum.toProto(q),
@@ -97,10 +115,13 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
         weightsMetadata: { ...weightsNow.metadata },
         weightsSource: describeWeightsInfo(weightsInfo),
         weightsReloads: { success: weightsInfo.reloads.success, failure: weightsInfo.reloads.failure },
-        deadlineMisses: deps.observer.deadlineMisses,
+        deadlineMisses: office.term()?.observer.deadlineMisses ?? 0,
+        leadership: leadershipToProto(office, deps.masterId, deps.masterAddress()),
       };
     }),
+    // Token writes are the leader's, like every write (they are not fenced: they touch no scheduling state).
     createToken: u("CreateToken", async (req, { caller }) => {
+      leading(office);
       const now = deps.now();
       const { record, token } = await createToken(deps.tokens, tokenInputFromProto(req, caller.tokenId ?? "", now), now);
       log.info("token created", { token: record.id, name: record.name, project: record.project, role: record.role, by: caller.actor || "anonymous" });
@@ -112,6 +133,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
       return { tokens: tokens.map(tokenToProto) };
     }),
     revokeToken: u("RevokeToken", async (req, { caller }) => {
+      leading(office);
       const record = await deps.tokens.revoke(tokenId(req.tokenId), deps.now());
       if (!record) throw new NotFoundError("token", req.tokenId);
       deps.authenticator?.revoked(record.id);

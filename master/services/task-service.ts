@@ -1,7 +1,8 @@
 // TaskService: submit, inspect and control tasks (DESIGN §4).
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { seesProject, submitProject, visibleProjectFilter, type Caller } from "../../src/core/access.js";
-import { InvalidArgumentError, NotFoundError } from "../../src/core/errors.js";
+import { InvalidArgumentError, NotFoundError, TaskgridError } from "../../src/core/errors.js";
+import type { LeaderTerm } from "../leader-term.js";
 import { hasNul, noNul } from "../../src/core/text-rules.js";
 import { assertTransition } from "../../src/core/transitions.js";
 import type { Task } from "../../src/core/types.js";
@@ -13,25 +14,18 @@ import { traceCarrierOf } from "../../src/telemetry/grpc-trace-metadata.js";
 import { taskStateEnum, queueClassEnum } from "../convert/enums.js";
 import { specFromProto } from "../convert/from-proto.js";
 import { eventToProto, taskToProto } from "../convert/to-proto.js";
-import type { EventHub } from "../event-hub.js";
 import { toServiceError } from "../grpc-errors.js";
 import type { Logger } from "../logger.js";
-import type { MasterState } from "../state.js";
-import type { Submitter } from "../submit.js";
-import type { TaskLifecycle } from "../task-lifecycle.js";
 import { callerOf } from "../auth/guard.js";
+import { leading, type Office } from "../leadership/office.js";
 import { type CallContext, unary } from "./handlers.js";
 
 export interface TaskServiceDeps {
   store: Store;
-  state: MasterState;
-  hub: EventHub;
-  submitter: Submitter;
-  lifecycle: TaskLifecycle;
+  /** Writes, control and watches need the term in office; reads come from the database on any master. */
+  office: Office;
   log: Logger;
   isAccepting: () => boolean;
-  /** Open watch streams, ended on shutdown. */
-  watchCalls: Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>;
 }
 
 function requireId(id: string, field: string): string {
@@ -53,7 +47,7 @@ function checkListStrings(req: { project: string; label: string; pageToken: stri
 const MAX_HISTORY = 1000;
 
 export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
-  const { store, state, log, isAccepting } = deps;
+  const { store, office, log, isAccepting } = deps;
   const u = <Req, Res>(name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
 
   /** Another project's task is answered exactly like a missing one: its existence is not revealed. */
@@ -68,27 +62,34 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       const spec = specFromProto(s, field(i));
       return { ...spec, project: submitProject(caller, spec.project, `${field(i)}.project`) };
     });
-  const workerOf = (task: Task) => (task.currentAttemptId ? (state.liveAttempts.get(task.currentAttemptId)?.workerId ?? "") : "");
-  const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), state.pendingReason(task));
+  const workerOf = (task: Task) => (task.currentAttemptId ? (office.term()?.state.liveAttempts.get(task.currentAttemptId)?.workerId ?? "") : "");
+  /** Why a queued task waits: known to the leader only (a standby answers with none). */
+  const pendingReason = (task: Task) => office.term()?.state.pendingReason(task) ?? "";
+  const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), pendingReason(task));
 
   /** Control calls: NOT_FOUND (unknown or another project's), FAILED_PRECONDITION (already ended). */
-  const control = async (taskId: string, caller: Caller, to: "CANCELED" | "PAUSED" | "RUNNING", act: () => Promise<Task>) => {
-    const active = state.activeTasks.get(requireId(taskId, "task_id"));
+  const control = async (taskId: string, caller: Caller, to: "CANCELED" | "PAUSED" | "RUNNING", act: (term: LeaderTerm) => Promise<Task>) => {
+    const term = leading(office);
+    const active = term.state.activeTasks.get(requireId(taskId, "task_id"));
     if (!active) assertTransition(taskId, (await loadTask(taskId, caller)).state, to);
     else if (!seesProject(caller, active.spec.project)) throw new NotFoundError("task", taskId);
-    return { task: await withAttempts(await act()) };
+    return { task: await withAttempts(await act(term)) };
   };
 
   return {
     // The caller's trace context is parsed only if tracing is on (the submitter asks for it).
     submitTask: u("SubmitTask", async (req, { metadata, caller }) => {
       const specs = specsOf([req.spec], caller, () => "spec");
-      const { tasks, existing } = await deps.submitter.submit(specs, { method: "SubmitTask", carrier: () => traceCarrierOf(metadata) }, caller.actor);
+      const { tasks, existing } = await leading(office).submitter.submit(
+        specs,
+        { method: "SubmitTask", carrier: () => traceCarrierOf(metadata) },
+        caller.actor,
+      );
       return { task: taskToProto(tasks[0]), existing };
     }),
     submitTasks: u("SubmitTasks", async (req, { metadata, caller }) => {
       const specs = specsOf(req.specs, caller, (i) => `specs[${i}]`);
-      const { tasks } = await deps.submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(metadata) }, caller.actor);
+      const { tasks } = await leading(office).submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(metadata) }, caller.actor);
       return { taskIds: tasks.map((t) => t.id) };
     }),
     getTask: u("GetTask", async (req, { caller }) => {
@@ -113,29 +114,32 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
         pageSize,
         req.pageToken,
       );
-      return { tasks: page.tasks.map((t) => taskToProto(t, [], state.pendingReason(t))), nextPageToken: page.nextPageToken };
+      return { tasks: page.tasks.map((t) => taskToProto(t, [], pendingReason(t))), nextPageToken: page.nextPageToken };
     }),
-    watchTasks: (call) => watchTasks(deps, call),
+    watchTasks: (call) => watchTasks(call),
     cancelTask: u("CancelTask", async (req, { caller }) => {
       noNul("reason", req.reason); // stored as the result message of the canceled task
-      return control(req.taskId, caller, "CANCELED", () => deps.lifecycle.cancel(req.taskId, req.reason, caller.actor));
+      return control(req.taskId, caller, "CANCELED", (term) => term.lifecycle.cancel(req.taskId, req.reason, caller.actor));
     }),
-    pauseTask: u("PauseTask", async (req, { caller }) => control(req.taskId, caller, "PAUSED", () => deps.lifecycle.pause(req.taskId, caller.actor))),
-    resumeTask: u("ResumeTask", async (req, { caller }) => control(req.taskId, caller, "RUNNING", () => deps.lifecycle.resume(req.taskId, caller.actor))),
+    pauseTask: u("PauseTask", async (req, { caller }) => control(req.taskId, caller, "PAUSED", (term) => term.lifecycle.pause(req.taskId, caller.actor))),
+    resumeTask: u("ResumeTask", async (req, { caller }) => control(req.taskId, caller, "RUNNING", (term) => term.lifecycle.resume(req.taskId, caller.actor))),
   };
 
-  async function watchTasks(d: TaskServiceDeps, call: ServerWritableStream<WatchTasksRequest, WatchTasksResponse>): Promise<void> {
+  /** Events come from the term in office (a standby redirects); the stream ends when the term does. */
+  async function watchTasks(call: ServerWritableStream<WatchTasksRequest, WatchTasksResponse>): Promise<void> {
     const ids = call.request.taskIds;
     const caller = callerOf(call);
     const visible = visibleProjectFilter(caller, call.request.project);
+    let d: LeaderTerm;
     try {
       if (!isAccepting()) throw new Error("shutting down");
       ids.forEach((id, i) => requireId(id, `task_ids[${i}]`));
       noNul("project", call.request.project);
+      d = leading(office);
     } catch (err) {
       call.emit(
         "error",
-        err instanceof InvalidArgumentError ? toServiceError(err, log, "WatchTasks") : { code: status.UNAVAILABLE, details: "master is shutting down" },
+        err instanceof TaskgridError ? toServiceError(err, log, "WatchTasks") : { code: status.UNAVAILABLE, details: "master is shutting down" },
       );
       return;
     }

@@ -90,6 +90,27 @@ export const MASTER_SETTINGS = {
     help: 'an agent that heard nothing from the master for this long stops its tasks; `leaseMs` + `leaseGraceMs` must be < `offlineAfterMs` and `leaseMs` >= 2 x `heartbeatIntervalMs` (see architecture.md, "Runs once")',
   },
   leaseGraceMs: { type: "number", above: 0, derive: { from: "offlineAfterMs", divide: 4 }, help: "SIGTERM -> SIGKILL grace of an agent whose lease expired" },
+  advertise: {
+    type: "address",
+    defaultText: "the address `listen` bound",
+    flag: "advertise",
+    value: "HOST:PORT",
+    env: "TASKGRID_ADVERTISE",
+    help: "address clients and agents reach this master at, handed out by standbys while it leads",
+    doc: "address clients and agents reach this master at; standbys redirect to it while it leads (set it when `listen` is 0.0.0.0 or behind NAT)",
+  },
+  leaderLeaseMs: {
+    type: "number",
+    above: 0,
+    default: 5000,
+    help: "several masters on one database: a leader that has not renewed its lease for this long (database clock) is replaced by a standby",
+  },
+  leaderOutageHoldMs: {
+    type: "number",
+    min: 0,
+    default: 30_000,
+    help: "a leader that cannot reach the database keeps its agents this much longer than `leaderLeaseMs` before it steps down (a database restart does not stop tasks); a new leader adds it to the workers' re-registration time",
+  },
   defaultMaxRequeues: {
     type: "integer",
     min: 0,

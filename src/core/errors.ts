@@ -74,6 +74,43 @@ export class DatabaseUnavailableError extends UnavailableError {
   }
 }
 
+/**
+ * This master is a standby (or between terms): it does not place tasks or accept writes. The
+ * client should call the leader, whose advertised address is given when known (sent to clients as
+ * UNAVAILABLE with `taskgrid-leader` metadata, see master/grpc-errors.ts).
+ */
+export class NotLeaderError extends UnavailableError {
+  constructor(readonly leaderAddress: string) {
+    super(
+      leaderAddress
+        ? `this master is a standby; the leader is at ${leaderAddress}`
+        : "this master is a standby and no leader is known right now; retry shortly",
+    );
+    this.name = "NotLeaderError";
+  }
+}
+
+/** Metadata key of the leader's address on a NotLeaderError (gRPC metadata keys are lower case). */
+export const LEADER_METADATA_KEY = "taskgrid-leader";
+
+/**
+ * A write of a deposed leader: the database's leadership epoch is no longer this master's, so the
+ * transaction was rolled back. The master steps down on it.
+ */
+export class FencedError extends UnavailableError {
+  constructor(
+    readonly ownEpoch: number | null,
+    readonly currentEpoch: number | null,
+  ) {
+    super(
+      ownEpoch === null
+        ? "this master is not the leader: write refused"
+        : `leadership epoch ${ownEpoch} was superseded by ${currentEpoch ?? "another"}: write refused`,
+    );
+    this.name = "FencedError";
+  }
+}
+
 /** A protocol violation by an agent (malformed or out-of-order message); ends that agent's session. */
 export class ProtocolError extends TaskgridError {
   readonly kind = "invalid_argument";

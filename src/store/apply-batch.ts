@@ -9,7 +9,10 @@ import { writeKind } from "./write-kinds.js";
 import type { BatchStatement, ScriptSession } from "./write-script.js";
 import { projectIdempotencyKeyOf, rowToTask, selectTasksByIdempotencyKeys, type ProjectIdempotencyKey } from "./tasks-sql.js";
 
-export type StoreJob = { kind: "submit"; request: SubmitRequest } | { kind: "write"; writes: StoreWrite[] };
+export type StoreJob = ({ kind: "submit"; request: SubmitRequest } | { kind: "write"; writes: StoreWrite[] }) & {
+  /** The leadership epoch the job was made under (store.setFence); only jobs of the current one run. */
+  epoch?: number | null;
+};
 
 /** What a job resolves to: the submission's outcome, or nothing for writes. */
 export type StoreJobResult = SubmitOutcome | undefined;

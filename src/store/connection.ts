@@ -26,6 +26,11 @@ export interface ConnectionConfig {
   schema?: string;
   /** Max pg pool size (default 8). PGlite always has exactly one connection. */
   poolMax?: number;
+  /**
+   * application_name of every pool connection (Postgres). A master names its sessions after its
+   * instance id so that a standby can end them all when the master's lease ran out (leader-sql.ts).
+   */
+  applicationName?: string;
 }
 
 export interface OpenedKnex {
@@ -63,7 +68,7 @@ export async function openKnex(config: ConnectionConfig): Promise<OpenedKnex> {
 async function openPostgres(databaseUrl: string, config: ConnectionConfig): Promise<OpenedKnex> {
   const db = knex({
     client: "pg",
-    connection: { connectionString: databaseUrl, types: pgTypes } as Knex.PgConnectionConfig,
+    connection: { connectionString: databaseUrl, types: pgTypes, application_name: config.applicationName } as Knex.PgConnectionConfig,
     pool: { min: 1, max: config.poolMax ?? 8 },
     // An unreachable database shows as an error within seconds (then the master reports the outage
     // and retries) instead of queries waiting a minute for a connection.

@@ -4,6 +4,7 @@
 // a returned promise resolves only after the change is committed.
 import type { LearningStats } from "../core/rts/learning.js";
 import type { TokenRecord } from "./tokens-sql.js";
+import type { LeaderLock } from "./leader-lock.js";
 export type { TokenRecord } from "./tokens-sql.js";
 import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerStatus, QueueClass } from "../core/types.js";
 
@@ -107,9 +108,19 @@ export interface Store {
   /** Newest first. pageSize 1..1000. */
   listTasks(filter: TaskFilter, pageSize: number, pageToken: string): Promise<TaskPage>;
   loadActive(): Promise<ActiveState>;
+  /** Every worker ever registered (a standby master answers ListWorkers from this). */
+  listWorkers(): Promise<Worker[]>;
   /** Every learned (kind, worker) row, for the RTS on start. */
   loadLearning(): Promise<LearningStats[]>;
   readonly tokens: TokenStore;
+  /**
+   * Fences writes by leadership epoch (DESIGN §9): once set, every write transaction first checks
+   * that the database's epoch is `epoch` (null: refuse every write), and jobs made under another
+   * epoch fail with FencedError. Never set: no fencing (tools, tests, the simulator's stores).
+   */
+  setFence(epoch: number | null): void;
+  /** The election session (leader-lock.ts), named `applicationName` in pg_stat_activity. */
+  leaderLock(applicationName: string, queryTimeoutMs: number): LeaderLock;
   /**
    * Wait for queued writes to commit, then close the connection. During a database outage it
    * waits at most `outageTimeoutMs` (default: for ever), then rejects the writes still waiting.

@@ -1,14 +1,16 @@
 // The Knex-backed Store: reads go straight to the pool, writes go through the group committer.
-import { DatabaseUnavailableError, InvalidArgumentError, UnavailableError } from "../core/errors.js";
+import { DatabaseUnavailableError, FencedError, InvalidArgumentError, UnavailableError } from "../core/errors.js";
 import { selectLearning } from "./learning-sql.js";
 import type { LearningStats } from "../core/rts/learning.js";
-import type { Attempt, Task, TaskEvent } from "../core/types.js";
+import type { Attempt, Task, TaskEvent, Worker } from "../core/types.js";
 import type { ActiveState, Store, TokenStore, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
 import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
 import { applyBatch, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
-import { inScriptTransaction } from "./write-script.js";
+import { inScriptTransaction, type ScriptSession } from "./write-script.js";
+import { fenceStatement } from "./leader-sql.js";
+import { EmbeddedLeaderLock, PostgresLeaderLock, type LeaderLock } from "./leader-lock.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { isConnectionError } from "./connection-errors.js";
 import { selectActiveTasks, selectTask, selectTaskPage } from "./tasks-sql.js";
@@ -25,6 +27,11 @@ export interface StoreConfig extends ConnectionConfig {
    * Meanwhile writes wait and are retried in order; submissions and reads fail with UnavailableError.
    */
   onOutage?: (error: unknown | null) => void;
+  /**
+   * Called when a write transaction found a later leadership epoch than the store's fence (this
+   * master was deposed); the transaction was rolled back and its callers get the FencedError.
+   */
+  onFenced?: (error: FencedError) => void;
 }
 
 /** Store plus observability of the group commit (how many transactions served how many calls). */
@@ -43,14 +50,16 @@ class KnexStore implements TaskgridStore {
   readonly dialect: Dialect;
   private readonly committer: GroupCommitter<StoreJob, StoreJobResult>;
   private closing: Promise<void> | null = null;
+  /** Unset: writes are not fenced (tools, tests). Set by the master: only its epoch's jobs run. */
+  private fence: { epoch: number | null } | null = null;
 
   constructor(
     private readonly conn: OpenedKnex,
-    config: StoreConfig,
+    private readonly config: StoreConfig,
   ) {
     this.dialect = conn.dialect;
     this.committer = new GroupCommitter<StoreJob, StoreJobResult>({
-      runBatch: (jobs) => inScriptTransaction(conn.knex, conn.dialect, (session) => applyBatch(session, jobs)),
+      runBatch: (jobs) => this.runBatch(jobs),
       rowsOf: rowsOfJob,
       maxBatchRows: config.maxBatchRows,
       isUnavailable: isConnectionError,
@@ -60,18 +69,63 @@ class KnexStore implements TaskgridStore {
     });
   }
 
+  /**
+   * From now on every write transaction checks that the database's leadership epoch is `epoch`
+   * (null: this master does not lead, every write fails). Jobs queued under another epoch fail
+   * with FencedError instead of running under this one.
+   */
+  setFence(epoch: number | null): void {
+    this.fence = { epoch };
+  }
+
+  leaderLock(applicationName: string, queryTimeoutMs: number): LeaderLock {
+    if (this.dialect === "pglite" || !this.config.databaseUrl) return new EmbeddedLeaderLock(this.conn.knex);
+    return new PostgresLeaderLock({ databaseUrl: this.config.databaseUrl, schema: this.config.schema, applicationName, queryTimeoutMs });
+  }
+
+  private async runBatch(jobs: readonly StoreJob[]): Promise<StoreJobResult[]> {
+    const fence = this.fence;
+    if (fence === null) return inScriptTransaction(this.conn.knex, this.conn.dialect, (session) => applyBatch(session, jobs));
+    const { epoch } = fence;
+    const stale = jobs.find((job) => job.epoch !== epoch);
+    if (epoch === null || stale) throw new FencedError(stale?.epoch ?? null, epoch);
+    return inScriptTransaction(this.conn.knex, this.conn.dialect, (session) => applyBatch(this.fencedSession(session, epoch), jobs));
+  }
+
+  /** The session with the fence (leader-sql.ts) as the first statement of its first round trip. */
+  private fencedSession(session: ScriptSession, epoch: number): ScriptSession {
+    const fence = fenceStatement(epoch);
+    const check = (rows: readonly Record<string, unknown>[]) => {
+      try {
+        fence.check?.(rows);
+      } catch (error) {
+        if (error instanceof FencedError) this.config.onFenced?.(error);
+        throw error;
+      }
+    };
+    let fenced = false;
+    return {
+      run: async (statements) => {
+        if (fenced || statements.length === 0) return session.run(statements);
+        fenced = true;
+        const [, ...rows] = await session.run([{ sql: fence.sql, check }, ...statements]);
+        return rows;
+      },
+    };
+  }
+
   async migrate(): Promise<void> {
     await migrateToLatest(this.db());
   }
 
   async submit(request: SubmitRequest): Promise<SubmitOutcome> {
-    const outcome = await this.committer.submit({ kind: "submit", request });
+    const outcome = await this.committer.submit({ kind: "submit", request, epoch: this.fence?.epoch });
     return outcome as SubmitOutcome;
   }
 
   async write(writes: StoreWrite[]): Promise<void> {
     if (writes.length === 0) return;
-    await this.committer.submit({ kind: "write", writes });
+    await this.committer.submit({ kind: "write", writes, epoch: this.fence?.epoch });
   }
 
   async getTask(taskId: string): Promise<Task | null> {
@@ -116,6 +170,10 @@ class KnexStore implements TaskgridStore {
       }),
       { isolationLevel: "repeatable read" },
     );
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    return readOrUnavailable(() => selectWorkers(this.db()));
   }
 
   async loadLearning(): Promise<LearningStats[]> {

@@ -25,6 +25,12 @@ export interface MetricSources {
   workerGpuUtilization(): Array<{ worker: string; gpu: number | string; utilization: number }>;
   /** Version of the RTS weights in use ("" = none; then taskgrid_weights_info is not exported). */
   weightsVersion(): string;
+  /**
+   * Leadership of this master (taskgrid_leader{epoch}: 1 while it leads, 0 as a standby, labelled
+   * with the epoch it last saw; taskgrid_failovers_total: terms it won after another master led).
+   * Absent: neither is exported.
+   */
+  leadership?(): { leader: boolean; epoch: number; failovers: number };
 }
 
 /** A finite number (not NaN, not ±Infinity, not a non-number). */

@@ -48,6 +48,7 @@ export class SourceGauges {
   private readonly workerCpuLoad: () => ReturnType<MetricSources["workerCpuLoad"]> | undefined;
   private readonly workerGpuUtilization: () => ReturnType<MetricSources["workerGpuUtilization"]> | undefined;
   private readonly weightsVersion: () => string | undefined;
+  private readonly leadership: () => ReturnType<NonNullable<MetricSources["leadership"]>> | undefined;
 
   constructor(
     sources: MetricSources,
@@ -60,6 +61,7 @@ export class SourceGauges {
     this.workerCpuLoad = guarded("workerCpuLoad", () => sources.workerCpuLoad(), log);
     this.workerGpuUtilization = guarded("workerGpuUtilization", () => sources.workerGpuUtilization(), log);
     this.weightsVersion = guarded("weightsVersion", () => sources.weightsVersion(), log);
+    this.leadership = guarded("leadership", () => sources.leadership?.(), log);
   }
 
   /** Exposition text of the six gauges; each source is called exactly once. */
@@ -123,6 +125,14 @@ export class SourceGauges {
     if (version !== undefined) {
       family("taskgrid_weights_info", "1 for the RTS weights version in use.");
       if (version) sample("taskgrid_weights_info", `version="${escapeLabel(version)}"`, 1);
+    }
+
+    const leadership = this.leadership();
+    if (leadership !== undefined) {
+      family("taskgrid_leader", "1 while this master leads, 0 as a standby; epoch: the leadership epoch it last saw.");
+      sample("taskgrid_leader", `epoch="${leadership.epoch}"`, leadership.leader ? 1 : 0);
+      out += "# HELP taskgrid_failovers_total Terms this master won after another master process led.\n# TYPE taskgrid_failovers_total counter\n";
+      if (finite(leadership.failovers)) out += `taskgrid_failovers_total ${formatValue(leadership.failovers)}\n`;
     }
     return out;
   }

@@ -40,7 +40,15 @@ export function value(e: Exposition, name: string, labels: Record<string, string
   return s?.value;
 }
 
-export const SOURCE_KEYS = ["tasksByState", "queueLengths", "workersByStatus", "workerCpuLoad", "workerGpuUtilization", "weightsVersion"] as const;
+export const SOURCE_KEYS = [
+  "tasksByState",
+  "queueLengths",
+  "workersByStatus",
+  "workerCpuLoad",
+  "workerGpuUtilization",
+  "weightsVersion",
+  "leadership",
+] as const;
 
 /** Fake sources behind a Proxy that records every property read and every call. */
 export function countingSources(overrides: Partial<MetricSources> = {}) {
@@ -60,6 +68,7 @@ export function countingSources(overrides: Partial<MetricSources> = {}) {
       { worker: "w1", gpu: 1, utilization: 0.1 },
     ],
     weightsVersion: () => "0123456789ab",
+    leadership: () => ({ leader: true, epoch: 3, failovers: 1 }),
     ...overrides,
   };
   const reads: string[] = [];

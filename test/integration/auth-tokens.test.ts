@@ -135,24 +135,33 @@ auth("a token of another master (its own database) is UNAUTHENTICATED, both ways
 });
 
 if (usingPostgres) {
-  auth("two masters on one database: a revocation through one ends the token's streams on the other", async (ctx) => {
-    // The second master shares the other master's database (no tasks or workers there to fight over).
-    const peer = await startTestMaster({ auth: true, authRefreshMs: 200 }, ctx.other.db);
-    try {
-      const first = as(ctx, ctx.otherAdmin, ctx.otherAddress);
-      const t = await mint(first, "P", Role.ROLE_VIEWER, { name: "revoked-elsewhere" });
-      const task = await submitAs(first, spec("P"));
-      const watch = new Watch(as(ctx, t.secret, ctx.otherAddress), { taskIds: [task.id] });
-      await watch.until(() => true);
-      await call(as(ctx, ctx.otherAdmin, peer.address).admin, "revokeToken", { tokenId: t.id });
-      const ended = await within(watch.ended, 10_000, "the watch on the first master");
-      assert.is(ended.code, UNAUTH);
-      assert.match(ended.details, /revoked/);
-      assert.is((await callError(call(as(ctx, t.secret, ctx.otherAddress).admin, "whoAmI", {}))).code, UNAUTH);
-    } finally {
-      await peer.stop(); // not cleanup: the database is the other master's
-    }
-  });
+  auth(
+    "two masters on one database: the standby sends a revocation to the leader; one committed elsewhere ends the token's streams on the leader",
+    async (ctx) => {
+      // The second master shares the other master's database: it is that master's standby.
+      const peer = await startTestMaster({ auth: true, authRefreshMs: 200 }, ctx.other.db);
+      try {
+        const first = as(ctx, ctx.otherAdmin, ctx.otherAddress);
+        const t = await mint(first, "P", Role.ROLE_VIEWER, { name: "revoked-elsewhere" });
+        const task = await submitAs(first, spec("P"));
+        const watch = new Watch(as(ctx, t.secret, ctx.otherAddress), { taskIds: [task.id] });
+        await watch.until(() => true);
+        const redirected = await callError(call(as(ctx, ctx.otherAdmin, peer.address).admin, "revokeToken", { tokenId: t.id }));
+        assert.is(redirected.code, grpc.status.UNAVAILABLE, "a standby takes no writes");
+        assert.match(redirected.details, /standby; the leader is at/);
+        // Committed by another master (here: straight into the shared database), the revocation
+        // reaches the leader's token cache within its refresh period and ends the stream.
+        await peer.master.store.tokens.revoke(t.id, Date.now());
+        const ended = await within(watch.ended, 10_000, "the watch on the leader");
+        assert.is(ended.code, UNAUTH);
+        assert.match(ended.details, /revoked/);
+        assert.is((await callError(call(as(ctx, t.secret, ctx.otherAddress).admin, "whoAmI", {}))).code, UNAUTH);
+        assert.is((await callError(call(as(ctx, t.secret, peer.address).admin, "whoAmI", {}))).code, UNAUTH, "the standby refuses it too");
+      } finally {
+        await peer.stop(); // not cleanup: the database is the other master's
+      }
+    },
+  );
 }
 
 // --- 5. malformed credentials and the brute-force brake ---------------------------------------------

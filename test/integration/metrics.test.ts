@@ -97,6 +97,8 @@ test("values: recorder counters and histograms, source gauges", async () => {
   assert.is(value(e, "taskgrid_worker_cpu_load", { worker: "w2" }), 1.5);
   assert.is(value(e, "taskgrid_worker_gpu_utilization", { worker: "w1", gpu: "1" }), 0.1);
   assert.is(value(e, "taskgrid_weights_info", { version: "0123456789ab" }), 1);
+  assert.is(value(e, "taskgrid_leader", { epoch: "3" }), 1);
+  assert.is(value(e, "taskgrid_failovers_total"), 1);
 
   assert.is(value(e, "taskgrid_task_wait_seconds_count"), 2);
   assert.is(value(e, "taskgrid_task_wait_seconds_bucket", { le: "0.005" }), 1);

@@ -116,6 +116,9 @@ test("every flag, variable and config key the master took before is still there"
     "tlsCert",
     "tlsKey",
     "tlsClientCa",
+    "advertise",
+    "leaderLeaseMs",
+    "leaderOutageHoldMs",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());
   // Each in camelCase and in snake_case.

@@ -9,6 +9,7 @@ import * as failureAccounting from "./0004-failure-accounting.js";
 import * as apiTokens from "./0005-api-tokens.js";
 import * as idempotencyPerProject from "./0006-idempotency-per-project.js";
 import * as workerDrain from "./0007-worker-drain.js";
+import * as leader from "./0008-leader.js";
 
 interface Migration {
   name: string;
@@ -16,7 +17,16 @@ interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: readonly Migration[] = [initialSchema, learningAndMisses, taskTraceParent, failureAccounting, apiTokens, idempotencyPerProject, workerDrain];
+const MIGRATIONS: readonly Migration[] = [
+  initialSchema,
+  learningAndMisses,
+  taskTraceParent,
+  failureAccounting,
+  apiTokens,
+  idempotencyPerProject,
+  workerDrain,
+  leader,
+];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";
 

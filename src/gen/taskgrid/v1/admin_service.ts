@@ -40,6 +40,45 @@ export const protobufPackage = "taskgrid.v1";
 
 export const protobufFileName = "taskgrid/v1/admin_service.proto";
 
+export enum MasterRole {
+  MASTER_ROLE_UNSPECIFIED = 0,
+  MASTER_ROLE_LEADER = 1,
+  MASTER_ROLE_STANDBY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function masterRoleFromJSON(object: any): MasterRole {
+  switch (object) {
+    case 0:
+    case "MASTER_ROLE_UNSPECIFIED":
+      return MasterRole.MASTER_ROLE_UNSPECIFIED;
+    case 1:
+    case "MASTER_ROLE_LEADER":
+      return MasterRole.MASTER_ROLE_LEADER;
+    case 2:
+    case "MASTER_ROLE_STANDBY":
+      return MasterRole.MASTER_ROLE_STANDBY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MasterRole.UNRECOGNIZED;
+  }
+}
+
+export function masterRoleToJSON(object: MasterRole): string {
+  switch (object) {
+    case MasterRole.MASTER_ROLE_UNSPECIFIED:
+      return "MASTER_ROLE_UNSPECIFIED";
+    case MasterRole.MASTER_ROLE_LEADER:
+      return "MASTER_ROLE_LEADER";
+    case MasterRole.MASTER_ROLE_STANDBY:
+      return "MASTER_ROLE_STANDBY";
+    case MasterRole.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A worker as seen by the master. */
 export interface Worker {
   /** Worker id. */
@@ -181,6 +220,8 @@ export interface GetSchedulerInfoResponse {
   weightsReloads: { [key: string]: number };
   /** Attempts that finished after their task's deadline, since the master started. */
   deadlineMisses: number;
+  /** Leadership of the master that answered (several masters on one Postgres share one leader). */
+  leadership?: Leadership | undefined;
 }
 
 export interface GetSchedulerInfoResponse_DecisionsByStrategyEntry {
@@ -201,6 +242,29 @@ export interface GetSchedulerInfoResponse_WeightsMetadataEntry {
 export interface GetSchedulerInfoResponse_WeightsReloadsEntry {
   key: string;
   value: number;
+}
+
+/** One master's view of the leadership (DESIGN §9). */
+export interface Leadership {
+  /**
+   * LEADER places tasks and accepts writes; STANDBY answers reads from the database and redirects
+   * writes to the leader (UNAVAILABLE with `taskgrid-leader` metadata).
+   */
+  role: MasterRole;
+  /** The leader's epoch as this master last saw it; it grows with every change of leader. */
+  epoch: number;
+  /** Address of the leader as it advertises itself ("host:port"), empty when none is known. */
+  leaderAddress: string;
+  /** Identity of the leading master process (its instance id), empty when none is known. */
+  leaderId: string;
+  /** This master's own instance id and advertised address. */
+  masterId: string;
+  masterAddress: string;
+  /** Times this process became leader, and times it stepped down, since it started. */
+  termsWon: number;
+  termsLost: number;
+  /** When the current leader took office (unset when none is known). */
+  leaderSince?: Date | undefined;
 }
 
 /** An API token as the master stores it (the secret itself is never stored or returned again). */
@@ -1513,6 +1577,7 @@ function createBaseGetSchedulerInfoResponse(): GetSchedulerInfoResponse {
     weightsSource: "",
     weightsReloads: {},
     deadlineMisses: 0,
+    leadership: undefined,
   };
 }
 
@@ -1564,6 +1629,9 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
     });
     if (message.deadlineMisses !== 0) {
       writer.uint32(120).int64(message.deadlineMisses);
+    }
+    if (message.leadership !== undefined) {
+      Leadership.encode(message.leadership, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -1711,6 +1779,14 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
             }
 
             message.deadlineMisses = longToNumber(reader.int64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.leadership = Leadership.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1886,6 +1962,7 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
         : isSet(object.deadline_misses)
         ? globalThis.Number(object.deadline_misses)
         : 0,
+      leadership: isSet(object.leadership) ? Leadership.fromJSON(object.leadership) : undefined,
     };
   },
 
@@ -1960,6 +2037,9 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
     if (message.deadlineMisses !== 0) {
       obj.deadlineMisses = Math.round(message.deadlineMisses);
     }
+    if (message.leadership !== undefined) {
+      obj.leadership = Leadership.toJSON(message.leadership);
+    }
     return obj;
   },
 
@@ -2013,6 +2093,9 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
       {},
     );
     message.deadlineMisses = object.deadlineMisses ?? 0;
+    message.leadership = (object.leadership !== undefined && object.leadership !== null)
+      ? Leadership.fromPartial(object.leadership)
+      : undefined;
     return message;
   },
 };
@@ -2386,6 +2469,241 @@ export const GetSchedulerInfoResponse_WeightsReloadsEntry: MessageFns<GetSchedul
     const message = createBaseGetSchedulerInfoResponse_WeightsReloadsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeadership(): Leadership {
+  return {
+    role: 0,
+    epoch: 0,
+    leaderAddress: "",
+    leaderId: "",
+    masterId: "",
+    masterAddress: "",
+    termsWon: 0,
+    termsLost: 0,
+    leaderSince: undefined,
+  };
+}
+
+export const Leadership: MessageFns<Leadership> = {
+  encode(message: Leadership, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== 0) {
+      writer.uint32(8).int32(message.role);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(16).uint64(message.epoch);
+    }
+    if (message.leaderAddress !== "") {
+      writer.uint32(26).string(message.leaderAddress);
+    }
+    if (message.leaderId !== "") {
+      writer.uint32(34).string(message.leaderId);
+    }
+    if (message.masterId !== "") {
+      writer.uint32(42).string(message.masterId);
+    }
+    if (message.masterAddress !== "") {
+      writer.uint32(50).string(message.masterAddress);
+    }
+    if (message.termsWon !== 0) {
+      writer.uint32(56).int64(message.termsWon);
+    }
+    if (message.termsLost !== 0) {
+      writer.uint32(64).int64(message.termsLost);
+    }
+    if (message.leaderSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.leaderSince), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Leadership {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeadership();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.leaderAddress = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.leaderId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.masterId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.masterAddress = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.termsWon = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.termsLost = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.leaderSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Leadership {
+    return {
+      role: isSet(object.role) ? masterRoleFromJSON(object.role) : 0,
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      leaderAddress: isSet(object.leaderAddress)
+        ? globalThis.String(object.leaderAddress)
+        : isSet(object.leader_address)
+        ? globalThis.String(object.leader_address)
+        : "",
+      leaderId: isSet(object.leaderId)
+        ? globalThis.String(object.leaderId)
+        : isSet(object.leader_id)
+        ? globalThis.String(object.leader_id)
+        : "",
+      masterId: isSet(object.masterId)
+        ? globalThis.String(object.masterId)
+        : isSet(object.master_id)
+        ? globalThis.String(object.master_id)
+        : "",
+      masterAddress: isSet(object.masterAddress)
+        ? globalThis.String(object.masterAddress)
+        : isSet(object.master_address)
+        ? globalThis.String(object.master_address)
+        : "",
+      termsWon: isSet(object.termsWon)
+        ? globalThis.Number(object.termsWon)
+        : isSet(object.terms_won)
+        ? globalThis.Number(object.terms_won)
+        : 0,
+      termsLost: isSet(object.termsLost)
+        ? globalThis.Number(object.termsLost)
+        : isSet(object.terms_lost)
+        ? globalThis.Number(object.terms_lost)
+        : 0,
+      leaderSince: isSet(object.leaderSince)
+        ? fromJsonTimestamp(object.leaderSince)
+        : isSet(object.leader_since)
+        ? fromJsonTimestamp(object.leader_since)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Leadership): unknown {
+    const obj: any = {};
+    if (message.role !== 0) {
+      obj.role = masterRoleToJSON(message.role);
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.leaderAddress !== "") {
+      obj.leaderAddress = message.leaderAddress;
+    }
+    if (message.leaderId !== "") {
+      obj.leaderId = message.leaderId;
+    }
+    if (message.masterId !== "") {
+      obj.masterId = message.masterId;
+    }
+    if (message.masterAddress !== "") {
+      obj.masterAddress = message.masterAddress;
+    }
+    if (message.termsWon !== 0) {
+      obj.termsWon = Math.round(message.termsWon);
+    }
+    if (message.termsLost !== 0) {
+      obj.termsLost = Math.round(message.termsLost);
+    }
+    if (message.leaderSince !== undefined) {
+      obj.leaderSince = message.leaderSince.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Leadership>, I>>(base?: I): Leadership {
+    return Leadership.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Leadership>, I>>(object: I): Leadership {
+    const message = createBaseLeadership();
+    message.role = object.role ?? 0;
+    message.epoch = object.epoch ?? 0;
+    message.leaderAddress = object.leaderAddress ?? "";
+    message.leaderId = object.leaderId ?? "";
+    message.masterId = object.masterId ?? "";
+    message.masterAddress = object.masterAddress ?? "";
+    message.termsWon = object.termsWon ?? 0;
+    message.termsLost = object.termsLost ?? 0;
+    message.leaderSince = object.leaderSince ?? undefined;
     return message;
   },
 };

@@ -188,6 +188,12 @@ export interface Registered {
   leaseMs: number;
   /** SIGTERM -> SIGKILL grace when the lease expires, in milliseconds. */
   leaseGraceMs: number;
+  /**
+   * Leadership epoch of the master that answered (DESIGN §9: several masters on one Postgres).
+   * It grows with every change of leader; an agent refuses a session whose epoch is lower than
+   * the highest it has seen (a deposed leader's), and ends it. 0: a master that predates epochs.
+   */
+  epoch: number;
 }
 
 export interface ReportAck {
@@ -1562,7 +1568,7 @@ export const AttemptPaused: MessageFns<AttemptPaused> = {
 };
 
 function createBaseRegistered(): Registered {
-  return { workerId: "", heartbeatIntervalMs: 0, killAttemptIds: [], leaseMs: 0, leaseGraceMs: 0 };
+  return { workerId: "", heartbeatIntervalMs: 0, killAttemptIds: [], leaseMs: 0, leaseGraceMs: 0, epoch: 0 };
 }
 
 export const Registered: MessageFns<Registered> = {
@@ -1581,6 +1587,9 @@ export const Registered: MessageFns<Registered> = {
     }
     if (message.leaseGraceMs !== 0) {
       writer.uint32(40).int64(message.leaseGraceMs);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(48).uint64(message.epoch);
     }
     return writer;
   },
@@ -1638,6 +1647,14 @@ export const Registered: MessageFns<Registered> = {
             message.leaseGraceMs = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1677,6 +1694,7 @@ export const Registered: MessageFns<Registered> = {
         : isSet(object.lease_grace_ms)
         ? globalThis.Number(object.lease_grace_ms)
         : 0,
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
     };
   },
 
@@ -1697,6 +1715,9 @@ export const Registered: MessageFns<Registered> = {
     if (message.leaseGraceMs !== 0) {
       obj.leaseGraceMs = Math.round(message.leaseGraceMs);
     }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
     return obj;
   },
 
@@ -1710,6 +1731,7 @@ export const Registered: MessageFns<Registered> = {
     message.killAttemptIds = object.killAttemptIds?.map((e) => e) || [];
     message.leaseMs = object.leaseMs ?? 0;
     message.leaseGraceMs = object.leaseGraceMs ?? 0;
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };

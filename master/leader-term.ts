@@ -1,0 +1,213 @@
+// One term of office: everything a master needs while it leads, built from the database when it is
+// elected and dropped when it steps down (DESIGN §9). The process around it (master.ts) keeps what
+// outlives a term: the gRPC server, the store, metrics, weights, auth, the election.
+//
+// Taking office: state, queues, workers and learning are rebuilt from the database (which the
+// epoch claim has made final: every write of the previous leader has committed or never will), and
+// workers get the usual re-registration time plus `livenessGraceMs` before anything is declared
+// lost. Leaving office: dispatch stops, watchers and agent streams are ended with UNAVAILABLE (the
+// agents reconnect to the next leader and keep their tasks running), and nothing of the term is
+// used again: its writes, if any are still queued, fail on the store's fence.
+import { status, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
+import type { Caller } from "../src/core/access.js";
+import { NotLeaderError } from "../src/core/errors.js";
+import { orderingByName } from "../src/core/ordering.js";
+import { RoundRobinPlacement } from "../src/core/placement.js";
+import { RtsPlacement } from "../src/core/rts/rts-placement.js";
+import type { AgentMessage, MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
+import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
+import type { Store } from "../src/store/store-types.js";
+import { instrumentPlacement, recordAttemptEnd, taskEventMetrics } from "../src/telemetry/master-metrics.js";
+import type { MetricsRecorder } from "../src/telemetry/metrics.js";
+import { AgentSession } from "./agent-session.js";
+import type { MasterConfig } from "./config.js";
+import { Dispatcher } from "./dispatcher.js";
+import { EventHub } from "./event-hub.js";
+import { LearningObserver } from "./learning-observer.js";
+import { rebuildState } from "./rebuild.js";
+import { StaleAttempts } from "./stale-attempts.js";
+import { MasterState } from "./state.js";
+import { Submitter } from "./submit.js";
+import { TaskLifecycle } from "./task-lifecycle.js";
+import type { TaskTracing } from "./task-tracing.js";
+import type { WeightsWatcher } from "./weights-watcher.js";
+import { WorkerRegistry } from "./worker-registry.js";
+import { toServiceError } from "./grpc-errors.js";
+
+export interface TermDeps {
+  config: MasterConfig;
+  store: Store;
+  /** Present when metrics are on. */
+  recorder: MetricsRecorder | null;
+  tracing: TaskTracing;
+  weights: WeightsWatcher;
+  epoch: number;
+  /** Added to the workers' re-registration time on taking office. */
+  livenessGraceMs: number;
+}
+
+export interface LeaderTerm {
+  readonly epoch: number;
+  readonly state: MasterState;
+  readonly hub: EventHub;
+  readonly registry: WorkerRegistry;
+  readonly lifecycle: TaskLifecycle;
+  readonly dispatcher: Dispatcher;
+  readonly submitter: Submitter;
+  readonly observer: LearningObserver;
+  readonly stale: StaleAttempts;
+  /** Open WatchTasks streams of this term, ended when it ends. */
+  readonly watchCalls: Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>;
+  /** Serves one agent's WorkerService.Connect stream. */
+  acceptAgent(call: ServerDuplexStream<AgentMessage, MasterMessage>, caller: Caller): void;
+  /**
+   * Leaves office. `leaderAddress`: where agents and watchers should go now ("" when unknown, or
+   * when the whole master stops and streams end cleanly: pass null).
+   */
+  stop(leaderAddress: string | null): Promise<void>;
+}
+
+export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
+  const { config, store, recorder, tracing, weights, epoch } = deps;
+  const { clock, logger: log } = config;
+  let leading = true;
+  const state = new MasterState(orderingByName(config.ordering), () => clock.now());
+  const hub = new EventHub();
+  if (recorder) hub.subscribe(taskEventMetrics(recorder));
+  let dispatcher: Dispatcher | undefined;
+  const kick = () => dispatcher?.kick();
+  // The workers by id: each one's slot, agent stream, drains and liveness (worker.ts); the lifecycle,
+  // the dispatcher and stale-attempt detection send their commands through it.
+  const registry = new WorkerRegistry({
+    state,
+    store,
+    clock,
+    log,
+    suspectAfterMs: config.suspectAfterMs,
+    offlineAfterMs: config.offlineAfterMs,
+    onCapacityChange: kick,
+  });
+  const observer = new LearningObserver();
+  observer.load(await store.loadLearning());
+  const lifecycle = new TaskLifecycle({
+    state,
+    store,
+    hub,
+    clock,
+    commands: registry,
+    cancelGraceMs: config.cancelGraceMs,
+    onCapacityChange: kick,
+    tracing,
+    failurePolicy: config.failurePolicy,
+    random: config.random,
+    onReportRejected: (reason, workerId, attemptId) => {
+      recorder?.reportRejected(reason);
+      // A report about another worker's live attempt is a confused or hostile agent: worth a line.
+      if (reason === "foreign") log.warn("report about another worker's attempt rejected", { worker: workerId, attempt: attemptId });
+    },
+    observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
+      const missesBefore = observer.deadlineMisses;
+      const writes = observer.persistAttemptEnd(task, workerId, result, finishedAtMs);
+      if (recorder) recordAttemptEnd(recorder, result, observer.deadlineMisses > missesBefore);
+      return writes;
+    },
+  });
+  const stale = new StaleAttempts({ state, clock, lifecycle, commands: registry, log, marginMs: config.staleMarginMs });
+  const roundRobin = new RoundRobinPlacement();
+  const chosenPlacement =
+    config.placement === "rts"
+      ? new RtsPlacement({
+          weights: () => weights.current(),
+          learning: observer.learning,
+          penalties: observer.penalties,
+          recentKinds: observer.recentKinds,
+          telemetryMaxAgeMs: config.telemetryMaxAgeMs,
+          fallback: roundRobin,
+        })
+      : roundRobin;
+  const placement = recorder ? instrumentPlacement(chosenPlacement, recorder) : chosenPlacement;
+  dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: registry, log, maxScanPerTick: 10_000, tracing });
+  const isLeading = () => leading;
+  const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting: isLeading, onQueued: kick, tracing });
+
+  const rebuilt = rebuildState(state, registry, await store.loadActive(), clock.now(), deps.livenessGraceMs);
+  // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
+  await lifecycle.endOrphans(rebuilt.orphans);
+  log.info("state rebuilt from database", {
+    epoch,
+    queued: rebuilt.queued,
+    running: rebuilt.running,
+    workers: rebuilt.workers,
+    orphans: rebuilt.orphans.length,
+    dialect: store.dialect,
+  });
+
+  // Liveness first (a gone worker's attempts end as LOST), then attempts stuck past timeout + margin.
+  let livenessPass: Promise<void> | null = null;
+  const livenessTick = () => {
+    livenessPass ??= (async () => {
+      for (const gone of await registry.tick()) await lifecycle.workerLost(gone.workerId, gone.attemptIds, `worker ${gone.workerId} went OFFLINE`);
+      await stale.tick();
+    })()
+      .catch((err) => log.error("liveness pass failed", { error: String(err) }))
+      .finally(() => (livenessPass = null));
+  };
+  const livenessTimer = setInterval(livenessTick, config.livenessTickMs);
+  // Safety net: a pass every second even if no event kicked one (e.g. a worker's telemetry changed).
+  const dispatchTimer = setInterval(kick, 1000);
+  livenessTimer.unref();
+  dispatchTimer.unref();
+  kick();
+
+  const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();
+  let stopping: Promise<void> | null = null;
+  return {
+    epoch,
+    state,
+    hub,
+    registry,
+    lifecycle,
+    dispatcher,
+    submitter,
+    observer,
+    stale,
+    watchCalls,
+    acceptAgent(call, caller) {
+      if (!leading) return void call.emit("error", toServiceError(new NotLeaderError(""), log, "Connect"));
+      new AgentSession(
+        call,
+        {
+          workers: registry,
+          lifecycle,
+          clock,
+          log,
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          leaseMs: config.leaseMs,
+          leaseGraceMs: config.leaseGraceMs,
+          epoch,
+        },
+        caller,
+      );
+    },
+    stop(leaderAddress) {
+      stopping ??= (async () => {
+        leading = false;
+        clearInterval(livenessTimer);
+        clearInterval(dispatchTimer);
+        // A pass blocked on an unreachable database must not hold the step-down: after the bound
+        // it is left to fail on the store (closed, or fenced).
+        const dispatched = dispatcher!.stop();
+        await Promise.race([dispatched, new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())]);
+        const goodbye = leaderAddress === null ? null : toServiceError(new NotLeaderError(leaderAddress), log, "step-down");
+        for (const call of watchCalls) {
+          if (goodbye) call.emit("error", goodbye);
+          else call.end();
+        }
+        watchCalls.clear();
+        registry.closeAll(goodbye ? { code: status.UNAVAILABLE, details: String(goodbye.details), metadata: goodbye.metadata } : null);
+        await livenessPass;
+      })();
+      return stopping;
+    },
+  };
+}

@@ -10,6 +10,7 @@ import { channelCredentials, TlsFileError, type ClientTlsOptions } from "../src/
 import { createLogger, type Logger } from "../src/telemetry/logger.js";
 import type { TracingOptions } from "../src/telemetry/tracing.js";
 import type { BackoffOptions } from "./backoff.js";
+import { LEADER_HINT_DELAY_MS } from "./master-picker.js";
 import type { GpuProbeOptions } from "./probes/gpu.js";
 
 export type AgentPhase = "starting" | "connecting" | "registered" | "backoff" | "stopping" | "stopped";
@@ -19,7 +20,10 @@ export type AgentPhase = "starting" | "connecting" | "registered" | "backoff" | 
  * where each default, bound and meaning is stated), plus what only code can pass.
  */
 export interface AgentOptions extends SettingsOptions<typeof AGENT_SETTINGS> {
-  /** Master address, host:port. */
+  /**
+   * Master address, host:port, or several separated by commas ("a:50051,b:50051"): the masters
+   * of one HA cluster, tried in turn until the leader accepts the agent.
+   */
   master: string;
   /** Default: the machine's host name. */
   hostname?: string;
@@ -28,6 +32,8 @@ export interface AgentOptions extends SettingsOptions<typeof AGENT_SETTINGS> {
   /** How nvidia-smi is run (tests put a fake first on PATH). */
   gpuProbe?: GpuProbeOptions;
   backoff?: BackoffOptions;
+  /** Delay before following a master's leader hint (default LEADER_HINT_DELAY_MS, 100 ms). */
+  leaderHintDelayMs?: number;
   /** Observes lifecycle changes (tests wait on these). */
   onPhase?: (phase: AgentPhase) => void;
   now?: () => number;
@@ -44,7 +50,10 @@ export interface AgentOptions extends SettingsOptions<typeof AGENT_SETTINGS> {
 }
 
 export interface AgentConfig {
+  /** The option as given (for logs). */
   master: string;
+  /** The master addresses to try, in order (at least one). */
+  masters: string[];
   workerId: string;
   hostname: string;
   tags: string[];
@@ -55,6 +64,7 @@ export interface AgentConfig {
   heartbeatIntervalMs: number;
   gpuProbe: GpuProbeOptions;
   backoff: BackoffOptions;
+  leaderHintDelayMs: number;
   stopGraceMs: number;
   drainTimeoutMs: number;
   registerTimeoutMs: number;
@@ -81,6 +91,17 @@ export class AgentConfigError extends Error {
   }
 }
 
+/**
+ * Splits "a:1,b:2" into its addresses (spaces around each trimmed). An empty list or an empty
+ * element ("a:1,,b:2", a trailing comma) is a mistake worth failing on, not skipping silently.
+ */
+export function parseMasterList(master: unknown): string[] {
+  if (typeof master !== "string" || master.trim() === "") throw new AgentConfigError("master", "is required (host:port, or several separated by commas)");
+  const addresses = master.split(",").map((a) => a.trim());
+  if (addresses.some((a) => a === "")) throw new AgentConfigError("master", `has an empty address in "${master}" (expected host:port,host:port,...)`);
+  return [...new Set(addresses)];
+}
+
 /** Makes any string a valid worker id: 1..128 characters of [A-Za-z0-9._-]. */
 export function sanitizeWorkerId(raw: string): string {
   const id = raw.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 128);
@@ -88,7 +109,7 @@ export function sanitizeWorkerId(raw: string): string {
 }
 
 export function resolveAgentConfig(o: AgentOptions): AgentConfig {
-  if (typeof o.master !== "string" || o.master.trim() === "") throw new AgentConfigError("master", "is required (host:port)");
+  const masters = parseMasterList(o.master);
   const s = resolveSettings(
     AGENT_SETTINGS,
     o,
@@ -106,7 +127,8 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     }
   }
   return {
-    master: o.master,
+    master: masters.join(","),
+    masters,
     workerId,
     hostname,
     tags: [...new Set(s.tags.map((t) => t.trim()).filter((t) => t !== ""))],
@@ -116,6 +138,7 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     heartbeatIntervalMs: s.heartbeatIntervalMs,
     gpuProbe: o.gpuProbe ?? {},
     backoff: o.backoff ?? {},
+    leaderHintDelayMs: o.leaderHintDelayMs ?? LEADER_HINT_DELAY_MS,
     stopGraceMs: s.stopGraceMs,
     drainTimeoutMs: s.drainTimeoutMs,
     registerTimeoutMs: s.registerTimeoutMs,

@@ -4,6 +4,9 @@
 // stopping -> stopped. Running children survive a lost stream for as long as the lease allows
 // (lease-keeper.ts). Every report is kept until the master acknowledges its commit and is sent
 // again after a reconnect; `finished` reports also survive a restart of the agent (report-channel.ts).
+// With several masters (HA), each connect goes to the address master-picker.ts chooses (following
+// a standby's leader hint), and a `registered` from a deposed leader (an older leadership epoch
+// than one already seen) is refused: to the agent a leader change is just a reconnect.
 import { randomUUID } from "node:crypto";
 import { status as GrpcStatus, type ChannelCredentials } from "@grpc/grpc-js";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
@@ -15,6 +18,7 @@ import { LeaseKeeper } from "./lease-keeper.js";
 import { ReportChannel } from "./report-channel.js";
 import { Backoff } from "./backoff.js";
 import { MasterStream } from "./connection.js";
+import { MasterPicker } from "./master-picker.js";
 import { startFailed } from "./attempt-result.js";
 import { AttemptSpans } from "./attempt-spans.js";
 import { Executor } from "./executor.js";
@@ -22,6 +26,9 @@ import { GpuProbe } from "./probes/gpu.js";
 import { osMemory } from "./probes/memory.js";
 import { defaultSources, TelemetrySampler } from "./probes/telemetry.js";
 import { AGENT_VERSION } from "./version.js";
+
+/** A standby's refusal (NotLeaderError in src/core/errors.ts), as the stream's close reason carries it. */
+const STANDBY_REFUSAL = /this master is a standby/;
 
 export type { AgentOptions, AgentPhase } from "./agent-config.js";
 
@@ -66,8 +73,18 @@ class Agent {
   /** Random per process: the master tells a reconnect of this agent from a second agent with our id. */
   private readonly instanceId = randomUUID();
   private heartbeatSeq = 0;
+  /** When the master last sent anything on the current stream (its heartbeat answers, at least). */
+  private lastHeardAtMs = 0;
+  /** Silence after which the master counts as gone (0: never, see onRegistered). */
+  private silentMasterMs = 0;
   private registerSentAtMs = 0;
-  private readonly backoff: Backoff;
+  /** The address of each next connect, and the delay before it. */
+  private readonly picker: MasterPicker;
+  /**
+   * The highest leadership epoch a master registered us with (0: none yet, or masters without
+   * epochs). A lower non-zero epoch is a deposed leader that has not noticed yet.
+   */
+  private highestEpoch = 0;
   private readonly spans: AttemptSpans;
   /** The open stream, registered or not yet. */
   private stream: MasterStream | null = null;
@@ -94,7 +111,7 @@ class Agent {
     this.reports = new ReportChannel(config.maxBufferedReports, config.stateDir, (attempt, err) =>
       this.log("error", "could not spool a finished report (it is kept in memory)", { attempt, error: String(err) }),
     );
-    this.backoff = new Backoff(config.backoff);
+    this.picker = new MasterPicker(config.masters, new Backoff(config.backoff), config.leaderHintDelayMs);
     this.spans = new AttemptSpans(config.workerId, config.now);
     this.executor = new Executor({
       maxTasks: config.maxTasks,
@@ -127,8 +144,9 @@ class Agent {
   }
 
   start(): void {
-    if (this.config.token !== null && this.config.tls === null && !isLoopback(this.config.master)) {
-      this.log("warn", "sending the agent token without TLS: anyone on the network path can read it", { master: this.config.master });
+    const exposed = this.config.masters.filter((address) => !isLoopback(address));
+    if (this.config.token !== null && this.config.tls === null && exposed.length > 0) {
+      this.log("warn", "sending the agent token without TLS: anyone on the network path can read it", { master: exposed.join(",") });
     }
     this.reports.restore();
     this.lease.start();
@@ -153,6 +171,14 @@ class Agent {
 
   heartbeatTick(): void {
     if (!this.registered || !this.stream) return;
+    // A stopped or cut-off master keeps the connection open and answers nothing: leave it for the
+    // next address (a standby may lead by now) well before the lease on our attempts runs out.
+    const silentMs = this.config.now() - this.lastHeardAtMs;
+    if (this.silentMasterMs > 0 && silentMs > this.silentMasterMs) {
+      this.log("warn", "the master stopped answering; reconnecting", { master: this.picker.current, silentMs, running: this.executor.runningCount() });
+      this.stream.close(`master silent for ${silentMs} ms`);
+      return;
+    }
     const sample = this.sampler.latest();
     const telemetry = sample ? { ...sample, runningAttempts: this.executor.runningCount() } : undefined;
     const seq = ++this.heartbeatSeq;
@@ -167,13 +193,13 @@ class Agent {
     if (this.stopping !== null) return;
     this.setPhase("connecting");
     const stream: MasterStream = new MasterStream(
-      this.config.master,
+      this.picker.current,
       {
         onMessage: (message) => {
           if (stream === this.stream) this.onMessage(message);
         },
-        onClosed: (reason, code) => {
-          if (stream === this.stream) this.onClosed(reason, code);
+        onClosed: (reason, code, leaderHint) => {
+          if (stream === this.stream) this.onClosed(reason, code, leaderHint);
         },
       },
       { credentials: this.streamCredentials(), token: this.config.token },
@@ -217,7 +243,14 @@ class Agent {
   }
 
   private onMessage(message: MasterMessage): void {
+    this.lastHeardAtMs = this.config.now();
     const body = message.body;
+    if (!this.registered && body?.$case !== "registered") {
+      // A master answers `register` before anything else; whatever comes on a stream that is not
+      // (or was refused as) registered is not acted on.
+      this.log("warn", "ignored a master message before registered", { kind: body?.$case ?? "none", master: this.picker.current });
+      return;
+    }
     switch (body?.$case) {
       case "registered":
         this.onRegistered(body.value);
@@ -256,10 +289,31 @@ class Agent {
 
   private onRegistered(registered: Registered): void {
     clearTimeout(this.registerTimer);
+    if (this.registered) {
+      this.log("warn", "ignored a second registered on one stream", { master: this.picker.current });
+      return;
+    }
+    if (registered.epoch !== 0 && registered.epoch < this.highestEpoch) {
+      // A deposed leader (partitioned from the database, not yet aware): nothing it sent is acted
+      // on (its kill list least of all); closing makes this an ordinary failed connect.
+      this.log("warn", "refused a deposed leader: its leadership epoch is older than one already seen; reconnecting elsewhere", {
+        master: this.picker.current,
+        epoch: registered.epoch,
+        highestEpoch: this.highestEpoch,
+      });
+      this.stream?.close(`deposed leader (epoch ${registered.epoch} < ${this.highestEpoch})`);
+      return;
+    }
+    this.highestEpoch = Math.max(this.highestEpoch, registered.epoch);
     this.registered = true;
-    this.backoff.reset();
+    this.picker.registered();
     this.setPhase("registered");
-    this.log("info", "registered", { master: this.config.master, killed: registered.killAttemptIds.length, unacknowledged: this.reports.size });
+    this.log("info", "registered", {
+      master: this.picker.current,
+      epoch: registered.epoch,
+      killed: registered.killAttemptIds.length,
+      unacknowledged: this.reports.size,
+    });
     this.lease.granted(registered.leaseMs, registered.leaseGraceMs, this.registerSentAtMs);
     for (const attemptId of registered.killAttemptIds) {
       if (this.executor.cancel(attemptId, this.config.stopGraceMs, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, "not current on the master")) {
@@ -272,6 +326,9 @@ class Agent {
     if (this.reports.dropped > 0) this.log("warn", "progress reports were dropped while disconnected", { dropped: this.reports.dropped });
     if (this.draining) this.announceDraining();
     const intervalMs = registered.heartbeatIntervalMs > 0 ? registered.heartbeatIntervalMs : this.config.heartbeatIntervalMs;
+    // Half the lease (at least two heartbeats): time left to register elsewhere before it runs out.
+    // Without a lease (a master that grants none) the connection's keepalive is the only judge.
+    this.silentMasterMs = registered.leaseMs > 0 ? Math.max(2 * intervalMs, registered.leaseMs / 2) : 0;
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => this.heartbeatTick(), intervalMs);
     this.heartbeatTick();
@@ -339,7 +396,7 @@ class Agent {
       this.stream?.send({ seq: 0, body: { $case: "draining", value: { reason: this.stopping !== null ? "agent stopping" : "agent draining" } } });
   }
 
-  private onClosed(reason: string, code?: GrpcStatus): void {
+  private onClosed(reason: string, code?: GrpcStatus, leaderHint?: string): void {
     this.stream = null;
     this.registered = false;
     clearInterval(this.heartbeatTimer);
@@ -348,18 +405,25 @@ class Agent {
     if (this.stopping !== null) return;
     // Refused credentials go through the same growing backoff (reset only by `registered`): a bad
     // token is retried ever more slowly, never in a loop, and works once the master accepts it.
-    const delayMs = this.backoff.next();
+    const master = this.picker.current;
+    // A standby that knows no leader yet (a failover is under way) is alive and will either lead or
+    // name the leader within a lease: worth asking again soon rather than backing off.
+    const standbyWithoutLeader = code === GrpcStatus.UNAVAILABLE && leaderHint === undefined && STANDBY_REFUSAL.test(reason);
+    const next = this.picker.afterClose(leaderHint, standbyWithoutLeader);
     this.setPhase("backoff");
+    const fields = { master, reason, next: next.address, why: next.why, delayMs: next.delayMs, running: this.executor.runningCount() };
     if (code === GrpcStatus.UNAUTHENTICATED || code === GrpcStatus.PERMISSION_DENIED) {
       const hint =
         code === GrpcStatus.UNAUTHENTICATED
           ? "the master did not accept the agent's token (missing, malformed, unknown or revoked)"
           : "the master accepted the agent's token but it may not connect as this worker (check its role and project)";
-      this.log("error", "master refused the agent; retrying with backoff", { reason, hint, delayMs, running: this.executor.runningCount() });
+      this.log("error", "master refused the agent; retrying with backoff", { ...fields, hint });
+    } else if (leaderHint !== undefined) {
+      this.log("info", "master is not the leader; following its leader hint", fields);
     } else {
-      this.log("warn", "master stream closed; reconnecting", { reason, delayMs, running: this.executor.runningCount() });
+      this.log("warn", "master stream closed; reconnecting", fields);
     }
-    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
+    this.reconnectTimer = setTimeout(() => this.connect(), next.delayMs);
   }
 
   private async shutdown(): Promise<void> {

@@ -1,8 +1,9 @@
 // One WorkerService.Connect stream to the master. A fresh client (with its own subchannel) per
 // session, so a reconnect is not held back by a previous channel's internal backoff. `onClosed`
 // fires exactly once, however the stream ends (master ended it, transport error, keepalive
-// timeout, or our own close).
+// timeout, or our own close), with the leader's address when a standby master named it.
 import * as grpc from "@grpc/grpc-js";
+import { LEADER_METADATA_KEY } from "../src/core/errors.js";
 import { WorkerServiceClient, type AgentMessage, type MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
 
 const CHANNEL_OPTIONS: grpc.ClientOptions = {
@@ -17,8 +18,12 @@ const CHANNEL_OPTIONS: grpc.ClientOptions = {
 
 export interface MasterStreamHandlers {
   onMessage(message: MasterMessage): void;
-  /** `code`: the gRPC status the stream ended with (undefined when we closed it ourselves). */
-  onClosed(reason: string, code?: grpc.status): void;
+  /**
+   * `code`: the gRPC status the stream ended with (undefined when we closed it ourselves).
+   * `leaderHint`: the leader's host:port from the status's trailing metadata (`taskgrid-leader`),
+   * sent by a standby master or a leader stepping down; undefined when absent.
+   */
+  onClosed(reason: string, code?: grpc.status, leaderHint?: string): void;
 }
 
 export interface MasterStreamOptions {
@@ -46,10 +51,13 @@ export class MasterStream {
     this.call.on("data", (message: MasterMessage) => {
       if (!this.closed) this.handlers.onMessage(message);
     });
-    this.call.on("error", (err: grpc.ServiceError) => this.markClosed(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err.code));
+    // grpc-js emits `error` (non-OK status) before `status`; both carry the trailing metadata.
+    this.call.on("error", (err: grpc.ServiceError) =>
+      this.markClosed(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err.code, leaderHintOf(err.metadata)),
+    );
     this.statusReceived = new Promise((resolve) =>
       this.call.on("status", (s: grpc.StatusObject) => {
-        this.markClosed(s.code === grpc.status.OK ? "master ended the stream" : `${grpc.status[s.code]}: ${s.details}`, s.code);
+        this.markClosed(s.code === grpc.status.OK ? "master ended the stream" : `${grpc.status[s.code]}: ${s.details}`, s.code, leaderHintOf(s.metadata));
         resolve();
       }),
     );
@@ -83,10 +91,17 @@ export class MasterStream {
     this.markClosed(reason);
   }
 
-  private markClosed(reason: string, code?: grpc.status): void {
+  private markClosed(reason: string, code?: grpc.status, leaderHint?: string): void {
     if (this.closed) return;
     this.closed = true;
     this.client.close(); // The call is over; release the channel (one per session).
-    this.handlers.onClosed(reason, code);
+    this.handlers.onClosed(reason, code, leaderHint);
   }
+}
+
+/** The `taskgrid-leader` value of trailing metadata, when there is a non-empty one. */
+function leaderHintOf(metadata: grpc.Metadata | undefined): string | undefined {
+  const value = metadata?.get(LEADER_METADATA_KEY)[0];
+  const hint = typeof value === "string" ? value.trim() : "";
+  return hint === "" ? undefined : hint;
 }

@@ -5,6 +5,7 @@ import { createClient, DEFAULT_MASTER_ADDRESS, type ClientOptions, type Taskgrid
 import { parseArgs, stringFlag, type FlagSpecs, type ParsedArgs, type ParseOptions } from "./args.js";
 import { AUTH_CLIENT_FLAGS, clientCredentials, clientTls, resolveToken } from "./client-options.js";
 import { parseAddress } from "./parse.js";
+import { UsageError } from "./usage-error.js";
 
 export interface Io {
   out(text: string): void;
@@ -40,16 +41,42 @@ export interface Command {
 export const HELP_FLAG: FlagSpecs = { help: { type: "boolean", short: "h", description: "show this help" } };
 export const JSON_FLAG: FlagSpecs = { json: { type: "boolean", description: "print machine-readable JSON" } };
 export const MASTER_FLAG: FlagSpecs = {
-  master: { type: "string", value: "HOST:PORT", description: `master address (env TASKGRID_MASTER, default ${DEFAULT_MASTER_ADDRESS})` },
+  master: {
+    type: "string",
+    value: "HOST:PORT[,...]",
+    description: `master address, or a comma-separated list of masters (env TASKGRID_MASTER, default ${DEFAULT_MASTER_ADDRESS})`,
+  },
 };
 /** The flags every client verb accepts. */
 export const CLIENT_FLAGS: FlagSpecs = { ...MASTER_FLAG, ...AUTH_CLIENT_FLAGS, ...JSON_FLAG };
 
+/**
+ * The master address(es) from --master or TASKGRID_MASTER: "host:port", or several masters as
+ * "a:50051,b:50051". Returned as one comma-joined string without spaces, the form the client and
+ * the agent config both take.
+ */
 export function masterAddress(args: ParsedArgs, io: Io): string {
   const flag = stringFlag(args, "master");
-  if (flag !== undefined) return parseAddress(flag, "master");
+  if (flag !== undefined) return parseAddressList(flag, "master");
   const env = io.env.TASKGRID_MASTER;
-  return env ? parseAddress(env, "master (from TASKGRID_MASTER)") : DEFAULT_MASTER_ADDRESS;
+  return env ? parseAddressList(env, "master (from TASKGRID_MASTER)") : DEFAULT_MASTER_ADDRESS;
+}
+
+/** Checks each element of a comma-separated address list; an error names the bad one. */
+function parseAddressList(text: string, flag: string): string {
+  const elements = text.split(",");
+  // "a:1,,b:2" or a trailing comma is a typo more likely than a wish: name it instead of skipping it.
+  if (elements.length > 1 && elements.some((e) => e.trim() === "")) throw new UsageError(`--${flag}: "${text}" has an empty element`);
+  if (elements.length === 1) return parseAddress(text, flag);
+  return elements
+    .map((element) => {
+      try {
+        return parseAddress(element, flag);
+      } catch {
+        throw new UsageError(`--${flag}: "${element.trim()}" (in "${text}") is not host:port`);
+      }
+    })
+    .join(",");
 }
 
 /** Token, TLS credentials and trace context of a client verb, from its flags and environment. */

@@ -14,9 +14,12 @@ const UNAUTHENTICATED = 16;
 export function clientErrorHint(err: ClientError): string | undefined {
   switch (err.code) {
     case UNAVAILABLE:
+      // The client followed the leader until its deadline and still found none.
+      if (/^this master is a standby/.test(err.details))
+        return "(no master leads right now; a failover takes a few seconds: retry shortly, and give every master in --master a:50051,b:50051)";
       return /handshake|ssl|tls|certificate/i.test(err.details)
         ? "(TLS problem: check --tls-ca (the CA of the master's certificate) and, for mTLS, --tls-cert/--tls-key)"
-        : "(is the master running? set its address with --master or TASKGRID_MASTER; a master with TLS needs --tls-ca or --tls)";
+        : "(is the master running? set its address (or several, comma-separated) with --master or TASKGRID_MASTER; a master with TLS needs --tls-ca or --tls)";
     case UNAUTHENTICATED:
       return "(the master requires a valid API token: set one with --token, TASKGRID_TOKEN or ~/.config/taskgrid/credentials; an admin creates it with 'taskgrid token create')";
     case PERMISSION_DENIED:

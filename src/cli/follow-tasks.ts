@@ -9,7 +9,13 @@ import { formatEventLine, isTerminal } from "./render-task.js";
 
 const UNAVAILABLE = 14;
 
-/** Watches `taskIds` and calls onEvent for each event; resolves with each task's terminal event. */
+/**
+ * Watches `taskIds` and calls onEvent for each event; resolves with each task's terminal event.
+ * Survives a failover (or a master restart) mid-watch: a watch that fails with UNAVAILABLE after it
+ * delivered events is opened again on the leader, which sends each task's current state first, so
+ * no change is missed; a repeat of the state last shown is not passed on. A watch that cannot be
+ * opened again fails as the client's calls do (after its deadline).
+ */
 export async function followUntilTerminal(
   client: TaskgridClient,
   taskIds: readonly string[],
@@ -17,19 +23,39 @@ export async function followUntilTerminal(
 ): Promise<Map<string, TaskEvent>> {
   const pending = new Set(taskIds);
   const finished = new Map<string, TaskEvent>();
-  const watch = client.watchTasks({ taskIds: [...taskIds] });
-  for await (const event of watch) {
-    onEvent(event);
-    if (pending.has(event.taskId) && isTerminal(event.state)) {
-      pending.delete(event.taskId);
-      finished.set(event.taskId, event);
-      if (pending.size === 0) {
-        watch.cancel();
-        return finished;
+  const shown = new Map<string, TaskEvent>();
+  for (let reopened = false; ; reopened = true) {
+    // After a reopening, the first event of each task may only repeat what was shown.
+    const mayRepeat = new Set(reopened ? pending : []);
+    const watch = client.watchTasks({ taskIds: [...pending] });
+    let delivered = false;
+    try {
+      for await (const event of watch) {
+        delivered = true;
+        const repeat = mayRepeat.delete(event.taskId) && sameView(shown.get(event.taskId), event);
+        if (repeat) continue;
+        shown.set(event.taskId, event);
+        onEvent(event);
+        if (pending.has(event.taskId) && isTerminal(event.state)) {
+          pending.delete(event.taskId);
+          finished.set(event.taskId, event);
+          if (pending.size === 0) {
+            watch.cancel();
+            return finished;
+          }
+        }
       }
+    } catch (err) {
+      if (delivered && err instanceof ClientError && err.code === UNAVAILABLE) continue;
+      throw err;
     }
+    throw new ClientError(UNAVAILABLE, `the watch stream ended before ${[...pending].join(", ")} finished`);
   }
-  throw new ClientError(UNAVAILABLE, `the watch stream ended before ${[...pending].join(", ")} finished`);
+}
+
+/** Whether `event` shows what `before` showed (a watch's current state after a reopening). */
+function sameView(before: TaskEvent | undefined, event: TaskEvent): boolean {
+  return before !== undefined && before.state === event.state && before.progress === event.progress && before.progressMessage === event.progressMessage;
 }
 
 /** Prints state changes (and progress) to stderr; skips events that change nothing visible. */

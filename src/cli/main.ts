@@ -49,9 +49,10 @@ Usage: taskgrid <command> [flags] [args]
 Commands:
 ${verbs}
 
-Client commands talk to the master at --master or TASKGRID_MASTER (default 127.0.0.1:50051),
-present the API token from --token, TASKGRID_TOKEN or ~/.config/taskgrid/credentials, and
-print JSON with --json. Run 'taskgrid <command> --help' for its flags.
+Client commands talk to the master at --master or TASKGRID_MASTER (default 127.0.0.1:50051;
+with several masters, comma-separated as a:50051,b:50051, calls follow the leader), present the
+API token from --token, TASKGRID_TOKEN or ~/.config/taskgrid/credentials, and print JSON with
+--json. Run 'taskgrid <command> --help' for its flags.
 `;
 }
 

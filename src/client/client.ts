@@ -1,10 +1,16 @@
-// A small promise-based client over the generated grpc-js stubs. Requests are partial objects
-// (fromPartial fills proto defaults); every failure is a ClientError; every unary call has a deadline
-// so a hung master never hangs a script. Calls carry W3C trace context (see ClientOptions.traceContext)
-// and, when given, the API token as `authorization: Bearer <token>` metadata (ClientOptions.token).
-import { Metadata, type CallOptions, type ChannelCredentials, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+// A small promise-based client over the generated service definitions. Requests are partial
+// objects (fromPartial fills proto defaults); every failure is a ClientError; every unary call has a
+// deadline so a hung master never hangs a script. Calls carry W3C trace context (see
+// ClientOptions.traceContext) and, when given, the API token as `authorization: Bearer <token>`
+// metadata (ClientOptions.token).
+//
+// Several masters: given "a:50051,b:50051" (or an array), calls go to the leader. A standby answers
+// UNAVAILABLE naming the leader (taskgrid-leader metadata) and the call goes there at once; a master
+// that is down or between terms makes the call try the next one, until its deadline. retry-rule.ts
+// says which failed calls may be sent again, failover-attempts.ts where and when.
+import { Client, Metadata, status, type CallOptions, type ChannelCredentials } from "@grpc/grpc-js";
 import {
-  AdminServiceClient,
+  AdminServiceService,
   CreateTokenRequest,
   GetSchedulerInfoRequest,
   ListTokensRequest,
@@ -15,23 +21,42 @@ import {
   type Worker,
 } from "../gen/taskgrid/v1/admin_service.js";
 import { TaskSpec, type Task, type TaskEvent } from "../gen/taskgrid/v1/task.js";
-import { ListTasksRequest, TaskServiceClient, WatchTasksRequest, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
+import { ListTasksRequest, TaskServiceService, WatchTasksRequest, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
 import type { Resources, WorkerStatus } from "../gen/taskgrid/v1/types.js";
 import { injectTraceMetadata } from "../telemetry/grpc-trace-metadata.js";
 import type { TraceCarrier } from "../telemetry/tracing.js";
 import { ClientError, toClientError } from "./errors.js";
+import { FailoverAttempts } from "./failover-attempts.js";
+import { LeaderRouter } from "./leader-router.js";
+import { DEFAULT_MASTER_ADDRESS, masterAddressList } from "./master-address.js";
+import { isRepeatable, leaderHintOf, mayRetryUnavailable, unavailableKind } from "./retry-rule.js";
 import { taskWatch, type TaskWatch } from "./task-watch.js";
 import { channelCredentials, type ClientTlsOptions } from "./tls.js";
 
-export const DEFAULT_MASTER_ADDRESS = "127.0.0.1:50051";
+export { DEFAULT_MASTER_ADDRESS };
 export const DEFAULT_DEADLINE_MS = 30_000;
 
 /** A TaskSpec where every field may be left out (proto defaults apply). */
 export type TaskSpecInput = Partial<Omit<TaskSpec, "resources">> & { resources?: Partial<Resources> };
 
 export interface ClientOptions {
-  /** Deadline of each unary call in ms; default 30 s. */
+  /**
+   * Deadline of each unary call in ms, following the leader included; default 30 s. A watch that
+   * cannot be opened on any master gives up after as long.
+   */
   deadlineMs?: number;
+  /**
+   * With several masters: the longest one try may wait for an answer before the call goes on to
+   * the next master (a stopped or cut-off master keeps its connection and never answers). Only
+   * repeatable calls go on (see retry-rule.ts). Default 5 s.
+   */
+  tryTimeoutMs?: number;
+  /**
+   * Follow the leader among several masters (default true): a call that a standby redirects, or that
+   * a master that is down cannot take, goes to the leader or the next master. False: every call goes
+   * to the first address, once.
+   */
+  failover?: boolean;
   /**
    * Channel credentials; wins over `tls`. Default: from `tls`, else plaintext (the master listens on
    * loopback by default).
@@ -66,7 +91,10 @@ export interface TaskWithEvents {
 }
 
 export interface TaskgridClient {
+  /** The master calls go to now: the leader once a standby named it. */
   readonly address: string;
+  /** Every master this client knows: the given ones, then leaders that standbys named. */
+  readonly addresses: readonly string[];
   submitTask(spec: TaskSpecInput): Promise<SubmitResult>;
   /** All or nothing; returns the new ids in request order. */
   submitTasks(specs: TaskSpecInput[]): Promise<string[]>;
@@ -91,24 +119,35 @@ export interface TaskgridClient {
   revokeToken(tokenId: string): Promise<ApiToken>;
   /** Who the caller is: whether the master checks tokens, and the caller's token. */
   whoAmI(): Promise<WhoAmIResponse>;
-  /** Closes both channels; pending calls fail with CANCELLED/UNAVAILABLE. */
+  /** Closes the channel to every master; pending calls fail with CANCELLED/UNAVAILABLE. */
   close(): void;
 }
 
-/** The shape every generated unary method shares (metadata + options + callback overload). */
-type UnaryMethod<Req, Res> = (
-  request: Req,
-  metadata: Metadata,
-  options: Partial<CallOptions>,
-  callback: (error: ServiceError | null, response: Res) => void,
-) => ClientUnaryCall;
+/** A unary method of a generated service definition: its path and codecs. */
+interface UnaryMethod<Req, Res> {
+  path: string;
+  requestSerialize(value: Req): Buffer;
+  responseDeserialize(value: Buffer): Res;
+}
 
-export function createClient(address: string = DEFAULT_MASTER_ADDRESS, options: ClientOptions = {}): TaskgridClient {
+/**
+ * A client of the master at `address`, or of several masters: "a:50051,b:50051" or an array (the
+ * client follows their leader; see ClientOptions.failover).
+ */
+const DEFAULT_TRY_TIMEOUT_MS = 5_000;
+
+export function createClient(address: string | readonly string[] = DEFAULT_MASTER_ADDRESS, options: ClientOptions = {}): TaskgridClient {
   const creds = options.credentials ?? channelCredentials(options.tls);
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const failover = options.failover ?? true;
+  const tryTimeoutMs = options.tryTimeoutMs ?? DEFAULT_TRY_TIMEOUT_MS;
   const authorization = authorizationValue(options.token);
-  const tasks = new TaskServiceClient(address, creds);
-  const admin = new AdminServiceClient(address, creds);
+  // One channel per master, for both services, opened on the first call that goes there.
+  const router = new LeaderRouter(
+    masterAddressList(address),
+    (target) => new Client(target, creds),
+    (client) => client.close(),
+  );
 
   /** Fresh metadata per call: trace context of the moment, plus the token. */
   function callMetadata(): Metadata {
@@ -117,11 +156,52 @@ export function createClient(address: string = DEFAULT_MASTER_ADDRESS, options: 
     return metadata;
   }
 
-  function unary<Req, Res>(client: TaskServiceClient | AdminServiceClient, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+  /**
+   * After a try on `target` failed: how long to wait before the next try (the router points at its
+   * master by then), or undefined when `error` is the call's answer.
+   */
+  function retryDelay(error: ClientError, target: string, repeatable: boolean, attempts: FailoverAttempts): number | undefined {
+    if (!failover || error.code !== status.UNAVAILABLE || router.isClosed) return undefined;
+    const leaderHint = leaderHintOf(error);
+    const kind = unavailableKind(error, leaderHint);
+    return mayRetryUnavailable(kind, repeatable) ? attempts.next(target, kind, leaderHint) : undefined;
+  }
+
+  function callOnce<Req, Res>(target: string, method: UnaryMethod<Req, Res>, request: Req, deadline: Date): Promise<Res> {
     return new Promise((resolve, reject) => {
-      const callOptions: Partial<CallOptions> = { deadline: new Date(Date.now() + deadlineMs) };
-      method.call(client, request, callMetadata(), callOptions, (error, response) => (error ? reject(toClientError(error)) : resolve(response)));
+      const callOptions: Partial<CallOptions> = { deadline };
+      router
+        .connectionTo(target)
+        .makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, callMetadata(), callOptions, (error, response) =>
+          error ? reject(error) : resolve(response!),
+        );
     });
+  }
+
+  async function unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    const deadlineAtMs = Date.now() + deadlineMs;
+    const attempts = new FailoverAttempts(router, deadlineAtMs);
+    const repeatable = isRepeatable(method.path, request);
+    for (;;) {
+      const target = router.current;
+      // With several masters, one try may not take the whole deadline: a master that is stopped
+      // (SIGSTOP) or cut off keeps its connection open and never answers.
+      const tryDeadlineMs = router.addresses.length > 1 ? Math.min(deadlineAtMs, Date.now() + tryTimeoutMs) : deadlineAtMs;
+      try {
+        return await callOnce(target, method, request, new Date(tryDeadlineMs));
+      } catch (err) {
+        let error = toClientError(err);
+        if (error.code === status.DEADLINE_EXCEEDED && tryDeadlineMs < deadlineAtMs) {
+          // Not the call's deadline: this master is silent. Whether it acted is unknown ("maybe done").
+          error = new ClientError(status.UNAVAILABLE, `no answer from ${target} within ${tryTimeoutMs} ms`, { cause: err });
+        }
+        const waitMs = retryDelay(error, target, repeatable, attempts);
+        if (waitMs === undefined) throw error;
+        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        // No time left for another try (it would only fail DEADLINE_EXCEEDED): this is the answer.
+        if (Date.now() >= deadlineAtMs) throw error;
+      }
+    }
   }
 
   /** Unwraps an optional message field that the server must always set. */
@@ -130,66 +210,92 @@ export function createClient(address: string = DEFAULT_MASTER_ADDRESS, options: 
     return value;
   }
 
+  const tasks = TaskServiceService;
+  const admin = AdminServiceService;
   return {
-    address,
+    get address() {
+      return router.current;
+    },
+    get addresses() {
+      return router.addresses;
+    },
     async submitTask(spec) {
-      const res = await unary(tasks, tasks.submitTask, { spec: toSpec(spec) });
+      const res = await unary(tasks.submitTask, { spec: toSpec(spec) });
       return { task: required(res.task, "task"), existing: res.existing };
     },
     async submitTasks(specs) {
-      const res = await unary(tasks, tasks.submitTasks, { specs: specs.map(toSpec) });
+      const res = await unary(tasks.submitTasks, { specs: specs.map(toSpec) });
       return res.taskIds;
     },
     async getTask(taskId) {
-      return required((await unary(tasks, tasks.getTask, { taskId })).task, "task");
+      return required((await unary(tasks.getTask, { taskId })).task, "task");
     },
     async getTaskWithEvents(taskId) {
-      const res = await unary(tasks, tasks.getTask, { taskId });
+      const res = await unary(tasks.getTask, { taskId });
       return { task: required(res.task, "task"), events: res.events };
     },
     listTasks(request = {}) {
-      return unary(tasks, tasks.listTasks, ListTasksRequest.fromPartial(request));
+      return unary(tasks.listTasks, ListTasksRequest.fromPartial(request));
     },
     watchTasks(request) {
-      // No deadline: a watch lives as long as the caller wants it.
-      return taskWatch(tasks.watchTasks(WatchTasksRequest.fromPartial(request), callMetadata()));
+      const message = WatchTasksRequest.fromPartial(request);
+      const method = tasks.watchTasks;
+      // No deadline: a watch lives as long as the caller wants it. Opening it may take a failover:
+      // as long as a unary call would be given, from the first failure.
+      let attempts: FailoverAttempts | undefined;
+      return taskWatch(
+        () => {
+          const target = router.current;
+          const call = router
+            .connectionTo(target)
+            .makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, message, callMetadata());
+          return { call, target };
+        },
+        (error, target, delivered) => {
+          if (!delivered) return retryDelay(error, target, true, (attempts ??= new FailoverAttempts(router, Date.now() + deadlineMs)));
+          // A leader that stepped down ends its watches naming its successor: the next watch (or
+          // call) goes there at once.
+          const leaderHint = failover ? leaderHintOf(error) : undefined;
+          if (leaderHint !== undefined) router.follow(leaderHint);
+          return undefined;
+        },
+      );
     },
     async cancelTask(taskId, reason = "") {
-      return required((await unary(tasks, tasks.cancelTask, { taskId, reason })).task, "task");
+      return required((await unary(tasks.cancelTask, { taskId, reason })).task, "task");
     },
     async pauseTask(taskId) {
-      return required((await unary(tasks, tasks.pauseTask, { taskId })).task, "task");
+      return required((await unary(tasks.pauseTask, { taskId })).task, "task");
     },
     async resumeTask(taskId) {
-      return required((await unary(tasks, tasks.resumeTask, { taskId })).task, "task");
+      return required((await unary(tasks.resumeTask, { taskId })).task, "task");
     },
     async listWorkers(statuses = []) {
-      return (await unary(admin, admin.listWorkers, { statuses })).workers;
+      return (await unary(admin.listWorkers, { statuses })).workers;
     },
     async getWorker(workerId) {
-      return required((await unary(admin, admin.getWorker, { workerId })).worker, "worker");
+      return required((await unary(admin.getWorker, { workerId })).worker, "worker");
     },
     async drainWorker(workerId, reason = "") {
-      return required((await unary(admin, admin.drainWorker, { workerId, reason })).worker, "worker");
+      return required((await unary(admin.drainWorker, { workerId, reason })).worker, "worker");
     },
     getSchedulerInfo() {
-      return unary(admin, admin.getSchedulerInfo, GetSchedulerInfoRequest.fromPartial({}));
+      return unary(admin.getSchedulerInfo, GetSchedulerInfoRequest.fromPartial({}));
     },
     createToken(request) {
-      return unary(admin, admin.createToken, CreateTokenRequest.fromPartial(request));
+      return unary(admin.createToken, CreateTokenRequest.fromPartial(request));
     },
     async listTokens(request = {}) {
-      return (await unary(admin, admin.listTokens, ListTokensRequest.fromPartial(request))).tokens;
+      return (await unary(admin.listTokens, ListTokensRequest.fromPartial(request))).tokens;
     },
     async revokeToken(tokenId) {
-      return required((await unary(admin, admin.revokeToken, { tokenId })).token, "token");
+      return required((await unary(admin.revokeToken, { tokenId })).token, "token");
     },
     whoAmI() {
-      return unary(admin, admin.whoAmI, {});
+      return unary(admin.whoAmI, {});
     },
     close() {
-      tasks.close();
-      admin.close();
+      router.close();
     },
   };
 }

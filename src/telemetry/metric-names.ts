@@ -92,6 +92,18 @@ export const TASKGRID_METRICS: readonly MetricDoc[] = [
     help: "Agent reports not applied: stale (the attempt is no longer live, e.g. a report sent again after its commit) or foreign (the attempt is live on another worker: a confused or impersonating agent).",
   },
   {
+    name: "taskgrid_leader",
+    kind: "gauge",
+    labels: ["epoch"],
+    help: "1 while this master leads, 0 while it is a standby; the epoch label is the leadership epoch it last saw (it grows with every change of leader).",
+  },
+  {
+    name: "taskgrid_failovers_total",
+    kind: "counter",
+    labels: [],
+    help: "Terms this master won after another master process had led (a standby taking over, or a restart of a leader).",
+  },
+  {
     name: "taskgrid_weights_info",
     kind: "gauge",
     labels: ["version"],

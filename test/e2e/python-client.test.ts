@@ -10,6 +10,7 @@ import { startAgent } from "../../agent/agent.js";
 import { Role } from "../../src/gen/taskgrid/v1/types.js";
 import { call, rawClients } from "../helpers/grpc-clients.js";
 import { ROOT } from "../helpers/processes.js";
+import { closedPort, FakeMaster, standbyOf } from "../helpers/fake-standby.js";
 import { startTestMaster } from "../helpers/test-master.js";
 
 const PYTHON = "/usr/bin/python3";
@@ -49,6 +50,26 @@ if (!available) {
       assert.match(invalid.stderr, /INVALID_ARGUMENT: spec.command\[0\]/);
     } finally {
       await agent.stop();
+      await m.cleanup();
+    }
+  });
+
+  test("with --master standby,leader (or a dead master first) the example follows the leader", async () => {
+    const m = await startTestMaster();
+    const standby = await FakeMaster.start(standbyOf(m.address));
+    const agent = startAgent({ master: m.address, workerId: "py-ha-agent", tags: ["py-ha"], log: () => {} });
+    try {
+      await agent.ready;
+      const viaStandby = await runPython(["--master", `${standby.address},${m.address}`, "--tag", "py-ha", "--", "echo", "via the standby"]);
+      assert.is(viaStandby.code, 0, viaStandby.stderr);
+      assert.is(viaStandby.stdout, "via the standby\n");
+      assert.equal([...standby.calls], [["submitTask", 1]], "after the redirect every call went to the leader");
+      const pastDead = await runPython(["--master", `127.0.0.1:${await closedPort()},${m.address}`, "--tag", "py-ha", "--", "echo", "past a dead one"]);
+      assert.is(pastDead.code, 0, pastDead.stderr);
+      assert.is(pastDead.stdout, "past a dead one\n");
+    } finally {
+      await agent.stop();
+      await standby.stop();
       await m.cleanup();
     }
   });

@@ -1,6 +1,6 @@
-// The chaos suite's cluster: a real `taskgrid master` process on its own Postgres database and
-// real agent processes (optionally behind TCP proxies), running tasks that log every execution to
-// one file. The log, not the final states, is what the checks read: how many times each task
+// The chaos suite's cluster: real `taskgrid master` processes (one, or several on one database:
+// a leader and standbys) on their own Postgres database and real agent processes (optionally
+// behind TCP proxies), running tasks that log every execution to one file. The log, not the final states, is what the checks read: how many times each task
 // started, whether one that exited 0 started again, and whether two executions overlapped.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { freePort, startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 import { createTestDatabase, type TestDatabase } from "./test-master.js";
 import { OwnPostgres } from "./own-postgres.js";
 import * as grpc from "@grpc/grpc-js";
+import { AdminServiceClient, MasterRole, type GetSchedulerInfoResponse } from "../../src/gen/taskgrid/v1/admin_service.js";
 
 /** One run of a task's command, read back from the execution log. */
 export interface Execution {
@@ -30,9 +31,10 @@ export class ChaosCluster {
   readonly dir: string;
   readonly log: string;
   client!: TaskgridClient;
-  masterProc: Proc | null = null;
+  /** One process per master (null while stopped); index 0 is the one a single-master scenario uses. */
+  readonly masterProcs: Array<Proc | null> = [];
   readonly agents = new Map<string, { proc: Proc; proxy: TcpProxy | null }>();
-  private port = 0;
+  private ports: number[] = [];
   private db!: TestDatabase;
   private configFile = "";
   /** The test's own Postgres server, when the scenario stops the database. */
@@ -44,31 +46,53 @@ export class ChaosCluster {
     writeFileSync(this.log, "");
   }
 
-  /** `masterConfig` goes to the master's --config file (camelCase keys, e.g. offlineAfterMs). */
-  static async start(masterConfig: Record<string, unknown>, options: { ownPostgres?: boolean } = {}): Promise<ChaosCluster> {
+  /**
+   * `masterConfig` goes to the masters' --config file (camelCase keys, e.g. offlineAfterMs).
+   * `masters`: how many master processes share the database (started in order: the first leads).
+   */
+  static async start(masterConfig: Record<string, unknown>, options: { ownPostgres?: boolean; masters?: number } = {}): Promise<ChaosCluster> {
     const c = new ChaosCluster();
     if (options.ownPostgres) c.postgres = await OwnPostgres.create();
     c.db = await createTestDatabase(c.postgres?.url);
-    c.port = await freePort();
+    for (let i = 0; i < (options.masters ?? 1); i++) c.ports.push(await freePort());
     c.configFile = join(c.dir, "master.json");
     writeFileSync(c.configFile, JSON.stringify(masterConfig));
-    await c.startMaster();
-    c.client = createClient(c.address);
+    for (let i = 0; i < c.ports.length; i++) await c.startMaster(true, i);
+    c.client = createClient(c.addresses);
     return c;
   }
 
-  get address(): string {
-    return `127.0.0.1:${this.port}`;
+  /** The database every master of the cluster shares. */
+  get databaseUrl(): string {
+    return this.db.options.databaseUrl!;
   }
 
-  /** Starts the master process; waits until it listens unless `wait` is false. */
-  async startMaster(wait = true): Promise<void> {
+  /** The first master's address. */
+  get address(): string {
+    return this.addressOf(0);
+  }
+
+  addressOf(index: number): string {
+    return `127.0.0.1:${this.ports[index]}`;
+  }
+
+  /** Every master's address, comma-separated as --master and TASKGRID_MASTER take them. */
+  get addresses(): string {
+    return this.ports.map((_, i) => this.addressOf(i)).join(",");
+  }
+
+  get masterProc(): Proc | null {
+    return this.masterProcs[0] ?? null;
+  }
+
+  /** Starts master `index`; waits until it listens unless `wait` is false. */
+  async startMaster(wait = true, index = 0): Promise<void> {
     const { databaseUrl } = this.db.options;
     if (!databaseUrl) throw new Error("the chaos suite needs Postgres (TASKGRID_TEST_PG_URL)");
-    this.masterProc = new Proc([
+    const proc = new Proc([
       "master",
       "--listen",
-      this.address,
+      this.addressOf(index),
       "--metrics",
       "127.0.0.1:0",
       "--database-url",
@@ -78,12 +102,15 @@ export class ChaosCluster {
       "--log-format",
       "json",
     ]);
-    if (wait) await this.masterProc.waitFor(/master listening/);
+    this.masterProcs[index] = proc;
+    if (wait) await proc.waitFor(/master listening/);
   }
 
-  async stopMaster(signal: NodeJS.Signals): Promise<void> {
-    await this.masterProc?.stop(signal);
-    this.masterProc = null;
+  async stopMaster(signal: NodeJS.Signals, index = 0): Promise<void> {
+    const proc = this.masterProcs[index];
+    proc?.child.kill("SIGCONT"); // a stopped process cannot act on SIGTERM
+    await proc?.stop(signal);
+    this.masterProcs[index] = null;
   }
 
   /** Starts an agent (through a proxy when `proxied`, so the test can cut its network). */
@@ -94,7 +121,7 @@ export class ChaosCluster {
     const proc = new Proc([
       "agent",
       "--master",
-      proxy?.address ?? this.address,
+      proxy?.address ?? this.addresses,
       "--id",
       id,
       "--tags",
@@ -174,11 +201,31 @@ export class ChaosCluster {
     return new Map([...byTask].map(([id, runs]) => [id, [...runs.values()].sort((a, b) => a.startMs - b.startMs)]));
   }
 
-  /** grpc.health.v1 status of the master ("SERVING", "NOT_SERVING"), or the error code name. */
-  async health(): Promise<string> {
+  /** The index of the master that says it leads, or null when none does (checked in order, at most one answers LEADER). */
+  async leaderIndex(): Promise<number | null> {
+    for (let i = 0; i < this.ports.length; i++) {
+      if (!this.masterProcs[i]) continue;
+      // A channel of its own: grpc-js shares subchannels per address, and one that failed while
+      // this master was down may still be in its reconnect backoff after the master is back.
+      const admin = new AdminServiceClient(this.addressOf(i), grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+      try {
+        // A deadline: a stopped (SIGSTOP) master never answers.
+        const info = await new Promise<GetSchedulerInfoResponse | null>((resolve) =>
+          admin.getSchedulerInfo({}, new grpc.Metadata(), { deadline: Date.now() + 2000 }, (err, res) => resolve(err ? null : res)),
+        );
+        if (info?.leadership?.role === MasterRole.MASTER_ROLE_LEADER) return i;
+      } finally {
+        admin.close();
+      }
+    }
+    return null;
+  }
+
+  /** grpc.health.v1 status of a master ("SERVING", "NOT_SERVING"), or the error code name. */
+  async health(index = 0): Promise<string> {
     const { service } = await import("grpc-health-check");
     const Health = grpc.makeGenericClientConstructor(service as grpc.ServiceDefinition, "Health");
-    const client = new Health(this.address, grpc.credentials.createInsecure()) as unknown as {
+    const client = new Health(this.addressOf(index), grpc.credentials.createInsecure()) as unknown as {
       check(req: { service: string }, cb: (e: grpc.ServiceError | null, r?: { status: number | string }) => void): void;
       close(): void;
     };
@@ -201,7 +248,7 @@ export class ChaosCluster {
       }
       await proxy?.stop();
     }
-    await this.stopMaster("SIGKILL");
+    for (let i = 0; i < this.masterProcs.length; i++) await this.stopMaster("SIGKILL", i);
     if (this.postgres) this.postgres.destroy();
     else await this.db.drop();
     rmSync(this.dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // Human renderings of the cluster: the `workers` table and the `info` scheduler report.
-import type { GetSchedulerInfoResponse, Worker } from "../gen/taskgrid/v1/admin_service.js";
+import { type GetSchedulerInfoResponse, type Leadership, MasterRole, type Worker } from "../gen/taskgrid/v1/admin_service.js";
 import { formatAge, formatCores, formatFields, formatMib, formatNumber, formatTable, formatTime, priorityName, queueName, workerStatusName } from "./format.js";
 
 export function formatWorkerTable(workers: readonly Worker[], now: Date): string {
@@ -65,6 +65,23 @@ function counts(map: Record<string, number>): string {
   return entries.length === 0 ? "none" : entries.map(([k, v]) => `${k}=${v}`).join(", ");
 }
 
+/** "leader (epoch 4, since 14:05:02, 3m ago)" or "standby (epoch 4)"; terms and failovers seen by this master. */
+function leadershipText(l: Leadership | undefined, now: Date): string | undefined {
+  if (!l || l.role === MasterRole.MASTER_ROLE_UNSPECIFIED) return undefined;
+  const self = `${l.masterAddress || "?"} (id ${l.masterId || "?"})`;
+  const terms = `terms won ${l.termsWon}, lost ${l.termsLost}`;
+  if (l.role === MasterRole.MASTER_ROLE_LEADER) {
+    const since = l.leaderSince ? `, since ${formatTime(l.leaderSince)}, ${formatAge(l.leaderSince, now)} ago` : "";
+    return `${self}: LEADER in epoch ${l.epoch}${since}; ${terms}`;
+  }
+  return `${self}: STANDBY (reads only; writes go to the leader); ${terms}`;
+}
+
+function leaderText(l: Leadership | undefined): string | undefined {
+  if (!l || l.role !== MasterRole.MASTER_ROLE_STANDBY) return undefined;
+  return l.leaderAddress ? `${l.leaderAddress} (id ${l.leaderId}, epoch ${l.epoch})` : `none known right now (last epoch ${l.epoch})`;
+}
+
 export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): string {
   const w = info.weights;
   const decisions = Object.values(info.decisionsByStrategy).reduce((a, b) => a + b, 0);
@@ -74,6 +91,8 @@ export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): 
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
   let out = formatFields([
+    ["Master", leadershipText(info.leadership, now)],
+    ["Leader", leaderText(info.leadership)],
     ["Ordering", info.orderingPolicy],
     ["Placement", info.placementStrategy],
     [

@@ -145,7 +145,9 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
   // One channel per master, for both services, opened on the first call that goes there.
   const router = new LeaderRouter(
     masterAddressList(address),
-    (target) => new Client(target, creds),
+    // A channel of its own per master (not grpc-js's process-wide subchannel pool), so that a
+    // fresh one after a failed connect really connects afresh (see LeaderRouter.reconnect).
+    (target) => new Client(target, creds, { "grpc.use_local_subchannel_pool": 1 }),
     (client) => client.close(),
   );
 
@@ -164,6 +166,7 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
     if (!failover || error.code !== status.UNAVAILABLE || router.isClosed) return undefined;
     const leaderHint = leaderHintOf(error);
     const kind = unavailableKind(error, leaderHint);
+    if (kind === "not-sent") router.reconnect(target);
     return mayRetryUnavailable(kind, repeatable) ? attempts.next(target, kind, leaderHint) : undefined;
   }
 

@@ -46,6 +46,18 @@ export class LeaderRouter<Connection> {
     return connection;
   }
 
+  /**
+   * Drops the connection to `address` (the next call there opens a fresh one). After a connection
+   * could not be made, the old channel would sit in its reconnect backoff (a second and growing)
+   * and fail every call at once even after the master is back, e.g. a restarted one.
+   */
+  reconnect(address: string): void {
+    const connection = this.connections.get(address);
+    if (connection === undefined) return;
+    this.connections.delete(address);
+    this.disconnect(connection);
+  }
+
   /** A standby named the leader: calls go there from now on. Returns the new target. */
   follow(leader: string): string {
     let index = this.known.indexOf(leader);

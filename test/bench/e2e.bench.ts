@@ -23,7 +23,7 @@ const BATCHES_IN_FLIGHT = 4;
 const WARMUP_TASKS = 10_000;
 const TASKS = 60_000;
 
-interface Run {
+export interface Run {
   tasks: number;
   seconds: number;
   submitSeconds: number;
@@ -42,7 +42,7 @@ const walSince = async (db: BenchDatabase, lsn: string) =>
   Number((await db.query<{ bytes: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes", [lsn]))[0].bytes);
 
 /** Submits `tasks` in batches and waits until all of them SUCCEEDED in the database. */
-async function runTasks(master: MasterProcess, db: BenchDatabase, clients: TaskClients, tasks: number, alreadyDone: number): Promise<Run> {
+export async function runTasks(master: MasterProcess, db: BenchDatabase, clients: TaskClients, tasks: number, alreadyDone: number): Promise<Run> {
   const end = cpuWindow(master.pid, db.name);
   const walBefore = await walLsn(db);
   const started = performance.now();

@@ -14,6 +14,7 @@ import { agentsBench } from "./agents.bench.js";
 import { sigkillBench } from "./sigkill.bench.js";
 import { tracingOverheadBench } from "./tracing-overhead.bench.js";
 import { authOverheadBench } from "./auth-overhead.bench.js";
+import { failoverBench } from "./failover.bench.js";
 import type { BenchEnv, BenchModule } from "./bench-module.js";
 
 export type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
@@ -28,6 +29,7 @@ const benches: BenchModule[] = [
   sigkillBench,
   tracingOverheadBench,
   authOverheadBench,
+  failoverBench,
 ];
 
 const docPath = fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url));

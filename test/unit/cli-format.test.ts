@@ -6,7 +6,7 @@ import type { Io } from "../../src/cli/command.js";
 import { formatAge, formatCores, formatDuration, formatMib, formatTable, progressBar, truncate } from "../../src/cli/format.js";
 import { formatSchedulerInfo, formatWorkerTable } from "../../src/cli/render-cluster.js";
 import { formatCommand, formatEventLine, formatTaskDetail, formatTaskTable } from "../../src/cli/render-task.js";
-import { GetSchedulerInfoResponse, Worker } from "../../src/gen/taskgrid/v1/admin_service.js";
+import { GetSchedulerInfoResponse, MasterRole, Worker } from "../../src/gen/taskgrid/v1/admin_service.js";
 import { Task, TaskEvent, TaskResult } from "../../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome, Priority, QueueClass, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
 
@@ -233,6 +233,36 @@ test("scheduler info shows weights, fallback rate, queues and workers", () => {
   assert.match(out, /Workers:\s+ONLINE=3/);
   assert.match(out, /LIVE\s+HIGH\s+4/);
   assert.not.match(out, /BATCH/);
+  assert.not.match(out, /Master:/, "no leadership from a master that predates it");
+});
+
+test("scheduler info names the master's role, the epoch and, on a standby, the leader", () => {
+  const leader = formatSchedulerInfo(
+    GetSchedulerInfoResponse.fromPartial({
+      leadership: {
+        role: MasterRole.MASTER_ROLE_LEADER,
+        epoch: 4,
+        masterId: "aaaa",
+        masterAddress: "m1:50051",
+        leaderAddress: "m1:50051",
+        leaderId: "aaaa",
+        termsWon: 2,
+        termsLost: 1,
+        leaderSince: new Date(now.getTime() - 180_000),
+      },
+    }),
+    now,
+  );
+  assert.match(leader, /Master:\s+m1:50051 \(id aaaa\): LEADER in epoch 4, since .*, 3m ago; terms won 2, lost 1/);
+  assert.not.match(leader, /Leader:/);
+  const standby = formatSchedulerInfo(
+    GetSchedulerInfoResponse.fromPartial({
+      leadership: { role: MasterRole.MASTER_ROLE_STANDBY, epoch: 4, masterId: "bbbb", masterAddress: "m2:50051", leaderAddress: "m1:50051", leaderId: "aaaa" },
+    }),
+    now,
+  );
+  assert.match(standby, /Master:\s+m2:50051 \(id bbbb\): STANDBY/);
+  assert.match(standby, /Leader:\s+m1:50051 \(id aaaa, epoch 4\)/);
 });
 
 test.run();

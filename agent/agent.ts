@@ -90,7 +90,10 @@ class Agent {
   private stream: MasterStream | null = null;
   /** Set once the open stream got `registered`: only then do reports go out. */
   private registered = false;
+  /** This agent drains: it is stopping, or drain() was called; announced to every master it registers with. */
   private draining = false;
+  /** An operator drained this worker (the master's `drain`); ended by `undrain`. */
+  private drainedByOperator = false;
   private stopping: Promise<void> | null = null;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -273,8 +276,14 @@ class Agent {
         return;
       }
       case "drain":
-        this.draining = true;
+        // The master keeps an operator's drain itself (it is in the worker's row); the agent only
+        // stops accepting what was assigned before the master knew.
+        this.drainedByOperator = true;
         this.log("info", "draining", { reason: body.value.reason });
+        return;
+      case "undrain":
+        this.drainedByOperator = false;
+        this.log("info", this.draining ? "undrained by the master, but this agent is stopping: still draining" : "undrained: taking new work again", {});
         return;
       case "ack":
         this.reports.acked(body.value.seq);
@@ -337,7 +346,7 @@ class Agent {
 
   private onAssign(assign: Assign): void {
     const { attemptId, taskId } = assign;
-    if (this.draining) {
+    if (this.draining || this.drainedByOperator) {
       // Assigned before the master learnt we drain: hand it back as LOST (requeued elsewhere
       // without using a retry), never START_FAILED, which would burn the task's retries.
       const result = { ...startFailed(this.stopping !== null ? "agent stopping" : "agent draining"), outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST };

@@ -26,6 +26,8 @@ import { AuthGuard, callerOf } from "./auth/guard.js";
 import { ensureAdminToken } from "./auth/tokens.js";
 import { advertisedAddress, isLoopbackListen } from "./config.js";
 import { hostname } from "node:os";
+import { access, constants } from "node:fs/promises";
+import { dirname } from "node:path";
 import { AdminServiceService } from "../src/gen/taskgrid/v1/admin_service.js";
 import { TaskServiceService } from "../src/gen/taskgrid/v1/task_service.js";
 import { WorkerServiceService } from "../src/gen/taskgrid/v1/worker_service.js";
@@ -135,7 +137,10 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     ? new Authenticator({ tokens: store.tokens, clock, log, refreshMs: config.auth.refreshMs, onFailure: (reason) => recorder?.authFailure(reason) })
     : null;
   if (authenticator) {
-    await ensureAdminToken(store.tokens, config.auth.bootstrapTokenFile, log, clock.now());
+    // The first admin token is made by whichever master takes office first (onElected), so two
+    // masters starting together on a new database do not both make one. A file it could not write
+    // fails the start here, not later.
+    if (config.auth.bootstrapTokenFile) await access(dirname(config.auth.bootstrapTokenFile), constants.W_OK);
     authenticator.start();
     if (!tls && !isLoopbackListen(config.listen)) log.warn("auth is on but TLS is off: tokens cross the network in clear text (set --tls-cert and --tls-key)");
   }
@@ -219,6 +224,11 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       // A term that is still stepping down finishes first: its writes must fail on the old fence.
       await termStopping;
       store.setFence(epoch);
+      if (authenticator) {
+        await ensureAdminToken(store.tokens, config.auth.bootstrapTokenFile, log, clock.now()).catch((err) =>
+          log.error("auth: could not create the first admin token", { error: String(err) }),
+        );
+      }
       term = await startLeaderTerm({ config, store, recorder, tracing, weights, epoch, livenessGraceMs: livenessGraceAfter(previous) });
     },
     onDeposed: async () => {

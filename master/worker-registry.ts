@@ -83,7 +83,13 @@ export class WorkerRegistry implements WorkerCommands {
       const { epoch, lostAttemptIds } = worker.registered(session, r, record);
       const killAttemptIds = r.runningAttemptIds.filter((id) => state.liveAttempts.get(id)?.workerId !== r.workerId);
       const readopted = new Set(r.runningAttemptIds).size - killAttemptIds.length;
-      this.deps.log.info("worker registered", { worker: worker.id, epoch, readopted, lost: lostAttemptIds.length, killed: killAttemptIds.length });
+      this.deps.log.info("worker registered", {
+        worker: worker.id,
+        registration: epoch,
+        readopted,
+        lost: lostAttemptIds.length,
+        killed: killAttemptIds.length,
+      });
       return { worker, epoch, killAttemptIds, lostAttemptIds };
     });
   }
@@ -93,6 +99,13 @@ export class WorkerRegistry implements WorkerCommands {
     const worker = this.workers.get(workerId);
     if (!worker) return null;
     await this.serial.run(workerId, () => worker.drain(reason));
+    return worker;
+  }
+
+  async undrain(workerId: string): Promise<WorkerEntity | null> {
+    const worker = this.workers.get(workerId);
+    if (!worker) return null;
+    await this.serial.run(workerId, () => worker.undrain());
     return worker;
   }
 

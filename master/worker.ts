@@ -10,7 +10,7 @@
 // first and applied after (the registry runs them one at a time per worker).
 import { status as grpcStatus, type Metadata } from "@grpc/grpc-js";
 import type { Caller } from "../src/core/access.js";
-import { WorkerConnectedError } from "../src/core/errors.js";
+import { FencedError, WorkerConnectedError } from "../src/core/errors.js";
 import type { Telemetry, Worker, WorkerStatus } from "../src/core/types.js";
 import { newWorkerSlot, type WorkerSlot } from "../src/core/worker-slot.js";
 import type { MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
@@ -193,6 +193,22 @@ export class WorkerEntity {
     this.send({ body: { $case: "drain", value: { reason } } });
   }
 
+  /**
+   * Ends an operator's drain: the row loses it, a connected worker is ONLINE again and its agent is
+   * told. An agent process that drains because it is stopping keeps the worker DRAINING.
+   */
+  async undrain(): Promise<void> {
+    const record = this.record;
+    if (record.drain !== undefined) {
+      const { drain: _, ...undrained } = record;
+      await this.ctx.store.write([{ kind: "upsert_worker", worker: undrained }]);
+      delete record.drain;
+    }
+    const stopping = this.drainsWork(this.linkedInstance());
+    if (record.status === "DRAINING" && !stopping && this.linkState.kind === "connected") await this.setStatus("ONLINE");
+    this.send({ body: { $case: "undrain", value: {} } });
+  }
+
   /** Sends to the registered agent; false when no stream is open (the message is not delivered). */
   send(message: MasterMessage): boolean {
     return this.linkState.kind === "connected" && this.linkState.session.send(message);
@@ -232,7 +248,12 @@ export class WorkerEntity {
 
   /** For callers that cannot wait: a failed write is logged (the next status change writes again). */
   private setStatusInBackground(status: WorkerStatus): void {
-    this.setStatus(status).catch((err) => this.ctx.log.error("could not record a worker status", { worker: this.id, status, error: String(err) }));
+    this.setStatus(status).catch((err) =>
+      // A deposed leader's write: expected while it steps down, not an error of this worker.
+      err instanceof FencedError
+        ? this.ctx.log.info("worker status not recorded: this master no longer leads", { worker: this.id, status })
+        : this.ctx.log.error("could not record a worker status", { worker: this.id, status, error: String(err) }),
+    );
   }
 
   private async setStatus(status: WorkerStatus): Promise<void> {

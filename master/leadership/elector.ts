@@ -15,6 +15,7 @@
 //
 // Every step runs on one chain, so a step-down requested by the store never interleaves with a
 // renewal or a claim.
+import { isConnectionError } from "../../src/store/connection-errors.js";
 import type { LeaderLock } from "../../src/store/leader-lock.js";
 import type { LeaderRow } from "../../src/store/leader-sql.js";
 import type { Logger } from "../logger.js";
@@ -50,6 +51,8 @@ export class LeaderElector {
   private stopped = false;
   /** While the database cannot be reached: log that once, not every poll. */
   private unreachableSince: number | null = null;
+  /** The last failure that was not an outage (e.g. no permission to end a leader's sessions), logged once. */
+  private lastFailure = "";
   termsWon = 0;
   termsLost = 0;
   /** Terms won after another master process led (taskgrid_failovers_total). */
@@ -137,6 +140,9 @@ export class LeaderElector {
       }
       const row = await lock.read();
       this.reachable();
+      if (row.holder !== "" && row.holder !== this.o.instanceId && (this.known?.holder !== row.holder || this.known.epoch !== row.epoch)) {
+        log.info("standby: following the leader", { leader: row.address, leaderId: row.holder, epoch: row.epoch });
+      }
       this.known = row;
       const silentMs = row.nowMs - row.renewedAtMs;
       if (row.holder !== "" && row.holder !== this.o.instanceId && silentMs > row.leaseMs) {
@@ -149,8 +155,9 @@ export class LeaderElector {
           sessions,
         });
       }
+      this.lastFailure = "";
     } catch (err) {
-      this.unreachable(err);
+      this.failed(err);
       await lock.reset();
     }
   }
@@ -164,9 +171,10 @@ export class LeaderElector {
       if (!(await this.o.lock.tryAcquire())) return await this.stepDown("another master holds the leader lock");
       if (!(await this.o.lock.renew(term.epoch, this.o.instanceId))) return await this.stepDown("another master claimed a later epoch");
       this.reachable();
+      this.lastFailure = "";
       term.lastRenewedAt = sentAt;
     } catch (err) {
-      this.unreachable(err);
+      this.failed(err);
       await this.o.lock.reset();
       const silentMs = this.o.monotonicNow() - term.lastRenewedAt;
       if (silentMs > this.o.leaseMs + this.o.outageHoldMs) await this.stepDown(`could not renew the lease for ${silentMs} ms`);
@@ -184,6 +192,9 @@ export class LeaderElector {
     const term = this.leading;
     if (!term) return;
     this.leading = null;
+    // Whoever leads now is learnt at the next poll; until then no redirect names anyone (the row
+    // read before this term would name a leader older than this one).
+    this.known = null;
     this.termsLost++;
     this.o.log.warn("stepped down as leader", { epoch: term.epoch, reason });
     await this.o.onDeposed(reason);
@@ -195,9 +206,17 @@ export class LeaderElector {
     this.unreachableSince = null;
   }
 
-  private unreachable(err: unknown): void {
+  /** A step that failed: the database out of reach (logged once per outage), or anything else (once per message). */
+  private failed(err: unknown): void {
+    const role = this.leading ? "leader" : "standby";
+    if (!isConnectionError(err)) {
+      const message = String(err);
+      if (message !== this.lastFailure) this.o.log.error("election failed", { role, error: message });
+      this.lastFailure = message;
+      return;
+    }
     if (this.unreachableSince !== null) return;
     this.unreachableSince = this.o.monotonicNow();
-    this.o.log.warn("election: cannot reach the database", { role: this.leading ? "leader" : "standby", error: String(err) });
+    this.o.log.warn("election: cannot reach the database", { role, error: String(err) });
   }
 }

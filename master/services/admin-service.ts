@@ -82,6 +82,13 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
       await registry.drain(worker.id, req.reason || "drained by operator");
       return { worker: workerToProto(worker.record, worker.slot) };
     }),
+    undrainWorker: u("UndrainWorker", async (req) => {
+      const { registry } = leading(office);
+      const worker = registry.get(checkWorkerId(req.workerId));
+      if (!worker) throw new NotFoundError("worker", req.workerId);
+      await registry.undrain(worker.id);
+      return { worker: workerToProto(worker.record, worker.slot) };
+    }),
     getSchedulerInfo: u("GetSchedulerInfo", async () => {
       const weightsNow = deps.weights.current();
       const weightsInfo = deps.weights.info();

@@ -5,7 +5,7 @@ import { ClientError } from "../client/index.js";
 import { helpText, parseCommandArgs, processIo, type Command, type Io } from "./command.js";
 import { agentCommand } from "./commands/agent.js";
 import { infoCommand, workersCommand } from "./commands/cluster.js";
-import { cancelCommand, drainCommand, pauseCommand, resumeCommand } from "./commands/control.js";
+import { cancelCommand, drainCommand, pauseCommand, resumeCommand, undrainCommand } from "./commands/control.js";
 import { devCommand } from "./commands/dev.js";
 import { clientErrorHint, clientErrorText } from "./error-text.js";
 import { getCommand } from "./commands/get.js";
@@ -32,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   workersCommand,
   drainCommand,
+  undrainCommand,
   infoCommand,
   topCommand,
   tokenCommand,

@@ -110,6 +110,8 @@ export interface TaskgridClient {
   listWorkers(statuses?: WorkerStatus[]): Promise<Worker[]>;
   getWorker(workerId: string): Promise<Worker>;
   drainWorker(workerId: string, reason?: string): Promise<Worker>;
+  /** Ends an operator's drain: the worker takes new work again. */
+  undrainWorker(workerId: string): Promise<Worker>;
   getSchedulerInfo(): Promise<GetSchedulerInfoResponse>;
   /** Creates an API token (admin only); the response's `secret` is shown this once. */
   createToken(request: Partial<CreateTokenRequest>): Promise<CreateTokenResponse>;
@@ -281,6 +283,9 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
     },
     async drainWorker(workerId, reason = "") {
       return required((await unary(admin.drainWorker, { workerId, reason })).worker, "worker");
+    },
+    async undrainWorker(workerId) {
+      return required((await unary(admin.undrainWorker, { workerId })).worker, "worker");
     },
     getSchedulerInfo() {
       return unary(admin.getSchedulerInfo, GetSchedulerInfoRequest.fromPartial({}));

@@ -44,6 +44,7 @@ export const RPC_RULES: Readonly<Record<string, RpcRule>> = {
   "/taskgrid.v1.AdminService/GetWorker": "cluster.read",
   "/taskgrid.v1.AdminService/GetSchedulerInfo": "cluster.read",
   "/taskgrid.v1.AdminService/DrainWorker": "cluster.write",
+  "/taskgrid.v1.AdminService/UndrainWorker": "cluster.write",
   "/taskgrid.v1.AdminService/CreateToken": "tokens",
   "/taskgrid.v1.AdminService/ListTokens": "tokens",
   "/taskgrid.v1.AdminService/RevokeToken": "tokens",

@@ -68,7 +68,11 @@ export async function openKnex(config: ConnectionConfig): Promise<OpenedKnex> {
 async function openPostgres(databaseUrl: string, config: ConnectionConfig): Promise<OpenedKnex> {
   const db = knex({
     client: "pg",
-    connection: { connectionString: databaseUrl, types: pgTypes, application_name: config.applicationName } as Knex.PgConnectionConfig,
+    connection: {
+      connectionString: withoutApplicationName(databaseUrl, config.applicationName),
+      types: pgTypes,
+      application_name: config.applicationName,
+    } as Knex.PgConnectionConfig,
     pool: { min: 1, max: config.poolMax ?? 8 },
     // An unreachable database shows as an error within seconds (then the master reports the outage
     // and retries) instead of queries waiting a minute for a connection.
@@ -107,6 +111,18 @@ async function openPglite(dataDir: string): Promise<OpenedKnex> {
       if (!pglite.closed) await pglite.close();
     },
   };
+}
+
+/**
+ * The URL without its application_name parameter when the master names its sessions itself: in
+ * node-postgres the URL's value would win, and a standby could then not find a silent leader's
+ * sessions to end them (see leader-sql.ts).
+ */
+export function withoutApplicationName(databaseUrl: string, applicationName: string | undefined): string {
+  if (applicationName === undefined || !/[?&]application_name=/.test(databaseUrl)) return databaseUrl;
+  const url = new URL(databaseUrl);
+  url.searchParams.delete("application_name");
+  return url.toString();
 }
 
 function quoteIdent(name: string): string {

@@ -8,6 +8,7 @@ import pg from "pg";
 import type { Knex } from "knex";
 import { CLAIM_SQL, READ_SQL, RENEW_SQL, RESIGN_SQL, TERMINATE_SQL, TRY_LOCK_SQL, rowToLeader, type LeaderRow } from "./leader-sql.js";
 import { toNumber } from "./sql-util.js";
+import { withoutApplicationName } from "./connection.js";
 
 export interface LeaderClaim {
   epoch: number;
@@ -100,7 +101,7 @@ export class PostgresLeaderLock implements LeaderLock {
     if (this.client) return this.client;
     this.connecting ??= (async () => {
       const client = new pg.Client({
-        connectionString: this.config.databaseUrl,
+        connectionString: withoutApplicationName(this.config.databaseUrl, this.config.applicationName),
         application_name: this.config.applicationName,
         query_timeout: this.config.queryTimeoutMs,
         connectionTimeoutMillis: this.config.queryTimeoutMs,

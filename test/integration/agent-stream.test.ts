@@ -157,6 +157,11 @@ test("cancel, pause/resume and drain", async () => {
   // Handed back as LOST (requeued elsewhere without using a retry), never START_FAILED.
   assert.is(refused.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_LOST);
   assert.is(refused.result!.message, "agent draining");
+  // An operator's undrain: work is taken again.
+  master.send({ $case: "undrain", value: {} });
+  master.send(assign("att-after-undrain", ["true"]));
+  const taken = await master.next("finished", (f) => f.attemptId === "att-after-undrain");
+  assert.is(taken.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
   await agent.drain();
   assert.equal(agent.runningAttempts(), []);
 });

@@ -55,6 +55,7 @@ const EXPECTED: Record<string, Record<Who, string>> = {
   GetWorker: { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   GetSchedulerInfo: { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   DrainWorker: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  UndrainWorker: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   CreateToken: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   ListTokens: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   RevokeToken: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
@@ -185,6 +186,12 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
         after === (code === OK ? WorkerStatus.WORKER_STATUS_DRAINING : before),
         `${who}: DrainWorker (${name(code)}) left the worker ${WorkerStatus[after]}`,
       );
+      return name(code);
+    },
+    UndrainWorker: async (who, c) => {
+      const code = await codeOf(call(c.admin, "undrainWorker", { workerId: "w-drain-target" }));
+      const after = await workerStatus("w-drain-target");
+      expectThat(code !== OK || after === WorkerStatus.WORKER_STATUS_ONLINE, `${who}: UndrainWorker (${name(code)}) left the worker ${WorkerStatus[after]}`);
       return name(code);
     },
     CreateToken: async (who, c) => {

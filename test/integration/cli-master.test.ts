@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import { ClientError, createClient, type TaskgridClient } from "../../src/client/index.js";
 import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
+import { RawAgent } from "../helpers/raw-agent.js";
 
 let tm: TestMaster;
 let client: TaskgridClient;
@@ -120,6 +121,29 @@ test("cli: get of an unknown id is NOT_FOUND; workers and info print", async () 
   assert.match(info.out, /Ordering:\s+priority/);
   const infoJson = JSON.parse((await cli("info", "--json")).out);
   assert.is(infoJson.orderingPolicy, "priority");
+});
+
+test("cli: drain and undrain a worker; an unknown one is NOT_FOUND", async () => {
+  const agent = new RawAgent(tm.address);
+  agent.register("w-cli-drain");
+  await agent.next("registered");
+  try {
+    const drained = await cli("drain", "--reason", "disk swap", "w-cli-drain");
+    assert.is(drained.code, 0, drained.err);
+    assert.is(drained.out, "worker w-cli-drain DRAINING\n");
+    assert.is((await agent.next("drain")).reason, "disk swap");
+    const undrained = await cli("undrain", "w-cli-drain");
+    assert.is(undrained.code, 0, undrained.err);
+    assert.is(undrained.out, "worker w-cli-drain ONLINE\n");
+    await agent.next("undrain");
+    const json = JSON.parse((await cli("undrain", "--json", "w-cli-drain")).out);
+    assert.is(json.status, "WORKER_STATUS_ONLINE");
+    const unknown = await cli("undrain", "nobody");
+    assert.is(unknown.code, 1);
+    assert.match(unknown.err, /NOT_FOUND|not found/);
+  } finally {
+    agent.close();
+  }
 });
 
 test.run();

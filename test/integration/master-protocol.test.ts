@@ -189,7 +189,7 @@ p("restart: tasks survive, a reconnecting agent re-adopts its running attempt", 
   void m;
 });
 
-p("drain: the worker turns DRAINING, its agent is told, running work finishes, no new work goes there", async ({ m, c }) => {
+p("drain: the worker turns DRAINING, its agent is told, running work finishes, no new work goes there; undrain undoes it", async ({ m, c }) => {
   const agent = new RawAgent(m.address);
   agent.register("w-drain", { tags: ["drain"] });
   await agent.next("registered");
@@ -209,7 +209,18 @@ p("drain: the worker turns DRAINING, its agent is told, running work finishes, n
   assert.match(queued.pendingReason, /^waiting: /);
   assert.is((await call(c.admin, "getWorker", { workerId: "w-drain" })).worker.status, WorkerStatus.WORKER_STATUS_DRAINING, "heartbeats do not undo a drain");
   assert.is((await callError(call(c.admin, "drainWorker", { workerId: "nobody" }))).code, grpc.status.NOT_FOUND);
-  await call(c.tasks, "cancelTask", { taskId: next.id });
+  // Undrain: ONLINE again, the agent is told, and the waiting task goes there.
+  const undrained = await call(c.admin, "undrainWorker", { workerId: "w-drain" });
+  assert.is(undrained.worker.status, WorkerStatus.WORKER_STATUS_ONLINE);
+  await agent.next("undrain");
+  const placed = await agent.next("assign");
+  assert.is(placed.taskId, next.id);
+  const row = await m.master.store.listWorkers();
+  assert.is(row.find((w) => w.id === "w-drain")?.drain, undefined, "the drain is gone from the worker's row (a restart does not bring it back)");
+  assert.is((await callError(call(c.admin, "undrainWorker", { workerId: "nobody" }))).code, grpc.status.NOT_FOUND);
+  assert.is((await callError(call(c.admin, "undrainWorker", { workerId: "" }))).code, grpc.status.INVALID_ARGUMENT);
+  agent.send({ $case: "finished", value: { attemptId: placed.attemptId, result: ok, finishedAt: new Date() } });
+  await waitForState(c, next.id, TaskState.TASK_STATE_SUCCEEDED);
   agent.close();
 });
 

@@ -39,7 +39,7 @@ async function closedPort(): Promise<number> {
 test("taskgrid --help lists every verb", async () => {
   const r = await runBin(["--help"]);
   assert.is(r.code, 0, r.stderr);
-  for (const verb of ["dev", "master", "agent", "submit", "get", "ls", "watch", "cancel", "pause", "resume", "workers", "info", "drain"]) {
+  for (const verb of ["dev", "master", "agent", "submit", "get", "ls", "watch", "cancel", "pause", "resume", "workers", "info", "drain", "undrain"]) {
     assert.match(r.stdout, new RegExp(`^  ${verb} `, "m"));
   }
 });

@@ -191,7 +191,7 @@ test("an unusable TLS file is reported under its flag's name", () => {
 test("every client verb and the agent take --token and the TLS flags; dev does not", async () => {
   for (const flag of Object.keys(AUTH_CLIENT_FLAGS)) assert.ok(flag in CLIENT_FLAGS, flag);
   const { COMMANDS } = await import("../../src/cli/main.js");
-  for (const verb of ["submit", "get", "ls", "watch", "cancel", "pause", "resume", "workers", "drain", "info", "top"]) {
+  for (const verb of ["submit", "get", "ls", "watch", "cancel", "pause", "resume", "workers", "drain", "undrain", "info", "top"]) {
     const cmd = COMMANDS.find((c) => c.name === verb)!;
     for (const flag of ["token", "tls-ca", "tls-cert", "tls-key"]) assert.ok(flag in cmd.flags, `${verb} --${flag}`);
   }
@@ -468,6 +468,7 @@ async function startCanned(): Promise<Canned> {
     listWorkers: unimplemented,
     getWorker: unimplemented,
     drainWorker: unimplemented,
+    undrainWorker: unimplemented,
     getSchedulerInfo: unimplemented,
     createToken: unary("CreateToken", (req: CreateTokenRequest) => ({
       token: {

@@ -37,6 +37,22 @@ export const cancelCommand = taskVerb("cancel", "Cancel a task that has not ende
 export const pauseCommand = taskVerb("pause", "Pause a running task (SIGSTOP)", (c, id) => c.pauseTask(id), false);
 export const resumeCommand = taskVerb("resume", "Resume a paused task (SIGCONT)", (c, id) => c.resumeTask(id), false);
 
+export const undrainCommand: Command = {
+  name: "undrain",
+  summary: "Place work on a drained worker again",
+  usage: "undrain [flags] WORKER_ID",
+  flags: { ...CLIENT_FLAGS },
+  async run(args, io) {
+    const id = onlyId(args, "undrain", "worker id");
+    return withClient(args, io, async (client) => {
+      const worker = await client.undrainWorker(id);
+      if (boolFlag(args, "json")) printJson(io, Worker.toJSON(worker));
+      else io.out(`worker ${worker.id} ${workerStatusName(worker.status)}\n`);
+      return 0;
+    });
+  },
+};
+
 export const drainCommand: Command = {
   name: "drain",
   summary: "Stop placing new work on a worker; its running work finishes",

@@ -151,6 +151,16 @@ export interface DrainWorkerResponse {
   worker?: Worker | undefined;
 }
 
+export interface UndrainWorkerRequest {
+  /** Worker id. */
+  workerId: string;
+}
+
+export interface UndrainWorkerResponse {
+  /** The worker after the request. */
+  worker?: Worker | undefined;
+}
+
 export interface GetSchedulerInfoRequest {
 }
 
@@ -1142,6 +1152,148 @@ export const DrainWorkerResponse: MessageFns<DrainWorkerResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<DrainWorkerResponse>, I>>(object: I): DrainWorkerResponse {
     const message = createBaseDrainWorkerResponse();
+    message.worker = (object.worker !== undefined && object.worker !== null)
+      ? Worker.fromPartial(object.worker)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUndrainWorkerRequest(): UndrainWorkerRequest {
+  return { workerId: "" };
+}
+
+export const UndrainWorkerRequest: MessageFns<UndrainWorkerRequest> = {
+  encode(message: UndrainWorkerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.workerId !== "") {
+      writer.uint32(10).string(message.workerId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UndrainWorkerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUndrainWorkerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UndrainWorkerRequest {
+    return {
+      workerId: isSet(object.workerId)
+        ? globalThis.String(object.workerId)
+        : isSet(object.worker_id)
+        ? globalThis.String(object.worker_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UndrainWorkerRequest): unknown {
+    const obj: any = {};
+    if (message.workerId !== "") {
+      obj.workerId = message.workerId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UndrainWorkerRequest>, I>>(base?: I): UndrainWorkerRequest {
+    return UndrainWorkerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UndrainWorkerRequest>, I>>(object: I): UndrainWorkerRequest {
+    const message = createBaseUndrainWorkerRequest();
+    message.workerId = object.workerId ?? "";
+    return message;
+  },
+};
+
+function createBaseUndrainWorkerResponse(): UndrainWorkerResponse {
+  return { worker: undefined };
+}
+
+export const UndrainWorkerResponse: MessageFns<UndrainWorkerResponse> = {
+  encode(message: UndrainWorkerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.worker !== undefined) {
+      Worker.encode(message.worker, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UndrainWorkerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUndrainWorkerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.worker = Worker.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UndrainWorkerResponse {
+    return { worker: isSet(object.worker) ? Worker.fromJSON(object.worker) : undefined };
+  },
+
+  toJSON(message: UndrainWorkerResponse): unknown {
+    const obj: any = {};
+    if (message.worker !== undefined) {
+      obj.worker = Worker.toJSON(message.worker);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UndrainWorkerResponse>, I>>(base?: I): UndrainWorkerResponse {
+    return UndrainWorkerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UndrainWorkerResponse>, I>>(object: I): UndrainWorkerResponse {
+    const message = createBaseUndrainWorkerResponse();
     message.worker = (object.worker !== undefined && object.worker !== null)
       ? Worker.fromPartial(object.worker)
       : undefined;
@@ -3660,6 +3812,20 @@ export const AdminServiceService = {
     responseSerialize: (value: DrainWorkerResponse): Buffer => Buffer.from(DrainWorkerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DrainWorkerResponse => DrainWorkerResponse.decode(value),
   },
+  /**
+   * Place work on a drained worker again (ends an operator's drain; an agent that is stopping
+   * stays DRAINING).
+   */
+  undrainWorker: {
+    path: "/taskgrid.v1.AdminService/UndrainWorker" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UndrainWorkerRequest): Buffer => Buffer.from(UndrainWorkerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UndrainWorkerRequest => UndrainWorkerRequest.decode(value),
+    responseSerialize: (value: UndrainWorkerResponse): Buffer =>
+      Buffer.from(UndrainWorkerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UndrainWorkerResponse => UndrainWorkerResponse.decode(value),
+  },
   /** Ordering policy, placement strategy, weights, counters and queue lengths. */
   getSchedulerInfo: {
     path: "/taskgrid.v1.AdminService/GetSchedulerInfo" as const,
@@ -3721,6 +3887,11 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   getWorker: handleUnaryCall<GetWorkerRequest, GetWorkerResponse>;
   /** Stop placing new work on a worker; running work finishes. */
   drainWorker: handleUnaryCall<DrainWorkerRequest, DrainWorkerResponse>;
+  /**
+   * Place work on a drained worker again (ends an operator's drain; an agent that is stopping
+   * stays DRAINING).
+   */
+  undrainWorker: handleUnaryCall<UndrainWorkerRequest, UndrainWorkerResponse>;
   /** Ordering policy, placement strategy, weights, counters and queue lengths. */
   getSchedulerInfo: handleUnaryCall<GetSchedulerInfoRequest, GetSchedulerInfoResponse>;
   /** Create an API token. The secret is in the response only; the master keeps a hash of it. */
@@ -3781,6 +3952,25 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DrainWorkerResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Place work on a drained worker again (ends an operator's drain; an agent that is stopping
+   * stays DRAINING).
+   */
+  undrainWorker(
+    request: UndrainWorkerRequest,
+    callback: (error: ServiceError | null, response: UndrainWorkerResponse) => void,
+  ): ClientUnaryCall;
+  undrainWorker(
+    request: UndrainWorkerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UndrainWorkerResponse) => void,
+  ): ClientUnaryCall;
+  undrainWorker(
+    request: UndrainWorkerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UndrainWorkerResponse) => void,
   ): ClientUnaryCall;
   /** Ordering policy, placement strategy, weights, counters and queue lengths. */
   getSchedulerInfo(

@@ -88,6 +88,9 @@ export interface MasterMessage {
     | //
     /** Answer to a heartbeat: renews the agent's lease on its attempts. */
     { $case: "heartbeatAck"; value: HeartbeatAck }
+    | //
+    /** An operator ended the drain: take new work again (unless the agent is stopping). */
+    { $case: "undrain"; value: Undrain }
     | undefined;
 }
 
@@ -252,6 +255,9 @@ export interface ResumeAttempt {
 export interface Drain {
   /** Why. */
   reason: string;
+}
+
+export interface Undrain {
 }
 
 function createBaseAgentMessage(): AgentMessage {
@@ -507,6 +513,9 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       case "heartbeatAck":
         HeartbeatAck.encode(message.body.value, writer.uint32(66).fork()).join();
         break;
+      case "undrain":
+        Undrain.encode(message.body.value, writer.uint32(74).fork()).join();
+        break;
     }
     return writer;
   },
@@ -588,6 +597,14 @@ export const MasterMessage: MessageFns<MasterMessage> = {
             message.body = { $case: "heartbeatAck", value: HeartbeatAck.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.body = { $case: "undrain", value: Undrain.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -620,6 +637,8 @@ export const MasterMessage: MessageFns<MasterMessage> = {
         ? { $case: "heartbeatAck", value: HeartbeatAck.fromJSON(object.heartbeatAck) }
         : isSet(object.heartbeat_ack)
         ? { $case: "heartbeatAck", value: HeartbeatAck.fromJSON(object.heartbeat_ack) }
+        : isSet(object.undrain)
+        ? { $case: "undrain", value: Undrain.fromJSON(object.undrain) }
         : undefined,
     };
   },
@@ -642,6 +661,8 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       obj.ack = ReportAck.toJSON(message.body.value);
     } else if (message.body?.$case === "heartbeatAck") {
       obj.heartbeatAck = HeartbeatAck.toJSON(message.body.value);
+    } else if (message.body?.$case === "undrain") {
+      obj.undrain = Undrain.toJSON(message.body.value);
     }
     return obj;
   },
@@ -697,6 +718,12 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       case "heartbeatAck": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "heartbeatAck", value: HeartbeatAck.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "undrain": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "undrain", value: Undrain.fromPartial(object.body.value) };
         }
         break;
       }
@@ -2395,6 +2422,58 @@ export const Drain: MessageFns<Drain> = {
   fromPartial<I extends Exact<DeepPartial<Drain>, I>>(object: I): Drain {
     const message = createBaseDrain();
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseUndrain(): Undrain {
+  return {};
+}
+
+export const Undrain: MessageFns<Undrain> = {
+  encode(_: Undrain, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Undrain {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUndrain();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): Undrain {
+    return {};
+  },
+
+  toJSON(_: Undrain): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Undrain>, I>>(base?: I): Undrain {
+    return Undrain.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Undrain>, I>>(_: I): Undrain {
+    const message = createBaseUndrain();
     return message;
   },
 };

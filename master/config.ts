@@ -2,6 +2,8 @@
 // validated at start with messages that name the key. The settings themselves (types, bounds,
 // defaults) are MASTER_SETTINGS; this file adds the rules between them and the config's shape.
 import { InvalidArgumentError } from "../src/core/errors.js";
+import type { BillingWeights, DefaultQuota, MultifactorWeights } from "../src/core/fairshare/types.js";
+import { validateDefaultQuota } from "../src/core/fairshare/demand.js";
 import { createLogger, type Logger } from "./logger.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { FailurePolicy } from "../src/core/failure-accounting.js";
@@ -42,6 +44,20 @@ export interface AuthConfig {
   refreshMs: number;
 }
 
+/** Quotas and fair share between projects (issue 15, docs/scheduling.md). */
+export interface SharingConfig {
+  halfLifeMs: number;
+  billing: BillingWeights;
+  weights: MultifactorWeights;
+  maxAgeMs: number;
+  provider: "local" | "file";
+  /** The quota file (provider "file"); null otherwise. */
+  quotaFile: string | null;
+  /** The quota of a project without one; null: unlimited. */
+  defaultQuota: DefaultQuota;
+  usageTickMs: number;
+}
+
 export interface MasterConfig {
   listen: string;
   /** null: the address `listen` bound. */
@@ -67,6 +83,7 @@ export interface MasterConfig {
   leaseGraceMs: number;
   leaderLeaseMs: number;
   leaderOutageHoldMs: number;
+  sharing: SharingConfig;
   failurePolicy: FailurePolicy;
   random: () => number;
   auth: AuthConfig;
@@ -95,6 +112,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
   }
   if (s.leaseMs < 2 * s.heartbeatIntervalMs)
     throw invalid("leaseMs", `must be >= 2 x ${name("heartbeatIntervalMs")} (got ${s.leaseMs}, heartbeat ${s.heartbeatIntervalMs})`);
+  if (s.quotaProvider === "file" && !s.quotaFile) throw invalid("quotaFile", `is required with ${name("quotaProvider")} file`);
   if (!s.auth && !s.insecureAllowAnyone && !isLoopbackListen(s.listen)) {
     const { auth, insecureAllowAnyone: anyone } = MASTER_SETTINGS;
     throw invalid(
@@ -126,6 +144,22 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     leaseGraceMs: s.leaseGraceMs,
     leaderLeaseMs: s.leaderLeaseMs,
     leaderOutageHoldMs: s.leaderOutageHoldMs,
+    sharing: {
+      halfLifeMs: s.fairShareHalfLifeMs,
+      billing: { cpu: s.billingCpu, memory: s.billingMemoryGib, gpu: s.billingGpu },
+      weights: {
+        queueClass: s.priorityWeightClass,
+        priority: s.priorityWeightPriority,
+        fairShare: s.priorityWeightFairShare,
+        age: s.priorityWeightAge,
+        size: s.priorityWeightSize,
+      },
+      maxAgeMs: s.priorityMaxAgeMs,
+      provider: s.quotaProvider,
+      quotaFile: s.quotaFile ?? null,
+      defaultQuota: parseDefaultQuota(s.defaultQuota, name("defaultQuota")),
+      usageTickMs: s.usageTickMs,
+    },
     failurePolicy: { defaultMaxRequeues: s.defaultMaxRequeues, defaultRetryBackoffMs: s.retryBackoffMs, maxRetryBackoffMs: s.maxRetryBackoffMs },
     random: o.random ?? Math.random,
     auth: { enabled: s.auth, insecureAllowAnyone: s.insecureAllowAnyone, bootstrapTokenFile: s.bootstrapTokenFile ?? null, refreshMs: s.authRefreshMs },
@@ -153,4 +187,17 @@ export function advertisedAddress(bound: string, hostname: string): string {
   const cut = bound.lastIndexOf(":");
   const host = bound.slice(0, cut).replace(/^\[(.*)\]$/, "$1");
   return host === "0.0.0.0" || host === "::" || host === "" ? `${hostname}${bound.slice(cut)}` : bound;
+}
+
+/** `["gpu=2", "tasks=100"]` as a nominal-only default quota; empty: unlimited (null). */
+function parseDefaultQuota(entries: readonly string[], field: string): DefaultQuota {
+  if (entries.length === 0) return null;
+  const nominal: Record<string, unknown> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new InvalidArgumentError(field, `entries are RESOURCE=AMOUNT (got ${JSON.stringify(entry)})`);
+    const amount = entry.slice(eq + 1).trim();
+    nominal[entry.slice(0, eq).trim()] = amount === "" ? Number.NaN : Number(amount);
+  }
+  return validateDefaultQuota({ nominal }, field);
 }

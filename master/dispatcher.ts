@@ -1,7 +1,7 @@
 // The dispatch loop: plans placements with the pure core, commits them in one batch, then sends
 // the assignments down the agent streams. Runs when kicked (submit, finish, worker joins) and on a
 // slow safety timer; `tick()` runs one pass and is what tests call directly.
-import { planDispatch } from "../src/core/dispatch-plan.js";
+import { planDispatch, type QuotaGate } from "../src/core/dispatch-plan.js";
 import type { PlacementStrategy } from "../src/core/placement.js";
 import type { Task, TaskEvent } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
@@ -24,6 +24,8 @@ export interface DispatcherDeps {
   /** Upper bound on tasks looked at per pass. */
   maxScanPerTick: number;
   tracing: TaskTracing;
+  /** Per-project quotas of the next pass (built from what runs now); undefined: none. */
+  quota?: () => QuotaGate | undefined;
 }
 
 export class Dispatcher {
@@ -76,6 +78,7 @@ export class Dispatcher {
       nowMs,
       maxScan: this.deps.maxScanPerTick,
       newAttemptId: () => newId(clock),
+      quota: this.deps.quota?.(),
     });
     if (plan.assignments.length === 0) return;
 
@@ -98,6 +101,7 @@ export class Dispatcher {
           finishedAtMs: null,
           result: null,
           decision: a.decision,
+          ...(a.borrowed ? { borrowed: true } : {}),
         },
       };
       const t = lifecycle.assign(a.task, live);

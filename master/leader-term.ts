@@ -11,7 +11,9 @@
 import { status, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Caller } from "../src/core/access.js";
 import { NotLeaderError } from "../src/core/errors.js";
-import { orderingByName } from "../src/core/ordering.js";
+import { createTaskQueue } from "../src/core/task-queue.js";
+import { FairShare } from "./sharing/fair-share.js";
+import type { QuotaProvider } from "./sharing/quota-provider.js";
 import { RoundRobinPlacement } from "../src/core/placement.js";
 import { RtsPlacement } from "../src/core/rts/rts-placement.js";
 import type { AgentMessage, MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
@@ -44,6 +46,8 @@ export interface TermDeps {
   epoch: number;
   /** Added to the workers' re-registration time on taking office. */
   livenessGraceMs: number;
+  /** Projects' quotas and shares (the process's provider; re-read when the term starts). */
+  quotas: QuotaProvider;
 }
 
 export interface LeaderTerm {
@@ -56,6 +60,8 @@ export interface LeaderTerm {
   readonly submitter: Submitter;
   readonly observer: LearningObserver;
   readonly stale: StaleAttempts;
+  /** Quotas and fair share in this term. */
+  readonly sharing: FairShare;
   /** Open WatchTasks streams of this term, ended when it ends. */
   readonly watchCalls: Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>;
   /** Serves one agent's WorkerService.Connect stream. */
@@ -71,7 +77,20 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
   const { config, store, recorder, tracing, weights, epoch } = deps;
   const { clock, logger: log } = config;
   let leading = true;
-  const state = new MasterState(orderingByName(config.ordering), () => clock.now());
+  // The multifactor queue reads the fair-share factors, which need the state: built in two steps.
+  let fairShare: FairShare | undefined;
+  const queue = createTaskQueue(config.ordering, {
+    weights: config.sharing.weights,
+    maxAgeMs: config.sharing.maxAgeMs,
+    fairShareOf: (project) => fairShare?.factorOf(project) ?? 1,
+    now: () => clock.now(),
+  });
+  const state = new MasterState(queue, () => clock.now());
+  fairShare = new FairShare({ state, store, provider: deps.quotas, clock, log, config: config.sharing });
+  const sharing = fairShare;
+  await deps.quotas.refresh();
+  await sharing.load();
+  state.quotaRefusal = (task) => sharing.refusal(task);
   const hub = new EventHub();
   if (recorder) hub.subscribe(taskEventMetrics(recorder));
   let dispatcher: Dispatcher | undefined;
@@ -126,7 +145,18 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         })
       : roundRobin;
   const placement = recorder ? instrumentPlacement(chosenPlacement, recorder) : chosenPlacement;
-  dispatcher = new Dispatcher({ state, store, clock, placement, lifecycle, commands: registry, log, maxScanPerTick: 10_000, tracing });
+  dispatcher = new Dispatcher({
+    state,
+    store,
+    clock,
+    placement,
+    lifecycle,
+    commands: registry,
+    log,
+    maxScanPerTick: 10_000,
+    tracing,
+    quota: () => sharing.gate(),
+  });
   const isLeading = () => leading;
   const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting: isLeading, onQueued: kick, tracing });
 
@@ -153,6 +183,15 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
       .finally(() => (livenessPass = null));
   };
   const livenessTimer = setInterval(livenessTick, config.livenessTickMs);
+  // Usage accrues and the fair-share factors follow it; a failed write is retried at the next tick.
+  let usagePass: Promise<void> | null = null;
+  const usageTimer = setInterval(() => {
+    usagePass ??= sharing
+      .tick()
+      .catch((err) => log.warn("could not record projects' usage", { error: String(err) }))
+      .finally(() => (usagePass = null));
+  }, config.sharing.usageTickMs);
+  usageTimer.unref();
   // Safety net: a pass every second even if no event kicked one (e.g. a worker's telemetry changed).
   const dispatchTimer = setInterval(kick, 1000);
   livenessTimer.unref();
@@ -171,6 +210,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     submitter,
     observer,
     stale,
+    sharing,
     watchCalls,
     acceptAgent(call, caller) {
       if (!leading) return void call.emit("error", toServiceError(new NotLeaderError(""), log, "Connect"));
@@ -194,6 +234,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         leading = false;
         clearInterval(livenessTimer);
         clearInterval(dispatchTimer);
+        clearInterval(usageTimer);
         // A pass blocked on an unreachable database must not hold the step-down: after the bound
         // it is left to fail on the store (closed, or fenced).
         const dispatched = dispatcher!.stop();
@@ -206,6 +247,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         watchCalls.clear();
         registry.closeAll(goodbye ? { code: status.UNAVAILABLE, details: String(goodbye.details), metadata: goodbye.metadata } : null);
         await livenessPass;
+        await usagePass;
       })();
       return stopping;
     },

@@ -36,6 +36,10 @@ import { UnavailableError } from "../src/core/errors.js";
 import { LeaderElector, type LeadershipView } from "./leadership/elector.js";
 import { leading, type Office } from "./leadership/office.js";
 import { startLeaderTerm, type LeaderTerm } from "./leader-term.js";
+import { FileQuotas } from "./sharing/file-quotas.js";
+import { LocalQuotas } from "./sharing/local-quotas.js";
+import type { QuotaProvider } from "./sharing/quota-provider.js";
+import { projectMetrics } from "./sharing/project-metrics.js";
 import type { MasterState } from "./state.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { WorkerRegistry } from "./worker-registry.js";
@@ -91,6 +95,12 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
   // No write is allowed before this process has claimed an epoch.
   store.setFence(null);
 
+  // Projects' quotas and shares, for every term of this process (and for `quota ls` on a standby).
+  const quotas: QuotaProvider =
+    config.sharing.provider === "file"
+      ? new FileQuotas(config.sharing.quotaFile!, config.sharing.defaultQuota, log, () => clock.now())
+      : new LocalQuotas(store.quotas, config.sharing.defaultQuota, log);
+
   let accepting = true;
   const isAccepting = () => accepting;
   let term: LeaderTerm | null = null;
@@ -117,6 +127,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
             const epoch = view?.role === "leader" ? view.epoch : (view?.leader?.epoch ?? 0);
             return { leader: view?.role === "leader", epoch, failovers: elector?.failovers ?? 0 };
           },
+          projects: () => projectMetrics(quotas.current(), term?.sharing ?? null),
         },
         log: (line) => log.info(line),
       })
@@ -145,6 +156,8 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
     if (!tls && !isLoopbackListen(config.listen)) log.warn("auth is on but TLS is off: tokens cross the network in clear text (set --tls-cert and --tls-key)");
   }
 
+  await quotas.start();
+
   let advertised = config.advertise ?? config.listen;
   const office: Office = {
     term: () => term,
@@ -172,6 +185,8 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
           now: () => clock.now(),
           masterId: instanceId,
           masterAddress: () => advertised,
+          quotas,
+          halfLifeMs: config.sharing.halfLifeMs,
         }),
       ),
       workers: guard.wrap(WorkerServiceService, {
@@ -229,7 +244,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
           log.error("auth: could not create the first admin token", { error: String(err) }),
         );
       }
-      term = await startLeaderTerm({ config, store, recorder, tracing, weights, epoch, livenessGraceMs: livenessGraceAfter(previous) });
+      term = await startLeaderTerm({ config, store, recorder, tracing, weights, epoch, livenessGraceMs: livenessGraceAfter(previous), quotas });
     },
     onDeposed: async () => {
       store.setFence(null);
@@ -249,6 +264,7 @@ export async function startMaster(options: MasterOptions = {}): Promise<MasterHa
       grpcServer.health.setStatus("", "NOT_SERVING");
       if (insecureTimer) clearInterval(insecureTimer);
       weights.stop();
+      quotas.stop();
       // Agents and watchers are told the master stops (their streams end cleanly), and dispatch stops.
       const ending = term;
       term = null;

@@ -41,7 +41,7 @@ export function rebuildState(
       continue;
     }
     state.liveAttempts.set(attempt.id, { attempt, workerId: attempt.workerId });
-    allocate(slot, attempt.id, task.spec.resources, attempt.gpuIndexes);
+    allocate(slot, attempt.id, task.spec.resources, attempt.gpuIndexes, task.spec.project);
     result.running++;
   }
   return result;

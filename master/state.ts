@@ -3,6 +3,7 @@
 import { pendingReason } from "../src/core/dispatch-plan.js";
 import type { OrderingPolicy } from "../src/core/ordering.js";
 import { PendingQueue } from "../src/core/pending-queue.js";
+import type { TaskQueue } from "../src/core/task-queue.js";
 import type { Attempt, Task } from "../src/core/types.js";
 import type { WorkerSlot } from "../src/core/worker-slot.js";
 
@@ -15,23 +16,27 @@ export interface LiveAttempt {
 export class MasterState {
   /** Tasks not in a terminal state. */
   readonly activeTasks = new Map<string, Task>();
-  readonly queue: PendingQueue;
+  readonly queue: TaskQueue;
+  /** Why a queued task's project may not start it now (quotas, see master/sharing); null: no quota stops it. */
+  quotaRefusal: (task: Task) => string | null = () => null;
   /** Each worker's slot by worker id, what the dispatcher plans over: the WorkerRegistry's worker objects own them and add them here. */
   readonly slots = new Map<string, WorkerSlot>();
   readonly liveAttempts = new Map<string, LiveAttempt>();
   readonly decisionsByStrategy = new Map<string, number>();
   readonly fallbacksByReason = new Map<string, number>();
 
+  /** `queue`: an ordering policy (its bucketed queue) or a queue built for one (task-queue.ts). */
   constructor(
-    ordering: OrderingPolicy,
+    queue: OrderingPolicy | TaskQueue,
     private readonly now: () => number,
   ) {
-    this.queue = new PendingQueue(ordering);
+    this.queue = "bucketOf" in queue ? new PendingQueue(queue) : queue;
   }
 
   /** Why a QUEUED task is not placed right now (computed on demand, so never stale). */
   pendingReason(task: Task): string {
-    return task.state === "QUEUED" ? pendingReason(task, [...this.slots.values()], this.now()) : "";
+    if (task.state !== "QUEUED") return "";
+    return this.quotaRefusal(task) ?? pendingReason(task, [...this.slots.values()], this.now());
   }
 
   countDecision(strategy: string, fallbackReason: string): void {

@@ -1,4 +1,5 @@
 // Domain values -> proto messages for responses, watch events and agent assignments.
+import type { PriorityBreakdown } from "../../src/core/fairshare/types.js";
 import type { Attempt, PlacementDecision, ScoreBreakdown, Task, TaskEvent, TaskResult, TaskSpec, Worker } from "../../src/core/types.js";
 import type { WorkerSlot } from "../../src/core/worker-slot.js";
 import type * as pb from "../../src/gen/taskgrid/v1/task.js";
@@ -55,10 +56,12 @@ export function attemptToProto(a: Attempt): pb.Attempt {
     finishedAt: date(a.finishedAtMs),
     result: resultToProto(a.result),
     decision: decisionToProto(a.decision),
+    borrowed: a.borrowed === true,
   };
 }
 
-export function taskToProto(task: Task, attempts: Attempt[] = [], pendingReason = ""): pb.Task {
+/** `priority`: the multifactor breakdown of a QUEUED task (the leader under that ordering), else null. */
+export function taskToProto(task: Task, attempts: Attempt[] = [], pendingReason = "", priority: PriorityBreakdown | null = null): pb.Task {
   return {
     id: task.id,
     spec: specToProto(task.spec),
@@ -75,6 +78,7 @@ export function taskToProto(task: Task, attempts: Attempt[] = [], pendingReason 
     retriesUsed: task.retriesUsed,
     requeues: task.requeues,
     notBefore: task.state === "QUEUED" ? date(task.notBeforeMs) : undefined,
+    priority: task.state === "QUEUED" && priority ? { ...priority } : undefined,
   };
 }
 

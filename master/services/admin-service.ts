@@ -10,6 +10,8 @@ import { unary, type CallContext } from "./handlers.js";
 import type { Store, TokenStore } from "../../src/store/store-types.js";
 import { leading, type Office } from "../leadership/office.js";
 import { leadershipToProto } from "../convert/leadership.js";
+import { defaultQuotaToProto, quotaFromProto, quotaToProto, shareToProto } from "../convert/quotas.js";
+import type { QuotaProvider } from "../sharing/quota-provider.js";
 import type { Worker } from "../../src/core/types.js";
 import type { WorkerSlot } from "../../src/core/worker-slot.js";
 import type { Authenticator } from "../auth/authenticator.js";
@@ -35,6 +37,10 @@ export interface AdminServiceDeps {
   /** This master process's instance id and advertised address (GetSchedulerInfo.leadership). */
   masterId: string;
   masterAddress: () => string;
+  /** Projects' quotas and shares. */
+  quotas: QuotaProvider;
+  /** The usage decay half-life, for GetShares. */
+  halfLifeMs: number;
 }
 
 export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
@@ -146,6 +152,34 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
       deps.authenticator?.revoked(record.id);
       log.info("token revoked", { token: record.id, by: caller.actor || "anonymous" });
       return { token: tokenToProto(record) };
+    }),
+    setQuota: u("SetQuota", async (req, { caller }) => {
+      leading(office);
+      const stored = await deps.quotas.set(quotaFromProto(req.quota, caller.actor || "anonymous", deps.now()));
+      log.info("quota set", { project: stored.project, nominal: stored.nominal, shares: stored.shares, by: caller.actor || "anonymous" });
+      return { quota: quotaToProto(stored) };
+    }),
+    listQuotas: u("ListQuotas", async () => {
+      const set = deps.quotas.current();
+      const used = office.term()?.sharing.used() ?? new Map<string, Record<string, number>>();
+      return {
+        quotas: set.quotas.map((q) => ({ quota: quotaToProto(q), used: { ...(used.get(q.project) ?? {}) } })),
+        defaultQuota: defaultQuotaToProto(set.defaultQuota),
+        provider: deps.quotas.name,
+      };
+    }),
+    deleteQuota: u("DeleteQuota", async (req, { caller }) => {
+      leading(office);
+      if (!req.project) throw new InvalidArgumentError("project", "is required");
+      noNul("project", req.project);
+      if (!(await deps.quotas.remove(req.project))) throw new NotFoundError("quota", req.project);
+      log.info("quota removed", { project: req.project, by: caller.actor || "anonymous" });
+      return {};
+    }),
+    getShares: u("GetShares", async () => {
+      // Decayed usage lives in the leader's memory between writes.
+      const term = leading(office);
+      return { projects: term.sharing.view().map(shareToProto), halfLifeMs: deps.halfLifeMs, orderingPolicy: deps.orderingPolicy };
     }),
     whoAmI: u("WhoAmI", async (_req, { caller }) => {
       if (!deps.authenticator || caller.tokenId === null) return { authEnabled: deps.authenticator !== null, token: undefined };

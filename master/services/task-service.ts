@@ -2,6 +2,7 @@
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { seesProject, submitProject, visibleProjectFilter, type Caller } from "../../src/core/access.js";
 import { InvalidArgumentError, NotFoundError, TaskgridError } from "../../src/core/errors.js";
+import { MultifactorQueue } from "../../src/core/fairshare/multifactor-queue.js";
 import type { LeaderTerm } from "../leader-term.js";
 import { hasNul, noNul } from "../../src/core/text-rules.js";
 import { assertTransition } from "../../src/core/transitions.js";
@@ -65,7 +66,12 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
   const workerOf = (task: Task) => (task.currentAttemptId ? (office.term()?.state.liveAttempts.get(task.currentAttemptId)?.workerId ?? "") : "");
   /** Why a queued task waits: known to the leader only (a standby answers with none). */
   const pendingReason = (task: Task) => office.term()?.state.pendingReason(task) ?? "";
-  const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), pendingReason(task));
+  /** The multifactor breakdown of a queued task (the leader under that ordering; null otherwise). */
+  const priorityOf = (task: Task) => {
+    const queue = office.term()?.state.queue;
+    return queue instanceof MultifactorQueue && queue.has(task.id) ? queue.breakdownOf(task) : null;
+  };
+  const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), pendingReason(task), priorityOf(task));
 
   /** Control calls: NOT_FOUND (unknown or another project's), FAILED_PRECONDITION (already ended). */
   const control = async (taskId: string, caller: Caller, to: "CANCELED" | "PAUSED" | "RUNNING", act: (term: LeaderTerm) => Promise<Task>) => {
@@ -114,7 +120,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
         pageSize,
         req.pageToken,
       );
-      return { tasks: page.tasks.map((t) => taskToProto(t, [], pendingReason(t))), nextPageToken: page.nextPageToken };
+      return { tasks: page.tasks.map((t) => taskToProto(t, [], pendingReason(t), priorityOf(t))), nextPageToken: page.nextPageToken };
     }),
     watchTasks: (call) => watchTasks(call),
     cancelTask: u("CancelTask", async (req, { caller }) => {

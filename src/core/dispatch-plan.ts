@@ -15,6 +15,22 @@ export interface PlannedAssignment {
   slot: WorkerSlot;
   gpuIndexes: number[];
   decision: PlacementDecision;
+  /** Runs on quota borrowed from other projects (see QuotaGate). */
+  borrowed: boolean;
+}
+
+/**
+ * Per-project quotas in a pass (src/core/fairshare/quota-gate.ts): whether a task's project may
+ * start it, before and at placement, and what a placement uses up for the rest of the pass. A
+ * refusal is a pending reason; the task is skipped and does not block other projects' tasks.
+ */
+export interface QuotaGate {
+  /** Before looking for workers: null, or why the project may not start the task now. */
+  refuse(task: Task): string | null;
+  /** For one candidate (the GPUs' models are known here): null, or why not there. */
+  refuseOn(task: Task, slot: WorkerSlot, gpuIndexes: readonly number[]): string | null;
+  /** The task was placed there: it counts from now on. Returns whether it runs on borrowed quota. */
+  placed(task: Task, slot: WorkerSlot, gpuIndexes: readonly number[]): boolean;
 }
 
 export interface DispatchPlan {
@@ -39,6 +55,8 @@ export interface PlanOptions {
    * (default DEFAULT_DEADLINE_CANDIDATES). See DEFAULT_DEADLINE_CANDIDATES.
    */
   deadlineCandidates?: number;
+  /** Per-project quotas; absent: none (every project unlimited). */
+  quota?: QuotaGate;
 }
 
 /**
@@ -152,6 +170,12 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
       continue; // waiting out a retry backoff; does not count against the scan bound
     }
     scanned++;
+    const quota = options.quota;
+    const refused = quota?.refuse(task) ?? null;
+    if (refused !== null) {
+      pendingReasons.set(task.id, refused);
+      continue; // its project's limit, not the cluster's: says nothing about other tasks' shapes
+    }
     const shape = shapeOf(task);
     let dominated = false;
     for (let f = 0; f < failed.length && !dominated; f++) dominated = dominates(shape, failed[f]);
@@ -167,6 +191,7 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     const n = ringSlots.length;
     let i = ring.cursor < n ? ring.cursor : 0;
     const taskCap = (task.deadlineMs ?? task.spec.deadlineMs) !== null ? deadlineCap : cap;
+    let quotaRefusal: string | null = null;
     for (let visited = 0; visited < n && candidates.length < taskCap; visited++) {
       // Widening past `cap` stops after DEADLINE_SCAN_FACTOR x deadlineCap visits: a task that fits
       // few workers costs no more than before plus that bounded extra scan.
@@ -174,9 +199,17 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
       const slot = ringSlots[i];
       if (++i === n) i = 0;
       const gpuIndexes = feasibleGpus(task, slot);
-      if (gpuIndexes) candidates.push({ slot, gpuIndexes });
+      if (!gpuIndexes) continue;
+      const refusedHere = quota && gpuIndexes.length > 0 ? quota.refuseOn(task, slot, gpuIndexes) : null;
+      if (refusedHere === null) candidates.push({ slot, gpuIndexes });
+      else quotaRefusal = refusedHere;
     }
     ring.cursor = i;
+    if (candidates.length === 0 && quotaRefusal !== null) {
+      // Workers fit but their GPU models are over the project's quota: not a shape that fits nowhere.
+      pendingReasons.set(task.id, quotaRefusal);
+      continue;
+    }
     if (candidates.length === 0) {
       let reason = reasons.get(shape.key);
       if (reason === undefined) reasons.set(shape.key, (reason = pendingReason(task, slots)));
@@ -187,8 +220,9 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     // The strategy may keep the array it is given (e.g. in a decision log): hand it a copy.
     const { candidate, decision } = placement.choose(task, candidates.slice(), options.nowMs);
     const attemptId = options.newAttemptId();
-    allocate(candidate.slot, attemptId, task.spec.resources, candidate.gpuIndexes);
-    assignments.push({ task, attemptId, slot: candidate.slot, gpuIndexes: candidate.gpuIndexes, decision });
+    allocate(candidate.slot, attemptId, task.spec.resources, candidate.gpuIndexes, task.spec.project);
+    const borrowed = quota?.placed(task, candidate.slot, candidate.gpuIndexes) ?? false;
+    assignments.push({ task, attemptId, slot: candidate.slot, gpuIndexes: candidate.gpuIndexes, decision, borrowed });
     if (!hasFreeSlot(candidate.slot)) openCount--;
   }
   return { assignments, pendingReasons };

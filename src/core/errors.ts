@@ -28,7 +28,7 @@ export class InvalidArgumentError extends TaskgridError {
 export class NotFoundError extends TaskgridError {
   readonly kind = "not_found";
   constructor(
-    readonly entity: "task" | "worker" | "attempt" | "token",
+    readonly entity: "task" | "worker" | "attempt" | "token" | "quota",
     readonly id: string,
   ) {
     super(`${entity} ${JSON.stringify(id)} not found`);

@@ -23,8 +23,17 @@ export const fifoOrdering: OrderingPolicy = {
   bucketOf: () => 0,
 };
 
+/**
+ * Every ordering policy a configuration may name. `multifactor` is not a bucketing policy (it ranks
+ * projects at run time): its queue comes from createTaskQueue (task-queue.ts), not orderingByName.
+ */
+export const ORDERING_NAMES = ["priority", "fifo", "multifactor"] as const;
+export type OrderingName = (typeof ORDERING_NAMES)[number];
+
+/** The bucketing policy `priority` or `fifo`. */
 export function orderingByName(name: string): OrderingPolicy {
   if (name === "priority") return priorityOrdering;
   if (name === "fifo") return fifoOrdering;
-  throw new Error(`unknown ordering policy ${JSON.stringify(name)} (expected "priority" or "fifo")`);
+  if (name === "multifactor") throw new Error('ordering policy "multifactor" is not a bucketing policy: build its queue with createTaskQueue');
+  throw new Error(`unknown ordering policy ${JSON.stringify(name)} (expected "priority", "fifo" or "multifactor")`);
 }

@@ -2,9 +2,10 @@
 // order gives FIFO and whose delete is O(1) (cancel of a queued task). A task requeued after a lost
 // or failed attempt goes to the back of its bucket.
 import type { OrderingPolicy } from "./ordering.js";
+import type { TaskQueue } from "./task-queue.js";
 import type { Task } from "./types.js";
 
-export class PendingQueue {
+export class PendingQueue implements TaskQueue {
   private readonly buckets: Map<string, Task>[];
   private readonly bucketOfTask = new Map<string, number>();
 

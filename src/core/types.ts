@@ -96,6 +96,8 @@ export interface Attempt {
   finishedAtMs: number | null;
   result: TaskResult | null;
   decision: PlacementDecision | null;
+  /** Runs on quota borrowed from other projects' idle nominal (reclaimable; issue 15). Absent: false. */
+  borrowed?: boolean;
 }
 
 export interface Task {

@@ -5,6 +5,8 @@ import type { ResourceRequest, Worker } from "./types.js";
 
 export interface Allocation {
   attemptId: string;
+  /** The task's project: what its project uses now is the sum of its allocations (quotas, fair share). */
+  project: string;
   cpuMillis: number;
   memoryMib: number;
   gpuIndexes: number[];
@@ -39,9 +41,10 @@ export function hasFreeSlot(slot: WorkerSlot): boolean {
   return slot.worker.status === "ONLINE" && slot.allocations.size < slot.worker.capacity.maxTasks;
 }
 
-export function allocate(slot: WorkerSlot, attemptId: string, resources: ResourceRequest, gpuIndexes: number[]): Allocation {
+export function allocate(slot: WorkerSlot, attemptId: string, resources: ResourceRequest, gpuIndexes: number[], project = ""): Allocation {
   const allocation: Allocation = {
     attemptId,
+    project,
     cpuMillis: resources.cpuMillis,
     memoryMib: resources.memoryMib,
     gpuIndexes,

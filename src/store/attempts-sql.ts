@@ -16,10 +16,11 @@ interface AttemptRow {
   finished_at_ms: number | string | null;
   result: TaskResult | null;
   decision: PlacementDecision | null;
+  borrowed: boolean;
 }
 
 const ATTEMPT_COLUMNS = `a.id, a.task_id, a.number, a.worker_id, a.gpu_indexes, a.assigned_at_ms, a.started_at_ms,
-  a.finished_at_ms, a.result, a.decision`;
+  a.finished_at_ms, a.result, a.decision, a.borrowed`;
 
 function rowToAttempt(row: AttemptRow): Attempt {
   return {
@@ -33,6 +34,8 @@ function rowToAttempt(row: AttemptRow): Attempt {
     finishedAtMs: toNumberOrNull(row.finished_at_ms),
     result: row.result,
     decision: row.decision,
+    // Only a borrowing attempt carries the flag (a record compares equal to the one written).
+    ...(row.borrowed ? { borrowed: true } : {}),
   };
 }
 
@@ -48,15 +51,16 @@ export function insertAttempts(attempts: readonly Attempt[]): BatchStatement {
     finished_at_ms: a.finishedAtMs,
     result: a.result,
     decision: a.decision,
+    borrowed: a.borrowed === true,
   }));
   return batchStatement(
     `INSERT INTO attempts (id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms,
-       finished_at_ms, result, decision)
+       finished_at_ms, result, decision, borrowed)
      SELECT id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms, finished_at_ms,
-       result, decision
+       result, decision, borrowed
      FROM json_to_recordset(?::json) AS x(id text, task_id text, number int, worker_id text,
        gpu_indexes jsonb, assigned_at_ms bigint, started_at_ms bigint, finished_at_ms bigint,
-       result jsonb, decision jsonb)`,
+       result jsonb, decision jsonb, borrowed boolean)`,
     jsonParam(rows),
   );
 }

@@ -5,6 +5,9 @@
 import type { LearningStats } from "../core/rts/learning.js";
 import type { TokenRecord } from "./tokens-sql.js";
 import type { LeaderLock } from "./leader-lock.js";
+import type { QuotaRecord } from "./quotas-sql.js";
+export type { QuotaRecord } from "./quotas-sql.js";
+import type { ProjectUsage } from "../core/fairshare/types.js";
 export type { TokenRecord } from "./tokens-sql.js";
 import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerStatus, QueueClass } from "../core/types.js";
 
@@ -55,7 +58,9 @@ export type StoreWrite =
   | { kind: "update_worker_status"; workerId: string; status: WorkerStatus; lastSeenAtMs: number }
   | { kind: "upsert_learning"; stats: LearningStats }
   /** The task finished after its deadline on this worker: flag the task, count it on the worker. */
-  | { kind: "record_deadline_miss"; taskId: string; workerId: string };
+  | { kind: "record_deadline_miss"; taskId: string; workerId: string }
+  /** A project's decayed usage as of `usage.atMs` (fair share, issue 15). */
+  | { kind: "upsert_project_usage"; usage: ProjectUsage };
 
 export interface TaskFilter {
   states?: TaskState[];
@@ -78,6 +83,14 @@ export interface ActiveState {
   attempts: Attempt[];
   /** Every worker ever registered. */
   workers: Worker[];
+}
+
+/** Projects' quotas and shares (issue 15): written directly, like tokens (an operator's edit). */
+export interface QuotaStore {
+  list(): Promise<QuotaRecord[]>;
+  upsert(quota: QuotaRecord): Promise<QuotaRecord>;
+  /** False when the project had no row. */
+  remove(project: string): Promise<boolean>;
 }
 
 /** API tokens (DESIGN §10): written directly, not group-committed; they change rarely. */
@@ -113,6 +126,9 @@ export interface Store {
   /** Every learned (kind, worker) row, for the RTS on start. */
   loadLearning(): Promise<LearningStats[]>;
   readonly tokens: TokenStore;
+  readonly quotas: QuotaStore;
+  /** Every project's decayed usage as last written. */
+  loadUsage(): Promise<ProjectUsage[]>;
   /**
    * Fences writes by leadership epoch (DESIGN §9): once set, every write transaction first checks
    * that the database's epoch is `epoch` (null: refuse every write), and jobs made under another

@@ -3,7 +3,7 @@ import { DatabaseUnavailableError, FencedError, InvalidArgumentError, Unavailabl
 import { selectLearning } from "./learning-sql.js";
 import type { LearningStats } from "../core/rts/learning.js";
 import type { Attempt, Task, TaskEvent, Worker } from "../core/types.js";
-import type { ActiveState, Store, TokenStore, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
+import type { ActiveState, QuotaStore, Store, TokenStore, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
 import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
@@ -18,6 +18,8 @@ import { selectAttempt, selectAttemptsForTask, selectCurrentAttemptsOfActiveTask
 import { selectEventsForTask } from "./events-sql.js";
 import { selectWorkers } from "./workers-sql.js";
 import { insertToken, revokeToken, selectTokenList, selectTokens, updateLastUsed } from "./tokens-sql.js";
+import { deleteQuota, selectQuotas, selectUsage, upsertQuota } from "./quotas-sql.js";
+import type { ProjectUsage } from "../core/fairshare/types.js";
 
 export interface StoreConfig extends ConnectionConfig {
   /** Upper bound on rows written per group-commit transaction (default 5,000). */
@@ -178,6 +180,16 @@ class KnexStore implements TaskgridStore {
 
   async loadLearning(): Promise<LearningStats[]> {
     return readOrUnavailable(() => selectLearning(this.db()));
+  }
+
+  readonly quotas: QuotaStore = {
+    list: () => readOrUnavailable(() => selectQuotas(this.db())),
+    upsert: (quota) => readOrUnavailable(() => upsertQuota(this.db(), quota)),
+    remove: (project) => readOrUnavailable(() => deleteQuota(this.db(), project)),
+  };
+
+  async loadUsage(): Promise<ProjectUsage[]> {
+    return readOrUnavailable(() => selectUsage(this.db()));
   }
 
   readonly tokens: TokenStore = {

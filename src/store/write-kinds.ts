@@ -16,6 +16,7 @@ import { insertAttempts, updateAttempts } from "./attempts-sql.js";
 import { insertEvents } from "./events-sql.js";
 import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
 import { recordDeadlineMisses, upsertLearning } from "./learning-sql.js";
+import { upsertUsage } from "./quotas-sql.js";
 
 /** A row operation: a StoreWrite, or a task insert from a submission. */
 export type RowOp = StoreWrite | { kind: "insert_task"; task: Task };
@@ -23,7 +24,7 @@ export type RowOpKind = RowOp["kind"];
 export type RowOpOf<K extends RowOpKind> = Extract<RowOp, { kind: K }>;
 
 /** The tables row operations write. */
-export type Table = "tasks" | "attempts" | "task_events" | "workers" | "learning_stats";
+export type Table = "tasks" | "attempts" | "task_events" | "workers" | "learning_stats" | "project_usage";
 
 /** A table row's name: see rowKey. */
 export type RowKey = string;
@@ -158,6 +159,13 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
     // Two statements (the task's flag, its worker's counter); see recordDeadlineMisses.
     rows: (op) => ({ updates: [taskRow(op.taskId), workerRow(op.workerId)] }),
     statements: (ops) => recordDeadlineMisses(ops),
+  },
+  upsert_project_usage: {
+    phase: 10,
+    rows: (op) => ({ inserts: [rowKey("project_usage", op.usage.project)] }),
+    // A usage row is written whole (the latest decayed value).
+    fold: (prev, next) => (prev.kind === "upsert_project_usage" ? next : null),
+    statements: (ops) => upsertUsage(ops.map((op) => op.usage)),
   },
   append_event: {
     phase: 9,

@@ -104,6 +104,24 @@ export const TASKGRID_METRICS: readonly MetricDoc[] = [
     help: "Terms this master won after another master process had led (a standby taking over, or a restart of a leader).",
   },
   {
+    name: "taskgrid_project_usage",
+    kind: "gauge",
+    labels: ["project", "resource"],
+    help: "What each project's running tasks hold now, per resource: cpu (cores), memory (GiB), gpu, tasks and gpu:<model>.",
+  },
+  {
+    name: "taskgrid_project_quota",
+    kind: "gauge",
+    labels: ["kind", "project", "resource"],
+    help: "Each project's quota per resource, by kind: nominal, borrowing_limit, lending_limit (a resource without a limit has no series).",
+  },
+  {
+    name: "taskgrid_fairshare_factor",
+    kind: "gauge",
+    labels: ["project"],
+    help: "Each project's fair-share factor F = 2^(-U_norm/S_norm) from its decayed usage and shares: 1 = has used nothing, 0.5 = used exactly its share.",
+  },
+  {
     name: "taskgrid_weights_info",
     kind: "gauge",
     labels: ["version"],

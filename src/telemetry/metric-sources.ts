@@ -31,6 +31,18 @@ export interface MetricSources {
    * Absent: neither is exported.
    */
   leadership?(): { leader: boolean; epoch: number; failovers: number };
+  /**
+   * Projects (issue 15): what each runs now per resource (taskgrid_project_usage), each quota limit
+   * (taskgrid_project_quota{kind=nominal|borrowing_limit|lending_limit}) and each fair-share factor
+   * (taskgrid_fairshare_factor). Absent: none is exported.
+   */
+  projects?(): ProjectMetrics;
+}
+
+export interface ProjectMetrics {
+  usage: Array<{ project: string; resource: string; value: number }>;
+  quota: Array<{ project: string; resource: string; kind: "nominal" | "borrowing_limit" | "lending_limit"; value: number }>;
+  fairShare: Array<{ project: string; value: number }>;
 }
 
 /** A finite number (not NaN, not ±Infinity, not a non-number). */

@@ -2,7 +2,7 @@
 // _worker_gpu_utilization, _weights_info), rendered straight to the Prometheus text format from
 // what the master's in-memory sources return at scrape time.
 import { TASK_STATES, TERMINAL_STATES, WORKER_STATUSES, type TaskState, type WorkerStatus } from "../core/types.js";
-import { finite, type MetricSources } from "./metric-sources.js";
+import { finite, type MetricSources, type ProjectMetrics } from "./metric-sources.js";
 
 /** Wraps a source so a throwing callback costs one log line (per distinct message), not the scrape. */
 function guarded<A extends unknown[], R>(name: string, fn: (...args: A) => R, log: (line: string) => void): (...args: A) => R | undefined {
@@ -49,6 +49,7 @@ export class SourceGauges {
   private readonly workerGpuUtilization: () => ReturnType<MetricSources["workerGpuUtilization"]> | undefined;
   private readonly weightsVersion: () => string | undefined;
   private readonly leadership: () => ReturnType<NonNullable<MetricSources["leadership"]>> | undefined;
+  private readonly projects: () => ProjectMetrics | undefined;
 
   constructor(
     sources: MetricSources,
@@ -62,6 +63,7 @@ export class SourceGauges {
     this.workerGpuUtilization = guarded("workerGpuUtilization", () => sources.workerGpuUtilization(), log);
     this.weightsVersion = guarded("weightsVersion", () => sources.weightsVersion(), log);
     this.leadership = guarded("leadership", () => sources.leadership?.(), log);
+    this.projects = guarded("projects", () => sources.projects?.(), log);
   }
 
   /** Exposition text of the six gauges; each source is called exactly once. */
@@ -133,6 +135,18 @@ export class SourceGauges {
       sample("taskgrid_leader", `epoch="${leadership.epoch}"`, leadership.leader ? 1 : 0);
       out += "# HELP taskgrid_failovers_total Terms this master won after another master process led.\n# TYPE taskgrid_failovers_total counter\n";
       if (finite(leadership.failovers)) out += `taskgrid_failovers_total ${formatValue(leadership.failovers)}\n`;
+    }
+
+    const projects = this.projects();
+    if (projects !== undefined) {
+      family("taskgrid_project_usage", "What each project's running tasks hold now, per resource (cpu in cores, memory in GiB, gpu, tasks, gpu:<model>).");
+      for (const u of projects.usage) sample("taskgrid_project_usage", `project="${escapeLabel(u.project)}",resource="${escapeLabel(u.resource)}"`, u.value);
+      family("taskgrid_project_quota", "Each project's quota per resource: nominal, borrowing_limit and lending_limit (absent: no limit).");
+      for (const q of projects.quota) {
+        sample("taskgrid_project_quota", `kind="${q.kind}",project="${escapeLabel(q.project)}",resource="${escapeLabel(q.resource)}"`, q.value);
+      }
+      family("taskgrid_fairshare_factor", "Each project's fair-share factor F = 2^(-U_norm/S_norm): 1 = has used nothing, 0.5 = used exactly its share.");
+      for (const f of projects.fairShare) sample("taskgrid_fairshare_factor", `project="${escapeLabel(f.project)}"`, f.value);
     }
     return out;
   }

@@ -48,6 +48,7 @@ export const SOURCE_KEYS = [
   "workerGpuUtilization",
   "weightsVersion",
   "leadership",
+  "projects",
 ] as const;
 
 /** Fake sources behind a Proxy that records every property read and every call. */
@@ -69,6 +70,17 @@ export function countingSources(overrides: Partial<MetricSources> = {}) {
     ],
     weightsVersion: () => "0123456789ab",
     leadership: () => ({ leader: true, epoch: 3, failovers: 1 }),
+    projects: () => ({
+      usage: [
+        { project: "vision", resource: "gpu", value: 8 },
+        { project: "vision", resource: "gpu:h100", value: 8 },
+      ],
+      quota: [
+        { project: "vision", resource: "gpu", kind: "nominal", value: 8 },
+        { project: "vision", resource: "gpu", kind: "borrowing_limit", value: 4 },
+      ],
+      fairShare: [{ project: "vision", value: 0.25 }],
+    }),
     ...overrides,
   };
   const reads: string[] = [];

@@ -118,9 +118,9 @@ test("cli: get of an unknown id is NOT_FOUND; workers and info print", async () 
   assert.match(workers.out, /^ID\s+STATUS/);
   const info = await cli("info");
   assert.is(info.code, 0, info.err);
-  assert.match(info.out, /Ordering:\s+priority/);
+  assert.match(info.out, /Ordering:\s+multifactor/);
   const infoJson = JSON.parse((await cli("info", "--json")).out);
-  assert.is(infoJson.orderingPolicy, "priority");
+  assert.is(infoJson.orderingPolicy, "multifactor");
 });
 
 test("cli: drain and undrain a worker; an unknown one is NOT_FOUND", async () => {

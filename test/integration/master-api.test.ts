@@ -133,7 +133,7 @@ api("ListTasks filters by state, project and label and pages without gaps", asyn
 
 api("GetSchedulerInfo reports policy, strategy and queue lengths", async ({ c }) => {
   const info = await call(c.admin, "getSchedulerInfo", {});
-  assert.is(info.orderingPolicy, "priority");
+  assert.is(info.orderingPolicy, "multifactor");
   assert.is(info.placementStrategy, "rts");
   assert.match(info.weightsVersion, /^[0-9a-f]{12}$/, "config/ga_output.json is loaded and versioned by content hash");
   assert.match(info.weightsSource, /config\/ga_output\.json/);

@@ -64,7 +64,7 @@ test("every documented metric appears with exactly its labels, and nothing undoc
   for (const s of e.samples) assert.ok(documented.has(familyOf(e, s.name)), `sample ${s.name} belongs to a documented family`);
   // DESIGN §7: counters end in _total.
   for (const doc of EXPORTED_METRICS) if (doc.kind === "counter") assert.ok(doc.name.endsWith("_total"), doc.name);
-  assert.is(TASKGRID_METRICS.length, 19);
+  assert.is(TASKGRID_METRICS.length, 22);
   assert.ok(PROCESS_METRICS.some((d) => d.name === "process_resident_memory_bytes"));
 });
 
@@ -99,6 +99,9 @@ test("values: recorder counters and histograms, source gauges", async () => {
   assert.is(value(e, "taskgrid_weights_info", { version: "0123456789ab" }), 1);
   assert.is(value(e, "taskgrid_leader", { epoch: "3" }), 1);
   assert.is(value(e, "taskgrid_failovers_total"), 1);
+  assert.is(value(e, "taskgrid_project_usage", { project: "vision", resource: "gpu:h100" }), 8);
+  assert.is(value(e, "taskgrid_project_quota", { project: "vision", resource: "gpu", kind: "borrowing_limit" }), 4);
+  assert.is(value(e, "taskgrid_fairshare_factor", { project: "vision" }), 0.25);
 
   assert.is(value(e, "taskgrid_task_wait_seconds_count"), 2);
   assert.is(value(e, "taskgrid_task_wait_seconds_bucket", { le: "0.005" }), 1);

@@ -62,6 +62,7 @@ const learning = (workerId: string): LearningStats => ({
   updatedAtMs: tick(),
 });
 const fixtureLearning = learning(fixtureWorker.id);
+const fixtureUsage = { project: `p-${randomUUID()}`, usage: 3, atMs: tick() };
 
 /** Samples of every kind; the ones on fixture rows update them, the others insert new rows. */
 const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
@@ -70,7 +71,10 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
     { kind: "upsert_worker", worker: worker(`w-${randomUUID()}`) },
     { kind: "upsert_worker", worker: { ...fixtureWorker, hostname: "renamed.local" } },
   ],
-  insert_attempt: [{ kind: "insert_attempt", attempt: attemptOf(fixtureTask) }],
+  insert_attempt: [
+    { kind: "insert_attempt", attempt: attemptOf(fixtureTask) },
+    { kind: "insert_attempt", attempt: { ...attemptOf(fixtureTask), borrowed: true } },
+  ],
   update_attempt: [
     { kind: "update_attempt", attemptId: fixtureAttempt.id, startedAtMs: tick() },
     { kind: "update_attempt", attemptId: fixtureAttempt.id, finishedAtMs: tick(), result: null },
@@ -96,6 +100,10 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
     { kind: "upsert_learning", stats: { ...fixtureLearning, samples: 5 } },
   ],
   record_deadline_miss: [{ kind: "record_deadline_miss", taskId: fixtureTask.id, workerId: fixtureWorker.id }],
+  upsert_project_usage: [
+    { kind: "upsert_project_usage", usage: { project: `p-${randomUUID()}`, usage: 12.5, atMs: tick() } },
+    { kind: "upsert_project_usage", usage: { ...fixtureUsage, usage: 99 } },
+  ],
   append_event: [{ kind: "append_event", event: event(fixtureTask, "ASSIGNED", { attemptId: fixtureAttempt.id, workerId: fixtureWorker.id }) }],
 };
 
@@ -104,6 +112,7 @@ const fixtures: RowOp[] = [
   { kind: "upsert_worker", worker: fixtureWorker },
   { kind: "insert_attempt", attempt: fixtureAttempt },
   { kind: "upsert_learning", stats: fixtureLearning },
+  { kind: "upsert_project_usage", usage: fixtureUsage },
 ];
 
 // ---- The schema, from the catalog ----

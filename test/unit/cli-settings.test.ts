@@ -119,6 +119,20 @@ test("every flag, variable and config key the master took before is still there"
     "advertise",
     "leaderLeaseMs",
     "leaderOutageHoldMs",
+    "fairShareHalfLifeMs",
+    "billingCpu",
+    "billingMemoryGib",
+    "billingGpu",
+    "priorityWeightClass",
+    "priorityWeightPriority",
+    "priorityWeightFairShare",
+    "priorityWeightAge",
+    "priorityWeightSize",
+    "priorityMaxAgeMs",
+    "quotaProvider",
+    "quotaFile",
+    "defaultQuota",
+    "usageTickMs",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());
   // Each in camelCase and in snake_case.
@@ -181,7 +195,7 @@ test("programmatic messages name both forms of the key", () => {
   assert.is(message({ slaMultiplier: 0.5 }), "sla_multiplier (slaMultiplier): must be >= 1 (got 0.5)");
   assert.is(message({ weightsPollMs: 60_000 }), "weights_poll_ms (weightsPollMs): must be <= 5000 (changes must show within 5 s) (got 60000)");
   assert.is(message({ defaultMaxRequeues: 1.5 }), "default_max_requeues (defaultMaxRequeues): must be a whole number >= 0 (got 1.5)");
-  assert.is(message({ ordering: "lifo" as never }), 'ordering: must be one of priority, fifo (got "lifo")');
+  assert.is(message({ ordering: "lifo" as never }), 'ordering: must be one of multifactor, priority, fifo (got "lifo")');
   assert.match(message({ suspectAfterMs: 30_000 }), /^offline_after_ms \(offlineAfterMs\): must be >= suspect_after_ms \(suspectAfterMs\)/);
   assert.match(message({ leaseMs: 15_000 }), /^lease_ms \(leaseMs\): must be < offline_after_ms \(offlineAfterMs\) - lease_grace_ms \(leaseGraceMs\)/);
   assert.match(message({ tls: { certFile: "s.pem", keyFile: "" } }), /^tls\.cert_file \(tls\.certFile\): needs tls\.key_file \(tls\.keyFile\) too/);

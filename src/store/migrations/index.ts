@@ -10,6 +10,7 @@ import * as apiTokens from "./0005-api-tokens.js";
 import * as idempotencyPerProject from "./0006-idempotency-per-project.js";
 import * as workerDrain from "./0007-worker-drain.js";
 import * as leader from "./0008-leader.js";
+import * as projectQuotas from "./0009-project-quotas.js";
 
 interface Migration {
   name: string;
@@ -26,6 +27,7 @@ const MIGRATIONS: readonly Migration[] = [
   idempotencyPerProject,
   workerDrain,
   leader,
+  projectQuotas,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

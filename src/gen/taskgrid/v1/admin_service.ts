@@ -363,6 +363,116 @@ export interface WhoAmIResponse {
   token?: ApiToken | undefined;
 }
 
+/**
+ * A project's quota (every project shares one cohort, as Kueue ClusterQueues in one cohort).
+ * Resource names: "cpu" (cores), "memory" (GiB), "gpu" (GPUs of any model), "tasks" (running tasks),
+ * "gpu:<model>" (GPUs of that model, lower case, e.g. "gpu:h100").
+ */
+export interface ProjectQuota {
+  project: string;
+  /** What the project may always use; a resource not listed is not limited. */
+  nominal: { [key: string]: number };
+  /** How much beyond its nominal it may use of other projects' idle nominal; not listed: no limit. */
+  borrowingLimit: { [key: string]: number };
+  /** How much of its nominal others may borrow while it is idle; not listed: all of it. */
+  lendingLimit: { [key: string]: number };
+  /** Fair-share shares (default 1). */
+  shares: number;
+  /** When and by whom it was last set (read only). */
+  updatedAt?: Date | undefined;
+  updatedBy: string;
+}
+
+export interface ProjectQuota_NominalEntry {
+  key: string;
+  value: number;
+}
+
+export interface ProjectQuota_BorrowingLimitEntry {
+  key: string;
+  value: number;
+}
+
+export interface ProjectQuota_LendingLimitEntry {
+  key: string;
+  value: number;
+}
+
+export interface SetQuotaRequest {
+  quota?: ProjectQuota | undefined;
+}
+
+export interface SetQuotaResponse {
+  quota?: ProjectQuota | undefined;
+}
+
+export interface ListQuotasRequest {
+}
+
+/** A project's quota with what it uses now. */
+export interface ProjectQuotaUsage {
+  quota?:
+    | ProjectQuota
+    | undefined;
+  /** Running now, per resource (same names as the quota). */
+  used: { [key: string]: number };
+}
+
+export interface ProjectQuotaUsage_UsedEntry {
+  key: string;
+  value: number;
+}
+
+export interface ListQuotasResponse {
+  quotas: ProjectQuotaUsage[];
+  /** The quota of a project without one; unset: unlimited. */
+  defaultQuota?:
+    | ProjectQuota
+    | undefined;
+  /** Where quotas come from: "local" (the database; quota set/rm) or "file:<path>" (read only here). */
+  provider: string;
+}
+
+export interface DeleteQuotaRequest {
+  project: string;
+}
+
+export interface DeleteQuotaResponse {
+}
+
+export interface GetSharesRequest {
+}
+
+export interface ProjectShare {
+  project: string;
+  shares: number;
+  /** Shares / sum of shares of the projects listed. */
+  sharesNorm: number;
+  /** Decayed usage in billing-unit seconds (1 GPU-second = 1 by default). */
+  usage: number;
+  /** Usage / sum of usage of the projects listed. */
+  usageNorm: number;
+  /** F = 2^(-usage_norm / shares_norm), in (0, 1]: 1 = has used nothing, 0.5 = used exactly its share. */
+  fairShareFactor: number;
+  running: number;
+  queued: number;
+  /** Running now, per resource. */
+  used: { [key: string]: number };
+}
+
+export interface ProjectShare_UsedEntry {
+  key: string;
+  value: number;
+}
+
+export interface GetSharesResponse {
+  projects: ProjectShare[];
+  /** Usage decay half-life in milliseconds. */
+  halfLifeMs: number;
+  /** The ordering policy in use ("multifactor" uses the factor). */
+  orderingPolicy: string;
+}
+
 function createBaseWorker(): Worker {
   return {
     id: "",
@@ -3779,6 +3889,1681 @@ export const WhoAmIResponse: MessageFns<WhoAmIResponse> = {
   },
 };
 
+function createBaseProjectQuota(): ProjectQuota {
+  return {
+    project: "",
+    nominal: {},
+    borrowingLimit: {},
+    lendingLimit: {},
+    shares: 0,
+    updatedAt: undefined,
+    updatedBy: "",
+  };
+}
+
+export const ProjectQuota: MessageFns<ProjectQuota> = {
+  encode(message: ProjectQuota, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    globalThis.Object.entries(message.nominal).forEach(([key, value]: [string, number]) => {
+      ProjectQuota_NominalEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    globalThis.Object.entries(message.borrowingLimit).forEach(([key, value]: [string, number]) => {
+      ProjectQuota_BorrowingLimitEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    globalThis.Object.entries(message.lendingLimit).forEach(([key, value]: [string, number]) => {
+      ProjectQuota_LendingLimitEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.shares !== 0) {
+      writer.uint32(41).double(message.shares);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.updatedBy !== "") {
+      writer.uint32(58).string(message.updatedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuota {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuota();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ProjectQuota_NominalEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.nominal[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = ProjectQuota_BorrowingLimitEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.borrowingLimit[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = ProjectQuota_LendingLimitEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.lendingLimit[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.shares = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updatedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuota {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      nominal: isObject(object.nominal)
+        ? (globalThis.Object.entries(object.nominal) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      borrowingLimit: isObject(object.borrowingLimit)
+        ? (globalThis.Object.entries(object.borrowingLimit) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.borrowing_limit)
+        ? (globalThis.Object.entries(object.borrowing_limit) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      lendingLimit: isObject(object.lendingLimit)
+        ? (globalThis.Object.entries(object.lendingLimit) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.lending_limit)
+        ? (globalThis.Object.entries(object.lending_limit) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      shares: isSet(object.shares) ? globalThis.Number(object.shares) : 0,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+      updatedBy: isSet(object.updatedBy)
+        ? globalThis.String(object.updatedBy)
+        : isSet(object.updated_by)
+        ? globalThis.String(object.updated_by)
+        : "",
+    };
+  },
+
+  toJSON(message: ProjectQuota): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.nominal) {
+      const entries = globalThis.Object.entries(message.nominal) as [string, number][];
+      if (entries.length > 0) {
+        obj.nominal = {};
+        entries.forEach(([k, v]) => {
+          obj.nominal[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.borrowingLimit) {
+      const entries = globalThis.Object.entries(message.borrowingLimit) as [string, number][];
+      if (entries.length > 0) {
+        obj.borrowingLimit = {};
+        entries.forEach(([k, v]) => {
+          obj.borrowingLimit[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.lendingLimit) {
+      const entries = globalThis.Object.entries(message.lendingLimit) as [string, number][];
+      if (entries.length > 0) {
+        obj.lendingLimit = {};
+        entries.forEach(([k, v]) => {
+          obj.lendingLimit[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.shares !== 0) {
+      obj.shares = floatToJson(message.shares);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    if (message.updatedBy !== "") {
+      obj.updatedBy = message.updatedBy;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuota>, I>>(base?: I): ProjectQuota {
+    return ProjectQuota.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuota>, I>>(object: I): ProjectQuota {
+    const message = createBaseProjectQuota();
+    message.project = object.project ?? "";
+    message.nominal = (globalThis.Object.entries(object.nominal ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.borrowingLimit = (globalThis.Object.entries(object.borrowingLimit ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.lendingLimit = (globalThis.Object.entries(object.lendingLimit ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.shares = object.shares ?? 0;
+    message.updatedAt = object.updatedAt ?? undefined;
+    message.updatedBy = object.updatedBy ?? "";
+    return message;
+  },
+};
+
+function createBaseProjectQuota_NominalEntry(): ProjectQuota_NominalEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProjectQuota_NominalEntry: MessageFns<ProjectQuota_NominalEntry> = {
+  encode(message: ProjectQuota_NominalEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuota_NominalEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuota_NominalEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuota_NominalEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProjectQuota_NominalEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuota_NominalEntry>, I>>(base?: I): ProjectQuota_NominalEntry {
+    return ProjectQuota_NominalEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuota_NominalEntry>, I>>(object: I): ProjectQuota_NominalEntry {
+    const message = createBaseProjectQuota_NominalEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseProjectQuota_BorrowingLimitEntry(): ProjectQuota_BorrowingLimitEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProjectQuota_BorrowingLimitEntry: MessageFns<ProjectQuota_BorrowingLimitEntry> = {
+  encode(message: ProjectQuota_BorrowingLimitEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuota_BorrowingLimitEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuota_BorrowingLimitEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuota_BorrowingLimitEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProjectQuota_BorrowingLimitEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuota_BorrowingLimitEntry>, I>>(
+    base?: I,
+  ): ProjectQuota_BorrowingLimitEntry {
+    return ProjectQuota_BorrowingLimitEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuota_BorrowingLimitEntry>, I>>(
+    object: I,
+  ): ProjectQuota_BorrowingLimitEntry {
+    const message = createBaseProjectQuota_BorrowingLimitEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseProjectQuota_LendingLimitEntry(): ProjectQuota_LendingLimitEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProjectQuota_LendingLimitEntry: MessageFns<ProjectQuota_LendingLimitEntry> = {
+  encode(message: ProjectQuota_LendingLimitEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuota_LendingLimitEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuota_LendingLimitEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuota_LendingLimitEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProjectQuota_LendingLimitEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuota_LendingLimitEntry>, I>>(base?: I): ProjectQuota_LendingLimitEntry {
+    return ProjectQuota_LendingLimitEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuota_LendingLimitEntry>, I>>(
+    object: I,
+  ): ProjectQuota_LendingLimitEntry {
+    const message = createBaseProjectQuota_LendingLimitEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetQuotaRequest(): SetQuotaRequest {
+  return { quota: undefined };
+}
+
+export const SetQuotaRequest: MessageFns<SetQuotaRequest> = {
+  encode(message: SetQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      ProjectQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = ProjectQuota.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetQuotaRequest {
+    return { quota: isSet(object.quota) ? ProjectQuota.fromJSON(object.quota) : undefined };
+  },
+
+  toJSON(message: SetQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = ProjectQuota.toJSON(message.quota);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetQuotaRequest>, I>>(base?: I): SetQuotaRequest {
+    return SetQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetQuotaRequest>, I>>(object: I): SetQuotaRequest {
+    const message = createBaseSetQuotaRequest();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? ProjectQuota.fromPartial(object.quota)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetQuotaResponse(): SetQuotaResponse {
+  return { quota: undefined };
+}
+
+export const SetQuotaResponse: MessageFns<SetQuotaResponse> = {
+  encode(message: SetQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      ProjectQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = ProjectQuota.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetQuotaResponse {
+    return { quota: isSet(object.quota) ? ProjectQuota.fromJSON(object.quota) : undefined };
+  },
+
+  toJSON(message: SetQuotaResponse): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = ProjectQuota.toJSON(message.quota);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetQuotaResponse>, I>>(base?: I): SetQuotaResponse {
+    return SetQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetQuotaResponse>, I>>(object: I): SetQuotaResponse {
+    const message = createBaseSetQuotaResponse();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? ProjectQuota.fromPartial(object.quota)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListQuotasRequest(): ListQuotasRequest {
+  return {};
+}
+
+export const ListQuotasRequest: MessageFns<ListQuotasRequest> = {
+  encode(_: ListQuotasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListQuotasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListQuotasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListQuotasRequest {
+    return {};
+  },
+
+  toJSON(_: ListQuotasRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListQuotasRequest>, I>>(base?: I): ListQuotasRequest {
+    return ListQuotasRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListQuotasRequest>, I>>(_: I): ListQuotasRequest {
+    const message = createBaseListQuotasRequest();
+    return message;
+  },
+};
+
+function createBaseProjectQuotaUsage(): ProjectQuotaUsage {
+  return { quota: undefined, used: {} };
+}
+
+export const ProjectQuotaUsage: MessageFns<ProjectQuotaUsage> = {
+  encode(message: ProjectQuotaUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.quota !== undefined) {
+      ProjectQuota.encode(message.quota, writer.uint32(10).fork()).join();
+    }
+    globalThis.Object.entries(message.used).forEach(([key, value]: [string, number]) => {
+      ProjectQuotaUsage_UsedEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuotaUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuotaUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quota = ProjectQuota.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ProjectQuotaUsage_UsedEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.used[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuotaUsage {
+    return {
+      quota: isSet(object.quota) ? ProjectQuota.fromJSON(object.quota) : undefined,
+      used: isObject(object.used)
+        ? (globalThis.Object.entries(object.used) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ProjectQuotaUsage): unknown {
+    const obj: any = {};
+    if (message.quota !== undefined) {
+      obj.quota = ProjectQuota.toJSON(message.quota);
+    }
+    if (message.used) {
+      const entries = globalThis.Object.entries(message.used) as [string, number][];
+      if (entries.length > 0) {
+        obj.used = {};
+        entries.forEach(([k, v]) => {
+          obj.used[k] = floatToJson(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuotaUsage>, I>>(base?: I): ProjectQuotaUsage {
+    return ProjectQuotaUsage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuotaUsage>, I>>(object: I): ProjectQuotaUsage {
+    const message = createBaseProjectQuotaUsage();
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? ProjectQuota.fromPartial(object.quota)
+      : undefined;
+    message.used = (globalThis.Object.entries(object.used ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseProjectQuotaUsage_UsedEntry(): ProjectQuotaUsage_UsedEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProjectQuotaUsage_UsedEntry: MessageFns<ProjectQuotaUsage_UsedEntry> = {
+  encode(message: ProjectQuotaUsage_UsedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectQuotaUsage_UsedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectQuotaUsage_UsedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectQuotaUsage_UsedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProjectQuotaUsage_UsedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectQuotaUsage_UsedEntry>, I>>(base?: I): ProjectQuotaUsage_UsedEntry {
+    return ProjectQuotaUsage_UsedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectQuotaUsage_UsedEntry>, I>>(object: I): ProjectQuotaUsage_UsedEntry {
+    const message = createBaseProjectQuotaUsage_UsedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseListQuotasResponse(): ListQuotasResponse {
+  return { quotas: [], defaultQuota: undefined, provider: "" };
+}
+
+export const ListQuotasResponse: MessageFns<ListQuotasResponse> = {
+  encode(message: ListQuotasResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.quotas) {
+      ProjectQuotaUsage.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.defaultQuota !== undefined) {
+      ProjectQuota.encode(message.defaultQuota, writer.uint32(18).fork()).join();
+    }
+    if (message.provider !== "") {
+      writer.uint32(26).string(message.provider);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListQuotasResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListQuotasResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.quotas.push(ProjectQuotaUsage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.defaultQuota = ProjectQuota.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListQuotasResponse {
+    return {
+      quotas: globalThis.Array.isArray(object?.quotas)
+        ? object.quotas.map((e: any) => ProjectQuotaUsage.fromJSON(e))
+        : [],
+      defaultQuota: isSet(object.defaultQuota)
+        ? ProjectQuota.fromJSON(object.defaultQuota)
+        : isSet(object.default_quota)
+        ? ProjectQuota.fromJSON(object.default_quota)
+        : undefined,
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+    };
+  },
+
+  toJSON(message: ListQuotasResponse): unknown {
+    const obj: any = {};
+    if (message.quotas?.length) {
+      obj.quotas = message.quotas.map((e) => ProjectQuotaUsage.toJSON(e));
+    }
+    if (message.defaultQuota !== undefined) {
+      obj.defaultQuota = ProjectQuota.toJSON(message.defaultQuota);
+    }
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListQuotasResponse>, I>>(base?: I): ListQuotasResponse {
+    return ListQuotasResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListQuotasResponse>, I>>(object: I): ListQuotasResponse {
+    const message = createBaseListQuotasResponse();
+    message.quotas = object.quotas?.map((e) => ProjectQuotaUsage.fromPartial(e)) || [];
+    message.defaultQuota = (object.defaultQuota !== undefined && object.defaultQuota !== null)
+      ? ProjectQuota.fromPartial(object.defaultQuota)
+      : undefined;
+    message.provider = object.provider ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteQuotaRequest(): DeleteQuotaRequest {
+  return { project: "" };
+}
+
+export const DeleteQuotaRequest: MessageFns<DeleteQuotaRequest> = {
+  encode(message: DeleteQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteQuotaRequest {
+    return { project: isSet(object.project) ? globalThis.String(object.project) : "" };
+  },
+
+  toJSON(message: DeleteQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteQuotaRequest>, I>>(base?: I): DeleteQuotaRequest {
+    return DeleteQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteQuotaRequest>, I>>(object: I): DeleteQuotaRequest {
+    const message = createBaseDeleteQuotaRequest();
+    message.project = object.project ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteQuotaResponse(): DeleteQuotaResponse {
+  return {};
+}
+
+export const DeleteQuotaResponse: MessageFns<DeleteQuotaResponse> = {
+  encode(_: DeleteQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteQuotaResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteQuotaResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteQuotaResponse>, I>>(base?: I): DeleteQuotaResponse {
+    return DeleteQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteQuotaResponse>, I>>(_: I): DeleteQuotaResponse {
+    const message = createBaseDeleteQuotaResponse();
+    return message;
+  },
+};
+
+function createBaseGetSharesRequest(): GetSharesRequest {
+  return {};
+}
+
+export const GetSharesRequest: MessageFns<GetSharesRequest> = {
+  encode(_: GetSharesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSharesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSharesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetSharesRequest {
+    return {};
+  },
+
+  toJSON(_: GetSharesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSharesRequest>, I>>(base?: I): GetSharesRequest {
+    return GetSharesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSharesRequest>, I>>(_: I): GetSharesRequest {
+    const message = createBaseGetSharesRequest();
+    return message;
+  },
+};
+
+function createBaseProjectShare(): ProjectShare {
+  return {
+    project: "",
+    shares: 0,
+    sharesNorm: 0,
+    usage: 0,
+    usageNorm: 0,
+    fairShareFactor: 0,
+    running: 0,
+    queued: 0,
+    used: {},
+  };
+}
+
+export const ProjectShare: MessageFns<ProjectShare> = {
+  encode(message: ProjectShare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.project !== "") {
+      writer.uint32(10).string(message.project);
+    }
+    if (message.shares !== 0) {
+      writer.uint32(17).double(message.shares);
+    }
+    if (message.sharesNorm !== 0) {
+      writer.uint32(25).double(message.sharesNorm);
+    }
+    if (message.usage !== 0) {
+      writer.uint32(33).double(message.usage);
+    }
+    if (message.usageNorm !== 0) {
+      writer.uint32(41).double(message.usageNorm);
+    }
+    if (message.fairShareFactor !== 0) {
+      writer.uint32(49).double(message.fairShareFactor);
+    }
+    if (message.running !== 0) {
+      writer.uint32(56).int64(message.running);
+    }
+    if (message.queued !== 0) {
+      writer.uint32(64).int64(message.queued);
+    }
+    globalThis.Object.entries(message.used).forEach(([key, value]: [string, number]) => {
+      ProjectShare_UsedEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectShare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectShare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.shares = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.sharesNorm = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.usage = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.usageNorm = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.fairShareFactor = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.running = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.queued = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = ProjectShare_UsedEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.used[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectShare {
+    return {
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      shares: isSet(object.shares) ? globalThis.Number(object.shares) : 0,
+      sharesNorm: isSet(object.sharesNorm)
+        ? globalThis.Number(object.sharesNorm)
+        : isSet(object.shares_norm)
+        ? globalThis.Number(object.shares_norm)
+        : 0,
+      usage: isSet(object.usage) ? globalThis.Number(object.usage) : 0,
+      usageNorm: isSet(object.usageNorm)
+        ? globalThis.Number(object.usageNorm)
+        : isSet(object.usage_norm)
+        ? globalThis.Number(object.usage_norm)
+        : 0,
+      fairShareFactor: isSet(object.fairShareFactor)
+        ? globalThis.Number(object.fairShareFactor)
+        : isSet(object.fair_share_factor)
+        ? globalThis.Number(object.fair_share_factor)
+        : 0,
+      running: isSet(object.running) ? globalThis.Number(object.running) : 0,
+      queued: isSet(object.queued) ? globalThis.Number(object.queued) : 0,
+      used: isObject(object.used)
+        ? (globalThis.Object.entries(object.used) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ProjectShare): unknown {
+    const obj: any = {};
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.shares !== 0) {
+      obj.shares = floatToJson(message.shares);
+    }
+    if (message.sharesNorm !== 0) {
+      obj.sharesNorm = floatToJson(message.sharesNorm);
+    }
+    if (message.usage !== 0) {
+      obj.usage = floatToJson(message.usage);
+    }
+    if (message.usageNorm !== 0) {
+      obj.usageNorm = floatToJson(message.usageNorm);
+    }
+    if (message.fairShareFactor !== 0) {
+      obj.fairShareFactor = floatToJson(message.fairShareFactor);
+    }
+    if (message.running !== 0) {
+      obj.running = Math.round(message.running);
+    }
+    if (message.queued !== 0) {
+      obj.queued = Math.round(message.queued);
+    }
+    if (message.used) {
+      const entries = globalThis.Object.entries(message.used) as [string, number][];
+      if (entries.length > 0) {
+        obj.used = {};
+        entries.forEach(([k, v]) => {
+          obj.used[k] = floatToJson(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectShare>, I>>(base?: I): ProjectShare {
+    return ProjectShare.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectShare>, I>>(object: I): ProjectShare {
+    const message = createBaseProjectShare();
+    message.project = object.project ?? "";
+    message.shares = object.shares ?? 0;
+    message.sharesNorm = object.sharesNorm ?? 0;
+    message.usage = object.usage ?? 0;
+    message.usageNorm = object.usageNorm ?? 0;
+    message.fairShareFactor = object.fairShareFactor ?? 0;
+    message.running = object.running ?? 0;
+    message.queued = object.queued ?? 0;
+    message.used = (globalThis.Object.entries(object.used ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseProjectShare_UsedEntry(): ProjectShare_UsedEntry {
+  return { key: "", value: 0 };
+}
+
+export const ProjectShare_UsedEntry: MessageFns<ProjectShare_UsedEntry> = {
+  encode(message: ProjectShare_UsedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProjectShare_UsedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProjectShare_UsedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProjectShare_UsedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ProjectShare_UsedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProjectShare_UsedEntry>, I>>(base?: I): ProjectShare_UsedEntry {
+    return ProjectShare_UsedEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProjectShare_UsedEntry>, I>>(object: I): ProjectShare_UsedEntry {
+    const message = createBaseProjectShare_UsedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetSharesResponse(): GetSharesResponse {
+  return { projects: [], halfLifeMs: 0, orderingPolicy: "" };
+}
+
+export const GetSharesResponse: MessageFns<GetSharesResponse> = {
+  encode(message: GetSharesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.projects) {
+      ProjectShare.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.halfLifeMs !== 0) {
+      writer.uint32(16).int64(message.halfLifeMs);
+    }
+    if (message.orderingPolicy !== "") {
+      writer.uint32(26).string(message.orderingPolicy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSharesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSharesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.projects.push(ProjectShare.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.halfLifeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.orderingPolicy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSharesResponse {
+    return {
+      projects: globalThis.Array.isArray(object?.projects)
+        ? object.projects.map((e: any) => ProjectShare.fromJSON(e))
+        : [],
+      halfLifeMs: isSet(object.halfLifeMs)
+        ? globalThis.Number(object.halfLifeMs)
+        : isSet(object.half_life_ms)
+        ? globalThis.Number(object.half_life_ms)
+        : 0,
+      orderingPolicy: isSet(object.orderingPolicy)
+        ? globalThis.String(object.orderingPolicy)
+        : isSet(object.ordering_policy)
+        ? globalThis.String(object.ordering_policy)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSharesResponse): unknown {
+    const obj: any = {};
+    if (message.projects?.length) {
+      obj.projects = message.projects.map((e) => ProjectShare.toJSON(e));
+    }
+    if (message.halfLifeMs !== 0) {
+      obj.halfLifeMs = Math.round(message.halfLifeMs);
+    }
+    if (message.orderingPolicy !== "") {
+      obj.orderingPolicy = message.orderingPolicy;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSharesResponse>, I>>(base?: I): GetSharesResponse {
+    return GetSharesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSharesResponse>, I>>(object: I): GetSharesResponse {
+    const message = createBaseGetSharesResponse();
+    message.projects = object.projects?.map((e) => ProjectShare.fromPartial(e)) || [];
+    message.halfLifeMs = object.halfLifeMs ?? 0;
+    message.orderingPolicy = object.orderingPolicy ?? "";
+    return message;
+  },
+};
+
 /** Cluster administration and scheduler introspection. */
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {
@@ -3878,6 +5663,46 @@ export const AdminServiceService = {
     responseSerialize: (value: WhoAmIResponse): Buffer => Buffer.from(WhoAmIResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WhoAmIResponse => WhoAmIResponse.decode(value),
   },
+  /** Set a project's quota and shares (replaces the previous ones). */
+  setQuota: {
+    path: "/taskgrid.v1.AdminService/SetQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetQuotaRequest): Buffer => Buffer.from(SetQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetQuotaRequest => SetQuotaRequest.decode(value),
+    responseSerialize: (value: SetQuotaResponse): Buffer => Buffer.from(SetQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetQuotaResponse => SetQuotaResponse.decode(value),
+  },
+  /** Every project's quota with its current usage, and the default quota. */
+  listQuotas: {
+    path: "/taskgrid.v1.AdminService/ListQuotas" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListQuotasRequest): Buffer => Buffer.from(ListQuotasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListQuotasRequest => ListQuotasRequest.decode(value),
+    responseSerialize: (value: ListQuotasResponse): Buffer => Buffer.from(ListQuotasResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListQuotasResponse => ListQuotasResponse.decode(value),
+  },
+  /** Remove a project's quota: it falls back to the default quota and 1 share. */
+  deleteQuota: {
+    path: "/taskgrid.v1.AdminService/DeleteQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteQuotaRequest): Buffer => Buffer.from(DeleteQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteQuotaRequest => DeleteQuotaRequest.decode(value),
+    responseSerialize: (value: DeleteQuotaResponse): Buffer => Buffer.from(DeleteQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteQuotaResponse => DeleteQuotaResponse.decode(value),
+  },
+  /** Fair share per project (like sshare): shares, decayed usage, fair-share factor, running and queued. */
+  getShares: {
+    path: "/taskgrid.v1.AdminService/GetShares" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSharesRequest): Buffer => Buffer.from(GetSharesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSharesRequest => GetSharesRequest.decode(value),
+    responseSerialize: (value: GetSharesResponse): Buffer => Buffer.from(GetSharesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSharesResponse => GetSharesResponse.decode(value),
+  },
 } as const;
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
@@ -3902,6 +5727,14 @@ export interface AdminServiceServer extends UntypedServiceImplementation {
   revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
   /** Who the caller is: the token's id, name, project and role (empty when auth is off). */
   whoAmI: handleUnaryCall<WhoAmIRequest, WhoAmIResponse>;
+  /** Set a project's quota and shares (replaces the previous ones). */
+  setQuota: handleUnaryCall<SetQuotaRequest, SetQuotaResponse>;
+  /** Every project's quota with its current usage, and the default quota. */
+  listQuotas: handleUnaryCall<ListQuotasRequest, ListQuotasResponse>;
+  /** Remove a project's quota: it falls back to the default quota and 1 share. */
+  deleteQuota: handleUnaryCall<DeleteQuotaRequest, DeleteQuotaResponse>;
+  /** Fair share per project (like sshare): shares, decayed usage, fair-share factor, running and queued. */
+  getShares: handleUnaryCall<GetSharesRequest, GetSharesResponse>;
 }
 
 export interface AdminServiceClient extends Client {
@@ -4051,6 +5884,70 @@ export interface AdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: WhoAmIResponse) => void,
+  ): ClientUnaryCall;
+  /** Set a project's quota and shares (replaces the previous ones). */
+  setQuota(
+    request: SetQuotaRequest,
+    callback: (error: ServiceError | null, response: SetQuotaResponse) => void,
+  ): ClientUnaryCall;
+  setQuota(
+    request: SetQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetQuotaResponse) => void,
+  ): ClientUnaryCall;
+  setQuota(
+    request: SetQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetQuotaResponse) => void,
+  ): ClientUnaryCall;
+  /** Every project's quota with its current usage, and the default quota. */
+  listQuotas(
+    request: ListQuotasRequest,
+    callback: (error: ServiceError | null, response: ListQuotasResponse) => void,
+  ): ClientUnaryCall;
+  listQuotas(
+    request: ListQuotasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListQuotasResponse) => void,
+  ): ClientUnaryCall;
+  listQuotas(
+    request: ListQuotasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListQuotasResponse) => void,
+  ): ClientUnaryCall;
+  /** Remove a project's quota: it falls back to the default quota and 1 share. */
+  deleteQuota(
+    request: DeleteQuotaRequest,
+    callback: (error: ServiceError | null, response: DeleteQuotaResponse) => void,
+  ): ClientUnaryCall;
+  deleteQuota(
+    request: DeleteQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteQuotaResponse) => void,
+  ): ClientUnaryCall;
+  deleteQuota(
+    request: DeleteQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteQuotaResponse) => void,
+  ): ClientUnaryCall;
+  /** Fair share per project (like sshare): shares, decayed usage, fair-share factor, running and queued. */
+  getShares(
+    request: GetSharesRequest,
+    callback: (error: ServiceError | null, response: GetSharesResponse) => void,
+  ): ClientUnaryCall;
+  getShares(
+    request: GetSharesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSharesResponse) => void,
+  ): ClientUnaryCall;
+  getShares(
+    request: GetSharesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSharesResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -182,7 +182,11 @@ export interface Attempt {
     | TaskResult
     | undefined;
   /** Why this worker was chosen. */
-  decision?: PlacementDecision | undefined;
+  decision?:
+    | PlacementDecision
+    | undefined;
+  /** Runs on quota borrowed from other projects' idle nominal quota (reclaimable). */
+  borrowed: boolean;
 }
 
 /** A task as stored by the master. */
@@ -229,7 +233,24 @@ export interface Task {
   /** Attempts ended by the infrastructure and requeued; these count against max_requeues. */
   requeues: number;
   /** While QUEUED after a failed attempt: not placed before this time (retry backoff). */
-  notBefore?: Date | undefined;
+  notBefore?:
+    | Date
+    | undefined;
+  /**
+   * While QUEUED under the multifactor ordering: each factor of its priority and the total (why it
+   * waits, or why it went first). Unset under the other orderings and on a standby.
+   */
+  priority?: PriorityBreakdown | undefined;
+}
+
+/** The multifactor priority of a queued task: each factor in 0..1 and the weighted total. */
+export interface PriorityBreakdown {
+  queueClass: number;
+  priority: number;
+  fairShare: number;
+  age: number;
+  size: number;
+  total: number;
 }
 
 /** A change to a task, as streamed by WatchTasks. */
@@ -1464,6 +1485,7 @@ function createBaseAttempt(): Attempt {
     finishedAt: undefined,
     result: undefined,
     decision: undefined,
+    borrowed: false,
   };
 }
 
@@ -1499,6 +1521,9 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.decision !== undefined) {
       PlacementDecision.encode(message.decision, writer.uint32(74).fork()).join();
+    }
+    if (message.borrowed !== false) {
+      writer.uint32(80).bool(message.borrowed);
     }
     return writer;
   },
@@ -1598,6 +1623,14 @@ export const Attempt: MessageFns<Attempt> = {
             message.decision = PlacementDecision.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.borrowed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1641,6 +1674,7 @@ export const Attempt: MessageFns<Attempt> = {
         : undefined,
       result: isSet(object.result) ? TaskResult.fromJSON(object.result) : undefined,
       decision: isSet(object.decision) ? PlacementDecision.fromJSON(object.decision) : undefined,
+      borrowed: isSet(object.borrowed) ? globalThis.Boolean(object.borrowed) : false,
     };
   },
 
@@ -1673,6 +1707,9 @@ export const Attempt: MessageFns<Attempt> = {
     if (message.decision !== undefined) {
       obj.decision = PlacementDecision.toJSON(message.decision);
     }
+    if (message.borrowed !== false) {
+      obj.borrowed = message.borrowed;
+    }
     return obj;
   },
 
@@ -1694,6 +1731,7 @@ export const Attempt: MessageFns<Attempt> = {
     message.decision = (object.decision !== undefined && object.decision !== null)
       ? PlacementDecision.fromPartial(object.decision)
       : undefined;
+    message.borrowed = object.borrowed ?? false;
     return message;
   },
 };
@@ -1715,6 +1753,7 @@ function createBaseTask(): Task {
     retriesUsed: 0,
     requeues: 0,
     notBefore: undefined,
+    priority: undefined,
   };
 }
 
@@ -1764,6 +1803,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.notBefore !== undefined) {
       Timestamp.encode(toTimestamp(message.notBefore), writer.uint32(122).fork()).join();
+    }
+    if (message.priority !== undefined) {
+      PriorityBreakdown.encode(message.priority, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -1901,6 +1943,14 @@ export const Task: MessageFns<Task> = {
             message.notBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.priority = PriorityBreakdown.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1958,6 +2008,7 @@ export const Task: MessageFns<Task> = {
         : isSet(object.not_before)
         ? fromJsonTimestamp(object.not_before)
         : undefined,
+      priority: isSet(object.priority) ? PriorityBreakdown.fromJSON(object.priority) : undefined,
     };
   },
 
@@ -2008,6 +2059,9 @@ export const Task: MessageFns<Task> = {
     if (message.notBefore !== undefined) {
       obj.notBefore = message.notBefore.toISOString();
     }
+    if (message.priority !== undefined) {
+      obj.priority = PriorityBreakdown.toJSON(message.priority);
+    }
     return obj;
   },
 
@@ -2033,6 +2087,166 @@ export const Task: MessageFns<Task> = {
     message.retriesUsed = object.retriesUsed ?? 0;
     message.requeues = object.requeues ?? 0;
     message.notBefore = object.notBefore ?? undefined;
+    message.priority = (object.priority !== undefined && object.priority !== null)
+      ? PriorityBreakdown.fromPartial(object.priority)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePriorityBreakdown(): PriorityBreakdown {
+  return { queueClass: 0, priority: 0, fairShare: 0, age: 0, size: 0, total: 0 };
+}
+
+export const PriorityBreakdown: MessageFns<PriorityBreakdown> = {
+  encode(message: PriorityBreakdown, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queueClass !== 0) {
+      writer.uint32(9).double(message.queueClass);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(17).double(message.priority);
+    }
+    if (message.fairShare !== 0) {
+      writer.uint32(25).double(message.fairShare);
+    }
+    if (message.age !== 0) {
+      writer.uint32(33).double(message.age);
+    }
+    if (message.size !== 0) {
+      writer.uint32(41).double(message.size);
+    }
+    if (message.total !== 0) {
+      writer.uint32(49).double(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PriorityBreakdown {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePriorityBreakdown();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.queueClass = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.priority = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.fairShare = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.age = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.size = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.total = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PriorityBreakdown {
+    return {
+      queueClass: isSet(object.queueClass)
+        ? globalThis.Number(object.queueClass)
+        : isSet(object.queue_class)
+        ? globalThis.Number(object.queue_class)
+        : 0,
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      fairShare: isSet(object.fairShare)
+        ? globalThis.Number(object.fairShare)
+        : isSet(object.fair_share)
+        ? globalThis.Number(object.fair_share)
+        : 0,
+      age: isSet(object.age) ? globalThis.Number(object.age) : 0,
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: PriorityBreakdown): unknown {
+    const obj: any = {};
+    if (message.queueClass !== 0) {
+      obj.queueClass = floatToJson(message.queueClass);
+    }
+    if (message.priority !== 0) {
+      obj.priority = floatToJson(message.priority);
+    }
+    if (message.fairShare !== 0) {
+      obj.fairShare = floatToJson(message.fairShare);
+    }
+    if (message.age !== 0) {
+      obj.age = floatToJson(message.age);
+    }
+    if (message.size !== 0) {
+      obj.size = floatToJson(message.size);
+    }
+    if (message.total !== 0) {
+      obj.total = floatToJson(message.total);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PriorityBreakdown>, I>>(base?: I): PriorityBreakdown {
+    return PriorityBreakdown.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PriorityBreakdown>, I>>(object: I): PriorityBreakdown {
+    const message = createBasePriorityBreakdown();
+    message.queueClass = object.queueClass ?? 0;
+    message.priority = object.priority ?? 0;
+    message.fairShare = object.fairShare ?? 0;
+    message.age = object.age ?? 0;
+    message.size = object.size ?? 0;
+    message.total = object.total ?? 0;
     return message;
   },
 };

@@ -1,0 +1,30 @@
+// The dispatch pass's view of quotas (QuotaGate in dispatch-plan.ts) over a QuotaLedger holding
+// what every project runs now: a task may start when its project's check passes; a placement adds
+// its demand, so later tasks in the same pass see it.
+import type { QuotaGate } from "../dispatch-plan.js";
+import type { Task } from "../types.js";
+import type { WorkerSlot } from "../worker-slot.js";
+import { gpuModelsOf, taskDemand } from "./demand.js";
+import type { QuotaLedger } from "./quota-ledger.js";
+
+export function quotaGate(ledger: QuotaLedger): QuotaGate {
+  const onSlot = (task: Task, slot: WorkerSlot, gpuIndexes: readonly number[]) =>
+    taskDemand(task.spec.resources, gpuModelsOf(slot.worker.capacity.gpus, gpuIndexes));
+  return {
+    refuse(task) {
+      // Everything but the per-model GPU quotas, which need the worker (refuseOn).
+      const verdict = ledger.check(task.spec.project, taskDemand(task.spec.resources, []));
+      return verdict.ok ? null : verdict.reason;
+    },
+    refuseOn(task, slot, gpuIndexes) {
+      const verdict = ledger.check(task.spec.project, onSlot(task, slot, gpuIndexes));
+      return verdict.ok ? null : verdict.reason;
+    },
+    placed(task, slot, gpuIndexes) {
+      const demand = onSlot(task, slot, gpuIndexes);
+      const verdict = ledger.check(task.spec.project, demand);
+      ledger.add(task.spec.project, demand);
+      return verdict.ok && verdict.borrowing;
+    },
+  };
+}

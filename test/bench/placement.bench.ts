@@ -8,7 +8,13 @@
 // split into tasks that were placed ("decisions") and tasks looked at but left waiting. The per-pass
 // setup (planDispatch's filter of open workers, before the first pull) is reported separately.
 import { hrtime } from "node:process";
-import { DEFAULT_DEADLINE_CANDIDATES, DEFAULT_MAX_CANDIDATES, planDispatch } from "../../src/core/dispatch-plan.js";
+import { DEFAULT_DEADLINE_CANDIDATES, DEFAULT_MAX_CANDIDATES, planDispatch, type QuotaGate } from "../../src/core/dispatch-plan.js";
+import { MultifactorQueue } from "../../src/core/fairshare/multifactor-queue.js";
+import { QuotaLedger } from "../../src/core/fairshare/quota-ledger.js";
+import { quotaGate } from "../../src/core/fairshare/quota-gate.js";
+import { runningUsage } from "../../src/core/fairshare/running-usage.js";
+import { DEFAULT_MULTIFACTOR_WEIGHTS } from "../../src/core/fairshare/types.js";
+import type { TaskQueue } from "../../src/core/task-queue.js";
 import { priorityOrdering } from "../../src/core/ordering.js";
 import { PendingQueue } from "../../src/core/pending-queue.js";
 import { RoundRobinPlacement } from "../../src/core/placement.js";
@@ -71,7 +77,20 @@ function prefill(rng: Rng, slots: WorkerSlot[], running: Running[]): void {
   }
 }
 
-export function runPlacement(workersCount: number, queueSize: number, maxCandidates: number, seed: number, maxPasses = 10_000): RunStats {
+/** Projects (issue 15): tasks spread over `projects` projects under the multifactor ordering, with per-project quotas when `quotas`. */
+export interface ProjectsMode {
+  projects: number;
+  quotas: boolean;
+}
+
+export function runPlacement(
+  workersCount: number,
+  queueSize: number,
+  maxCandidates: number,
+  seed: number,
+  maxPasses = 10_000,
+  mode: ProjectsMode | null = null,
+): RunStats {
   const rng = mulberry32(seed);
   let nowMs = T0;
   const slots = makeWorkers(rng, workersCount, nowMs).map(newWorkerSlot);
@@ -104,8 +123,29 @@ export function runPlacement(workersCount: number, queueSize: number, maxCandida
 
   const running: Running[] = [];
   prefill(rng, slots, running);
-  const queue = new PendingQueue(priorityOrdering);
-  for (const t of makeTasks(rng, queueSize, nowMs)) queue.push(t);
+  // Fair-share factors spread over (0, 1] as a mixed history of usage would leave them.
+  const factors = new Map<string, number>();
+  const queue: TaskQueue = mode
+    ? new MultifactorQueue({
+        weights: { ...DEFAULT_MULTIFACTOR_WEIGHTS, size: 0 },
+        maxAgeMs: 7 * 24 * 3_600_000,
+        fairShareOf: (project) => factors.get(project) ?? 1,
+        now: () => nowMs,
+      })
+    : new PendingQueue(priorityOrdering);
+  for (const [i, t] of makeTasks(rng, queueSize, nowMs).entries()) {
+    if (mode) {
+      const project = `project-${i % mode.projects}`;
+      t.spec = { ...t.spec, project };
+      if (!factors.has(project)) factors.set(project, 0.05 + 0.95 * rng());
+    }
+    queue.push(t);
+  }
+  // Quotas: each project may hold twice its even split of the fleet's cores, borrowing without limit.
+  const totalCores = slots.reduce((sum, s) => sum + s.worker.capacity.cpuMillis / 1000, 0);
+  const quotas = mode?.quotas
+    ? [...factors.keys()].map((project) => ({ project, nominal: { cpu: (2 * totalCores) / mode.projects }, borrowingLimit: {}, lendingLimit: {} }))
+    : [];
 
   const stats: RunStats = {
     workers: workersCount,
@@ -154,7 +194,14 @@ export function runPlacement(workersCount: number, queueSize: number, maxCandida
     sampleNs.length = 0;
     firstPullAt = 0n;
     const started = hrtime.bigint();
-    const plan = planDispatch(timed(queue.inOrder()), slots, rts, { nowMs, maxScan: 10_000, maxCandidates, newAttemptId: () => `a-${++attemptSeq}` });
+    let quota: QuotaGate | undefined;
+    if (quotas.length > 0) {
+      // Built from what runs now, before the pass (as the master does; outside the per-task samples).
+      const ledger = new QuotaLedger(quotas, null);
+      for (const [project, amounts] of runningUsage(slots)) ledger.add(project, amounts);
+      quota = quotaGate(ledger);
+    }
+    const plan = planDispatch(timed(queue.inOrder()), slots, rts, { nowMs, maxScan: 10_000, maxCandidates, newAttemptId: () => `a-${++attemptSeq}`, quota });
     const ended = hrtime.bigint();
     stats.passes++;
     stats.passTotalNs += Number(ended - started);
@@ -240,6 +287,21 @@ export const placementBench: BenchModule = {
         repeats.map((r) => summarize(r).p99),
       );
     }
+    // Projects (issue 15): 10,000 tasks across 100 projects under multifactor, then with quotas too.
+    const projectRuns: Array<{ label: string; run: RunStats }> = [];
+    for (const mode of [
+      { projects: 100, quotas: false },
+      { projects: 100, quotas: true },
+    ]) {
+      const repeats = Array.from({ length: REPEATS }, () => runPlacement(1000, QUEUE, DEFAULT_MAX_CANDIDATES, 2000, 10_000, mode));
+      const ranked = repeats.map((r) => ({ r, p99: summarize(r).p99 })).sort((a, b) => a.p99 - b.p99);
+      const median = ranked[Math.floor(ranked.length / 2)].r;
+      p99s.set(
+        median,
+        repeats.map((r) => summarize(r).p99),
+      );
+      projectRuns.push({ label: mode.quotas ? "1,000 (100 projects, multifactor + quotas)" : "1,000 (100 projects, multifactor)", run: median });
+    }
     // Reference: no candidate cap (every feasible worker filtered and scored), fewer tasks.
     const reference: RunStats[] = [];
     for (const n of [1000, 10000]) reference.push(runPlacement(n, 2000, Infinity, 1000 + n, 3));
@@ -259,12 +321,13 @@ export const placementBench: BenchModule = {
       "fallbacks",
       "passes",
     ];
-    const rows = [...runs, ...reference].map((s) => {
+    const labels = new Map(projectRuns.map((p) => [p.run, p.label]));
+    const rows = [...runs, ...projectRuns.map((p) => p.run), ...reference].map((s) => {
       const m = summarize(s);
       const target = TARGETS[s.workers];
       const verdict = target === undefined ? "-" : `<= ${target} us: ${m.p99 <= target * 1000 ? "met" : "MISSED"}`;
       return [
-        s.workers.toLocaleString("en-US"),
+        labels.get(s) ?? s.workers.toLocaleString("en-US"),
         Number.isFinite(s.maxCandidates) ? `${s.maxCandidates} (${Math.max(s.maxCandidates, DEFAULT_DEADLINE_CANDIDATES)} with deadline)` : "none",
         `${s.decided.length.toLocaleString("en-US")}${s.unplaced ? ` (+${s.unplaced} left)` : ""}`,
         us(m.p50),
@@ -294,7 +357,10 @@ export const placementBench: BenchModule = {
         'feasibility scan, scoring and allocation; p50/p99 are over placed tasks. "waiting" = tasks looked at but not placed (no free fit). ' +
         '"pass setup" = per-pass work before the first task (collecting open workers and, from 256 of them, the per-tag and per-GPU-model rings). ' +
         '"amortized" = whole pass time (setup and waiting tasks included) / tasks looked at. "left" = tasks no worker can ever run (they stay QUEUED as unschedulable). ' +
-        "The reference rows score every feasible worker (no cap) on 2,000 tasks and at most 3 passes.",
+        "The reference rows score every feasible worker (no cap) on 2,000 tasks and at most 3 passes. " +
+        'The "100 projects" rows spread the same queue over 100 projects under the multifactor ordering (fair-share factors spread over (0, 1]; ' +
+        "a k-way merge of the projects' queues), the second one also with a quota per project (twice its even split of the fleet's cores, borrowing " +
+        "unlimited) checked for every task; the ledger of what runs is built once per pass, before the first task (in the pass setup, not in the per-task samples).",
       "",
       "Reading: the decision targets are met by the pruning described in docs/scheduling.md (rings by tag/GPU model, a cap of " +
         `${DEFAULT_MAX_CANDIDATES} candidates with a moving cursor, ${DEFAULT_DEADLINE_CANDIDATES} for a task with a deadline (~90% of this queue) from a bounded scan, a dominance memo for misses); ` +

@@ -47,6 +47,8 @@ export class FairShare {
   private readonly usage = new Map<string, { usage: number; atMs: number }>();
   private factors = new Map<string, number>();
   private lastTickMs: number;
+  private refusalLedger: QuotaLedger | null | undefined;
+  private refusalLedgerReset = false;
 
   constructor(private readonly deps: FairShareDeps) {
     this.lastTickMs = deps.clock.now();
@@ -94,7 +96,16 @@ export class FairShare {
 
   /** Why the task's project may not start it now, or null (for `taskgrid get` on a queued task). */
   refusal(task: Task): string | null {
-    const ledger = this.ledger();
+    // One ledger per turn of the event loop: ListTasks asks this for every queued task it returns.
+    this.refusalLedger ??= this.ledger();
+    if (!this.refusalLedgerReset) {
+      this.refusalLedgerReset = true;
+      setImmediate(() => {
+        this.refusalLedger = undefined;
+        this.refusalLedgerReset = false;
+      });
+    }
+    const ledger = this.refusalLedger;
     if (!ledger) return null;
     const verdict = ledger.check(task.spec.project, taskDemand(task.spec.resources, []));
     return verdict.ok ? null : verdict.reason;

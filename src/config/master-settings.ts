@@ -107,7 +107,7 @@ export const MASTER_SETTINGS = {
   leaderLeaseMs: {
     type: "number",
     above: 0,
-    default: 5000,
+    default: 4000,
     help: "several masters on one database: a leader that has not renewed its lease for this long (database clock) is replaced by a standby",
   },
   leaderOutageHoldMs: {

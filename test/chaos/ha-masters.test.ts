@@ -13,7 +13,7 @@ import type { TaskgridClient } from "../../src/client/index.js";
 
 const LIVENESS = { heartbeatIntervalMs: 300, suspectAfterMs: 2000, offlineAfterMs: 4000, livenessTickMs: 100, retryBackoffMs: 100 };
 /** The default lease: a standby leads within it (plus its poll, a tenth of it). */
-const LEADER_LEASE_MS = 5000;
+const LEADER_LEASE_MS = 4000;
 const REGISTERED = /"message":"registered"/;
 
 const ha = suite<{ cluster: ChaosCluster }>("two masters under faults");

@@ -20,7 +20,7 @@ import { priorityOrdering } from "../ordering.js";
 import { PendingQueue } from "../pending-queue.js";
 import type { TaskQueue } from "../task-queue.js";
 import type { Task } from "../types.js";
-import { priorityBreakdown } from "./multifactor.js";
+import { priorityBreakdown, priorityTotal } from "./multifactor.js";
 import type { MultifactorWeights, PriorityBreakdown } from "./types.js";
 
 export interface MultifactorQueueOptions {
@@ -115,7 +115,7 @@ export class MultifactorQueue implements TaskQueue {
     const { weights, maxAgeMs, fairShareOf } = this.options;
     const nowMs = this.options.now();
     const rank = (head: Head): void => {
-      head.total = priorityBreakdown(head.task, head.fairShare, nowMs, weights, maxAgeMs).total;
+      head.total = priorityTotal(head.task, head.fairShare, nowMs, weights, maxAgeMs);
     };
     // Moves `head` to the next task still queued in its project; false once the project is done.
     const advance = (head: Head): boolean => {

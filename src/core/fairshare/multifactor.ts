@@ -42,3 +42,14 @@ export function priorityBreakdown(task: Task, fairShare: number, nowMs: number, 
   const total = weights.queueClass * queueClass + weights.priority * priority + weights.fairShare * fairShare + weights.age * age + weights.size * size;
   return { queueClass, priority, fairShare, age, size, total };
 }
+
+/**
+ * priorityBreakdown's total alone, without its object (the dispatch pass ranks every head it
+ * yields; the breakdown is only shown on request). A factor whose weight is 0 is not computed.
+ */
+export function priorityTotal(task: Task, fairShare: number, nowMs: number, weights: MultifactorWeights, maxAgeMs: number): number {
+  let total = weights.queueClass * queueClassFactor(task) + weights.priority * priorityFactor(task) + weights.fairShare * fairShare;
+  if (weights.age !== 0) total += weights.age * ageFactor(task, nowMs, maxAgeMs);
+  if (weights.size !== 0) total += weights.size * sizeFactor(task.spec.resources);
+  return total;
+}

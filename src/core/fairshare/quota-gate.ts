@@ -10,10 +10,15 @@ import type { QuotaLedger } from "./quota-ledger.js";
 export function quotaGate(ledger: QuotaLedger): QuotaGate {
   const onSlot = (task: Task, slot: WorkerSlot, gpuIndexes: readonly number[]) =>
     taskDemand(task.spec.resources, gpuModelsOf(slot.worker.capacity.gpus, gpuIndexes));
+  // The last task refuse() admitted, with its demand and verdict: a task without GPUs is placed
+  // with exactly that demand (no models to add), so placed() need not check it again.
+  let admitted: { task: Task; demand: Record<string, number>; borrowing: boolean } | null = null;
   return {
     refuse(task) {
       // Everything but the per-model GPU quotas, which need the worker (refuseOn).
-      const verdict = ledger.check(task.spec.project, taskDemand(task.spec.resources, []));
+      const demand = taskDemand(task.spec.resources, []);
+      const verdict = ledger.check(task.spec.project, demand);
+      admitted = verdict.ok ? { task, demand, borrowing: verdict.borrowing } : null;
       return verdict.ok ? null : verdict.reason;
     },
     refuseOn(task, slot, gpuIndexes) {
@@ -21,6 +26,10 @@ export function quotaGate(ledger: QuotaLedger): QuotaGate {
       return verdict.ok ? null : verdict.reason;
     },
     placed(task, slot, gpuIndexes) {
+      if (gpuIndexes.length === 0 && admitted?.task === task) {
+        ledger.add(task.spec.project, admitted.demand);
+        return admitted.borrowing;
+      }
       const demand = onSlot(task, slot, gpuIndexes);
       const verdict = ledger.check(task.spec.project, demand);
       ledger.add(task.spec.project, demand);

@@ -1,5 +1,5 @@
 // Domain values -> proto messages for responses, watch events and agent assignments.
-import type { PriorityBreakdown } from "../../src/core/fairshare/types.js";
+import type { MultifactorWeights, PriorityBreakdown } from "../../src/core/fairshare/types.js";
 import type { Attempt, PlacementDecision, ScoreBreakdown, Task, TaskEvent, TaskResult, TaskSpec, Worker } from "../../src/core/types.js";
 import type { WorkerSlot } from "../../src/core/worker-slot.js";
 import type * as pb from "../../src/gen/taskgrid/v1/task.js";
@@ -60,8 +60,30 @@ export function attemptToProto(a: Attempt): pb.Attempt {
   };
 }
 
+function priorityToProto(p: PriorityBreakdown & { weights?: MultifactorWeights }): pb.PriorityBreakdown {
+  const w = p.weights;
+  return {
+    queueClass: p.queueClass,
+    priority: p.priority,
+    fairShare: p.fairShare,
+    age: p.age,
+    size: p.size,
+    total: p.total,
+    weightQueueClass: w?.queueClass ?? 0,
+    weightPriority: w?.priority ?? 0,
+    weightFairShare: w?.fairShare ?? 0,
+    weightAge: w?.age ?? 0,
+    weightSize: w?.size ?? 0,
+  };
+}
+
 /** `priority`: the multifactor breakdown of a QUEUED task (the leader under that ordering), else null. */
-export function taskToProto(task: Task, attempts: Attempt[] = [], pendingReason = "", priority: PriorityBreakdown | null = null): pb.Task {
+export function taskToProto(
+  task: Task,
+  attempts: Attempt[] = [],
+  pendingReason = "",
+  priority: (PriorityBreakdown & { weights?: MultifactorWeights }) | null = null,
+): pb.Task {
   return {
     id: task.id,
     spec: specToProto(task.spec),
@@ -78,7 +100,7 @@ export function taskToProto(task: Task, attempts: Attempt[] = [], pendingReason 
     retriesUsed: task.retriesUsed,
     requeues: task.requeues,
     notBefore: task.state === "QUEUED" ? date(task.notBeforeMs) : undefined,
-    priority: task.state === "QUEUED" && priority ? { ...priority } : undefined,
+    priority: task.state === "QUEUED" && priority ? priorityToProto(priority) : undefined,
   };
 }
 

@@ -154,8 +154,9 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
       return { token: tokenToProto(record) };
     }),
     setQuota: u("SetQuota", async (req, { caller }) => {
-      leading(office);
+      const term = leading(office);
       const stored = await deps.quotas.set(quotaFromProto(req.quota, caller.actor || "anonymous", deps.now()));
+      term.dispatcher.kick(); // a raised quota places waiting work now, not at the next safety pass
       log.info("quota set", { project: stored.project, nominal: stored.nominal, shares: stored.shares, by: caller.actor || "anonymous" });
       return { quota: quotaToProto(stored) };
     }),
@@ -166,6 +167,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
         quotas: set.quotas.map((q) => ({ quota: quotaToProto(q), used: { ...(used.get(q.project) ?? {}) } })),
         defaultQuota: defaultQuotaToProto(set.defaultQuota),
         provider: deps.quotas.name,
+        providerError: deps.quotas.lastError,
       };
     }),
     deleteQuota: u("DeleteQuota", async (req, { caller }) => {
@@ -173,6 +175,7 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
       if (!req.project) throw new InvalidArgumentError("project", "is required");
       noNul("project", req.project);
       if (!(await deps.quotas.remove(req.project))) throw new NotFoundError("quota", req.project);
+      office.term()?.dispatcher.kick();
       log.info("quota removed", { project: req.project, by: caller.actor || "anonymous" });
       return {};
     }),

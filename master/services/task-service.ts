@@ -69,7 +69,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
   /** The multifactor breakdown of a queued task (the leader under that ordering; null otherwise). */
   const priorityOf = (task: Task) => {
     const queue = office.term()?.state.queue;
-    return queue instanceof MultifactorQueue && queue.has(task.id) ? queue.breakdownOf(task) : null;
+    return queue instanceof MultifactorQueue && queue.has(task.id) ? { ...queue.breakdownOf(task), weights: queue.weights } : null;
   };
   const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), pendingReason(task), priorityOf(task));
 

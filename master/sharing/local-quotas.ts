@@ -8,6 +8,8 @@ import type { QuotaProvider, QuotaSet } from "./quota-provider.js";
 
 export class LocalQuotas implements QuotaProvider {
   readonly name = "local";
+  /** The database is the source: a failed read leaves the last quotas and is retried (logged). */
+  readonly lastError = "";
   private quotaSet: QuotaSet;
   private timer: NodeJS.Timeout | undefined;
 

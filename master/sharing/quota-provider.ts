@@ -24,6 +24,8 @@ export interface QuotaProvider {
   remove(project: string): Promise<boolean>;
   start(): Promise<void>;
   stop(): void;
+  /** Why the source's current content is not in use (the last good quotas are); "" when it is. */
+  readonly lastError: string;
 }
 
 /** Whether any project is limited at all: with no quota anywhere, the dispatcher skips quotas entirely. */

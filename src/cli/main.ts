@@ -11,6 +11,8 @@ import { clientErrorHint, clientErrorText } from "./error-text.js";
 import { getCommand } from "./commands/get.js";
 import { lsCommand } from "./commands/ls.js";
 import { masterCommand } from "./commands/master.js";
+import { quotaCommand } from "./commands/quota.js";
+import { sharesCommand } from "./commands/shares.js";
 import { simCommand } from "./commands/sim.js";
 import { submitCommand } from "./commands/submit.js";
 import { tokenCommand } from "./commands/token.js";
@@ -36,6 +38,8 @@ export const COMMANDS: readonly Command[] = [
   infoCommand,
   topCommand,
   tokenCommand,
+  quotaCommand,
+  sharesCommand,
   simCommand,
   tuneCommand,
 ];

@@ -17,6 +17,7 @@ import {
   stateName,
   truncate,
 } from "./format.js";
+import { formatPriority } from "./render-sharing.js";
 
 const TERMINAL = new Set([TaskState.TASK_STATE_SUCCEEDED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED]);
 
@@ -63,6 +64,8 @@ function attemptLine(a: Attempt, last: boolean): string {
   if (a.startedAt) parts.push(`started ${formatTime(a.startedAt)}`);
   if (a.finishedAt) parts.push(`finished ${formatTime(a.finishedAt)}`);
   parts.push(a.result && a.finishedAt ? formatResult(a.result) : "in progress");
+  // On other projects' idle nominal quota: reclaimable once preemption exists.
+  if (a.borrowed) parts.push("borrowed quota");
   return parts.join("  ") + (last ? "" : followedBy(a));
 }
 
@@ -102,6 +105,8 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
     ["Task", task.id],
     ["State", stateName(task.state) + progress],
     ["Pending", task.pendingReason],
+    // Why it waits, or why it goes first: the multifactor priority of a queued task (higher goes first).
+    ["Priority", task.priority && task.state === TaskState.TASK_STATE_QUEUED ? `${formatPriority(task.priority)} (highest first)` : undefined],
     ["Name", spec?.name],
     ["Project", spec?.project],
     ["Labels", labels],

@@ -14,9 +14,12 @@ import {
   CreateTokenRequest,
   GetSchedulerInfoRequest,
   ListTokensRequest,
+  ProjectQuota,
   type ApiToken,
   type CreateTokenResponse,
   type GetSchedulerInfoResponse,
+  type GetSharesResponse,
+  type ListQuotasResponse,
   type WhoAmIResponse,
   type Worker,
 } from "../gen/taskgrid/v1/admin_service.js";
@@ -121,6 +124,17 @@ export interface TaskgridClient {
   revokeToken(tokenId: string): Promise<ApiToken>;
   /** Who the caller is: whether the master checks tokens, and the caller's token. */
   whoAmI(): Promise<WhoAmIResponse>;
+  /**
+   * Sets a project's quota and shares, replacing the previous ones (admin only; the leader). Returns
+   * the quota as stored (keys lower-cased, shares 1 when left out).
+   */
+  setQuota(quota: Partial<ProjectQuota>): Promise<ProjectQuota>;
+  /** Every project's quota with what it uses now, the default quota and where quotas come from. */
+  listQuotas(): Promise<ListQuotasResponse>;
+  /** Removes a project's quota (admin only): it falls back to the default quota and 1 share. NOT_FOUND when it has none. */
+  deleteQuota(project: string): Promise<void>;
+  /** Fair share per project (like Slurm's sshare): shares, decayed usage, factor, running and queued (the leader). */
+  getShares(): Promise<GetSharesResponse>;
   /** Closes the channel to every master; pending calls fail with CANCELLED/UNAVAILABLE. */
   close(): void;
 }
@@ -301,6 +315,18 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
     },
     whoAmI() {
       return unary(admin.whoAmI, {});
+    },
+    async setQuota(quota) {
+      return required((await unary(admin.setQuota, { quota: ProjectQuota.fromPartial(quota) })).quota, "quota");
+    },
+    listQuotas() {
+      return unary(admin.listQuotas, {});
+    },
+    async deleteQuota(project) {
+      await unary(admin.deleteQuota, { project });
+    },
+    getShares() {
+      return unary(admin.getShares, {});
     },
     close() {
       router.close();

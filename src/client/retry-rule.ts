@@ -16,6 +16,8 @@ const READ_METHODS: ReadonlySet<string> = new Set([
   "WhoAmI",
   "ListTokens",
   "WatchTasks",
+  "ListQuotas",
+  "GetShares",
 ]);
 
 /**

@@ -72,7 +72,7 @@ test("taskgrid top --once (the real bin, piped): one plain frame with the header
   const frame = r.stdout;
   assert.not.match(frame, /\x1b/, "no terminal codes in --once");
   assert.match(frame, new RegExp(`^taskgrid top: master ${tm.address.replace(/\./g, "\\.")} at \\d\\d:\\d\\d:\\d\\d\n`));
-  assert.match(frame, /^Scheduler: {2}rts placement, priority ordering, weights \S+/m);
+  assert.match(frame, /^Scheduler: {2}rts placement, multifactor ordering, weights \S+/m);
   assert.match(frame, /^Tasks: {6}QUEUED 1 {2}ASSIGNED 0 {2}RUNNING 1 {2}PAUSED 0$/m);
   assert.match(frame, /^Queues: {5}LIVE\/HIGH 1$/m);
   assert.match(frame, /^Decisions: {2}[1-9]\d* \(.*\) {2}fallbacks \d+ \(\d+(\.\d)?%\).*deadline misses 0$/m);

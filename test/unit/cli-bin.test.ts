@@ -39,7 +39,25 @@ async function closedPort(): Promise<number> {
 test("taskgrid --help lists every verb", async () => {
   const r = await runBin(["--help"]);
   assert.is(r.code, 0, r.stderr);
-  for (const verb of ["dev", "master", "agent", "submit", "get", "ls", "watch", "cancel", "pause", "resume", "workers", "info", "drain", "undrain"]) {
+  for (const verb of [
+    "dev",
+    "master",
+    "agent",
+    "submit",
+    "get",
+    "ls",
+    "watch",
+    "cancel",
+    "pause",
+    "resume",
+    "workers",
+    "info",
+    "drain",
+    "undrain",
+    "token",
+    "quota",
+    "shares",
+  ]) {
     assert.match(r.stdout, new RegExp(`^  ${verb} `, "m"));
   }
 });

@@ -191,9 +191,22 @@ test("an unusable TLS file is reported under its flag's name", () => {
 test("every client verb and the agent take --token and the TLS flags; dev does not", async () => {
   for (const flag of Object.keys(AUTH_CLIENT_FLAGS)) assert.ok(flag in CLIENT_FLAGS, flag);
   const { COMMANDS } = await import("../../src/cli/main.js");
-  for (const verb of ["submit", "get", "ls", "watch", "cancel", "pause", "resume", "workers", "drain", "undrain", "info", "top"]) {
+  for (const verb of ["submit", "get", "ls", "watch", "cancel", "pause", "resume", "workers", "drain", "undrain", "info", "top", "shares"]) {
     const cmd = COMMANDS.find((c) => c.name === verb)!;
     for (const flag of ["token", "tls-ca", "tls-cert", "tls-key"]) assert.ok(flag in cmd.flags, `${verb} --${flag}`);
+  }
+  // Verbs with subcommands: each subcommand takes them.
+  const { TOKEN_SUBCOMMANDS } = await import("../../src/cli/commands/token.js");
+  const { QUOTA_SUBCOMMANDS } = await import("../../src/cli/commands/quota.js");
+  for (const [verb, subs] of [
+    ["token", TOKEN_SUBCOMMANDS],
+    ["quota", QUOTA_SUBCOMMANDS],
+  ] as const) {
+    assert.ok(
+      COMMANDS.some((c) => c.name === verb),
+      verb,
+    );
+    for (const sub of subs) for (const flag of ["token", "tls-ca", "tls-cert", "tls-key"]) assert.ok(flag in sub.flags, `${verb} ${sub.name} --${flag}`);
   }
   const args = parseCommandArgs(agentCommand, ["--master", "h:1", "--token", TOKEN, "--tls-ca", "ca.pem"]);
   assert.is(args.flags.token, TOKEN);

@@ -197,7 +197,7 @@ test("breakdownOf gives the factors, and the totals the pass ranked heads by", (
   assert.is(batch.priority, 0);
   assert.is(q.breakdownOf(tasks[3]).age, 0);
   assert.is(q.breakdownOf(tasks[2]).queueClass, 0.5);
-  assert.is(live.total, 10_000 + 1_000 + 25 + (10 * 3) / 7 + live.size);
+  assert.is(live.total, 10_000 + 1_000 + 25 + (10 * 3) / 7 + DEFAULT_MULTIFACTOR_WEIGHTS.size * live.size);
 });
 
 test("size, has, remove, push twice; empty projects leave no trace", () => {

@@ -95,6 +95,11 @@ export class MultifactorQueue implements TaskQueue {
     return true;
   }
 
+  /** The weights the queue ranks by. */
+  get weights(): MultifactorWeights {
+    return this.options.weights;
+  }
+
   /** The priority of a queued task as it would be ranked now: why it waits, or why it went first. */
   breakdownOf(task: Task): PriorityBreakdown {
     const { weights, maxAgeMs, fairShareOf, now } = this.options;

@@ -63,9 +63,11 @@ export interface MultifactorWeights {
 
 /**
  * Defaults: class and priority dominate as today (a LIVE task still goes before any BATCH task),
- * fair share orders projects within the same class and priority, age breaks the rest.
+ * fair share orders projects within the same class and priority, age breaks the rest. Size is off
+ * (0): with one project the order is then exactly priority-FIFO (the master's priorityWeight*
+ * settings default to these).
  */
-export const DEFAULT_MULTIFACTOR_WEIGHTS: MultifactorWeights = { queueClass: 10_000, priority: 1_000, fairShare: 100, age: 10, size: 1 };
+export const DEFAULT_MULTIFACTOR_WEIGHTS: MultifactorWeights = { queueClass: 10_000, priority: 1_000, fairShare: 100, age: 10, size: 0 };
 
 /** Each factor of one task's multifactor priority, kept for `taskgrid get`. */
 export interface PriorityBreakdown {

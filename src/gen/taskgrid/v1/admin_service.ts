@@ -431,6 +431,8 @@ export interface ListQuotasResponse {
     | undefined;
   /** Where quotas come from: "local" (the database; quota set/rm) or "file:<path>" (read only here). */
   provider: string;
+  /** Why the quota file's current content is not in use (the last good quotas are); empty when it is. */
+  providerError: string;
 }
 
 export interface DeleteQuotaRequest {
@@ -4840,7 +4842,7 @@ export const ProjectQuotaUsage_UsedEntry: MessageFns<ProjectQuotaUsage_UsedEntry
 };
 
 function createBaseListQuotasResponse(): ListQuotasResponse {
-  return { quotas: [], defaultQuota: undefined, provider: "" };
+  return { quotas: [], defaultQuota: undefined, provider: "", providerError: "" };
 }
 
 export const ListQuotasResponse: MessageFns<ListQuotasResponse> = {
@@ -4853,6 +4855,9 @@ export const ListQuotasResponse: MessageFns<ListQuotasResponse> = {
     }
     if (message.provider !== "") {
       writer.uint32(26).string(message.provider);
+    }
+    if (message.providerError !== "") {
+      writer.uint32(34).string(message.providerError);
     }
     return writer;
   },
@@ -4894,6 +4899,14 @@ export const ListQuotasResponse: MessageFns<ListQuotasResponse> = {
             message.provider = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.providerError = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4917,6 +4930,11 @@ export const ListQuotasResponse: MessageFns<ListQuotasResponse> = {
         ? ProjectQuota.fromJSON(object.default_quota)
         : undefined,
       provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      providerError: isSet(object.providerError)
+        ? globalThis.String(object.providerError)
+        : isSet(object.provider_error)
+        ? globalThis.String(object.provider_error)
+        : "",
     };
   },
 
@@ -4931,6 +4949,9 @@ export const ListQuotasResponse: MessageFns<ListQuotasResponse> = {
     if (message.provider !== "") {
       obj.provider = message.provider;
     }
+    if (message.providerError !== "") {
+      obj.providerError = message.providerError;
+    }
     return obj;
   },
 
@@ -4944,6 +4965,7 @@ export const ListQuotasResponse: MessageFns<ListQuotasResponse> = {
       ? ProjectQuota.fromPartial(object.defaultQuota)
       : undefined;
     message.provider = object.provider ?? "";
+    message.providerError = object.providerError ?? "";
     return message;
   },
 };

@@ -251,6 +251,12 @@ export interface PriorityBreakdown {
   age: number;
   size: number;
   total: number;
+  /** The master's weight of each factor: total = sum of weight x factor. */
+  weightQueueClass: number;
+  weightPriority: number;
+  weightFairShare: number;
+  weightAge: number;
+  weightSize: number;
 }
 
 /** A change to a task, as streamed by WatchTasks. */
@@ -2095,7 +2101,19 @@ export const Task: MessageFns<Task> = {
 };
 
 function createBasePriorityBreakdown(): PriorityBreakdown {
-  return { queueClass: 0, priority: 0, fairShare: 0, age: 0, size: 0, total: 0 };
+  return {
+    queueClass: 0,
+    priority: 0,
+    fairShare: 0,
+    age: 0,
+    size: 0,
+    total: 0,
+    weightQueueClass: 0,
+    weightPriority: 0,
+    weightFairShare: 0,
+    weightAge: 0,
+    weightSize: 0,
+  };
 }
 
 export const PriorityBreakdown: MessageFns<PriorityBreakdown> = {
@@ -2117,6 +2135,21 @@ export const PriorityBreakdown: MessageFns<PriorityBreakdown> = {
     }
     if (message.total !== 0) {
       writer.uint32(49).double(message.total);
+    }
+    if (message.weightQueueClass !== 0) {
+      writer.uint32(57).double(message.weightQueueClass);
+    }
+    if (message.weightPriority !== 0) {
+      writer.uint32(65).double(message.weightPriority);
+    }
+    if (message.weightFairShare !== 0) {
+      writer.uint32(73).double(message.weightFairShare);
+    }
+    if (message.weightAge !== 0) {
+      writer.uint32(81).double(message.weightAge);
+    }
+    if (message.weightSize !== 0) {
+      writer.uint32(89).double(message.weightSize);
     }
     return writer;
   },
@@ -2182,6 +2215,46 @@ export const PriorityBreakdown: MessageFns<PriorityBreakdown> = {
             message.total = reader.double();
             continue;
           }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.weightQueueClass = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.weightPriority = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.weightFairShare = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.weightAge = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.weightSize = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2210,6 +2283,31 @@ export const PriorityBreakdown: MessageFns<PriorityBreakdown> = {
       age: isSet(object.age) ? globalThis.Number(object.age) : 0,
       size: isSet(object.size) ? globalThis.Number(object.size) : 0,
       total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      weightQueueClass: isSet(object.weightQueueClass)
+        ? globalThis.Number(object.weightQueueClass)
+        : isSet(object.weight_queue_class)
+        ? globalThis.Number(object.weight_queue_class)
+        : 0,
+      weightPriority: isSet(object.weightPriority)
+        ? globalThis.Number(object.weightPriority)
+        : isSet(object.weight_priority)
+        ? globalThis.Number(object.weight_priority)
+        : 0,
+      weightFairShare: isSet(object.weightFairShare)
+        ? globalThis.Number(object.weightFairShare)
+        : isSet(object.weight_fair_share)
+        ? globalThis.Number(object.weight_fair_share)
+        : 0,
+      weightAge: isSet(object.weightAge)
+        ? globalThis.Number(object.weightAge)
+        : isSet(object.weight_age)
+        ? globalThis.Number(object.weight_age)
+        : 0,
+      weightSize: isSet(object.weightSize)
+        ? globalThis.Number(object.weightSize)
+        : isSet(object.weight_size)
+        ? globalThis.Number(object.weight_size)
+        : 0,
     };
   },
 
@@ -2233,6 +2331,21 @@ export const PriorityBreakdown: MessageFns<PriorityBreakdown> = {
     if (message.total !== 0) {
       obj.total = floatToJson(message.total);
     }
+    if (message.weightQueueClass !== 0) {
+      obj.weightQueueClass = floatToJson(message.weightQueueClass);
+    }
+    if (message.weightPriority !== 0) {
+      obj.weightPriority = floatToJson(message.weightPriority);
+    }
+    if (message.weightFairShare !== 0) {
+      obj.weightFairShare = floatToJson(message.weightFairShare);
+    }
+    if (message.weightAge !== 0) {
+      obj.weightAge = floatToJson(message.weightAge);
+    }
+    if (message.weightSize !== 0) {
+      obj.weightSize = floatToJson(message.weightSize);
+    }
     return obj;
   },
 
@@ -2247,6 +2360,11 @@ export const PriorityBreakdown: MessageFns<PriorityBreakdown> = {
     message.age = object.age ?? 0;
     message.size = object.size ?? 0;
     message.total = object.total ?? 0;
+    message.weightQueueClass = object.weightQueueClass ?? 0;
+    message.weightPriority = object.weightPriority ?? 0;
+    message.weightFairShare = object.weightFairShare ?? 0;
+    message.weightAge = object.weightAge ?? 0;
+    message.weightSize = object.weightSize ?? 0;
     return message;
   },
 };

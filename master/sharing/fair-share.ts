@@ -6,8 +6,7 @@
 // billing rate of what it holds now (Slurm's TRES billing), decayed with the half-life, and the
 // row is written (with the leader's other writes, fenced). A new leader starts from the rows,
 // decayed to now; the time with no leader is not charged (nothing it ran is known for sure).
-import { accrueUsage, billingRate, decayUsage } from "../../src/core/fairshare/decay.js";
-import { fairShareFactors } from "../../src/core/fairshare/factor.js";
+import { UsageBook } from "../../src/core/fairshare/usage-book.js";
 import { QuotaLedger } from "../../src/core/fairshare/quota-ledger.js";
 import { quotaGate } from "../../src/core/fairshare/quota-gate.js";
 import { runningUsage } from "../../src/core/fairshare/running-usage.js";
@@ -44,48 +43,30 @@ export interface FairShareDeps {
 }
 
 export class FairShare {
-  private readonly usage = new Map<string, { usage: number; atMs: number }>();
-  private factors = new Map<string, number>();
-  private lastTickMs: number;
+  private readonly book: UsageBook;
   private refusalLedger: QuotaLedger | null | undefined;
   private refusalLedgerReset = false;
 
   constructor(private readonly deps: FairShareDeps) {
-    this.lastTickMs = deps.clock.now();
+    this.book = new UsageBook(deps.config.halfLifeMs, deps.config.billing, deps.clock.now());
   }
 
   /** Usage as last written (a previous term's), decayed to now. */
   async load(): Promise<void> {
-    const now = this.deps.clock.now();
-    for (const row of await this.deps.store.loadUsage()) {
-      this.usage.set(row.project, { usage: decayUsage(row.usage, row.atMs, now, this.deps.config.halfLifeMs), atMs: now });
-    }
-    this.lastTickMs = now;
-    this.recomputeFactors();
+    this.book.load(await this.deps.store.loadUsage(), this.deps.clock.now());
+    this.book.setShares(sharesOf(this.deps.provider.current()));
   }
 
   /** The project's fair-share factor F in (0, 1] as of the last tick (1 for a project never seen). */
   factorOf(project: string): number {
-    return this.factors.get(project) ?? 1;
+    return this.book.factorOf(project);
   }
 
-  /** Charge usage since the last tick, recompute the factors, write the usage rows. */
+  /** Charge usage since the last tick, recompute the factors (with the shares as they are now), write the usage rows. */
   async tick(): Promise<void> {
-    const { config, clock } = this.deps;
-    const now = clock.now();
-    const running = runningUsage(this.deps.state.slots.values());
-    const writes: StoreWrite[] = [];
-    for (const project of new Set([...this.usage.keys(), ...running.keys()])) {
-      const held = running.get(project);
-      const before = this.usage.get(project)?.usage ?? 0;
-      const rate = held ? billingRate(held, config.billing) : 0;
-      const usage = accrueUsage(before, this.lastTickMs, now, rate, config.halfLifeMs);
-      this.usage.set(project, { usage, atMs: now });
-      writes.push({ kind: "upsert_project_usage", usage: { project, usage, atMs: now } });
-    }
-    this.lastTickMs = now;
-    this.recomputeFactors();
-    await this.deps.store.write(writes);
+    this.book.setShares(sharesOf(this.deps.provider.current()));
+    const charged = this.book.charge(this.deps.clock.now(), runningUsage(this.deps.state.slots.values()));
+    await this.deps.store.write(charged.map((usage): StoreWrite => ({ kind: "upsert_project_usage", usage })));
   }
 
   /** The quota gate of a dispatch pass over what every project runs now; undefined when no project is limited. */
@@ -123,12 +104,12 @@ export class FairShare {
     const used = this.used();
     const queued = new Map<string, number>();
     for (const task of this.deps.state.queue.inOrder()) queued.set(task.spec.project, (queued.get(task.spec.project) ?? 0) + 1);
-    const projects = [...new Set([...shares.keys(), ...this.usage.keys(), ...used.keys(), ...queued.keys()])].sort();
+    const projects = [...new Set([...shares.keys(), ...this.book.projects(), ...used.keys(), ...queued.keys()])].sort();
     const totalShares = projects.reduce((sum, p) => sum + (shares.get(p) ?? 1), 0);
-    const totalUsage = projects.reduce((sum, p) => sum + (this.usage.get(p)?.usage ?? 0), 0);
+    const totalUsage = projects.reduce((sum, p) => sum + this.book.usageOf(p), 0);
     return projects.map((project) => {
       const s = shares.get(project) ?? 1;
-      const u = this.usage.get(project)?.usage ?? 0;
+      const u = this.book.usageOf(project);
       return {
         project,
         shares: s,
@@ -149,13 +130,5 @@ export class FairShare {
     const ledger = new QuotaLedger(set.quotas, set.defaultQuota);
     for (const [project, amounts] of this.used()) ledger.add(project, amounts);
     return ledger;
-  }
-
-  /** Over the projects with usage or shares of their own (a project that appears later gets F from the next tick). */
-  private recomputeFactors(): void {
-    const shares = sharesOf(this.deps.provider.current());
-    const projects = new Set([...this.usage.keys(), ...shares.keys()]);
-    const usage = new Map([...this.usage].map(([p, u]) => [p, u.usage]));
-    this.factors = fairShareFactors(projects, usage, shares);
   }
 }

@@ -31,7 +31,7 @@ export function buildSlot(w: SimWorkerSpec): WorkerSlot {
 export function buildTask(t: SimTaskSpec, slaMultiplier: number): Task {
   const spec: TaskSpec = {
     name: t.id,
-    project: "sim",
+    project: t.project ?? "sim",
     labels: {},
     queueClass: "DEFAULT",
     priority: "NORMAL",

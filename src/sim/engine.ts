@@ -3,9 +3,10 @@
 // task arrivals and attempt completions; after all events at one instant, one dispatch pass runs
 // (planDispatch with the configured ordering and placement), like the master's kick. Telemetry is
 // synthesised from the simulated load; finished attempts feed the RTS learning tables.
+// Sharing (issue 15, sharing.ts): the `multifactor` ordering, per-project quotas and per-project
+// metrics; a one-project run under `priority` or `fifo` takes none of those paths.
 import { planDispatch, DEFAULT_MAX_CANDIDATES } from "../core/dispatch-plan.js";
-import { orderingByName } from "../core/ordering.js";
-import { PendingQueue } from "../core/pending-queue.js";
+import { createTaskQueue, type TaskQueue } from "../core/task-queue.js";
 import { RoundRobinPlacement, type PlacementStrategy } from "../core/placement.js";
 import { mulberry32 } from "../core/random.js";
 import { RtsPlacement } from "../core/rts/rts-placement.js";
@@ -16,13 +17,17 @@ import { buildSlot, buildTask, checkSlot } from "./build.js";
 import { EventHeap } from "./event-heap.js";
 import { RtsFeedback as SimLearning } from "../core/rts/feedback.js";
 import { computeMetrics, type RunMetrics, type TaskOutcome } from "./metrics.js";
+import type { SharingOptions } from "./fair-share.js";
+import { SimSharing, type OrderingName, type SharingResult } from "./sharing.js";
 import type { SimTaskSpec, Workload } from "./types.js";
 
 export type PlacementName = "rts" | "round_robin";
 
 export interface SimOptions {
   placement: PlacementName;
-  ordering?: "priority" | "fifo";
+  ordering?: OrderingName;
+  /** Fair share (half-life, usage tick, weights, shares) and quotas; the master's defaults when absent. */
+  sharing?: SharingOptions;
   weights?: Weights;
   seed: number;
   slaMultiplier?: number;
@@ -50,6 +55,10 @@ export interface SimResult {
   placement: PlacementName;
   seed: number;
   metrics: RunMetrics;
+  /** Per-project metrics and Jain's index; null for a one-project run without multifactor or quotas. */
+  sharing: SharingResult | null;
+  /** Every task's outcome, in workload order (start times per project, for charts). */
+  outcomes: readonly TaskOutcome[];
   /** Wall-clock ms the simulation took (not part of the deterministic output). */
   wallMs: number;
 }
@@ -73,6 +82,7 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
     runMs: 0,
     succeeded: false,
     attempts: 0,
+    project: tasks[i].spec.project,
   }));
   const learning = new SimLearning();
   const fallback = new RoundRobinPlacement();
@@ -88,7 +98,14 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
           fallback,
         })
       : fallback;
-  const queue = new PendingQueue(orderingByName(options.ordering ?? "priority"));
+  const ordering = options.ordering ?? "priority";
+  const needsSharing = SimSharing.needed(
+    ordering,
+    options.sharing,
+    specs.map((t) => t.project),
+  );
+  const sharing = needsSharing ? new SimSharing(options.sharing ?? {}) : null;
+  const queue: TaskQueue = sharing ? sharing.queue(ordering) : createTaskQueue(ordering);
   const heap = new EventHeap();
   specs.forEach((t, i) => heap.push(t.submitMs, 0, i));
   const running: (Running | null)[] = [];
@@ -120,10 +137,12 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
       newAttemptId: () => `a${++attemptSeq}`,
       maxCandidates: options.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       deadlineCandidates: options.deadlineCandidates,
+      quota: sharing?.gate(slots),
     });
     for (const a of plan.assignments) {
       const i = taskIndex.get(a.task.id)!;
       queue.remove(a.task.id);
+      sharing?.started(a.task, a.borrowed);
       decisions++;
       if (a.decision.strategy !== "rts" && options.placement === "rts") fallbacks++;
       const spec = specs[i];
@@ -161,6 +180,7 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
     ioLoad.set(r.slot, Math.max(0, ioLoad.get(r.slot)! - spec.ioIntensity));
     refreshTelemetry(r.slot, nowMs);
     busyCoreMs += (spec.cpuMillis / 1000) * r.durationMs;
+    sharing?.ended(task, r.durationMs);
     const result: TaskResult = {
       outcome: r.failed ? "FAILED" : "SUCCEEDED",
       exitCode: r.failed ? 1 : 0,
@@ -176,6 +196,7 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
     if (r.failed && task.attemptCount <= spec.maxRetries) {
       task.state = "QUEUED";
       queue.push(task);
+      sharing?.queued(task);
       return;
     }
     task.state = r.failed ? "FAILED" : "SUCCEEDED";
@@ -189,10 +210,13 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
     const first = heap.pop();
     if (first === undefined) break;
     const nowMs = first.atMs;
+    sharing?.beforeInstant(nowMs, slots);
     let e: typeof first | undefined = first;
     while (e !== undefined) {
-      if (e.type === 0) queue.push(tasks[e.index]);
-      else complete(e.index, nowMs);
+      if (e.type === 0) {
+        queue.push(tasks[e.index]);
+        sharing?.queued(tasks[e.index]);
+      } else complete(e.index, nowMs);
       const next = heap.peek();
       e = next !== undefined && next.atMs === nowMs ? heap.pop() : undefined;
     }
@@ -201,5 +225,13 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
 
   const capacityCores = workload.workers.reduce((s, w) => s + w.cpuMillis / 1000, 0);
   const metrics = computeMetrics(outcomes, { busyCoreMs, capacityCores, decisions, fallbacks, passes });
-  return { workload: workload.name, placement: options.placement, seed: options.seed, metrics, wallMs: performance.now() - started };
+  return {
+    workload: workload.name,
+    placement: options.placement,
+    seed: options.seed,
+    metrics,
+    sharing: sharing?.result(outcomes) ?? null,
+    outcomes,
+    wallMs: performance.now() - started,
+  };
 }

@@ -15,6 +15,8 @@ export interface TaskOutcome {
   runMs: number;
   succeeded: boolean;
   attempts: number;
+  /** The task's project (per-project metrics; absent: "sim"). */
+  project?: string;
 }
 
 export interface Summary {

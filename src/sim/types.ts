@@ -35,6 +35,8 @@ export interface SimTaskSpec {
   requiredTags: string[];
   preferredTags: string[];
   maxRetries: number;
+  /** The task's project (fair share, quotas, per-project metrics); absent: "sim". */
+  project?: string;
 }
 
 export interface Workload {

@@ -59,7 +59,9 @@ async function newLeader(c: ChaosCluster, previous: number, since: number): Prom
   });
   // When it took office by its own log (polling a stopped master adds its call deadline to the
   // time this loop notices).
-  const line = c.masterProcs[index]!.output.split("\n").filter((l) => l.includes('"message":"elected leader"')).at(-1);
+  const line = c.masterProcs[index]!.output.split("\n")
+    .filter((l) => l.includes('"message":"elected leader"'))
+    .at(-1);
   const electedAt = line ? Date.parse(JSON.parse(line).time as string) : Date.now();
   return { index, ms: electedAt - since };
 }

@@ -60,6 +60,10 @@ const EXPECTED: Record<string, Record<Who, string>> = {
   ListTokens: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   RevokeToken: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   WhoAmI: { viewer: "OK", submitter: "OK", admin: "OK", agent: "OK", none: "UNAUTH", garbage: "UNAUTH" },
+  SetQuota: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  ListQuotas: { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  DeleteQuota: { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  GetShares: { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "WorkerService.Connect": { viewer: "DENIED", submitter: "DENIED", admin: "OK", agent: "OK", none: "UNAUTH", garbage: "UNAUTH" },
 };
 
@@ -194,6 +198,23 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
       expectThat(code !== OK || after === WorkerStatus.WORKER_STATUS_ONLINE, `${who}: UndrainWorker (${name(code)}) left the worker ${WorkerStatus[after]}`);
       return name(code);
     },
+    SetQuota: async (who, c) => {
+      const project = `quota-by-${who}`;
+      const code = await codeOf(call(c.admin, "setQuota", { quota: { project, nominal: { gpu: 1 } } }));
+      const stored = (await call(admin.admin, "listQuotas", {})).quotas.some((q: { quota: { project: string } }) => q.quota.project === project);
+      expectThat(stored === (code === OK), `${who}: SetQuota (${name(code)}) ${stored ? "stored" : "did not store"} the quota`);
+      return name(code);
+    },
+    ListQuotas: codeCell((c) => call(c.admin, "listQuotas", {})),
+    DeleteQuota: async (who, c) => {
+      const project = `quota-target-${who}`;
+      await call(admin.admin, "setQuota", { quota: { project, nominal: { gpu: 1 } } });
+      const code = await codeOf(call(c.admin, "deleteQuota", { project }));
+      const stored = (await call(admin.admin, "listQuotas", {})).quotas.some((q: { quota: { project: string } }) => q.quota.project === project);
+      expectThat(stored === (code !== OK), `${who}: DeleteQuota (${name(code)}) left the quota ${stored ? "in place" : "gone"}`);
+      return name(code);
+    },
+    GetShares: codeCell((c) => call(c.admin, "getShares", {})),
     CreateToken: async (who, c) => {
       const before = await tokenCount();
       const code = await codeOf(call(c.admin, "createToken", { project: "A", role: Role.ROLE_ADMIN, name: `made-by-${who}` }));

@@ -10,6 +10,7 @@ import { TASKGRID_METRICS } from "../../src/telemetry/metric-names.js";
 import { parsePrometheusText, type Exposition } from "../helpers/prom-text.js";
 import { call, rawClients } from "../helpers/grpc-clients.js";
 import { RawAgent } from "../helpers/raw-agent.js";
+import { eventually } from "../helpers/task-watch.js";
 import { startTestMaster } from "../helpers/test-master.js";
 
 function labelNames(e: Exposition, name: string): string[] {
@@ -17,7 +18,7 @@ function labelNames(e: Exposition, name: string): string[] {
 }
 
 test("a running master exports every documented metric with its labels", async () => {
-  const m = await startTestMaster({ metrics: "127.0.0.1:0", heartbeatIntervalMs: 3000 });
+  const m = await startTestMaster({ metrics: "127.0.0.1:0", heartbeatIntervalMs: 3000, usageTickMs: 50 });
   const c = rawClients(m.address);
   const agent = new RawAgent(m.address);
   try {
@@ -44,9 +45,16 @@ test("a running master exports every documented metric with its labels", async (
         },
       },
     } as never);
-    const { task } = await call(c.tasks, "submitTask", { spec: { command: ["echo", "hi"] } });
+    await call(c.admin, "setQuota", { quota: { project: "metrics", nominal: { tasks: 10 }, borrowingLimit: { tasks: 1 }, lendingLimit: { tasks: 2 } } });
+    const { task } = await call(c.tasks, "submitTask", { spec: { command: ["echo", "hi"], project: "metrics" } });
     const assign = await agent.next("assign");
     agent.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } });
+    // The projects' series while the task runs (usage is what runs now; the factor follows the usage ticks).
+    const scrape = async () => parsePrometheusText(await (await fetch(`http://${metricsAddress}/metrics`)).text());
+    const whileRunning = await eventually(async () => {
+      const x = await scrape();
+      return x.samples.some((s) => s.name === "taskgrid_fairshare_factor") && x.samples.some((s) => s.name === "taskgrid_project_usage") && x;
+    }, "the projects' series");
     agent.send({
       $case: "finished",
       value: {
@@ -63,10 +71,16 @@ test("a running master exports every documented metric with its labels", async (
     assert.is(res.status, 200);
     const e = parsePrometheusText(await res.text());
     for (const doc of TASKGRID_METRICS) {
-      assert.is(e.types.get(doc.name), doc.kind, `# TYPE ${doc.name}`);
+      const from = doc.name.startsWith("taskgrid_project_") || doc.name === "taskgrid_fairshare_factor" ? whileRunning : e;
+      assert.is(from.types.get(doc.name), doc.kind, `# TYPE ${doc.name}`);
       const series = doc.kind === "histogram" ? `${doc.name}_count` : doc.name;
-      assert.equal(labelNames(e, series), [[...doc.labels].sort().join(",")], `${series} labels`);
+      assert.equal(labelNames(from, series), [[...doc.labels].sort().join(",")], `${series} labels`);
     }
+    const running = (name: string, labels: Record<string, string>) =>
+      whileRunning.samples.find((s) => s.name === name && Object.entries(labels).every(([k, x]) => s.labels[k] === x))?.value;
+    assert.is(running("taskgrid_project_usage", { project: "metrics", resource: "tasks" }), 1);
+    assert.is(running("taskgrid_project_quota", { project: "metrics", resource: "tasks", kind: "lending_limit" }), 2);
+    assert.ok((running("taskgrid_fairshare_factor", { project: "metrics" }) ?? 0) > 0);
     const v = (name: string, labels: Record<string, string> = {}) =>
       e.samples.find((s) => s.name === name && Object.entries(labels).every(([k, x]) => s.labels[k] === x))?.value;
     assert.is(v("taskgrid_tasks_submitted_total"), 1, "taskgrid_tasks_submitted_total");

@@ -81,12 +81,26 @@ export function parseSwf(text: string): SwfTrace {
 }
 
 /**
+ * Which SWF field becomes a task's project: the user id (field 12, "user-<id>"; the default), the
+ * group id (field 13, "group-<id>"), or none (every job in project "sim"). An id of -1 (unknown)
+ * becomes "user-unknown" / "group-unknown". On KTH-SP2 the group ids are no coarser than the users
+ * (252 groups, 214 users), so users are the natural tenants.
+ */
+export type SwfProjects = "user" | "group" | "none";
+
+export function swfProject(job: SwfJob, by: SwfProjects): string | undefined {
+  if (by === "none") return undefined;
+  const id = by === "user" ? job.user : job.group;
+  return `${by}-${id >= 0 ? id : "unknown"}`;
+}
+
+/**
  * An SWF trace as a general simulator workload: one worker with MaxProcs cores (a rigid job needs
  * all its processors at once; the core places a task on one worker), each job a task of
  * procs x 1000 cpu millis; estimate = requested time (else the run time); jobs with run time <= 0
- * are dropped. Deadlines from sla_multiplier x estimate.
+ * are dropped. Deadlines from sla_multiplier x estimate. Projects per `projects` (swfProject).
  */
-export function swfWorkload(trace: SwfTrace, name = "swf"): Workload {
+export function swfWorkload(trace: SwfTrace, name = "swf", projects: SwfProjects = "user"): Workload {
   const procs = trace.maxProcs ?? trace.maxNodes ?? Math.max(1, ...trace.jobs.map((j) => Math.max(j.allocProcs, j.reqProcs)));
   const worker: SimWorkerSpec = {
     id: "machine",
@@ -105,6 +119,7 @@ export function swfWorkload(trace: SwfTrace, name = "swf"): Workload {
     const p = Math.min(procs, Math.max(1, j.allocProcs, j.reqProcs));
     tasks.push({
       id: `job-${j.id}`,
+      project: swfProject(j, projects),
       submitMs: (j.submit - t0) * 1000,
       runtimeMs: j.run * 1000,
       estimateMs: (j.reqTime > 0 ? j.reqTime : j.run) * 1000,

@@ -5,6 +5,7 @@ import { amountOn, GPU_MODEL_PREFIX, RESOURCE_KEYS } from "../core/fairshare/dem
 import { MASTER_SETTINGS } from "../config/master-settings.js";
 import type { GetSharesResponse, ListQuotasResponse, ProjectQuota } from "../gen/taskgrid/v1/admin_service.js";
 import type { PriorityBreakdown } from "../gen/taskgrid/v1/task.js";
+import type { MultifactorWeights } from "../core/fairshare/types.js";
 import { formatDuration, formatFields, formatNumber, formatTable, formatTime } from "./format.js";
 
 /** 1234567.891 -> "1,234,567.9" (digits: most decimals kept; trailing zeros dropped). */
@@ -139,15 +140,6 @@ export function formatSharesTable(res: GetSharesResponse): string {
   const halfLife = res.halfLifeMs > 0 ? formatDuration(res.halfLifeMs) : "-";
   const note = res.orderingPolicy && res.orderingPolicy !== "multifactor" ? " (the fair-share factor orders tasks only under the multifactor ordering)" : "";
   return `${table}half-life: ${halfLife}, ordering: ${res.orderingPolicy || "?"}${note}\n`;
-}
-
-/** The multifactor weights (the master's settings: priorityWeightClass, ...). */
-export interface MultifactorWeights {
-  queueClass: number;
-  priority: number;
-  fairShare: number;
-  age: number;
-  size: number;
 }
 
 /** The master's default multifactor weights (its settings' defaults). */

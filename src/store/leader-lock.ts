@@ -45,20 +45,12 @@ function dollarParams(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-export class PostgresLeaderLock implements LeaderLock {
-  private client: pg.Client | null = null;
-  private connecting: Promise<pg.Client> | null = null;
-  private held = false;
-
-  constructor(private readonly config: PostgresLockConfig) {}
-
-  async tryAcquire(): Promise<boolean> {
-    // pg_try_advisory_lock stacks: taken once per session, then remembered.
-    if (this.held) return true;
-    const [row] = await this.query(TRY_LOCK_SQL);
-    this.held = row?.locked === true;
-    return this.held;
-  }
+/**
+ * The statements on the `leader` row, over whatever session runs them (a dedicated pg connection,
+ * or the embedded database's one).
+ */
+abstract class LeaderRowStatements {
+  protected abstract query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
 
   async claim(holder: string, address: string, leaseMs: number): Promise<LeaderClaim> {
     const [row] = await this.query(CLAIM_SQL, [holder, address, leaseMs]);
@@ -77,6 +69,24 @@ export class PostgresLeaderLock implements LeaderLock {
     const [row] = await this.query(READ_SQL);
     return rowToLeader(row);
   }
+}
+
+export class PostgresLeaderLock extends LeaderRowStatements implements LeaderLock {
+  private client: pg.Client | null = null;
+  private connecting: Promise<pg.Client> | null = null;
+  private held = false;
+
+  constructor(private readonly config: PostgresLockConfig) {
+    super();
+  }
+
+  async tryAcquire(): Promise<boolean> {
+    // pg_try_advisory_lock stacks: taken once per session, then remembered.
+    if (this.held) return true;
+    const [row] = await this.query(TRY_LOCK_SQL);
+    this.held = row?.locked === true;
+    return this.held;
+  }
 
   async terminate(holder: string): Promise<number> {
     const [row] = await this.query(TERMINATE_SQL, [holder]);
@@ -91,7 +101,7 @@ export class PostgresLeaderLock implements LeaderLock {
     await client?.end().catch(() => undefined);
   }
 
-  private async query(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  protected async query(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
     const client = await this.session();
     const result = await client.query(dollarParams(sql), params);
     return result.rows;
@@ -134,29 +144,13 @@ export class PostgresLeaderLock implements LeaderLock {
 }
 
 /** PGlite: one process per database, so the lock is always ours; the row works as on Postgres. */
-export class EmbeddedLeaderLock implements LeaderLock {
-  constructor(private readonly knex: Knex) {}
+export class EmbeddedLeaderLock extends LeaderRowStatements implements LeaderLock {
+  constructor(private readonly knex: Knex) {
+    super();
+  }
 
   async tryAcquire(): Promise<boolean> {
     return true;
-  }
-
-  async claim(holder: string, address: string, leaseMs: number): Promise<LeaderClaim> {
-    const [row] = await this.query(CLAIM_SQL, [holder, address, leaseMs]);
-    return { epoch: toNumber(row.epoch), acquiredAtMs: toNumber(row.acquired_at_ms) };
-  }
-
-  async renew(epoch: number, holder: string): Promise<boolean> {
-    return (await this.query(RENEW_SQL, [epoch, holder])).length === 1;
-  }
-
-  async resign(epoch: number, holder: string): Promise<void> {
-    await this.query(RESIGN_SQL, [epoch, holder]);
-  }
-
-  async read(): Promise<LeaderRow> {
-    const [row] = await this.query(READ_SQL);
-    return rowToLeader(row);
   }
 
   async terminate(): Promise<number> {
@@ -165,7 +159,7 @@ export class EmbeddedLeaderLock implements LeaderLock {
 
   async reset(): Promise<void> {}
 
-  private async query(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  protected async query(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
     const result = (await this.knex.raw(sql, params as Knex.RawBinding[])) as { rows?: Record<string, unknown>[] };
     return result.rows ?? [];
   }

@@ -60,11 +60,12 @@ function isDemandKey(key: string): boolean {
 }
 
 function checkDemand(demand: Amounts): void {
-  for (const key of Object.keys(demand)) {
-    const field = `demand[${JSON.stringify(key)}]`;
-    if (!isDemandKey(key)) throw new InvalidArgumentError(field, "unknown resource: use cpu, memory, gpu, tasks or gpu:<model>");
+  // Runs for every placement in a dispatch pass: the field path is built only for an error.
+  const field = (key: string) => `demand[${JSON.stringify(key)}]`;
+  for (const key in demand) {
+    if (!isDemandKey(key)) throw new InvalidArgumentError(field(key), "unknown resource: use cpu, memory, gpu, tasks or gpu:<model>");
     const value = demand[key];
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(field, `must be a finite number >= 0 (got ${value})`);
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(field(key), `must be a finite number >= 0 (got ${value})`);
   }
 }
 

@@ -131,6 +131,7 @@ export class WorkerEntity {
     // Keep allocations of attempts that are still running there; refresh what the agent says it has.
     this.slot.worker = record;
     this.slot.tagSet = new Set(record.tags);
+    this.slot.version++; // its GPUs (and their models) may have changed: derived views recompute
     const previous = this.linkState;
     const epoch = (previous.kind === "unregistered" ? 0 : previous.epoch) + 1;
     if (session.open) {

@@ -43,6 +43,9 @@ export interface AdminServiceDeps {
   halfLifeMs: number;
 }
 
+/** An unlimited quota (no resource limited), to list a project under an unlimited default. */
+const UNLIMITED = { nominal: {}, borrowingLimit: {}, lendingLimit: {} };
+
 export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
   const { office, log, isAccepting } = deps;
   const u = <Req, Res>(name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
@@ -163,8 +166,15 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
     listQuotas: u("ListQuotas", async () => {
       const set = deps.quotas.current();
       const used = office.term()?.sharing.used() ?? new Map<string, Record<string, number>>();
+      // Projects that run something without a quota of their own are listed under the default quota.
+      const own = new Set(set.quotas.map((q) => q.project));
+      const others = [...used.keys()].filter((p) => !own.has(p)).sort();
+      const defaultFor = (project: string) => ({ ...(defaultQuotaToProto(set.defaultQuota) ?? defaultQuotaToProto(UNLIMITED)!), project });
       return {
-        quotas: set.quotas.map((q) => ({ quota: quotaToProto(q), used: { ...(used.get(q.project) ?? {}) } })),
+        quotas: [
+          ...set.quotas.map((q) => ({ quota: quotaToProto(q), used: { ...(used.get(q.project) ?? {}) }, isDefault: false })),
+          ...others.map((project) => ({ quota: defaultFor(project), used: { ...(used.get(project) ?? {}) }, isDefault: true })),
+        ],
         defaultQuota: defaultQuotaToProto(set.defaultQuota),
         provider: deps.quotas.name,
         providerError: deps.quotas.lastError,

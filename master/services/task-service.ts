@@ -120,7 +120,15 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
         pageSize,
         req.pageToken,
       );
-      return { tasks: page.tasks.map((t) => taskToProto(t, [], pendingReason(t), priorityOf(t))), nextPageToken: page.nextPageToken };
+      // Each task's current attempt (where it runs), from the leader's memory; GetTask has them all.
+      const current = (t: Task) => (t.currentAttemptId ? office.term()?.state.liveAttempts.get(t.currentAttemptId)?.attempt : undefined);
+      return {
+        tasks: page.tasks.map((t) => {
+          const live = current(t);
+          return taskToProto(t, live ? [live] : [], pendingReason(t), priorityOf(t));
+        }),
+        nextPageToken: page.nextPageToken,
+      };
     }),
     watchTasks: (call) => watchTasks(call),
     cancelTask: u("CancelTask", async (req, { caller }) => {

@@ -103,18 +103,20 @@ const PLAIN_RESOURCES: readonly string[] = RESOURCE_KEYS;
 export function formatQuotaTable(res: ListQuotasResponse): string {
   const rows: string[][] = [];
   const quotas = [...res.quotas].sort((a, b) => (a.quota?.project ?? "").localeCompare(b.quota?.project ?? ""));
-  for (const { quota, used } of quotas) {
+  for (const { quota, used, isDefault } of quotas) {
     if (!quota) continue;
     const usedPlain = PLAIN_RESOURCES.filter((k) => (used[k] ?? 0) > 0);
     const resources = sortResources([...Object.keys(quota.nominal), ...usedPlain]);
     const shares = formatNumber(quota.shares, 3);
+    // A project without a quota of its own runs under the default: marked, so it is not mistaken for one.
+    const project = isDefault ? `${quota.project} (default)` : quota.project;
     if (resources.length === 0) {
-      rows.push([quota.project, "-", "-", "-", "-", "-", shares]);
+      rows.push([project, "-", "-", "-", "-", "-", shares]);
       continue;
     }
     for (const r of resources) {
       const limit = (m: Record<string, number>) => (m[r] === undefined ? "-" : formatAmount(r, m[r]));
-      rows.push([quota.project, r, formatAmount(r, amountOn(used, r)), limit(quota.nominal), limit(quota.borrowingLimit), limit(quota.lendingLimit), shares]);
+      rows.push([project, r, formatAmount(r, amountOn(used, r)), limit(quota.nominal), limit(quota.borrowingLimit), limit(quota.lendingLimit), shares]);
     }
   }
   const table =

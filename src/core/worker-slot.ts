@@ -20,6 +20,8 @@ export interface WorkerSlot {
   allocatedCpuMillis: number;
   allocatedMemoryMib: number;
   allocatedGpus: Set<number>;
+  /** Bumped by every allocate and release: lets derived views (running usage) cache per slot. */
+  version: number;
 }
 
 export function newWorkerSlot(worker: Worker): WorkerSlot {
@@ -30,6 +32,7 @@ export function newWorkerSlot(worker: Worker): WorkerSlot {
     allocatedCpuMillis: 0,
     allocatedMemoryMib: 0,
     allocatedGpus: new Set(),
+    version: 0,
   };
 }
 
@@ -50,6 +53,7 @@ export function allocate(slot: WorkerSlot, attemptId: string, resources: Resourc
     gpuIndexes,
   };
   slot.allocations.set(attemptId, allocation);
+  slot.version++;
   slot.allocatedCpuMillis += allocation.cpuMillis;
   slot.allocatedMemoryMib += allocation.memoryMib;
   for (const index of gpuIndexes) slot.allocatedGpus.add(index);
@@ -61,6 +65,7 @@ export function release(slot: WorkerSlot, attemptId: string): boolean {
   const allocation = slot.allocations.get(attemptId);
   if (!allocation) return false;
   slot.allocations.delete(attemptId);
+  slot.version++;
   slot.allocatedCpuMillis -= allocation.cpuMillis;
   slot.allocatedMemoryMib -= allocation.memoryMib;
   for (const index of allocation.gpuIndexes) slot.allocatedGpus.delete(index);

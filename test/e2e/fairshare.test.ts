@@ -42,9 +42,14 @@ const spec = (project: string, i: number) => ({
 /** Submits A's flood, waits until A runs and has been charged usage, then submits B's tasks. */
 async function scenario(client: TaskgridClient, address: string): Promise<{ a: Task[]; b: Task[]; bSubmittedAt: number }> {
   const aIds = await client.submitTasks(Array.from({ length: A_TASKS }, (_, i) => spec("team-a", i)));
-  await eventually(
-    async () => (await client.listTasks({ project: "team-a", states: [TaskState.TASK_STATE_RUNNING] })).tasks.length === SLOTS,
-    "A fills every slot",
+  const running = await eventually(async () => {
+    const { tasks } = await client.listTasks({ project: "team-a", states: [TaskState.TASK_STATE_RUNNING] });
+    return tasks.length === SLOTS && tasks;
+  }, "A fills every slot");
+  // ListTasks carries where each one runs (its current attempt): `taskgrid ls` shows the worker.
+  assert.ok(
+    running.every((t) => t.attempts.length === 1 && t.attempts[0].workerId.startsWith("nn-")),
+    "each running task names its worker",
   );
   // A's usage has been charged (ticks every 50 ms), so its fair-share factor is below B's 1.
   const raw = rawClients(address);

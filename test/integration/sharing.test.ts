@@ -64,6 +64,9 @@ test("a project at its nominal quota waits with a reason naming the numbers; ano
   const other = await submit("nlp");
   const assigned = await agent.next("assign");
   assert.is(assigned.taskId, other);
+  // A project running without a quota of its own is listed under the default (unlimited here).
+  const nlp = (await call(c.admin, "listQuotas", {})).quotas.find((q: { quota: { project: string } }) => q.quota.project === "nlp");
+  assert.equal([nlp?.isDefault, nlp?.used.gpu, nlp?.quota.nominal], [true, 1, {}]);
   // Raising the quota lets the waiting task start.
   await setQuota({ project: "vision", nominal: { gpu: 3 } });
   const third = await agent.next("assign");

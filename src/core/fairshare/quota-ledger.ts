@@ -65,7 +65,8 @@ function checkDemand(demand: Amounts): void {
   for (const key in demand) {
     if (!isDemandKey(key)) throw new InvalidArgumentError(field(key), "unknown resource: use cpu, memory, gpu, tasks or gpu:<model>");
     const value = demand[key];
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError(field(key), `must be a finite number >= 0 (got ${value})`);
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+      throw new InvalidArgumentError(field(key), `must be a finite number >= 0 (got ${value})`);
   }
 }
 

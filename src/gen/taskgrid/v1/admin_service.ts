@@ -416,6 +416,11 @@ export interface ProjectQuotaUsage {
     | undefined;
   /** Running now, per resource (same names as the quota). */
   used: { [key: string]: number };
+  /**
+   * The project has no quota of its own and runs something: `quota` is the default quota (empty
+   * when the default is unlimited).
+   */
+  isDefault: boolean;
 }
 
 export interface ProjectQuotaUsage_UsedEntry {
@@ -4640,7 +4645,7 @@ export const ListQuotasRequest: MessageFns<ListQuotasRequest> = {
 };
 
 function createBaseProjectQuotaUsage(): ProjectQuotaUsage {
-  return { quota: undefined, used: {} };
+  return { quota: undefined, used: {}, isDefault: false };
 }
 
 export const ProjectQuotaUsage: MessageFns<ProjectQuotaUsage> = {
@@ -4651,6 +4656,9 @@ export const ProjectQuotaUsage: MessageFns<ProjectQuotaUsage> = {
     globalThis.Object.entries(message.used).forEach(([key, value]: [string, number]) => {
       ProjectQuotaUsage_UsedEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.isDefault !== false) {
+      writer.uint32(24).bool(message.isDefault);
+    }
     return writer;
   },
 
@@ -4686,6 +4694,14 @@ export const ProjectQuotaUsage: MessageFns<ProjectQuotaUsage> = {
             }
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.isDefault = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4715,6 +4731,11 @@ export const ProjectQuotaUsage: MessageFns<ProjectQuotaUsage> = {
           {},
         )
         : {},
+      isDefault: isSet(object.isDefault)
+        ? globalThis.Boolean(object.isDefault)
+        : isSet(object.is_default)
+        ? globalThis.Boolean(object.is_default)
+        : false,
     };
   },
 
@@ -4731,6 +4752,9 @@ export const ProjectQuotaUsage: MessageFns<ProjectQuotaUsage> = {
           obj.used[k] = floatToJson(v);
         });
       }
+    }
+    if (message.isDefault !== false) {
+      obj.isDefault = message.isDefault;
     }
     return obj;
   },
@@ -4752,6 +4776,7 @@ export const ProjectQuotaUsage: MessageFns<ProjectQuotaUsage> = {
       },
       {},
     );
+    message.isDefault = object.isDefault ?? false;
     return message;
   },
 };

@@ -133,6 +133,9 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
         weightsReloads: { success: weightsInfo.reloads.success, failure: weightsInfo.reloads.failure },
         deadlineMisses: office.term()?.observer.deadlineMisses ?? 0,
         leadership: leadershipToProto(office, deps.masterId, deps.masterAddress()),
+        projectShares: office.term()?.sharing.view().map(shareToProto) ?? [],
+        quotaProvider: deps.quotas.name,
+        fairShareHalfLifeMs: deps.halfLifeMs,
       };
     }),
     // Token writes are the leader's, like every write (they are not fenced: they touch no scheduling state).

@@ -82,6 +82,14 @@ function leaderText(l: Leadership | undefined): string | undefined {
   return l.leaderAddress ? `${l.leaderAddress} (id ${l.leaderId}, epoch ${l.epoch})` : `none known right now (last epoch ${l.epoch})`;
 }
 
+/** "3 (fair share over a 7d half-life; quotas from local)", or none when the master did not say. */
+function projectsText(info: GetSchedulerInfoResponse): string | undefined {
+  if (!info.quotaProvider) return undefined;
+  const days = info.fairShareHalfLifeMs / 86_400_000;
+  const halfLife = Number.isInteger(days) ? `${days}d` : `${formatNumber(info.fairShareHalfLifeMs / 3_600_000, 1)}h`;
+  return `${info.projectShares.length} (fair share over a ${halfLife} half-life; quotas from ${info.quotaProvider}; see taskgrid shares)`;
+}
+
 export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): string {
   const w = info.weights;
   const decisions = Object.values(info.decisionsByStrategy).reduce((a, b) => a + b, 0);
@@ -94,6 +102,7 @@ export function formatSchedulerInfo(info: GetSchedulerInfoResponse, now: Date): 
     ["Master", leadershipText(info.leadership, now)],
     ["Leader", leaderText(info.leadership)],
     ["Ordering", info.orderingPolicy],
+    ["Projects", projectsText(info)],
     ["Placement", info.placementStrategy],
     [
       "Weights",

@@ -113,6 +113,12 @@ test("usage accrues for what runs, the fair-share factor follows, and the rows o
     const heavy = shares.projects.find((p: { project: string }) => p.project === "heavy");
     return heavy && heavy.usage > 0 && heavy.fairShareFactor < 1 && heavy.running === 1;
   }, "heavy has usage and a factor below 1");
+  const info = await call(c.admin, "getSchedulerInfo", {});
+  assert.is(info.quotaProvider, "local");
+  assert.ok(
+    info.projectShares.some((p: { project: string; running: number }) => p.project === "heavy" && p.running === 1),
+    "GetSchedulerInfo carries the shares",
+  );
   const stored = await tm.master.store.loadUsage();
   assert.ok((stored.find((u) => u.project === "heavy")?.usage ?? 0) > 0, "written to the database");
   // A queued task under multifactor shows its priority breakdown.

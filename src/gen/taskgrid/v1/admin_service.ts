@@ -231,7 +231,14 @@ export interface GetSchedulerInfoResponse {
   /** Attempts that finished after their task's deadline, since the master started. */
   deadlineMisses: number;
   /** Leadership of the master that answered (several masters on one Postgres share one leader). */
-  leadership?: Leadership | undefined;
+  leadership?:
+    | Leadership
+    | undefined;
+  /** Fair share per project, as GetShares (the leader's; empty on a standby). */
+  projectShares: ProjectShare[];
+  /** Where quotas come from ("local" or "file:<path>"), and the usage decay half-life in ms. */
+  quotaProvider: string;
+  fairShareHalfLifeMs: number;
 }
 
 export interface GetSchedulerInfoResponse_DecisionsByStrategyEntry {
@@ -1847,6 +1854,9 @@ function createBaseGetSchedulerInfoResponse(): GetSchedulerInfoResponse {
     weightsReloads: {},
     deadlineMisses: 0,
     leadership: undefined,
+    projectShares: [],
+    quotaProvider: "",
+    fairShareHalfLifeMs: 0,
   };
 }
 
@@ -1901,6 +1911,15 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
     }
     if (message.leadership !== undefined) {
       Leadership.encode(message.leadership, writer.uint32(130).fork()).join();
+    }
+    for (const v of message.projectShares) {
+      ProjectShare.encode(v!, writer.uint32(138).fork()).join();
+    }
+    if (message.quotaProvider !== "") {
+      writer.uint32(146).string(message.quotaProvider);
+    }
+    if (message.fairShareHalfLifeMs !== 0) {
+      writer.uint32(152).int64(message.fairShareHalfLifeMs);
     }
     return writer;
   },
@@ -2056,6 +2075,30 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
             }
 
             message.leadership = Leadership.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.projectShares.push(ProjectShare.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.quotaProvider = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.fairShareHalfLifeMs = longToNumber(reader.int64());
             continue;
           }
         }
@@ -2232,6 +2275,21 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
         ? globalThis.Number(object.deadline_misses)
         : 0,
       leadership: isSet(object.leadership) ? Leadership.fromJSON(object.leadership) : undefined,
+      projectShares: globalThis.Array.isArray(object?.projectShares)
+        ? object.projectShares.map((e: any) => ProjectShare.fromJSON(e))
+        : globalThis.Array.isArray(object?.project_shares)
+        ? object.project_shares.map((e: any) => ProjectShare.fromJSON(e))
+        : [],
+      quotaProvider: isSet(object.quotaProvider)
+        ? globalThis.String(object.quotaProvider)
+        : isSet(object.quota_provider)
+        ? globalThis.String(object.quota_provider)
+        : "",
+      fairShareHalfLifeMs: isSet(object.fairShareHalfLifeMs)
+        ? globalThis.Number(object.fairShareHalfLifeMs)
+        : isSet(object.fair_share_half_life_ms)
+        ? globalThis.Number(object.fair_share_half_life_ms)
+        : 0,
     };
   },
 
@@ -2309,6 +2367,15 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
     if (message.leadership !== undefined) {
       obj.leadership = Leadership.toJSON(message.leadership);
     }
+    if (message.projectShares?.length) {
+      obj.projectShares = message.projectShares.map((e) => ProjectShare.toJSON(e));
+    }
+    if (message.quotaProvider !== "") {
+      obj.quotaProvider = message.quotaProvider;
+    }
+    if (message.fairShareHalfLifeMs !== 0) {
+      obj.fairShareHalfLifeMs = Math.round(message.fairShareHalfLifeMs);
+    }
     return obj;
   },
 
@@ -2365,6 +2432,9 @@ export const GetSchedulerInfoResponse: MessageFns<GetSchedulerInfoResponse> = {
     message.leadership = (object.leadership !== undefined && object.leadership !== null)
       ? Leadership.fromPartial(object.leadership)
       : undefined;
+    message.projectShares = object.projectShares?.map((e) => ProjectShare.fromPartial(e)) || [];
+    message.quotaProvider = object.quotaProvider ?? "";
+    message.fairShareHalfLifeMs = object.fairShareHalfLifeMs ?? 0;
     return message;
   },
 };

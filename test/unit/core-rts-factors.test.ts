@@ -150,17 +150,22 @@ for (const [name, p, i, expected] of ioCases) {
   });
 }
 
-const successCases: Array<[string, { successes: number; failures: number } | undefined, number]> = [
-  ["unknown: prior mean 2/3", undefined, 2 / 3],
-  ["no history", { successes: 0, failures: 0 }, 2 / 3],
-  ["10 successes", { successes: 10, failures: 0 }, 12 / 13],
-  ["10 failures", { successes: 0, failures: 10 }, 2 / 13],
-  ["mixed", { successes: 7, failures: 3 }, 9 / 13],
-  ["NaN counts ignored", { successes: NaN, failures: NaN }, 2 / 3],
+// S is relative to the kind's rate over all workers (more cases in core-rts-success.test.ts):
+// own = (s + 4) / (n + 6), ref = (n x r + 4) / (n + 6), S = odds(own) / (odds(own) + odds(ref)).
+type Counts = { successes: number; failures: number } | undefined;
+const successCases: Array<[string, Counts, Counts, number]> = [
+  ["unknown: neutral", undefined, undefined, 0.5],
+  ["no history", { successes: 0, failures: 0 }, { successes: 5, failures: 5 }, 0.5],
+  ["the only worker of the kind", { successes: 10, failures: 0 }, { successes: 10, failures: 0 }, 0.5],
+  ["fails a kind others run fine", { successes: 0, failures: 10 }, { successes: 10, failures: 10 }, 7 / 34],
+  ["runs fine a kind others fail", { successes: 10, failures: 0 }, { successes: 10, failures: 10 }, 49 / 58],
+  ["the kind fails everywhere", { successes: 0, failures: 10 }, { successes: 0, failures: 50 }, 0.5],
+  ["NaN counts ignored", { successes: NaN, failures: NaN }, { successes: NaN, failures: 3 }, 0.5],
+  ["stale kind totals below the worker's own", { successes: 3, failures: 1 }, { successes: 0, failures: 0 }, 0.5],
 ];
-for (const [name, stats, expected] of successCases) {
+for (const [name, stats, kind, expected] of successCases) {
   test(`S success: ${name}`, () => {
-    const s = success(stats);
+    const s = success(stats, kind);
     inUnit(s);
     close(s, expected, name);
   });

@@ -70,12 +70,15 @@ test("load restores rows and repairs bad numbers", () => {
   assert.is(bad.samples, 0);
 });
 
-test("Beta prior: success rate moves from 2/3 towards the observed rate", () => {
+test("success counts feed S relative to the kind: neutral alone, lower beside a better worker", () => {
   const t = new LearningTable();
-  assert.ok(Math.abs(success(t.get("k", "w")) - 2 / 3) < 1e-12);
+  assert.is(success(t.get("k", "w"), t.kindTotals("k")), 0.5);
   for (let i = 0; i < 97; i++) t.record(obs({ succeeded: i % 10 !== 0 })); // ~90%
-  const s = success(t.get("k", "w"));
-  assert.ok(s > 0.85 && s < 0.93, String(s));
+  // The only worker of the kind: its rate is the kind's rate.
+  assert.ok(Math.abs(success(t.get("k", "w"), t.kindTotals("k")) - 0.5) < 1e-12);
+  for (let i = 0; i < 97; i++) t.record(obs({ workerId: "v" })); // 100%
+  const s = success(t.get("k", "w"), t.kindTotals("k"));
+  assert.ok(s > 0.05 && s < 0.4, String(s));
 });
 
 test("penalty decays with its half-life (injected time) and persists via snapshot/load", () => {

@@ -6,9 +6,13 @@ import type { LearningStats, PenaltyTable } from "./learning.js";
 
 /** Share of the affinity factor given to warmth (recently ran the same kind); the rest is tag share. */
 export const WARMTH_SHARE = 0.25;
-/** Beta prior of the success factor: S = (successes + a) / (successes + failures + a + b). */
-export const SUCCESS_PRIOR_A = 2;
-export const SUCCESS_PRIOR_B = 1;
+/**
+ * Beta(a, b) prior shared by both success estimates of the S factor (see success()). Mean 2/3
+ * (attempts usually succeed); 6 pseudo-attempts of weight, so one or two results move S only a
+ * little and both estimates stay away from 0 and 1, where log-odds explode.
+ */
+export const SUCCESS_PRIOR_A = 4;
+export const SUCCESS_PRIOR_B = 2;
 /** I/O pressure assumed when a worker has no (fresh, finite) telemetry. */
 export const UNKNOWN_IO_PRESSURE = 0.5;
 
@@ -120,14 +124,41 @@ export function io(ioPressure: number | null, ioIntensity: number): number {
   return clamp01(1 - pressure * clamp01(ioIntensity, 0), 1);
 }
 
+/** Success and failure counts: one (kind, worker) row, or a kind's totals (LearningTable.kindTotals). */
+export type SuccessCounts = Pick<LearningStats, "successes" | "failures">;
+
+const count = (x: number | undefined): number => (x !== undefined && x > 0 && Number.isFinite(x) ? x : 0);
+
 /**
- * S, success: posterior mean of a Beta(a=2, b=1) prior updated with this worker's record for this
- * kind:  S = (successes + 2) / (successes + failures + 3).  Unknown (kind, worker): 2/3.
+ * S, success, relative to the kind: is this worker better or worse at this kind than the fleet?
+ * With s, f = this worker's successes and failures for the kind, n = s + f, r = the kind's success
+ * rate over all workers (this one included), and the Beta(a=4, b=2) prior:
+ *   own = (s + a) / (n + a + b)           posterior mean of this worker's success rate
+ *   ref = (n x r + a) / (n + a + b)       the same for a worker with as many attempts at the rate r
+ *   S   = own(1 - ref) / (own(1 - ref) + ref(1 - own))   = odds(own) / (odds(own) + odds(ref))
+ * Why relative: a command that fails everywhere (a user's bug) has r = 0 and s = 0, so own = ref
+ * and S = 0.5 on every worker, whatever their attempt counts; only a worker that fails a kind
+ * others run fine falls below 0.5. Why `ref` takes the worker's own n instead of the kind-wide
+ * posterior: both estimates are shrunk by the same prior by the same amount, so S = 0.5 exactly
+ * when the worker's observed rate equals the kind's, and with few attempts both sit near the prior
+ * (S near 0.5). Why odds: a worker failing 10% of a kind others fail 1% of is 10x worse, which a
+ * difference of rates (0.09) would hide. Why r includes the worker: when few others ran the kind,
+ * r is mostly the worker's own rate and S stays near 0.5 (with one machine, machine and code
+ * cannot be told apart). Unknown (kind, worker), or a kind nobody ran: 0.5. Always in [0,1].
  */
-export function success(stats: Pick<LearningStats, "successes" | "failures"> | undefined): number {
-  const s = stats && stats.successes > 0 && Number.isFinite(stats.successes) ? stats.successes : 0;
-  const f = stats && stats.failures > 0 && Number.isFinite(stats.failures) ? stats.failures : 0;
-  return clamp01((s + SUCCESS_PRIOR_A) / (s + f + SUCCESS_PRIOR_A + SUCCESS_PRIOR_B), 0);
+export function success(stats: SuccessCounts | undefined, kind: SuccessCounts | undefined): number {
+  const s = count(stats?.successes);
+  const n = s + count(stats?.failures);
+  if (n === 0) return 0.5;
+  // The kind's totals include this worker's row; a caller's stale totals never drop below it.
+  const kindSuccesses = Math.max(count(kind?.successes), s);
+  const kindAttempts = Math.max(kindSuccesses + count(kind?.failures), n);
+  const rate = kindSuccesses / kindAttempts;
+  const denominator = n + SUCCESS_PRIOR_A + SUCCESS_PRIOR_B;
+  const own = (s + SUCCESS_PRIOR_A) / denominator;
+  const ref = (n * rate + SUCCESS_PRIOR_A) / denominator;
+  const better = own * (1 - ref);
+  return clamp01(better / (better + ref * (1 - own)), 0.5);
 }
 
 /**

@@ -3,7 +3,9 @@
 // needs (`nowMs`); nothing here reads a clock or does I/O.
 //
 // - LearningTable: per (kind, worker) EWMA of actual/estimated runtime, success/failure counts
-//   (the Beta prior is applied by the S factor), EWMA of the absolute relative prediction error.
+//   (the Beta prior is applied by the S factor), EWMA of the absolute relative prediction error;
+//   plus per-kind totals of those counts over all workers, derived in memory (not persisted), which
+//   S compares each worker against.
 // - PenaltyTable: per worker, an exponentially decayed count of recent SLA misses and failures.
 // - RecentKinds: per worker, which kinds it ran recently (warm caches), for the affinity bonus.
 
@@ -36,6 +38,12 @@ export interface LearningStats {
   updatedAtMs: number;
 }
 
+/** Successes and failures of one kind summed over all its workers' rows. */
+export interface KindTotals {
+  successes: number;
+  failures: number;
+}
+
 export interface AttemptObservation {
   kind: string;
   workerId: string;
@@ -54,6 +62,12 @@ function freshStats(kind: string, workerId: string, nowMs: number): LearningStat
 export class LearningTable {
   /** kind -> workerId -> stats. Nested maps: the scorer looks the kind up once per task. */
   private readonly byKind = new Map<string, Map<string, LearningStats>>();
+  /**
+   * kind -> sums of its rows' counts, kept in step by record() and load() so the scorer reads them
+   * in O(1) per task (summing every worker's row per decision would cost O(workers)). Derived, so
+   * the persisted rows stay the only state.
+   */
+  private readonly totals = new Map<string, KindTotals>();
 
   constructor(readonly alpha = RUNTIME_RATIO_ALPHA) {}
 
@@ -64,6 +78,11 @@ export class LearningTable {
   /** All rows of one kind (workerId -> stats), for a scorer that evaluates many workers. */
   forKind(kind: string): ReadonlyMap<string, Readonly<LearningStats>> | undefined {
     return this.byKind.get(kind);
+  }
+
+  /** Successes and failures of the kind over all workers (undefined when no worker has a row). */
+  kindTotals(kind: string): Readonly<KindTotals> | undefined {
+    return this.totals.get(kind);
   }
 
   get size(): number {
@@ -83,8 +102,14 @@ export class LearningTable {
     let row = rows.get(input.workerId);
     if (!row) rows.set(input.workerId, (row = freshStats(input.kind, input.workerId, input.nowMs)));
 
-    if (input.succeeded) row.successes++;
-    else row.failures++;
+    const totals = this.totalsOf(input.kind);
+    if (input.succeeded) {
+      row.successes++;
+      totals.successes++;
+    } else {
+      row.failures++;
+      totals.failures++;
+    }
     if (input.succeeded && input.estimateMs > 0 && Number.isFinite(input.estimateMs) && Number.isFinite(input.actualMs) && input.actualMs >= 0) {
       const sample = Math.min(MAX_RUNTIME_RATIO, Math.max(MIN_RUNTIME_RATIO, input.actualMs / input.estimateMs));
       const predicted = input.estimateMs * row.runtimeRatio;
@@ -104,6 +129,11 @@ export class LearningTable {
       if (!m) this.byKind.set(r.kind, (m = new Map()));
       const successes = Math.max(0, finiteOr(r.successes, 0));
       const failures = Math.max(0, finiteOr(r.failures, 0));
+      const totals = this.totalsOf(r.kind);
+      const replaced = m.get(r.workerId);
+      // Clamped at 0: float sums of non-integer counts must not leave a tiny negative residue.
+      totals.successes = Math.max(0, totals.successes - (replaced?.successes ?? 0) + successes);
+      totals.failures = Math.max(0, totals.failures - (replaced?.failures ?? 0) + failures);
       m.set(r.workerId, {
         kind: r.kind,
         workerId: r.workerId,
@@ -115,6 +145,12 @@ export class LearningTable {
         updatedAtMs: finiteOr(r.updatedAtMs, 0),
       });
     }
+  }
+
+  private totalsOf(kind: string): KindTotals {
+    let t = this.totals.get(kind);
+    if (!t) this.totals.set(kind, (t = { successes: 0, failures: 0 }));
+    return t;
   }
 
   /** Every row (copies), e.g. for a full snapshot. */

@@ -14,7 +14,7 @@ import {
   penalty as penaltyFactor,
   success as successFactor,
 } from "./factors.js";
-import type { LearningTable, PenaltyTable, RecentKinds } from "./learning.js";
+import type { KindTotals, LearningTable, PenaltyTable, RecentKinds } from "./learning.js";
 import type { WeightSet, Weights } from "./weights.js";
 
 export const FALLBACK_WEIGHTS_NOT_LOADED = "weights_not_loaded";
@@ -30,6 +30,13 @@ export interface RtsPlacementOptions {
   /** Telemetry older than this (now - sampledAtMs) is not fresh. */
   telemetryMaxAgeMs: number;
   fallback: RoundRobinPlacement;
+}
+
+/** What was learned about the task's kind, looked up once per task rather than per candidate. */
+interface KindLearning {
+  rows: ReturnType<LearningTable["forKind"]>;
+  /** Over all workers: S compares each worker's record with it. */
+  totals: Readonly<KindTotals> | undefined;
 }
 
 function isFresh(t: Telemetry | null, nowMs: number, maxAgeMs: number): t is Telemetry {
@@ -79,8 +86,9 @@ export class RtsPlacement implements PlacementStrategy {
   /** The breakdown of one candidate (exported for explanations and tests). */
   breakdown(task: Task, candidate: Candidate, nowMs: number, weights: Weights): ScoreBreakdown {
     const spec = task.spec;
-    const kindRows = this.options.learning.forKind(spec.kind);
-    return this.scoreInto(emptyBreakdown(), task, candidate, nowMs, weights, kindRows, task.deadlineMs ?? spec.deadlineMs);
+    const { learning } = this.options;
+    const kind = { rows: learning.forKind(spec.kind), totals: learning.kindTotals(spec.kind) };
+    return this.scoreInto(emptyBreakdown(), task, candidate, nowMs, weights, kind, task.deadlineMs ?? spec.deadlineMs);
   }
 
   /** Scores one candidate into `out` (reused objects: no allocation per candidate). */
@@ -90,14 +98,14 @@ export class RtsPlacement implements PlacementStrategy {
     candidate: Candidate,
     nowMs: number,
     w: Weights,
-    kindRows: ReturnType<LearningTable["forKind"]>,
+    kind: KindLearning,
     deadlineMs: number | null,
   ): ScoreBreakdown {
     const spec = task.spec;
     const { slot } = candidate;
     const worker = slot.worker;
     const id = worker.id;
-    const stats = kindRows?.get(id);
+    const stats = kind.rows?.get(id);
     const telemetry = isFresh(worker.telemetry, nowMs, this.options.telemetryMaxAgeMs) ? worker.telemetry : null;
     const deadline = deadlineFit(nowMs, deadlineMs, spec.estimateMs, stats?.runtimeRatio ?? 1);
     const affinity = affinityFactor(spec.preferredTags, slot.tagSet, this.options.recentKinds.warmth(id, spec.kind, nowMs));
@@ -106,7 +114,7 @@ export class RtsPlacement implements PlacementStrategy {
     const reserve = gpuTask ? null : gpuHostReserve(slot.allocatedCpuMillis, capacity.cpuMillis, capacity.gpus.length, slot.allocatedGpus.size);
     const load = loadFactor(slot.allocations.size, capacity.maxTasks, telemetry, gpuTask, reserve);
     const io = ioFactor(telemetry ? telemetry.ioPressure : null, spec.ioIntensity);
-    const success = successFactor(stats);
+    const success = successFactor(stats, kind.totals);
     const penalty = penaltyFactor(this.options.penalties, id, nowMs);
     const score = w.deadline * deadline + w.affinity * affinity + w.load * load + w.io * io + w.success * success - w.penalty * penalty;
     if (!Number.isFinite(score)) throw new Error(`non-finite score for ${id}`);
@@ -124,7 +132,8 @@ export class RtsPlacement implements PlacementStrategy {
   private score(task: Task, candidates: Candidate[], nowMs: number, weightSet: WeightSet): PlacementChoice {
     const w = weightSet.weights;
     checkWeights(w);
-    const kindRows = this.options.learning.forKind(task.spec.kind);
+    const { learning } = this.options;
+    const kind = { rows: learning.forKind(task.spec.kind), totals: learning.kindTotals(task.spec.kind) };
     const deadlineMs = task.deadlineMs ?? task.spec.deadlineMs;
     // Three breakdown objects rotate: the candidate being scored, the best, the runner-up.
     let current = emptyBreakdown();
@@ -132,7 +141,7 @@ export class RtsPlacement implements PlacementStrategy {
     let runnerUp: ScoreBreakdown | null = null;
     let bestCandidate: Candidate = candidates[0];
     for (const c of candidates) {
-      const b = this.scoreInto(current, task, c, nowMs, w, kindRows, deadlineMs);
+      const b = this.scoreInto(current, task, c, nowMs, w, kind, deadlineMs);
       if (best === null || better(b, best)) {
         current = runnerUp ?? emptyBreakdown();
         runnerUp = best;

@@ -4,6 +4,7 @@
 import { InvalidArgumentError } from "../src/core/errors.js";
 import type { BillingWeights, DefaultQuota, MultifactorWeights } from "../src/core/fairshare/types.js";
 import { validateDefaultQuota } from "../src/core/fairshare/demand.js";
+import { BACKFILL_POLICIES } from "../src/core/backfill/reservations.js";
 import { createLogger, type Logger } from "./logger.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { FailurePolicy } from "../src/core/failure-accounting.js";
@@ -69,6 +70,8 @@ export interface MasterConfig {
   weightsPath: string;
   ordering: Resolved<typeof MASTER_SETTINGS>["ordering"];
   placement: Resolved<typeof MASTER_SETTINGS>["placement"];
+  /** Reservations and backfill: K blocked tasks reserved (0 none, 1 easy, Infinity conservative); the runtime of a task without an estimate. */
+  backfill: { reservations: number; defaultRuntimeMs: number };
   telemetryMaxAgeMs: number;
   weightsPollMs: number;
   slaMultiplier: number;
@@ -130,6 +133,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     weightsPath: s.weightsPath,
     ordering: s.ordering,
     placement: s.placement,
+    backfill: { reservations: BACKFILL_POLICIES[s.backfill], defaultRuntimeMs: s.backfillDefaultRuntimeMs },
     telemetryMaxAgeMs: s.telemetryMaxAgeMs,
     weightsPollMs: s.weightsPollMs,
     slaMultiplier: s.slaMultiplier,

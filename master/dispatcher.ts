@@ -1,6 +1,7 @@
 // The dispatch loop: plans placements with the pure core, commits them in one batch, then sends
 // the assignments down the agent streams. Runs when kicked (submit, finish, worker joins) and on a
 // slow safety timer; `tick()` runs one pass and is what tests call directly.
+import type { AttemptLookup, RuntimeRatios } from "../src/core/backfill/prediction.js";
 import { planDispatch, type QuotaGate } from "../src/core/dispatch-plan.js";
 import type { PlacementStrategy } from "../src/core/placement.js";
 import type { Task, TaskEvent } from "../src/core/types.js";
@@ -26,6 +27,8 @@ export interface DispatcherDeps {
   tracing: TaskTracing;
   /** Per-project quotas of the next pass (built from what runs now); undefined: none. */
   quota?: () => QuotaGate | undefined;
+  /** Reservations and backfill (MasterConfig.backfill) and the learned runtime ratios; undefined or 0 reservations: none. */
+  backfill?: { reservations: number; defaultRuntimeMs: number; learning?: RuntimeRatios };
 }
 
 export class Dispatcher {
@@ -34,7 +37,18 @@ export class Dispatcher {
   private scheduled = false;
   private stopped = false;
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  /** Each running attempt's task and start, for the availability profile (backfill). */
+  private readonly lookup: AttemptLookup;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    const { state } = deps;
+    this.lookup = (attemptId) => {
+      const live = state.liveAttempts.get(attemptId);
+      if (live === undefined) return undefined;
+      const task = state.activeTasks.get(live.attempt.taskId);
+      return task && { task, startedAtMs: live.attempt.startedAtMs ?? live.attempt.assignedAtMs };
+    };
+  }
 
   /** Ask for a pass soon; many kicks in one event-loop turn coalesce into one pass. */
   kick(): void {
@@ -70,8 +84,12 @@ export class Dispatcher {
   }
 
   private async pass(): Promise<void> {
-    const { state, clock, placement, lifecycle } = this.deps;
-    if (state.queue.size === 0) return;
+    const { state, clock, placement, lifecycle, backfill } = this.deps;
+    if (state.queue.size === 0) {
+      state.reservations = new Map();
+      state.delayedBy = new Map();
+      return;
+    }
     const nowMs = clock.now();
     // A task with a change in flight (e.g. a cancel being committed) is planned once that settles.
     const plan = planDispatch(settledOnly(state.queue.inOrder(), lifecycle), [...state.slots.values()], placement, {
@@ -79,7 +97,11 @@ export class Dispatcher {
       maxScan: this.deps.maxScanPerTick,
       newAttemptId: () => newId(clock),
       quota: this.deps.quota?.(),
+      backfill: backfill && backfill.reservations > 0 ? { ...backfill, lookup: this.lookup } : undefined,
     });
+    // Recomputed every pass: GetTask shows the latest (a task placed since has no pending reason).
+    state.reservations = plan.reservations;
+    state.delayedBy = plan.delayed;
     if (plan.assignments.length === 0) return;
 
     const writes: StoreWrite[] = [];

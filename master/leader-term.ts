@@ -156,6 +156,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     maxScanPerTick: 10_000,
     tracing,
     quota: () => sharing.gate(),
+    backfill: { ...config.backfill, learning: observer.learning },
   });
   const isLeading = () => leading;
   const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting: isLeading, onQueued: kick, tracing });

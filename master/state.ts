@@ -1,5 +1,6 @@
 // The master's in-memory scheduling state. The database is the source of truth; this is the working
 // copy the dispatch loop decides on, rebuilt from the database on start (see rebuild.ts).
+import { delayReason, reservedReason } from "../src/core/backfill/reservations.js";
 import { pendingReason } from "../src/core/dispatch-plan.js";
 import type { OrderingPolicy } from "../src/core/ordering.js";
 import { PendingQueue } from "../src/core/pending-queue.js";
@@ -22,6 +23,13 @@ export class MasterState {
   /** Each worker's slot by worker id, what the dispatcher plans over: the WorkerRegistry's worker objects own them and add them here. */
   readonly slots = new Map<string, WorkerSlot>();
   readonly liveAttempts = new Map<string, LiveAttempt>();
+  /**
+   * Backfill: the last dispatch pass's reservations by task id (replaced by the dispatcher after
+   * every pass), so a waiting task's pending reason can say when and where it is expected to start.
+   */
+  reservations: ReadonlyMap<string, { startMs: number; workerId: string }> = new Map();
+  /** Backfill: the last pass's tasks that fitted but would have delayed a reservation -> the reserved task. */
+  delayedBy: ReadonlyMap<string, string> = new Map();
   readonly decisionsByStrategy = new Map<string, number>();
   readonly fallbacksByReason = new Map<string, number>();
 
@@ -33,10 +41,20 @@ export class MasterState {
     this.queue = "bucketOf" in queue ? new PendingQueue(queue) : queue;
   }
 
-  /** Why a QUEUED task is not placed right now (computed on demand, so never stale). */
+  /**
+   * Why a QUEUED task is not placed right now: its project's quota first, then what the last pass
+   * said about it under backfill (reserved, or kept out by a reservation), else computed on demand
+   * from the slots (so never stale).
+   */
   pendingReason(task: Task): string {
     if (task.state !== "QUEUED") return "";
-    return this.quotaRefusal(task) ?? pendingReason(task, [...this.slots.values()], this.now());
+    const refusal = this.quotaRefusal(task);
+    if (refusal !== null) return refusal;
+    const reservation = this.reservations.get(task.id);
+    if (reservation !== undefined) return reservedReason(reservation);
+    const reservedTaskId = this.delayedBy.get(task.id);
+    if (reservedTaskId !== undefined) return delayReason(reservedTaskId);
+    return pendingReason(task, [...this.slots.values()], this.now());
   }
 
   countDecision(strategy: string, fallbackReason: string): void {

@@ -66,6 +66,18 @@ export const MASTER_SETTINGS = {
     help: "`multifactor` (class, priority, fair share between projects, age; with one project the same order as `priority`), `priority` (class, priority, FIFO) or `fifo`",
   },
   placement: { type: "enum", choices: ["rts", "round_robin"], default: "rts", help: "`rts` (round-robin fallback when it cannot decide) or `round_robin`" },
+  backfill: {
+    type: "enum",
+    choices: ["none", "easy", "conservative"],
+    default: "none",
+    help: "reservations for blocked tasks, which no later task may delay: `none`, `easy` (the first blocked task in queue order) or `conservative` (every blocked task)",
+  },
+  backfillDefaultRuntimeMs: {
+    type: "number",
+    above: 0,
+    default: 3_600_000,
+    help: "with `backfill`: the runtime predicted for a task without an estimate (default 1 hour)",
+  },
   telemetryMaxAgeMs: { type: "number", above: 0, derive: { from: "suspectAfterMs" }, help: "older telemetry is not fresh for RTS" },
   weightsPollMs: {
     type: "number",

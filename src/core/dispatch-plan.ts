@@ -3,6 +3,9 @@
 // resources on the chosen worker's slot so later tasks in the same pass see them taken.
 // A task that fits nowhere right now is skipped (it does not block the tasks behind it) and gets a
 // pending reason; one that could never fit any known worker is marked "unschedulable".
+// With backfill (PlanOptions.backfill) the first K blocked tasks get reservations that later tasks
+// must not delay (backfill/reservations.ts).
+import { type BackfillOptions, BackfillPass, delayReason, type Reservation, reservedReason } from "./backfill/reservations.js";
 import { couldEverFit, feasibleGpus, neverFitsReason } from "./feasibility.js";
 import type { Candidate, PlacementStrategy } from "./placement.js";
 import type { PlacementDecision, Task } from "./types.js";
@@ -37,6 +40,10 @@ export interface DispatchPlan {
   assignments: PlannedAssignment[];
   /** Reason per task that was looked at and not placed. */
   pendingReasons: Map<string, string>;
+  /** Backfill: the reservation of each blocked task that got one (its pending reason says it too); empty without backfill. */
+  reservations: Map<string, Reservation>;
+  /** Backfill: task id -> the reserved task it would have delayed, for tasks kept waiting only by reservations. */
+  delayed: Map<string, string>;
 }
 
 export interface PlanOptions {
@@ -57,6 +64,11 @@ export interface PlanOptions {
   deadlineCandidates?: number;
   /** Per-project quotas; absent: none (every project unlimited). */
   quota?: QuotaGate;
+  /**
+   * Reservations and backfill: `reservations` = K blocked tasks that get one (0 none, 1 EASY,
+   * Infinity conservative), plus the availability profile's inputs. Absent or K = 0: no backfill.
+   */
+  backfill?: BackfillOptions;
 }
 
 /**
@@ -144,12 +156,18 @@ const MAX_FAILED_SHAPES = 32;
  *   worker, a later task whose requirements dominate it (as much or more of everything, a
  *   superset of its tags, same or narrower GPU model) cannot fit either and is not scanned; its
  *   pending reason is memoised by exact shape.
- * - Workers whose slots fill up stay in the rings and are skipped; the pass ends when none is open.
+ * - Workers whose slots fill up stay in the rings and are skipped; the pass ends when none is open
+ *   (with backfill, once no more reservations can be made either).
+ * - Backfill (options.backfill, K > 0): a worker holding a reservation is a candidate only if the
+ *   task would not delay it (BackfillPass.admit); a task with no candidate gets a reservation while
+ *   fewer than K exist ("reserved: starts ~<time> on <worker>"), else it waits ("would delay the
+ *   reservation of task <id>" when only reservations kept it out).
  * Deterministic: rings and cursors are rebuilt each pass from the inputs in their given order.
  */
 export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[], placement: PlacementStrategy, options: PlanOptions): DispatchPlan {
   const assignments: PlannedAssignment[] = [];
   const pendingReasons = new Map<string, string>();
+  const delayed = new Map<string, string>();
   const cap = options.maxCandidates !== undefined && options.maxCandidates >= 1 ? options.maxCandidates : DEFAULT_MAX_CANDIDATES;
   const deadlineCap = Math.max(
     cap,
@@ -163,8 +181,16 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
   const reasons = new Map<string, string>();
   let scanned = 0;
   const candidates: Candidate[] = [];
+  const backfill = options.backfill !== undefined && options.backfill.reservations > 0 ? new BackfillPass(slots, options.nowMs, options.backfill) : null;
+  /** Backfill: gives a blocked task a reservation while fewer than K exist; whether it got one. */
+  const reserve = (task: Task): boolean => {
+    const reservation = backfill?.canReserve ? backfill.reserve(task) : null;
+    if (reservation !== null) pendingReasons.set(task.id, reservedReason(reservation));
+    return reservation !== null;
+  };
   for (const task of queue) {
-    if (openCount === 0 || scanned >= options.maxScan) break;
+    // With no worker open nothing more starts this pass, but blocked tasks may still be reserved.
+    if (scanned >= options.maxScan || (openCount === 0 && (backfill === null || !backfill.canReserve))) break;
     if (task.notBeforeMs !== null && task.notBeforeMs > options.nowMs) {
       pendingReasons.set(task.id, backoffReason(task.notBeforeMs, options.nowMs));
       continue; // waiting out a retry backoff; does not count against the scan bound
@@ -176,10 +202,15 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
       pendingReasons.set(task.id, refused);
       continue; // its project's limit, not the cluster's: says nothing about other tasks' shapes
     }
+    if (openCount === 0) {
+      reserve(task);
+      continue;
+    }
     const shape = shapeOf(task);
     let dominated = false;
     for (let f = 0; f < failed.length && !dominated; f++) dominated = dominates(shape, failed[f]);
     if (dominated) {
+      if (reserve(task)) continue;
       let reason = reasons.get(shape.key);
       if (reason === undefined) reasons.set(shape.key, (reason = pendingReason(task, slots)));
       pendingReasons.set(task.id, reason);
@@ -192,14 +223,23 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     let i = ring.cursor < n ? ring.cursor : 0;
     const taskCap = (task.deadlineMs ?? task.spec.deadlineMs) !== null ? deadlineCap : cap;
     let quotaRefusal: string | null = null;
+    let delayedBy: Reservation | null = null;
     for (let visited = 0; visited < n && candidates.length < taskCap; visited++) {
       // Widening past `cap` stops after DEADLINE_SCAN_FACTOR x deadlineCap visits: a task that fits
       // few workers costs no more than before plus that bounded extra scan.
       if (candidates.length >= cap && visited >= deadlineScan) break;
       const slot = ringSlots[i];
       if (++i === n) i = 0;
-      const gpuIndexes = feasibleGpus(task, slot);
+      let gpuIndexes = feasibleGpus(task, slot);
       if (!gpuIndexes) continue;
+      if (backfill !== null) {
+        const admitted = backfill.admit(task, slot, gpuIndexes);
+        if (!Array.isArray(admitted)) {
+          delayedBy ??= admitted;
+          continue;
+        }
+        gpuIndexes = admitted;
+      }
       const refusedHere = quota && gpuIndexes.length > 0 ? quota.refuseOn(task, slot, gpuIndexes) : null;
       if (refusedHere === null) candidates.push({ slot, gpuIndexes });
       else quotaRefusal = refusedHere;
@@ -211,21 +251,30 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
       continue;
     }
     if (candidates.length === 0) {
+      // A worker passed over only for a reservation's sake may take a shorter task of the same
+      // shape: the shape failed only when nothing fitted at all.
+      if (delayedBy === null && failed.length < MAX_FAILED_SHAPES) failed.push(shape);
+      if (reserve(task)) continue;
+      if (delayedBy !== null) {
+        pendingReasons.set(task.id, delayReason(delayedBy.taskId));
+        delayed.set(task.id, delayedBy.taskId);
+        continue;
+      }
       let reason = reasons.get(shape.key);
       if (reason === undefined) reasons.set(shape.key, (reason = pendingReason(task, slots)));
       pendingReasons.set(task.id, reason);
-      if (failed.length < MAX_FAILED_SHAPES) failed.push(shape);
       continue;
     }
     // The strategy may keep the array it is given (e.g. in a decision log): hand it a copy.
     const { candidate, decision } = placement.choose(task, candidates.slice(), options.nowMs);
     const attemptId = options.newAttemptId();
     allocate(candidate.slot, attemptId, task.spec.resources, candidate.gpuIndexes, task.spec.project);
+    backfill?.started(task, candidate.slot, attemptId);
     const borrowed = quota?.placed(task, candidate.slot, candidate.gpuIndexes) ?? false;
     assignments.push({ task, attemptId, slot: candidate.slot, gpuIndexes: candidate.gpuIndexes, decision, borrowed });
     if (!hasFreeSlot(candidate.slot)) openCount--;
   }
-  return { assignments, pendingReasons };
+  return { assignments, pendingReasons, reservations: backfill?.reservations ?? new Map(), delayed };
 }
 
 /** "unschedulable: ..." when no known live worker could ever run it, else why it waits. */

@@ -133,6 +133,8 @@ test("every flag, variable and config key the master took before is still there"
     "quotaFile",
     "defaultQuota",
     "usageTickMs",
+    "backfill",
+    "backfillDefaultRuntimeMs",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());
   // Each in camelCase and in snake_case.

@@ -1,6 +1,7 @@
 // `npm run sim:validate`: the RLScheduler protocol on Lublin-1/2 for FCFS, WFP3, UNICEP, SJF, F1,
 // without and with their backfilling, beside the published average bounded slowdown (SC'20
-// Tables V/VI); then classic EASY (extra-nodes rule) as our own improvement. A second table runs
+// Tables V/VI); then the committed-head variant (an EASY test while the head is committed; formerly
+// "easy") as our own. A second table runs
 // WFP3/UNICEP with the true waiting time (w = now - submit) beside the published reading
 // (w = -1 - submit), which is the one their cells come from (see batch/orders.ts).
 import { readFileSync } from "node:fs";
@@ -29,10 +30,10 @@ export function validate(tracesDir: string): ValidationRow[] {
   const rows: ValidationRow[] = [];
   for (const [name, file] of Object.entries(TRACE_FILES)) {
     const trace = parseSwf(readFileSync(`${tracesDir}/${file}`, "utf8"));
-    for (const backfill of ["none", "rlscheduler", "easy"] as const) {
+    for (const backfill of ["none", "rlscheduler", "committed-head"] as const) {
       PUBLISHED_ORDERS.forEach((order, i) => {
         const ours = runProtocol(trace, order, backfill).avgBoundedSlowdown;
-        const published = backfill === "easy" ? null : PUBLISHED[name][backfill][i];
+        const published = backfill === "committed-head" ? null : PUBLISHED[name][backfill][i];
         rows.push({ trace: name, backfill, order, published, ours, relErr: published === null ? null : Math.abs(ours - published) / published });
       });
     }
@@ -41,13 +42,13 @@ export function validate(tracesDir: string): ValidationRow[] {
 }
 
 export function formatValidation(rows: readonly ValidationRow[]): string {
-  const lines = ["trace     backfill      order    published        ours   rel.err  within 1%"];
+  const lines = ["trace     backfill        order    published        ours   rel.err  within 1%"];
   for (const r of rows) {
     const pub = r.published === null ? "-" : r.published.toFixed(2);
     const err = r.relErr === null ? "-" : `${(100 * r.relErr).toFixed(3)}%`;
     const ok = r.relErr === null ? "(ours)" : r.relErr <= 0.01 ? "yes" : "NO";
     lines.push(
-      `${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.ours.toFixed(2).padStart(12)}${err.padStart(10)}  ${ok}`,
+      `${r.trace.padEnd(10)}${r.backfill.padEnd(16)}${r.order.padEnd(9)}${pub.padStart(9)}${r.ours.toFixed(2).padStart(12)}${err.padStart(10)}  ${ok}`,
     );
   }
   const checked = rows.filter((r) => r.relErr !== null);
@@ -70,7 +71,7 @@ export function validateTrueWait(tracesDir: string, rows: readonly ValidationRow
   const out: TrueWaitRow[] = [];
   for (const [name, file] of Object.entries(TRACE_FILES)) {
     const trace = parseSwf(readFileSync(`${tracesDir}/${file}`, "utf8"));
-    for (const backfill of ["none", "rlscheduler", "easy"] as const) {
+    for (const backfill of ["none", "rlscheduler", "committed-head"] as const) {
       for (const order of ORDERS_USING_WAIT) {
         const base = rows.find((r) => r.trace === name && r.backfill === backfill && r.order === order);
         if (base === undefined) throw new Error(`no published-reading row for ${name} ${backfill} ${order}`);
@@ -85,13 +86,13 @@ export function validateTrueWait(tracesDir: string, rows: readonly ValidationRow
 export function formatTrueWait(rows: readonly TrueWaitRow[]): string {
   const lines = [
     `WFP3/UNICEP by reading of w. published w: ${WAIT_DESCRIPTIONS.published}; true w: ${WAIT_DESCRIPTIONS.true}`,
-    "trace     backfill      order    published  ours (published w)  ours (true w)  true/published w",
+    "trace     backfill        order    published  ours (published w)  ours (true w)  true/published w",
   ];
   for (const r of rows) {
     const pub = r.published === null ? "-" : r.published.toFixed(2);
     const ratio = `${(r.oursTrueW / r.oursPublishedW).toFixed(3)}x`;
     lines.push(
-      `${r.trace.padEnd(10)}${r.backfill.padEnd(14)}${r.order.padEnd(9)}${pub.padStart(9)}${r.oursPublishedW.toFixed(2).padStart(20)}${r.oursTrueW.toFixed(2).padStart(15)}${ratio.padStart(18)}`,
+      `${r.trace.padEnd(10)}${r.backfill.padEnd(16)}${r.order.padEnd(9)}${pub.padStart(9)}${r.oursPublishedW.toFixed(2).padStart(20)}${r.oursTrueW.toFixed(2).padStart(15)}${ratio.padStart(18)}`,
     );
   }
   return `${lines.join("\n")}\n`;

@@ -4,10 +4,13 @@
 //                [--half-life 7d] [--usage-tick 5s] [--quota-file FILE]   (fair share and quotas, issue 15)
 //   taskgrid sim --csv FILE [--placement ...]          (tasks from CSV, workers from the hetero fleet)
 //   taskgrid sim --trace FILE.swf                       (the trace on one MaxProcs machine, real core)
-//   taskgrid sim --trace FILE.swf --protocol rlscheduler --order fcfs|sjf|wfp3|unicep|f1 --backfill none|rlscheduler|easy
+//   taskgrid sim --trace FILE.swf --protocol rlscheduler --order fcfs|sjf|wfp3|unicep|f1|saf|lxf
+//                --backfill none|rlscheduler|committed-head|easy|conservative|K=<n>|relaxed[=<factor>]
 //                [--wait published|true]                (WFP3/UNICEP's w: their code's reading, or the real waiting time)
+//                [--starts N,N,...] [--estimate-correction on|off]   (issue 16's policy lab)
 import { readFileSync } from "node:fs";
-import { runProtocol, type BackfillName } from "../../sim/batch/rlscheduler.js";
+import { BACKFILL_SYNTAX, parseBackfill, type BackfillName } from "../../sim/batch/backfill-spec.js";
+import { runProtocol } from "../../sim/batch/rlscheduler.js";
 import { ORDER_NAMES, ORDERS_USING_WAIT, WAIT_DESCRIPTIONS, WAIT_READINGS, type OrderName, type WaitReading } from "../../sim/batch/orders.js";
 import { simulate, type PlacementName } from "../../sim/engine.js";
 import { formatMetrics } from "../../sim/metrics.js";
@@ -25,6 +28,15 @@ import { boolFlag, stringFlag, type ParsedArgs } from "../args.js";
 import { JSON_FLAG, printJson, type Command } from "../command.js";
 import { parseDurationMs, parseInteger, parseNumber } from "../parse.js";
 import { UsageError } from "../usage-error.js";
+
+function backfillFlag(value: string): BackfillName {
+  try {
+    parseBackfill(value);
+  } catch (err) {
+    throw new UsageError(`--backfill: ${(err as Error).message}`);
+  }
+  return value as BackfillName;
+}
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag}: "${value}" is not one of ${allowed.join(", ")}`);
@@ -69,7 +81,18 @@ export const simCommand: Command = {
     trace: { type: "string", value: "FILE", description: "an SWF trace" },
     protocol: { type: "string", value: "rlscheduler", description: "with --trace: the RLScheduler batch protocol" },
     order: { type: "string", value: ORDER_NAMES.join("|"), description: "with --protocol: job order (default fcfs)" },
-    backfill: { type: "string", value: "none|rlscheduler|easy", description: "with --protocol: backfilling (default none)" },
+    backfill: {
+      type: "string",
+      value: BACKFILL_SYNTAX,
+      description:
+        "with --protocol: backfilling (default none). rlscheduler = their simplified rule; committed-head = EASY's test while the head is committed (what `easy` meant before); easy = classic EASY, re-planned at every event; conservative = every waiting job reserved; K=<n> = the first n blocked jobs reserved; relaxed[=f] = one reservation that may slip by f x its job's wait (default 0.1)",
+    },
+    starts: { type: "string", value: "N,N,...", description: "with --protocol: 0-based sequence start indexes (default: the protocol's for the trace)" },
+    "estimate-correction": {
+      type: "string",
+      value: "on|off",
+      description: "with --protocol: scale requests by each user's actual/requested of finished jobs (default off; easy, conservative, K, relaxed only)",
+    },
     wait: {
       type: "string",
       value: WAIT_READINGS.join("|"),
@@ -78,7 +101,7 @@ export const simCommand: Command = {
     ...JSON_FLAG,
   },
   notes:
-    "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order wfp3 --wait true\n",
+    "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n  taskgrid sim --trace ../shared/traces/lublin_256.swf --protocol rlscheduler --order wfp3 --wait true\n  taskgrid sim --trace ../shared/traces/KTH-SP2-1996-2.1-cln.swf --protocol rlscheduler --order saf --backfill conservative --estimate-correction on\n",
   async run(args, io) {
     const json = boolFlag(args, "json");
     const seedText = stringFlag(args, "seed");
@@ -91,14 +114,21 @@ export const simCommand: Command = {
       oneOf(protocol, ["rlscheduler"] as const, "protocol");
       if (trace === undefined) throw new UsageError("--protocol needs --trace FILE");
       const order = oneOf<OrderName>(stringFlag(args, "order") ?? "fcfs", ORDER_NAMES, "order");
-      const backfill = oneOf<BackfillName>(stringFlag(args, "backfill") ?? "none", ["none", "rlscheduler", "easy"], "backfill");
+      const backfill = backfillFlag(stringFlag(args, "backfill") ?? "none");
       // Published by default so `--protocol rlscheduler` reproduces their cells unless asked otherwise.
       const wait = oneOf<WaitReading>(waitText ?? "published", WAIT_READINGS, "wait");
-      const result = runProtocol(parseSwf(readFileSync(trace, "utf8")), order, backfill, { wait });
+      const estimateCorrection = oneOf(stringFlag(args, "estimate-correction") ?? "off", ["on", "off"] as const, "estimate-correction") === "on";
+      if (estimateCorrection && parseBackfill(backfill).kind !== "reservations")
+        throw new UsageError(`--estimate-correction on needs --backfill easy, conservative, K=<n> or relaxed (not ${backfill})`);
+      const startsText = stringFlag(args, "starts");
+      const starts = startsText === undefined ? undefined : startsText.split(",").map((t) => parseInteger(t.trim(), "starts", 0));
+      const result = runProtocol(parseSwf(readFileSync(trace, "utf8")), order, backfill, { wait, starts, estimateCorrection });
       if (json) printJson(io, { trace, protocol, ...result, waitDescription: WAIT_DESCRIPTIONS[wait], waitUsedByOrder: ORDERS_USING_WAIT.includes(order) });
       else {
         const unused = ORDERS_USING_WAIT.includes(order) ? "" : ` (${order} does not use w)`;
-        io.out(`${trace}: order ${order}, backfill ${backfill}, wait ${wait}: ${WAIT_DESCRIPTIONS[wait]}${unused}\n`);
+        io.out(
+          `${trace}: order ${order}, backfill ${backfill}, estimate correction ${estimateCorrection ? "on" : "off"}, wait ${wait}: ${WAIT_DESCRIPTIONS[wait]}${unused}\n`,
+        );
         io.out(`  average bounded slowdown  ${result.avgBoundedSlowdown.toFixed(2)}\n  utilisation               ${result.utilisation.toFixed(3)}\n`);
         for (const s of result.sequences) io.out(`  sequence @${s.startIndex}: bsld ${s.avgBoundedSlowdown.toFixed(2)}, util ${s.utilisation.toFixed(3)}\n`);
       }

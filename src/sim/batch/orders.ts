@@ -6,6 +6,10 @@
 //   the one that validates the simulator.
 // - "true": w = now - submit at the moment the queue is sorted, the policies as defined. A job
 //   that has waited long rises; this is the real policy, with no published cell to check against.
+// SAF (smallest area first) and LXF (largest expansion factor first) are classic orders with no
+// published cell; LXF always reads the true waiting time, since that is its definition.
+// Every score reads a job's runtime through `est`: the user's request, or a corrected estimate
+// when the loop sets one (estimates.ts), so the published cells are untouched.
 // Pure and deterministic: the score takes `now` from the caller (the protocol loop's clock).
 
 export interface BatchJob {
@@ -17,10 +21,17 @@ export interface BatchJob {
   nodes: number;
   start: number;
   seq: number;
+  /** SWF user id (estimate correction learns per user); absent in hand-made jobs. */
+  user?: number;
+  /** Corrected runtime estimate, when the loop learns one; otherwise `reqTime` is the estimate. */
+  estimate?: number;
 }
 
-export type OrderName = "fcfs" | "sjf" | "wfp3" | "unicep" | "f1";
-export const ORDER_NAMES: readonly OrderName[] = ["fcfs", "sjf", "wfp3", "unicep", "f1"];
+/** The runtime a policy may assume for a job: never its actual run time. */
+export const est = (j: BatchJob): number => j.estimate ?? j.reqTime;
+
+export type OrderName = "fcfs" | "sjf" | "wfp3" | "unicep" | "f1" | "saf" | "lxf";
+export const ORDER_NAMES: readonly OrderName[] = ["fcfs", "sjf", "wfp3", "unicep", "f1", "saf", "lxf"];
 
 export type WaitReading = "published" | "true";
 export const WAIT_READINGS: readonly WaitReading[] = ["published", "true"];
@@ -49,13 +60,21 @@ export function scoreFor(order: OrderName, wait: WaitReading = "published"): Sco
     case "fcfs":
       return (j) => j.submit;
     case "sjf":
-      return (j) => [j.reqTime, j.submit];
+      return (j) => [est(j), j.submit];
     case "wfp3":
-      return (j, now) => -((w(j, now) / j.reqTime) ** 3) * j.procs;
+      return (j, now) => -((w(j, now) / est(j)) ** 3) * j.procs;
     case "unicep":
-      return (j, now) => -w(j, now) / (Math.log2(j.procs + EPS) * j.reqTime);
+      return (j, now) => -w(j, now) / (Math.log2(j.procs + EPS) * est(j));
     case "f1":
-      return (j) => Math.log10(j.reqTime) * j.procs + 870 * Math.log10(j.submit);
+      return (j) => Math.log10(est(j)) * j.procs + 870 * Math.log10(j.submit);
+    case "saf":
+      return (j) => [j.procs * est(j), j.submit];
+    case "lxf":
+      // Expansion factor (wait + estimate) / estimate, largest first; ties by arrival.
+      return (j, now) => {
+        const e = Math.max(1, est(j)); // a 0 s request would divide by zero
+        return [-(now - j.submit + e) / e, j.submit];
+      };
   }
 }
 

@@ -1,26 +1,23 @@
 // The RLScheduler (SC'20) evaluation protocol of ../shared/traces/README.md: rigid SWF jobs on a
-// machine of MaxNodes nodes, 10 sequences of 1,024 jobs, a committed-head scheduling loop, their
-// simplified backfilling or classic EASY, average bounded slowdown per sequence, then the mean.
-// The machine is one core WorkerSlot with one cpu "core" (1000 millis) per node: fitting and
-// allocation go through the core's feasibleGpus/allocate/release, so nodes are never over-committed.
-import { feasibleGpus } from "../../core/feasibility.js";
-import type { Task } from "../../core/types.js";
-import { allocate, release, type WorkerSlot } from "../../core/worker-slot.js";
-import { buildSlot, buildTask } from "../build.js";
+// machine of MaxNodes nodes, 10 sequences of 1,024 jobs, average bounded slowdown per sequence,
+// then the mean. The scheduling loop is the policy under test: their committed-head loop (with
+// none, their simplified "rlscheduler" backfilling, or "committed-head", an EASY test run only
+// while the head is committed), or the re-planning loop of replan.ts (classic easy,
+// conservative, K=<n>, relaxed), optionally on corrected estimates (estimates.ts).
+// The machine is one core WorkerSlot with one cpu "core" per node (machine-slot.ts).
+import { parseBackfill, type BackfillName } from "./backfill-spec.js";
+import { EstimateLearner } from "./estimates.js";
+import { machineSlot, type Machine } from "./machine-slot.js";
+import { scoreFor, sortQueue, type BatchJob, type OrderName, type Score, type WaitReading } from "./orders.js";
+import { runReplanning } from "./replan.js";
+import { protocolStarts, SEQUENCE_LENGTH } from "./starts.js";
+import { summarise, type SequenceResult } from "./summary.js";
 import type { SwfTrace } from "../workloads/swf.js";
-import { scoreFor, sortQueue, type BatchJob, type OrderName, type WaitReading } from "./orders.js";
 
-export type BackfillName = "none" | "rlscheduler" | "easy";
-
-/** 0-based start indexes of their 10 sequences for a 10,000-job trace (README: gym np_random(1)). */
-export const RLSCHEDULER_STARTS_10K = [1981, 2756, 4299, 8850, 3316, 2714, 5228, 7762, 4022, 7085];
-export const SEQUENCE_LENGTH = 1024;
-
-export interface Machine {
-  nodes: number;
-  ppn: number;
-  maxProcs: number;
-}
+export type { BackfillName } from "./backfill-spec.js";
+export type { Machine } from "./machine-slot.js";
+export type { SequenceResult } from "./summary.js";
+export { fallbackStarts, RLSCHEDULER_STARTS_10K, SEQUENCE_LENGTH } from "./starts.js";
 
 /** Their loader: drop run == 0, requested -1 -> raw run, run < 0 -> 10, procs = max(alloc, req), by id. */
 export function loadJobs(trace: SwfTrace): { jobs: BatchJob[]; machine: Machine } {
@@ -33,15 +30,9 @@ export function loadJobs(trace: SwfTrace): { jobs: BatchJob[]; machine: Machine 
     const reqTime = j.reqTime === -1 ? j.run : j.reqTime;
     const run = j.run < 0 ? 10 : j.run;
     const procs = Math.max(j.allocProcs, j.reqProcs);
-    jobs.push({ id: j.id, submit: j.submit, run, reqTime, procs, nodes: Math.ceil(procs / ppn), start: -1, seq: jobs.length });
+    jobs.push({ id: j.id, submit: j.submit, run, reqTime, procs, nodes: Math.ceil(procs / ppn), start: -1, seq: jobs.length, user: j.user });
   }
   return { jobs, machine: { nodes, ppn, maxProcs } };
-}
-
-export interface SequenceResult {
-  startIndex: number;
-  avgBoundedSlowdown: number;
-  utilisation: number;
 }
 
 export interface ProtocolResult {
@@ -49,6 +40,8 @@ export interface ProtocolResult {
   backfill: BackfillName;
   /** Which reading of `w` WFP3/UNICEP used (see orders.ts); FCFS, SJF and F1 ignore it. */
   wait: WaitReading;
+  /** Whether estimates were corrected per user from finished jobs (estimates.ts). */
+  estimateCorrection: boolean;
   /** Mean over the sequences of each sequence's mean bounded slowdown. */
   avgBoundedSlowdown: number;
   utilisation: number;
@@ -60,6 +53,11 @@ interface Run {
   end: number;
   reqEnd: number;
   attemptId: string;
+}
+
+export interface SequenceOptions {
+  /** Plan on per-user corrected estimates (re-planning backfills only; see estimates.ts). */
+  estimateCorrection?: boolean;
 }
 
 /**
@@ -74,55 +72,32 @@ export function runSequence(
   order: OrderName,
   backfill: BackfillName,
   wait: WaitReading = "published",
+  options: SequenceOptions = {},
 ): SequenceResult {
-  const jobs = all.slice(startIndex, startIndex + SEQUENCE_LENGTH).map((j) => ({ ...j, start: -1 }));
-  const slot: WorkerSlot = buildSlot({
-    id: "machine",
-    tags: [],
-    cpuMillis: machine.nodes * 1000,
-    memoryMib: 0,
-    maxTasks: machine.nodes,
-    gpus: [],
-    speed: { cpu: 1, gpu: 1, io: 1 },
-    failureRate: 0,
-  });
-  const asTask = new Map<BatchJob, Task>();
-  for (const j of jobs) {
-    asTask.set(
-      j,
-      buildTask(
-        {
-          id: String(j.id),
-          submitMs: j.submit,
-          runtimeMs: j.run,
-          estimateMs: j.reqTime,
-          deadlineMs: null,
-          kind: "",
-          family: "cpu",
-          cpuMillis: j.nodes * 1000,
-          memoryMib: 0,
-          gpuCount: 0,
-          gpuModel: "",
-          ioIntensity: 0,
-          requiredTags: [],
-          preferredTags: [],
-          maxRetries: 0,
-        },
-        1,
-      ),
-    );
-  }
+  const jobs = all.slice(startIndex, startIndex + SEQUENCE_LENGTH).map((j) => ({ ...j, start: -1, estimate: undefined }));
+  const spec = parseBackfill(backfill);
   const score = scoreFor(order, wait);
+  if (spec.kind === "reservations") {
+    const learner = options.estimateCorrection ? new EstimateLearner() : null;
+    runReplanning(jobs, machine, { score, reservations: spec.reservations, relax: spec.relax, learner });
+  } else {
+    if (options.estimateCorrection) throw new Error(`estimate correction needs a re-planning backfill, not ${backfill}`);
+    committedHead(jobs, machine, score, spec.kind);
+  }
+  return summarise(jobs, startIndex, machine);
+}
+
+/** Their loop: the picked head is committed and time advances until it fits (README). */
+function committedHead(jobs: BatchJob[], machine: Machine, score: Score, backfill: "none" | "rlscheduler" | "committed-head"): void {
+  const slot = machineSlot(machine, jobs);
   const queue: BatchJob[] = [];
   const running: Run[] = [];
   let now = jobs[0].submit;
   let next = 1;
   queue.push(jobs[0]);
-  let seq = 0;
-  const fits = (j: BatchJob): boolean => feasibleGpus(asTask.get(j)!, slot) !== null;
+  const fits = (j: BatchJob): boolean => slot.fits(j);
   const start = (j: BatchJob): void => {
-    const attemptId = `a${seq++}`;
-    allocate(slot, attemptId, asTask.get(j)!.spec.resources, []);
+    const attemptId = slot.allocate(j);
     j.start = now;
     running.push({ job: j, end: now + j.run, reqEnd: now + j.reqTime, attemptId });
     queue.splice(queue.indexOf(j), 1);
@@ -136,11 +111,11 @@ export function runSequence(
       queue.push(jobs[next++]);
     } else {
       now = Math.max(now, release0);
-      release(slot, running.shift()!.attemptId);
+      slot.release(running.shift()!.attemptId);
     }
   };
   const bySubmit = (a: BatchJob, b: BatchJob): number => a.submit - b.submit;
-  const freeNodes = (): number => machine.nodes - slot.allocatedCpuMillis / 1000;
+  const freeNodes = (): number => slot.freeNodes();
 
   for (;;) {
     sortQueue(queue, score, now); // stable, as their sort
@@ -160,7 +135,7 @@ export function runSequence(
           for (const j of [...queue]) if (j !== head && fits(j) && now + j.reqTime < reservation) start(j);
           advance();
         }
-      } else if (backfill === "easy") {
+      } else if (backfill === "committed-head") {
         while (!fits(head)) {
           easyPass(head, queue, running, now, freeNodes(), fits, start);
           if (fits(head)) break;
@@ -176,20 +151,10 @@ export function runSequence(
       while (queue.length === 0) advance();
     }
   }
-  let sum = 0;
-  let work = 0;
-  let lastStart = -Infinity;
-  for (const j of jobs) {
-    sum += Math.max(1, (j.start - j.submit + j.run) / Math.max(j.run, 10));
-    work += j.run * j.procs;
-    lastStart = Math.max(lastStart, j.start);
-  }
-  const span = lastStart - jobs[0].submit;
-  return { startIndex, avgBoundedSlowdown: sum / jobs.length, utilisation: span > 0 ? work / (span * machine.maxProcs) : 0 };
 }
 
 /**
- * Classic EASY: the head's shadow time (when enough running jobs' requested ends free its nodes)
+ * The committed-head variant's pass (formerly "easy"): the head's shadow time (when enough running jobs' requested ends free its nodes)
  * and the extra nodes left at that time; a queued job (FCFS) is backfilled when it fits now and
  * either ends (by its request) by the shadow time or uses no more than the extra nodes.
  */
@@ -223,8 +188,8 @@ function easyPass(
   }
 }
 
-export interface ProtocolOptions {
-  /** Sequence start indexes (default: theirs for 10,000 jobs, else evenly spaced). */
+export interface ProtocolOptions extends SequenceOptions {
+  /** Sequence start indexes (default: the protocol's for the trace's length, see starts.ts). */
   starts?: readonly number[];
   /** Reading of `w` for WFP3/UNICEP (default "published", the one that reproduces their cells). */
   wait?: WaitReading;
@@ -233,22 +198,16 @@ export interface ProtocolOptions {
 export function runProtocol(trace: SwfTrace, order: OrderName, backfill: BackfillName, options: ProtocolOptions = {}): ProtocolResult {
   const { jobs, machine } = loadJobs(trace);
   const wait = options.wait ?? "published";
-  const idx = options.starts ?? (jobs.length === 10_000 ? RLSCHEDULER_STARTS_10K : fallbackStarts(jobs.length));
-  const sequences = idx.map((s) => runSequence(jobs, s, machine, order, backfill, wait));
+  const idx = options.starts ?? protocolStarts(jobs.length);
+  const sequences = idx.map((s) => runSequence(jobs, s, machine, order, backfill, wait, options));
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     order,
     backfill,
     wait,
+    estimateCorrection: options.estimateCorrection ?? false,
     avgBoundedSlowdown: mean(sequences.map((s) => s.avgBoundedSlowdown)),
     utilisation: mean(sequences.map((s) => s.utilisation)),
     sequences,
   };
-}
-
-/** Other trace sizes: their hashed-seed draw is not reproduced; 10 evenly spaced starts instead. */
-export function fallbackStarts(n: number): number[] {
-  const lo = SEQUENCE_LENGTH;
-  const hi = Math.max(lo, n - SEQUENCE_LENGTH - 1);
-  return Array.from({ length: 10 }, (_, i) => Math.floor(lo + ((hi - lo) * i) / 9));
 }

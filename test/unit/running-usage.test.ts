@@ -6,20 +6,11 @@ import * as assert from "uvu/assert";
 import { runningUsage } from "../../src/core/fairshare/running-usage.js";
 import { allocate, newWorkerSlot, release } from "../../src/core/worker-slot.js";
 import type { Worker } from "../../src/core/types.js";
+import { worker as domainWorker } from "../helpers/domain.js";
 
 const gpu = (index: number, model: string) => ({ index, uuid: `GPU-${index}`, model, memoryMib: 81920, numaNode: 0 });
-const worker = (id: string, models: string[]): Worker => ({
-  id,
-  hostname: id,
-  tags: [],
-  capacity: { cpuMillis: 16_000, memoryMib: 65_536, maxTasks: 8, gpus: models.map((m, i) => gpu(i, m)) },
-  status: "ONLINE",
-  agentVersion: "test",
-  registeredAtMs: 0,
-  lastSeenAtMs: 0,
-  telemetry: null,
-  deadlineMisses: 0,
-});
+const worker = (id: string, models: string[]): Worker =>
+  domainWorker(id, { capacity: { cpuMillis: 16_000, memoryMib: 65_536, maxTasks: 8, gpus: models.map((m, i) => gpu(i, m)) } });
 const res = (cpuMillis: number, memoryMib: number, gpuCount = 0) => ({ cpuMillis, memoryMib, gpuCount, gpuModel: "", gpuMemoryMib: 0 });
 
 test("sums per project and resource, GPUs counted by their model", () => {

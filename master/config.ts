@@ -4,7 +4,7 @@
 import { InvalidArgumentError } from "../src/core/errors.js";
 import type { BillingWeights, DefaultQuota, MultifactorWeights } from "../src/core/fairshare/types.js";
 import { validateDefaultQuota } from "../src/core/fairshare/demand.js";
-import { BACKFILL_POLICIES } from "../src/core/backfill/reservations.js";
+import { BACKFILL_POLICIES, type BackfillPolicy } from "../src/core/backfill/reservations.js";
 import { createLogger, type Logger } from "./logger.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { FailurePolicy } from "../src/core/failure-accounting.js";
@@ -133,7 +133,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     weightsPath: s.weightsPath,
     ordering: s.ordering,
     placement: s.placement,
-    backfill: { reservations: BACKFILL_POLICIES[s.backfill], defaultRuntimeMs: s.backfillDefaultRuntimeMs },
+    backfill: { reservations: reservationsOf(s.backfill), defaultRuntimeMs: s.backfillDefaultRuntimeMs },
     telemetryMaxAgeMs: s.telemetryMaxAgeMs,
     weightsPollMs: s.weightsPollMs,
     slaMultiplier: s.slaMultiplier,
@@ -204,4 +204,9 @@ function parseDefaultQuota(entries: readonly string[], field: string): DefaultQu
     nominal[entry.slice(0, eq).trim()] = amount === "" ? Number.NaN : Number(amount);
   }
   return validateDefaultQuota({ nominal }, field);
+}
+
+/** `backfill` as the number of reservations K: a named policy, or K itself (the pattern has checked it). */
+function reservationsOf(backfill: string): number {
+  return backfill in BACKFILL_POLICIES ? BACKFILL_POLICIES[backfill as BackfillPolicy] : Number(backfill);
 }

@@ -67,10 +67,11 @@ export const MASTER_SETTINGS = {
   },
   placement: { type: "enum", choices: ["rts", "round_robin"], default: "rts", help: "`rts` (round-robin fallback when it cannot decide) or `round_robin`" },
   backfill: {
-    type: "enum",
-    choices: ["none", "easy", "conservative"],
+    type: "string",
+    pattern: /^(none|easy|conservative|[1-9][0-9]{0,5})$/,
+    patternText: "none, easy, conservative or a number of reservations K (1..999999)",
     default: "none",
-    help: "reservations for blocked tasks, which no later task may delay: `none`, `easy` (the first blocked task in queue order) or `conservative` (every blocked task)",
+    help: "reservations for blocked tasks, which no later task may delay: `none`, `easy` (the first blocked task in queue order), `conservative` (every blocked task) or K (the first K)",
   },
   backfillDefaultRuntimeMs: {
     type: "number",

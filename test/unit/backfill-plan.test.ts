@@ -131,7 +131,9 @@ test("the master's backfill setting resolves to K; other values are refused nami
   assert.is(resolveMasterConfig({ backfill: "easy" }).backfill.reservations, 1);
   assert.is(resolveMasterConfig({ backfill: "conservative" }).backfill.reservations, Number.POSITIVE_INFINITY);
   assert.is(resolveMasterConfig({ backfillDefaultRuntimeMs: 60_000 }).backfill.defaultRuntimeMs, 60_000);
-  assert.throws(() => resolveMasterConfig({ backfill: "greedy" as never }), /backfill/);
+  assert.is(resolveMasterConfig({ backfill: "4" }).backfill.reservations, 4, "K reservations");
+  assert.throws(() => resolveMasterConfig({ backfill: "greedy" as never }), /backfill: .*none, easy, conservative or a number of reservations K/);
+  for (const bad of ["0", "-1", "1.5", "K=4"]) assert.throws(() => resolveMasterConfig({ backfill: bad }), /backfill/, bad);
   assert.throws(() => resolveMasterConfig({ backfillDefaultRuntimeMs: 0 }), /backfill_default_runtime_ms/);
 });
 

@@ -65,9 +65,12 @@ export function createAdminService(deps: AdminServiceDeps): AdminServiceServer {
     if (term) return [...term.registry.all()];
     return (await deps.store.listWorkers()).map((record) => ({ record }));
   };
-  const workerOf = async (workerId: string) => {
+  /** One worker: the leader looks it up by id; a standby finds it among the stored ones. */
+  const workerOf = async (workerId: string): Promise<{ record: Worker; slot?: WorkerSlot }> => {
     checkWorkerId(workerId);
-    const worker = (await allWorkers()).find((w) => w.record.id === workerId);
+    const term = office.term();
+    const stored = term ? undefined : (await deps.store.listWorkers()).find((record) => record.id === workerId);
+    const worker = term ? term.registry.get(workerId) : stored && { record: stored };
     if (!worker) throw new NotFoundError("worker", workerId);
     return worker;
   };

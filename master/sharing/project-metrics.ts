@@ -17,9 +17,10 @@ export function projectMetrics(set: QuotaSet, sharing: FairShare | null): Projec
   }
   const usage: ProjectMetrics["usage"] = [];
   const fairShare: ProjectMetrics["fairShare"] = [];
-  if (sharing) {
-    for (const [project, amounts] of sharing.used()) for (const [resource, value] of Object.entries(amounts)) usage.push({ project, resource, value });
-    for (const view of sharing.view()) fairShare.push({ project: view.project, value: view.factor });
+  // One view per scrape: it reads what runs and the queue once, for both series.
+  for (const view of sharing?.view() ?? []) {
+    for (const [resource, value] of Object.entries(view.used)) usage.push({ project: view.project, resource, value });
+    fairShare.push({ project: view.project, value: view.factor });
   }
   return { usage, quota, fairShare };
 }

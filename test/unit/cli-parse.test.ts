@@ -19,20 +19,8 @@ import {
 } from "../../src/cli/parse.js";
 import { specFromFlags, SPEC_FLAGS } from "../../src/cli/spec-from-flags.js";
 import { waitExitCode } from "../../src/cli/commands/submit.js";
-import { UsageError } from "../../src/cli/usage-error.js";
 import { Priority, QueueClass, TaskState, AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
-
-/** Asserts that `fn` throws a UsageError whose message contains every `parts`. */
-function throwsUsage(fn: () => unknown, ...parts: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, UsageError);
-    for (const p of parts) assert.ok((err as Error).message.includes(p), `"${(err as Error).message}" should mention "${p}"`);
-    return;
-  }
-  assert.unreachable(`expected a UsageError mentioning ${parts.join(", ")}`);
-}
+import { throwsUsage } from "../helpers/usage-error.js";
 
 const durations: [string, number][] = [
   ["0", 0],

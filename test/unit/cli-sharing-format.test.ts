@@ -19,10 +19,10 @@ import {
   sortResources,
 } from "../../src/cli/render-sharing.js";
 import { formatTaskDetail } from "../../src/cli/render-task.js";
-import { UsageError } from "../../src/cli/usage-error.js";
 import { GetSharesResponse, ListQuotasResponse, ProjectQuota } from "../../src/gen/taskgrid/v1/admin_service.js";
 import { PriorityBreakdown, Task } from "../../src/gen/taskgrid/v1/task.js";
 import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
+import { throwsUsage } from "../helpers/usage-error.js";
 
 const now = new Date("2025-01-01T12:00:00Z");
 
@@ -184,17 +184,6 @@ test("get: a queued task shows its Priority; attempts on borrowed quota are mark
 
 const setArgs = (...argv: string[]) => parseArgs(argv, { ...quotaSetCommand.flags, ...HELP_FLAG });
 
-function usageError(fn: () => unknown, ...parts: string[]): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, UsageError);
-    for (const p of parts) assert.ok((err as Error).message.includes(p), `"${(err as Error).message}" should mention "${p}"`);
-    return;
-  }
-  assert.unreachable(`expected a UsageError mentioning ${parts.join(", ")}`);
-}
-
 test("quota set arguments: RES=AMOUNT, limits, shares; mistakes name the argument", () => {
   const { quota: q } = quotaFromArgs(
     setArgs("vision", "gpu=8", "gpu:h100=8", "cpu=0.5", "memory=1Ti", "--borrow", "gpu=4", "--lend", "gpu=2", "--shares", "2"),
@@ -211,17 +200,17 @@ test("quota set arguments: RES=AMOUNT, limits, shares; mistakes name the argumen
   assert.is(parseQuotaEntry("memory=512Mi", "nominal").amount, 0.5);
   assert.is(parseQuotaEntry("memory=512", "nominal").amount, 512);
   assert.is(parseQuotaEntry("cpu=-1", "nominal").amount, -1, "ranges are the master's rules");
-  usageError(() => parseQuotaEntry("cpu=NaN", "nominal"), "cpu=NaN", '"NaN" is not a number', "cores");
-  usageError(() => parseQuotaEntry("gpu=Infinity", "borrowingLimit"), "--borrow gpu=Infinity", "not a number");
-  usageError(() => parseQuotaEntry("gpu=", "lendingLimit"), "--lend gpu=", "not a number");
-  usageError(() => parseQuotaEntry("memory=5PB", "nominal"), "memory=5PB", "512Gi");
-  usageError(() => parseQuotaEntry("=8", "nominal"), "not RESOURCE=AMOUNT");
-  usageError(() => quotaFromArgs(setArgs()), "needs a PROJECT");
-  usageError(() => quotaFromArgs(setArgs("vision")), "RESOURCE=AMOUNT entries or --shares");
-  usageError(() => quotaFromArgs(setArgs("gpu=8")), "the first argument is the PROJECT");
-  usageError(() => quotaFromArgs(setArgs("v", "gpu=1", "gpu=2")), "gpu=2", "given twice");
-  usageError(() => quotaFromArgs(setArgs("v", "gpu=1", "--shares", "0")), "--shares 0", "> 0");
-  usageError(() => quotaFromArgs(setArgs("v", "gpu=1", "--shares", "x")), "--shares x", "not a number");
+  throwsUsage(() => parseQuotaEntry("cpu=NaN", "nominal"), "cpu=NaN", '"NaN" is not a number', "cores");
+  throwsUsage(() => parseQuotaEntry("gpu=Infinity", "borrowingLimit"), "--borrow gpu=Infinity", "not a number");
+  throwsUsage(() => parseQuotaEntry("gpu=", "lendingLimit"), "--lend gpu=", "not a number");
+  throwsUsage(() => parseQuotaEntry("memory=5PB", "nominal"), "memory=5PB", "512Gi");
+  throwsUsage(() => parseQuotaEntry("=8", "nominal"), "not RESOURCE=AMOUNT");
+  throwsUsage(() => quotaFromArgs(setArgs()), "needs a PROJECT");
+  throwsUsage(() => quotaFromArgs(setArgs("vision")), "RESOURCE=AMOUNT entries or --shares");
+  throwsUsage(() => quotaFromArgs(setArgs("gpu=8")), "the first argument is the PROJECT");
+  throwsUsage(() => quotaFromArgs(setArgs("v", "gpu=1", "gpu=2")), "gpu=2", "given twice");
+  throwsUsage(() => quotaFromArgs(setArgs("v", "gpu=1", "--shares", "0")), "--shares 0", "> 0");
+  throwsUsage(() => quotaFromArgs(setArgs("v", "gpu=1", "--shares", "x")), "--shares x", "not a number");
 });
 
 test("the master's INVALID_ARGUMENT for a field becomes a usage error naming the argument", () => {

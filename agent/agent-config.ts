@@ -3,6 +3,7 @@
 // themselves (types, bounds, defaults) are AGENT_SETTINGS.
 import type { ChannelCredentials } from "@grpc/grpc-js";
 import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
 import { AGENT_SETTINGS, cpuCount } from "../src/config/agent-settings.js";
 import { resolveSettings, type SettingsOptions } from "../src/config/schema.js";
 import { parseToken } from "../src/core/token-format.js";
@@ -70,6 +71,8 @@ export interface AgentConfig {
   registerTimeoutMs: number;
   maxBufferedReports: number;
   stateDir: string | null;
+  /** Parent of each task's TASKGRID_CHECKPOINT_DIR; null: the executor's default (under the OS temp dir). */
+  checkpointDir: string | null;
   leaseCheckMs: number;
   stopAckWaitMs: number;
   onPhase: (phase: AgentPhase) => void;
@@ -144,6 +147,7 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     registerTimeoutMs: s.registerTimeoutMs,
     maxBufferedReports: s.maxBufferedReports,
     stateDir: s.stateDir ?? null,
+    checkpointDir: s.checkpointDir ?? (s.stateDir ? join(s.stateDir, "checkpoints") : null),
     leaseCheckMs: s.leaseCheckMs,
     stopAckWaitMs: s.stopAckWaitMs,
     onPhase: o.onPhase ?? (() => {}),

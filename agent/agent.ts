@@ -119,6 +119,7 @@ class Agent {
     this.executor = new Executor({
       maxTasks: config.maxTasks,
       now: config.now,
+      checkpointRoot: config.checkpointDir ?? undefined,
       machineHasGpus: () => this.sampler.gpus().length > 0,
       gpuUuid: (index) => this.sampler.gpus().find((g) => g.index === index)?.uuid,
       events: {
@@ -266,6 +267,13 @@ class Agent {
           this.log("info", "cancel for an attempt that is not running", { attempt: body.value.attemptId });
         }
         return;
+      case "preempt": {
+        const { attemptId, signal, graceMs, reason } = body.value;
+        if (!this.executor.preempt(attemptId, signal, graceMs, reason || "preempted")) {
+          this.log("info", "preempt for an attempt that is not running", { attempt: attemptId });
+        }
+        return;
+      }
       case "pause":
       case "resume": {
         const paused = body.$case === "pause";
@@ -365,6 +373,7 @@ class Agent {
       workingDir: spec?.workingDir ?? "",
       timeoutMs: spec?.timeoutMs ?? 0,
       gpuIndexes: assign.gpuIndexes,
+      attemptNumber: assign.attemptNumber,
     });
   }
 

@@ -12,6 +12,12 @@ export interface AttemptEnvInput {
   /** Whether this machine has GPUs at all. */
   machineHasGpus: boolean;
   progressFile: string;
+  /** Where the agent writes TASKGRID_PREEMPTED=1 before the preempt signal; absent until then. */
+  preemptFile: string;
+  /** The task's own directory, the same for every attempt of the task: its checkpoints survive a preemption. */
+  checkpointDir: string;
+  /** Attempts of this task before this one (attempt number - 1): 0 on a first run, so a task knows whether to resume. */
+  restartCount: number;
 }
 
 export function attemptEnv(input: AttemptEnvInput, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -19,6 +25,9 @@ export function attemptEnv(input: AttemptEnvInput, base: NodeJS.ProcessEnv = pro
   env.TASKGRID_TASK_ID = input.taskId;
   env.TASKGRID_ATTEMPT_ID = input.attemptId;
   env.TASKGRID_PROGRESS_FILE = input.progressFile;
+  env.TASKGRID_PREEMPT_FILE = input.preemptFile;
+  env.TASKGRID_CHECKPOINT_DIR = input.checkpointDir;
+  env.TASKGRID_RESTART_COUNT = String(input.restartCount);
   delete env.TASKGRID_GPU_UUIDS;
   if (input.gpuIndexes.length > 0) {
     env.CUDA_VISIBLE_DEVICES = input.gpuIndexes.join(",");

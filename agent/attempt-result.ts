@@ -3,14 +3,18 @@ import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 
 /** Outcomes the agent itself decides by stopping a process. */
-export type StopOutcome = AttemptOutcome.ATTEMPT_OUTCOME_CANCELED | AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT | AttemptOutcome.ATTEMPT_OUTCOME_LOST;
+export type StopOutcome =
+  | AttemptOutcome.ATTEMPT_OUTCOME_CANCELED
+  | AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT
+  | AttemptOutcome.ATTEMPT_OUTCOME_LOST
+  | AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
 
 export interface ProcessEnd {
   code: number | null;
   signal: NodeJS.Signals | null;
   outputTail: string;
   durationMs: number;
-  /** Set when the agent stopped the process (cancel, timeout, shutdown): that decides the outcome. */
+  /** Set when the agent stopped the process (cancel, timeout, shutdown, preemption): that decides the outcome. */
   stop: { outcome: StopOutcome; message: string } | null;
 }
 

@@ -11,7 +11,8 @@ import { startTracing, TRACING_OFF, type Tracing, type TracingOptions } from "..
 
 /** "ATTEMPT_OUTCOME_FAILED" -> "FAILED": the same values as the master's spans. */
 const outcomeName = (o: AttemptOutcome) => (AttemptOutcome[o] ?? String(o)).replace(/^ATTEMPT_OUTCOME_/, "");
-const OK_OUTCOMES = new Set([AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED]);
+// A preempted attempt did what it was told (stop for a higher-ranked task): not an error either.
+const OK_OUTCOMES = new Set([AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED]);
 
 export class AttemptSpans {
   private tracing: Tracing = TRACING_OFF;

@@ -2,7 +2,7 @@
 // cancel, pause and timeout signal everything the task forked. The result is reported only after
 // 'close' (all stdio drained), so the output tail is complete.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
@@ -10,6 +10,7 @@ import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import { attemptEnv } from "./attempt-env.js";
 import { endedResult, startFailed, type StopOutcome } from "./attempt-result.js";
 import { OutputTail, OUTPUT_TAIL_BYTES } from "./output-tail.js";
+import { preemptFilePath, preemptSignal, writePreemptFile } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
 import { parseProgressFile, ProgressLineReader } from "./progress-lines.js";
 
@@ -25,6 +26,8 @@ export interface RunRequest {
   /** Kill after this many ms of running; 0 means no timeout. */
   timeoutMs?: number;
   gpuIndexes?: number[];
+  /** 1-based attempt number of the task (Assign.attemptNumber); TASKGRID_RESTART_COUNT is this - 1. Absent or 0: a first run. */
+  attemptNumber?: number;
 }
 
 export { startFailed, type StopOutcome } from "./attempt-result.js";
@@ -50,6 +53,11 @@ export interface ExecutorOptions {
   closeAfterExitMs?: number;
   /** Parent of the per-attempt temp dirs. Default os.tmpdir(). */
   tempRoot?: string;
+  /**
+   * Parent of each task's TASKGRID_CHECKPOINT_DIR (<root>/<task id>). On storage every agent mounts,
+   * a preempted task resumes from its checkpoints wherever it runs next. Default <os tmpdir>/taskgrid-checkpoints.
+   */
+  checkpointRoot?: string;
   outputTailBytes?: number;
 }
 
@@ -83,9 +91,11 @@ interface LiveAttempt {
 export class Executor {
   private readonly attempts = new Map<string, LiveAttempt>();
   private readonly now: () => number;
+  private readonly checkpointRoot: string;
 
   constructor(private readonly options: ExecutorOptions) {
     this.now = options.now ?? Date.now;
+    this.checkpointRoot = options.checkpointRoot ?? join(tmpdir(), "taskgrid-checkpoints");
   }
 
   /** Starts an attempt; resolves with its result once it ended (also when it could not start). */
@@ -124,6 +134,35 @@ export class Executor {
     const live = this.attempts.get(attemptId);
     if (!live || live.done) return false;
     this.stop(live, outcome, message, graceMs);
+    return true;
+  }
+
+  /**
+   * Preemption: TASKGRID_PREEMPTED=1 in the attempt's preempt file, then `signal` (SIGTERM unless it
+   * is one of PREEMPT_SIGNALS) to the group, SIGKILL after `graceMs`. It ends PREEMPTED however the
+   * process exits. False when the attempt is not running. An attempt that is already being stopped
+   * keeps that stop (its outcome and grace).
+   */
+  preempt(attemptId: string, signal: string, graceMs: number, message: string): boolean {
+    const live = this.attempts.get(attemptId);
+    if (!live || live.done) return false;
+    if (live.stop) return true;
+    const outcome = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
+    // Set now, not after the write: a cancel or timeout meanwhile does not change the outcome.
+    live.stop = { outcome, message };
+    // Not spawned yet: like a cancel while starting, start() or onSpawn() act on live.stop.
+    if (live.pid === 0) return true;
+    const first = preemptSignal(signal);
+    // The file is written before the signal, so a task that looks at it from its handler sees it.
+    writePreemptFile(preemptFilePath(live.tempDir))
+      .then((error) => {
+        if (error !== null) live.stop = { outcome, message: `${message} (preempt file not written: ${error})` };
+        // Ended meanwhile: its pid may already belong to another process.
+        if (!live.done) this.stop(live, outcome, message, graceMs, first);
+      })
+      .catch(() => {
+        if (!live.done) this.stop(live, outcome, message, 0); // Whatever went wrong, the preemption must not hang.
+      });
     return true;
   }
 
@@ -188,6 +227,14 @@ export class Executor {
     } catch (err) {
       return this.finish(live, startFailed(`cannot prepare attempt: ${(err as Error).message}`));
     }
+    // The task's data, not the attempt's: never deleted here, so the next attempt (after a
+    // preemption, a retry, a lost agent) finds the checkpoints the previous one left.
+    const checkpointDir = join(this.checkpointRoot, safeName(req.taskId) || "task");
+    try {
+      await mkdir(checkpointDir, { recursive: true });
+    } catch (err) {
+      return this.finish(live, startFailed(`cannot create checkpoint directory ${checkpointDir}: ${(err as Error).message}`));
+    }
     if (live.stop) return this.finish(live, this.endResult(live, null, null));
     const gpuIndexes = req.gpuIndexes ?? [];
     const uuids = gpuIndexes.map((i) => this.options.gpuUuid?.(i));
@@ -199,6 +246,9 @@ export class Executor {
       gpuUuids: uuids.every((u): u is string => !!u) ? uuids : null,
       machineHasGpus: this.options.machineHasGpus?.() ?? false,
       progressFile: progressFilePath(live.tempDir),
+      preemptFile: preemptFilePath(live.tempDir),
+      checkpointDir,
+      restartCount: Math.max(0, (req.attemptNumber ?? 0) - 1),
     });
     let child: ChildProcess;
     try {
@@ -255,7 +305,8 @@ export class Executor {
     }
   }
 
-  private stop(live: LiveAttempt, outcome: StopOutcome, message: string, graceMs: number): void {
+  /** `first` to the group (SIGTERM for cancel and timeout), SIGKILL after `graceMs`; the first stop decides the outcome. */
+  private stop(live: LiveAttempt, outcome: StopOutcome, message: string, graceMs: number, first: NodeJS.Signals = "SIGTERM"): void {
     live.stop ??= { outcome, message };
     if (live.pid === 0) return; // Not started yet: start() or onSpawn() act on live.stop.
     const grace = Math.max(0, graceMs);
@@ -264,8 +315,8 @@ export class Executor {
       signalGroup(live.pid, "SIGKILL"); // Works on stopped processes too.
       return;
     }
-    signalGroup(live.pid, "SIGTERM");
-    signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on SIGTERM until continued.
+    signalGroup(live.pid, first);
+    signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on the signal until continued.
     this.schedule(live, grace, () => signalGroup(live.pid, "SIGKILL"));
   }
 

@@ -5,6 +5,7 @@ import { InvalidArgumentError } from "../src/core/errors.js";
 import type { BillingWeights, DefaultQuota, MultifactorWeights } from "../src/core/fairshare/types.js";
 import { validateDefaultQuota } from "../src/core/fairshare/demand.js";
 import { BACKFILL_POLICIES, type BackfillPolicy } from "../src/core/backfill/reservations.js";
+import type { PreemptionConfig } from "./preemptions.js";
 import { createLogger, type Logger } from "./logger.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { FailurePolicy } from "../src/core/failure-accounting.js";
@@ -72,6 +73,8 @@ export interface MasterConfig {
   placement: Resolved<typeof MASTER_SETTINGS>["placement"];
   /** Reservations and backfill: K blocked tasks reserved (0 none, 1 easy, Infinity conservative); the runtime of a task without an estimate. */
   backfill: { reservations: number; defaultRuntimeMs: number };
+  /** Preemption (master/preemptions.ts); enabled false: none. */
+  preemption: PreemptionConfig;
   telemetryMaxAgeMs: number;
   weightsPollMs: number;
   slaMultiplier: number;
@@ -134,6 +137,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     ordering: s.ordering,
     placement: s.placement,
     backfill: { reservations: reservationsOf(s.backfill), defaultRuntimeMs: s.backfillDefaultRuntimeMs },
+    preemption: { enabled: s.preemption, priorityMargin: s.preemptionPriorityMargin, perMinute: s.preemptionRateLimit },
     telemetryMaxAgeMs: s.telemetryMaxAgeMs,
     weightsPollMs: s.weightsPollMs,
     slaMultiplier: s.slaMultiplier,

@@ -13,6 +13,7 @@ import type { TaskLifecycle } from "./task-lifecycle.js";
 import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
 import type { Logger } from "./logger.js";
+import type { Preemptions } from "./preemptions.js";
 
 export interface DispatcherDeps {
   state: MasterState;
@@ -29,6 +30,8 @@ export interface DispatcherDeps {
   quota?: () => QuotaGate | undefined;
   /** Reservations and backfill (MasterConfig.backfill) and the learned runtime ratios; undefined or 0 reservations: none. */
   backfill?: { reservations: number; defaultRuntimeMs: number; learning?: RuntimeRatios };
+  /** Preemption for the tasks a pass found no room for; undefined: none. */
+  preemptions?: Preemptions;
 }
 
 export class Dispatcher {
@@ -98,7 +101,10 @@ export class Dispatcher {
       newAttemptId: () => newId(clock),
       quota: this.deps.quota?.(),
       backfill: backfill && backfill.reservations > 0 ? { ...backfill, lookup: this.lookup } : undefined,
+      preemptors: this.deps.preemptions?.collector(),
     });
+    // The stop orders need no commit (see preemptions.ts); the room they free goes to the next pass.
+    this.deps.preemptions?.afterPass(plan.blocked, nowMs);
     // Recomputed every pass: GetTask shows the latest (a task placed since has no pending reason).
     state.reservations = plan.reservations;
     state.delayedBy = plan.delayed;

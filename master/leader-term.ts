@@ -24,6 +24,7 @@ import type { MetricsRecorder } from "../src/telemetry/metrics.js";
 import { AgentSession } from "./agent-session.js";
 import type { MasterConfig } from "./config.js";
 import { Dispatcher } from "./dispatcher.js";
+import { Preemptions } from "./preemptions.js";
 import { EventHub } from "./event-hub.js";
 import { LearningObserver } from "./learning-observer.js";
 import { rebuildState } from "./rebuild.js";
@@ -145,6 +146,8 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         })
       : roundRobin;
   const placement = recorder ? instrumentPlacement(chosenPlacement, recorder) : chosenPlacement;
+  const preemptions = new Preemptions({ state, commands: registry, log, config: config.preemption, recorder: recorder ?? undefined });
+  state.preemptionReason = (taskId) => preemptions.reasonFor(taskId);
   dispatcher = new Dispatcher({
     state,
     store,
@@ -157,6 +160,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     tracing,
     quota: () => sharing.gate(),
     backfill: { ...config.backfill, learning: observer.learning },
+    preemptions,
   });
   const isLeading = () => leading;
   const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting: isLeading, onQueued: kick, tracing });

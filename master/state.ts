@@ -20,6 +20,8 @@ export class MasterState {
   readonly queue: TaskQueue;
   /** Why a queued task's project may not start it now (quotas, see master/sharing); null: no quota stops it. */
   quotaRefusal: (task: Task) => string | null = () => null;
+  /** Why a queued task waits for preempted work to stop (master/preemptions.ts); null: it waits for none. */
+  preemptionReason: (taskId: string) => string | null = () => null;
   /** Each worker's slot by worker id, what the dispatcher plans over: the WorkerRegistry's worker objects own them and add them here. */
   readonly slots = new Map<string, WorkerSlot>();
   readonly liveAttempts = new Map<string, LiveAttempt>();
@@ -42,7 +44,8 @@ export class MasterState {
   }
 
   /**
-   * Why a QUEUED task is not placed right now: its project's quota first, then what the last pass
+   * Why a QUEUED task is not placed right now: its project's quota first, then preemption in flight
+   * for it, then what the last pass
    * said about it under backfill (reserved, or kept out by a reservation), else computed on demand
    * from the slots (so never stale).
    */
@@ -50,6 +53,8 @@ export class MasterState {
     if (task.state !== "QUEUED") return "";
     const refusal = this.quotaRefusal(task);
     if (refusal !== null) return refusal;
+    const preempting = this.preemptionReason(task.id);
+    if (preempting !== null) return preempting;
     const reservation = this.reservations.get(task.id);
     if (reservation !== undefined) return reservedReason(reservation);
     const reservedTaskId = this.delayedBy.get(task.id);

@@ -9,6 +9,8 @@ export interface WorkerCommands {
    */
   assign(workerId: string, task: Task, attempt: Attempt, traceParent?: string): boolean;
   cancel(workerId: string, attemptId: string, graceMs: number, reason: string): void;
+  /** Stop an attempt to make room (issue 16): `signal`, then SIGKILL after `graceMs`; it ends PREEMPTED. False: not delivered. */
+  preempt(workerId: string, attemptId: string, signal: string, graceMs: number, reason: string): boolean;
   pause(workerId: string, attemptId: string): void;
   resume(workerId: string, attemptId: string): void;
 }

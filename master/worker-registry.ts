@@ -149,6 +149,10 @@ export class WorkerRegistry implements WorkerCommands {
     this.workers.get(workerId)?.send({ body: { $case: "cancel", value: { attemptId, graceMs, reason } } });
   }
 
+  preempt(workerId: string, attemptId: string, signal: string, graceMs: number, reason: string): boolean {
+    return this.workers.get(workerId)?.send({ body: { $case: "preempt", value: { attemptId, signal, graceMs, reason } } }) ?? false;
+  }
+
   pause(workerId: string, attemptId: string): void {
     this.workers.get(workerId)?.send({ body: { $case: "pause", value: { attemptId } } });
   }

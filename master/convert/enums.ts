@@ -56,6 +56,7 @@ export const outcomeEnum = table<AttemptOutcome, DomainOutcome>([
   [AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, "TIMEOUT"],
   [AttemptOutcome.ATTEMPT_OUTCOME_LOST, "LOST"],
   [AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED, "START_FAILED"],
+  [AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED, "PREEMPTED"],
 ]);
 
 export const workerStatusEnum = table<WorkerStatus, DomainWorkerStatus>([

@@ -46,6 +46,9 @@ export function specFromProto(spec: ProtoTaskSpec | undefined, prefix = "spec"):
     // Unset stays unset: the master's defaults apply when the attempt ends (failure-accounting.ts).
     ...(spec.maxRequeues === undefined ? {} : { maxRequeues: spec.maxRequeues }),
     ...(spec.retryBackoffMs === undefined ? {} : { retryBackoffMs: spec.retryBackoffMs }),
+    ...(spec.preemptible === undefined ? {} : { preemptible: spec.preemptible }),
+    ...(spec.preemptGraceMs === undefined ? {} : { preemptGraceMs: spec.preemptGraceMs }),
+    ...(spec.preemptSignal === "" ? {} : { preemptSignal: spec.preemptSignal }),
   };
   const resolved = withDefaults(domain);
   validateSpec(resolved, prefix);

@@ -30,6 +30,9 @@ export function specToProto(spec: TaskSpec): pb.TaskSpec {
     idempotencyKey: spec.idempotencyKey,
     maxRequeues: spec.maxRequeues,
     retryBackoffMs: spec.retryBackoffMs,
+    preemptible: spec.preemptible,
+    preemptGraceMs: spec.preemptGraceMs,
+    preemptSignal: spec.preemptSignal ?? "",
   };
 }
 

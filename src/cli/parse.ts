@@ -89,6 +89,22 @@ export function parseNumber(text: string, flag: string, min: number, max: number
   return n;
 }
 
+/** true/false, yes/no, 1/0 (any case). */
+export function parseBoolean(text: string, flag: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (t === "true" || t === "yes" || t === "1") return true;
+  if (t === "false" || t === "no" || t === "0") return false;
+  throw new UsageError(`--${flag}: "${text}" is not true or false`);
+}
+
+/** A preemption signal name; "term" and "SIGTERM" alike. The master checks it against its list. */
+export function parseSignal(text: string, flag: string): string {
+  const t = text.trim().toUpperCase();
+  const name = t.startsWith("SIG") ? t : `SIG${t}`;
+  if (!/^SIG[A-Z0-9]+$/.test(name)) throw new UsageError(`--${flag}: "${text}" is not a signal name (e.g. SIGTERM, USR1)`);
+  return name;
+}
+
 function positiveOrZero(n: number, flag: string, text: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${flag}: "${text}" is out of range`);
   return n;

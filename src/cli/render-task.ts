@@ -1,7 +1,7 @@
 // Human renderings of tasks: the `get` detail view (with "why this worker"), `ls` rows and the
 // one-line state changes printed by `watch` and `submit --wait`.
 import type { Attempt, PlacementDecision, ScoreBreakdown, Task, TaskEvent, TaskResult } from "../gen/taskgrid/v1/task.js";
-import { AttemptOutcome, TaskState } from "../gen/taskgrid/v1/types.js";
+import { AttemptOutcome, QueueClass, TaskState } from "../gen/taskgrid/v1/types.js";
 import {
   formatAge,
   formatCores,
@@ -54,7 +54,9 @@ function resourcesLine(task: Task): string {
 /** What an ended attempt that was not the last one led to: a requeue (no retry used) or a retry. */
 function followedBy(a: Attempt): string {
   if (!a.result) return "";
-  return a.result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_LOST ? "  -> requeued (lost by the infrastructure: no retry used)" : "  -> retried";
+  if (a.result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_LOST) return "  -> requeued (lost by the infrastructure: no retry used)";
+  if (a.result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED) return "  -> requeued (preempted: no retry used)";
+  return "  -> retried";
 }
 
 function attemptLine(a: Attempt, last: boolean): string {
@@ -126,6 +128,7 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
       "Requeues",
       task.requeues ? `${task.requeues}${spec?.maxRequeues !== undefined ? ` of ${spec.maxRequeues}` : ""} (attempts lost by the infrastructure)` : undefined,
     ],
+    ["Preemptible", spec ? preemptibleLine(spec) : undefined],
     ["Not before", task.notBefore ? `${formatTime(task.notBefore)} (retry backoff)` : undefined],
     ["Idempotency", spec?.idempotencyKey],
     ["Created", task.createdAt ? `${formatTime(task.createdAt)} (${formatAge(task.createdAt, now)} ago)` : undefined],
@@ -192,4 +195,11 @@ export function formatEventLine(e: TaskEvent, previous: TaskState | undefined): 
   const detail = e.result && isTerminal(e.state) ? formatResult(e.result, outcomeName(e.result.outcome) !== stateName(e.state)) : "";
   const result = detail ? ` (${detail})` : "";
   return `task ${e.taskId} ${stateName(e.state)}${where}${result}`;
+}
+
+/** "yes (SIGTERM, 30s grace)" / "no": what preemption would do to it (core/preemption/rank.ts default: BATCH only). */
+function preemptibleLine(spec: NonNullable<Task["spec"]>): string {
+  const preemptible = spec.preemptible ?? spec.queueClass === QueueClass.QUEUE_CLASS_BATCH;
+  if (!preemptible) return spec.preemptible === false ? "no (asked)" : "no";
+  return `yes (${spec.preemptSignal || "SIGTERM"}, ${formatDuration(spec.preemptGraceMs ?? 30_000)} grace${spec.preemptible === undefined ? ", batch default" : ""})`;
 }

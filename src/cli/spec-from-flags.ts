@@ -3,6 +3,7 @@
 import type { TaskSpecInput } from "../client/index.js";
 import { listFlag, stringFlag, type FlagSpecs, type ParsedArgs } from "./args.js";
 import {
+  parseBoolean,
   parseCpuMillis,
   parseDeadline,
   parseDurationMs,
@@ -13,6 +14,7 @@ import {
   parseNumber,
   parsePriority,
   parseQueueClass,
+  parseSignal,
 } from "./parse.js";
 import { UsageError } from "./usage-error.js";
 
@@ -37,6 +39,13 @@ export const SPEC_FLAGS: FlagSpecs = {
   retries: { type: "string", value: "N", description: "retries after the task's own failures: exit code, start failure, timeout (0..100)" },
   "max-requeues": { type: "string", value: "N", description: "requeues after attempts lost by the infrastructure (default: the master's, 5)" },
   "retry-backoff": { type: "string", value: "DURATION", description: "base of the exponential retry backoff (default: the master's, 1s)" },
+  preemptible: {
+    type: "string",
+    value: "true|false",
+    description: "whether higher-ranked work may stop it to take its room (default: true for --queue batch only)",
+  },
+  "preempt-grace": { type: "string", value: "DURATION", description: "on preemption: time from the signal to SIGKILL (default 30s)" },
+  "preempt-signal": { type: "string", value: "SIGNAL", description: "signal sent on preemption: SIGTERM (default), SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2" },
   env: { type: "string", value: "K=V", multiple: true, description: "environment variable for the process" },
   cwd: { type: "string", value: "DIR", description: "working directory on the agent" },
   "idempotency-key": { type: "string", value: "KEY", description: "resubmitting the same key returns the same task" },
@@ -84,7 +93,20 @@ export function specFromFlags(args: ParsedArgs, command: readonly string[], now:
       opt(args, "retry-backoff", (t) => parseDurationMs(t, "retry-backoff")),
     ),
     idempotencyKey: stringFlag(args, "idempotency-key") ?? "",
+    ...definedBool(
+      "preemptible",
+      opt(args, "preemptible", (t) => parseBoolean(t, "preemptible")),
+    ),
+    ...defined(
+      "preemptGraceMs",
+      opt(args, "preempt-grace", (t) => parseDurationMs(t, "preempt-grace")),
+    ),
+    ...(stringFlag(args, "preempt-signal") === undefined ? {} : { preemptSignal: parseSignal(stringFlag(args, "preempt-signal")!, "preempt-signal") }),
   };
+}
+
+function definedBool<K extends string>(key: K, value: boolean | undefined): { [P in K]?: boolean } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: boolean };
 }
 
 /** `{ [key]: value }` when the flag was given, else nothing (unset means the master's default). */

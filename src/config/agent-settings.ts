@@ -41,6 +41,16 @@ export const AGENT_SETTINGS = {
     help: "where unacknowledged results survive a restart",
     doc: "where unacknowledged results survive a restart; startAgent without it: memory only",
   },
+  checkpointDir: {
+    type: "path",
+    defaultText: "checkpoints/ under --state-dir",
+    flag: "checkpoint-dir",
+    value: "DIR",
+    // Not TASKGRID_CHECKPOINT_DIR: that is the variable each task gets (its own directory under this one).
+    env: "TASKGRID_AGENT_CHECKPOINT_DIR",
+    help: "parent of each task's TASKGRID_CHECKPOINT_DIR; put it on storage every agent mounts so a preempted task resumes anywhere",
+    doc: "parent of each task's `TASKGRID_CHECKPOINT_DIR`; put it on storage every agent mounts so a preempted task resumes anywhere (startAgent without it or `stateDir`: `<os tmpdir>/taskgrid-checkpoints`)",
+  },
   /** Used until the master's `registered` says otherwise; the same default as the master's. */
   heartbeatIntervalMs: { type: "number", above: 0, default: MASTER_SETTINGS.heartbeatIntervalMs.default, help: "heartbeat period until the master sets one" },
   stopGraceMs: { type: "number", min: 0, default: 5000, help: "SIGTERM -> SIGKILL grace for attempts killed by stop() or the master's kill list" },

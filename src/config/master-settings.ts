@@ -79,6 +79,24 @@ export const MASTER_SETTINGS = {
     default: 3_600_000,
     help: "with `backfill`: the runtime predicted for a task without an estimate (default 1 hour)",
   },
+  preemption: {
+    type: "boolean",
+    default: true,
+    help: "let a task that fits nowhere stop lower-ranked preemptible work (by default only BATCH tasks are preemptible)",
+  },
+  preemptionPriorityMargin: {
+    type: "integer",
+    min: 1,
+    max: 2,
+    default: 1,
+    help: "priority steps (HIGH 2, NORMAL 1, LOW 0) a task must be above a preemptible task of its own queue class to preempt it",
+  },
+  preemptionRateLimit: {
+    type: "integer",
+    min: 0,
+    default: 30,
+    help: "preemptions started per minute across the cluster at most (0: none); a burst may use the whole minute's allowance",
+  },
   telemetryMaxAgeMs: { type: "number", above: 0, derive: { from: "suspectAfterMs" }, help: "older telemetry is not fresh for RTS" },
   weightsPollMs: {
     type: "number",

@@ -44,6 +44,21 @@ export interface DispatchPlan {
   reservations: Map<string, Reservation>;
   /** Backfill: task id -> the reserved task it would have delayed, for tasks kept waiting only by reservations. */
   delayed: Map<string, string>;
+  /** With PlanOptions.preemptors: tasks it accepted that found no room anywhere, in queue order (preemption's candidates). */
+  blocked: Task[];
+}
+
+/**
+ * Which blocked tasks to collect for preemption (PlanOptions.preemptors). Once every worker is full
+ * the pass goes on only to collect them, and for at most `scanAfterFull` more tasks: a long queue of
+ * work that can preempt nothing must not make every pass of a full cluster walk it.
+ */
+export interface BlockedCollector {
+  accept(task: Task): boolean;
+  /** Blocked tasks collected at most. */
+  max: number;
+  /** Tasks looked at once no worker is open (default 256). */
+  scanAfterFull?: number;
 }
 
 export interface PlanOptions {
@@ -69,6 +84,8 @@ export interface PlanOptions {
    * Infinity conservative), plus the availability profile's inputs. Absent or K = 0: no backfill.
    */
   backfill?: BackfillOptions;
+  /** Collect blocked tasks for preemption; absent: none collected (DispatchPlan.blocked stays empty). */
+  preemptors?: BlockedCollector;
 }
 
 /**
@@ -188,9 +205,20 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     if (reservation !== null) pendingReasons.set(task.id, reservedReason(reservation));
     return reservation !== null;
   };
+  const blocked: Task[] = [];
+  const collector = options.preemptors;
+  let scanAfterFull = collector?.scanAfterFull ?? 256;
+  const block = (task: Task): void => {
+    if (collector !== undefined && blocked.length < collector.max && collector.accept(task)) blocked.push(task);
+  };
   for (const task of queue) {
-    // With no worker open nothing more starts this pass, but blocked tasks may still be reserved.
-    if (scanned >= options.maxScan || (openCount === 0 && (backfill === null || !backfill.canReserve))) break;
+    // With no worker open nothing more starts this pass, but blocked tasks may still be reserved or
+    // collected for preemption.
+    if (scanned >= options.maxScan) break;
+    if (openCount === 0) {
+      const collecting = collector !== undefined && blocked.length < collector.max && scanAfterFull-- > 0;
+      if (!collecting && (backfill === null || !backfill.canReserve)) break;
+    }
     if (task.notBeforeMs !== null && task.notBeforeMs > options.nowMs) {
       pendingReasons.set(task.id, backoffReason(task.notBeforeMs, options.nowMs));
       continue; // waiting out a retry backoff; does not count against the scan bound
@@ -204,12 +232,14 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     }
     if (openCount === 0) {
       reserve(task);
+      block(task);
       continue;
     }
     const shape = shapeOf(task);
     let dominated = false;
     for (let f = 0; f < failed.length && !dominated; f++) dominated = dominates(shape, failed[f]);
     if (dominated) {
+      block(task);
       if (reserve(task)) continue;
       let reason = reasons.get(shape.key);
       if (reason === undefined) reasons.set(shape.key, (reason = pendingReason(task, slots)));
@@ -253,7 +283,10 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     if (candidates.length === 0) {
       // A worker passed over only for a reservation's sake may take a shorter task of the same
       // shape: the shape failed only when nothing fitted at all.
-      if (delayedBy === null && failed.length < MAX_FAILED_SHAPES) failed.push(shape);
+      if (delayedBy === null) {
+        if (failed.length < MAX_FAILED_SHAPES) failed.push(shape);
+        block(task);
+      }
       if (reserve(task)) continue;
       if (delayedBy !== null) {
         pendingReasons.set(task.id, delayReason(delayedBy.taskId));
@@ -274,7 +307,7 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     assignments.push({ task, attemptId, slot: candidate.slot, gpuIndexes: candidate.gpuIndexes, decision, borrowed });
     if (!hasFreeSlot(candidate.slot)) openCount--;
   }
-  return { assignments, pendingReasons, reservations: backfill?.reservations ?? new Map(), delayed };
+  return { assignments, pendingReasons, reservations: backfill?.reservations ?? new Map(), delayed, blocked };
 }
 
 /** "unschedulable: ..." when no known live worker could ever run it, else why it waits. */

@@ -6,6 +6,10 @@
 // - `maxRequeues` counts attempts ended by the infrastructure (the worker was lost, the agent
 //   restarted or drained): those requeue at once and do not use a retry, but are bounded so that a
 //   task that kills its machines does not loop forever.
+// A preempted attempt (issue 16) uses neither: the scheduler chose to stop it, neither the task nor
+// a machine failed, so it is queued again at once however often it happens (as Slurm requeues
+// preempted jobs). Loops are prevented where preemption is decided (a victim never preempts its
+// preemptor back, and preemptions are rate-limited), not by a budget that would fail the task.
 import type { AttemptOutcome, Task, TaskResult } from "./types.js";
 
 export interface FailurePolicy {
@@ -42,6 +46,8 @@ export type AfterAttempt =
 export function afterAttempt(task: Task, result: TaskResult, nowMs: number, policy: FailurePolicy, random: () => number): AfterAttempt {
   const { retriesUsed, requeues } = task;
   if (result.outcome === "SUCCEEDED" || result.outcome === "CANCELED") return { state: result.outcome, retriesUsed, requeues };
+  if (result.outcome === "PREEMPTED")
+    return { state: "QUEUED", retriesUsed, requeues, notBeforeMs: null, reason: `requeued after PREEMPTED: ${result.message}` };
   if (isInfrastructureOutcome(result.outcome)) {
     const max = task.spec.maxRequeues ?? policy.defaultMaxRequeues;
     if (requeues >= max) {

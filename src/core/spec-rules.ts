@@ -19,6 +19,11 @@ export const LIMITS = {
   maxLabels: 64,
 } as const;
 
+/** Signals a task may ask to be preempted with (it must be able to catch it: not SIGKILL or SIGSTOP). */
+export const PREEMPT_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+export const DEFAULT_PREEMPT_GRACE_MS = 30_000;
+export const MAX_PREEMPT_GRACE_MS = 3600 * 1000;
+
 export const DEFAULT_CPU_MILLIS = 1000;
 export const DEFAULT_MEMORY_MIB = 256;
 
@@ -117,6 +122,9 @@ export function validateSpec(spec: TaskSpec, prefix = "spec"): void {
   checkInt(spec.maxRetries, f("max_retries"), 0, LIMITS.maxRetries);
   if (spec.maxRequeues !== undefined) checkInt(spec.maxRequeues, f("max_requeues"), 0, LIMITS.maxRequeues);
   if (spec.retryBackoffMs !== undefined) checkInt(spec.retryBackoffMs, f("retry_backoff_ms"), 0, 24 * 3600 * 1000);
+  if (spec.preemptGraceMs !== undefined) checkInt(spec.preemptGraceMs, f("preempt_grace_ms"), 0, MAX_PREEMPT_GRACE_MS);
+  if (spec.preemptSignal !== undefined)
+    check((PREEMPT_SIGNALS as readonly string[]).includes(spec.preemptSignal), f("preempt_signal"), `must be one of ${PREEMPT_SIGNALS.join(", ")}`);
   if (spec.deadlineMs !== null) check(Number.isFinite(spec.deadlineMs) && spec.deadlineMs > 0, f("deadline"), "must be a valid timestamp");
 }
 

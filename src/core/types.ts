@@ -13,7 +13,7 @@ export type TaskState = (typeof TASK_STATES)[number];
 
 export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(["SUCCEEDED", "FAILED", "CANCELED"]);
 
-export const ATTEMPT_OUTCOMES = ["SUCCEEDED", "FAILED", "CANCELED", "TIMEOUT", "LOST", "START_FAILED"] as const;
+export const ATTEMPT_OUTCOMES = ["SUCCEEDED", "FAILED", "CANCELED", "TIMEOUT", "LOST", "START_FAILED", "PREEMPTED"] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 export const WORKER_STATUSES = ["ONLINE", "SUSPECT", "OFFLINE", "DRAINING"] as const;
@@ -53,6 +53,12 @@ export interface TaskSpec {
   maxRequeues?: number;
   /** Base of the retry backoff; undefined: the master's default. */
   retryBackoffMs?: number;
+  /** Whether higher-ranked work may preempt it; undefined: BATCH only (core/preemption/rank.ts). */
+  preemptible?: boolean;
+  /** Preemption signal -> SIGKILL grace; undefined: DEFAULT_PREEMPT_GRACE_MS. */
+  preemptGraceMs?: number;
+  /** Signal sent on preemption; undefined: SIGTERM. One of PREEMPT_SIGNALS. */
+  preemptSignal?: string;
 }
 
 export interface TaskResult {

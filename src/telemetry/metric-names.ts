@@ -92,6 +92,12 @@ export const TASKGRID_METRICS: readonly MetricDoc[] = [
     help: "Agent reports not applied: stale (the attempt is no longer live, e.g. a report sent again after its commit) or foreign (the attempt is live on another worker: a confused or impersonating agent).",
   },
   {
+    name: "taskgrid_preemptions_total",
+    kind: "counter",
+    labels: ["reason"],
+    help: "Attempts told to stop for a higher-ranked task, by reason: queue_class (the preemptor's class is higher) or priority (same class, higher priority by the margin); rate_limited counts preemptions held back by the rate limit.",
+  },
+  {
     name: "taskgrid_leader",
     kind: "gauge",
     labels: ["epoch"],
@@ -167,6 +173,7 @@ export const KNOWN_LABEL_VALUES = {
   result: ["success", "failure"],
   authReason: ["missing", "malformed", "unknown", "bad_secret", "expired", "revoked", "rate_limited"],
   rejectReason: ["stale", "foreign"],
+  preemptionReason: ["queue_class", "priority", "rate_limited"],
 } as const;
 
 /** Looks a name up as used in a PromQL query: a histogram's `_bucket`/`_sum`/`_count` series map to it. */

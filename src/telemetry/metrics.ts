@@ -47,6 +47,11 @@ export interface MetricsRecorder {
   authFailure(reason: string): void;
   /** An agent's report was not applied: "stale" (attempt no longer live) or "foreign" (another worker's attempt). */
   reportRejected(reason: "stale" | "foreign"): void;
+  /**
+   * An attempt was told to stop for a higher-ranked task (reason: the preemptor outranks it by
+   * "queue_class" or only by "priority"), or a preemption was held back ("rate_limited").
+   */
+  preemption(reason: "queue_class" | "priority" | "rate_limited"): void;
 }
 
 /** A recorder that does nothing: what the master uses when metrics are off. */
@@ -61,6 +66,7 @@ export const NOOP_RECORDER: MetricsRecorder = Object.freeze({
   weightsReload() {},
   authFailure() {},
   reportRejected() {},
+  preemption() {},
 });
 
 export interface MetricsOptions {
@@ -106,6 +112,7 @@ class Recorder implements MetricsRecorder {
   private readonly weightsReloads: Counter;
   private readonly authFailures: Counter;
   private readonly reportsRejected: Counter;
+  private readonly preemptions: Counter;
   /** Attribute objects reused per label value (the SDK hashes them on every add). */
   private readonly attrs = new Map<string, Attributes>();
 
@@ -135,6 +142,7 @@ class Recorder implements MetricsRecorder {
     this.weightsReloads = meter.createCounter("taskgrid_weights_reloads", { description: "Weights file reload attempts by result." });
     this.authFailures = meter.createCounter("taskgrid_auth_failures", { description: "Calls refused as UNAUTHENTICATED, by reason." });
     this.reportsRejected = meter.createCounter("taskgrid_reports_rejected", { description: "Agent reports not applied, by reason." });
+    this.preemptions = meter.createCounter("taskgrid_preemptions", { description: "Attempts preempted, by reason; rate_limited: preemptions held back." });
 
     // Series known up front exist from the first scrape (rate() and dashboards see a 0, not a gap).
     this.submitted.add(0);
@@ -145,6 +153,7 @@ class Recorder implements MetricsRecorder {
     for (const v of KNOWN_LABEL_VALUES.result) this.weightsReloads.add(0, this.attr("result", v));
     for (const v of KNOWN_LABEL_VALUES.authReason) this.authFailures.add(0, this.attr("reason", v));
     for (const v of KNOWN_LABEL_VALUES.rejectReason) this.reportsRejected.add(0, this.attr("reason", v));
+    for (const v of KNOWN_LABEL_VALUES.preemptionReason) this.preemptions.add(0, this.attr("reason", v));
   }
 
   private attr(key: string, value: string): Attributes {
@@ -197,6 +206,10 @@ class Recorder implements MetricsRecorder {
 
   reportRejected(reason: "stale" | "foreign"): void {
     this.reportsRejected.add(1, this.attr("reason", reason));
+  }
+
+  preemption(reason: "queue_class" | "priority" | "rate_limited"): void {
+    this.preemptions.add(1, this.attr("reason", reason));
   }
 }
 

@@ -65,6 +65,12 @@ test("config: defaults, sanitised worker id, validation names the option", () =>
   assert.throws(() => resolveAgentConfig({ master: "h:1", heartbeatIntervalMs: 0 }), /heartbeatIntervalMs must be > 0/);
 });
 
+test("config: checkpointDir defaults to <stateDir>/checkpoints, else the executor's default", () => {
+  assert.is(resolveAgentConfig({ master: "h:1", stateDir: "/var/lib/tg" }).checkpointDir, "/var/lib/tg/checkpoints");
+  assert.is(resolveAgentConfig({ master: "h:1", stateDir: "/var/lib/tg", checkpointDir: "/nfs/ckpt" }).checkpointDir, "/nfs/ckpt");
+  assert.is(resolveAgentConfig({ master: "h:1" }).checkpointDir, null);
+});
+
 test("progress lines: split across chunks, CRLF, malformed and overlong lines", () => {
   const seen: ProgressUpdate[] = [];
   const reader = new ProgressLineReader((u) => seen.push(u));
@@ -106,11 +112,45 @@ test("attempt env: Taskgrid variables win over the task's env", () => {
       gpuUuids: null,
       machineHasGpus: true,
       progressFile: "/p",
+      preemptFile: "/tmp/a/preempted",
+      checkpointDir: "/ckpt/t",
+      restartCount: 0,
     },
     { PATH: "/bin", TASKGRID_GPU_UUIDS: "stale" },
   );
-  assert.equal(env, { PATH: "/bin", X: "1", TASKGRID_TASK_ID: "t", TASKGRID_ATTEMPT_ID: "a", TASKGRID_PROGRESS_FILE: "/p", CUDA_VISIBLE_DEVICES: "0,2" });
+  assert.equal(env, {
+    PATH: "/bin",
+    X: "1",
+    TASKGRID_TASK_ID: "t",
+    TASKGRID_ATTEMPT_ID: "a",
+    TASKGRID_PROGRESS_FILE: "/p",
+    TASKGRID_PREEMPT_FILE: "/tmp/a/preempted",
+    TASKGRID_CHECKPOINT_DIR: "/ckpt/t",
+    TASKGRID_RESTART_COUNT: "0",
+    CUDA_VISIBLE_DEVICES: "0,2",
+  });
   assert.is(AttemptOutcome.ATTEMPT_OUTCOME_LOST, 5);
+});
+
+test("attempt env: preempt file, checkpoint dir and restart count win over the task's env and the agent's", () => {
+  const env = attemptEnv(
+    {
+      taskId: "t",
+      attemptId: "a",
+      taskEnv: { TASKGRID_PREEMPT_FILE: "/spoof", TASKGRID_CHECKPOINT_DIR: "/spoof", TASKGRID_RESTART_COUNT: "9" },
+      gpuIndexes: [],
+      gpuUuids: null,
+      machineHasGpus: false,
+      progressFile: "/p",
+      preemptFile: "/tmp/a/preempted",
+      checkpointDir: "/ckpt/t",
+      restartCount: 2,
+    },
+    { TASKGRID_CHECKPOINT_DIR: "/agent-own", TASKGRID_RESTART_COUNT: "7" },
+  );
+  assert.is(env.TASKGRID_PREEMPT_FILE, "/tmp/a/preempted");
+  assert.is(env.TASKGRID_CHECKPOINT_DIR, "/ckpt/t");
+  assert.is(env.TASKGRID_RESTART_COUNT, "2");
 });
 
 test.run();

@@ -135,6 +135,9 @@ test("every flag, variable and config key the master took before is still there"
     "usageTickMs",
     "backfill",
     "backfillDefaultRuntimeMs",
+    "preemption",
+    "preemptionPriorityMargin",
+    "preemptionRateLimit",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());
   // Each in camelCase and in snake_case.

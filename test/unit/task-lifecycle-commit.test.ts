@@ -49,7 +49,14 @@ function setup() {
   const events: TaskEvent[] = [];
   hub.subscribe({ taskIds: null, project: "", push: (e) => events.push(e) });
   const sent: string[] = [];
-  const commands = { cancel: (_w: string, a: string) => sent.push(`cancel ${a}`), pause: () => {}, resume: () => {}, assign: () => true, drain: () => {} };
+  const commands = {
+    cancel: (_w: string, a: string) => sent.push(`cancel ${a}`),
+    preempt: () => true,
+    pause: () => {},
+    resume: () => {},
+    assign: () => true,
+    drain: () => {},
+  };
   const lifecycle = new TaskLifecycle({
     state,
     store,

@@ -41,3 +41,15 @@ export function outranksAnything(task: Task, margin: number): boolean {
 export function defaultPreemptible(task: Task): boolean {
   return task.spec.queueClass === "BATCH";
 }
+
+/** Whether the task may be preempted: what it asked for (`--preemptible`), else the class default. */
+export function isPreemptible(task: Task): boolean {
+  return task.spec.preemptible ?? defaultPreemptible(task);
+}
+
+/** The metric label of a preemption: the preemptor's class outranks the victim's, or only its priority does. */
+export type PreemptionCause = "queue_class" | "priority";
+
+export function causeOf(preemptor: Task, victim: Task): PreemptionCause {
+  return CLASS_RANK[preemptor.spec.queueClass] !== CLASS_RANK[victim.spec.queueClass] ? "queue_class" : "priority";
+}

@@ -7,7 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { Int32Value, Int64Value } from "../../google/protobuf/wrappers.js";
+import { BoolValue, Int32Value, Int64Value } from "../../google/protobuf/wrappers.js";
 import {
   AttemptOutcome,
   attemptOutcomeFromJSON,
@@ -86,7 +86,29 @@ export interface TaskSpec {
    * random time in [0, base x 2^(n-1)], capped by the master's maximum; unset means the master's
    * default (1000).
    */
-  retryBackoffMs?: number | undefined;
+  retryBackoffMs?:
+    | number
+    | undefined;
+  /**
+   * Whether a task of a higher queue class (or priority, by the master's margin) that fits nowhere
+   * may stop this one to take its resources. Unset: BATCH tasks are preemptible, others are not.
+   * A preempted attempt ends PREEMPTED and the task is queued again without using a retry.
+   */
+  preemptible?:
+    | boolean
+    | undefined;
+  /**
+   * On preemption: milliseconds between preempt_signal and SIGKILL of the process group
+   * (0..3600000); unset means 30000.
+   */
+  preemptGraceMs?:
+    | number
+    | undefined;
+  /**
+   * Signal sent to the process group on preemption: SIGTERM (when empty), SIGINT, SIGHUP, SIGQUIT,
+   * SIGUSR1 or SIGUSR2. The file named by TASKGRID_PREEMPT_FILE also says TASKGRID_PREEMPTED=1.
+   */
+  preemptSignal: string;
 }
 
 export interface TaskSpec_LabelsEntry {
@@ -310,6 +332,9 @@ function createBaseTaskSpec(): TaskSpec {
     idempotencyKey: "",
     maxRequeues: undefined,
     retryBackoffMs: undefined,
+    preemptible: undefined,
+    preemptGraceMs: undefined,
+    preemptSignal: "",
   };
 }
 
@@ -374,6 +399,15 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     }
     if (message.retryBackoffMs !== undefined) {
       Int64Value.encode({ value: message.retryBackoffMs! }, writer.uint32(162).fork()).join();
+    }
+    if (message.preemptible !== undefined) {
+      BoolValue.encode({ value: message.preemptible! }, writer.uint32(170).fork()).join();
+    }
+    if (message.preemptGraceMs !== undefined) {
+      Int64Value.encode({ value: message.preemptGraceMs! }, writer.uint32(178).fork()).join();
+    }
+    if (message.preemptSignal !== "") {
+      writer.uint32(186).string(message.preemptSignal);
     }
     return writer;
   },
@@ -557,6 +591,30 @@ export const TaskSpec: MessageFns<TaskSpec> = {
             message.retryBackoffMs = Int64Value.decode(reader, reader.uint32()).value;
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.preemptible = BoolValue.decode(reader, reader.uint32()).value;
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.preemptGraceMs = Int64Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.preemptSignal = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -661,6 +719,17 @@ export const TaskSpec: MessageFns<TaskSpec> = {
         : isSet(object.retry_backoff_ms)
         ? Number(object.retry_backoff_ms)
         : undefined,
+      preemptible: isSet(object.preemptible) ? Boolean(object.preemptible) : undefined,
+      preemptGraceMs: isSet(object.preemptGraceMs)
+        ? Number(object.preemptGraceMs)
+        : isSet(object.preempt_grace_ms)
+        ? Number(object.preempt_grace_ms)
+        : undefined,
+      preemptSignal: isSet(object.preemptSignal)
+        ? globalThis.String(object.preemptSignal)
+        : isSet(object.preempt_signal)
+        ? globalThis.String(object.preempt_signal)
+        : "",
     };
   },
 
@@ -738,6 +807,15 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     if (message.retryBackoffMs !== undefined) {
       obj.retryBackoffMs = message.retryBackoffMs;
     }
+    if (message.preemptible !== undefined) {
+      obj.preemptible = message.preemptible;
+    }
+    if (message.preemptGraceMs !== undefined) {
+      obj.preemptGraceMs = message.preemptGraceMs;
+    }
+    if (message.preemptSignal !== "") {
+      obj.preemptSignal = message.preemptSignal;
+    }
     return obj;
   },
 
@@ -784,6 +862,9 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     message.idempotencyKey = object.idempotencyKey ?? "";
     message.maxRequeues = object.maxRequeues ?? undefined;
     message.retryBackoffMs = object.retryBackoffMs ?? undefined;
+    message.preemptible = object.preemptible ?? undefined;
+    message.preemptGraceMs = object.preemptGraceMs ?? undefined;
+    message.preemptSignal = object.preemptSignal ?? "";
     return message;
   },
 };

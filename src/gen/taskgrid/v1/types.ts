@@ -202,6 +202,8 @@ export enum AttemptOutcome {
   ATTEMPT_OUTCOME_LOST = 5,
   /** ATTEMPT_OUTCOME_START_FAILED - The agent could not start the process (command not found, bad working dir). */
   ATTEMPT_OUTCOME_START_FAILED = 6,
+  /** ATTEMPT_OUTCOME_PREEMPTED - Stopped to make room for a higher-ranked task; the task is queued again without using a retry. */
+  ATTEMPT_OUTCOME_PREEMPTED = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -228,6 +230,9 @@ export function attemptOutcomeFromJSON(object: any): AttemptOutcome {
     case 6:
     case "ATTEMPT_OUTCOME_START_FAILED":
       return AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED;
+    case 7:
+    case "ATTEMPT_OUTCOME_PREEMPTED":
+      return AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -251,6 +256,8 @@ export function attemptOutcomeToJSON(object: AttemptOutcome): string {
       return "ATTEMPT_OUTCOME_LOST";
     case AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED:
       return "ATTEMPT_OUTCOME_START_FAILED";
+    case AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED:
+      return "ATTEMPT_OUTCOME_PREEMPTED";
     case AttemptOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -91,6 +91,12 @@ export interface MasterMessage {
     | //
     /** An operator ended the drain: take new work again (unless the agent is stopping). */
     { $case: "undrain"; value: Undrain }
+    | //
+    /**
+     * Stop an attempt to make room for a higher-ranked task: write TASKGRID_PREEMPTED=1 to its
+     * preempt file, send its signal to the process group, SIGKILL after grace; it ends PREEMPTED.
+     */
+    { $case: "preempt"; value: PreemptAttempt }
     | undefined;
 }
 
@@ -239,6 +245,17 @@ export interface CancelAttempt {
   /** Milliseconds between SIGTERM and SIGKILL. */
   graceMs: number;
   /** Why. */
+  reason: string;
+}
+
+export interface PreemptAttempt {
+  /** Attempt id. */
+  attemptId: string;
+  /** Signal for the process group first (for example "SIGTERM"). */
+  signal: string;
+  /** Milliseconds between that signal and SIGKILL. */
+  graceMs: number;
+  /** Why (for example "preempted by task 0193... (LIVE)"). */
   reason: string;
 }
 
@@ -516,6 +533,9 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       case "undrain":
         Undrain.encode(message.body.value, writer.uint32(74).fork()).join();
         break;
+      case "preempt":
+        PreemptAttempt.encode(message.body.value, writer.uint32(82).fork()).join();
+        break;
     }
     return writer;
   },
@@ -605,6 +625,14 @@ export const MasterMessage: MessageFns<MasterMessage> = {
             message.body = { $case: "undrain", value: Undrain.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.body = { $case: "preempt", value: PreemptAttempt.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -639,6 +667,8 @@ export const MasterMessage: MessageFns<MasterMessage> = {
         ? { $case: "heartbeatAck", value: HeartbeatAck.fromJSON(object.heartbeat_ack) }
         : isSet(object.undrain)
         ? { $case: "undrain", value: Undrain.fromJSON(object.undrain) }
+        : isSet(object.preempt)
+        ? { $case: "preempt", value: PreemptAttempt.fromJSON(object.preempt) }
         : undefined,
     };
   },
@@ -663,6 +693,8 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       obj.heartbeatAck = HeartbeatAck.toJSON(message.body.value);
     } else if (message.body?.$case === "undrain") {
       obj.undrain = Undrain.toJSON(message.body.value);
+    } else if (message.body?.$case === "preempt") {
+      obj.preempt = PreemptAttempt.toJSON(message.body.value);
     }
     return obj;
   },
@@ -724,6 +756,12 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       case "undrain": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "undrain", value: Undrain.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "preempt": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "preempt", value: PreemptAttempt.fromPartial(object.body.value) };
         }
         break;
       }
@@ -2207,6 +2245,131 @@ export const CancelAttempt: MessageFns<CancelAttempt> = {
   fromPartial<I extends Exact<DeepPartial<CancelAttempt>, I>>(object: I): CancelAttempt {
     const message = createBaseCancelAttempt();
     message.attemptId = object.attemptId ?? "";
+    message.graceMs = object.graceMs ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBasePreemptAttempt(): PreemptAttempt {
+  return { attemptId: "", signal: "", graceMs: 0, reason: "" };
+}
+
+export const PreemptAttempt: MessageFns<PreemptAttempt> = {
+  encode(message: PreemptAttempt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attemptId !== "") {
+      writer.uint32(10).string(message.attemptId);
+    }
+    if (message.signal !== "") {
+      writer.uint32(18).string(message.signal);
+    }
+    if (message.graceMs !== 0) {
+      writer.uint32(24).int64(message.graceMs);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreemptAttempt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreemptAttempt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attemptId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signal = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.graceMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreemptAttempt {
+    return {
+      attemptId: isSet(object.attemptId)
+        ? globalThis.String(object.attemptId)
+        : isSet(object.attempt_id)
+        ? globalThis.String(object.attempt_id)
+        : "",
+      signal: isSet(object.signal) ? globalThis.String(object.signal) : "",
+      graceMs: isSet(object.graceMs)
+        ? globalThis.Number(object.graceMs)
+        : isSet(object.grace_ms)
+        ? globalThis.Number(object.grace_ms)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: PreemptAttempt): unknown {
+    const obj: any = {};
+    if (message.attemptId !== "") {
+      obj.attemptId = message.attemptId;
+    }
+    if (message.signal !== "") {
+      obj.signal = message.signal;
+    }
+    if (message.graceMs !== 0) {
+      obj.graceMs = Math.round(message.graceMs);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreemptAttempt>, I>>(base?: I): PreemptAttempt {
+    return PreemptAttempt.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreemptAttempt>, I>>(object: I): PreemptAttempt {
+    const message = createBasePreemptAttempt();
+    message.attemptId = object.attemptId ?? "";
+    message.signal = object.signal ?? "";
     message.graceMs = object.graceMs ?? 0;
     message.reason = object.reason ?? "";
     return message;

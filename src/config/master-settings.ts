@@ -70,8 +70,8 @@ export const MASTER_SETTINGS = {
     type: "string",
     pattern: /^(none|easy|conservative|[1-9][0-9]{0,5})$/,
     patternText: "none, easy, conservative or a number of reservations K (1..999999)",
-    default: "none",
-    help: "reservations for blocked tasks, which no later task may delay: `none`, `easy` (the first blocked task in queue order), `conservative` (every blocked task) or K (the first K)",
+    default: "easy",
+    help: "reservations for blocked tasks, which no later task may delay: `none` (greedy: a task that fits goes ahead of one that does not), `easy` (the first blocked task in queue order), `conservative` (every blocked task) or K (the first K)",
   },
   backfillDefaultRuntimeMs: {
     type: "number",

@@ -2,7 +2,7 @@
 // and reports on command: under `backfill: "easy"` a wide task behind narrow ones is reserved
 // (GetTask says when and where it is expected to start), a narrow task that would run into the
 // reservation waits while a short one backfills, and the wide task starts before the waiting one;
-// under the default `backfill: "none"` the narrow task takes the free GPU as before.
+// under `backfill: "none"` the narrow task takes the free GPU (the greedy pass; the default is easy).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { resolveMasterConfig } from "../../master/config.js";
@@ -109,10 +109,10 @@ test("backfill easy: the wide task is reserved and shown so; a task that would d
   }
 });
 
-test('backfill "none" (the default): nothing is reserved and the narrow task takes the free GPU at once', async () => {
-  const k = await cluster({});
+test('backfill "none": nothing is reserved and the narrow task takes the free GPU at once; the default is "easy"', async () => {
+  const k = await cluster({ backfill: "none" });
   try {
-    assert.equal(resolveMasterConfig({}).backfill, { reservations: 0, defaultRuntimeMs: 3_600_000 });
+    assert.equal(resolveMasterConfig({}).backfill, { reservations: 1, defaultRuntimeMs: 3_600_000 });
     for (let i = 0; i < 3; i++) await k.submit(1, 10 * MINUTE);
     const narrow = [await k.take(), await k.take(), await k.take()];
     const wide = await k.submit(4, 10 * MINUTE);

@@ -64,7 +64,7 @@ test("every documented metric appears with exactly its labels, and nothing undoc
   for (const s of e.samples) assert.ok(documented.has(familyOf(e, s.name)), `sample ${s.name} belongs to a documented family`);
   // DESIGN §7: counters end in _total.
   for (const doc of EXPORTED_METRICS) if (doc.kind === "counter") assert.ok(doc.name.endsWith("_total"), doc.name);
-  assert.is(TASKGRID_METRICS.length, 22);
+  assert.is(TASKGRID_METRICS.length, 23);
   assert.ok(PROCESS_METRICS.some((d) => d.name === "process_resident_memory_bytes"));
 });
 

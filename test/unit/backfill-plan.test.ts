@@ -127,8 +127,8 @@ test("an unschedulable task gets no reservation and keeps its reason", () => {
 });
 
 test("the master's backfill setting resolves to K; other values are refused naming the key", () => {
-  assert.is(resolveMasterConfig({}).backfill.reservations, 0);
-  assert.is(resolveMasterConfig({ backfill: "easy" }).backfill.reservations, 1);
+  assert.is(resolveMasterConfig({}).backfill.reservations, 1, "easy by default");
+  assert.is(resolveMasterConfig({ backfill: "none" }).backfill.reservations, 0);
   assert.is(resolveMasterConfig({ backfill: "conservative" }).backfill.reservations, Number.POSITIVE_INFINITY);
   assert.is(resolveMasterConfig({ backfillDefaultRuntimeMs: 60_000 }).backfill.defaultRuntimeMs, 60_000);
   assert.is(resolveMasterConfig({ backfill: "4" }).backfill.reservations, 4, "K reservations");

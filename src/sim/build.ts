@@ -33,8 +33,8 @@ export function buildTask(t: SimTaskSpec, slaMultiplier: number): Task {
     name: t.id,
     project: t.project ?? "sim",
     labels: {},
-    queueClass: "DEFAULT",
-    priority: "NORMAL",
+    queueClass: t.queueClass ?? "DEFAULT",
+    priority: t.priority ?? "NORMAL",
     command: [],
     env: {},
     workingDir: "",
@@ -48,6 +48,9 @@ export function buildTask(t: SimTaskSpec, slaMultiplier: number): Task {
     timeoutMs: 0,
     maxRetries: t.maxRetries,
     idempotencyKey: "",
+    // Only when set: a workload that says nothing of preemption builds the same spec as before.
+    ...(t.preemptible !== undefined ? { preemptible: t.preemptible } : {}),
+    ...(t.preemptGraceMs !== undefined ? { preemptGraceMs: t.preemptGraceMs } : {}),
   };
   const derived = t.estimateMs > 0 ? t.submitMs + t.estimateMs * slaMultiplier : null;
   return {

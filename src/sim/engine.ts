@@ -5,12 +5,18 @@
 // synthesised from the simulated load; finished attempts feed the RTS learning tables.
 // Sharing (issue 15, sharing.ts): the `multifactor` ordering, per-project quotas and per-project
 // metrics; a one-project run under `priority` or `fifo` takes none of those paths.
+// Preemption (issue 16, SimOptions.preemption): the master's calls (planDispatch's collector, then
+// planPreemptions; preemption-driver.ts) after each pass; a victim exits after the stop delay, is
+// requeued as the master requeues it (afterAttempt: no retry used) and resumes from its last
+// checkpoint (preemption-work.ts). Off unless asked for: without the option no path here changes.
 import { planDispatch, DEFAULT_MAX_CANDIDATES } from "../core/dispatch-plan.js";
 import { createTaskQueue, type TaskQueue } from "../core/task-queue.js";
 import { RoundRobinPlacement, type PlacementStrategy } from "../core/placement.js";
 import { mulberry32 } from "../core/random.js";
 import { RtsPlacement } from "../core/rts/rts-placement.js";
 import { DEFAULT_WEIGHTS, type Weights } from "../core/rts/weights.js";
+import { afterAttempt, DEFAULT_FAILURE_POLICY } from "../core/failure-accounting.js";
+import { DEFAULT_PREEMPT_GRACE_MS } from "../core/spec-rules.js";
 import type { Task, TaskResult } from "../core/types.js";
 import { release, type WorkerSlot } from "../core/worker-slot.js";
 import { buildSlot, buildTask, checkSlot } from "./build.js";
@@ -19,6 +25,10 @@ import { RtsFeedback as SimLearning } from "../core/rts/feedback.js";
 import { computeMetrics, type RunMetrics, type TaskOutcome } from "./metrics.js";
 import type { SharingOptions } from "./fair-share.js";
 import { SimSharing, type OrderingName, type SharingResult } from "./sharing.js";
+import { SimPreemptions } from "./preemption-driver.js";
+import { type PreemptionLogEntry, type PreemptionResult, preemptionResult } from "./preemption-metrics.js";
+import { resolvePreemption, type SimPreemptionOptions } from "./preemption-options.js";
+import { type AttemptShape, stopAtMs, WorkLedger } from "./preemption-work.js";
 import type { SimTaskSpec, Workload } from "./types.js";
 
 export type PlacementName = "rts" | "round_robin";
@@ -39,6 +49,8 @@ export interface SimOptions {
   ioContention?: number;
   /** Check every worker's allocations after every pass (tests); throws on over-commit. */
   checkInvariants?: boolean;
+  /** Preemption and its accounting (preemption-options.ts); absent: neither (SimResult.preemption absent). */
+  preemption?: SimPreemptionOptions;
 }
 
 interface Running {
@@ -48,6 +60,11 @@ interface Running {
   startMs: number;
   durationMs: number;
   failed: boolean;
+  /** Wall ms per nominal ms of work on this worker (speed x I/O contention). */
+  factor: number;
+  /** Preemption: when it was told to stop, and when it exits (null: runs to its end). */
+  signalMs: number | null;
+  exitMs: number | null;
 }
 
 export interface SimResult {
@@ -61,7 +78,12 @@ export interface SimResult {
   outcomes: readonly TaskOutcome[];
   /** Wall-clock ms the simulation took (not part of the deterministic output). */
   wallMs: number;
+  /** Only with SimOptions.preemption: preemptions, work lost, waits per queue class. */
+  preemption?: PreemptionResult;
 }
+
+/** A completion event with this index is a wake-up: no attempt ends, the instant only gets a pass. */
+const WAKE = -1;
 
 export function simulate(workload: Workload, options: SimOptions): SimResult {
   const started = performance.now();
@@ -115,6 +137,21 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
   let fallbacks = 0;
   let busyCoreMs = 0;
   let passes = 0;
+  const pre = options.preemption ? resolvePreemption(options.preemption) : null;
+  const driver = pre ? new SimPreemptions(pre) : null;
+  const ledger = pre ? new WorkLedger(specs.length, pre.checkpointEveryMs) : null;
+  const byAttempt = new Map<string, number>(); // attempt id -> running index (preemption only)
+  const preemptLog: PreemptionLogEntry[] = [];
+  let finishedWhileStopping = 0;
+  let wakeAtMs = -1;
+  const shapeOf = (r: Running): AttemptShape => ({
+    taskIndex: r.taskIndex,
+    workerId: r.slot.worker.id,
+    startMs: r.startMs,
+    factor: r.factor,
+    gpus: specs[r.taskIndex].gpuCount,
+    cores: specs[r.taskIndex].cpuMillis / 1000,
+  });
 
   const refreshTelemetry = (slot: WorkerSlot, nowMs: number): void => {
     const t = slot.worker.telemetry!;
@@ -138,7 +175,10 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
       maxCandidates: options.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       deadlineCandidates: options.deadlineCandidates,
       quota: sharing?.gate(slots),
+      preemptors: driver?.collector(),
     });
+    // Before this pass's attempts are known to it, as in the master (they are committed after).
+    if (driver) preempt(driver.afterPass(plan.blocked, slots, nowMs), nowMs);
     for (const a of plan.assignments) {
       const i = taskIndex.get(a.task.id)!;
       queue.remove(a.task.id);
@@ -148,7 +188,9 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
       const spec = specs[i];
       const w = speeds.get(a.slot)!;
       const pressure = a.slot.worker.telemetry!.ioPressure;
-      let duration = spec.runtimeMs * w.speed[spec.family] * (1 + ioContention * pressure * spec.ioIntensity);
+      // Resumed from a checkpoint: only the work left (the same expression, and number, otherwise).
+      const workMs = ledger ? ledger.remainingMs(i, spec.runtimeMs) : spec.runtimeMs;
+      let duration = workMs * w.speed[spec.family] * (1 + ioContention * pressure * spec.ioIntensity);
       const failed = rng() < w.failureRate;
       if (failed) duration *= 0.1 + 0.9 * rng();
       duration = Math.max(1, Math.round(duration));
@@ -159,18 +201,94 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
       const o = outcomes[i];
       o.attempts++;
       o.startMs = nowMs;
-      const r: Running = { taskIndex: i, slot: a.slot, attemptId: a.attemptId, startMs: nowMs, durationMs: duration, failed };
+      const factor = w.speed[spec.family] * (1 + ioContention * pressure * spec.ioIntensity);
+      const r: Running = {
+        taskIndex: i,
+        slot: a.slot,
+        attemptId: a.attemptId,
+        startMs: nowMs,
+        durationMs: duration,
+        failed,
+        factor,
+        signalMs: null,
+        exitMs: null,
+      };
       const ri = freeRunning.length > 0 ? freeRunning.pop()! : running.length;
       running[ri] = r;
+      if (driver) {
+        driver.started(a.attemptId, task, nowMs, a.borrowed);
+        ledger!.started(i, nowMs);
+        byAttempt.set(a.attemptId, ri);
+      }
       ioLoad.set(a.slot, ioLoad.get(a.slot)! + spec.ioIntensity);
       heap.push(nowMs + duration, 1, ri);
       refreshTelemetry(a.slot, nowMs);
     }
     if (options.checkInvariants) for (const s of slots) checkSlot(s);
+    const wakeMs = driver?.wakeAfterMs() ?? null;
+    if (wakeMs !== null && wakeAtMs <= nowMs) heap.push((wakeAtMs = nowMs + wakeMs), 1, WAKE);
+  };
+
+  /** Signals the victims of this pass's preemptions; each exits after the stop delay (or finishes first). */
+  const preempt = (planned: ReturnType<SimPreemptions["afterPass"]>, nowMs: number): void => {
+    for (const p of planned) {
+      preemptLog.push({ atMs: nowMs, preemptor: p.preemptor.id, workerId: p.victims.workerId, victims: p.victimTasks.map((t) => t.id) });
+      for (const attemptId of p.victims.attemptIds) {
+        const ri = byAttempt.get(attemptId)!;
+        const r = running[ri]!;
+        const spec = specs[r.taskIndex];
+        const endMs = r.startMs + r.durationMs;
+        const exitMs = stopAtMs(nowMs, endMs, pre!.stopDelayMs, spec.preemptGraceMs ?? DEFAULT_PREEMPT_GRACE_MS);
+        r.signalMs = nowMs;
+        if (exitMs >= endMs) {
+          finishedWhileStopping++; // its own completion event ends it, as a success or a failure
+          continue;
+        }
+        r.exitMs = exitMs;
+        heap.push(exitMs, 1, ri);
+      }
+    }
+  };
+
+  /** A victim exits: its resources are freed and its task queued again, with no retry used. */
+  const stopped = (ri: number, nowMs: number): void => {
+    const r = running[ri]!;
+    // The index is not reused: the attempt's original completion event is still in the heap and
+    // must find nothing here when it comes.
+    running[ri] = null;
+    byAttempt.delete(r.attemptId);
+    const i = r.taskIndex;
+    const task = tasks[i];
+    const spec = specs[i];
+    release(r.slot, r.attemptId);
+    ioLoad.set(r.slot, Math.max(0, ioLoad.get(r.slot)! - spec.ioIntensity));
+    refreshTelemetry(r.slot, nowMs);
+    const heldMs = nowMs - r.startMs;
+    busyCoreMs += (spec.cpuMillis / 1000) * heldMs;
+    sharing?.ended(task, heldMs);
+    const result: TaskResult = { outcome: "PREEMPTED", exitCode: 0, signal: "SIGTERM", outputTail: "", durationMs: heldMs, message: "preempted" };
+    learning.attemptEnded(task, r.slot.worker.id, result, nowMs);
+    if (task.deadlineMissed) r.slot.worker.deadlineMisses++;
+    ledger!.preempted(shapeOf(r), r.signalMs!, nowMs, spec.runtimeMs);
+    driver!.ended(r.attemptId);
+    const next = afterAttempt(task, result, nowMs, DEFAULT_FAILURE_POLICY, rng);
+    if (next.state !== "QUEUED") throw new Error(`a preempted attempt must requeue its task, got ${next.state}`);
+    task.retriesUsed = next.retriesUsed;
+    task.requeues = next.requeues;
+    task.notBeforeMs = next.notBeforeMs;
+    task.currentAttemptId = null;
+    task.state = "QUEUED";
+    queue.push(task);
+    sharing?.queued(task);
   };
 
   const complete = (ri: number, nowMs: number): void => {
-    const r = running[ri]!;
+    const r = ri === WAKE ? undefined : running[ri];
+    if (!r) return; // a wake-up, or the original completion of an attempt that was preempted
+    if (r.exitMs === nowMs) {
+      stopped(ri, nowMs);
+      return;
+    }
     running[ri] = null;
     freeRunning.push(ri);
     const i = r.taskIndex;
@@ -193,7 +311,14 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
     if (task.deadlineMissed) r.slot.worker.deadlineMisses++;
     task.currentAttemptId = null;
     const o = outcomes[i];
-    if (r.failed && task.attemptCount <= spec.maxRetries) {
+    if (driver) {
+      byAttempt.delete(r.attemptId);
+      driver.ended(r.attemptId);
+      ledger!.ended(shapeOf(r), nowMs, r.failed, r.signalMs);
+    }
+    // Preempted attempts used no retry (afterAttempt); without preemption there are none.
+    const counted = ledger ? task.attemptCount - ledger.preemptions(i) : task.attemptCount;
+    if (r.failed && counted <= spec.maxRetries) {
       task.state = "QUEUED";
       queue.push(task);
       sharing?.queued(task);
@@ -204,6 +329,7 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
     o.finishMs = nowMs;
     o.runMs = r.durationMs;
     o.succeeded = !r.failed;
+    driver?.finished(task.id);
   };
 
   for (;;) {
@@ -233,5 +359,16 @@ export function simulate(workload: Workload, options: SimOptions): SimResult {
     sharing: sharing?.result(outcomes) ?? null,
     outcomes,
     wallMs: performance.now() - started,
+    ...(ledger
+      ? {
+          preemption: preemptionResult(ledger, outcomes, (i) => tasks[i].spec.queueClass, {
+            enabled: pre!.enabled,
+            preemptions: driver!.sets,
+            rateLimited: driver!.rateLimited,
+            finishedWhileStopping,
+            log: preemptLog,
+          }),
+        }
+      : {}),
   };
 }

@@ -1,5 +1,5 @@
 // Simulator inputs: what a workload hands the engine. Plain data; times in simulated ms.
-import type { Gpu } from "../core/types.js";
+import type { Gpu, Priority, QueueClass } from "../core/types.js";
 
 export type Family = "cpu" | "gpu" | "io";
 
@@ -37,6 +37,14 @@ export interface SimTaskSpec {
   maxRetries: number;
   /** The task's project (fair share, quotas, per-project metrics); absent: "sim". */
   project?: string;
+  /** Queue class (ordering and preemption rank); absent: DEFAULT. */
+  queueClass?: QueueClass;
+  /** Priority within the class; absent: NORMAL. */
+  priority?: Priority;
+  /** Whether higher-ranked work may preempt it; absent: the class default (BATCH only). */
+  preemptible?: boolean;
+  /** Preemption signal -> SIGKILL grace; absent: the core's default. Caps the engine's stop delay. */
+  preemptGraceMs?: number;
 }
 
 export interface Workload {

@@ -113,8 +113,12 @@ export class ChaosCluster {
     this.masterProcs[index] = null;
   }
 
-  /** Starts an agent (through a proxy when `proxied`, so the test can cut its network). */
-  async startAgent(id: string, options: { proxied?: boolean; maxTasks?: number } = {}): Promise<Proc> {
+  /**
+   * Starts an agent (through a proxy when `proxied`, so the test can cut its network).
+   * `checkpointDir`: its --checkpoint-dir (default: checkpoints/ under its own state dir; give
+   * agents one shared dir so a preempted task resumes from its checkpoint on any of them).
+   */
+  async startAgent(id: string, options: { proxied?: boolean; maxTasks?: number; checkpointDir?: string } = {}): Promise<Proc> {
     const proxy = options.proxied ? await startTcpProxy(this.address) : null;
     const stateDir = join(this.dir, "agents", id);
     mkdirSync(stateDir, { recursive: true });
@@ -132,6 +136,7 @@ export class ChaosCluster {
       stateDir,
       "--log-format",
       "json",
+      ...(options.checkpointDir ? ["--checkpoint-dir", options.checkpointDir] : []),
     ]);
     this.agents.set(id, { proc, proxy });
     return proc;

@@ -8,7 +8,7 @@ import { runProtocol } from "./rlscheduler.js";
 import { SEQUENCE_LENGTH } from "./starts.js";
 import type { SwfTrace } from "../workloads/swf.js";
 
-export const GRID_ORDERS: readonly OrderName[] = ["fcfs", "sjf", "wfp3", "unicep", "f1", "saf", "lxf"];
+export const GRID_ORDERS: readonly OrderName[] = ["fcfs", "sjf", "wfp3", "unicep", "f1", "saf", "lxf", "saf-aged"];
 export const GRID_BACKFILLS: readonly BackfillName[] = ["none", "rlscheduler", "committed-head", "easy", "K=4", "conservative", "relaxed", "relaxed=0.5"];
 
 export interface Policy {

@@ -75,6 +75,10 @@ export interface AgentConfig {
   checkpointDir: string | null;
   leaseCheckMs: number;
   stopAckWaitMs: number;
+  /** Parent of the attempts' log directories (<stateDir>/logs); null: the executor's default (under the OS temp dir). */
+  logRoot: string | null;
+  taskLogMaxBytes: number;
+  taskLogTotalBytes: number;
   onPhase: (phase: AgentPhase) => void;
   now: () => number;
   tracing: TracingOptions;
@@ -150,6 +154,9 @@ export function resolveAgentConfig(o: AgentOptions): AgentConfig {
     checkpointDir: s.checkpointDir ?? (s.stateDir ? join(s.stateDir, "checkpoints") : null),
     leaseCheckMs: s.leaseCheckMs,
     stopAckWaitMs: s.stopAckWaitMs,
+    logRoot: s.stateDir ? join(s.stateDir, "logs") : null,
+    taskLogMaxBytes: s.taskLogMaxBytes,
+    taskLogTotalBytes: s.taskLogTotalBytes,
     onPhase: o.onPhase ?? (() => {}),
     tracing: { serviceName: "taskgrid-agent", ...o.tracing },
     now,

@@ -22,6 +22,7 @@ import { MasterPicker } from "./master-picker.js";
 import { startFailed } from "./attempt-result.js";
 import { AttemptSpans } from "./attempt-spans.js";
 import { Executor } from "./executor.js";
+import { LogServer } from "./log-server.js";
 import { GpuProbe } from "./probes/gpu.js";
 import { osMemory } from "./probes/memory.js";
 import { defaultSources, TelemetrySampler } from "./probes/telemetry.js";
@@ -100,6 +101,8 @@ class Agent {
   private registerTimer: NodeJS.Timeout | undefined;
   /** Attempts the master told us to kill: not current there, so their reports are dropped. */
   private readonly silenced = new Set<string>();
+  /** Reads of the attempts' log files asked by the master (issue 17). */
+  private readonly logServer: LogServer;
   /** The last usable TLS credentials (the files are read again for each new stream). */
   private credentials: ChannelCredentials;
 
@@ -120,6 +123,11 @@ class Agent {
       maxTasks: config.maxTasks,
       now: config.now,
       checkpointRoot: config.checkpointDir ?? undefined,
+      logRoot: config.logRoot ?? undefined,
+      logMaxAttemptBytes: config.taskLogMaxBytes,
+      logMaxTotalBytes: config.taskLogTotalBytes,
+      workerId: config.workerId,
+      onLogError: (msg, err) => this.log("warn", msg, { error: String(err) }),
       machineHasGpus: () => this.sampler.gpus().length > 0,
       gpuUuid: (index) => this.sampler.gpus().find((g) => g.index === index)?.uuid,
       events: {
@@ -137,6 +145,7 @@ class Agent {
         },
       },
     });
+    this.logServer = new LogServer(this.executor.logs, (msg, err) => this.log("warn", msg, { error: String(err) }));
     this.lease = new LeaseKeeper({
       executor: this.executor,
       now: config.now,
@@ -299,6 +308,14 @@ class Agent {
       case "heartbeatAck":
         this.lease.heartbeatAnswered(body.value.seq);
         return;
+      case "readLog":
+      case "cancelLogRead":
+      case "logReadCredit": {
+        // Chunks go back on the stream that asked; its close cancels the read (onClosed).
+        const stream = this.stream;
+        this.logServer.handle(body, (chunk) => stream?.send({ seq: 0, body: { $case: "logChunk", value: chunk } }));
+        return;
+      }
       default:
         this.log("warn", "ignored a master message without a known body", {});
     }
@@ -417,6 +434,7 @@ class Agent {
   private onClosed(reason: string, code?: GrpcStatus, leaderHint?: string): void {
     this.stream = null;
     this.registered = false;
+    this.logServer.cancelAll();
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.registerTimer);
     this.reports.notify();
@@ -451,6 +469,7 @@ class Agent {
     // LOST, not CANCELED: nobody asked to cancel these tasks; the master should run them again.
     await this.executor.cancelAll(this.config.stopGraceMs, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "agent stopped");
     this.lease.stop();
+    await this.executor.logs.dispose().catch((err) => this.log("warn", "could not remove the temporary log directory", { error: String(err) }));
     // Give the master a moment to commit the last results (they are spooled in any case).
     await this.reports.whenFinishedAcked(this.config.stopAckWaitMs, () => !this.registered);
     clearInterval(this.heartbeatTimer);
@@ -458,6 +477,7 @@ class Agent {
     const stream = this.stream;
     this.stream = null;
     this.registered = false;
+    this.logServer.cancelAll();
     await stream?.end();
     await this.spans.shutdown();
     this.failReady(new Error("agent stopped before it registered"));

@@ -9,6 +9,7 @@ import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import { attemptEnv } from "./attempt-env.js";
 import { endedResult, startFailed, type StopOutcome } from "./attempt-result.js";
+import { type AttemptLog, LogFiles, type LogStreamName } from "./log-files.js";
 import { OutputTail, OUTPUT_TAIL_BYTES } from "./output-tail.js";
 import { preemptFilePath, preemptSignal, writePreemptFile } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
@@ -59,6 +60,19 @@ export interface ExecutorOptions {
    */
   checkpointRoot?: string;
   outputTailBytes?: number;
+  /**
+   * Parent of each attempt's log directory (<root>/<attempt id>/stdout and stderr, kept after the
+   * attempt for `taskgrid logs`). Default: a new directory under the OS temp dir.
+   */
+  logRoot?: string;
+  /** Cap of each attempt's stdout and of its stderr file (a marker line says where it was cut). Default 64 MiB. */
+  logMaxAttemptBytes?: number;
+  /** Cap of all attempts' log files together: the oldest ended attempts' files go first. Default 1 GiB. */
+  logMaxTotalBytes?: number;
+  /** Names this machine in TaskResult.log_location ("<worker id>:<dir>"); unset: the dir alone. */
+  workerId?: string;
+  /** Told about log files that could not be written or removed. */
+  onLogError?: (message: string, error: unknown) => void;
 }
 
 export interface RunningAttemptInfo {
@@ -81,6 +95,8 @@ interface LiveAttempt {
   exit: { code: number | null; signal: NodeJS.Signals | null } | null;
   timers: NodeJS.Timeout[];
   tempDir: string;
+  /** The attempt's log files, once created. */
+  log: AttemptLog | null;
   lastProgressFile: string;
   lastProgress: string;
   done: boolean;
@@ -92,10 +108,18 @@ export class Executor {
   private readonly attempts = new Map<string, LiveAttempt>();
   private readonly now: () => number;
   private readonly checkpointRoot: string;
+  /** Every attempt's stdout and stderr files (read by the agent's log server). */
+  readonly logs: LogFiles;
 
   constructor(private readonly options: ExecutorOptions) {
     this.now = options.now ?? Date.now;
     this.checkpointRoot = options.checkpointRoot ?? join(tmpdir(), "taskgrid-checkpoints");
+    this.logs = new LogFiles({
+      root: options.logRoot,
+      maxAttemptBytes: options.logMaxAttemptBytes,
+      maxTotalBytes: options.logMaxTotalBytes,
+      onError: options.onLogError,
+    });
   }
 
   /** Starts an attempt; resolves with its result once it ended (also when it could not start). */
@@ -117,6 +141,7 @@ export class Executor {
       exit: null,
       timers: [],
       tempDir: "",
+      log: null,
       lastProgressFile: "",
       lastProgress: "",
       done: false,
@@ -224,6 +249,7 @@ export class Executor {
         if (!info?.isDirectory()) return this.finish(live, startFailed(`working directory ${req.workingDir} does not exist`));
       }
       live.tempDir = await mkdtemp(join(this.options.tempRoot ?? tmpdir(), `taskgrid-${safeName(req.attemptId)}-`));
+      live.log = await this.logs.open(req.attemptId);
     } catch (err) {
       return this.finish(live, startFailed(`cannot prepare attempt: ${(err as Error).message}`));
     }
@@ -261,9 +287,13 @@ export class Executor {
     child.stdout!.on("data", (chunk: Buffer) => {
       live.tail.append(chunk);
       progress.push(chunk);
+      this.toLog(live, child, "stdout", chunk);
     });
     child.stdout!.on("end", () => progress.end());
-    child.stderr!.on("data", (chunk: Buffer) => live.tail.append(chunk));
+    child.stderr!.on("data", (chunk: Buffer) => {
+      live.tail.append(chunk);
+      this.toLog(live, child, "stderr", chunk);
+    });
     child.once("spawn", () => this.onSpawn(live, child));
     child.on("error", (err) => {
       // Before 'spawn' this means the process never ran (ENOENT, EACCES); later errors come from
@@ -278,6 +308,17 @@ export class Executor {
     child.once("close", (code, signal) => {
       if (live.pid !== 0) this.finish(live, this.endResult(live, code, signal));
     });
+  }
+
+  /** Into the attempt's log file; a full file buffer pauses the pipe (the task waits, as on a slow terminal). */
+  private toLog(live: LiveAttempt, child: ChildProcess, stream: LogStreamName, chunk: Buffer): void {
+    if (!live.log || live.log.write(stream, chunk)) return;
+    const pipe = child[stream]!;
+    pipe.pause();
+    live.log
+      .drained(stream)
+      .then(() => pipe.resume())
+      .catch(() => pipe.resume());
   }
 
   /** Repeats of the same figure are dropped: a task printing progress in a tight loop must not flood the master. */
@@ -352,6 +393,12 @@ export class Executor {
     // exited nor held its stdio would otherwise survive the cancel.
     if (live.stop && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
     if (live.tempDir) void rm(live.tempDir, { recursive: true, force: true }).catch(() => {});
+    if (live.log) {
+      // Readers that follow this log end once the files are flushed and closed.
+      live.log.close().catch((err) => this.options.onLogError?.(`could not close the log of attempt ${live.req.attemptId}`, err));
+      const { workerId } = this.options;
+      result = { ...result, logLocation: workerId ? `${workerId}:${live.log.dir}` : live.log.dir };
+    }
     this.options.events?.finished?.(live.req.attemptId, result, new Date(this.now()));
     live.resolve(result);
   }

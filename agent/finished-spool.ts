@@ -58,7 +58,7 @@ export class FinishedSpool {
       }
       try {
         const file = JSON.parse(readFileSync(path, "utf8")) as SpoolFile;
-        out.push({ attemptId: file.attemptId, taskId: file.taskId, startedAt: new Date(file.startedAtMs), message: AgentMessage.fromJSON(file.message) });
+        out.push({ attemptId: file.attemptId, taskId: file.taskId, startedAt: new Date(file.startedAtMs), message: restored(file.message) });
       } catch {
         rmSync(path, { force: true });
       }
@@ -69,4 +69,12 @@ export class FinishedSpool {
   private pathOf(attemptId: string): string {
     return join(this.dir!, `${attemptId.replace(/[^A-Za-z0-9._-]/g, "_")}.json`);
   }
+}
+
+/** A spooled message as it was saved: fromJSON sets an absent optional field (result.log_location) to undefined; drop it. */
+function restored(json: unknown): AgentMessage {
+  const message = AgentMessage.fromJSON(json);
+  const result = message.body?.$case === "finished" ? message.body.value.result : undefined;
+  if (result && result.logLocation === undefined) delete result.logLocation;
+  return message;
 }

@@ -28,7 +28,7 @@ export const MAX_UNCOMMITTED = 4096;
 
 export interface SessionDeps {
   /** Registers the worker for this session: refuses another agent's worker id, commits, links. */
-  workers: Pick<WorkerRegistry, "register">;
+  workers: Pick<WorkerRegistry, "register"> & Partial<Pick<WorkerRegistry, "logs">>;
   lifecycle: TaskLifecycle;
   clock: Clock;
   log: Logger;
@@ -82,6 +82,7 @@ export class AgentSession {
     if (this.phase === "closed") return;
     this.phase = "closed";
     this.worker?.sessionClosed(this);
+    this.deps.workers.logs?.sessionClosed(this);
     try {
       if (error) this.call.emit("error", error);
       else this.call.end();
@@ -189,6 +190,10 @@ export class AgentSession {
       }
       case "paused":
         return; // The master records PAUSED/RUNNING when it sends the signal; this is the agent's ack.
+      case "logChunk":
+        // Not a report: routed to the log read that asked (log-relay.ts), nothing is committed.
+        this.deps.workers.logs?.chunk(this, body.value);
+        return;
     }
   }
 

@@ -75,6 +75,8 @@ export interface MasterConfig {
   backfill: { reservations: number; defaultRuntimeMs: number };
   /** Preemption (master/preemptions.ts); enabled false: none. */
   preemption: PreemptionConfig;
+  /** Most indexes of one job array (src/core/arrays.ts). */
+  maxArraySize: number;
   telemetryMaxAgeMs: number;
   weightsPollMs: number;
   slaMultiplier: number;
@@ -138,6 +140,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     placement: s.placement,
     backfill: { reservations: reservationsOf(s.backfill), defaultRuntimeMs: s.backfillDefaultRuntimeMs },
     preemption: { enabled: s.preemption, priorityMargin: s.preemptionPriorityMargin, perMinute: s.preemptionRateLimit },
+    maxArraySize: s.maxArraySize,
     telemetryMaxAgeMs: s.telemetryMaxAgeMs,
     weightsPollMs: s.weightsPollMs,
     slaMultiplier: s.slaMultiplier,

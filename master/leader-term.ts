@@ -23,6 +23,7 @@ import { instrumentPlacement, recordAttemptEnd, taskEventMetrics } from "../src/
 import type { MetricsRecorder } from "../src/telemetry/metrics.js";
 import { AgentSession } from "./agent-session.js";
 import type { MasterConfig } from "./config.js";
+import { DependencyGate } from "./dependency-gate.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Preemptions } from "./preemptions.js";
 import { EventHub } from "./event-hub.js";
@@ -63,6 +64,8 @@ export interface LeaderTerm {
   readonly stale: StaleAttempts;
   /** Quotas and fair share in this term. */
   readonly sharing: FairShare;
+  /** Tasks held on their dependencies or their array's %N window. */
+  readonly gate: DependencyGate;
   /** Open WatchTasks streams of this term, ended when it ends. */
   readonly watchCalls: Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>;
   /** Serves one agent's WorkerService.Connect stream. */
@@ -107,6 +110,8 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     offlineAfterMs: config.offlineAfterMs,
     onCapacityChange: kick,
   });
+  // Fed by the lifecycle's task ends; cancels through it the tasks whose dependency can never be met.
+  let gate: DependencyGate | undefined;
   const observer = new LearningObserver();
   observer.load(await store.loadLearning());
   const lifecycle = new TaskLifecycle({
@@ -125,6 +130,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
       // A report about another worker's live attempt is a confused or hostile agent: worth a line.
       if (reason === "foreign") log.warn("report about another worker's attempt rejected", { worker: workerId, attempt: attemptId });
     },
+    onTaskEnded: (task) => gate?.ended(task),
     observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
       const missesBefore = observer.deadlineMisses;
       const writes = observer.persistAttemptEnd(task, workerId, result, finishedAtMs);
@@ -163,9 +169,26 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     preemptions,
   });
   const isLeading = () => leading;
-  const submitter = new Submitter({ state, store, hub, clock, slaMultiplier: config.slaMultiplier, isAccepting: isLeading, onQueued: kick, tracing });
+  const dependencyGate = new DependencyGate({ state, store, cancel: (taskId, reason) => lifecycle.cancel(taskId, reason), onQueued: kick, log });
+  gate = dependencyGate;
+  state.holdReason = (task) => dependencyGate.holdReason(task);
+  const submitter = new Submitter({
+    state,
+    store,
+    hub,
+    clock,
+    slaMultiplier: config.slaMultiplier,
+    isAccepting: isLeading,
+    onQueued: kick,
+    tracing,
+    maxArraySize: config.maxArraySize,
+    gate: dependencyGate,
+    log,
+  });
 
   const rebuilt = rebuildState(state, registry, await store.loadActive(), clock.now(), deps.livenessGraceMs);
+  // Before any pass: tasks whose dependencies are not met, or outside their array's window, leave the queue.
+  await dependencyGate.rebuild();
   // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
   await lifecycle.endOrphans(rebuilt.orphans);
   log.info("state rebuilt from database", {
@@ -216,6 +239,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     observer,
     stale,
     sharing,
+    gate: dependencyGate,
     watchCalls,
     acceptAgent(call, caller) {
       if (!leading) return void call.emit("error", toServiceError(new NotLeaderError(""), log, "Connect"));

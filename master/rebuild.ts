@@ -25,7 +25,8 @@ export function rebuildState(
 ): RebuildResult {
   for (const worker of active.workers) workers.restore(worker, nowMs, livenessGraceMs);
   const attempts = new Map(active.attempts.map((a) => [a.id, a]));
-  const tasks = [...active.tasks].sort((a, b) => a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : 1));
+  // An array's elements share their creation time: index order among them (ids are random within a millisecond).
+  const tasks = [...active.tasks].sort((a, b) => a.createdAtMs - b.createdAtMs || (a.arrayIndex ?? 0) - (b.arrayIndex ?? 0) || (a.id < b.id ? -1 : 1));
   const result: RebuildResult = { queued: 0, running: 0, workers: active.workers.length, orphans: [] };
   for (const task of tasks) {
     state.activeTasks.set(task.id, task);

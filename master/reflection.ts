@@ -3,6 +3,8 @@
 // .proto files, comments included. @grpc/reflection rebuilds descriptors through protobufjs and
 // merges every file of a package into one synthetic file whose imports clients cannot resolve
 // (buf curl fails with "failed to find service ... in schema"), hence this small implementation.
+// grpc.health.v1.Health is described too (master/health-descriptor.ts), so `buf curl
+// --list-methods` and grpcurl find the health check like any other service.
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -10,6 +12,7 @@ import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type DescriptorProt
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { healthFileDescriptor } from "./health-descriptor.js";
 
 const DESCRIPTOR_SET = fileURLToPath(new URL("../src/gen/taskgrid.binpb", import.meta.url));
 
@@ -20,7 +23,9 @@ interface Index {
   services: string[];
 }
 
-function indexDescriptorSet(bytes: Uint8Array): Index {
+/** The services reflection lists: ours and the standard health check. */
+const LISTED_PACKAGE = /^(taskgrid\.|grpc\.health\.v1$)/;
+function indexDescriptorSet(bytes: Uint8Array, extra: readonly FileDescriptorProto[]): Index {
   const set = fromBinary(FileDescriptorSetSchema, bytes);
   const index: Index = { files: new Map(), encoded: new Map(), symbols: new Map(), services: [] };
   const addMessage = (prefix: string, m: DescriptorProto, file: string) => {
@@ -29,7 +34,7 @@ function indexDescriptorSet(bytes: Uint8Array): Index {
     m.nestedType.forEach((n) => addMessage(name, n, file));
     m.enumType.forEach((e) => index.symbols.set(`${name}.${e.name}`, file));
   };
-  for (const file of set.file) {
+  for (const file of [...set.file, ...extra]) {
     index.files.set(file.name, file);
     index.encoded.set(file.name, toBinary(FileDescriptorProtoSchema, file));
     const pkg = file.package;
@@ -39,7 +44,7 @@ function indexDescriptorSet(bytes: Uint8Array): Index {
       const name = `${pkg}.${s.name}`;
       index.symbols.set(name, file.name);
       s.method.forEach((m) => index.symbols.set(`${name}.${m.name}`, file.name));
-      if (pkg.startsWith("taskgrid.")) index.services.push(name);
+      if (LISTED_PACKAGE.test(pkg)) index.services.push(name);
     }
   }
   return index;
@@ -80,18 +85,15 @@ function answer(index: Index, req: ReflectionRequest): Record<string, unknown> {
   }
 }
 
-/**
- * Adds grpc.reflection.v1 and v1alpha ServerReflection to the server. It describes the taskgrid.v1
- * services; grpc.health.v1 is served but not described (health probes do not use reflection).
- */
 /** The part of the loaded reflection.proto package this file uses. */
 interface ReflectionPackage {
   grpc: { reflection: Record<string, { ServerReflection: { service: grpc.ServiceDefinition } } | undefined> };
 }
 
+/** Adds grpc.reflection.v1 and v1alpha ServerReflection to the server: the taskgrid.v1 services and grpc.health.v1. */
 export function addReflection(server: grpc.Server): void {
-  const index = indexDescriptorSet(readFileSync(DESCRIPTOR_SET));
   const require = createRequire(import.meta.url);
+  const index = indexDescriptorSet(readFileSync(DESCRIPTOR_SET), [healthFileDescriptor()]);
   for (const version of ["v1", "v1alpha"]) {
     const protoPath = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
     const pkg = grpc.loadPackageDefinition(

@@ -20,6 +20,8 @@ export class MasterState {
   readonly queue: TaskQueue;
   /** Why a queued task's project may not start it now (quotas, see master/sharing); null: no quota stops it. */
   quotaRefusal: (task: Task) => string | null = () => null;
+  /** Why a queued task is held out of the queue (dependencies, its array's %N: master/dependency-gate.ts); null: it is not. */
+  holdReason: (task: Task) => string | null = () => null;
   /** Why a queued task waits for preempted work to stop (master/preemptions.ts); null: it waits for none. */
   preemptionReason: (taskId: string) => string | null = () => null;
   /** Each worker's slot by worker id, what the dispatcher plans over: the WorkerRegistry's worker objects own them and add them here. */
@@ -51,6 +53,8 @@ export class MasterState {
    */
   pendingReason(task: Task): string {
     if (task.state !== "QUEUED") return "";
+    const held = this.holdReason(task);
+    if (held !== null) return held;
     const refusal = this.quotaRefusal(task);
     if (refusal !== null) return refusal;
     const preempting = this.preemptionReason(task.id);

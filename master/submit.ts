@@ -1,12 +1,19 @@
 // Submission: validated specs become QUEUED tasks, committed (group commit) before the call is
-// acknowledged, then enter the in-memory queue and wake the dispatcher.
+// acknowledged, then enter the in-memory queue (through the dependency gate, which holds the ones
+// whose dependencies are not met) and wake the dispatcher. An array spec becomes one task per index;
+// its elements share one spec object and are written by one statement (store/arrays-sql.ts).
 import { createHash } from "node:crypto";
+import { DEFAULT_MAX_ARRAY_SIZE, parseArrayRange } from "../src/core/arrays.js";
+import { checkBatchDag, checkDependencyRefs } from "../src/core/dependencies.js";
 import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../src/core/errors.js";
 import { effectiveDeadline } from "../src/core/spec-rules.js";
 import type { Task, TaskEvent, TaskSpec } from "../src/core/types.js";
-import type { Store } from "../src/store/store-types.js";
+import type { ArrayElementsInsert, Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
+import type { DependencyGate } from "./dependency-gate.js";
 import type { EventHub } from "./event-hub.js";
+import type { Logger } from "./logger.js";
+import { resolveDependencies } from "./resolve-dependencies.js";
 import type { MasterState } from "./state.js";
 import type { SubmitOrigin, TaskTracing } from "./task-tracing.js";
 
@@ -34,16 +41,38 @@ export interface SubmitterDeps {
   isAccepting: () => boolean;
   onQueued: () => void;
   tracing: TaskTracing;
+  /** Most indexes of one job array; default DEFAULT_MAX_ARRAY_SIZE. */
+  maxArraySize?: number;
+  /** Holds tasks whose dependencies are not met, and the arrays' windows; absent: every task is queued at once. */
+  gate?: DependencyGate;
+  log?: Logger;
 }
 
 /** A submission from no RPC (tests, embedding code): no caller trace context. */
 const LOCAL_ORIGIN: SubmitOrigin = { method: "SubmitTasks", carrier: () => undefined };
 
+/** One spec of a request, planned: its task, or its array's elements (the first carries the key). */
+interface Planned {
+  /** The id others refer to it by: the task's, or the array's. */
+  refId: string;
+  spec: TaskSpec;
+  array: { id: string; indexes: number[]; cap: number | null } | null;
+  tasks: Task[];
+}
+
+export interface SubmitResult {
+  /** Per spec, in request order: its task, or its array's first element. */
+  tasks: Task[];
+  /** Per spec: the task id, or for an array spec the array id. */
+  ids: string[];
+  existing: boolean;
+}
+
 export class Submitter {
   constructor(private readonly deps: SubmitterDeps) {}
 
-  private newTask(spec: TaskSpec, nowMs: number, actor: string): { task: Task; event: TaskEvent } {
-    const task: Task = {
+  private newTask(spec: TaskSpec, nowMs: number, deadlineMs: number | null, hash: string, element?: { arrayId: string; index: number }): Task {
+    return {
       id: newId(this.deps.clock),
       spec,
       state: "QUEUED",
@@ -51,46 +80,57 @@ export class Submitter {
       progressMessage: "",
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
-      deadlineMs: effectiveDeadline(spec, nowMs, this.deps.slaMultiplier),
+      deadlineMs,
       currentAttemptId: null,
       attemptCount: 0,
       result: null,
-      specHash: specHash(spec),
+      specHash: hash,
       deadlineMissed: false,
       retriesUsed: 0,
       requeues: 0,
       notBeforeMs: null,
+      ...(element ? { arrayId: element.arrayId, arrayIndex: element.index } : {}),
     };
-    const event: TaskEvent = {
-      taskId: task.id,
-      state: "QUEUED",
-      progress: 0,
-      progressMessage: "",
-      timeMs: nowMs,
-      attemptId: "",
-      workerId: "",
-      result: null,
-      actor,
-    };
-    return { task, event };
   }
 
-  /** Commits the specs as one all-or-nothing request. `actor`: who submitted (audit; "" when auth is off). */
-  async submit(specs: TaskSpec[], origin: SubmitOrigin = LOCAL_ORIGIN, actor = ""): Promise<{ tasks: Task[]; existing: boolean }> {
+  private queuedEvent(task: Task, actor: string): TaskEvent {
+    return { taskId: task.id, state: "QUEUED", progress: 0, progressMessage: "", timeMs: task.createdAtMs, attemptId: "", workerId: "", result: null, actor };
+  }
+
+  /**
+   * Commits the specs as one all-or-nothing request. `actor`: who submitted (audit; "" when auth is
+   * off). Specs may refer to each other ("#N" in after/after_any/after_fail): checked acyclic.
+   */
+  async submit(specs: TaskSpec[], origin: SubmitOrigin = LOCAL_ORIGIN, actor = ""): Promise<SubmitResult> {
     if (!this.deps.isAccepting()) throw new UnavailableError("master is shutting down");
     if (specs.length === 0) throw new InvalidArgumentError("specs", "must contain at least one task");
     if (specs.length > MAX_BATCH) throw new InvalidArgumentError("specs", `at most ${MAX_BATCH} tasks per call (got ${specs.length})`);
+    const field = (i: number) => (origin.method === "SubmitTask" ? "spec" : `specs[${i}]`);
+    specs.forEach((spec, i) => checkDependencyRefs(spec, field(i)));
+    checkBatchDag(specs, field);
+    const maxArraySize = this.deps.maxArraySize ?? DEFAULT_MAX_ARRAY_SIZE;
+    const ranges = specs.map((spec, i) => (spec.array === undefined ? null : parseArrayRange(spec.array, maxArraySize, `${field(i)}.array`)));
+    const total = ranges.reduce((sum, r) => sum + (r === null ? 1 : r.indexes.length), 0);
+    const maxTotal = Math.max(MAX_BATCH, maxArraySize);
+    if (total > maxTotal) throw new InvalidArgumentError("specs", `at most ${maxTotal} tasks per call, arrays' elements included (got ${total})`);
+    // Ids first: "#N" references resolve to them.
+    const refIds = specs.map(() => newId(this.deps.clock));
+    const resolved = await resolveDependencies(specs, refIds, field, this.deps);
     const nowMs = this.deps.clock.now();
-    const created = specs.map((spec) => this.newTask(spec, nowMs, actor));
-    // Before the commit: the submit span's traceparent is stored with each task.
-    const trace = this.deps.tracing.submitted(
-      created.map((c) => c.task),
-      origin,
-      nowMs,
-    );
+    const planned = resolved.map((spec, i) => this.plan(spec, refIds[i], ranges[i], nowMs));
+    const heads = planned.map((p) => p.tasks[0]);
+    // Before the commit: the submit span's traceparent is stored with each task (an array's elements share its first's).
+    const trace = this.deps.tracing.submitted(heads, origin, nowMs);
+    for (const p of planned) {
+      const traceParent = p.tasks[0].traceParent;
+      if (traceParent !== undefined) for (const task of p.tasks) task.traceParent = traceParent;
+    }
+    const arrays: ArrayElementsInsert[] = planned
+      .filter((p) => p.array !== null && p.tasks.length > 1)
+      .map((p) => ({ template: p.tasks[0], elements: p.tasks.slice(1).map((t) => ({ id: t.id, index: t.arrayIndex ?? 0 })), actor }));
     let outcome: Awaited<ReturnType<Store["submit"]>>;
     try {
-      outcome = await this.deps.store.submit({ tasks: created.map((c) => c.task), events: created.map((c) => c.event) });
+      outcome = await this.deps.store.submit({ tasks: heads, events: heads.map((t) => this.queuedEvent(t, actor)), arrays });
     } catch (err) {
       trace.end(err);
       throw err;
@@ -102,16 +142,43 @@ export class Submitter {
     }
     if (outcome.kind === "existing") {
       trace.end(undefined, outcome.task.id);
-      return { tasks: [outcome.task], existing: true };
+      return { tasks: [outcome.task], ids: [outcome.task.arrayId ?? outcome.task.id], existing: true };
     }
-    const { state, hub } = this.deps;
-    for (const { task, event } of created) {
-      state.activeTasks.set(task.id, task);
-      state.queue.push(task);
-      hub.publish(event, task.spec.project);
-    }
-    this.deps.onQueued();
+    this.apply(planned, actor);
     trace.end();
-    return { tasks: created.map((c) => c.task), existing: false };
+    return { tasks: heads, ids: planned.map((p) => p.refId), existing: false };
+  }
+
+  /** The tasks of one spec: one, or one per index of its array (sharing the spec object). */
+  private plan(spec: TaskSpec, refId: string, range: ReturnType<typeof parseArrayRange> | null, nowMs: number): Planned {
+    const deadlineMs = effectiveDeadline(spec, nowMs, this.deps.slaMultiplier);
+    const hash = specHash(spec);
+    if (range === null) {
+      const task = this.newTask(spec, nowMs, deadlineMs, hash);
+      task.id = refId;
+      return { refId, spec, array: null, tasks: [task] };
+    }
+    const tasks = range.indexes.map((index) => this.newTask(spec, nowMs, deadlineMs, hash, { arrayId: refId, index }));
+    return { refId, spec, array: { id: refId, indexes: range.indexes, cap: range.maxRunning }, tasks };
+  }
+
+  /** After the commit: into memory, through the gate (or straight into the queue), and to watchers. */
+  private apply(planned: Planned[], actor: string): void {
+    const { state, hub, gate } = this.deps;
+    const all: Task[] = [];
+    for (const p of planned) {
+      if (p.array !== null) gate?.addArray(p.array.id, p.spec.project, p.tasks.length, p.array.cap);
+      for (const task of p.tasks) {
+        state.activeTasks.set(task.id, task);
+        all.push(task);
+      }
+    }
+    if (gate) {
+      gate.add(all).catch((err) => this.deps.log?.error("could not settle submitted tasks' dependencies", { error: String(err) }));
+    } else {
+      for (const task of all) state.queue.push(task);
+    }
+    for (const task of all) hub.publish(this.queuedEvent(task, actor), task.spec.project);
+    this.deps.onQueued();
   }
 }

@@ -6,6 +6,7 @@
 import { DatabaseUnavailableError, FailedPreconditionError, NotFoundError } from "../src/core/errors.js";
 import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src/core/failure-accounting.js";
 import { MASTER_ACTOR } from "../src/core/access.js";
+import { isTerminal } from "../src/core/transitions.js";
 import type { Task, TaskEvent, TaskResult } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
 import type { StoreWrite, Store } from "../src/store/store-types.js";
@@ -39,9 +40,14 @@ export interface LifecycleDeps {
    * its commit) or "foreign" (the attempt is live on another worker: a confused or hostile agent).
    */
   onReportRejected?: (reason: "stale" | "foreign", workerId: string, attemptId: string) => void;
+  /** A task's end was committed and applied (its dependents may move: master/dependency-gate.ts). */
+  onTaskEnded?: (task: Task) => void;
 }
 
 type Published = Array<{ event: TaskEvent; project: string }>;
+
+/** Tasks per commit of a bulk cancel (cancelQueued). */
+const CANCEL_CHUNK = 2000;
 
 export class TaskLifecycle {
   private readonly serial = new KeyedSerializer();
@@ -55,8 +61,11 @@ export class TaskLifecycle {
 
   private async commit(writes: StoreWrite[], events: Published, apply: () => void): Promise<void> {
     await this.deps.store.write(writes);
+    // Looked up before apply, which drops ended tasks from the active ones.
+    const ended = this.deps.onTaskEnded ? events.filter((e) => isTerminal(e.event.state)).map((e) => this.deps.state.activeTasks.get(e.event.taskId)) : [];
     apply();
     this.publish(events);
+    for (const task of ended) if (task !== undefined && isTerminal(task.state)) this.deps.onTaskEnded?.(task);
   }
 
   /**
@@ -291,6 +300,44 @@ export class TaskLifecycle {
       if (live && attemptId) this.deps.commands.cancel(live.workerId, attemptId, this.deps.cancelGraceMs, message);
       return task;
     });
+  }
+
+  /**
+   * Cancels those of `taskIds` that are QUEUED with no change in flight, CANCEL_CHUNK per commit (a
+   * job array's elements: 50 commits for 100,000 instead of one each; no commit long enough to hold
+   * up the leader's lease renewal, which waits for open write transactions); returns their ids, the
+   * caller cancels the others one by one. Each chunk is marked as changing first, so no dispatch
+   * pass takes one of its tasks while its commit is in flight.
+   */
+  async cancelQueued(taskIds: readonly string[], reason: string, actor = MASTER_ACTOR): Promise<string[]> {
+    const canceled: string[] = [];
+    for (let i = 0; i < taskIds.length; i += CANCEL_CHUNK) {
+      for (const id of await this.cancelQueuedChunk(taskIds.slice(i, i + CANCEL_CHUNK), reason, actor)) canceled.push(id);
+    }
+    return canceled;
+  }
+
+  private async cancelQueuedChunk(taskIds: readonly string[], reason: string, actor: string): Promise<string[]> {
+    const { state } = this.deps;
+    const tasks = taskIds.map((id) => state.activeTasks.get(id)).filter((t): t is Task => t !== undefined && t.state === "QUEUED" && !this.serial.busy(t.id));
+    if (tasks.length === 0) return [];
+    let done!: () => void;
+    const turn = new Promise<void>((resolve) => (done = resolve));
+    for (const task of tasks) void this.serial.run(task.id, () => turn);
+    try {
+      const message = reason || "canceled by request";
+      const result: TaskResult = { outcome: "CANCELED", exitCode: -1, signal: "", outputTail: "", durationMs: 0, message };
+      const now = this.deps.clock.now();
+      const changes = tasks.map((task) => planTransition(state, task, "CANCELED", now, { result, actor }));
+      await this.commit(
+        changes.flatMap((c) => c.writes),
+        changes.map((c, i) => ({ event: c.event, project: tasks[i].spec.project })),
+        () => changes.forEach((c) => c.apply()),
+      );
+      return tasks.map((t) => t.id);
+    } finally {
+      done();
+    }
   }
 
   pause(taskId: string, actor = MASTER_ACTOR): Promise<Task> {

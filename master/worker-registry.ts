@@ -3,11 +3,12 @@
 // liveness pass, and the commands to agents (WorkerCommands: sent down the worker's open stream).
 // Each worker's slot is also in MasterState.slots, the view the dispatcher plans over.
 import type { Attempt, Task, Worker } from "../src/core/types.js";
-import { specToProto } from "./convert/to-proto.js";
+import { assignedSpecToProto } from "./convert/to-proto.js";
 import type { MasterState } from "./state.js";
 import type { WorkerCommands } from "./worker-commands.js";
 import type { AgentRegistration } from "./convert/registration.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
+import { LogRelay } from "./log-relay.js";
 import { newWorkerRecord, type SessionEndError, type WorkerContext, WorkerEntity, type WorkerSession } from "./worker.js";
 
 export interface RegistryDeps extends WorkerContext {
@@ -32,6 +33,8 @@ export class WorkerRegistry implements WorkerCommands {
    * workers' changes run concurrently and share commits.
    */
   private readonly serial = new KeyedSerializer();
+  /** Log reads relayed through the workers' sessions (TaskService.StreamLogs). */
+  readonly logs = new LogRelay();
 
   constructor(private readonly deps: RegistryDeps) {}
 
@@ -135,7 +138,7 @@ export class WorkerRegistry implements WorkerCommands {
         value: {
           attemptId: attempt.id,
           taskId: task.id,
-          spec: specToProto(task.spec),
+          spec: assignedSpecToProto(task),
           gpuIndexes: attempt.gpuIndexes,
           deadline: task.deadlineMs === null ? undefined : new Date(task.deadlineMs),
           attemptNumber: attempt.number,

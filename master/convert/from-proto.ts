@@ -49,6 +49,12 @@ export function specFromProto(spec: ProtoTaskSpec | undefined, prefix = "spec"):
     ...(spec.preemptible === undefined ? {} : { preemptible: spec.preemptible }),
     ...(spec.preemptGraceMs === undefined ? {} : { preemptGraceMs: spec.preemptGraceMs }),
     ...(spec.preemptSignal === "" ? {} : { preemptSignal: spec.preemptSignal }),
+    // Arrays and dependencies: absent when not used, so the spec (and its hash) is as before.
+    ...(spec.array === "" ? {} : { array: spec.array }),
+    ...(spec.after.length === 0 ? {} : { after: [...spec.after] }),
+    ...(spec.afterAny.length === 0 ? {} : { afterAny: [...spec.afterAny] }),
+    ...(spec.afterFail.length === 0 ? {} : { afterFail: [...spec.afterFail] }),
+    ...(spec.keepInvalidDependency ? { keepInvalidDependency: true } : {}),
   };
   const resolved = withDefaults(domain);
   validateSpec(resolved, prefix);
@@ -72,6 +78,7 @@ export function resultFromProto(result: ProtoTaskResult | undefined, field: stri
     outputTail: outputTail.length > MAX_OUTPUT_TAIL ? outputTail.slice(-MAX_OUTPUT_TAIL) : outputTail,
     durationMs: Math.max(0, result.durationMs),
     message: escapeNul(result.message),
+    ...(result.logLocation ? { logLocation: escapeNul(result.logLocation).slice(0, 4096) } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Attempt, PlacementDecision, ScoreBreakdown, Task, TaskEvent, TaskR
 import type { WorkerSlot } from "../../src/core/worker-slot.js";
 import type * as pb from "../../src/gen/taskgrid/v1/task.js";
 import type { Worker as ProtoWorker } from "../../src/gen/taskgrid/v1/admin_service.js";
+import { arrayEnv } from "../../src/core/arrays.js";
 import { outcomeEnum, priorityEnum, queueClassEnum, taskStateEnum, workerStatusEnum } from "./enums.js";
 
 const date = (ms: number | null): Date | undefined => (ms === null ? undefined : new Date(ms));
@@ -33,7 +34,18 @@ export function specToProto(spec: TaskSpec): pb.TaskSpec {
     preemptible: spec.preemptible,
     preemptGraceMs: spec.preemptGraceMs,
     preemptSignal: spec.preemptSignal ?? "",
+    array: spec.array ?? "",
+    after: spec.after ?? [],
+    afterAny: spec.afterAny ?? [],
+    afterFail: spec.afterFail ?? [],
+    keepInvalidDependency: spec.keepInvalidDependency === true,
   };
+}
+
+/** The spec an agent runs: an array element's also has TASKGRID_ARRAY_ID and TASKGRID_ARRAY_INDEX. */
+export function assignedSpecToProto(task: Task): pb.TaskSpec {
+  const spec = specToProto(task.spec);
+  return task.arrayId === undefined ? spec : { ...spec, env: { ...spec.env, ...arrayEnv(task.arrayId, task.arrayIndex ?? 0) } };
 }
 
 export function resultToProto(r: TaskResult | null): pb.TaskResult | undefined {
@@ -104,6 +116,8 @@ export function taskToProto(
     requeues: task.requeues,
     notBefore: task.state === "QUEUED" ? date(task.notBeforeMs) : undefined,
     priority: task.state === "QUEUED" && priority ? priorityToProto(priority) : undefined,
+    arrayId: task.arrayId ?? "",
+    arrayIndex: task.arrayIndex ?? 0,
   };
 }
 

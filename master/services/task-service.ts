@@ -20,6 +20,9 @@ import type { Logger } from "../logger.js";
 import { callerOf } from "../auth/guard.js";
 import { leading, type Office } from "../leadership/office.js";
 import { type CallContext, unary } from "./handlers.js";
+import { streamLogs } from "./stream-logs.js";
+import { resolveTaskId } from "./task-id-prefix.js";
+import { cancelArray, resolveElementRef } from "./array-refs.js";
 
 export interface TaskServiceDeps {
   store: Store;
@@ -37,8 +40,9 @@ function requireId(id: string, field: string): string {
 }
 
 /** The strings of a ListTasks request reach SQL; NUL there would be an INTERNAL error, not the client's. */
-function checkListStrings(req: { project: string; label: string; pageToken: string }): void {
+function checkListStrings(req: { project: string; label: string; pageToken: string; arrayId: string }): void {
   noNul("project", req.project);
+  noNul("array_id", req.arrayId);
   noNul("label", req.label);
   // A token is base64url (never NUL), but a forged one can decode to an id holding one.
   if (hasNul(decodePageToken(req.pageToken)?.id ?? "")) throw new InvalidArgumentError("page_token", "is not a token returned by a previous call");
@@ -51,9 +55,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
   const { store, office, log, isAccepting } = deps;
   const u = <Req, Res>(name: string, fn: (req: Req, ctx: CallContext) => Promise<Res>) => unary<Req, Res>(log, name, isAccepting, fn);
 
-  /** Another project's task is answered exactly like a missing one: its existence is not revealed. */
+  /** Another project's task is answered exactly like a missing one: its existence is not revealed. A unique prefix stands for its task. */
   const loadTask = async (taskId: string, caller: Caller): Promise<Task> => {
-    const task = await store.getTask(requireId(taskId, "task_id"));
+    const task = await store.getTask(await resolveTaskId(store, await resolveElementRef(store, requireId(taskId, "task_id")), caller));
     if (!task || !seesProject(caller, task.spec.project)) throw new NotFoundError("task", taskId);
     return task;
   };
@@ -74,12 +78,17 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
   const withAttempts = async (task: Task) => taskToProto(task, await store.getAttempts(task.id), pendingReason(task), priorityOf(task));
 
   /** Control calls: NOT_FOUND (unknown or another project's), FAILED_PRECONDITION (already ended). */
-  const control = async (taskId: string, caller: Caller, to: "CANCELED" | "PAUSED" | "RUNNING", act: (term: LeaderTerm) => Promise<Task>) => {
+  const control = async (given: string, caller: Caller, to: "CANCELED" | "PAUSED" | "RUNNING", act: (term: LeaderTerm, taskId: string) => Promise<Task>) => {
     const term = leading(office);
-    const active = term.state.activeTasks.get(requireId(taskId, "task_id"));
-    if (!active) assertTransition(taskId, (await loadTask(taskId, caller)).state, to);
-    else if (!seesProject(caller, active.spec.project)) throw new NotFoundError("task", taskId);
-    return { task: await withAttempts(await act(term)) };
+    let taskId = await resolveElementRef(store, requireId(given, "task_id"));
+    let active = term.state.activeTasks.get(taskId);
+    if (!active) {
+      const task = await loadTask(taskId, caller); // also resolves a unique id prefix
+      taskId = task.id;
+      active = term.state.activeTasks.get(taskId);
+      if (!active) assertTransition(taskId, task.state, to);
+    } else if (!seesProject(caller, active.spec.project)) throw new NotFoundError("task", taskId);
+    return { task: await withAttempts(await act(term, taskId)), canceledElements: 0 };
   };
 
   return {
@@ -95,8 +104,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     }),
     submitTasks: u("SubmitTasks", async (req, { metadata, caller }) => {
       const specs = specsOf(req.specs, caller, (i) => `specs[${i}]`);
-      const { tasks } = await leading(office).submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(metadata) }, caller.actor);
-      return { taskIds: tasks.map((t) => t.id) };
+      const { ids } = await leading(office).submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(metadata) }, caller.actor);
+      return { taskIds: ids };
     }),
     getTask: u("GetTask", async (req, { caller }) => {
       const task = await loadTask(req.taskId, caller);
@@ -116,6 +125,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
           queueClass: req.queueClass === 0 ? undefined : queueClassEnum.toDomain(req.queueClass, "queue_class"),
           project: visible.project || undefined,
           label: req.label || undefined,
+          arrayId: req.arrayId || undefined,
         },
         pageSize,
         req.pageToken,
@@ -131,17 +141,22 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       };
     }),
     watchTasks: (call) => watchTasks(call),
+    streamLogs: (call) =>
+      void streamLogs(call, { store, office, log, isAccepting, loadTask }).catch((err) => log.error("StreamLogs failed", { error: String(err) })),
     cancelTask: u("CancelTask", async (req, { caller }) => {
       noNul("reason", req.reason); // stored as the result message of the canceled task
-      return control(req.taskId, caller, "CANCELED", (term) => term.lifecycle.cancel(req.taskId, req.reason, caller.actor));
+      // A whole job array by its id: every element that has not ended.
+      const canceled = await cancelArray(leading(office), store, requireId(req.taskId, "task_id"), req.reason, caller);
+      if (canceled !== null) return { task: undefined, canceledElements: canceled };
+      return control(req.taskId, caller, "CANCELED", (term, id) => term.lifecycle.cancel(id, req.reason, caller.actor));
     }),
-    pauseTask: u("PauseTask", async (req, { caller }) => control(req.taskId, caller, "PAUSED", (term) => term.lifecycle.pause(req.taskId, caller.actor))),
-    resumeTask: u("ResumeTask", async (req, { caller }) => control(req.taskId, caller, "RUNNING", (term) => term.lifecycle.resume(req.taskId, caller.actor))),
+    pauseTask: u("PauseTask", async (req, { caller }) => control(req.taskId, caller, "PAUSED", (term, id) => term.lifecycle.pause(id, caller.actor))),
+    resumeTask: u("ResumeTask", async (req, { caller }) => control(req.taskId, caller, "RUNNING", (term, id) => term.lifecycle.resume(id, caller.actor))),
   };
 
   /** Events come from the term in office (a standby redirects); the stream ends when the term does. */
   async function watchTasks(call: ServerWritableStream<WatchTasksRequest, WatchTasksResponse>): Promise<void> {
-    const ids = call.request.taskIds;
+    let ids = call.request.taskIds;
     const caller = callerOf(call);
     const visible = visibleProjectFilter(caller, call.request.project);
     let d: LeaderTerm;
@@ -150,6 +165,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       ids.forEach((id, i) => requireId(id, `task_ids[${i}]`));
       noNul("project", call.request.project);
       d = leading(office);
+      // Unique prefixes become ids before subscribing (events carry full ids).
+      ids = await Promise.all(ids.map(async (id, i) => resolveTaskId(store, await resolveElementRef(store, id), caller, `task_ids[${i}]`)));
     } catch (err) {
       call.emit(
         "error",

@@ -21,7 +21,7 @@ export async function followUntilTerminal(
   taskIds: readonly string[],
   onEvent: (event: TaskEvent) => void,
 ): Promise<Map<string, TaskEvent>> {
-  const pending = new Set(taskIds);
+  const pending = new Set(await fullIds(client, taskIds));
   const finished = new Map<string, TaskEvent>();
   const shown = new Map<string, TaskEvent>();
   for (let reopened = false; ; reopened = true) {
@@ -51,6 +51,17 @@ export async function followUntilTerminal(
     }
     throw new ClientError(UNAVAILABLE, `the watch stream ended before ${[...pending].join(", ")} finished`);
   }
+}
+
+/** A full UUID is 36 characters; a shorter id may be a unique prefix (the master resolves it). */
+const FULL_ID_LENGTH = 36;
+
+/**
+ * The full ids of `taskIds`, some of which may be unique prefixes: events carry full ids, so the
+ * tasks to wait for are known by those (one GetTask per prefix; the master rejects an ambiguous one).
+ */
+export async function fullIds(client: TaskgridClient, taskIds: readonly string[]): Promise<string[]> {
+  return Promise.all(taskIds.map(async (id) => (id.length >= FULL_ID_LENGTH ? id : (await client.getTask(id)).id)));
 }
 
 /** Whether `event` shows what `before` showed (a watch's current state after a reopening). */

@@ -10,6 +10,7 @@ import { devCommand } from "./commands/dev.js";
 import { clientErrorHint, clientErrorText } from "./error-text.js";
 import { getCommand } from "./commands/get.js";
 import { lsCommand } from "./commands/ls.js";
+import { logsCommand } from "./commands/logs.js";
 import { masterCommand } from "./commands/master.js";
 import { quotaCommand } from "./commands/quota.js";
 import { sharesCommand } from "./commands/shares.js";
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   getCommand,
   lsCommand,
   watchCommand,
+  logsCommand,
   cancelCommand,
   pauseCommand,
   resumeCommand,

@@ -51,15 +51,44 @@ function resourcesLine(task: Task): string {
   return `${cpu}, ${mem}${gpu}`;
 }
 
-/** What an ended attempt that was not the last one led to: a requeue (no retry used) or a retry. */
-function followedBy(a: Attempt): string {
+/** Whether an ended attempt was requeued without using a retry (lost or preempted). */
+function requeuedFree(a: Attempt): boolean {
+  const outcome = a.result?.outcome;
+  return outcome === AttemptOutcome.ATTEMPT_OUTCOME_LOST || outcome === AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
+}
+
+/** Why an attempt failed, in the fewest words: "exit code 3", "signal SIGKILL", or its message. */
+function failureCause(r: TaskResult): string {
+  if (r.exitCode > 0) return `exit code ${r.exitCode}`;
+  if (r.signal) return `signal ${r.signal}`;
+  return r.message || outcomeName(r.outcome).toLowerCase();
+}
+
+/**
+ * What an ended attempt that was not the last one led to: a requeue (no retry used) or a retry,
+ * with why and which retry ("-> retried (exit code 3, retry 1 of 2)"). `retry` counts the retries
+ * used up to this attempt.
+ */
+function followedBy(a: Attempt, retry: number, maxRetries: number | undefined): string {
   if (!a.result) return "";
   if (a.result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_LOST) return "  -> requeued (lost by the infrastructure: no retry used)";
   if (a.result.outcome === AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED) return "  -> requeued (preempted: no retry used)";
-  return "  -> retried";
+  return `  -> retried (${failureCause(a.result)}, retry ${retry}${maxRetries ? ` of ${maxRetries}` : ""})`;
 }
 
-function attemptLine(a: Attempt, last: boolean): string {
+/** The attempt lines of `get`, each ended one but the last saying what followed it. */
+function attemptLines(task: Task): string {
+  let retries = 0;
+  return task.attempts
+    .map((a, i) => {
+      const last = i === task.attempts.length - 1;
+      if (!last && a.result && !requeuedFree(a)) retries++;
+      return `  ${attemptLine(a)}${last ? "" : followedBy(a, retries, task.spec?.maxRetries)}\n`;
+    })
+    .join("");
+}
+
+function attemptLine(a: Attempt): string {
   const parts = [`#${a.number}`, a.workerId || "(no worker)"];
   if (a.gpuIndexes.length > 0) parts.push(`gpus ${a.gpuIndexes.join(",")}`);
   parts.push(`assigned ${formatTime(a.assignedAt)}`);
@@ -68,7 +97,7 @@ function attemptLine(a: Attempt, last: boolean): string {
   parts.push(a.result && a.finishedAt ? formatResult(a.result) : "in progress");
   // On other projects' idle nominal quota: reclaimable once preemption exists.
   if (a.borrowed) parts.push("borrowed quota");
-  return parts.join("  ") + (last ? "" : followedBy(a));
+  return parts.join("  ");
 }
 
 function factorRow(label: string, b: ScoreBreakdown): string[] {
@@ -133,11 +162,11 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
     ["Idempotency", spec?.idempotencyKey],
     ["Created", task.createdAt ? `${formatTime(task.createdAt)} (${formatAge(task.createdAt, now)} ago)` : undefined],
     ["Updated", task.updatedAt ? formatTime(task.updatedAt) : undefined],
-    ["Deadline", task.deadline ? formatTime(task.deadline) : undefined],
+    ["Deadline", task.deadline ? `${formatTime(task.deadline)}${deadlineNote(task, now)}` : undefined],
     ["Result", task.result ? formatResult(task.result) : undefined],
   ]);
   if (task.attempts.length > 0) {
-    out += `Attempts:\n${task.attempts.map((a, i) => `  ${attemptLine(a, i === task.attempts.length - 1)}\n`).join("")}`;
+    out += `Attempts:\n${attemptLines(task)}`;
     const withDecision = [...task.attempts].reverse().find((a) => a.decision);
     if (withDecision?.decision) out += formatDecision(withDecision.decision, withDecision.number);
   }
@@ -147,10 +176,25 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
   return out;
 }
 
+/**
+ * " (missed by 3m)" when the task ended after its deadline or is still going past it; "" otherwise.
+ * The master's deadline_missed flag decides; the amount is measured to the end (or to now).
+ */
+export function deadlineNote(task: Task, now: Date): string {
+  if (!task.deadline) return "";
+  const end = isTerminal(task.state) ? (task.updatedAt ?? now) : now;
+  const late = end.getTime() - task.deadline.getTime();
+  if (!task.deadlineMissed && (late <= 0 || isTerminal(task.state))) return "";
+  return late > 0 ? ` (deadline missed by ${formatDuration(late)})` : " (deadline missed)";
+}
+
 /** The worker of the task's latest attempt, when the listing includes attempts. */
 function lastWorker(task: Task): string {
   return task.attempts[task.attempts.length - 1]?.workerId || "-";
 }
+
+/** The REASON column of `ls` keeps a row on one line; `get ID` has the whole reason. */
+const REASON_WIDTH = 48;
 
 export function formatTaskTable(tasks: readonly Task[], now: Date): string {
   const rows = tasks.map((t) => [
@@ -161,8 +205,9 @@ export function formatTaskTable(tasks: readonly Task[], now: Date): string {
     truncate(t.spec?.name || formatCommand(t.spec?.command ?? []), 48),
     formatAge(t.createdAt, now),
     lastWorker(t),
+    t.state === TaskState.TASK_STATE_QUEUED && t.pendingReason ? truncate(t.pendingReason, REASON_WIDTH) : "-",
   ]);
-  return formatTable(["ID", "STATE", "QUEUE", "PRIO", "NAME/COMMAND", "AGE", "WORKER"], rows);
+  return formatTable(["ID", "STATE", "QUEUE", "PRIO", "NAME/COMMAND", "AGE", "WORKER", "REASON"], rows);
 }
 
 /** What an event of the history adds beyond its state: worker, result, progress message. */

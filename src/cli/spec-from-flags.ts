@@ -1,7 +1,7 @@
 // Turns `submit` flags into a TaskSpec. Pure (now is injected) so every flag is unit-testable;
 // server-side rules (limits, defaults) stay on the server, only the form of each value is checked here.
 import type { TaskSpecInput } from "../client/index.js";
-import { listFlag, stringFlag, type FlagSpecs, type ParsedArgs } from "./args.js";
+import { boolFlag, listFlag, stringFlag, type FlagSpecs, type ParsedArgs } from "./args.js";
 import {
   parseBoolean,
   parseCpuMillis,
@@ -49,6 +49,19 @@ export const SPEC_FLAGS: FlagSpecs = {
   env: { type: "string", value: "K=V", multiple: true, description: "environment variable for the process" },
   cwd: { type: "string", value: "DIR", description: "working directory on the agent" },
   "idempotency-key": { type: "string", value: "KEY", description: "resubmitting the same key returns the same task" },
+  array: {
+    type: "string",
+    value: "RANGE",
+    description:
+      "job array: one task per index, e.g. 0-999, 1-99:2, 0,4,8-10; %N runs at most N at once (0-999%10); env TASKGRID_ARRAY_ID, TASKGRID_ARRAY_INDEX",
+  },
+  after: { type: "string", value: "ID[,ID]", multiple: true, description: "start after these tasks or arrays succeeded (ID, ARRAY_ID or ARRAY_ID[N])" },
+  "after-any": { type: "string", value: "ID[,ID]", multiple: true, description: "start after these ended, whatever the outcome" },
+  "after-fail": { type: "string", value: "ID[,ID]", multiple: true, description: "start after these failed or were canceled" },
+  "keep-invalid-dependency": {
+    type: "boolean",
+    description: "when a dependency can no longer be met, stay queued with the reason instead of being canceled",
+  },
 };
 
 /** Applies `parse` to a flag's value when the flag was given. */
@@ -102,6 +115,23 @@ export function specFromFlags(args: ParsedArgs, command: readonly string[], now:
       opt(args, "preempt-grace", (t) => parseDurationMs(t, "preempt-grace")),
     ),
     ...(stringFlag(args, "preempt-signal") === undefined ? {} : { preemptSignal: parseSignal(stringFlag(args, "preempt-signal")!, "preempt-signal") }),
+    ...arrayAndDependencies(args),
+  };
+}
+
+/** --array and the dependency flags; the master checks the range and that the ids exist. */
+function arrayAndDependencies(args: ParsedArgs): Pick<TaskSpecInput, "array" | "after" | "afterAny" | "afterFail" | "keepInvalidDependency"> {
+  const array = stringFlag(args, "array");
+  if (array !== undefined && array.trim() === "") throw new UsageError("--array needs a range, e.g. 0-999 or 0-999%10");
+  const after = parseList(listFlag(args, "after"));
+  const afterAny = parseList(listFlag(args, "after-any"));
+  const afterFail = parseList(listFlag(args, "after-fail"));
+  return {
+    ...(array === undefined ? {} : { array }),
+    ...(after.length > 0 ? { after } : {}),
+    ...(afterAny.length > 0 ? { afterAny } : {}),
+    ...(afterFail.length > 0 ? { afterFail } : {}),
+    ...(boolFlag(args, "keep-invalid-dependency") ? { keepInvalidDependency: true } : {}),
   };
 }
 

@@ -24,7 +24,7 @@ import {
   type Worker,
 } from "../gen/taskgrid/v1/admin_service.js";
 import { TaskSpec, type Task, type TaskEvent } from "../gen/taskgrid/v1/task.js";
-import { ListTasksRequest, TaskServiceService, WatchTasksRequest, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
+import { ListTasksRequest, TaskServiceService, WatchTasksRequest, type CancelTaskResponse, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
 import type { Resources, WorkerStatus } from "../gen/taskgrid/v1/types.js";
 import { injectTraceMetadata } from "../telemetry/grpc-trace-metadata.js";
 import type { TraceCarrier } from "../telemetry/tracing.js";
@@ -34,6 +34,8 @@ import { LeaderRouter } from "./leader-router.js";
 import { DEFAULT_MASTER_ADDRESS, masterAddressList } from "./master-address.js";
 import { isRepeatable, leaderHintOf, mayRetryUnavailable, unavailableKind } from "./retry-rule.js";
 import { taskWatch, type TaskWatch } from "./task-watch.js";
+import { logStream, type LogStreamCall } from "./log-stream.js";
+import { StreamLogsRequest } from "../gen/taskgrid/v1/logs.js";
 import { channelCredentials, type ClientTlsOptions } from "./tls.js";
 
 export { DEFAULT_MASTER_ADDRESS };
@@ -107,7 +109,15 @@ export interface TaskgridClient {
   listTasks(request?: Partial<ListTasksRequest>): Promise<ListTasksResponse>;
   /** Streams events (the current states first); cancel() or `break` ends it. */
   watchTasks(request: Partial<WatchTasksRequest>): TaskWatch;
+  /**
+   * Streams an attempt's output (StreamLogs): stdout by default, `follow` until the attempt ends.
+   * cancel() or `break` ends it. Fails with the call's status (NOT_FOUND: unknown task or a log
+   * that is gone; UNIMPLEMENTED: a master without logs).
+   */
+  streamLogs(request: Partial<StreamLogsRequest>): LogStreamCall;
   cancelTask(taskId: string, reason?: string): Promise<Task>;
+  /** CancelTask as answered: the task, or for a job array's id `task` unset and how many elements it canceled. */
+  cancelTaskOrArray(id: string, reason?: string): Promise<CancelTaskResponse>;
   pauseTask(taskId: string): Promise<Task>;
   resumeTask(taskId: string): Promise<Task>;
   listWorkers(statuses?: WorkerStatus[]): Promise<Worker[]>;
@@ -279,6 +289,25 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
           return undefined;
         },
       );
+    },
+    streamLogs(request) {
+      const message = StreamLogsRequest.fromPartial(request);
+      const method = tasks.streamLogs;
+      // No deadline (a follow lasts as long as the task); opening it may take a failover.
+      let attempts: FailoverAttempts | undefined;
+      return logStream(
+        () => {
+          const target = router.current;
+          const call = router
+            .connectionTo(target)
+            .makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, message, callMetadata());
+          return { call, target };
+        },
+        (error, target) => retryDelay(error, target, true, (attempts ??= new FailoverAttempts(router, Date.now() + deadlineMs))),
+      );
+    },
+    async cancelTaskOrArray(id, reason = "") {
+      return unary(tasks.cancelTask, { taskId: id, reason });
     },
     async cancelTask(taskId, reason = "") {
       return required((await unary(tasks.cancelTask, { taskId, reason })).task, "task");

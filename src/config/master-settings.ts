@@ -3,6 +3,7 @@
 // config file with it; docs/operations.md's Configuration table and config/taskgrid.example.json
 // are checked against it by tests.
 import { MAX_POLL_INTERVAL_MS } from "../../master/weights-watcher.js";
+import { DEFAULT_MAX_ARRAY_SIZE } from "../core/arrays.js";
 import { DEFAULT_FAILURE_POLICY } from "../core/failure-accounting.js";
 import { LOG_SETTINGS } from "./log-settings.js";
 import type { Settings } from "./schema.js";
@@ -96,6 +97,13 @@ export const MASTER_SETTINGS = {
     min: 0,
     default: 30,
     help: "preemptions started per minute across the cluster at most (0: none); a burst may use the whole minute's allowance",
+  },
+  maxArraySize: {
+    type: "integer",
+    min: 1,
+    max: 10_000_000,
+    default: DEFAULT_MAX_ARRAY_SIZE,
+    help: "most indexes one job array may have (`submit --array`); a larger range is refused with INVALID_ARGUMENT",
   },
   telemetryMaxAgeMs: { type: "number", above: 0, derive: { from: "suspectAfterMs" }, help: "older telemetry is not fresh for RTS" },
   weightsPollMs: {

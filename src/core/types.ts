@@ -59,6 +59,14 @@ export interface TaskSpec {
   preemptGraceMs?: number;
   /** Signal sent on preemption; undefined: SIGTERM. One of PREEMPT_SIGNALS. */
   preemptSignal?: string;
+  /** Job array range ("0-999:2%10", core/arrays.ts); undefined: a single task. */
+  array?: string;
+  /** Dependencies (core/dependencies.ts): task ids, array ids or "ID[N]"; undefined: none. */
+  after?: string[];
+  afterAny?: string[];
+  afterFail?: string[];
+  /** A dependency that can no longer be met leaves it QUEUED (with the reason) instead of CANCELED. */
+  keepInvalidDependency?: boolean;
 }
 
 export interface TaskResult {
@@ -68,6 +76,8 @@ export interface TaskResult {
   outputTail: string;
   durationMs: number;
   message: string;
+  /** "<worker id>:<dir>" of the attempt's full log files on its agent (issue 17); absent when unknown. */
+  logLocation?: string;
 }
 
 export interface ScoreBreakdown {
@@ -137,6 +147,9 @@ export interface Task {
    * spans of its later life join the same trace; absent when tracing was off at submission.
    */
   traceParent?: string;
+  /** The job array it is an element of, and its index there; absent for a plain task. */
+  arrayId?: string;
+  arrayIndex?: number;
 }
 
 export interface Gpu {

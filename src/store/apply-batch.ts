@@ -6,6 +6,7 @@ import type { StoreWrite, SubmitOutcome, SubmitRequest } from "./store-types.js"
 import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
 import { coalesceWrites } from "./coalesce-writes.js";
 import { writeKind } from "./write-kinds.js";
+import { insertArrayElements } from "./arrays-sql.js";
 import type { BatchStatement, ScriptSession } from "./write-script.js";
 import { projectIdempotencyKeyOf, rowToTask, selectTasksByIdempotencyKeys, type ProjectIdempotencyKey } from "./tasks-sql.js";
 
@@ -18,7 +19,9 @@ export type StoreJob = ({ kind: "submit"; request: SubmitRequest } | { kind: "wr
 export type StoreJobResult = SubmitOutcome | undefined;
 
 export function rowsOfJob(job: StoreJob): number {
-  return job.kind === "submit" ? job.request.tasks.length + job.request.events.length : job.writes.length;
+  if (job.kind !== "submit") return job.writes.length;
+  const { tasks, events, arrays = [] } = job.request;
+  return tasks.length + events.length + arrays.reduce((sum, a) => sum + 2 * a.elements.length, 0);
 }
 
 /**
@@ -55,10 +58,12 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
   }
 
   const ops: RowOp[] = [];
+  // After the planned statements: they insert every array's first element, which no other op reads.
+  const arrayStatements: BatchStatement[] = [];
   const results: StoreJobResult[] = [];
   for (const job of jobs) {
     if (job.kind === "write") {
-      ops.push(...job.writes);
+      for (const write of job.writes) ops.push(write); // not push(...): a job may hold 100,000s (an array's cancel)
       results.push(undefined);
       continue;
     }
@@ -71,10 +76,11 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
       if (key !== null) claimed.set(claimKeyOf(key), task);
     }
     for (const event of job.request.events) ops.push({ kind: "append_event", event });
+    for (const array of job.request.arrays ?? []) if (array.elements.length > 0) arrayStatements.push(...insertArrayElements(array));
   }
 
   // Every statement of the batch in one round trip (see write-script.ts); COMMIT is the second.
-  await session.run(planBatch(coalesceWrites(ops)).flatMap(statementsOf));
+  await session.run([...planBatch(coalesceWrites(ops)).flatMap(statementsOf), ...arrayStatements]);
   return results;
 }
 

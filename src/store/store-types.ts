@@ -9,6 +9,7 @@ import type { QuotaRecord } from "./quotas-sql.js";
 export type { QuotaRecord } from "./quotas-sql.js";
 import type { ProjectUsage } from "../core/fairshare/types.js";
 export type { TokenRecord } from "./tokens-sql.js";
+import type { TargetStatus } from "../core/dependencies.js";
 import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerStatus, QueueClass } from "../core/types.js";
 
 /** One submission request: all its tasks commit together or not at all. */
@@ -16,6 +17,27 @@ export interface SubmitRequest {
   tasks: Task[];
   /** The events that record the tasks' creation (state QUEUED). */
   events: TaskEvent[];
+  /**
+   * Job arrays' further elements, written by one statement each (arrays-sql.ts) rather than one
+   * json row apiece: an array's first element is in `tasks` (it carries the idempotency key).
+   */
+  arrays?: ArrayElementsInsert[];
+}
+
+/** The elements of one array beyond its first: the template's spec, times and trace; state QUEUED. */
+export interface ArrayElementsInsert {
+  /** An element (the first) whose shared fields every other element copies. */
+  template: Task;
+  elements: ReadonlyArray<{ id: string; index: number }>;
+  /** Who submitted (the QUEUED events' actor). */
+  actor: string;
+}
+
+/** A dependency target found in the database: a task (by id) or a job array (by array id). */
+export interface DependencyTargetRow {
+  id: string;
+  project: string;
+  status: TargetStatus;
 }
 
 export type SubmitOutcome =
@@ -68,6 +90,8 @@ export interface TaskFilter {
   project?: string;
   /** "key=value" */
   label?: string;
+  /** Only the elements of this job array. */
+  arrayId?: string;
 }
 
 export interface TaskPage {
@@ -115,6 +139,12 @@ export interface Store {
   /** Commit a set of state changes atomically (group-committed with concurrent ones). */
   write(writes: StoreWrite[]): Promise<void>;
   getTask(taskId: string): Promise<Task | null>;
+  /** Element `index` of job array `arrayId`, or null. */
+  getArrayElement(arrayId: string, index: number): Promise<Task | null>;
+  /** The tasks and job arrays with these ids that exist, with their states (dependency targets). */
+  getDependencyTargets(ids: readonly string[]): Promise<DependencyTargetRow[]>;
+  /** Ids of tasks whose id starts with `prefix` (hex and dashes), at most `limit`; only `projects`' tasks unless null. */
+  findTaskIdsByPrefix(prefix: string, projects: readonly string[] | null, limit: number): Promise<string[]>;
   getAttempts(taskId: string): Promise<Attempt[]>;
   getAttempt(attemptId: string): Promise<Attempt | null>;
   getEvents(taskId: string): Promise<TaskEvent[]>;

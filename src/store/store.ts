@@ -3,7 +3,18 @@ import { DatabaseUnavailableError, FencedError, InvalidArgumentError, Unavailabl
 import { selectLearning } from "./learning-sql.js";
 import type { LearningStats } from "../core/rts/learning.js";
 import type { Attempt, Task, TaskEvent, Worker } from "../core/types.js";
-import type { ActiveState, QuotaStore, Store, TokenStore, StoreWrite, SubmitOutcome, SubmitRequest, TaskFilter, TaskPage } from "./store-types.js";
+import type {
+  ActiveState,
+  DependencyTargetRow,
+  QuotaStore,
+  Store,
+  TokenStore,
+  StoreWrite,
+  SubmitOutcome,
+  SubmitRequest,
+  TaskFilter,
+  TaskPage,
+} from "./store-types.js";
 import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
@@ -13,7 +24,8 @@ import { fenceStatement } from "./leader-sql.js";
 import { EmbeddedLeaderLock, PostgresLeaderLock, type LeaderLock } from "./leader-lock.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { isConnectionError } from "./connection-errors.js";
-import { selectActiveTasks, selectTask, selectTaskPage } from "./tasks-sql.js";
+import { selectActiveTasks, selectTask, selectTaskIdsByPrefix, selectTaskPage } from "./tasks-sql.js";
+import { selectArrayElement, selectDependencyTargets } from "./arrays-sql.js";
 import { selectAttempt, selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
 import { selectEventsForTask } from "./events-sql.js";
 import { selectWorkers } from "./workers-sql.js";
@@ -132,6 +144,18 @@ class KnexStore implements TaskgridStore {
 
   async getTask(taskId: string): Promise<Task | null> {
     return readOrUnavailable(() => selectTask(this.db(), taskId));
+  }
+
+  async findTaskIdsByPrefix(prefix: string, projects: readonly string[] | null, limit: number): Promise<string[]> {
+    return readOrUnavailable(() => selectTaskIdsByPrefix(this.db(), prefix, projects, limit));
+  }
+
+  async getArrayElement(arrayId: string, index: number): Promise<Task | null> {
+    return readOrUnavailable(() => selectArrayElement(this.db(), arrayId, index));
+  }
+
+  async getDependencyTargets(ids: readonly string[]): Promise<DependencyTargetRow[]> {
+    return readOrUnavailable(() => selectDependencyTargets(this.db(), ids));
   }
 
   async getAttempt(attemptId: string): Promise<Attempt | null> {

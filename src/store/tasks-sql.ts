@@ -26,10 +26,12 @@ interface TaskRow {
   retries_used: number;
   requeues: number;
   not_before_ms: number | string | null;
+  array_id: string | null;
+  array_index: number | null;
 }
 
 const TASK_COLUMNS = `id, spec, spec_hash, state, progress, progress_message, created_at_ms, updated_at_ms,
-  deadline_ms, current_attempt_id, attempt_count, result, deadline_missed, trace_parent, retries_used, requeues, not_before_ms`;
+  deadline_ms, current_attempt_id, attempt_count, result, deadline_missed, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index`;
 
 const ACTIVE_STATES_SQL = `('QUEUED','ASSIGNED','RUNNING','PAUSED')`;
 
@@ -53,6 +55,8 @@ export function rowToTask(row: TaskRow): Task {
     notBeforeMs: toNumberOrNull(row.not_before_ms),
     // Only when set: a task submitted with tracing off has no such field at all.
     ...(row.trace_parent ? { traceParent: row.trace_parent } : {}),
+    // Only for an element of a job array, likewise.
+    ...(row.array_id !== null && row.array_id !== undefined ? { arrayId: row.array_id, arrayIndex: row.array_index ?? 0 } : {}),
   };
 }
 
@@ -96,19 +100,21 @@ export function insertTasks(tasks: readonly Task[]): BatchStatement {
     retries_used: t.retriesUsed,
     requeues: t.requeues,
     not_before_ms: t.notBeforeMs,
+    array_id: t.arrayId ?? null,
+    array_index: t.arrayId === undefined ? null : (t.arrayIndex ?? 0),
   }));
   return batchStatement(
     `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms)
+       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index)
      SELECT id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms
+       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index
      FROM json_to_recordset(?::json) AS x(id text, spec jsonb, spec_hash text, state text,
        queue_class text, priority text, project text, labels jsonb, progress float8,
        progress_message text, created_at_ms bigint, updated_at_ms bigint, deadline_ms bigint,
        current_attempt_id text, attempt_count int, result jsonb, idempotency_key text, trace_parent text,
-       retries_used int, requeues int, not_before_ms bigint)`,
+       retries_used int, requeues int, not_before_ms bigint, array_id text, array_index int)`,
     jsonParam(rows),
   );
 }
@@ -191,9 +197,36 @@ export function selectTasksByIdempotencyKeys(keys: readonly ProjectIdempotencyKe
   );
 }
 
+/** The columns and row type, for the other tasks-table module (arrays-sql.ts). */
+export { TASK_COLUMNS };
+export type { TaskRow };
+
 export async function selectTask(db: Db, taskId: string): Promise<Task | null> {
   const rows = await queryRows<TaskRow>(db, `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`, [taskId]);
   return rows.length === 0 ? null : rowToTask(rows[0]);
+}
+
+/**
+ * Ids starting with `prefix` (lowercase hex and dashes only, as UUIDs are), at most `limit`, in id
+ * order; only tasks of `projects` when given. A range on the primary key (the btree serves it;
+ * `LIKE 'p%'` would not without text_pattern_ops) plus the LIKE itself, which keeps the answer
+ * exact under any collation.
+ */
+export async function selectTaskIdsByPrefix(db: Db, prefix: string, projects: readonly string[] | null, limit: number): Promise<string[]> {
+  if (!/^[0-9a-f-]+$/.test(prefix)) throw new InvalidArgumentError("task_id", "a prefix is lowercase hex digits and dashes");
+  const upper = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+  const bindings: unknown[] = [prefix, upper, `${prefix}%`];
+  let projectCondition = "";
+  if (projects !== null) {
+    if (projects.length === 0) return [];
+    projectCondition = ` AND project IN (${projects.map(() => "?").join(", ")})`;
+    bindings.push(...projects);
+  }
+  const rows = await queryRows<{ id: string }>(db, `SELECT id FROM tasks WHERE id >= ? AND id < ? AND id LIKE ?${projectCondition} ORDER BY id LIMIT ?`, [
+    ...bindings,
+    limit,
+  ]);
+  return rows.map((r) => r.id);
 }
 
 /** Every task not in a terminal state, oldest first (the order the master re-queues them in). */
@@ -223,6 +256,10 @@ export async function selectTaskPage(db: Db, filter: TaskFilter, limit: number, 
   if (filter.project) {
     where.push(`project = ?`);
     bindings.push(filter.project);
+  }
+  if (filter.arrayId) {
+    where.push(`array_id = ?`);
+    bindings.push(filter.arrayId);
   }
   if (filter.label) {
     const eq = filter.label.indexOf("=");

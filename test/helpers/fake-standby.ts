@@ -17,6 +17,11 @@ export interface Refusal {
   leader?: string;
   /** WatchTasks only: written before the refusal (a leader that steps down mid-watch). */
   eventsFirst?: WatchTasksResponse[];
+  /**
+   * Unary methods answered instead of refused, as a real standby answers reads from the database
+   * (e.g. `listTasks: { tasks: [], nextPageToken: "" }`); the rest are refused.
+   */
+  answers?: Record<string, unknown>;
 }
 
 /** A gRPC server with both client services, refusing every call the way `refusal` says. */
@@ -44,7 +49,9 @@ export class FakeMaster {
             }
           : (_call: unknown, callback: grpc.sendUnaryData<unknown>) => {
               fake!.count(name);
-              callback(fake!.status());
+              const answer = fake!.refusal.answers?.[name];
+              if (answer !== undefined) callback(null, answer);
+              else callback(fake!.status());
             };
       }
       server.addService(service as unknown as grpc.ServiceDefinition, handlers);

@@ -56,7 +56,9 @@ async function listIds(client: TaskServiceClient): Promise<Set<string>> {
   let pageToken = "";
   do {
     const page = await new Promise<{ tasks: { id: string }[]; nextPageToken: string }>((resolve, reject) =>
-      client.listTasks({ states: [], queueClass: 0, project: "", label: "", pageSize: 1000, pageToken }, (err, res) => (err ? reject(err) : resolve(res!))),
+      client.listTasks({ states: [], queueClass: 0, project: "", label: "", pageSize: 1000, pageToken, arrayId: "" }, (err, res) =>
+        err ? reject(err) : resolve(res!),
+      ),
     );
     for (const t of page.tasks) ids.add(t.id);
     pageToken = page.nextPageToken;

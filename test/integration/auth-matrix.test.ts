@@ -1,6 +1,7 @@
 import * as assert from "uvu/assert";
 import * as grpc from "@grpc/grpc-js";
 import { RPC_RULES } from "../../src/core/access.js";
+import { StreamLogsRequest } from "../../src/gen/taskgrid/v1/logs.js";
 import { Role, TaskState, WorkerStatus } from "../../src/gen/taskgrid/v1/types.js";
 import { call, waitForState, type RawClients } from "../helpers/grpc-clients.js";
 import {
@@ -45,6 +46,23 @@ const EXPECTED: Record<string, Record<Who, string>> = {
   "ListTasks (other project)": { viewer: "OK, empty", submitter: "OK, empty", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "WatchTasks (own project)": { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "WatchTasks (other project)": { viewer: "NOT_FOUND", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  // Past the guard, a queued task has no attempt (no log) yet: FAILED_PRECONDITION is the handler's answer.
+  "StreamLogs (own project)": {
+    viewer: "FAILED_PRECONDITION",
+    submitter: "FAILED_PRECONDITION",
+    admin: "FAILED_PRECONDITION",
+    agent: "DENIED",
+    none: "UNAUTH",
+    garbage: "UNAUTH",
+  },
+  "StreamLogs (other project)": {
+    viewer: "NOT_FOUND",
+    submitter: "NOT_FOUND",
+    admin: "FAILED_PRECONDITION",
+    agent: "DENIED",
+    none: "UNAUTH",
+    garbage: "UNAUTH",
+  },
   "CancelTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "CancelTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "PauseTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
@@ -173,6 +191,8 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
     "ListTasks (other project)": listCell("B"),
     "WatchTasks (own project)": async (_who, c) => name(await new Watch(c, { taskIds: [queued.own] }).outcome()),
     "WatchTasks (other project)": async (_who, c) => name(await new Watch(c, { taskIds: [queued.other] }).outcome()),
+    "StreamLogs (own project)": async (_who, c) => name(await streamLogsCode(c, queued.own)),
+    "StreamLogs (other project)": async (_who, c) => name(await streamLogsCode(c, queued.other)),
     "CancelTask (own project)": controlCell("own", "cancelTask"),
     "CancelTask (other project)": controlCell("other", "cancelTask"),
     "PauseTask (own project)": controlCell("own", "pauseTask"),
@@ -290,3 +310,13 @@ function printMatrix(actual: Record<string, Record<Who, string>>): void {
 }
 
 auth.run();
+
+/** The status a StreamLogs call (no follow) ended with. */
+function streamLogsCode(c: RawClients, taskId: string): Promise<number> {
+  return new Promise((resolve) => {
+    const stream = c.tasks.streamLogs(StreamLogsRequest.fromPartial({ taskId }));
+    stream.on("data", () => {});
+    stream.on("error", () => {});
+    stream.on("status", (s: grpc.StatusObject) => resolve(s.code));
+  });
+}

@@ -206,7 +206,12 @@ test("CLI: `watch ID` goes on on the leader when the master it watched on steps 
   const { task } = await leaderClient.submitTask({ name: "cli-watched", command: ["true"] });
   await leaderClient.cancelTask(task.id, "before the watch");
   const queued = { taskId: task.id, state: TaskState.TASK_STATE_QUEUED, progress: 0, progressMessage: "" };
-  const steppingDown = await fake({ ...standbyOf(leader.address), eventsFirst: [{ event: queued as WatchTasksResponse["event"] }] });
+  // It answers ListTasks as a standby does (the CLI asks whether the id is a job array first).
+  const steppingDown = await fake({
+    ...standbyOf(leader.address),
+    eventsFirst: [{ event: queued as WatchTasksResponse["event"] }],
+    answers: { listTasks: { tasks: [], nextPageToken: "" } },
+  });
   const r = await runCli(["watch", "--json", "--master", `${steppingDown.address},${leader.address}`, task.id]);
   assert.is(r.code, 0, r.err);
   const states = r.out

@@ -101,7 +101,7 @@ function sampleTask(): Task {
 
 test("task table shows name or command, short enum names, age and worker", () => {
   const out = formatTaskTable([sampleTask()], now);
-  assert.is(out, "ID  STATE   QUEUE  PRIO  NAME/COMMAND     AGE  WORKER\nt1  FAILED  LIVE   HIGH  python train.py  2m   worker-1\n");
+  assert.is(out, "ID  STATE   QUEUE  PRIO  NAME/COMMAND     AGE  WORKER    REASON\nt1  FAILED  LIVE   HIGH  python train.py  2m   worker-1  -\n");
 });
 
 test("task detail explains the placement and shows the result and output", () => {
@@ -140,7 +140,7 @@ test("get says what each earlier attempt led to: a requeue (no retry used) or a 
   });
   const out = formatTaskDetail(task, now);
   assert.match(out, /#1 {2}w1 .* LOST \(worker w1 went OFFLINE\) {2}-> requeued \(lost by the infrastructure: no retry used\)\n/);
-  assert.match(out, /#2 {2}w2 .* FAILED, exit 1 {2}-> retried\n/);
+  assert.match(out, /#2 {2}w2 .* FAILED, exit 1 {2}-> retried \(exit code 1, retry 1 of 2\)\n/);
   assert.match(out, /#3 {2}w3 .* in progress\n/);
   assert.match(out, /Retries:\s+1 of 2 used/);
   assert.match(out, /Requeues:\s+1 \(attempts lost by the infrastructure\)/);

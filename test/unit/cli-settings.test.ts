@@ -138,6 +138,7 @@ test("every flag, variable and config key the master took before is still there"
     "preemption",
     "preemptionPriorityMargin",
     "preemptionRateLimit",
+    "maxArraySize",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());
   // Each in camelCase and in snake_case.
@@ -152,10 +153,13 @@ test("the help of each process verb comes from its table", () => {
   assert.match(master, /--metrics HOST:PORT +Prometheus \/metrics address \(env TASKGRID_METRICS, default 127\.0\.0\.1:9464\)/);
   assert.match(master, /--auth +require an API token on every call \(env TASKGRID_AUTH=1\)/);
   assert.match(master, /--log-format FORMAT +text or json \(env TASKGRID_LOG_FORMAT; default: text on a terminal, json otherwise\)/);
-  // dev reads no variables for the master's settings, and its agent keeps its state under --data-dir.
+  // dev reads where to listen and keep its data from the environment (a second dev needs other
+  // ports), never the database URL or the weights path; its agent keeps its state under --data-dir.
   const dev = helpText(devCommand);
-  assert.match(dev, /--listen HOST:PORT +gRPC address \(default 127\.0\.0\.1:50051\)/);
-  assert.not.match(dev, /TASKGRID_LISTEN|TASKGRID_DATA_DIR|TASKGRID_METRICS/);
+  assert.match(dev, /--listen HOST:PORT +gRPC address \(env TASKGRID_LISTEN, default 127\.0\.0\.1:50051\)/);
+  assert.match(dev, /TASKGRID_DATA_DIR/);
+  assert.match(dev, /TASKGRID_METRICS/);
+  assert.not.match(dev, /TASKGRID_DATABASE_URL|TASKGRID_WEIGHTS/);
   assert.match(dev, /--state-dir DIR +.*\(default: DIR\/agent, DIR being --data-dir\)/);
   assert.match(helpText(agentCommand), /--state-dir DIR +.*\(default: \.taskgrid\/agent-ID\)/);
   assert.equal(Object.keys(flagSpecs(DEV_SETTINGS)), [
@@ -306,9 +310,21 @@ test("agent and dev flags: the agent's table, with the CLI's own lower bound for
     Object.keys(AGENT_SETTINGS).filter((k) => k in DEV_SETTINGS),
     ["tags", "maxTasks", "workerId", "stateDir", "logLevel", "logFormat"],
   );
-  // dev ignores a deployment's variables for the master's settings (it must not touch a real database).
+  // dev honours TASKGRID_LISTEN, TASKGRID_METRICS and TASKGRID_DATA_DIR (issue 17), but never the
+  // database URL (it must not touch a real database) nor the weights path.
   const devArgs = parseArgs([], flagSpecs(DEV_SETTINGS));
-  assert.equal(readFlagsAndEnv(DEV_SETTINGS, devArgs, { TASKGRID_LISTEN: "0.0.0.0:1", TASKGRID_DATA_DIR: "/srv", TASKGRID_LOG_LEVEL: "warn" }).values, {
+  const devEnv = {
+    TASKGRID_LISTEN: "0.0.0.0:1",
+    TASKGRID_METRICS: "127.0.0.1:2",
+    TASKGRID_DATA_DIR: "/srv",
+    TASKGRID_DATABASE_URL: "postgres://real",
+    TASKGRID_WEIGHTS: "/w.json",
+    TASKGRID_LOG_LEVEL: "warn",
+  };
+  assert.equal(readFlagsAndEnv(DEV_SETTINGS, devArgs, devEnv).values, {
+    listen: "0.0.0.0:1",
+    dataDir: "/srv",
+    metrics: "127.0.0.1:2",
     logLevel: "warn",
   });
 });

@@ -1,6 +1,7 @@
 // The one-shot control verbs: cancel, pause, resume (tasks) and drain (workers).
 import { Worker } from "../../gen/taskgrid/v1/admin_service.js";
 import { Task } from "../../gen/taskgrid/v1/task.js";
+import { CancelTaskResponse } from "../../gen/taskgrid/v1/task_service.js";
 import type { TaskgridClient } from "../../client/index.js";
 import { boolFlag, stringFlag, type ParsedArgs } from "../args.js";
 import { CLIENT_FLAGS, printJson, withClient, type Command, type Io } from "../command.js";
@@ -33,7 +34,24 @@ function taskVerb(name: string, summary: string, call: (c: TaskgridClient, id: s
   };
 }
 
-export const cancelCommand = taskVerb("cancel", "Cancel a task that has not ended", (c, id, args) => c.cancelTask(id, stringFlag(args, "reason") ?? ""), true);
+/** cancel: a task, "ID[N]", or a whole job array by its id (every element that has not ended). */
+export const cancelCommand: Command = {
+  name: "cancel",
+  summary: "Cancel a task (or every element of a job array) that has not ended",
+  usage: "cancel [flags] TASK_ID|ARRAY_ID|ARRAY_ID[N]",
+  flags: { ...REASON_FLAG, ...CLIENT_FLAGS },
+  async run(args: ParsedArgs, io: Io) {
+    const id = onlyId(args, "cancel", "task id");
+    return withClient(args, io, async (client) => {
+      const res = await client.cancelTaskOrArray(id, stringFlag(args, "reason") ?? "");
+      // --json: the task as before; for an array the response (its canceled_elements).
+      if (boolFlag(args, "json")) printJson(io, res.task ? Task.toJSON(res.task) : CancelTaskResponse.toJSON(res));
+      else if (res.task) io.out(`task ${res.task.id} ${stateName(res.task.state)}\n`);
+      else io.out(`array ${id}: ${res.canceledElements} elements CANCELED\n`);
+      return 0;
+    });
+  },
+};
 export const pauseCommand = taskVerb("pause", "Pause a running task (SIGSTOP)", (c, id) => c.pauseTask(id), false);
 export const resumeCommand = taskVerb("resume", "Resume a paused task (SIGCONT)", (c, id) => c.resumeTask(id), false);
 

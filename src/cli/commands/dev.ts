@@ -1,6 +1,7 @@
 // `taskgrid dev`: a master on the embedded database plus one local agent in this process, for a first try.
 import { DEFAULT_MASTER_ADDRESS } from "../../client/index.js";
 import type { Command } from "../command.js";
+import { portIsFree } from "../port-free.js";
 import { DEV_SETTINGS, devStateDir } from "../../config/dev-settings.js";
 import { flagSpecs, readFlagsAndEnv, withCliDefaults } from "../setting-flags.js";
 import { stopOnSignal } from "../shutdown.js";
@@ -18,6 +19,15 @@ export const devCommand: Command = {
     const given = withCliDefaults(DEV_SETTINGS, readFlagsAndEnv(DEV_SETTINGS, args, io.env).values);
     const { listen, metrics, weightsPath, tags, maxTasks, workerId, stateDir, logLevel, logFormat } = given;
     const dataDir = given.dataDir ?? DEV_SETTINGS.dataDir.default;
+    // A busy port is the usual mistake (a second dev); say so before the database is prepared.
+    for (const [flag, address] of [
+      ["listen", listen ?? DEV_SETTINGS.listen.default],
+      ["metrics", metrics],
+    ] as const) {
+      if (address === undefined || (await portIsFree(address))) continue;
+      io.err(`taskgrid dev: ${address} is in use (another master?); pick another with --${flag}\n`);
+      return 1;
+    }
     // One level and format for both halves: they share the terminal.
     const logOpts = { ...(logLevel === undefined ? {} : { logLevel }), ...(logFormat === undefined ? {} : { logFormat }) };
     const { startMaster } = await import("../../../master/master.js");

@@ -5,6 +5,20 @@ import { boolFlag } from "../args.js";
 import { CLIENT_FLAGS, printJson, withClient, type Command } from "../command.js";
 import { formatTaskDetail } from "../render-task.js";
 import { UsageError } from "../usage-error.js";
+import { ClientError } from "../../client/index.js";
+import { arrayElements } from "../array-refs.js";
+import { stateName } from "../format.js";
+import { formatTaskTable } from "../render-task.js";
+
+const NOT_FOUND = 5;
+
+/** A job array: its size, elements by state, then the elements' table. */
+export function formatArraySummary(arrayId: string, elements: readonly Task[], now: Date): string {
+  const byState = new Map<string, number>();
+  for (const t of elements) byState.set(stateName(t.state), (byState.get(stateName(t.state)) ?? 0) + 1);
+  const counts = [...byState].map(([state, n]) => `${n} ${state}`).join(", ");
+  return `array ${arrayId}: ${elements.length} elements (${counts}); one of them: ${arrayId}[N]\n${formatTaskTable(elements, now)}`;
+}
 
 /** `get --json`: the task as before, plus its history under "events" (oldest first). */
 export function taskJsonWithEvents(task: Task, events: readonly TaskEvent[]): unknown {
@@ -14,14 +28,27 @@ export function taskJsonWithEvents(task: Task, events: readonly TaskEvent[]): un
 export const getCommand: Command = {
   name: "get",
   summary: "Show a task: state, spec, attempts, result, placement decision and history",
-  usage: "get [flags] TASK_ID",
+  usage: "get [flags] TASK_ID|ARRAY_ID|ARRAY_ID[N]",
   flags: { ...CLIENT_FLAGS },
   notes:
     'History lists every state change, oldest first, with its actor: the token that caused it, "master" for\nthe master\'s own decisions, "-" when not recorded (auth off). --json adds it as "events".',
   async run(args, io) {
     if (args.positionals.length !== 1) throw new UsageError("get takes exactly one task id");
     return withClient(args, io, async (client) => {
-      const { task, events } = await client.getTaskWithEvents(args.positionals[0]);
+      const id = args.positionals[0];
+      const found = await client.getTaskWithEvents(id).catch(async (err) => {
+        // Not a task: maybe a job array (its elements, by index).
+        if (!(err instanceof ClientError) || err.code !== NOT_FOUND) throw err;
+        const elements = await arrayElements(client, id);
+        if (elements.length === 0) throw err;
+        return elements;
+      });
+      if (Array.isArray(found)) {
+        if (boolFlag(args, "json")) printJson(io, { arrayId: id, tasks: found.map((t) => Task.toJSON(t)) });
+        else io.out(formatArraySummary(id, found, io.now()));
+        return 0;
+      }
+      const { task, events } = found;
       if (boolFlag(args, "json")) printJson(io, taskJsonWithEvents(task, events));
       else io.out(formatTaskDetail(task, io.now(), events));
       return 0;

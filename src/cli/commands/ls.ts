@@ -17,6 +17,7 @@ export const lsCommand: Command = {
     queue: { type: "string", value: "live|default|batch", description: "only tasks of this queue class" },
     project: { type: "string", value: "PROJECT", description: "only tasks of this project" },
     label: { type: "string", value: "K=V", description: "only tasks with this label" },
+    array: { type: "string", value: "ARRAY_ID", description: "only the elements of this job array" },
     limit: { type: "string", value: "N", description: "at most N tasks (default 100)" },
     all: { type: "boolean", description: "follow every page (up to --limit when given)" },
     ...CLIENT_FLAGS,
@@ -31,6 +32,7 @@ export const lsCommand: Command = {
       queueClass: queue === undefined ? 0 : parseQueueClass(queue),
       project: stringFlag(args, "project") ?? "",
       label: label === undefined ? "" : parseKeyValue(label, "label").join("="),
+      arrayId: stringFlag(args, "array") ?? "",
     };
     const all = boolFlag(args, "all");
     const max = limit ?? (all ? Infinity : 100);

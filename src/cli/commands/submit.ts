@@ -7,6 +7,9 @@ import { boolFlag } from "../args.js";
 import { CLIENT_FLAGS, printJson, withClient, type Command } from "../command.js";
 import { EventPrinter, followUntilTerminal } from "../follow-tasks.js";
 import { specFromFlags, SPEC_FLAGS } from "../spec-from-flags.js";
+import { UsageError } from "../usage-error.js";
+import { LiveOutput } from "./logs.js";
+import { reportInterruption, startWaitGuards } from "../wait-guards.js";
 
 /** Exit code of `submit --wait`: the task's own code, 130 (like Ctrl-C) when canceled. */
 export function waitExitCode(state: TaskState, result: TaskResult | undefined): number {
@@ -23,6 +26,7 @@ export const submitCommand: Command = {
   flags: {
     ...SPEC_FLAGS,
     wait: { type: "boolean", description: "follow the task, print its output and exit with its exit code" },
+    "wait-unschedulable": { type: "boolean", description: "with --wait: keep waiting on a task no connected worker can run (else exit 2 at once)" },
     ...CLIENT_FLAGS,
   },
   parseOptions: { stopAtPositional: true },
@@ -30,14 +34,19 @@ export const submitCommand: Command = {
   taskgrid submit --wait -- echo hello
   taskgrid submit --queue live --priority high --gpus 1 --gpu-model H100 --estimate 5m -- python train.py
   taskgrid submit --label team=ml --env SEED=1 --deadline +30m -- ./report.sh
-With TRACEPARENT (W3C trace context) in the environment, the task joins that trace.`,
+With TRACEPARENT (W3C trace context) in the environment, the task joins that trace.
+--wait exits with the task's exit code; 130 when it was canceled; 2 at once, with the reason on
+stderr, when no connected worker can ever run it (--wait-unschedulable keeps waiting); and 130 on
+Ctrl-C, which leaves the task running (follow it with 'taskgrid watch ID').`,
 
   async run(args, io) {
     const spec = specFromFlags(args, args.rest, io.now());
     const json = boolFlag(args, "json");
+    if (spec.array !== undefined && boolFlag(args, "wait")) throw new UsageError("--wait follows one task: for an array, taskgrid watch ARRAY_ID");
     return withClient(args, io, async (client) => {
       const submitted = await client.submitTask(spec);
-      const id = submitted.task.id;
+      // An array is known by its array id (its first element is what the response carries).
+      const id = submitted.task.arrayId || submitted.task.id;
       if (!boolFlag(args, "wait")) {
         if (json) printJson(io, SubmitTaskResponse.toJSON(submitted));
         else io.out(`${id}${submitted.existing ? " (existing task for this idempotency key)" : ""}\n`);
@@ -46,14 +55,26 @@ With TRACEPARENT (W3C trace context) in the environment, the task joins that tra
 
       io.err(`task ${id} submitted\n`);
       const printer = new EventPrinter(io, io.errIsTTY);
-      const finished = await followUntilTerminal(client, [id], (e) => printer.print(e));
+      // The task's output as it runs (not with --json, whose stdout is the task's JSON).
+      const live = json ? null : new LiveOutput(client, io, id);
+      const guards = startWaitGuards(client, id, { unschedulable: !boolFlag(args, "wait-unschedulable") });
+      const following = followUntilTerminal(client, [id], (e) => {
+        printer.print(e);
+        live?.onEvent(e);
+      });
+      const finished = await Promise.race([following, guards.interruption]).finally(() => guards.stop());
       printer.clearBar();
+      if (!(finished instanceof Map)) {
+        following.catch(() => undefined); // the watch ends with the client; its error says nothing new
+        return reportInterruption(io, id, finished);
+      }
+      const streamed = (await live?.streamed()) ?? false;
       const last = finished.get(id)!;
       // The terminal event usually carries the result; fetch the task when it does not (or for --json).
       const task = json || !last.result ? await client.getTask(id) : undefined;
       const result = last.result ?? task?.result;
       if (json) printJson(io, Task.toJSON(task!));
-      else if (result?.outputTail) io.out(result.outputTail);
+      else if (result?.outputTail && !streamed) io.out(result.outputTail);
       return waitExitCode(last.state, result);
     });
   },

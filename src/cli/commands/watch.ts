@@ -5,6 +5,7 @@ import { boolFlag, stringFlag } from "../args.js";
 import { CLIENT_FLAGS, jsonLine, withClient, type Command, type Io } from "../command.js";
 import { formatEventLine } from "../render-task.js";
 import { followUntilTerminal } from "../follow-tasks.js";
+import { expandTaskRefs } from "../array-refs.js";
 import type { TaskState } from "../../gen/taskgrid/v1/types.js";
 
 /** Event printer for stdout: one JSON document per line, or one human line per event. */
@@ -20,7 +21,7 @@ function eventSink(io: Io, json: boolean): (e: TaskEvent) => void {
 export const watchCommand: Command = {
   name: "watch",
   summary: "Stream task events until the given tasks have ended",
-  usage: "watch [flags] [TASK_ID...]",
+  usage: "watch [flags] [TASK_ID|ARRAY_ID|ARRAY_ID[N]...]",
   flags: {
     project: { type: "string", value: "PROJECT", description: "with no ids: only events of this project" },
     ...CLIENT_FLAGS,
@@ -30,7 +31,8 @@ export const watchCommand: Command = {
     const sink = eventSink(io, boolFlag(args, "json"));
     return withClient(args, io, async (client) => {
       if (args.positionals.length > 0) {
-        await followUntilTerminal(client, args.positionals, sink);
+        // An array id stands for all its elements; "ID[N]" for one.
+        await followUntilTerminal(client, await expandTaskRefs(client, args.positionals), sink);
         return 0;
       }
       const watch = client.watchTasks({ project: stringFlag(args, "project") ?? "" });

@@ -11,6 +11,7 @@ import * as idempotencyPerProject from "./0006-idempotency-per-project.js";
 import * as workerDrain from "./0007-worker-drain.js";
 import * as leader from "./0008-leader.js";
 import * as projectQuotas from "./0009-project-quotas.js";
+import * as arraysAndDependencies from "./0010-arrays-and-dependencies.js";
 
 interface Migration {
   name: string;
@@ -28,6 +29,7 @@ const MIGRATIONS: readonly Migration[] = [
   workerDrain,
   leader,
   projectQuotas,
+  arraysAndDependencies,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

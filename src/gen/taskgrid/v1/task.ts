@@ -109,6 +109,23 @@ export interface TaskSpec {
    * SIGUSR1 or SIGUSR2. The file named by TASKGRID_PREEMPT_FILE also says TASKGRID_PREEMPTED=1.
    */
   preemptSignal: string;
+  /**
+   * Job array: one task per index, e.g. "0-999", "1-99:2" (every second), "0,4,8-10", "0-999%10" (at
+   * most 10 elements running at once). Empty: a single task. Each element gets TASKGRID_ARRAY_ID
+   * and TASKGRID_ARRAY_INDEX in its environment; at most the master's max_array_size indexes.
+   */
+  array: string;
+  /**
+   * Start only after these tasks or arrays SUCCEEDED (an array: all its elements). Ids, "ID[7]" for
+   * one element, or in SubmitTasks "#N" for the Nth spec of the same request (0-based).
+   */
+  after: string[];
+  /** Start only after these ended, whatever the outcome. */
+  afterAny: string[];
+  /** Start only after these FAILED or were CANCELED (an array: all ended, at least one not SUCCEEDED). */
+  afterFail: string[];
+  /** When a dependency can no longer be met: stay QUEUED with the reason instead of being CANCELED. */
+  keepInvalidDependency: boolean;
 }
 
 export interface TaskSpec_LabelsEntry {
@@ -175,6 +192,11 @@ export interface TaskResult {
   durationMs: number;
   /** Human-readable explanation (for example "spawn true2 ENOENT"). */
   message: string;
+  /**
+   * Where the attempt's full stdout and stderr files are: "<worker id>:<directory>" on the agent
+   * that ran it (read them with TaskService.StreamLogs). Unset when the agent keeps no log files.
+   */
+  logLocation?: string | undefined;
 }
 
 /** One try at running a task on one worker. */
@@ -262,7 +284,13 @@ export interface Task {
    * While QUEUED under the multifactor ordering: each factor of its priority and the total (why it
    * waits, or why it went first). Unset under the other orderings and on a standby.
    */
-  priority?: PriorityBreakdown | undefined;
+  priority?:
+    | PriorityBreakdown
+    | undefined;
+  /** The job array this task is an element of ("" when none); address it as "array_id[array_index]". */
+  arrayId: string;
+  /** Its index within the array (meaningful only with array_id). */
+  arrayIndex: number;
 }
 
 /** The multifactor priority of a queued task: each factor in 0..1 and the weighted total. */
@@ -335,6 +363,11 @@ function createBaseTaskSpec(): TaskSpec {
     preemptible: undefined,
     preemptGraceMs: undefined,
     preemptSignal: "",
+    array: "",
+    after: [],
+    afterAny: [],
+    afterFail: [],
+    keepInvalidDependency: false,
   };
 }
 
@@ -408,6 +441,21 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     }
     if (message.preemptSignal !== "") {
       writer.uint32(186).string(message.preemptSignal);
+    }
+    if (message.array !== "") {
+      writer.uint32(194).string(message.array);
+    }
+    for (const v of message.after) {
+      writer.uint32(202).string(v!);
+    }
+    for (const v of message.afterAny) {
+      writer.uint32(210).string(v!);
+    }
+    for (const v of message.afterFail) {
+      writer.uint32(218).string(v!);
+    }
+    if (message.keepInvalidDependency !== false) {
+      writer.uint32(224).bool(message.keepInvalidDependency);
     }
     return writer;
   },
@@ -615,6 +663,46 @@ export const TaskSpec: MessageFns<TaskSpec> = {
             message.preemptSignal = reader.string();
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.array = reader.string();
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.after.push(reader.string());
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.afterAny.push(reader.string());
+            continue;
+          }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.afterFail.push(reader.string());
+            continue;
+          }
+          case 28: {
+            if (tag !== 224) {
+              break;
+            }
+
+            message.keepInvalidDependency = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,6 +818,25 @@ export const TaskSpec: MessageFns<TaskSpec> = {
         : isSet(object.preempt_signal)
         ? globalThis.String(object.preempt_signal)
         : "",
+      array: isSet(object.array) ? globalThis.String(object.array) : "",
+      after: globalThis.Array.isArray(object?.after)
+        ? object.after.map((e: any) => globalThis.String(e))
+        : [],
+      afterAny: globalThis.Array.isArray(object?.afterAny)
+        ? object.afterAny.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.after_any)
+        ? object.after_any.map((e: any) => globalThis.String(e))
+        : [],
+      afterFail: globalThis.Array.isArray(object?.afterFail)
+        ? object.afterFail.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.after_fail)
+        ? object.after_fail.map((e: any) => globalThis.String(e))
+        : [],
+      keepInvalidDependency: isSet(object.keepInvalidDependency)
+        ? globalThis.Boolean(object.keepInvalidDependency)
+        : isSet(object.keep_invalid_dependency)
+        ? globalThis.Boolean(object.keep_invalid_dependency)
+        : false,
     };
   },
 
@@ -816,6 +923,21 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     if (message.preemptSignal !== "") {
       obj.preemptSignal = message.preemptSignal;
     }
+    if (message.array !== "") {
+      obj.array = message.array;
+    }
+    if (message.after?.length) {
+      obj.after = message.after;
+    }
+    if (message.afterAny?.length) {
+      obj.afterAny = message.afterAny;
+    }
+    if (message.afterFail?.length) {
+      obj.afterFail = message.afterFail;
+    }
+    if (message.keepInvalidDependency !== false) {
+      obj.keepInvalidDependency = message.keepInvalidDependency;
+    }
     return obj;
   },
 
@@ -865,6 +987,11 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     message.preemptible = object.preemptible ?? undefined;
     message.preemptGraceMs = object.preemptGraceMs ?? undefined;
     message.preemptSignal = object.preemptSignal ?? "";
+    message.array = object.array ?? "";
+    message.after = object.after?.map((e) => e) || [];
+    message.afterAny = object.afterAny?.map((e) => e) || [];
+    message.afterFail = object.afterFail?.map((e) => e) || [];
+    message.keepInvalidDependency = object.keepInvalidDependency ?? false;
     return message;
   },
 };
@@ -1401,7 +1528,7 @@ export const PlacementDecision: MessageFns<PlacementDecision> = {
 };
 
 function createBaseTaskResult(): TaskResult {
-  return { outcome: 0, exitCode: 0, signal: "", outputTail: "", durationMs: 0, message: "" };
+  return { outcome: 0, exitCode: 0, signal: "", outputTail: "", durationMs: 0, message: "", logLocation: undefined };
 }
 
 export const TaskResult: MessageFns<TaskResult> = {
@@ -1423,6 +1550,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     }
     if (message.message !== "") {
       writer.uint32(50).string(message.message);
+    }
+    if (message.logLocation !== undefined) {
+      writer.uint32(58).string(message.logLocation);
     }
     return writer;
   },
@@ -1488,6 +1618,14 @@ export const TaskResult: MessageFns<TaskResult> = {
             message.message = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.logLocation = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1520,6 +1658,11 @@ export const TaskResult: MessageFns<TaskResult> = {
         ? globalThis.Number(object.duration_ms)
         : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      logLocation: isSet(object.logLocation)
+        ? globalThis.String(object.logLocation)
+        : isSet(object.log_location)
+        ? globalThis.String(object.log_location)
+        : undefined,
     };
   },
 
@@ -1543,6 +1686,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.logLocation !== undefined) {
+      obj.logLocation = message.logLocation;
+    }
     return obj;
   },
 
@@ -1557,6 +1703,7 @@ export const TaskResult: MessageFns<TaskResult> = {
     message.outputTail = object.outputTail ?? "";
     message.durationMs = object.durationMs ?? 0;
     message.message = object.message ?? "";
+    message.logLocation = object.logLocation ?? undefined;
     return message;
   },
 };
@@ -1841,6 +1988,8 @@ function createBaseTask(): Task {
     requeues: 0,
     notBefore: undefined,
     priority: undefined,
+    arrayId: "",
+    arrayIndex: 0,
   };
 }
 
@@ -1893,6 +2042,12 @@ export const Task: MessageFns<Task> = {
     }
     if (message.priority !== undefined) {
       PriorityBreakdown.encode(message.priority, writer.uint32(130).fork()).join();
+    }
+    if (message.arrayId !== "") {
+      writer.uint32(138).string(message.arrayId);
+    }
+    if (message.arrayIndex !== 0) {
+      writer.uint32(144).int32(message.arrayIndex);
     }
     return writer;
   },
@@ -2038,6 +2193,22 @@ export const Task: MessageFns<Task> = {
             message.priority = PriorityBreakdown.decode(reader, reader.uint32());
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.arrayId = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.arrayIndex = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2096,6 +2267,16 @@ export const Task: MessageFns<Task> = {
         ? fromJsonTimestamp(object.not_before)
         : undefined,
       priority: isSet(object.priority) ? PriorityBreakdown.fromJSON(object.priority) : undefined,
+      arrayId: isSet(object.arrayId)
+        ? globalThis.String(object.arrayId)
+        : isSet(object.array_id)
+        ? globalThis.String(object.array_id)
+        : "",
+      arrayIndex: isSet(object.arrayIndex)
+        ? globalThis.Number(object.arrayIndex)
+        : isSet(object.array_index)
+        ? globalThis.Number(object.array_index)
+        : 0,
     };
   },
 
@@ -2149,6 +2330,12 @@ export const Task: MessageFns<Task> = {
     if (message.priority !== undefined) {
       obj.priority = PriorityBreakdown.toJSON(message.priority);
     }
+    if (message.arrayId !== "") {
+      obj.arrayId = message.arrayId;
+    }
+    if (message.arrayIndex !== 0) {
+      obj.arrayIndex = Math.round(message.arrayIndex);
+    }
     return obj;
   },
 
@@ -2177,6 +2364,8 @@ export const Task: MessageFns<Task> = {
     message.priority = (object.priority !== undefined && object.priority !== null)
       ? PriorityBreakdown.fromPartial(object.priority)
       : undefined;
+    message.arrayId = object.arrayId ?? "";
+    message.arrayIndex = object.arrayIndex ?? 0;
     return message;
   },
 };

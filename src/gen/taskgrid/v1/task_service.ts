@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { StreamLogsRequest, StreamLogsResponse } from "./logs.js";
 import { Task, TaskEvent, TaskSpec } from "./task.js";
 import {
   QueueClass,
@@ -54,12 +55,12 @@ export interface SubmitTasksRequest {
 }
 
 export interface SubmitTasksResponse {
-  /** Ids of the committed tasks, in request order. */
+  /** Ids of the committed tasks, in request order (for an array spec: its array id). */
   taskIds: string[];
 }
 
 export interface GetTaskRequest {
-  /** Task id. */
+  /** Task id, or "ARRAY_ID[N]" for element N of a job array. */
   taskId: string;
 }
 
@@ -85,6 +86,8 @@ export interface ListTasksRequest {
   pageSize: number;
   /** Token from a previous response's next_page_token. */
   pageToken: string;
+  /** Only the elements of this job array; empty means all. */
+  arrayId: string;
 }
 
 export interface ListTasksResponse {
@@ -107,15 +110,19 @@ export interface WatchTasksResponse {
 }
 
 export interface CancelTaskRequest {
-  /** Task id. */
+  /** Task id, "ARRAY_ID[N]" for one element of a job array, or an array id for all its elements. */
   taskId: string;
   /** Why, recorded with the task. */
   reason: string;
 }
 
 export interface CancelTaskResponse {
-  /** The task after the cancel took effect (CANCELED). */
-  task?: Task | undefined;
+  /** The task after the cancel took effect (CANCELED); unset when task_id named a whole job array. */
+  task?:
+    | Task
+    | undefined;
+  /** When task_id named a whole job array: how many of its elements this call canceled. */
+  canceledElements: number;
 }
 
 export interface PauseTaskRequest {
@@ -589,7 +596,7 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
 };
 
 function createBaseListTasksRequest(): ListTasksRequest {
-  return { states: [], queueClass: 0, project: "", label: "", pageSize: 0, pageToken: "" };
+  return { states: [], queueClass: 0, project: "", label: "", pageSize: 0, pageToken: "", arrayId: "" };
 }
 
 export const ListTasksRequest: MessageFns<ListTasksRequest> = {
@@ -615,6 +622,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(50).string(message.pageToken);
+    }
+    if (message.arrayId !== "") {
+      writer.uint32(58).string(message.arrayId);
     }
     return writer;
   },
@@ -690,6 +700,14 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.arrayId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -722,6 +740,11 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      arrayId: isSet(object.arrayId)
+        ? globalThis.String(object.arrayId)
+        : isSet(object.array_id)
+        ? globalThis.String(object.array_id)
+        : "",
     };
   },
 
@@ -745,6 +768,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.arrayId !== "") {
+      obj.arrayId = message.arrayId;
+    }
     return obj;
   },
 
@@ -759,6 +785,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.label = object.label ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.arrayId = object.arrayId ?? "";
     return message;
   },
 };
@@ -1100,13 +1127,16 @@ export const CancelTaskRequest: MessageFns<CancelTaskRequest> = {
 };
 
 function createBaseCancelTaskResponse(): CancelTaskResponse {
-  return { task: undefined };
+  return { task: undefined, canceledElements: 0 };
 }
 
 export const CancelTaskResponse: MessageFns<CancelTaskResponse> = {
   encode(message: CancelTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.task !== undefined) {
       Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    if (message.canceledElements !== 0) {
+      writer.uint32(16).int32(message.canceledElements);
     }
     return writer;
   },
@@ -1132,6 +1162,14 @@ export const CancelTaskResponse: MessageFns<CancelTaskResponse> = {
             message.task = Task.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.canceledElements = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1145,13 +1183,23 @@ export const CancelTaskResponse: MessageFns<CancelTaskResponse> = {
   },
 
   fromJSON(object: any): CancelTaskResponse {
-    return { task: isSet(object.task) ? Task.fromJSON(object.task) : undefined };
+    return {
+      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      canceledElements: isSet(object.canceledElements)
+        ? globalThis.Number(object.canceledElements)
+        : isSet(object.canceled_elements)
+        ? globalThis.Number(object.canceled_elements)
+        : 0,
+    };
   },
 
   toJSON(message: CancelTaskResponse): unknown {
     const obj: any = {};
     if (message.task !== undefined) {
       obj.task = Task.toJSON(message.task);
+    }
+    if (message.canceledElements !== 0) {
+      obj.canceledElements = Math.round(message.canceledElements);
     }
     return obj;
   },
@@ -1162,6 +1210,7 @@ export const CancelTaskResponse: MessageFns<CancelTaskResponse> = {
   fromPartial<I extends Exact<DeepPartial<CancelTaskResponse>, I>>(object: I): CancelTaskResponse {
     const message = createBaseCancelTaskResponse();
     message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    message.canceledElements = object.canceledElements ?? 0;
     return message;
   },
 };
@@ -1532,6 +1581,19 @@ export const TaskServiceService = {
     responseSerialize: (value: ResumeTaskResponse): Buffer => Buffer.from(ResumeTaskResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResumeTaskResponse => ResumeTaskResponse.decode(value),
   },
+  /**
+   * Stream an attempt's stdout and/or stderr from the agent that ran it (logs.proto); with follow,
+   * until the attempt has ended. When that agent is not connected: the stored output tail.
+   */
+  streamLogs: {
+    path: "/taskgrid.v1.TaskService/StreamLogs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: StreamLogsRequest): Buffer => Buffer.from(StreamLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamLogsRequest => StreamLogsRequest.decode(value),
+    responseSerialize: (value: StreamLogsResponse): Buffer => Buffer.from(StreamLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StreamLogsResponse => StreamLogsResponse.decode(value),
+  },
 } as const;
 
 export interface TaskServiceServer extends UntypedServiceImplementation {
@@ -1554,6 +1616,11 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
   pauseTask: handleUnaryCall<PauseTaskRequest, PauseTaskResponse>;
   /** Resume a paused task (SIGCONT). FAILED_PRECONDITION unless PAUSED. */
   resumeTask: handleUnaryCall<ResumeTaskRequest, ResumeTaskResponse>;
+  /**
+   * Stream an attempt's stdout and/or stderr from the agent that ran it (logs.proto); with follow,
+   * until the attempt has ended. When that agent is not connected: the stored output tail.
+   */
+  streamLogs: handleServerStreamingCall<StreamLogsRequest, StreamLogsResponse>;
 }
 
 export interface TaskServiceClient extends Client {
@@ -1679,6 +1746,16 @@ export interface TaskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResumeTaskResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Stream an attempt's stdout and/or stderr from the agent that ran it (logs.proto); with follow,
+   * until the attempt has ended. When that agent is not connected: the stored output tail.
+   */
+  streamLogs(request: StreamLogsRequest, options?: Partial<CallOptions>): ClientReadableStream<StreamLogsResponse>;
+  streamLogs(
+    request: StreamLogsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<StreamLogsResponse>;
 }
 
 export const TaskServiceClient = makeGenericClientConstructor(

@@ -18,6 +18,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { LogStream, logStreamFromJSON, logStreamToJSON } from "./logs.js";
 import { TaskResult, TaskSpec } from "./task.js";
 import { Capacity, Telemetry } from "./types.js";
 
@@ -52,6 +53,9 @@ export interface AgentMessage {
      * and burned), running attempts finish.
      */
     { $case: "draining"; value: AgentDraining }
+    | //
+    /** Output of an attempt, answering ReadLog (not a report: no sequence number, no acknowledgement). */
+    { $case: "logChunk"; value: LogChunk }
     | undefined;
   /**
    * Sequence number of a report (started, progress, finished, paused), increasing per agent
@@ -97,6 +101,15 @@ export interface MasterMessage {
      * preempt file, send its signal to the process group, SIGKILL after grace; it ends PREEMPTED.
      */
     { $case: "preempt"; value: PreemptAttempt }
+    | //
+    /** Send an attempt's output from the agent's log files (answered with LogChunk messages). */
+    { $case: "readLog"; value: ReadLog }
+    | //
+    /** Stop a ReadLog (the client went away); the agent sends nothing more for it. */
+    { $case: "cancelLogRead"; value: CancelLogRead }
+    | //
+    /** The master passed LogChunks of a read on: the agent may send that many more. */
+    { $case: "logReadCredit"; value: LogReadCredit }
     | undefined;
 }
 
@@ -277,6 +290,62 @@ export interface Drain {
 export interface Undrain {
 }
 
+/**
+ * Read an attempt's log files. The agent answers with LogChunk messages carrying request_id, at
+ * once (an empty chunk when there is nothing to send yet), and at most 16 chunks beyond those the
+ * master has granted with LogReadCredit, so a slow reader holds the agent back instead of filling
+ * the master's memory. At most one of offset, tail_bytes and tail_lines is set; a tail wins.
+ */
+export interface ReadLog {
+  /** Chosen by the master, unique among its open reads on this agent. */
+  requestId: string;
+  /** Attempt id. */
+  attemptId: string;
+  /** Which file; BOTH reads stdout and stderr (each chunk says which). */
+  stream: LogStream;
+  /** Start at this byte of each file read. */
+  offset: number;
+  /** Start this many bytes before the end of each file read (0: not this way). */
+  tailBytes: number;
+  /** Start this many lines before the end of each file read (0: not this way). */
+  tailLines: number;
+  /** After the end of the file, keep sending what the attempt writes until it has ended. */
+  follow: boolean;
+}
+
+export interface CancelLogRead {
+  /** ReadLog.request_id. */
+  requestId: string;
+}
+
+export interface LogReadCredit {
+  /** ReadLog.request_id. */
+  requestId: string;
+  /** How many more chunks the agent may send. */
+  chunks: number;
+}
+
+export interface LogChunk {
+  /** ReadLog.request_id. */
+  requestId: string;
+  /** Bytes of the file, at most 64 KiB; may be empty. */
+  data: Buffer;
+  /** The file: STDOUT or STDERR. */
+  stream: LogStream;
+  /** The last chunk of this read. */
+  eof: boolean;
+  /**
+   * Why the read failed (unknown attempt, log removed for the agent's log cap, read error); set
+   * only with eof.
+   */
+  error: string;
+  /**
+   * With error: the log does not exist here (an attempt this agent does not know, or whose files
+   * were removed for its log cap), rather than a failure that may pass.
+   */
+  gone: boolean;
+}
+
 function createBaseAgentMessage(): AgentMessage {
   return { body: undefined, seq: 0 };
 }
@@ -304,6 +373,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         break;
       case "draining":
         AgentDraining.encode(message.body.value, writer.uint32(58).fork()).join();
+        break;
+      case "logChunk":
+        LogChunk.encode(message.body.value, writer.uint32(66).fork()).join();
         break;
     }
     if (message.seq !== 0) {
@@ -381,6 +453,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "draining", value: AgentDraining.decode(reader, reader.uint32()) };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.body = { $case: "logChunk", value: LogChunk.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 16: {
             if (tag !== 128) {
               break;
@@ -417,6 +497,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "paused", value: AttemptPaused.fromJSON(object.paused) }
         : isSet(object.draining)
         ? { $case: "draining", value: AgentDraining.fromJSON(object.draining) }
+        : isSet(object.logChunk)
+        ? { $case: "logChunk", value: LogChunk.fromJSON(object.logChunk) }
+        : isSet(object.log_chunk)
+        ? { $case: "logChunk", value: LogChunk.fromJSON(object.log_chunk) }
         : undefined,
       seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
     };
@@ -438,6 +522,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.paused = AttemptPaused.toJSON(message.body.value);
     } else if (message.body?.$case === "draining") {
       obj.draining = AgentDraining.toJSON(message.body.value);
+    } else if (message.body?.$case === "logChunk") {
+      obj.logChunk = LogChunk.toJSON(message.body.value);
     }
     if (message.seq !== 0) {
       obj.seq = Math.round(message.seq);
@@ -493,6 +579,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         }
         break;
       }
+      case "logChunk": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "logChunk", value: LogChunk.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     message.seq = object.seq ?? 0;
     return message;
@@ -535,6 +627,15 @@ export const MasterMessage: MessageFns<MasterMessage> = {
         break;
       case "preempt":
         PreemptAttempt.encode(message.body.value, writer.uint32(82).fork()).join();
+        break;
+      case "readLog":
+        ReadLog.encode(message.body.value, writer.uint32(90).fork()).join();
+        break;
+      case "cancelLogRead":
+        CancelLogRead.encode(message.body.value, writer.uint32(98).fork()).join();
+        break;
+      case "logReadCredit":
+        LogReadCredit.encode(message.body.value, writer.uint32(106).fork()).join();
         break;
     }
     return writer;
@@ -633,6 +734,30 @@ export const MasterMessage: MessageFns<MasterMessage> = {
             message.body = { $case: "preempt", value: PreemptAttempt.decode(reader, reader.uint32()) };
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.body = { $case: "readLog", value: ReadLog.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.body = { $case: "cancelLogRead", value: CancelLogRead.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "logReadCredit", value: LogReadCredit.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -669,6 +794,18 @@ export const MasterMessage: MessageFns<MasterMessage> = {
         ? { $case: "undrain", value: Undrain.fromJSON(object.undrain) }
         : isSet(object.preempt)
         ? { $case: "preempt", value: PreemptAttempt.fromJSON(object.preempt) }
+        : isSet(object.readLog)
+        ? { $case: "readLog", value: ReadLog.fromJSON(object.readLog) }
+        : isSet(object.read_log)
+        ? { $case: "readLog", value: ReadLog.fromJSON(object.read_log) }
+        : isSet(object.cancelLogRead)
+        ? { $case: "cancelLogRead", value: CancelLogRead.fromJSON(object.cancelLogRead) }
+        : isSet(object.cancel_log_read)
+        ? { $case: "cancelLogRead", value: CancelLogRead.fromJSON(object.cancel_log_read) }
+        : isSet(object.logReadCredit)
+        ? { $case: "logReadCredit", value: LogReadCredit.fromJSON(object.logReadCredit) }
+        : isSet(object.log_read_credit)
+        ? { $case: "logReadCredit", value: LogReadCredit.fromJSON(object.log_read_credit) }
         : undefined,
     };
   },
@@ -695,6 +832,12 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       obj.undrain = Undrain.toJSON(message.body.value);
     } else if (message.body?.$case === "preempt") {
       obj.preempt = PreemptAttempt.toJSON(message.body.value);
+    } else if (message.body?.$case === "readLog") {
+      obj.readLog = ReadLog.toJSON(message.body.value);
+    } else if (message.body?.$case === "cancelLogRead") {
+      obj.cancelLogRead = CancelLogRead.toJSON(message.body.value);
+    } else if (message.body?.$case === "logReadCredit") {
+      obj.logReadCredit = LogReadCredit.toJSON(message.body.value);
     }
     return obj;
   },
@@ -762,6 +905,24 @@ export const MasterMessage: MessageFns<MasterMessage> = {
       case "preempt": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "preempt", value: PreemptAttempt.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "readLog": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "readLog", value: ReadLog.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "cancelLogRead": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "cancelLogRead", value: CancelLogRead.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "logReadCredit": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "logReadCredit", value: LogReadCredit.fromPartial(object.body.value) };
         }
         break;
       }
@@ -2641,6 +2802,502 @@ export const Undrain: MessageFns<Undrain> = {
   },
 };
 
+function createBaseReadLog(): ReadLog {
+  return { requestId: "", attemptId: "", stream: 0, offset: 0, tailBytes: 0, tailLines: 0, follow: false };
+}
+
+export const ReadLog: MessageFns<ReadLog> = {
+  encode(message: ReadLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.attemptId !== "") {
+      writer.uint32(18).string(message.attemptId);
+    }
+    if (message.stream !== 0) {
+      writer.uint32(24).int32(message.stream);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(32).int64(message.offset);
+    }
+    if (message.tailBytes !== 0) {
+      writer.uint32(40).int64(message.tailBytes);
+    }
+    if (message.tailLines !== 0) {
+      writer.uint32(48).int32(message.tailLines);
+    }
+    if (message.follow !== false) {
+      writer.uint32(56).bool(message.follow);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.attemptId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stream = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tailBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.tailLines = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadLog {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      attemptId: isSet(object.attemptId)
+        ? globalThis.String(object.attemptId)
+        : isSet(object.attempt_id)
+        ? globalThis.String(object.attempt_id)
+        : "",
+      stream: isSet(object.stream) ? logStreamFromJSON(object.stream) : 0,
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      tailBytes: isSet(object.tailBytes)
+        ? globalThis.Number(object.tailBytes)
+        : isSet(object.tail_bytes)
+        ? globalThis.Number(object.tail_bytes)
+        : 0,
+      tailLines: isSet(object.tailLines)
+        ? globalThis.Number(object.tailLines)
+        : isSet(object.tail_lines)
+        ? globalThis.Number(object.tail_lines)
+        : 0,
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+    };
+  },
+
+  toJSON(message: ReadLog): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.attemptId !== "") {
+      obj.attemptId = message.attemptId;
+    }
+    if (message.stream !== 0) {
+      obj.stream = logStreamToJSON(message.stream);
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.tailBytes !== 0) {
+      obj.tailBytes = Math.round(message.tailBytes);
+    }
+    if (message.tailLines !== 0) {
+      obj.tailLines = Math.round(message.tailLines);
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadLog>, I>>(base?: I): ReadLog {
+    return ReadLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadLog>, I>>(object: I): ReadLog {
+    const message = createBaseReadLog();
+    message.requestId = object.requestId ?? "";
+    message.attemptId = object.attemptId ?? "";
+    message.stream = object.stream ?? 0;
+    message.offset = object.offset ?? 0;
+    message.tailBytes = object.tailBytes ?? 0;
+    message.tailLines = object.tailLines ?? 0;
+    message.follow = object.follow ?? false;
+    return message;
+  },
+};
+
+function createBaseCancelLogRead(): CancelLogRead {
+  return { requestId: "" };
+}
+
+export const CancelLogRead: MessageFns<CancelLogRead> = {
+  encode(message: CancelLogRead, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelLogRead {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelLogRead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelLogRead {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelLogRead): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelLogRead>, I>>(base?: I): CancelLogRead {
+    return CancelLogRead.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelLogRead>, I>>(object: I): CancelLogRead {
+    const message = createBaseCancelLogRead();
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseLogReadCredit(): LogReadCredit {
+  return { requestId: "", chunks: 0 };
+}
+
+export const LogReadCredit: MessageFns<LogReadCredit> = {
+  encode(message: LogReadCredit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.chunks !== 0) {
+      writer.uint32(16).uint32(message.chunks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogReadCredit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogReadCredit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunks = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogReadCredit {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      chunks: isSet(object.chunks) ? globalThis.Number(object.chunks) : 0,
+    };
+  },
+
+  toJSON(message: LogReadCredit): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.chunks !== 0) {
+      obj.chunks = Math.round(message.chunks);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogReadCredit>, I>>(base?: I): LogReadCredit {
+    return LogReadCredit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogReadCredit>, I>>(object: I): LogReadCredit {
+    const message = createBaseLogReadCredit();
+    message.requestId = object.requestId ?? "";
+    message.chunks = object.chunks ?? 0;
+    return message;
+  },
+};
+
+function createBaseLogChunk(): LogChunk {
+  return { requestId: "", data: Buffer.alloc(0), stream: 0, eof: false, error: "", gone: false };
+}
+
+export const LogChunk: MessageFns<LogChunk> = {
+  encode(message: LogChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    if (message.stream !== 0) {
+      writer.uint32(24).int32(message.stream);
+    }
+    if (message.eof !== false) {
+      writer.uint32(32).bool(message.eof);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.gone !== false) {
+      writer.uint32(48).bool(message.gone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.stream = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.eof = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.gone = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogChunk {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      stream: isSet(object.stream) ? logStreamFromJSON(object.stream) : 0,
+      eof: isSet(object.eof) ? globalThis.Boolean(object.eof) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      gone: isSet(object.gone) ? globalThis.Boolean(object.gone) : false,
+    };
+  },
+
+  toJSON(message: LogChunk): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.stream !== 0) {
+      obj.stream = logStreamToJSON(message.stream);
+    }
+    if (message.eof !== false) {
+      obj.eof = message.eof;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.gone !== false) {
+      obj.gone = message.gone;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogChunk>, I>>(base?: I): LogChunk {
+    return LogChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogChunk>, I>>(object: I): LogChunk {
+    const message = createBaseLogChunk();
+    message.requestId = object.requestId ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    message.stream = object.stream ?? 0;
+    message.eof = object.eof ?? false;
+    message.error = object.error ?? "";
+    message.gone = object.gone ?? false;
+    return message;
+  },
+};
+
 /**
  * The agent protocol: one long-lived bidirectional stream per agent.
  * The first agent message must be `register`; the master answers `registered`.
@@ -2679,6 +3336,14 @@ export const WorkerServiceClient = makeGenericClientConstructor(
   service: typeof WorkerServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

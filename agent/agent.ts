@@ -1,5 +1,6 @@
 // The agent: one WorkerService.Connect stream to the master (register, heartbeat, reports up;
-// assign and control down), the executor that runs attempts, and the probes behind telemetry.
+// assign and control down), the attempts (attempts.ts: assignments and control messages to the
+// executor, its events back as reports), and the probes behind telemetry.
 // Lifecycle: starting -> connecting -> registered -> (backoff -> connecting -> registered)* ->
 // stopping -> stopped. Running children survive a lost stream for as long as the lease allows
 // (lease-keeper.ts). Every report is kept until the master acknowledges its commit and is sent
@@ -8,28 +9,24 @@
 // a standby's leader hint), and a `registered` from a deposed leader (an older leadership epoch
 // than one already seen) is refused: to the agent a leader change is just a reconnect.
 import { randomUUID } from "node:crypto";
-import { status as GrpcStatus, type ChannelCredentials } from "@grpc/grpc-js";
-import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
-import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
-import type { AgentMessage, Assign, MasterMessage, Register, Registered, RunningAttempt } from "../src/gen/taskgrid/v1/worker_service.js";
+import type { ChannelCredentials, status as GrpcStatus } from "@grpc/grpc-js";
+import type { AgentMessage, MasterMessage, Register, Registered } from "../src/gen/taskgrid/v1/worker_service.js";
 import { agentCredentials, resolveAgentConfig, type AgentConfig, type AgentOptions, type AgentPhase } from "./agent-config.js";
-import { attemptIdOf, finishedMessage } from "./agent-messages.js";
+import { attemptIdOf } from "./agent-messages.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { ReportChannel } from "./report-channel.js";
 import { Backoff } from "./backoff.js";
 import { MasterStream } from "./connection.js";
 import { MasterPicker } from "./master-picker.js";
-import { startFailed } from "./attempt-result.js";
 import { AttemptSpans } from "./attempt-spans.js";
-import { Executor } from "./executor.js";
+import { Attempts } from "./attempts.js";
+import type { Executor } from "./executor.js";
 import { LogServer } from "./log-server.js";
+import { closeLogLine, isStandbyWithoutLeader } from "./stream-close.js";
 import { GpuProbe } from "./probes/gpu.js";
 import { osMemory } from "./probes/memory.js";
 import { defaultSources, TelemetrySampler } from "./probes/telemetry.js";
 import { AGENT_VERSION } from "./version.js";
-
-/** A standby's refusal (NotLeaderError in src/core/errors.ts), as the stream's close reason carries it. */
-const STANDBY_REFUSAL = /this master is a standby/;
 
 export type { AgentOptions, AgentPhase } from "./agent-config.js";
 
@@ -64,6 +61,8 @@ export function startAgent(options: AgentOptions): AgentHandle {
 
 class Agent {
   currentPhase: AgentPhase = "starting";
+  /** Assignments, control messages and the executor's reports (attempts.ts). */
+  private readonly attempts: Attempts;
   readonly executor: Executor;
   readonly ready: Promise<void>;
   private markReady!: () => void;
@@ -99,8 +98,6 @@ class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private registerTimer: NodeJS.Timeout | undefined;
-  /** Attempts the master told us to kill: not current there, so their reports are dropped. */
-  private readonly silenced = new Set<string>();
   /** Reads of the attempts' log files asked by the master (issue 17). */
   private readonly logServer: LogServer;
   /** The last usable TLS credentials (the files are read again for each new stream). */
@@ -119,39 +116,25 @@ class Agent {
     );
     this.picker = new MasterPicker(config.masters, new Backoff(config.backoff), config.leaderHintDelayMs);
     this.spans = new AttemptSpans(config.workerId, config.now);
-    this.executor = new Executor({
-      maxTasks: config.maxTasks,
-      now: config.now,
-      checkpointRoot: config.checkpointDir ?? undefined,
-      logRoot: config.logRoot ?? undefined,
-      logMaxAttemptBytes: config.taskLogMaxBytes,
-      logMaxTotalBytes: config.taskLogTotalBytes,
-      workerId: config.workerId,
-      onLogError: (msg, err) => this.log("warn", msg, { error: String(err) }),
-      machineHasGpus: () => this.sampler.gpus().length > 0,
-      gpuUuid: (index) => this.sampler.gpus().find((g) => g.index === index)?.uuid,
-      events: {
-        started: (attemptId, pid, startedAt) => {
-          this.reports.started(attemptId, startedAt);
-          this.spans.started(attemptId, pid, startedAt);
-          this.lease.changed();
-          this.report({ seq: 0, body: { $case: "started", value: { attemptId, pid, startedAt } } });
-        },
-        progress: (attemptId, percent, message) => this.report({ seq: 0, body: { $case: "progress", value: { attemptId, percent, message } } }),
-        finished: (attemptId, result, finishedAt) => {
-          this.spans.finished(attemptId, result, finishedAt);
-          this.lease.changed();
-          this.reportFinished(attemptId, result, finishedAt);
-        },
-      },
+    this.attempts = new Attempts({
+      config,
+      sampler: this.sampler,
+      spans: this.spans,
+      reports: this.reports,
+      leaseChanged: () => this.lease.changed(),
+      leaseExpired: () => this.lease.expired(),
+      report: (message) => this.report(message),
+      refusal: () => (this.draining || this.drainedByOperator ? (this.stopping !== null ? "agent stopping" : "agent draining") : null),
+      log: (level, msg, fields) => this.log(level, msg, fields),
     });
+    this.executor = this.attempts.executor;
     this.logServer = new LogServer(this.executor.logs, (msg, err) => this.log("warn", msg, { error: String(err) }));
     this.lease = new LeaseKeeper({
       executor: this.executor,
       now: config.now,
       stateDir: config.stateDir,
       checkMs: config.leaseCheckMs,
-      silenced: this.silenced,
+      silenced: this.attempts.silenced,
       log: (level, msg, fields) => this.log(level, msg, fields),
     });
   }
@@ -235,20 +218,13 @@ class Agent {
   }
 
   private registration(): Register {
-    const running: RunningAttempt[] = this.executor
-      .running()
-      .filter((a) => !this.silenced.has(a.attemptId))
-      .map((a) => ({ attemptId: a.attemptId, taskId: a.taskId, startedAt: a.startedAt }));
-    // Attempts that ended but whose `finished` is not acknowledged are listed too: the master must
-    // keep them current (not end them as LOST) until those reports, sent again next, arrive.
-    running.push(...this.reports.endedUnacknowledged(new Set(running.map((r) => r.attemptId))));
     const { config } = this;
     const memoryMib = this.sampler.latest()?.memoryTotalMib || osMemory().totalMib;
     return {
       workerId: config.workerId,
       hostname: config.hostname,
       tags: config.tags,
-      running,
+      running: this.attempts.registered(),
       agentVersion: AGENT_VERSION,
       instanceId: this.instanceId,
       capacity: { cpuMillis: config.cpuMillis, memoryMib, maxTasks: config.maxTasks, gpus: this.sampler.gpus() },
@@ -269,29 +245,14 @@ class Agent {
         this.onRegistered(body.value);
         return;
       case "assign":
-        this.onAssign(body.value);
+        this.attempts.assign(body.value);
         return;
       case "cancel":
-        if (!this.executor.cancel(body.value.attemptId, body.value.graceMs, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, body.value.reason || "canceled")) {
-          this.log("info", "cancel for an attempt that is not running", { attempt: body.value.attemptId });
-        }
-        return;
-      case "preempt": {
-        const { attemptId, signal, graceMs, reason } = body.value;
-        if (!this.executor.preempt(attemptId, signal, graceMs, reason || "preempted")) {
-          this.log("info", "preempt for an attempt that is not running", { attempt: attemptId });
-        }
-        return;
-      }
+      case "preempt":
       case "pause":
-      case "resume": {
-        const paused = body.$case === "pause";
-        const { attemptId } = body.value;
-        const done = paused ? this.executor.pause(attemptId) : this.executor.resume(attemptId);
-        if (done) this.report({ seq: 0, body: { $case: "paused", value: { attemptId, paused } } });
-        else this.log("warn", `${body.$case} for an attempt that is not running`, { attempt: attemptId });
+      case "resume":
+        this.attempts.control(body);
         return;
-      }
       case "drain":
         // The master keeps an operator's drain itself (it is in the worker's row); the agent only
         // stops accepting what was assigned before the master knew.
@@ -349,12 +310,7 @@ class Agent {
       unacknowledged: this.reports.size,
     });
     this.lease.granted(registered.leaseMs, registered.leaseGraceMs, this.registerSentAtMs);
-    for (const attemptId of registered.killAttemptIds) {
-      if (this.executor.cancel(attemptId, this.config.stopGraceMs, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, "not current on the master")) {
-        this.silenced.add(attemptId);
-      }
-      this.reports.forget(attemptId);
-    }
+    this.attempts.killNotCurrent(registered.killAttemptIds);
     // Whatever the previous session did not see acknowledged goes again, in order.
     for (const report of this.reports.unacked()) this.stream?.send(report);
     if (this.reports.dropped > 0) this.log("warn", "progress reports were dropped while disconnected", { dropped: this.reports.dropped });
@@ -369,51 +325,13 @@ class Agent {
     this.markReady();
   }
 
-  private onAssign(assign: Assign): void {
-    const { attemptId, taskId } = assign;
-    if (this.draining || this.drainedByOperator) {
-      // Assigned before the master learnt we drain: hand it back as LOST (requeued elsewhere
-      // without using a retry), never START_FAILED, which would burn the task's retries.
-      const result = { ...startFailed(this.stopping !== null ? "agent stopping" : "agent draining"), outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST };
-      this.reports.assigned(attemptId, taskId, new Date(this.config.now()));
-      this.report(finishedMessage(attemptId, result, new Date(this.config.now())));
-      return;
-    }
-    this.reports.assigned(attemptId, taskId, new Date(this.config.now()));
-    const spec = assign.spec;
-    this.spans.assigned(assign);
-    void this.executor.run({
-      attemptId,
-      taskId,
-      command: spec?.command ?? [],
-      env: spec?.env ?? {},
-      workingDir: spec?.workingDir ?? "",
-      timeoutMs: spec?.timeoutMs ?? 0,
-      gpuIndexes: assign.gpuIndexes,
-      attemptNumber: assign.attemptNumber,
-    });
-  }
-
-  private reportFinished(attemptId: string, result: TaskResult, finishedAt: Date): void {
-    if (this.silenced.delete(attemptId)) {
-      this.reports.forget(attemptId);
-      return;
-    }
-    if (result.outcome !== AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED && this.lease.expired()) {
-      // Stopped for an expired lease (by us or by the lease guard): the infrastructure's doing, not the task's.
-      result = { ...result, outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST, message: `lease expired: ${result.message || "stopped"}` };
-    }
-    this.log("info", "attempt finished", { attempt: attemptId, outcome: AttemptOutcome[result.outcome], exitCode: result.exitCode });
-    this.report(finishedMessage(attemptId, result, finishedAt));
-  }
-
   /**
    * Keeps the report until the master acknowledges it (a `finished` one on disk too) and sends it
    * now if a session is registered; otherwise it goes after the next `registered`.
    */
   private report(message: AgentMessage): void {
     const attemptId = attemptIdOf(message);
-    if (this.silenced.has(attemptId)) return;
+    if (this.attempts.silenced.has(attemptId)) return;
     const stamped = this.reports.add(message);
     if (this.registered) this.stream?.send(stamped);
   }
@@ -439,26 +357,12 @@ class Agent {
     clearTimeout(this.registerTimer);
     this.reports.notify();
     if (this.stopping !== null) return;
-    // Refused credentials go through the same growing backoff (reset only by `registered`): a bad
-    // token is retried ever more slowly, never in a loop, and works once the master accepts it.
     const master = this.picker.current;
-    // A standby that knows no leader yet (a failover is under way) is alive and will either lead or
-    // name the leader within a lease: worth asking again soon rather than backing off.
-    const standbyWithoutLeader = code === GrpcStatus.UNAVAILABLE && leaderHint === undefined && STANDBY_REFUSAL.test(reason);
-    const next = this.picker.afterClose(leaderHint, standbyWithoutLeader);
+    const next = this.picker.afterClose(leaderHint, isStandbyWithoutLeader(reason, code, leaderHint));
     this.setPhase("backoff");
+    const line = closeLogLine(code, leaderHint);
     const fields = { master, reason, next: next.address, why: next.why, delayMs: next.delayMs, running: this.executor.runningCount() };
-    if (code === GrpcStatus.UNAUTHENTICATED || code === GrpcStatus.PERMISSION_DENIED) {
-      const hint =
-        code === GrpcStatus.UNAUTHENTICATED
-          ? "the master did not accept the agent's token (missing, malformed, unknown or revoked)"
-          : "the master accepted the agent's token but it may not connect as this worker (check its role and project)";
-      this.log("error", "master refused the agent; retrying with backoff", { ...fields, hint });
-    } else if (leaderHint !== undefined) {
-      this.log("info", "master is not the leader; following its leader hint", fields);
-    } else {
-      this.log("warn", "master stream closed; reconnecting", fields);
-    }
+    this.log(line.level, line.msg, line.hint === undefined ? fields : { ...fields, hint: line.hint });
     this.reconnectTimer = setTimeout(() => this.connect(), next.delayMs);
   }
 
@@ -466,8 +370,7 @@ class Agent {
     this.startDraining();
     this.setPhase("stopping");
     clearTimeout(this.reconnectTimer);
-    // LOST, not CANCELED: nobody asked to cancel these tasks; the master should run them again.
-    await this.executor.cancelAll(this.config.stopGraceMs, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "agent stopped");
+    await this.attempts.stopAll();
     this.lease.stop();
     await this.executor.logs.dispose().catch((err) => this.log("warn", "could not remove the temporary log directory", { error: String(err) }));
     // Give the master a moment to commit the last results (they are spooled in any case).

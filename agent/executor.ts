@@ -14,6 +14,7 @@ import { OutputTail, OUTPUT_TAIL_BYTES } from "./output-tail.js";
 import { preemptFilePath, preemptSignal, writePreemptFile } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
 import { parseProgressFile, ProgressLineReader } from "./progress-lines.js";
+import { findUsagePython, WrapperReader, wrapperArgs } from "./rusage.js";
 
 /** What to run for one attempt (the agent converts an Assign into this). */
 export interface RunRequest {
@@ -73,6 +74,11 @@ export interface ExecutorOptions {
   workerId?: string;
   /** Told about log files that could not be written or removed. */
   onLogError?: (message: string, error: unknown) => void;
+  /**
+   * python3 that runs each command under the measuring wrapper (rusage.ts: CPU time and max RSS in
+   * the result); null: commands run unwrapped and report neither. Default: findUsagePython().
+   */
+  usagePython?: string | null;
 }
 
 export interface RunningAttemptInfo {
@@ -97,6 +103,12 @@ interface LiveAttempt {
   tempDir: string;
   /** The attempt's log files, once created. */
   log: AttemptLog | null;
+  /** Reads the measuring wrapper's reports; null when the command runs unwrapped. */
+  wrapper: WrapperReader | null;
+  /** The `started` event was sent (the command runs). */
+  announced: boolean;
+  /** Under the wrapper, progress read before the command was known to run: reported right after `started`. */
+  earlyProgress: { percent: number; message: string } | null;
   lastProgressFile: string;
   lastProgress: string;
   done: boolean;
@@ -108,12 +120,14 @@ export class Executor {
   private readonly attempts = new Map<string, LiveAttempt>();
   private readonly now: () => number;
   private readonly checkpointRoot: string;
+  private readonly usagePython: string | null;
   /** Every attempt's stdout and stderr files (read by the agent's log server). */
   readonly logs: LogFiles;
 
   constructor(private readonly options: ExecutorOptions) {
     this.now = options.now ?? Date.now;
     this.checkpointRoot = options.checkpointRoot ?? join(tmpdir(), "taskgrid-checkpoints");
+    this.usagePython = options.usagePython === undefined ? findUsagePython() : options.usagePython;
     this.logs = new LogFiles({
       root: options.logRoot,
       maxAttemptBytes: options.logMaxAttemptBytes,
@@ -142,6 +156,9 @@ export class Executor {
       timers: [],
       tempDir: "",
       log: null,
+      wrapper: null,
+      announced: false,
+      earlyProgress: null,
       lastProgressFile: "",
       lastProgress: "",
       done: false,
@@ -277,14 +294,22 @@ export class Executor {
       restartCount: Math.max(0, (req.attemptNumber ?? 0) - 1),
     });
     let child: ChildProcess;
+    const python = this.usagePython;
     try {
-      child = spawn(req.command[0], req.command.slice(1), { cwd: req.workingDir || process.cwd(), env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+      const options = { cwd: req.workingDir || process.cwd(), env, detached: true };
+      // Under the wrapper, fd 3 carries its reports (exec done or failed, then the usage).
+      child = python
+        ? spawn(python, wrapperArgs(req.command), { ...options, stdio: ["ignore", "pipe", "pipe", "pipe"] })
+        : spawn(req.command[0], req.command.slice(1), { ...options, stdio: ["ignore", "pipe", "pipe"] });
     } catch (err) {
       return this.finish(live, startFailed((err as Error).message)); // For example an argument with a NUL byte.
     }
     live.child = child;
     const progress = new ProgressLineReader((u) => this.reportProgress(live, u.percent, u.message));
     child.stdout!.on("data", (chunk: Buffer) => {
+      // The wrapper never writes to stdout: output there is the command's, which therefore runs
+      // (it can be read before the wrapper's "ok"; started must come before its progress).
+      if (python && !live.announced && !live.done) this.onCommandRuns(live);
       live.tail.append(chunk);
       progress.push(chunk);
       this.toLog(live, child, "stdout", chunk);
@@ -294,19 +319,43 @@ export class Executor {
       live.tail.append(chunk);
       this.toLog(live, child, "stderr", chunk);
     });
-    child.once("spawn", () => this.onSpawn(live, child));
+    if (python) {
+      // The command's group can be signalled once the wrapper said its pid; the attempt is started
+      // (the event sent, the timeout armed) once the command was exec'ed; an exec error is a start
+      // failure with the message an unwrapped spawn gives.
+      const wrapper = new WrapperReader({
+        forked: (pid) => {
+          if (live.pid === 0 && !live.done) this.onSpawn(live, pid, false);
+        },
+        execed: () => {
+          if (!live.announced && !live.done) this.onCommandRuns(live);
+        },
+        execFailed: (code) => this.finish(live, startFailed(`spawn ${req.command[0]} ${code}`)),
+      });
+      live.wrapper = wrapper;
+      child.stdio[3]!.on("data", (chunk: Buffer) => wrapper.push(chunk));
+      child.stdio[3]!.on("error", () => {}); // Destroyed by finish(); its data is not needed any more.
+    } else {
+      child.once("spawn", () => this.onSpawn(live, child.pid ?? 0, true));
+    }
     child.on("error", (err) => {
       // Before 'spawn' this means the process never ran (ENOENT, EACCES); later errors come from
       // signalling a process that is gone, and the 'close' that follows reports the outcome.
       if (live.pid === 0) this.finish(live, startFailed(err.message));
     });
+    // Decided once fd 3 was read to its end ('close'), or after the grace below: a wrapper that
+    // ended without saying the command runs, and that nobody stopped, failed to start it.
+    const ended = (code: number | null, signal: NodeJS.Signals | null): TaskResult =>
+      python && !live.announced && !live.stop
+        ? startFailed(`the measuring wrapper ${python} ended (${signal ?? `exit code ${code}`}) before it started the command`)
+        : this.endResult(live, code, signal);
     child.once("exit", (code, signal) => {
       live.exit = { code, signal };
       // 'close' waits for stdio; a grandchild that inherited it could hold it open forever.
-      this.schedule(live, this.options.closeAfterExitMs ?? 5_000, () => this.finish(live, this.endResult(live, code, signal)));
+      this.schedule(live, this.options.closeAfterExitMs ?? 5_000, () => this.finish(live, ended(code, signal)));
     });
     child.once("close", (code, signal) => {
-      if (live.pid !== 0) this.finish(live, this.endResult(live, code, signal));
+      if (live.pid !== 0 || python) this.finish(live, ended(code, signal));
     });
   }
 
@@ -325,25 +374,48 @@ export class Executor {
   private reportProgress(live: LiveAttempt, percent: number, message: string): void {
     const key = `${percent} ${message}`;
     if (live.done || key === live.lastProgress) return;
+    if (!live.announced && live.wrapper) {
+      live.earlyProgress = { percent, message }; // Output beat the wrapper's pid: kept until started.
+      return;
+    }
     live.lastProgress = key;
     this.options.events?.progress?.(live.req.attemptId, percent, message);
   }
 
-  private onSpawn(live: LiveAttempt, child: ChildProcess): void {
-    live.pid = child.pid ?? 0;
+  /** The command's process exists (under the wrapper: not yet exec'ed): its group can be signalled. */
+  private onSpawn(live: LiveAttempt, pid: number, commandRuns: boolean): void {
+    live.pid = pid;
     live.startedAtMs = this.now();
-    this.options.events?.started?.(live.req.attemptId, live.pid, new Date(live.startedAtMs));
     if (live.stop) {
-      // Canceled while starting: the request stands.
+      // Canceled while starting: the request stands (wrapped too: the command, not yet exec'ed,
+      // has every signal blocked until it is, and dies of this one first thing).
+      this.announce(live);
       this.stop(live, live.stop.outcome, live.stop.message, 0);
       return;
     }
+    if (commandRuns) this.onCommandRuns(live);
+  }
+
+  /** The command runs: the attempt is started and its timeout runs from now (unless it is being stopped already). */
+  private onCommandRuns(live: LiveAttempt): void {
+    if (live.announced || live.pid === 0) return;
+    this.announce(live);
+    if (live.stop) return;
     const timeoutMs = live.req.timeoutMs ?? 0;
     if (timeoutMs > 0) {
       this.schedule(live, timeoutMs, () =>
         this.stop(live, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, `timed out after ${timeoutMs} ms`, this.options.timeoutGraceMs ?? 10_000),
       );
     }
+  }
+
+  private announce(live: LiveAttempt): void {
+    live.announced = true;
+    live.startedAtMs = this.now();
+    this.options.events?.started?.(live.req.attemptId, live.pid, new Date(live.startedAtMs));
+    const early = live.earlyProgress;
+    live.earlyProgress = null;
+    if (early) this.reportProgress(live, early.percent, early.message);
   }
 
   /** `first` to the group (SIGTERM for cancel and timeout), SIGKILL after `graceMs`; the first stop decides the outcome. */
@@ -370,7 +442,9 @@ export class Executor {
   }
 
   private endResult(live: LiveAttempt, code: number | null, signal: NodeJS.Signals | null): TaskResult {
-    return endedResult({ code, signal, outputTail: live.tail.text(), durationMs: live.pid === 0 ? 0 : this.durationMs(live), stop: live.stop });
+    const result = endedResult({ code, signal, outputTail: live.tail.text(), durationMs: live.pid === 0 ? 0 : this.durationMs(live), stop: live.stop });
+    const usage = live.wrapper?.usage;
+    return usage ? { ...result, cpuTimeMs: usage.cpuTimeMs, maxRssKib: usage.maxRssKib } : result;
   }
 
   private durationMs(live: LiveAttempt): number {
@@ -388,10 +462,14 @@ export class Executor {
     live.timers.forEach(clearTimeout);
     live.child?.stdout?.destroy();
     live.child?.stderr?.destroy();
+    live.child?.stdio[3]?.destroy();
     this.attempts.delete(live.req.attemptId);
     // A stopped attempt leaves nothing behind: background processes of the task that neither
     // exited nor held its stdio would otherwise survive the cancel.
     if (live.stop && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
+    // The wrapper is gone without the command's figures: nothing waits for the command any more,
+    // so it must not outlive its attempt (a normal end always brings them).
+    else if (live.wrapper && live.announced && !live.wrapper.usage && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
     if (live.tempDir) void rm(live.tempDir, { recursive: true, force: true }).catch(() => {});
     if (live.log) {
       // Readers that follow this log end once the files are flushed and closed.

@@ -71,10 +71,13 @@ export class FinishedSpool {
   }
 }
 
-/** A spooled message as it was saved: fromJSON sets an absent optional field (result.log_location) to undefined; drop it. */
+/**
+ * A spooled message as it was saved: fromJSON sets each absent optional field of the result
+ * (log_location, cpu_time_ms, max_rss_kib) to undefined; drop those, so it equals what was sent.
+ */
 function restored(json: unknown): AgentMessage {
   const message = AgentMessage.fromJSON(json);
-  const result = message.body?.$case === "finished" ? message.body.value.result : undefined;
-  if (result && result.logLocation === undefined) delete result.logLocation;
+  const result = (message.body?.$case === "finished" ? message.body.value.result : undefined) as Record<string, unknown> | undefined;
+  if (result) for (const key of Object.keys(result)) if (result[key] === undefined) delete result[key];
   return message;
 }

@@ -77,6 +77,8 @@ export interface MasterConfig {
   preemption: PreemptionConfig;
   /** Most indexes of one job array (src/core/arrays.ts). */
   maxArraySize: number;
+  /** Finished tasks older than this are deleted (history-retention.ts); 0: kept for ever. */
+  historyRetentionMs: number;
   telemetryMaxAgeMs: number;
   weightsPollMs: number;
   slaMultiplier: number;
@@ -141,6 +143,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     backfill: { reservations: reservationsOf(s.backfill), defaultRuntimeMs: s.backfillDefaultRuntimeMs },
     preemption: { enabled: s.preemption, priorityMargin: s.preemptionPriorityMargin, perMinute: s.preemptionRateLimit },
     maxArraySize: s.maxArraySize,
+    historyRetentionMs: s.historyRetentionDays * 24 * 3600 * 1000,
     telemetryMaxAgeMs: s.telemetryMaxAgeMs,
     weightsPollMs: s.weightsPollMs,
     slaMultiplier: s.slaMultiplier,

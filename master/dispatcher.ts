@@ -159,9 +159,13 @@ export class Dispatcher {
       tracing.placed(task, live.attempt, queuedSinceMs, nowMs, sent.length);
       if (task.currentAttemptId !== live.attempt.id) continue; // canceled while committing
       if (!this.deps.commands.assign(live.workerId, task, live.attempt, tracing.runStarted(task, live.attempt))) {
-        lifecycle
-          .workerLost(live.workerId, [live.attempt.id], "worker session closed before the assignment was delivered")
-          .catch((err) => this.deps.log.error("could not record an undelivered assignment as LOST", { attempt: live.attempt.id, error: String(err) }));
+        lifecycle.workerLost(live.workerId, [live.attempt.id], "worker session closed before the assignment was delivered").catch((err) =>
+          this.deps.log.error("could not record an undelivered assignment as LOST", {
+            task: live.attempt.taskId,
+            attempt: live.attempt.id,
+            error: String(err),
+          }),
+        );
       }
     }
   }

@@ -17,13 +17,13 @@ import type { QuotaProvider } from "./sharing/quota-provider.js";
 import { RoundRobinPlacement } from "../src/core/placement.js";
 import { RtsPlacement } from "../src/core/rts/rts-placement.js";
 import type { AgentMessage, MasterMessage } from "../src/gen/taskgrid/v1/worker_service.js";
-import type { WatchTasksRequest, WatchTasksResponse } from "../src/gen/taskgrid/v1/task_service.js";
 import type { Store } from "../src/store/store-types.js";
 import { instrumentPlacement, recordAttemptEnd, taskEventMetrics } from "../src/telemetry/master-metrics.js";
 import type { MetricsRecorder } from "../src/telemetry/metrics.js";
 import { AgentSession } from "./agent-session.js";
 import type { MasterConfig } from "./config.js";
 import { DependencyGate } from "./dependency-gate.js";
+import { HistoryRetention } from "./history-retention.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Preemptions } from "./preemptions.js";
 import { EventHub } from "./event-hub.js";
@@ -66,8 +66,13 @@ export interface LeaderTerm {
   readonly sharing: FairShare;
   /** Tasks held on their dependencies or their array's %N window. */
   readonly gate: DependencyGate;
-  /** Open WatchTasks streams of this term, ended when it ends. */
-  readonly watchCalls: Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>;
+  /** Deletes finished tasks past `historyRetentionDays` (tests run a pass with runOnce). */
+  readonly retention: HistoryRetention;
+  /**
+   * Open streams that wait on this term's events (WatchTasks; StreamLogs following a task that has
+   * no attempt yet), ended when it ends: UNAVAILABLE naming the new leader, or a clean end.
+   */
+  readonly watchCalls: Set<TermStream>;
   /** Serves one agent's WorkerService.Connect stream. */
   acceptAgent(call: ServerDuplexStream<AgentMessage, MasterMessage>, caller: Caller): void;
   /**
@@ -76,6 +81,9 @@ export interface LeaderTerm {
    */
   stop(leaderAddress: string | null): Promise<void>;
 }
+
+/** A server stream a term ends when it ends: all the term does with it is emit its status or end it. */
+export type TermStream = Pick<ServerWritableStream<unknown, unknown>, "emit" | "end">;
 
 export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
   const { config, store, recorder, tracing, weights, epoch } = deps;
@@ -125,10 +133,10 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     tracing,
     failurePolicy: config.failurePolicy,
     random: config.random,
-    onReportRejected: (reason, workerId, attemptId) => {
+    onReportRejected: (reason, workerId, attemptId, taskId) => {
       recorder?.reportRejected(reason);
       // A report about another worker's live attempt is a confused or hostile agent: worth a line.
-      if (reason === "foreign") log.warn("report about another worker's attempt rejected", { worker: workerId, attempt: attemptId });
+      if (reason === "foreign") log.warn("report about another worker's attempt rejected", { task: taskId, worker: workerId, attempt: attemptId });
     },
     onTaskEnded: (task) => gate?.ended(task),
     observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
@@ -224,9 +232,11 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
   const dispatchTimer = setInterval(kick, 1000);
   livenessTimer.unref();
   dispatchTimer.unref();
+  const retention = new HistoryRetention({ store, clock, log, retentionMs: config.historyRetentionMs });
+  retention.start();
   kick();
 
-  const watchCalls = new Set<ServerWritableStream<WatchTasksRequest, WatchTasksResponse>>();
+  const watchCalls = new Set<TermStream>();
   let stopping: Promise<void> | null = null;
   return {
     epoch,
@@ -240,6 +250,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     stale,
     sharing,
     gate: dependencyGate,
+    retention,
     watchCalls,
     acceptAgent(call, caller) {
       if (!leading) return void call.emit("error", toServiceError(new NotLeaderError(""), log, "Connect"));
@@ -264,6 +275,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         clearInterval(livenessTimer);
         clearInterval(dispatchTimer);
         clearInterval(usageTimer);
+        const retained = retention.stop();
         // A pass blocked on an unreachable database must not hold the step-down: after the bound
         // it is left to fail on the store (closed, or fenced).
         const dispatched = dispatcher!.stop();
@@ -277,6 +289,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         registry.closeAll(goodbye ? { code: status.UNAVAILABLE, details: String(goodbye.details), metadata: goodbye.metadata } : null);
         await livenessPass;
         await usagePass;
+        await retained;
       })();
       return stopping;
     },

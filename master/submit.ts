@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { DEFAULT_MAX_ARRAY_SIZE, parseArrayRange } from "../src/core/arrays.js";
 import { checkBatchDag, checkDependencyRefs } from "../src/core/dependencies.js";
 import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../src/core/errors.js";
-import { effectiveDeadline } from "../src/core/spec-rules.js";
+import { checkDeadlineAhead, effectiveDeadline } from "../src/core/spec-rules.js";
 import type { Task, TaskEvent, TaskSpec } from "../src/core/types.js";
 import type { ArrayElementsInsert, Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
@@ -108,6 +108,8 @@ export class Submitter {
     const field = (i: number) => (origin.method === "SubmitTask" ? "spec" : `specs[${i}]`);
     specs.forEach((spec, i) => checkDependencyRefs(spec, field(i)));
     checkBatchDag(specs, field);
+    const checkedAtMs = this.deps.clock.now();
+    specs.forEach((spec, i) => checkDeadlineAhead(spec, checkedAtMs, field(i)));
     const maxArraySize = this.deps.maxArraySize ?? DEFAULT_MAX_ARRAY_SIZE;
     const ranges = specs.map((spec, i) => (spec.array === undefined ? null : parseArrayRange(spec.array, maxArraySize, `${field(i)}.array`)));
     const total = ranges.reduce((sum, r) => sum + (r === null ? 1 : r.indexes.length), 0);

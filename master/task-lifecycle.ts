@@ -39,7 +39,7 @@ export interface LifecycleDeps {
    * A report was not applied: "stale" (its attempt is no longer live: a report sent again after
    * its commit) or "foreign" (the attempt is live on another worker: a confused or hostile agent).
    */
-  onReportRejected?: (reason: "stale" | "foreign", workerId: string, attemptId: string) => void;
+  onReportRejected?: (reason: "stale" | "foreign", workerId: string, attemptId: string, taskId?: string) => void;
   /** A task's end was committed and applied (its dependents may move: master/dependency-gate.ts). */
   onTaskEnded?: (task: Task) => void;
 }
@@ -97,7 +97,7 @@ export class TaskLifecycle {
   private fenced(workerId: string, attemptId: string, mayStillRun = true): LiveAttempt | null {
     const live = this.deps.state.liveAttempts.get(attemptId);
     if (live && live.workerId === workerId) return live;
-    this.deps.onReportRejected?.(live ? "foreign" : "stale", workerId, attemptId);
+    this.deps.onReportRejected?.(live ? "foreign" : "stale", workerId, attemptId, live?.attempt.taskId);
     if (mayStillRun) this.deps.commands.cancel(workerId, attemptId, 0, "attempt is not current (fenced)");
     return null;
   }
@@ -201,7 +201,7 @@ export class TaskLifecycle {
   private async lateSuccess(workerId: string, attemptId: string, result: TaskResult, finishedAtMs: number, actor: string): Promise<void> {
     const attempt = await this.readThroughOutage(() => this.deps.store.getAttempt(attemptId));
     if (!attempt || attempt.workerId !== workerId || attempt.result?.outcome !== "LOST") {
-      this.deps.onReportRejected?.(attempt && attempt.workerId !== workerId ? "foreign" : "stale", workerId, attemptId);
+      this.deps.onReportRejected?.(attempt && attempt.workerId !== workerId ? "foreign" : "stale", workerId, attemptId, attempt?.taskId);
       return;
     }
     await this.serial.run(attempt.taskId, async () => {

@@ -28,7 +28,8 @@ from grpc_tools import protoc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "proto"))
-PROTO_FILES = ["types.proto", "task.proto", "task_service.proto", "admin_service.proto", "worker_service.proto"]
+# Every file of the API (the services import one another's messages: logs, history, ...).
+PROTO_FILES = sorted(f for f in os.listdir(os.path.join(PROTO_ROOT, "taskgrid", "v1")) if f.endswith(".proto"))
 
 
 def load_stubs():

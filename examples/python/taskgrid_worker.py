@@ -39,7 +39,9 @@ def load_stubs():
     well_known = os.path.join(os.path.dirname(protoc.__file__), "_proto")
     args = ["protoc", f"-I{PROTO_ROOT}", f"--python_out={out}", f"--grpc_python_out={out}"]
     args += [f"-I{well_known}"] if os.path.isdir(well_known) else []
-    args += [os.path.join(PROTO_ROOT, "taskgrid", "v1", f) for f in ("types.proto", "task.proto", "worker_service.proto")]
+    # Every file of the API: the protocol imports other files' messages (task, logs, ...).
+    api = os.path.join(PROTO_ROOT, "taskgrid", "v1")
+    args += [os.path.join(api, f) for f in sorted(os.listdir(api)) if f.endswith(".proto")]
     if protoc.main(args) != 0:
         sys.exit("protoc failed")
     sys.path.insert(0, out)

@@ -79,7 +79,18 @@ export function resultFromProto(result: ProtoTaskResult | undefined, field: stri
     durationMs: Math.max(0, result.durationMs),
     message: escapeNul(result.message),
     ...(result.logLocation ? { logLocation: escapeNul(result.logLocation).slice(0, 4096) } : {}),
+    ...measured("cpuTimeMs", result.cpuTimeMs),
+    ...measured("maxRssKib", result.maxRssKib),
   };
+}
+
+/**
+ * An accounting figure of a result, kept when it is a whole number >= 0. Anything else is dropped,
+ * not refused: refusing would refuse the whole report, which the agent then sends again for ever.
+ */
+function measured<K extends "cpuTimeMs" | "maxRssKib">(key: K, value: number | undefined): { [P in K]?: number } {
+  if (value === undefined || !Number.isSafeInteger(value) || value < 0) return {};
+  return { [key]: value } as { [P in K]?: number };
 }
 
 /** Bounds of what one worker can offer; anything beyond is a broken or hostile agent. */

@@ -7,7 +7,7 @@
 // (LogReadCredit), and a chunk that fills the client's buffer earns it only at 'drain'.
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Caller } from "../../src/core/access.js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../src/core/errors.js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, NotLeaderError } from "../../src/core/errors.js";
 import type { Attempt, Task, TaskEvent } from "../../src/core/types.js";
 import { LogStream, type StreamLogsRequest, type StreamLogsResponse } from "../../src/gen/taskgrid/v1/logs.js";
 import type { LogChunk } from "../../src/gen/taskgrid/v1/worker_service.js";
@@ -77,7 +77,14 @@ async function attemptOf(call: Call, deps: StreamLogsDeps, term: LeaderTerm, tas
   const unsubscribe = term.hub.subscribe({ taskIds: new Set([task.id]), project: "", push: (event) => wake(event) });
   const stop = () => wake(null);
   call.on("cancelled", stop);
+  // A leader that steps down ends the wait as it ends watches (UNAVAILABLE naming its successor,
+  // emitted on the call): the client follows from there instead of waiting on a term that is over.
+  call.on("error", stop);
+  call.on("close", stop);
+  term.watchCalls.add(call);
   try {
+    // Added after the term ended (and ended its streams): this one ends the same way.
+    if (deps.office.term() !== term) throw new NotLeaderError(deps.office.leaderAddress());
     for (let state = task.state; ; ) {
       const attempt = pick(await deps.store.getAttempts(task.id));
       if (attempt) return attempt;
@@ -93,7 +100,10 @@ async function attemptOf(call: Call, deps: StreamLogsDeps, term: LeaderTerm, tas
     }
   } finally {
     unsubscribe();
+    term.watchCalls.delete(call);
     call.off("cancelled", stop);
+    call.off("error", stop);
+    call.off("close", stop);
   }
 }
 
@@ -162,7 +172,7 @@ function relayOrTail(call: Call, term: LeaderTerm, attempt: Attempt, req: Stream
   // An agent that keeps no log files (an older one, another implementation) never answers.
   const noAnswer = setTimeout(() => {
     if (answered) return;
-    log.warn("agent did not answer a log read; sending the stored tail", { worker: attempt.workerId, attempt: attempt.id });
+    log.warn("agent did not answer a log read; sending the stored tail", { task: attempt.taskId, worker: attempt.workerId, attempt: attempt.id });
     finish(() => {
       handle?.cancel();
       sendStoredTail(call, attempt, req, `the agent of worker ${attempt.workerId} did not answer the log read`);

@@ -23,6 +23,7 @@ import { type CallContext, unary } from "./handlers.js";
 import { streamLogs } from "./stream-logs.js";
 import { resolveTaskId } from "./task-id-prefix.js";
 import { cancelArray, resolveElementRef } from "./array-refs.js";
+import { listHistory } from "./list-history.js";
 
 export interface TaskServiceDeps {
   store: Store;
@@ -142,7 +143,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     }),
     watchTasks: (call) => watchTasks(call),
     streamLogs: (call) =>
-      void streamLogs(call, { store, office, log, isAccepting, loadTask }).catch((err) => log.error("StreamLogs failed", { error: String(err) })),
+      void streamLogs(call, { store, office, log, isAccepting, loadTask }).catch((err) =>
+        log.error("StreamLogs failed", { task: call.request.taskId, error: String(err) }),
+      ),
     cancelTask: u("CancelTask", async (req, { caller }) => {
       noNul("reason", req.reason); // stored as the result message of the canceled task
       // A whole job array by its id: every element that has not ended.
@@ -152,6 +155,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     }),
     pauseTask: u("PauseTask", async (req, { caller }) => control(req.taskId, caller, "PAUSED", (term, id) => term.lifecycle.pause(id, caller.actor))),
     resumeTask: u("ResumeTask", async (req, { caller }) => control(req.taskId, caller, "RUNNING", (term, id) => term.lifecycle.resume(id, caller.actor))),
+    listHistory: u("ListHistory", async (req, { caller }) => listHistory(store, req, caller)),
   };
 
   /** Events come from the term in office (a standby redirects); the stream ends when the term does. */

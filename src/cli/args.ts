@@ -23,6 +23,8 @@ export interface ParsedArgs {
   positionals: string[];
   /** Everything after a bare `--` (the command of `submit`). */
   rest: string[];
+  /** Whether `rest` came after a bare `--` (rather than from stopAtPositional): `submit -- ./x.sh` runs a command, `submit ./x.sh` a job script. */
+  dashDash?: boolean;
 }
 
 export interface ParseOptions {
@@ -60,7 +62,7 @@ export function parseArgs(argv: readonly string[], specs: FlagSpecs, options: Pa
   for (; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
-      return { flags, positionals, rest: argv.slice(i + 1) };
+      return { flags, positionals, rest: argv.slice(i + 1), dashDash: true };
     }
     if (arg.startsWith("--")) {
       const eq = arg.indexOf("=");

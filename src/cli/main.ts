@@ -3,48 +3,53 @@
 import { pathToFileURL } from "node:url";
 import { ClientError } from "../client/index.js";
 import { helpText, parseCommandArgs, processIo, type Command, type Io } from "./command.js";
-import { agentCommand } from "./commands/agent.js";
-import { infoCommand, workersCommand } from "./commands/cluster.js";
-import { cancelCommand, drainCommand, pauseCommand, resumeCommand, undrainCommand } from "./commands/control.js";
-import { devCommand } from "./commands/dev.js";
 import { clientErrorHint, clientErrorText } from "./error-text.js";
-import { getCommand } from "./commands/get.js";
-import { lsCommand } from "./commands/ls.js";
-import { logsCommand } from "./commands/logs.js";
-import { masterCommand } from "./commands/master.js";
-import { quotaCommand } from "./commands/quota.js";
-import { sharesCommand } from "./commands/shares.js";
-import { simCommand } from "./commands/sim.js";
-import { submitCommand } from "./commands/submit.js";
-import { tokenCommand } from "./commands/token.js";
-import { topCommand } from "./commands/top.js";
-import { tuneCommand } from "./commands/tune.js";
-import { watchCommand } from "./commands/watch.js";
 import { UsageError } from "./usage-error.js";
 
-export const COMMANDS: readonly Command[] = [
-  devCommand,
-  masterCommand,
-  agentCommand,
-  submitCommand,
-  getCommand,
-  lsCommand,
-  watchCommand,
-  logsCommand,
-  cancelCommand,
-  pauseCommand,
-  resumeCommand,
-  workersCommand,
-  drainCommand,
-  undrainCommand,
-  infoCommand,
-  topCommand,
-  tokenCommand,
-  quotaCommand,
-  sharesCommand,
-  simCommand,
-  tuneCommand,
+/**
+ * A verb as the registry knows it before it runs: its name and summary (enough for the verb list),
+ * and how to load its module. Modules are imported only when their verb runs, so `taskgrid ls` does
+ * not load the simulator, the master or the agent (issue 17: start under 200 ms).
+ */
+export interface CommandEntry {
+  name: string;
+  /** One line for the verb list; the same as the module's Command.summary (a unit test checks). */
+  summary: string;
+  load(): Promise<Command>;
+}
+
+// One line per verb, in the order of the verb list (kept so by hand: a verb is added or moved as one line).
+// biome-ignore format: one verb per line
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: "dev", summary: "Run a master (embedded database) and one local agent, for a first try", load: async () => (await import("./commands/dev.js")).devCommand },
+  { name: "master", summary: "Run the master (gRPC API, scheduler, agent streams)", load: async () => (await import("./commands/master.js")).masterCommand },
+  { name: "agent", summary: "Run an agent that executes tasks on this machine", load: async () => (await import("./commands/agent.js")).agentCommand },
+  { name: "submit", summary: "Submit a task; prints its id (with --wait: runs it to the end and exits with its exit code)", load: async () => (await import("./commands/submit.js")).submitCommand },
+  { name: "sbatch", summary: "Submit a Slurm batch script unchanged (#SBATCH lines, sbatch's options); prints its job id", load: async () => (await import("./commands/sbatch.js")).sbatchCommand },
+  { name: "get", summary: "Show a task: state, spec, attempts, result, placement decision and history", load: async () => (await import("./commands/get.js")).getCommand },
+  { name: "ls", summary: "List tasks, newest first", load: async () => (await import("./commands/ls.js")).lsCommand },
+  { name: "watch", summary: "Stream task events until the given tasks have ended", load: async () => (await import("./commands/watch.js")).watchCommand },
+  { name: "logs", summary: "Print a task's output (stdout by default); -f follows it while the task runs", load: async () => (await import("./commands/logs.js")).logsCommand },
+  { name: "history", summary: "Finished tasks with their accounting (like sacct): wait, run and CPU time, max RSS, GPU-seconds", load: async () => (await import("./commands/history.js")).historyCommand },
+  { name: "cancel", summary: "Cancel tasks by id (or every element of a job array), or every task matching filters", load: async () => (await import("./commands/control.js")).cancelCommand },
+  { name: "pause", summary: "Pause a running task (SIGSTOP)", load: async () => (await import("./commands/control.js")).pauseCommand },
+  { name: "resume", summary: "Resume a paused task (SIGCONT)", load: async () => (await import("./commands/control.js")).resumeCommand },
+  { name: "workers", summary: "List workers (or show one in detail)", load: async () => (await import("./commands/cluster.js")).workersCommand },
+  { name: "drain", summary: "Stop placing new work on a worker; its running work finishes", load: async () => (await import("./commands/control.js")).drainCommand },
+  { name: "undrain", summary: "Place work on a drained worker again", load: async () => (await import("./commands/control.js")).undrainCommand },
+  { name: "info", summary: "Show the scheduler: ordering, placement, weights, decisions, fallbacks, queues, workers", load: async () => (await import("./commands/cluster.js")).infoCommand },
+  { name: "top", summary: "Live view of workers, queues and the scheduler, refreshing in the terminal", load: async () => (await import("./commands/top.js")).topCommand },
+  { name: "token", summary: "API tokens: create, ls, revoke, whoami", load: async () => (await import("./commands/token.js")).tokenCommand },
+  { name: "quota", summary: "Projects' quotas and fair-share shares: set, ls, rm", load: async () => (await import("./commands/quota.js")).quotaCommand },
+  { name: "shares", summary: "Fair share per project (like sshare): shares, decayed usage, fair-share factor, running, queued", load: async () => (await import("./commands/shares.js")).sharesCommand },
+  { name: "sim", summary: "Simulate scheduling offline (deterministic, seeded) with the real scheduling core", load: async () => (await import("./commands/sim.js")).simCommand },
+  { name: "tune", summary: "Tune the RTS weights offline with a genetic algorithm over simulator runs", load: async () => (await import("./commands/tune.js")).tuneCommand },
 ];
+
+/** The verb's full definition (flags, run), loading its module; undefined for an unknown verb. */
+export async function loadCommand(name: string): Promise<Command | undefined> {
+  return COMMANDS.find((c) => c.name === name)?.load();
+}
 
 export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -86,7 +91,7 @@ export function reportError(err: unknown, io: Io, verb: string | undefined): num
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb === undefined || verb === "help" || verb === "--help" || verb === "-h") {
-    const target = verb === "help" && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    const target = verb === "help" && rest[0] ? await loadCommand(rest[0]) : undefined;
     io.out(target ? helpText(target) : mainHelp());
     return 0;
   }
@@ -94,12 +99,13 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.out(`taskgrid ${process.env.npm_package_version ?? "0.1.0"}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === verb);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === verb);
+  if (!entry) {
     io.err(`error: unknown command "${verb}"\n(see 'taskgrid --help')\n`);
     return 2;
   }
   try {
+    const command = await entry.load();
     const args = parseCommandArgs(command, rest);
     if (args.flags.help === true) {
       io.out(helpText(command));
@@ -107,7 +113,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     }
     return await command.run(args, io);
   } catch (err) {
-    return reportError(err, io, command.name);
+    return reportError(err, io, entry.name);
   }
 }
 

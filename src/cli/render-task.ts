@@ -134,6 +134,8 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
     .join(", ");
   let out = formatFields([
     ["Task", task.id],
+    // An element of a job array: its array and index, "ARRAY_ID[N]" being how the element is addressed too.
+    ["Array", task.arrayId ? `${task.arrayId} [${task.arrayIndex}]` : undefined],
     ["State", stateName(task.state) + progress],
     ["Pending", task.pendingReason],
     // Why it waits, or why it goes first: the multifactor priority of a queued task (higher goes first).

@@ -9,24 +9,22 @@
 // that is down or between terms makes the call try the next one, until its deadline. retry-rule.ts
 // says which failed calls may be sent again, failover-attempts.ts where and when.
 import { Client, Metadata, status, type CallOptions, type ChannelCredentials } from "@grpc/grpc-js";
-import {
-  AdminServiceService,
+import type {
+  ApiToken,
   CreateTokenRequest,
-  GetSchedulerInfoRequest,
+  CreateTokenResponse,
+  GetSchedulerInfoResponse,
+  GetSharesResponse,
+  ListQuotasResponse,
   ListTokensRequest,
   ProjectQuota,
-  type ApiToken,
-  type CreateTokenResponse,
-  type GetSchedulerInfoResponse,
-  type GetSharesResponse,
-  type ListQuotasResponse,
-  type WhoAmIResponse,
-  type Worker,
+  WhoAmIResponse,
+  Worker,
 } from "../gen/taskgrid/v1/admin_service.js";
 import { TaskSpec, type Task, type TaskEvent } from "../gen/taskgrid/v1/task.js";
+import { ListHistoryRequest, type ListHistoryResponse } from "../gen/taskgrid/v1/history.js";
 import { ListTasksRequest, TaskServiceService, WatchTasksRequest, type CancelTaskResponse, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
 import type { Resources, WorkerStatus } from "../gen/taskgrid/v1/types.js";
-import { injectTraceMetadata } from "../telemetry/grpc-trace-metadata.js";
 import type { TraceCarrier } from "../telemetry/tracing.js";
 import { ClientError, toClientError } from "./errors.js";
 import { FailoverAttempts } from "./failover-attempts.js";
@@ -37,6 +35,7 @@ import { taskWatch, type TaskWatch } from "./task-watch.js";
 import { logStream, type LogStreamCall } from "./log-stream.js";
 import { StreamLogsRequest } from "../gen/taskgrid/v1/logs.js";
 import { channelCredentials, type ClientTlsOptions } from "./tls.js";
+import { clientTraceMetadata } from "./trace-metadata.js";
 
 export { DEFAULT_MASTER_ADDRESS };
 export const DEFAULT_DEADLINE_MS = 30_000;
@@ -107,6 +106,8 @@ export interface TaskgridClient {
   /** The task plus its history (state changes with who caused them), oldest first. */
   getTaskWithEvents(taskId: string): Promise<TaskWithEvents>;
   listTasks(request?: Partial<ListTasksRequest>): Promise<ListTasksResponse>;
+  /** Finished tasks with their accounting, most recently ended first (any master answers). */
+  listHistory(request?: Partial<ListHistoryRequest>): Promise<ListHistoryResponse>;
   /** Streams events (the current states first); cancel() or `break` ends it. */
   watchTasks(request: Partial<WatchTasksRequest>): TaskWatch;
   /**
@@ -149,6 +150,14 @@ export interface TaskgridClient {
   close(): void;
 }
 
+type AdminGen = typeof import("../gen/taskgrid/v1/admin_service.js");
+let adminGen: Promise<AdminGen> | undefined;
+/** The admin service's generated code (the largest), loaded on the first admin call: `ls`, `get` and `submit` never make one. */
+function adminCodec(): Promise<AdminGen> {
+  adminGen ??= import("../gen/taskgrid/v1/admin_service.js");
+  return adminGen;
+}
+
 /** A unary method of a generated service definition: its path and codecs. */
 interface UnaryMethod<Req, Res> {
   path: string;
@@ -179,7 +188,7 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
 
   /** Fresh metadata per call: trace context of the moment, plus the token. */
   function callMetadata(): Metadata {
-    const metadata = injectTraceMetadata(new Metadata(), options.traceContext);
+    const metadata = clientTraceMetadata(new Metadata(), options.traceContext);
     if (authorization !== undefined) metadata.set("authorization", authorization);
     return metadata;
   }
@@ -240,7 +249,6 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
   }
 
   const tasks = TaskServiceService;
-  const admin = AdminServiceService;
   return {
     get address() {
       return router.current;
@@ -265,6 +273,9 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
     },
     listTasks(request = {}) {
       return unary(tasks.listTasks, ListTasksRequest.fromPartial(request));
+    },
+    listHistory(request = {}) {
+      return unary(tasks.listHistory, ListHistoryRequest.fromPartial(request));
     },
     watchTasks(request) {
       const message = WatchTasksRequest.fromPartial(request);
@@ -319,42 +330,59 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
       return required((await unary(tasks.resumeTask, { taskId })).task, "task");
     },
     async listWorkers(statuses = []) {
+      const { AdminServiceService: admin } = await adminCodec();
       return (await unary(admin.listWorkers, { statuses })).workers;
     },
     async getWorker(workerId) {
+      const { AdminServiceService: admin } = await adminCodec();
       return required((await unary(admin.getWorker, { workerId })).worker, "worker");
     },
     async drainWorker(workerId, reason = "") {
+      const { AdminServiceService: admin } = await adminCodec();
       return required((await unary(admin.drainWorker, { workerId, reason })).worker, "worker");
     },
     async undrainWorker(workerId) {
+      const { AdminServiceService: admin } = await adminCodec();
       return required((await unary(admin.undrainWorker, { workerId })).worker, "worker");
     },
-    getSchedulerInfo() {
-      return unary(admin.getSchedulerInfo, GetSchedulerInfoRequest.fromPartial({}));
+    async getSchedulerInfo() {
+      const gen = await adminCodec();
+      const admin = gen.AdminServiceService;
+      return unary(admin.getSchedulerInfo, gen.GetSchedulerInfoRequest.fromPartial({}));
     },
-    createToken(request) {
-      return unary(admin.createToken, CreateTokenRequest.fromPartial(request));
+    async createToken(request) {
+      const gen = await adminCodec();
+      const admin = gen.AdminServiceService;
+      return unary(admin.createToken, gen.CreateTokenRequest.fromPartial(request));
     },
     async listTokens(request = {}) {
-      return (await unary(admin.listTokens, ListTokensRequest.fromPartial(request))).tokens;
+      const gen = await adminCodec();
+      const admin = gen.AdminServiceService;
+      return (await unary(admin.listTokens, gen.ListTokensRequest.fromPartial(request))).tokens;
     },
     async revokeToken(tokenId) {
+      const { AdminServiceService: admin } = await adminCodec();
       return required((await unary(admin.revokeToken, { tokenId })).token, "token");
     },
-    whoAmI() {
+    async whoAmI() {
+      const { AdminServiceService: admin } = await adminCodec();
       return unary(admin.whoAmI, {});
     },
     async setQuota(quota) {
-      return required((await unary(admin.setQuota, { quota: ProjectQuota.fromPartial(quota) })).quota, "quota");
+      const gen = await adminCodec();
+      const admin = gen.AdminServiceService;
+      return required((await unary(admin.setQuota, { quota: gen.ProjectQuota.fromPartial(quota) })).quota, "quota");
     },
-    listQuotas() {
+    async listQuotas() {
+      const { AdminServiceService: admin } = await adminCodec();
       return unary(admin.listQuotas, {});
     },
     async deleteQuota(project) {
+      const { AdminServiceService: admin } = await adminCodec();
       await unary(admin.deleteQuota, { project });
     },
-    getShares() {
+    async getShares() {
+      const { AdminServiceService: admin } = await adminCodec();
       return unary(admin.getShares, {});
     },
     close() {

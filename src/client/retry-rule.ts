@@ -18,6 +18,7 @@ const READ_METHODS: ReadonlySet<string> = new Set([
   "WatchTasks",
   "ListQuotas",
   "GetShares",
+  "ListHistory",
 ]);
 
 /**

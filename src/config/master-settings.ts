@@ -105,6 +105,12 @@ export const MASTER_SETTINGS = {
     default: DEFAULT_MAX_ARRAY_SIZE,
     help: "most indexes one job array may have (`submit --array`); a larger range is refused with INVALID_ARGUMENT",
   },
+  historyRetentionDays: {
+    type: "number",
+    min: 0,
+    default: 90,
+    help: "finished tasks, with their attempts and events, are deleted by the leader this many days after they ended (`taskgrid history`); 0 keeps them for ever",
+  },
   telemetryMaxAgeMs: { type: "number", above: 0, derive: { from: "suspectAfterMs" }, help: "older telemetry is not fresh for RTS" },
   weightsPollMs: {
     type: "number",

@@ -40,6 +40,7 @@ export const RPC_RULES: Readonly<Record<string, RpcRule>> = {
   "/taskgrid.v1.TaskService/PauseTask": "tasks.write",
   "/taskgrid.v1.TaskService/ResumeTask": "tasks.write",
   "/taskgrid.v1.TaskService/StreamLogs": "tasks.read",
+  "/taskgrid.v1.TaskService/ListHistory": "tasks.read",
   "/taskgrid.v1.WorkerService/Connect": "worker.connect",
   "/taskgrid.v1.AdminService/ListWorkers": "cluster.read",
   "/taskgrid.v1.AdminService/GetWorker": "cluster.read",

@@ -128,6 +128,14 @@ export function validateSpec(spec: TaskSpec, prefix = "spec"): void {
   if (spec.deadlineMs !== null) check(Number.isFinite(spec.deadlineMs) && spec.deadlineMs > 0, f("deadline"), "must be a valid timestamp");
 }
 
+/**
+ * A deadline that has passed when the task is submitted could only be missed: rejected where "now"
+ * is known (the submitter, at submit; a stored task is never checked again). `prefix` e.g. "spec".
+ */
+export function checkDeadlineAhead(spec: TaskSpec, nowMs: number, prefix = "spec"): void {
+  if (spec.deadlineMs !== null) check(spec.deadlineMs > nowMs, `${prefix}.deadline`, "must be in the future");
+}
+
 /** Explicit deadline, else submit time + estimate x slaMultiplier, else none (no estimate). */
 export function effectiveDeadline(spec: TaskSpec, createdAtMs: number, slaMultiplier: number): number | null {
   if (spec.deadlineMs !== null) return spec.deadlineMs;

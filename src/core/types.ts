@@ -78,6 +78,10 @@ export interface TaskResult {
   message: string;
   /** "<worker id>:<dir>" of the attempt's full log files on its agent (issue 17); absent when unknown. */
   logLocation?: string;
+  /** CPU time (user + system) of the process and its waited-for descendants, ms; absent when not measured (issue 17). */
+  cpuTimeMs?: number;
+  /** Peak RSS of the task's largest process, KiB; absent when not measured. */
+  maxRssKib?: number;
 }
 
 export interface ScoreBreakdown {

@@ -2,6 +2,7 @@
 // multifactor (fair share) through the same engine and the real core: the noisy-neighbour burst of
 // issue 15 at full size (plus two quota variants), and the KTH-SP2 trace with its users as projects.
 // Deterministic: only the timing line varies between runs.
+import { TRACES_DIR } from "./data-dirs.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { simulate, type SimOptions, type SimResult } from "./engine.js";
@@ -261,7 +262,7 @@ export function svg(noisy: readonly NoisyRun[]): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const tracesDir = process.argv[2] ?? new URL("../../../shared/traces", import.meta.url).pathname;
+  const tracesDir = process.argv[2] ?? TRACES_DIR;
   const noisy = runNoisy();
   const swf = runSwf(tracesDir);
   const out = new URL("../../docs/results/", import.meta.url).pathname;

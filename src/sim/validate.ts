@@ -4,6 +4,7 @@
 // "easy") as our own. A second table runs
 // WFP3/UNICEP with the true waiting time (w = now - submit) beside the published reading
 // (w = -1 - submit), which is the one their cells come from (see batch/orders.ts).
+import { TRACES_DIR } from "./data-dirs.js";
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { runProtocol, type BackfillName } from "./batch/rlscheduler.js";
@@ -99,7 +100,7 @@ export function formatTrueWait(rows: readonly TrueWaitRow[]): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const dir = process.argv[2] ?? new URL("../../../shared/traces", import.meta.url).pathname;
+  const dir = process.argv[2] ?? TRACES_DIR;
   const rows = validate(dir);
   process.stdout.write(formatValidation(rows));
   process.stdout.write(`\n${formatTrueWait(validateTrueWait(dir, rows))}`);

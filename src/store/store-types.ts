@@ -9,6 +9,8 @@ import type { QuotaRecord } from "./quotas-sql.js";
 export type { QuotaRecord } from "./quotas-sql.js";
 import type { ProjectUsage } from "../core/fairshare/types.js";
 export type { TokenRecord } from "./tokens-sql.js";
+import type { HistoryFilter, HistoryPage } from "./history-sql.js";
+export type { EndedState, HistoryFilter, HistoryPage, HistoryRow } from "./history-sql.js";
 import type { TargetStatus } from "../core/dependencies.js";
 import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerStatus, QueueClass } from "../core/types.js";
 
@@ -117,6 +119,20 @@ export interface QuotaStore {
   remove(project: string): Promise<boolean>;
 }
 
+/**
+ * Finished tasks' accounting (issue 17, history-sql.ts): read directly by any master, pruned by the
+ * leader's retention in bounded statements, each its own short transaction. Not group-committed:
+ * deleting long-ended tasks touches no scheduling state, and doing it twice is harmless.
+ */
+export interface HistoryStore {
+  /** Newest end first. pageSize 1..1000. */
+  list(filter: HistoryFilter, pageSize: number, pageToken: string): Promise<HistoryPage>;
+  /** Deletes at most `rowLimit` events of the next `taskLimit` tasks that ended before `beforeMs`; how many went. */
+  deleteExpiredEvents(beforeMs: number, taskLimit: number, rowLimit: number): Promise<number>;
+  /** Deletes the next `taskLimit` tasks that ended before `beforeMs`, with their attempts; how many went. */
+  deleteExpiredTasks(beforeMs: number, taskLimit: number): Promise<number>;
+}
+
 /** API tokens (DESIGN §10): written directly, not group-committed; they change rarely. */
 export interface TokenStore {
   insert(token: TokenRecord): Promise<void>;
@@ -157,6 +173,7 @@ export interface Store {
   loadLearning(): Promise<LearningStats[]>;
   readonly tokens: TokenStore;
   readonly quotas: QuotaStore;
+  readonly history: HistoryStore;
   /** Every project's decayed usage as last written. */
   loadUsage(): Promise<ProjectUsage[]>;
   /**

@@ -32,6 +32,7 @@ import { selectWorkers } from "./workers-sql.js";
 import { insertToken, revokeToken, selectTokenList, selectTokens, updateLastUsed } from "./tokens-sql.js";
 import { deleteQuota, selectQuotas, selectUsage, upsertQuota } from "./quotas-sql.js";
 import type { ProjectUsage } from "../core/fairshare/types.js";
+import { deleteExpiredEvents, deleteExpiredTasks, selectHistoryPage, type HistoryFilter, type HistoryPage } from "./history-sql.js";
 
 export interface StoreConfig extends ConnectionConfig {
   /** Upper bound on rows written per group-commit transaction (default 5,000). */
@@ -182,6 +183,26 @@ class KnexStore implements TaskgridStore {
     const last = tasks[tasks.length - 1];
     const nextPageToken = rows.length > pageSize && last ? encodePageToken({ createdAtMs: last.createdAtMs, id: last.id }) : "";
     return { tasks, nextPageToken };
+  }
+
+  readonly history = {
+    list: (filter: HistoryFilter, pageSize: number, pageToken: string) => this.listHistory(filter, pageSize, pageToken),
+    deleteExpiredEvents: (beforeMs: number, taskLimit: number, rowLimit: number) =>
+      readOrUnavailable(() => deleteExpiredEvents(this.db(), beforeMs, taskLimit, rowLimit)),
+    deleteExpiredTasks: (beforeMs: number, taskLimit: number) => readOrUnavailable(() => deleteExpiredTasks(this.db(), beforeMs, taskLimit)),
+  };
+
+  private async listHistory(filter: HistoryFilter, pageSize: number, pageToken: string): Promise<HistoryPage> {
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+      throw new InvalidArgumentError("page_size", `must be an integer in 1..${MAX_PAGE_SIZE}`);
+    }
+    // The same opaque token as listTasks', holding (ended at, id) instead of (created at, id).
+    const cursor = decodePageToken(pageToken);
+    const rows = await readOrUnavailable(() => selectHistoryPage(this.db(), filter, pageSize + 1, cursor && { endedAtMs: cursor.createdAtMs, id: cursor.id }));
+    const page = rows.slice(0, pageSize);
+    const last = page[page.length - 1];
+    const nextPageToken = rows.length > pageSize && last ? encodePageToken({ createdAtMs: last.endedAtMs, id: last.taskId }) : "";
+    return { rows: page, nextPageToken };
   }
 
   async loadActive(): Promise<ActiveState> {

@@ -139,6 +139,7 @@ test("every flag, variable and config key the master took before is still there"
     "preemptionPriorityMargin",
     "preemptionRateLimit",
     "maxArraySize",
+    "historyRetentionDays",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());
   // Each in camelCase and in snake_case.

@@ -3,19 +3,38 @@
 import { TaskEvent } from "../../gen/taskgrid/v1/task.js";
 import { boolFlag, stringFlag } from "../args.js";
 import { CLIENT_FLAGS, jsonLine, withClient, type Command, type Io } from "../command.js";
-import { formatEventLine } from "../render-task.js";
+import type { TaskgridClient } from "../../client/index.js";
+import { deadlineNote, formatEventLine, isTerminal } from "../render-task.js";
 import { followUntilTerminal } from "../follow-tasks.js";
 import { expandTaskRefs } from "../array-refs.js";
 import type { TaskState } from "../../gen/taskgrid/v1/types.js";
 
-/** Event printer for stdout: one JSON document per line, or one human line per event. */
-function eventSink(io: Io, json: boolean): (e: TaskEvent) => void {
+/**
+ * Event printer for stdout: one JSON document per line, or one human line per event. A task's
+ * terminal line says when it missed its deadline (" (deadline missed by 3m)", as `get` shows it):
+ * events carry no deadline, so the task is fetched then, while later lines wait their turn.
+ */
+function eventSink(io: Io, json: boolean, client: TaskgridClient): { sink: (e: TaskEvent) => void; drained: () => Promise<void> } {
   const states = new Map<string, TaskState>();
-  return (e) => {
-    if (json) jsonLine(io, TaskEvent.toJSON(e));
-    else io.out(`${(e.time ?? io.now()).toISOString()}  ${formatEventLine(e, states.get(e.taskId))}\n`);
+  let printed: Promise<void> = Promise.resolve();
+  const sink = (e: TaskEvent) => {
+    if (json) return jsonLine(io, TaskEvent.toJSON(e));
+    const line = `${(e.time ?? io.now()).toISOString()}  ${formatEventLine(e, states.get(e.taskId))}`;
     states.set(e.taskId, e.state);
+    const note = isTerminal(e.state) ? missedDeadlineNote(client, e, io.now()) : "";
+    printed = printed.then(async () => io.out(`${line}${await note}\n`));
   };
+  return { sink, drained: () => printed };
+}
+
+/** " (deadline missed by 3m)" for a task that ended past its deadline; "" otherwise, or when it cannot be read. */
+async function missedDeadlineNote(client: TaskgridClient, e: TaskEvent, now: Date): Promise<string> {
+  try {
+    const task = await client.getTask(e.taskId);
+    return task.deadlineMissed ? deadlineNote(task, e.time ?? now) : "";
+  } catch {
+    return ""; // the line without its note: the watch itself goes on
+  }
 }
 
 export const watchCommand: Command = {
@@ -28,11 +47,12 @@ export const watchCommand: Command = {
   },
   notes: "With no task ids, every task's events are streamed until Ctrl-C.",
   async run(args, io) {
-    const sink = eventSink(io, boolFlag(args, "json"));
     return withClient(args, io, async (client) => {
+      const { sink, drained } = eventSink(io, boolFlag(args, "json"), client);
       if (args.positionals.length > 0) {
         // An array id stands for all its elements; "ID[N]" for one.
         await followUntilTerminal(client, await expandTaskRefs(client, args.positionals), sink);
+        await drained();
         return 0;
       }
       const watch = client.watchTasks({ project: stringFlag(args, "project") ?? "" });
@@ -43,6 +63,7 @@ export const watchCommand: Command = {
       } finally {
         process.off("SIGINT", stop);
       }
+      await drained();
       return 0;
     });
   },

@@ -7,6 +7,7 @@
 // of the model), and TUNED, one policy for all three traces (saf-aged + K=16 + estimate
 // correction) chosen by tune-policy.ts's genetic search on training windows sharing no job with
 // any reported sequence. SEED2, the other GA seed's near-tie, is shown as not held-out.
+import { TRACES_DIR } from "../data-dirs.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseSwf, type SwfTrace } from "../workloads/swf.js";
@@ -161,7 +162,7 @@ const NOTES = [
 ];
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const dir = process.argv[2] ?? new URL("../../../../shared/traces", import.meta.url).pathname;
+  const dir = process.argv[2] ?? TRACES_DIR;
   const outFile = process.argv[3] ?? new URL("../../../docs/results/policies.md", import.meta.url).pathname;
   const text = formatPolicies(policyLab(dir));
   writeFileSync(outFile, text);

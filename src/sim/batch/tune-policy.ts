@@ -10,6 +10,7 @@
 // + conservative, SJF + K=4 and SAF + K=4. The best genome over the seeds is rounded to 3
 // significant digits and printed with its training figures; orders.ts SAF_AGED records it. The
 // reported sequences are never run here: policies-report.ts evaluates the choice on them once.
+import { TRACES_DIR } from "../data-dirs.js";
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { mulberry32 } from "../../core/random.js";
@@ -146,7 +147,7 @@ export function loadTraining(dir: string): Map<TuneTrace, Loaded> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const dir = new URL("../../../../shared/traces", import.meta.url).pathname;
+  const dir = TRACES_DIR;
   const seeds = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [1, 2];
   const traces = loadTraining(dir);
   for (const [name, t] of traces) process.stdout.write(`${name}: training starts ${t.starts.join(", ")}\n`);

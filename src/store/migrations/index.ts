@@ -12,6 +12,7 @@ import * as workerDrain from "./0007-worker-drain.js";
 import * as leader from "./0008-leader.js";
 import * as projectQuotas from "./0009-project-quotas.js";
 import * as arraysAndDependencies from "./0010-arrays-and-dependencies.js";
+import * as history from "./0011-history.js";
 
 interface Migration {
   name: string;
@@ -30,6 +31,7 @@ const MIGRATIONS: readonly Migration[] = [
   leader,
   projectQuotas,
   arraysAndDependencies,
+  history,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

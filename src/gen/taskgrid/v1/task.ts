@@ -7,7 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { BoolValue, Int32Value, Int64Value } from "../../google/protobuf/wrappers.js";
+import { BoolValue, Int32Value, Int64Value, StringValue } from "../../google/protobuf/wrappers.js";
 import {
   AttemptOutcome,
   attemptOutcomeFromJSON,
@@ -196,7 +196,21 @@ export interface TaskResult {
    * Where the attempt's full stdout and stderr files are: "<worker id>:<directory>" on the agent
    * that ran it (read them with TaskService.StreamLogs). Unset when the agent keeps no log files.
    */
-  logLocation?: string | undefined;
+  logLocation?:
+    | string
+    | undefined;
+  /**
+   * CPU time (user + system) of the process and the descendants it waited for, in milliseconds.
+   * Unset when the agent could not measure it (no python3 for its measuring wrapper).
+   */
+  cpuTimeMs?:
+    | number
+    | undefined;
+  /**
+   * Peak resident set size of the largest single process of the task, in KiB (Slurm's MaxRSS).
+   * Unset when not measured, like cpu_time_ms.
+   */
+  maxRssKib?: number | undefined;
 }
 
 /** One try at running a task on one worker. */
@@ -1528,7 +1542,17 @@ export const PlacementDecision: MessageFns<PlacementDecision> = {
 };
 
 function createBaseTaskResult(): TaskResult {
-  return { outcome: 0, exitCode: 0, signal: "", outputTail: "", durationMs: 0, message: "", logLocation: undefined };
+  return {
+    outcome: 0,
+    exitCode: 0,
+    signal: "",
+    outputTail: "",
+    durationMs: 0,
+    message: "",
+    logLocation: undefined,
+    cpuTimeMs: undefined,
+    maxRssKib: undefined,
+  };
 }
 
 export const TaskResult: MessageFns<TaskResult> = {
@@ -1552,7 +1576,13 @@ export const TaskResult: MessageFns<TaskResult> = {
       writer.uint32(50).string(message.message);
     }
     if (message.logLocation !== undefined) {
-      writer.uint32(58).string(message.logLocation);
+      StringValue.encode({ value: message.logLocation! }, writer.uint32(58).fork()).join();
+    }
+    if (message.cpuTimeMs !== undefined) {
+      Int64Value.encode({ value: message.cpuTimeMs! }, writer.uint32(66).fork()).join();
+    }
+    if (message.maxRssKib !== undefined) {
+      Int64Value.encode({ value: message.maxRssKib! }, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1623,7 +1653,23 @@ export const TaskResult: MessageFns<TaskResult> = {
               break;
             }
 
-            message.logLocation = reader.string();
+            message.logLocation = StringValue.decode(reader, reader.uint32()).value;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.cpuTimeMs = Int64Value.decode(reader, reader.uint32()).value;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.maxRssKib = Int64Value.decode(reader, reader.uint32()).value;
             continue;
           }
         }
@@ -1659,9 +1705,19 @@ export const TaskResult: MessageFns<TaskResult> = {
         : 0,
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       logLocation: isSet(object.logLocation)
-        ? globalThis.String(object.logLocation)
+        ? String(object.logLocation)
         : isSet(object.log_location)
-        ? globalThis.String(object.log_location)
+        ? String(object.log_location)
+        : undefined,
+      cpuTimeMs: isSet(object.cpuTimeMs)
+        ? Number(object.cpuTimeMs)
+        : isSet(object.cpu_time_ms)
+        ? Number(object.cpu_time_ms)
+        : undefined,
+      maxRssKib: isSet(object.maxRssKib)
+        ? Number(object.maxRssKib)
+        : isSet(object.max_rss_kib)
+        ? Number(object.max_rss_kib)
         : undefined,
     };
   },
@@ -1689,6 +1745,12 @@ export const TaskResult: MessageFns<TaskResult> = {
     if (message.logLocation !== undefined) {
       obj.logLocation = message.logLocation;
     }
+    if (message.cpuTimeMs !== undefined) {
+      obj.cpuTimeMs = message.cpuTimeMs;
+    }
+    if (message.maxRssKib !== undefined) {
+      obj.maxRssKib = message.maxRssKib;
+    }
     return obj;
   },
 
@@ -1704,6 +1766,8 @@ export const TaskResult: MessageFns<TaskResult> = {
     message.durationMs = object.durationMs ?? 0;
     message.message = object.message ?? "";
     message.logLocation = object.logLocation ?? undefined;
+    message.cpuTimeMs = object.cpuTimeMs ?? undefined;
+    message.maxRssKib = object.maxRssKib ?? undefined;
     return message;
   },
 };

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { ListHistoryRequest, ListHistoryResponse } from "./history.js";
 import { StreamLogsRequest, StreamLogsResponse } from "./logs.js";
 import { Task, TaskEvent, TaskSpec } from "./task.js";
 import {
@@ -1594,6 +1595,19 @@ export const TaskServiceService = {
     responseSerialize: (value: StreamLogsResponse): Buffer => Buffer.from(StreamLogsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StreamLogsResponse => StreamLogsResponse.decode(value),
   },
+  /**
+   * Finished tasks with their accounting (wait, run and CPU time, max RSS, GPU-seconds), most
+   * recently ended first, by a time range of their end (history.proto). Any master answers.
+   */
+  listHistory: {
+    path: "/taskgrid.v1.TaskService/ListHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListHistoryRequest): Buffer => Buffer.from(ListHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListHistoryRequest => ListHistoryRequest.decode(value),
+    responseSerialize: (value: ListHistoryResponse): Buffer => Buffer.from(ListHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListHistoryResponse => ListHistoryResponse.decode(value),
+  },
 } as const;
 
 export interface TaskServiceServer extends UntypedServiceImplementation {
@@ -1621,6 +1635,11 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
    * until the attempt has ended. When that agent is not connected: the stored output tail.
    */
   streamLogs: handleServerStreamingCall<StreamLogsRequest, StreamLogsResponse>;
+  /**
+   * Finished tasks with their accounting (wait, run and CPU time, max RSS, GPU-seconds), most
+   * recently ended first, by a time range of their end (history.proto). Any master answers.
+   */
+  listHistory: handleUnaryCall<ListHistoryRequest, ListHistoryResponse>;
 }
 
 export interface TaskServiceClient extends Client {
@@ -1756,6 +1775,25 @@ export interface TaskServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<StreamLogsResponse>;
+  /**
+   * Finished tasks with their accounting (wait, run and CPU time, max RSS, GPU-seconds), most
+   * recently ended first, by a time range of their end (history.proto). Any master answers.
+   */
+  listHistory(
+    request: ListHistoryRequest,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listHistory(
+    request: ListHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listHistory(
+    request: ListHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListHistoryResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TaskServiceClient = makeGenericClientConstructor(

@@ -1,85 +1,30 @@
 // Runs attempts as real child processes. Each attempt gets its own process group (detached), so
 // cancel, pause and timeout signal everything the task forked. The result is reported only after
-// 'close' (all stdio drained), so the output tail is complete.
-import { spawn, type ChildProcess } from "node:child_process";
+// 'close' (all stdio drained), so the output tail is complete. The Executor coordinates; the parts
+// live beside it: live-attempt.ts (one attempt's state), spawn-attempt.ts (the process, wrapped or
+// not), attempt-stop.ts (cancel, timeout, preempt, pause signals), executor-options.ts (settings).
+import type { ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
+import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import { attemptEnv } from "./attempt-env.js";
-import { endedResult, startFailed, type StopOutcome } from "./attempt-result.js";
-import { type AttemptLog, LogFiles, type LogStreamName } from "./log-files.js";
-import { OutputTail, OUTPUT_TAIL_BYTES } from "./output-tail.js";
-import { preemptFilePath, preemptSignal, writePreemptFile } from "./preempt.js";
+import { endedResult, type StopOutcome, startFailed } from "./attempt-result.js";
+import { preemptAttempt, setAttemptPaused, stopAttempt } from "./attempt-stop.js";
+import type { ExecutorOptions } from "./executor-options.js";
+import { type LiveAttempt, newLiveAttempt, progressFilePath, type RunRequest, safeName, scheduleFor } from "./live-attempt.js";
+import { LogFiles, type LogStreamName } from "./log-files.js";
+import { OUTPUT_TAIL_BYTES } from "./output-tail.js";
+import { preemptFilePath } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
-import { parseProgressFile, ProgressLineReader } from "./progress-lines.js";
-import { findUsagePython, WrapperReader, wrapperArgs } from "./rusage.js";
-
-/** What to run for one attempt (the agent converts an Assign into this). */
-export interface RunRequest {
-  attemptId: string;
-  taskId: string;
-  /** argv; argv[0] is looked up on PATH. */
-  command: string[];
-  env?: Record<string, string>;
-  /** Empty means the agent's working directory. */
-  workingDir?: string;
-  /** Kill after this many ms of running; 0 means no timeout. */
-  timeoutMs?: number;
-  gpuIndexes?: number[];
-  /** 1-based attempt number of the task (Assign.attemptNumber); TASKGRID_RESTART_COUNT is this - 1. Absent or 0: a first run. */
-  attemptNumber?: number;
-}
+import { ProgressLineReader, parseProgressFile } from "./progress-lines.js";
+import { findUsagePython, WrapperReader } from "./rusage.js";
+import { spawnAttemptProcess } from "./spawn-attempt.js";
 
 export { startFailed, type StopOutcome } from "./attempt-result.js";
-
-export interface ExecutorEvents {
-  started?(attemptId: string, pid: number, startedAt: Date): void;
-  progress?(attemptId: string, percent: number, message: string): void;
-  finished?(attemptId: string, result: TaskResult, finishedAt: Date): void;
-}
-
-export interface ExecutorOptions {
-  /** Attempts run at once; more are refused with START_FAILED "agent at capacity". */
-  maxTasks: number;
-  events?: ExecutorEvents;
-  /** Whether this machine has GPUs (decides CUDA_VISIBLE_DEVICES="" for GPU-less attempts). */
-  machineHasGpus?: () => boolean;
-  /** UUID of the GPU with this nvidia-smi index, when known. */
-  gpuUuid?: (index: number) => string | undefined;
-  now?: () => number;
-  /** SIGTERM -> SIGKILL grace when an attempt runs past its timeout. Default 10 s. */
-  timeoutGraceMs?: number;
-  /** How long to wait for stdio to close after the process exited (a grandchild may hold it). Default 5 s. */
-  closeAfterExitMs?: number;
-  /** Parent of the per-attempt temp dirs. Default os.tmpdir(). */
-  tempRoot?: string;
-  /**
-   * Parent of each task's TASKGRID_CHECKPOINT_DIR (<root>/<task id>). On storage every agent mounts,
-   * a preempted task resumes from its checkpoints wherever it runs next. Default <os tmpdir>/taskgrid-checkpoints.
-   */
-  checkpointRoot?: string;
-  outputTailBytes?: number;
-  /**
-   * Parent of each attempt's log directory (<root>/<attempt id>/stdout and stderr, kept after the
-   * attempt for `taskgrid logs`). Default: a new directory under the OS temp dir.
-   */
-  logRoot?: string;
-  /** Cap of each attempt's stdout and of its stderr file (a marker line says where it was cut). Default 64 MiB. */
-  logMaxAttemptBytes?: number;
-  /** Cap of all attempts' log files together: the oldest ended attempts' files go first. Default 1 GiB. */
-  logMaxTotalBytes?: number;
-  /** Names this machine in TaskResult.log_location ("<worker id>:<dir>"); unset: the dir alone. */
-  workerId?: string;
-  /** Told about log files that could not be written or removed. */
-  onLogError?: (message: string, error: unknown) => void;
-  /**
-   * python3 that runs each command under the measuring wrapper (rusage.ts: CPU time and max RSS in
-   * the result); null: commands run unwrapped and report neither. Default: findUsagePython().
-   */
-  usagePython?: string | null;
-}
+export type { ExecutorEvents, ExecutorOptions } from "./executor-options.js";
+export { progressFilePath, type RunRequest } from "./live-attempt.js";
 
 export interface RunningAttemptInfo {
   attemptId: string;
@@ -88,32 +33,6 @@ export interface RunningAttemptInfo {
   pid: number;
   startedAt: Date;
   paused: boolean;
-}
-
-interface LiveAttempt {
-  req: RunRequest;
-  child: ChildProcess | null;
-  pid: number;
-  startedAtMs: number;
-  tail: OutputTail;
-  paused: boolean;
-  stop: { outcome: StopOutcome; message: string } | null;
-  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
-  timers: NodeJS.Timeout[];
-  tempDir: string;
-  /** The attempt's log files, once created. */
-  log: AttemptLog | null;
-  /** Reads the measuring wrapper's reports; null when the command runs unwrapped. */
-  wrapper: WrapperReader | null;
-  /** The `started` event was sent (the command runs). */
-  announced: boolean;
-  /** Under the wrapper, progress read before the command was known to run: reported right after `started`. */
-  earlyProgress: { percent: number; message: string } | null;
-  lastProgressFile: string;
-  lastProgress: string;
-  done: boolean;
-  result: Promise<TaskResult>;
-  resolve(result: TaskResult): void;
 }
 
 export class Executor {
@@ -142,40 +61,18 @@ export class Executor {
     if (existing) return existing.result; // A repeated assign of a running attempt is not a second run.
     if (req.command.length === 0 || req.command[0] === "") return this.refuse(req.attemptId, "empty command");
     if (this.attempts.size >= this.options.maxTasks) return this.refuse(req.attemptId, "agent at capacity");
-    let resolve!: (r: TaskResult) => void;
-    const result = new Promise<TaskResult>((r) => (resolve = r));
-    const live: LiveAttempt = {
-      req,
-      child: null,
-      pid: 0,
-      startedAtMs: this.now(),
-      tail: new OutputTail(this.options.outputTailBytes ?? OUTPUT_TAIL_BYTES),
-      paused: false,
-      stop: null,
-      exit: null,
-      timers: [],
-      tempDir: "",
-      log: null,
-      wrapper: null,
-      announced: false,
-      earlyProgress: null,
-      lastProgressFile: "",
-      lastProgress: "",
-      done: false,
-      result,
-      resolve,
-    };
+    const live = newLiveAttempt(req, this.now(), this.options.outputTailBytes ?? OUTPUT_TAIL_BYTES);
     // Registered before any await, so capacity and duplicate checks see it at once.
     this.attempts.set(req.attemptId, live);
     this.start(live).catch((err) => this.finish(live, startFailed(`cannot start: ${(err as Error).message}`)));
-    return result;
+    return live.result;
   }
 
   /** SIGTERM to the group (and SIGCONT, so a paused task can act on it), SIGKILL after `graceMs`. */
   cancel(attemptId: string, graceMs: number, outcome: StopOutcome = AttemptOutcome.ATTEMPT_OUTCOME_CANCELED, message = "canceled"): boolean {
     const live = this.attempts.get(attemptId);
     if (!live || live.done) return false;
-    this.stop(live, outcome, message, graceMs);
+    stopAttempt(live, outcome, message, graceMs);
     return true;
   }
 
@@ -188,32 +85,18 @@ export class Executor {
   preempt(attemptId: string, signal: string, graceMs: number, message: string): boolean {
     const live = this.attempts.get(attemptId);
     if (!live || live.done) return false;
-    if (live.stop) return true;
-    const outcome = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
-    // Set now, not after the write: a cancel or timeout meanwhile does not change the outcome.
-    live.stop = { outcome, message };
-    // Not spawned yet: like a cancel while starting, start() or onSpawn() act on live.stop.
-    if (live.pid === 0) return true;
-    const first = preemptSignal(signal);
-    // The file is written before the signal, so a task that looks at it from its handler sees it.
-    writePreemptFile(preemptFilePath(live.tempDir))
-      .then((error) => {
-        if (error !== null) live.stop = { outcome, message: `${message} (preempt file not written: ${error})` };
-        // Ended meanwhile: its pid may already belong to another process.
-        if (!live.done) this.stop(live, outcome, message, graceMs, first);
-      })
-      .catch(() => {
-        if (!live.done) this.stop(live, outcome, message, 0); // Whatever went wrong, the preemption must not hang.
-      });
+    preemptAttempt(live, signal, graceMs, message);
     return true;
   }
 
   pause(attemptId: string): boolean {
-    return this.setPaused(attemptId, true);
+    const live = this.attempts.get(attemptId);
+    return !!live && setAttemptPaused(live, true);
   }
 
   resume(attemptId: string): boolean {
-    return this.setPaused(attemptId, false);
+    const live = this.attempts.get(attemptId);
+    return !!live && setAttemptPaused(live, false);
   }
 
   running(): RunningAttemptInfo[] {
@@ -296,11 +179,7 @@ export class Executor {
     let child: ChildProcess;
     const python = this.usagePython;
     try {
-      const options = { cwd: req.workingDir || process.cwd(), env, detached: true };
-      // Under the wrapper, fd 3 carries its reports (exec done or failed, then the usage).
-      child = python
-        ? spawn(python, wrapperArgs(req.command), { ...options, stdio: ["ignore", "pipe", "pipe", "pipe"] })
-        : spawn(req.command[0], req.command.slice(1), { ...options, stdio: ["ignore", "pipe", "pipe"] });
+      child = spawnAttemptProcess(python, req, env);
     } catch (err) {
       return this.finish(live, startFailed((err as Error).message)); // For example an argument with a NUL byte.
     }
@@ -352,7 +231,7 @@ export class Executor {
     child.once("exit", (code, signal) => {
       live.exit = { code, signal };
       // 'close' waits for stdio; a grandchild that inherited it could hold it open forever.
-      this.schedule(live, this.options.closeAfterExitMs ?? 5_000, () => this.finish(live, ended(code, signal)));
+      scheduleFor(live, this.options.closeAfterExitMs ?? 5_000, () => this.finish(live, ended(code, signal)));
     });
     child.once("close", (code, signal) => {
       if (live.pid !== 0 || python) this.finish(live, ended(code, signal));
@@ -390,7 +269,7 @@ export class Executor {
       // Canceled while starting: the request stands (wrapped too: the command, not yet exec'ed,
       // has every signal blocked until it is, and dies of this one first thing).
       this.announce(live);
-      this.stop(live, live.stop.outcome, live.stop.message, 0);
+      stopAttempt(live, live.stop.outcome, live.stop.message, 0);
       return;
     }
     if (commandRuns) this.onCommandRuns(live);
@@ -403,8 +282,8 @@ export class Executor {
     if (live.stop) return;
     const timeoutMs = live.req.timeoutMs ?? 0;
     if (timeoutMs > 0) {
-      this.schedule(live, timeoutMs, () =>
-        this.stop(live, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, `timed out after ${timeoutMs} ms`, this.options.timeoutGraceMs ?? 10_000),
+      scheduleFor(live, timeoutMs, () =>
+        stopAttempt(live, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, `timed out after ${timeoutMs} ms`, this.options.timeoutGraceMs ?? 10_000),
       );
     }
   }
@@ -418,29 +297,6 @@ export class Executor {
     if (early) this.reportProgress(live, early.percent, early.message);
   }
 
-  /** `first` to the group (SIGTERM for cancel and timeout), SIGKILL after `graceMs`; the first stop decides the outcome. */
-  private stop(live: LiveAttempt, outcome: StopOutcome, message: string, graceMs: number, first: NodeJS.Signals = "SIGTERM"): void {
-    live.stop ??= { outcome, message };
-    if (live.pid === 0) return; // Not started yet: start() or onSpawn() act on live.stop.
-    const grace = Math.max(0, graceMs);
-    live.paused = false;
-    if (grace === 0) {
-      signalGroup(live.pid, "SIGKILL"); // Works on stopped processes too.
-      return;
-    }
-    signalGroup(live.pid, first);
-    signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on the signal until continued.
-    this.schedule(live, grace, () => signalGroup(live.pid, "SIGKILL"));
-  }
-
-  private setPaused(attemptId: string, paused: boolean): boolean {
-    const live = this.attempts.get(attemptId);
-    if (!live || live.done || live.pid === 0 || live.stop) return false;
-    if (!signalGroup(live.pid, paused ? "SIGSTOP" : "SIGCONT")) return false;
-    live.paused = paused;
-    return true;
-  }
-
   private endResult(live: LiveAttempt, code: number | null, signal: NodeJS.Signals | null): TaskResult {
     const result = endedResult({ code, signal, outputTail: live.tail.text(), durationMs: live.pid === 0 ? 0 : this.durationMs(live), stop: live.stop });
     const usage = live.wrapper?.usage;
@@ -449,11 +305,6 @@ export class Executor {
 
   private durationMs(live: LiveAttempt): number {
     return Math.max(0, this.now() - live.startedAtMs);
-  }
-
-  private schedule(live: LiveAttempt, ms: number, fn: () => void): void {
-    const timer = setTimeout(fn, ms);
-    live.timers.push(timer);
   }
 
   private finish(live: LiveAttempt, result: TaskResult): void {
@@ -486,12 +337,4 @@ export class Executor {
     this.options.events?.finished?.(attemptId, result, new Date(this.now()));
     return Promise.resolve(result);
   }
-}
-
-export function progressFilePath(tempDir: string): string {
-  return join(tempDir, "progress");
-}
-
-function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
 }

@@ -18,11 +18,21 @@ const LOCK_KEYS = `${LOCK_CLASS}, hashtext(current_schema())`;
 
 export const TRY_LOCK_SQL = `SELECT pg_try_advisory_lock(${LOCK_KEYS}) AS locked`;
 
-/** Takes the next epoch; runs only while holding the lock. Waits for a deposed leader's open write transactions (FOR SHARE). */
-export const CLAIM_SQL = `UPDATE leader SET epoch = epoch + 1, holder = ?, address = ?, lease_ms = ?,
-  acquired_at_ms = ${DB_NOW_MS}, renewed_at_ms = ${DB_NOW_MS} WHERE id = 1 RETURNING epoch, acquired_at_ms`;
+/**
+ * Takes the next epoch; runs only while holding the lock. Its FOR UPDATE row lock conflicts with the
+ * FOR KEY SHARE of every write transaction's fence, so it waits for a deposed leader's open write
+ * transactions (a plain UPDATE would not: it takes FOR NO KEY UPDATE, which KEY SHARE lets through).
+ */
+export const CLAIM_SQL = `WITH fenced AS (SELECT id FROM leader WHERE id = 1 FOR UPDATE)
+  UPDATE leader SET epoch = epoch + 1, holder = ?, address = ?, lease_ms = ?,
+  acquired_at_ms = ${DB_NOW_MS}, renewed_at_ms = ${DB_NOW_MS} WHERE id = (SELECT id FROM fenced) RETURNING epoch, acquired_at_ms`;
 
-/** Extends the lease; no row back means another master has claimed a later epoch. */
+/**
+ * Extends the lease; no row back means another master has claimed a later epoch. A plain UPDATE of
+ * non-key columns (FOR NO KEY UPDATE): it does not wait for the leader's own write transactions,
+ * which hold the row FOR KEY SHARE, so a long transaction (a 100,000-task submit) cannot make the
+ * lease run out.
+ */
 export const RENEW_SQL = `UPDATE leader SET renewed_at_ms = ${DB_NOW_MS} WHERE id = 1 AND epoch = ? AND holder = ? RETURNING epoch`;
 
 /** A clean stop ends the lease at once, so a standby need not wait it out. */
@@ -73,14 +83,15 @@ export function rowToLeader(row: Record<string, unknown>): LeaderRow {
 }
 
 /**
- * First statement of every write transaction of a leader: share-locks the row and checks the
- * epoch. A claim (an UPDATE of the row) therefore waits until this transaction ends, and a
+ * First statement of every write transaction of a leader: key-share-locks the row and checks the
+ * epoch. A claim (FOR UPDATE of the row) therefore waits until this transaction ends, and a
  * transaction that starts after a claim sees the new epoch and is rolled back (its check throws
  * before COMMIT). So nothing a deposed leader writes commits after its successor took over.
+ * KEY SHARE, not SHARE: the lease renewal (a plain UPDATE) must not wait for these transactions.
  */
 export function fenceStatement(epoch: number): BatchStatement {
   return {
-    sql: "SELECT epoch FROM leader WHERE id = 1 FOR SHARE",
+    sql: "SELECT epoch FROM leader WHERE id = 1 FOR KEY SHARE",
     check: (rows) => {
       const current = rows[0] ? toNumber(rows[0].epoch) : null;
       if (current !== epoch) throw new FencedError(epoch, current);

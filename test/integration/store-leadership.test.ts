@@ -6,19 +6,22 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { FencedError } from "../../src/core/errors.js";
 import { openStore, type TaskgridStore } from "../../src/store/index.js";
-import { applicationNameOf } from "../../src/store/leader-sql.js";
+import pg from "pg";
+import { applicationNameOf, fenceStatement } from "../../src/store/leader-sql.js";
 import { backends } from "../helpers/db.js";
 import { request, task } from "../helpers/store-rows.js";
 import { eventually } from "../helpers/task-watch.js";
 
 for (const backend of backends()) {
-  const test = suite<{ store: TaskgridStore; fenced: FencedError[]; cleanup: () => Promise<void> }>(`store leadership [${backend.name}]`);
+  const test = suite<{ store: TaskgridStore; fenced: FencedError[]; url: string | undefined; cleanup: () => Promise<void> }>(
+    `store leadership [${backend.name}]`,
+  );
   test.before(async (ctx) => {
     const db = await backend.create();
     const fenced: FencedError[] = [];
     const store = await openStore({ ...db.config, onFenced: (e) => fenced.push(e) });
     await store.migrate();
-    Object.assign(ctx, { store, fenced, cleanup: async () => (await store.close(), await db.cleanup()) });
+    Object.assign(ctx, { store, fenced, url: db.config.databaseUrl, cleanup: async () => (await store.close(), await db.cleanup()) });
   });
   test.after(async (ctx) => {
     await ctx.cleanup();
@@ -85,6 +88,43 @@ for (const backend of backends()) {
   });
 
   if (backend.name === "postgres") {
+    test("a long write transaction (the fence held) does not hold up the lease renewal, but a claim waits for it", async ({ store, url }) => {
+      const lock = store.leaderLock(applicationNameOf("a"), 5000);
+      const other = store.leaderLock(applicationNameOf("b"), 5000);
+      const tx = new pg.Client({ connectionString: url });
+      const probe = new pg.Client({ connectionString: url }); // outside tx: its statistics snapshot is per transaction
+      await tx.connect();
+      await probe.connect();
+      try {
+        const { epoch } = await lock.claim("a", "127.0.0.1:1", 5000);
+        await tx.query("BEGIN");
+        await tx.query(fenceStatement(epoch).sql);
+        // The renewal goes through while the transaction is open (it would hang here under FOR SHARE).
+        const renewed = await Promise.race([lock.renew(epoch, "a"), new Promise<string>((r) => setTimeout(() => r("blocked"), 5000).unref())]);
+        assert.is(renewed, true, "renewed while a write transaction holds the fence");
+        // A claim waits for the transaction: it shows as waiting on a lock until the COMMIT.
+        let claimed = false;
+        const claim = other.claim("b", "127.0.0.1:2", 5000).then(
+          (c) => ((claimed = true), c),
+          (e: unknown) => e as Error,
+        );
+        await eventually(async () => {
+          const { rows } = await probe.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+          return rows[0].n >= 1;
+        }, "the claim waits on the row lock");
+        assert.not.ok(claimed, "no claim while the deposed epoch's transaction is open");
+        await tx.query("COMMIT");
+        const outcome = await claim;
+        assert.not.instance(outcome, Error, String(outcome));
+        assert.is((outcome as { epoch: number }).epoch, epoch + 1);
+      } finally {
+        await tx.end();
+        await probe.end();
+        await lock.reset();
+        await other.reset();
+      }
+    });
+
     test("one session holds the advisory lock; ending a silent holder's sessions frees it for another", async ({ store }) => {
       const a = store.leaderLock(applicationNameOf("aaaa"), 5000);
       const b = store.leaderLock(applicationNameOf("bbbb"), 5000);

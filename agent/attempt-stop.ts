@@ -1,0 +1,55 @@
+// Stopping and pausing a running attempt: the signals sent to its process group and when. The
+// first stop decides the attempt's outcome; an attempt not spawned yet keeps the request in
+// live.stop, and the executor acts on it once the process exists.
+import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
+import type { StopOutcome } from "./attempt-result.js";
+import { type LiveAttempt, scheduleFor } from "./live-attempt.js";
+import { preemptFilePath, preemptSignal, writePreemptFile } from "./preempt.js";
+import { signalGroup } from "./process-group.js";
+
+/** `first` to the group (SIGTERM for cancel and timeout), SIGKILL after `graceMs`; the first stop decides the outcome. */
+export function stopAttempt(live: LiveAttempt, outcome: StopOutcome, message: string, graceMs: number, first: NodeJS.Signals = "SIGTERM"): void {
+  live.stop ??= { outcome, message };
+  if (live.pid === 0) return; // Not started yet: start() or onSpawn() act on live.stop.
+  const grace = Math.max(0, graceMs);
+  live.paused = false;
+  if (grace === 0) {
+    signalGroup(live.pid, "SIGKILL"); // Works on stopped processes too.
+    return;
+  }
+  signalGroup(live.pid, first);
+  signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on the signal until continued.
+  scheduleFor(live, grace, () => signalGroup(live.pid, "SIGKILL"));
+}
+
+/**
+ * Preemption of a running attempt (see Executor.preempt): the preempt file first, then `signal`
+ * to the group, SIGKILL after `graceMs`. An attempt already being stopped keeps that stop.
+ */
+export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: number, message: string): void {
+  if (live.stop) return;
+  const outcome = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
+  // Set now, not after the write: a cancel or timeout meanwhile does not change the outcome.
+  live.stop = { outcome, message };
+  // Not spawned yet: like a cancel while starting, start() or onSpawn() act on live.stop.
+  if (live.pid === 0) return;
+  const first = preemptSignal(signal);
+  // The file is written before the signal, so a task that looks at it from its handler sees it.
+  writePreemptFile(preemptFilePath(live.tempDir))
+    .then((error) => {
+      if (error !== null) live.stop = { outcome, message: `${message} (preempt file not written: ${error})` };
+      // Ended meanwhile: its pid may already belong to another process.
+      if (!live.done) stopAttempt(live, outcome, message, graceMs, first);
+    })
+    .catch(() => {
+      if (!live.done) stopAttempt(live, outcome, message, 0); // Whatever went wrong, the preemption must not hang.
+    });
+}
+
+/** SIGSTOP or SIGCONT to the group; false when the attempt does not run (yet) or is being stopped. */
+export function setAttemptPaused(live: LiveAttempt, paused: boolean): boolean {
+  if (live.done || live.pid === 0 || live.stop) return false;
+  if (!signalGroup(live.pid, paused ? "SIGSTOP" : "SIGCONT")) return false;
+  live.paused = paused;
+  return true;
+}

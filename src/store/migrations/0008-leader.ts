@@ -1,6 +1,6 @@
 // Leadership of several masters on one database (DESIGN §9): one row that says which master
 // process leads, in which epoch, and until when its lease runs. The epoch only grows: every new
-// leader takes the next one, and every write transaction of a leader first checks (FOR SHARE) that
+// leader takes the next one, and every write transaction of a leader first checks (FOR KEY SHARE since issue 17; a claim locks the row FOR UPDATE) that
 // the row still carries its epoch, so a deposed leader cannot commit anything (leader-sql.ts).
 // The row exists from the start (epoch 0, nobody) so that claiming is always an UPDATE.
 import type { Knex } from "knex";

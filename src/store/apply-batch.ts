@@ -21,7 +21,7 @@ export type StoreJobResult = SubmitOutcome | undefined;
 export function rowsOfJob(job: StoreJob): number {
   if (job.kind !== "submit") return job.writes.length;
   const { tasks, events, arrays = [] } = job.request;
-  return tasks.length + events.length + arrays.reduce((sum, a) => sum + 2 * a.elements.length, 0);
+  return tasks.length + events.length + arrays.reduce((sum, a) => sum + a.elements.length, 0);
 }
 
 /**

@@ -8,7 +8,7 @@ import { queryRows, type Db } from "./sql-util.js";
 import { rowToTask, TASK_COLUMNS, type TaskRow } from "./tasks-sql.js";
 import { batchStatement, type BatchStatement } from "./write-script.js";
 
-/** The one json parameter of both statements: the shared fields and the elements. */
+/** The one json parameter of the statement: the shared fields and the elements. */
 function arrayParam(insert: ArrayElementsInsert): string {
   const t = insert.template;
   return JSON.stringify({
@@ -35,26 +35,22 @@ const FROM_PARAM = `FROM (SELECT ?::json AS j) AS p
        trace_parent text, array_id text, actor text)
      CROSS JOIN LATERAL json_to_recordset(p.j->'e') AS e(id text, i int)`;
 
-/** The elements' rows (QUEUED, no attempt, no idempotency key), then their QUEUED events in index order. */
+/**
+ * The elements' rows (QUEUED, no attempt, no idempotency key). Their QUEUED events are not stored:
+ * each row carries its submitter (queued_by) and the event is derived from it when read
+ * (events-sql.ts), which halves an array's write (issue 17).
+ */
 export function insertArrayElements(insert: ArrayElementsInsert): BatchStatement[] {
-  const param = arrayParam(insert);
   return [
     batchStatement(
       `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
          progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-         result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index)
+         result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by)
        SELECT e.id, t.spec, t.spec_hash, 'QUEUED', t.queue_class, t.priority, t.project, t.labels, 0,
          '', t.created_at_ms, t.created_at_ms, t.deadline_ms, NULL, 0,
-         NULL, NULL, t.trace_parent, 0, 0, NULL, t.array_id, e.i
+         NULL, NULL, t.trace_parent, 0, 0, NULL, t.array_id, e.i, t.actor
        ${FROM_PARAM}`,
-      param,
-    ),
-    batchStatement(
-      `INSERT INTO task_events (task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor)
-       SELECT e.id, 'QUEUED', 0, '', t.created_at_ms, NULL, NULL, NULL, t.actor
-       ${FROM_PARAM}
-       ORDER BY e.i`,
-      param,
+      arrayParam(insert),
     ),
   ];
 }

@@ -59,12 +59,23 @@ export function insertEvents(events: readonly TaskEvent[]): BatchStatement {
   );
 }
 
+/**
+ * A task's events in order. An element of a job array beyond its first has no stored QUEUED event
+ * (migration 0012): its row's queued_by stands for it, derived here ahead of the stored ones.
+ */
 export async function selectEventsForTask(db: Db, taskId: string): Promise<TaskEvent[]> {
   const rows = await queryRows<EventRow>(
     db,
-    `SELECT task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor
-     FROM task_events WHERE task_id = ? ORDER BY id`,
-    [taskId],
+    `SELECT task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor FROM (
+       SELECT 0 AS derived_first, 0::bigint AS ord, id AS task_id, 'QUEUED' AS state, 0::float8 AS progress,
+         '' AS progress_message, created_at_ms AS time_ms, NULL::text AS attempt_id, NULL::text AS worker_id,
+         NULL::jsonb AS result, queued_by AS actor
+       FROM tasks WHERE id = ? AND queued_by IS NOT NULL
+       UNION ALL
+       SELECT 1, id, task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor
+       FROM task_events WHERE task_id = ?
+     ) AS e ORDER BY derived_first, ord`,
+    [taskId, taskId],
   );
   return rows.map(rowToEvent);
 }

@@ -13,6 +13,7 @@ import * as leader from "./0008-leader.js";
 import * as projectQuotas from "./0009-project-quotas.js";
 import * as arraysAndDependencies from "./0010-arrays-and-dependencies.js";
 import * as history from "./0011-history.js";
+import * as arrayQueuedEvents from "./0012-array-queued-events.js";
 
 interface Migration {
   name: string;
@@ -32,6 +33,7 @@ const MIGRATIONS: readonly Migration[] = [
   projectQuotas,
   arraysAndDependencies,
   history,
+  arrayQueuedEvents,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

@@ -16,5 +16,9 @@ export type LogStreamRetry = (error: ClientError, target: string) => number | un
 
 export function logStream(open: () => OpenedLogStream, retry: LogStreamRetry = () => undefined): LogStreamCall {
   // Output already delivered would be repeated by a reopened stream: only a stream that gave nothing is retried.
-  return reopeningStream(open, (error, target, delivered) => (delivered ? undefined : retry(error, target)), (response: StreamLogsResponse) => response);
+  return reopeningStream(
+    open,
+    (error, target, delivered) => (delivered ? undefined : retry(error, target)),
+    (response: StreamLogsResponse) => response,
+  );
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run build` (and `prepare`, so `npm install` / `npm ci` run it): compiles src/, master/ and
-// agent/ to dist/ with tsc (tsconfig.build.json), copies the files the code reads at run time next
+// agent/ to dist/ with tsc (bin/tsconfig.build.json), copies the files the code reads at run time next
 // to the compiled modules, and stamps the build. bin/taskgrid.js runs dist/ when the stamp is newer
 // than every source file, else the sources through tsx (so a stale dist/ never runs old code).
 // --prepare: a failed build is reported but does not fail the install (the CLI then uses tsx).
@@ -23,7 +23,7 @@ function fail(message) {
 
 // A build that fails half-way must not leave a stamp that vouches for it.
 rmSync(join(dist, STAMP), { force: true });
-const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.build.json")], {
+const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "bin", "tsconfig.build.json")], {
   cwd: root,
   stdio: "inherit",
 });

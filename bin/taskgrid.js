@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-/** What dist/ is compiled from (tsconfig.build.json) plus its copied assets. */
+/** What dist/ is compiled from (bin/tsconfig.build.json) plus its copied assets. */
 const SOURCE_DIRS = ["src", "master", "agent"];
 
 /** The build's time, or null when there is none (bin/build.mjs writes the stamp last). */

@@ -17,7 +17,7 @@ const agents: AgentHandle[] = [];
 const masters: FakeMaster[] = [];
 
 // A fake nvidia-smi (the mixed workstation fixture) first on PATH: the agent announces 3 GPUs.
-writeFileSync(join(work, "nvidia-smi"), `#!/bin/sh\ncat ${new URL("../../data/fixtures/nvidia-smi/mixed.csv", import.meta.url).pathname}\n`);
+writeFileSync(join(work, "nvidia-smi"), `#!/bin/sh\ncat ${new URL("../fixtures/nvidia-smi/mixed.csv", import.meta.url).pathname}\n`);
 chmodSync(join(work, "nvidia-smi"), 0o755);
 const gpuProbe = { env: { ...process.env, PATH: `${work}:${process.env.PATH}` } };
 

@@ -11,7 +11,7 @@ import { parseMeminfo, readMemory } from "../../agent/probes/memory.js";
 import { parseNvidiaSmiCsv, sysfsPciName } from "../../agent/probes/nvidia-smi-csv.js";
 import { defaultSources, TelemetrySampler } from "../../agent/probes/telemetry.js";
 
-const FIXTURES = new URL("../../data/fixtures/nvidia-smi", import.meta.url).pathname;
+const FIXTURES = new URL("../fixtures/nvidia-smi", import.meta.url).pathname;
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), "utf8");
 
 const tempDirs: string[] = [];

@@ -71,7 +71,7 @@ test("the protocol loop sorts with the clock of each decision", () => {
 
 // The published WFP3/UNICEP cells (SC'20) come from the published reading; they must still
 // reproduce within 1% on Lublin-1 (about a second). Skipped where the shared traces are absent.
-const TRACES = new URL("../../data/traces/", import.meta.url);
+const TRACES = new URL("../../src/sim/traces/", import.meta.url);
 const lublin1 = new URL(TRACE_FILES["Lublin-1"], TRACES);
 test("published reading still reproduces the Lublin-1 WFP3 and UNICEP cells", () => {
   if (!existsSync(lublin1)) {

@@ -101,7 +101,7 @@ export const simCommand: Command = {
     ...JSON_FLAG,
   },
   notes:
-    "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace data/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n  taskgrid sim --trace data/traces/lublin_256.swf --protocol rlscheduler --order wfp3 --wait true\n  taskgrid sim --trace data/traces/KTH-SP2-1996-2.1-cln.swf --protocol rlscheduler --order saf --backfill conservative --estimate-correction on\n",
+    "Examples:\n  taskgrid sim --workload hetero --placement round_robin --seed 3\n  taskgrid sim --trace src/sim/traces/lublin_256.swf --protocol rlscheduler --order sjf --backfill rlscheduler --json\n  taskgrid sim --trace src/sim/traces/lublin_256.swf --protocol rlscheduler --order wfp3 --wait true\n  taskgrid sim --trace src/sim/traces/KTH-SP2-1996-2.1-cln.swf --protocol rlscheduler --order saf --backfill conservative --estimate-correction on\n",
   async run(args, io) {
     const json = boolFlag(args, "json");
     const seedText = stringFlag(args, "seed");

@@ -27,23 +27,10 @@ import { GpuProbe } from "./probes/gpu.js";
 import { osMemory } from "./probes/memory.js";
 import { defaultSources, TelemetrySampler } from "./probes/telemetry.js";
 import { AGENT_VERSION } from "./version.js";
+import type { AgentHandle } from "./agent-handle.js";
 
 export type { AgentOptions, AgentPhase } from "./agent-config.js";
-
-export interface AgentHandle {
-  readonly workerId: string;
-  /** Resolves on the first `registered`; rejects if the agent is stopped before that. */
-  readonly ready: Promise<void>;
-  /** Kills running attempts (reported LOST, so the master retries them) and ends the stream cleanly. */
-  stop(): Promise<void>;
-  /** Takes no new work and waits (at most `timeoutMs`, default drainTimeoutMs) for running attempts. */
-  drain(timeoutMs?: number): Promise<void>;
-  /** Attempt ids currently running on this agent. */
-  runningAttempts(): string[];
-  phase(): AgentPhase;
-  /** Sends one heartbeat now (the periodic loop calls the same). */
-  heartbeatTick(): void;
-}
+export type { AgentHandle } from "./agent-handle.js";
 
 export function startAgent(options: AgentOptions): AgentHandle {
   const agent = new Agent(resolveAgentConfig(options));

@@ -81,6 +81,8 @@ export class Attempts {
     this.deps.reports.assigned(attemptId, taskId, now());
     const spec = assign.spec;
     this.deps.spans.assigned(assign);
+    // Never rejects (a failure to start is a START_FAILED result); the result reaches the master
+    // through the executor's `finished` event, so the promise itself is not needed here.
     void this.executor.run({
       attemptId,
       taskId,

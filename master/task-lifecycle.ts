@@ -323,6 +323,7 @@ export class TaskLifecycle {
     if (tasks.length === 0) return [];
     let done!: () => void;
     const turn = new Promise<void>((resolve) => (done = resolve));
+    // Holds each task's turn until this chunk's commit settles; `turn` only ever resolves.
     for (const task of tasks) void this.serial.run(task.id, () => turn);
     try {
       const message = reason || "canceled by request";

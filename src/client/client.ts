@@ -8,147 +8,26 @@
 // UNAVAILABLE naming the leader (taskgrid-leader metadata) and the call goes there at once; a master
 // that is down or between terms makes the call try the next one, until its deadline. retry-rule.ts
 // says which failed calls may be sent again, failover-attempts.ts where and when.
-import { Client, Metadata, status, type CallOptions, type ChannelCredentials } from "@grpc/grpc-js";
-import type {
-  ApiToken,
-  CreateTokenRequest,
-  CreateTokenResponse,
-  GetSchedulerInfoResponse,
-  GetSharesResponse,
-  ListQuotasResponse,
-  ListTokensRequest,
-  ProjectQuota,
-  WhoAmIResponse,
-  Worker,
-} from "../gen/taskgrid/v1/admin_service.js";
-import { TaskSpec, type Task, type TaskEvent } from "../gen/taskgrid/v1/task.js";
-import { ListHistoryRequest, type ListHistoryResponse } from "../gen/taskgrid/v1/history.js";
-import { ListTasksRequest, TaskServiceService, WatchTasksRequest, type CancelTaskResponse, type ListTasksResponse } from "../gen/taskgrid/v1/task_service.js";
-import type { Resources, WorkerStatus } from "../gen/taskgrid/v1/types.js";
-import type { TraceCarrier } from "../telemetry/tracing.js";
+import { Client, Metadata, status, type CallOptions } from "@grpc/grpc-js";
+import { TaskSpec } from "../gen/taskgrid/v1/task.js";
+import { ListHistoryRequest } from "../gen/taskgrid/v1/history.js";
+import { ListTasksRequest, TaskServiceService, WatchTasksRequest } from "../gen/taskgrid/v1/task_service.js";
 import { ClientError, toClientError } from "./errors.js";
 import { FailoverAttempts } from "./failover-attempts.js";
 import { LeaderRouter } from "./leader-router.js";
 import { DEFAULT_MASTER_ADDRESS, masterAddressList } from "./master-address.js";
 import { isRepeatable, leaderHintOf, mayRetryUnavailable, unavailableKind } from "./retry-rule.js";
-import { taskWatch, type TaskWatch } from "./task-watch.js";
-import { logStream, type LogStreamCall } from "./log-stream.js";
+import { type ReopeningStream, reopeningStream } from "./reopening-stream.js";
 import { StreamLogsRequest } from "../gen/taskgrid/v1/logs.js";
-import { channelCredentials, type ClientTlsOptions } from "./tls.js";
+import { channelCredentials } from "./tls.js";
 import { clientTraceMetadata } from "./trace-metadata.js";
+
+import type { ClientOptions, TaskgridClient, TaskSpecInput } from "./client-api.js";
 
 export { DEFAULT_MASTER_ADDRESS };
 export const DEFAULT_DEADLINE_MS = 30_000;
 
-/** A TaskSpec where every field may be left out (proto defaults apply). */
-export type TaskSpecInput = Partial<Omit<TaskSpec, "resources">> & { resources?: Partial<Resources> };
-
-export interface ClientOptions {
-  /**
-   * Deadline of each unary call in ms, following the leader included; default 30 s. A watch that
-   * cannot be opened on any master gives up after as long.
-   */
-  deadlineMs?: number;
-  /**
-   * With several masters: the longest one try may wait for an answer before the call goes on to
-   * the next master (a stopped or cut-off master keeps its connection and never answers). Only
-   * repeatable calls go on (see retry-rule.ts). Default 5 s.
-   */
-  tryTimeoutMs?: number;
-  /**
-   * Follow the leader among several masters (default true): a call that a standby redirects, or that
-   * a master that is down cannot take, goes to the leader or the next master. False: every call goes
-   * to the first address, once.
-   */
-  failover?: boolean;
-  /**
-   * Channel credentials; wins over `tls`. Default: from `tls`, else plaintext (the master listens on
-   * loopback by default).
-   */
-  credentials?: ChannelCredentials;
-  /** TLS to the master (its CA, and for mTLS a client certificate and key); unset: plaintext. */
-  tls?: ClientTlsOptions;
-  /**
-   * API token ("tg1.<id>.<secret>"), sent as `authorization: Bearer <token>` metadata on every call
-   * (unary and streams). Unset: no authorization metadata (a master with auth off needs none).
-   */
-  token?: string;
-  /**
-   * W3C trace context sent with every call (the CLI passes TRACEPARENT/TRACESTATE from its
-   * environment). Unset: the active span's context, through the application's global OTel
-   * propagator, so a task submitted inside a traced request joins that trace.
-   */
-  traceContext?: TraceCarrier;
-}
-
-export interface SubmitResult {
-  task: Task;
-  /** True when the idempotency key matched an existing task. */
-  existing: boolean;
-}
-
-/** A task with its history (GetTaskResponse). */
-export interface TaskWithEvents {
-  task: Task;
-  /** Every state change, oldest first, each with the actor that caused it. */
-  events: TaskEvent[];
-}
-
-export interface TaskgridClient {
-  /** The master calls go to now: the leader once a standby named it. */
-  readonly address: string;
-  /** Every master this client knows: the given ones, then leaders that standbys named. */
-  readonly addresses: readonly string[];
-  submitTask(spec: TaskSpecInput): Promise<SubmitResult>;
-  /** All or nothing; returns the new ids in request order. */
-  submitTasks(specs: TaskSpecInput[]): Promise<string[]>;
-  getTask(taskId: string): Promise<Task>;
-  /** The task plus its history (state changes with who caused them), oldest first. */
-  getTaskWithEvents(taskId: string): Promise<TaskWithEvents>;
-  listTasks(request?: Partial<ListTasksRequest>): Promise<ListTasksResponse>;
-  /** Finished tasks with their accounting, most recently ended first (any master answers). */
-  listHistory(request?: Partial<ListHistoryRequest>): Promise<ListHistoryResponse>;
-  /** Streams events (the current states first); cancel() or `break` ends it. */
-  watchTasks(request: Partial<WatchTasksRequest>): TaskWatch;
-  /**
-   * Streams an attempt's output (StreamLogs): stdout by default, `follow` until the attempt ends.
-   * cancel() or `break` ends it. Fails with the call's status (NOT_FOUND: unknown task or a log
-   * that is gone; UNIMPLEMENTED: a master without logs).
-   */
-  streamLogs(request: Partial<StreamLogsRequest>): LogStreamCall;
-  cancelTask(taskId: string, reason?: string): Promise<Task>;
-  /** CancelTask as answered: the task, or for a job array's id `task` unset and how many elements it canceled. */
-  cancelTaskOrArray(id: string, reason?: string): Promise<CancelTaskResponse>;
-  pauseTask(taskId: string): Promise<Task>;
-  resumeTask(taskId: string): Promise<Task>;
-  listWorkers(statuses?: WorkerStatus[]): Promise<Worker[]>;
-  getWorker(workerId: string): Promise<Worker>;
-  drainWorker(workerId: string, reason?: string): Promise<Worker>;
-  /** Ends an operator's drain: the worker takes new work again. */
-  undrainWorker(workerId: string): Promise<Worker>;
-  getSchedulerInfo(): Promise<GetSchedulerInfoResponse>;
-  /** Creates an API token (admin only); the response's `secret` is shown this once. */
-  createToken(request: Partial<CreateTokenRequest>): Promise<CreateTokenResponse>;
-  /** Tokens, newest first, never their secrets (admin only). */
-  listTokens(request?: Partial<ListTokensRequest>): Promise<ApiToken[]>;
-  /** Revokes a token by id (admin only); returns it as stored after the revocation. */
-  revokeToken(tokenId: string): Promise<ApiToken>;
-  /** Who the caller is: whether the master checks tokens, and the caller's token. */
-  whoAmI(): Promise<WhoAmIResponse>;
-  /**
-   * Sets a project's quota and shares, replacing the previous ones (admin only; the leader). Returns
-   * the quota as stored (keys lower-cased, shares 1 when left out).
-   */
-  setQuota(quota: Partial<ProjectQuota>): Promise<ProjectQuota>;
-  /** Every project's quota with what it uses now, the default quota and where quotas come from. */
-  listQuotas(): Promise<ListQuotasResponse>;
-  /** Removes a project's quota (admin only): it falls back to the default quota and 1 share. NOT_FOUND when it has none. */
-  deleteQuota(project: string): Promise<void>;
-  /** Fair share per project (like Slurm's sshare): shares, decayed usage, factor, running and queued (the leader). */
-  getShares(): Promise<GetSharesResponse>;
-  /** Closes the channel to every master; pending calls fail with CANCELLED/UNAVAILABLE. */
-  close(): void;
-}
+export type { ClientOptions, SubmitResult, TaskgridClient, TaskSpecInput, TaskWithEvents } from "./client-api.js";
 
 type AdminGen = typeof import("../gen/taskgrid/v1/admin_service.js");
 let adminGen: Promise<AdminGen> | undefined;
@@ -243,6 +122,32 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
   }
 
   /** Unwraps an optional message field that the server must always set. */
+  /**
+   * A server stream on the leader. No deadline (a watch or a log follow lasts as long as the caller
+   * wants), but opening it may take a failover: as long as a unary call would be given, from the
+   * first failure. Once something was delivered a failure surfaces (reopening-stream.ts); a leader
+   * that stepped down ends its streams naming its successor, and the next call goes there at once.
+   */
+  function followingStream<Req, Res, T>(method: UnaryMethod<Req, Res>, message: Req, pick: (response: Res) => T | undefined): ReopeningStream<T> {
+    let attempts: FailoverAttempts | undefined;
+    return reopeningStream(
+      () => {
+        const target = router.current;
+        const call = router
+          .connectionTo(target)
+          .makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, message, callMetadata());
+        return { call, target };
+      },
+      (error, target, delivered) => {
+        if (!delivered) return retryDelay(error, target, true, (attempts ??= new FailoverAttempts(router, Date.now() + deadlineMs)));
+        const leaderHint = failover ? leaderHintOf(error) : undefined;
+        if (leaderHint !== undefined) router.follow(leaderHint);
+        return undefined;
+      },
+      pick,
+    );
+  }
+
   function required<T>(value: T | undefined, what: string): T {
     if (value === undefined) throw new ClientError(13 /* INTERNAL */, `server response has no ${what}`);
     return value;
@@ -278,44 +183,10 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
       return unary(tasks.listHistory, ListHistoryRequest.fromPartial(request));
     },
     watchTasks(request) {
-      const message = WatchTasksRequest.fromPartial(request);
-      const method = tasks.watchTasks;
-      // No deadline: a watch lives as long as the caller wants it. Opening it may take a failover:
-      // as long as a unary call would be given, from the first failure.
-      let attempts: FailoverAttempts | undefined;
-      return taskWatch(
-        () => {
-          const target = router.current;
-          const call = router
-            .connectionTo(target)
-            .makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, message, callMetadata());
-          return { call, target };
-        },
-        (error, target, delivered) => {
-          if (!delivered) return retryDelay(error, target, true, (attempts ??= new FailoverAttempts(router, Date.now() + deadlineMs)));
-          // A leader that stepped down ends its watches naming its successor: the next watch (or
-          // call) goes there at once.
-          const leaderHint = failover ? leaderHintOf(error) : undefined;
-          if (leaderHint !== undefined) router.follow(leaderHint);
-          return undefined;
-        },
-      );
+      return followingStream(tasks.watchTasks, WatchTasksRequest.fromPartial(request), (response) => response.event);
     },
     streamLogs(request) {
-      const message = StreamLogsRequest.fromPartial(request);
-      const method = tasks.streamLogs;
-      // No deadline (a follow lasts as long as the task); opening it may take a failover.
-      let attempts: FailoverAttempts | undefined;
-      return logStream(
-        () => {
-          const target = router.current;
-          const call = router
-            .connectionTo(target)
-            .makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, message, callMetadata());
-          return { call, target };
-        },
-        (error, target) => retryDelay(error, target, true, (attempts ??= new FailoverAttempts(router, Date.now() + deadlineMs))),
-      );
+      return followingStream(tasks.streamLogs, StreamLogsRequest.fromPartial(request), (response) => response);
     },
     async cancelTaskOrArray(id, reason = "") {
       return unary(tasks.cancelTask, { taskId: id, reason });

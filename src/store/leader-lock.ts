@@ -81,8 +81,13 @@ export class PostgresLeaderLock extends LeaderRowStatements implements LeaderLoc
   }
 
   async tryAcquire(): Promise<boolean> {
-    // pg_try_advisory_lock stacks: taken once per session, then remembered.
-    if (this.held) return true;
+    // pg_try_advisory_lock stacks: taken once per session, then remembered. A session-level lock
+    // lasts as long as the session, so while held a round trip only checks the session is alive:
+    // one ended by pg_terminate_backend may not have told the client yet, and must not count.
+    if (this.held) {
+      await this.query("SELECT 1");
+      return this.held;
+    }
     const [row] = await this.query(TRY_LOCK_SQL);
     this.held = row?.locked === true;
     return this.held;

@@ -1,7 +1,7 @@
 // History retention (issue 17): the leader deletes finished tasks, with their attempts and events,
 // `historyRetentionDays` after they ended (0 keeps them for ever). Done in bounded statements, each
 // its own short transaction: the events of a few hundred tasks at most a few thousand rows at a
-// time, then those tasks (their attempts cascade). A transaction running for seconds would hold
+// time, then those tasks with their attempts. A transaction running for seconds would hold
 // locks the leader's group commits wait on, and one longer than leaderLeaseMs makes it step down.
 import type { Store } from "../src/store/store-types.js";
 import type { Clock } from "./clock.js";
@@ -63,7 +63,7 @@ export class HistoryRetention {
     const eventBatch = this.options.eventBatch ?? 5000;
     const beforeMs = clock.now() - retentionMs;
     while (!this.stopped) {
-      // Events first, so the statement deleting the tasks cascades to their attempts only.
+      // Events first (a task may have thousands), so the statement deleting the tasks has few left.
       let events: number;
       do {
         events = await store.history.deleteExpiredEvents(beforeMs, taskBatch, eventBatch);

@@ -132,7 +132,7 @@ export class Submitter {
       .map((p) => ({ template: p.tasks[0], elements: p.tasks.slice(1).map((t) => ({ id: t.id, index: t.arrayIndex ?? 0 })), actor }));
     let outcome: Awaited<ReturnType<Store["submit"]>>;
     try {
-      outcome = await this.deps.store.submit({ tasks: heads, events: heads.map((t) => this.queuedEvent(t, actor)), arrays });
+      outcome = await this.deps.store.submit({ tasks: heads, actor, arrays });
     } catch (err) {
       trace.end(err);
       throw err;

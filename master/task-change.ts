@@ -19,6 +19,11 @@ export interface TransitionExtra {
   accounting?: { retriesUsed: number; requeues: number; notBeforeMs: number | null };
   /** For a new attempt (ASSIGNED): its id and number. */
   newAttempt?: { id: string; number: number };
+  /**
+   * false: a row the caller writes records the event (an attempt row its ASSIGNED event), so no
+   * event row is written; the history derives it when read (src/store/events-sql.ts).
+   */
+  storeEvent?: boolean;
 }
 
 export interface PlannedChange {
@@ -53,10 +58,7 @@ export function planTransition(state: MasterState, task: Task, to: TaskState, no
     actor: extra.actor ?? MASTER_ACTOR,
   };
   return {
-    writes: [
-      { kind: "update_task", taskId: task.id, ...fields },
-      { kind: "append_event", event },
-    ],
+    writes: [{ kind: "update_task", taskId: task.id, ...fields }, ...(extra.storeEvent === false ? [] : [{ kind: "append_event" as const, event }])],
     event,
     apply: () => {
       Object.assign(task, fields);

@@ -74,14 +74,16 @@ export class TaskLifecycle {
    * in its plan, commits the pass as one batch, and puts it back if that commit fails.
    */
   assign(task: Task, live: LiveAttempt): { writes: StoreWrite[]; event: TaskEvent } {
-    const change = planTransition(this.deps.state, task, "ASSIGNED", this.deps.clock.now(), {
+    // At the attempt's own assignedAtMs: its row records the event (storeEvent false), read back with that time.
+    const change = planTransition(this.deps.state, task, "ASSIGNED", live.attempt.assignedAtMs, {
       attemptId: live.attempt.id,
       workerId: live.workerId,
       newAttempt: { id: live.attempt.id, number: live.attempt.number },
+      storeEvent: false,
     });
     this.deps.state.liveAttempts.set(live.attempt.id, live);
     change.apply();
-    return { writes: [{ kind: "insert_attempt", attempt: live.attempt }, ...change.writes], event: change.event };
+    return { writes: [{ kind: "insert_attempt", attempt: live.attempt, assignedBy: change.event.actor }, ...change.writes], event: change.event };
   }
 
   /** Publishes committed events (used by the dispatcher after its batched commit). */

@@ -20,8 +20,8 @@ export type StoreJobResult = SubmitOutcome | undefined;
 
 export function rowsOfJob(job: StoreJob): number {
   if (job.kind !== "submit") return job.writes.length;
-  const { tasks, events, arrays = [] } = job.request;
-  return tasks.length + events.length + arrays.reduce((sum, a) => sum + a.elements.length, 0);
+  const { tasks, arrays = [] } = job.request;
+  return tasks.length + arrays.reduce((sum, a) => sum + a.elements.length, 0);
 }
 
 /**
@@ -71,11 +71,10 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
     results.push(outcome);
     if (outcome.kind !== "created") continue;
     for (const task of job.request.tasks) {
-      ops.push({ kind: "insert_task", task });
+      ops.push({ kind: "insert_task", task, queuedBy: job.request.actor });
       const key = projectIdempotencyKeyOf(task);
       if (key !== null) claimed.set(claimKeyOf(key), task);
     }
-    for (const event of job.request.events) ops.push({ kind: "append_event", event });
     for (const array of job.request.arrays ?? []) if (array.elements.length > 0) arrayStatements.push(...insertArrayElements(array));
   }
 

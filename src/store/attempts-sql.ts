@@ -39,8 +39,8 @@ function rowToAttempt(row: AttemptRow): Attempt {
   };
 }
 
-export function insertAttempts(attempts: readonly Attempt[]): BatchStatement {
-  const rows = attempts.map((a) => ({
+export function insertAttempts(inserts: ReadonlyArray<{ attempt: Attempt; assignedBy?: string }>): BatchStatement {
+  const rows = inserts.map(({ attempt: a, assignedBy }) => ({
     id: a.id,
     task_id: a.taskId,
     number: a.number,
@@ -52,15 +52,16 @@ export function insertAttempts(attempts: readonly Attempt[]): BatchStatement {
     result: a.result,
     decision: a.decision,
     borrowed: a.borrowed === true,
+    assigned_by: assignedBy ?? null,
   }));
   return batchStatement(
     `INSERT INTO attempts (id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms,
-       finished_at_ms, result, decision, borrowed)
-     SELECT id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms, finished_at_ms,
-       result, decision, borrowed
+       finished_at_ms, result, decision, borrowed, assigned_by)
+     SELECT id, task_id, number, worker_id, gpu_indexes::jsonb, assigned_at_ms, started_at_ms, finished_at_ms,
+       result::jsonb, decision::jsonb, borrowed, assigned_by
      FROM json_to_recordset(?::json) AS x(id text, task_id text, number int, worker_id text,
-       gpu_indexes jsonb, assigned_at_ms bigint, started_at_ms bigint, finished_at_ms bigint,
-       result jsonb, decision jsonb, borrowed boolean)`,
+       gpu_indexes json, assigned_at_ms bigint, started_at_ms bigint, finished_at_ms bigint,
+       result json, decision json, borrowed boolean, assigned_by text)`,
     jsonParam(rows),
   );
 }
@@ -91,9 +92,9 @@ export function updateAttempts(updates: readonly AttemptUpdate[]): BatchStatemen
     `UPDATE attempts AS a SET
        started_at_ms = CASE WHEN x.set_started THEN x.started_at_ms ELSE a.started_at_ms END,
        finished_at_ms = CASE WHEN x.set_finished THEN x.finished_at_ms ELSE a.finished_at_ms END,
-       result = CASE WHEN x.set_result THEN x.result ELSE a.result END
+       result = CASE WHEN x.set_result THEN x.result::jsonb ELSE a.result END
      FROM json_to_recordset(?::json) AS x(id text, set_started boolean, started_at_ms bigint,
-       set_finished boolean, finished_at_ms bigint, set_result boolean, result jsonb)
+       set_finished boolean, finished_at_ms bigint, set_result boolean, result json)
      WHERE a.id = x.id
      RETURNING a.id`,
     jsonParam(rows),

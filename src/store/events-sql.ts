@@ -51,31 +51,70 @@ export function insertEvents(events: readonly TaskEvent[]): BatchStatement {
   }));
   return batchStatement(
     `INSERT INTO task_events (task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor)
-     SELECT x.task_id, x.state, x.progress, x.progress_message, x.time_ms, x.attempt_id, x.worker_id, x.result, x.actor
+     SELECT x.task_id, x.state, x.progress, x.progress_message, x.time_ms, x.attempt_id, x.worker_id, x.result::jsonb, x.actor
      FROM json_to_recordset(?::json) AS x(ord int, task_id text, state text, progress float8,
-       progress_message text, time_ms bigint, attempt_id text, worker_id text, result jsonb, actor text)
+       progress_message text, time_ms bigint, attempt_id text, worker_id text, result json, actor text)
      ORDER BY x.ord`,
     jsonParam(rows),
   );
 }
 
 /**
- * A task's events in order. An element of a job array beyond its first has no stored QUEUED event
- * (migration 0012): its row's queued_by stands for it, derived here ahead of the stored ones.
+ * A task's events in order. Two kinds are not stored but derived from the rows that record them
+ * (migrations 0012 and 0013): the QUEUED event of its submission from the task row (`queued_by`),
+ * first of all, and each attempt's ASSIGNED event from the attempt row (`assigned_by`, at
+ * assigned_at_ms). Stored events keep insertion order (their serial id); see placeAssigned.
  */
 export async function selectEventsForTask(db: Db, taskId: string): Promise<TaskEvent[]> {
-  const rows = await queryRows<EventRow>(
+  const rows = await queryRows<EventRow & { source: "submitted" | "assigned" | "stored"; attempt_number: number | null }>(
     db,
-    `SELECT task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor FROM (
-       SELECT 0 AS derived_first, 0::bigint AS ord, id AS task_id, 'QUEUED' AS state, 0::float8 AS progress,
-         '' AS progress_message, created_at_ms AS time_ms, NULL::text AS attempt_id, NULL::text AS worker_id,
-         NULL::jsonb AS result, queued_by AS actor
+    `SELECT * FROM (
+       SELECT 'submitted' AS source, 0::bigint AS ord, NULL::int AS attempt_number, id AS task_id, 'QUEUED' AS state,
+         0::float8 AS progress, '' AS progress_message, created_at_ms AS time_ms, NULL::text AS attempt_id,
+         NULL::text AS worker_id, NULL::jsonb AS result, queued_by AS actor
        FROM tasks WHERE id = ? AND queued_by IS NOT NULL
        UNION ALL
-       SELECT 1, id, task_id, state, progress, progress_message, time_ms, attempt_id, worker_id, result, actor
-       FROM task_events WHERE task_id = ?
-     ) AS e ORDER BY derived_first, ord`,
-    [taskId, taskId],
+       SELECT 'assigned', number, number, task_id, 'ASSIGNED', 0, '', assigned_at_ms, id, worker_id, NULL, assigned_by
+       FROM attempts WHERE task_id = ? AND assigned_by IS NOT NULL
+       UNION ALL
+       SELECT 'stored', e.id, a.number, e.task_id, e.state, e.progress, e.progress_message, e.time_ms, e.attempt_id,
+         e.worker_id, e.result, e.actor
+       FROM task_events AS e LEFT JOIN attempts AS a ON a.id = e.attempt_id WHERE e.task_id = ?
+     ) AS e ORDER BY source DESC, ord`,
+    [taskId, taskId, taskId],
   );
-  return rows.map(rowToEvent);
+  // ORDER BY source DESC: submitted, then stored by id, then assigned by attempt number.
+  const submitted = rows.filter((r) => r.source === "submitted");
+  const stored = rows.filter((r) => r.source === "stored").map((r) => ({ event: rowToEvent(r), attemptNumber: r.attempt_number ?? 0 }));
+  const assigned = rows.filter((r) => r.source === "assigned").map((r) => ({ event: rowToEvent(r), attemptNumber: r.attempt_number ?? 0 }));
+  return [...submitted.map(rowToEvent), ...placeAssigned(stored, assigned)];
+}
+
+interface NumberedEvent {
+  event: TaskEvent;
+  /** The number of the attempt the event is about; 0 for none. */
+  attemptNumber: number;
+}
+
+/**
+ * Merges derived ASSIGNED events (ascending attempt number) into the stored ones (insertion order):
+ * each goes before the first stored event of its own or a later attempt (nothing of an attempt
+ * precedes its assignment, whatever the clocks say) or any later in time; so the requeue of the
+ * previous attempt, at the same millisecond, stays before it.
+ */
+export function placeAssigned(stored: readonly NumberedEvent[], assigned: readonly NumberedEvent[]): TaskEvent[] {
+  const out: TaskEvent[] = [];
+  let next = 0;
+  for (const a of assigned) {
+    while (
+      next < stored.length &&
+      stored[next].attemptNumber < a.attemptNumber &&
+      (stored[next].attemptNumber > 0 || stored[next].event.timeMs <= a.event.timeMs)
+    ) {
+      out.push(stored[next++].event);
+    }
+    out.push(a.event);
+  }
+  for (; next < stored.length; next++) out.push(stored[next].event);
+  return out;
 }

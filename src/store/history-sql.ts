@@ -187,8 +187,18 @@ export async function deleteExpiredEvents(db: Db, beforeMs: number, taskLimit: n
   return rows.length;
 }
 
-/** Deletes the next `taskLimit` expired tasks (their attempts and any events left go with them: ON DELETE CASCADE). */
+/**
+ * Deletes the next `taskLimit` expired tasks with their attempts and any events left, in one
+ * statement (there are no foreign keys to cascade through since migration 0013).
+ */
 export async function deleteExpiredTasks(db: Db, beforeMs: number, taskLimit: number): Promise<number> {
-  const rows = await queryRows<{ id: string }>(db, `DELETE FROM tasks WHERE id IN (${expiredTasks(taskLimit)}) RETURNING id`, [beforeMs]);
+  const rows = await queryRows<{ id: string }>(
+    db,
+    `WITH gone AS (DELETE FROM tasks WHERE id IN (${expiredTasks(taskLimit)}) RETURNING id),
+       gone_attempts AS (DELETE FROM attempts WHERE task_id IN (SELECT id FROM gone)),
+       gone_events AS (DELETE FROM task_events WHERE task_id IN (SELECT id FROM gone))
+     SELECT id FROM gone`,
+    [beforeMs],
+  );
   return rows.length;
 }

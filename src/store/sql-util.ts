@@ -28,6 +28,10 @@ export function toNumberOrNull(value: unknown): number | null {
  * Multi-row writes pass their rows as ONE json parameter expanded with json_to_recordset: one
  * statement per batch regardless of size, no 65,535-parameter limit, and the same SQL text each
  * time (so the server can reuse its plan).
+ *
+ * A jsonb column is declared `json` in the recordset and cast (`x.spec::jsonb`) where it is used:
+ * json_to_recordset's own conversion of a field to jsonb cost ~4x what the cast (jsonb_in of the
+ * same text) does; measured on 2,500 task rows, the insert took half the server time (issue 18).
  */
 export function jsonParam(rows: readonly object[]): string {
   return JSON.stringify(rows);

@@ -17,8 +17,11 @@ import type { Attempt, Task, TaskEvent, TaskResult, TaskState, Worker, WorkerSta
 /** One submission request: all its tasks commit together or not at all. */
 export interface SubmitRequest {
   tasks: Task[];
-  /** The events that record the tasks' creation (state QUEUED). */
-  events: TaskEvent[];
+  /**
+   * Who submitted ("" when auth is off): each task row keeps it (queued_by), and its QUEUED event
+   * is derived from the row when its history is read (events-sql.ts), not stored.
+   */
+  actor: string;
   /**
    * Job arrays' further elements, written by one statement each (arrays-sql.ts) rather than one
    * json row apiece: an array's first element is in `tasks` (it carries the idempotency key).
@@ -56,7 +59,11 @@ export type SubmitOutcome =
  * together to `write()` and commit atomically.
  */
 export type StoreWrite =
-  | { kind: "insert_attempt"; attempt: Attempt }
+  /**
+   * `assignedBy`: the actor of the attempt's ASSIGNED event, which is then derived from this row
+   * when the task's history is read (events-sql.ts) rather than stored; absent: stored as an event.
+   */
+  | { kind: "insert_attempt"; attempt: Attempt; assignedBy?: string }
   | {
       kind: "update_attempt";
       attemptId: string;

@@ -77,8 +77,12 @@ export function projectIdempotencyKeyOf(task: Task): ProjectIdempotencyKey | nul
   return key === null ? null : { project: task.spec.project, key };
 }
 
-export function insertTasks(tasks: readonly Task[]): BatchStatement {
-  const rows = tasks.map((t) => ({
+/**
+ * Inserts submitted tasks. Each row keeps its submitter (`queued_by`), which stands for the task's
+ * QUEUED event: that event is derived when the history is read (events-sql.ts), not stored.
+ */
+export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: string }>): BatchStatement {
+  const rows = inserts.map(({ task: t, queuedBy }) => ({
     id: t.id,
     spec: t.spec,
     spec_hash: t.specHash,
@@ -102,19 +106,20 @@ export function insertTasks(tasks: readonly Task[]): BatchStatement {
     not_before_ms: t.notBeforeMs,
     array_id: t.arrayId ?? null,
     array_index: t.arrayId === undefined ? null : (t.arrayIndex ?? 0),
+    queued_by: queuedBy,
   }));
   return batchStatement(
     `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index)
-     SELECT id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
+       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by)
+     SELECT id, spec::jsonb, spec_hash, state, queue_class, priority, project, labels::jsonb, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index
-     FROM json_to_recordset(?::json) AS x(id text, spec jsonb, spec_hash text, state text,
-       queue_class text, priority text, project text, labels jsonb, progress float8,
+       result::jsonb, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by
+     FROM json_to_recordset(?::json) AS x(id text, spec json, spec_hash text, state text,
+       queue_class text, priority text, project text, labels json, progress float8,
        progress_message text, created_at_ms bigint, updated_at_ms bigint, deadline_ms bigint,
-       current_attempt_id text, attempt_count int, result jsonb, idempotency_key text, trace_parent text,
-       retries_used int, requeues int, not_before_ms bigint, array_id text, array_index int)`,
+       current_attempt_id text, attempt_count int, result json, idempotency_key text, trace_parent text,
+       retries_used int, requeues int, not_before_ms bigint, array_id text, array_index int, queued_by text)`,
     jsonParam(rows),
   );
 }
@@ -137,10 +142,10 @@ export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStat
   }));
   return batchStatement(
     `UPDATE tasks AS t SET state = x.state, updated_at_ms = x.updated_at_ms,
-       current_attempt_id = x.current_attempt_id, attempt_count = x.attempt_count, result = x.result,
+       current_attempt_id = x.current_attempt_id, attempt_count = x.attempt_count, result = x.result::jsonb,
        retries_used = x.retries_used, requeues = x.requeues, not_before_ms = x.not_before_ms
      FROM json_to_recordset(?::json) AS x(id text, state text, updated_at_ms bigint,
-       current_attempt_id text, attempt_count int, result jsonb, retries_used int, requeues int, not_before_ms bigint)
+       current_attempt_id text, attempt_count int, result json, retries_used int, requeues int, not_before_ms bigint)
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),

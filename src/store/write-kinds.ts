@@ -18,8 +18,8 @@ import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
 import { recordDeadlineMisses, upsertLearning } from "./learning-sql.js";
 import { upsertUsage } from "./quotas-sql.js";
 
-/** A row operation: a StoreWrite, or a task insert from a submission. */
-export type RowOp = StoreWrite | { kind: "insert_task"; task: Task };
+/** A row operation: a StoreWrite, or a task insert from a submission (`queuedBy`: the submitter, see insertTasks). */
+export type RowOp = StoreWrite | { kind: "insert_task"; task: Task; queuedBy: string };
 export type RowOpKind = RowOp["kind"];
 export type RowOpOf<K extends RowOpKind> = Extract<RowOp, { kind: K }>;
 
@@ -96,7 +96,7 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
   insert_task: {
     phase: 0,
     rows: (op) => ({ inserts: [taskRow(op.task.id)] }),
-    statements: (ops) => insertTasks(ops.map((op) => op.task)),
+    statements: (ops) => insertTasks(ops),
   },
   // Before what names the worker: its attempts, status changes and deadline-miss counter.
   upsert_worker: {
@@ -107,14 +107,14 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
   insert_attempt: {
     phase: 2,
     rows: (op) => ({ inserts: [attemptRow(op.attempt.id)], references: [taskRow(op.attempt.taskId)] }),
-    statements: (ops) => insertAttempts(ops.map((op) => op.attempt)),
+    statements: (ops) => insertAttempts(ops),
   },
   update_attempt: {
     phase: 3,
     rows: (op) => ({ updates: [attemptRow(op.attemptId)] }),
     fold: (prev, next) => {
       if (prev.kind === "update_attempt") return laterFields(prev, next);
-      if (prev.kind === "insert_attempt") return { kind: "insert_attempt", attempt: laterFields(prev.attempt, next) };
+      if (prev.kind === "insert_attempt") return { ...prev, attempt: laterFields(prev.attempt, next) };
       return null;
     },
     statements: (ops) => updateAttempts(ops),
@@ -127,7 +127,7 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
       if (prev.kind === "update_task") return next;
       if (prev.kind !== "insert_task") return null;
       const { state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } = next;
-      return { kind: "insert_task", task: { ...prev.task, state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } };
+      return { ...prev, task: { ...prev.task, state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } };
     },
     statements: (ops) => updateTaskStates(ops),
   },

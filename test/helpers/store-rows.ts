@@ -39,7 +39,7 @@ export function event(t: Task, state: TaskState, extra: Partial<TaskEvent> = {})
 }
 
 export function request(...tasks: Task[]) {
-  return { tasks, events: tasks.map((t) => event(t, "QUEUED", { timeMs: t.createdAtMs })) };
+  return { tasks, actor: "" };
 }
 
 export function worker(id: string, overrides: Partial<Worker> = {}): Worker {

@@ -171,7 +171,8 @@ history("retention deletes only the tasks that ended before the cut (the leader'
     pinnedMs = null;
   }
   assert.is(pass.tasks, 3);
-  assert.ok(pass.events >= 3 * 4, `events deleted: ${pass.events}`); // QUEUED, ASSIGNED, RUNNING, end: at least
+  // Stored: RUNNING and the end, at least (QUEUED and ASSIGNED are derived from the task and attempt rows).
+  assert.ok(pass.events >= 3 * 2, `events deleted: ${pass.events}`);
   assert.equal(
     (await historyJson(env, "--since", "all")).map((r) => r.taskId),
     [late],

@@ -6,7 +6,7 @@ import type { Task, TaskEvent } from "../../src/core/types.js";
 import { planBatch, type RowOp } from "../../src/store/batch-plan.js";
 
 const taskOf = (id: string) => ({ id }) as Task;
-const insert = (id: string): RowOp => ({ kind: "insert_task", task: taskOf(id) });
+const insert = (id: string): RowOp => ({ kind: "insert_task", task: taskOf(id), queuedBy: "" });
 const update = (id: string, state: "ASSIGNED" | "RUNNING"): RowOp => ({
   kind: "update_task",
   taskId: id,

@@ -51,7 +51,7 @@ test("updates of one task fold into the last; events all stay, in order", () => 
 
 test("an update folds into the insert of its task (a new object; the input is untouched)", () => {
   const t: Task = task();
-  const insert: RowOp = { kind: "insert_task", task: t };
+  const insert: RowOp = { kind: "insert_task", task: t, queuedBy: "" };
   const out = coalesceWrites([insert, evt(t.id, "QUEUED"), update(t.id, "ASSIGNED", 99)]);
   assert.is(out.length, 2);
   const folded = out[0] as Extract<RowOp, { kind: "insert_task" }>;

@@ -14,6 +14,7 @@ import * as projectQuotas from "./0009-project-quotas.js";
 import * as arraysAndDependencies from "./0010-arrays-and-dependencies.js";
 import * as history from "./0011-history.js";
 import * as arrayQueuedEvents from "./0012-array-queued-events.js";
+import * as leanTaskHistory from "./0013-lean-task-history.js";
 
 interface Migration {
   name: string;
@@ -34,6 +35,7 @@ const MIGRATIONS: readonly Migration[] = [
   arraysAndDependencies,
   history,
   arrayQueuedEvents,
+  leanTaskHistory,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

@@ -43,8 +43,10 @@ export interface ExecutorOptions {
   /** Told about log files that could not be written or removed. */
   onLogError?: (message: string, error: unknown) => void;
   /**
-   * python3 that runs each command under the measuring wrapper (rusage.ts: CPU time and max RSS in
-   * the result); null: commands run unwrapped and report neither. Default: findUsagePython().
+   * python3 that runs the agent's launcher (agent/launcher/: one long-lived process that starts every
+   * command and reports its CPU time and max RSS in the result); null: commands are spawned directly
+   * by Node (the old path: the agent forks itself per attempt) and report neither. Default:
+   * findUsagePython() (rusage.ts).
    */
   usagePython?: string | null;
 }

@@ -1,9 +1,9 @@
-// Runs attempts as real child processes. Each attempt gets its own process group (detached), so
+// Runs attempts as real child processes. Each attempt gets its own process group (setsid), so
 // cancel, pause and timeout signal everything the task forked. The result is reported only after
-// 'close' (all stdio drained), so the output tail is complete. The Executor coordinates; the parts
-// live beside it: live-attempt.ts (one attempt's state), spawn-attempt.ts (the process, wrapped or
-// not), attempt-stop.ts (cancel, timeout, preempt, pause signals), executor-options.ts (settings).
-import type { ChildProcess } from "node:child_process";
+// 'closed' (all stdio drained), so the output tail is complete. The Executor coordinates; the parts
+// live beside it: live-attempt.ts (one attempt's state), spawn-attempt.ts (the process: through the
+// agent's launcher, agent/launcher/, or spawned directly), attempt-stop.ts (cancel, timeout,
+// preempt, pause signals), executor-options.ts (settings).
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,13 +14,14 @@ import { endedResult, type StopOutcome, startFailed } from "./attempt-result.js"
 import { preemptAttempt, setAttemptPaused, stopAttempt } from "./attempt-stop.js";
 import type { ExecutorOptions } from "./executor-options.js";
 import { type LiveAttempt, newLiveAttempt, progressFilePath, type RunRequest, safeName, scheduleFor } from "./live-attempt.js";
+import { LauncherClient } from "./launcher/launcher-client.js";
 import { LogFiles, type LogStreamName } from "./log-files.js";
 import { OUTPUT_TAIL_BYTES } from "./output-tail.js";
 import { preemptFilePath } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
 import { ProgressLineReader, parseProgressFile } from "./progress-lines.js";
-import { findUsagePython, WrapperReader } from "./rusage.js";
-import { spawnAttemptProcess } from "./spawn-attempt.js";
+import { findUsagePython } from "./rusage.js";
+import { type AttemptProcessEvents, type SpawnSpec, startAttemptProcess } from "./spawn-attempt.js";
 
 export { startFailed, type StopOutcome } from "./attempt-result.js";
 export type { ExecutorEvents, ExecutorOptions } from "./executor-options.js";
@@ -39,14 +40,16 @@ export class Executor {
   private readonly attempts = new Map<string, LiveAttempt>();
   private readonly now: () => number;
   private readonly checkpointRoot: string;
-  private readonly usagePython: string | null;
+  /** Starts the commands (CPU time and max RSS measured); null: they are spawned directly, unmeasured. */
+  readonly launcher: LauncherClient | null;
   /** Every attempt's stdout and stderr files (read by the agent's log server). */
   readonly logs: LogFiles;
 
   constructor(private readonly options: ExecutorOptions) {
     this.now = options.now ?? Date.now;
     this.checkpointRoot = options.checkpointRoot ?? join(tmpdir(), "taskgrid-checkpoints");
-    this.usagePython = options.usagePython === undefined ? findUsagePython() : options.usagePython;
+    const python = options.usagePython === undefined ? findUsagePython() : options.usagePython;
+    this.launcher = python ? new LauncherClient(python) : null;
     this.logs = new LogFiles({
       root: options.logRoot,
       maxAttemptBytes: options.logMaxAttemptBytes,
@@ -124,6 +127,11 @@ export class Executor {
     await this.whenIdle();
   }
 
+  /** Ends the launcher (call once no attempt runs; a later run() starts a new one). */
+  close(): void {
+    this.launcher?.close();
+  }
+
   /**
    * Reads each attempt's TASKGRID_PROGRESS_FILE and reports changed contents as progress.
    * The agent calls this from its heartbeat loop; tests call it directly.
@@ -161,7 +169,7 @@ export class Executor {
     } catch (err) {
       return this.finish(live, startFailed(`cannot create checkpoint directory ${checkpointDir}: ${(err as Error).message}`));
     }
-    if (live.stop) return this.finish(live, this.endResult(live, null, null));
+    if (live.stop) return this.finish(live, this.endResult(live));
     const gpuIndexes = req.gpuIndexes ?? [];
     const uuids = gpuIndexes.map((i) => this.options.gpuUuid?.(i));
     const env = attemptEnv({
@@ -176,110 +184,102 @@ export class Executor {
       checkpointDir,
       restartCount: Math.max(0, (req.attemptNumber ?? 0) - 1),
     });
-    let child: ChildProcess;
-    const python = this.usagePython;
-    try {
-      child = spawnAttemptProcess(python, req, env);
-    } catch (err) {
-      return this.finish(live, startFailed((err as Error).message)); // For example an argument with a NUL byte.
-    }
-    live.child = child;
+    this.launch(live, { argv: req.command, env, cwd: req.workingDir || process.cwd() });
+  }
+
+  /** Starts the attempt's process and wires its events (again after a launcher that died before reading the request). */
+  private launch(live: LiveAttempt, spec: SpawnSpec): void {
     const progress = new ProgressLineReader((u) => this.reportProgress(live, u.percent, u.message));
-    child.stdout!.on("data", (chunk: Buffer) => {
-      // The wrapper never writes to stdout: output there is the command's, which therefore runs
-      // (it can be read before the wrapper's "ok"; started must come before its progress).
-      if (python && !live.announced && !live.done) this.onCommandRuns(live);
-      live.tail.append(chunk);
-      progress.push(chunk);
-      this.toLog(live, child, "stdout", chunk);
-    });
-    child.stdout!.on("end", () => progress.end());
-    child.stderr!.on("data", (chunk: Buffer) => {
-      live.tail.append(chunk);
-      this.toLog(live, child, "stderr", chunk);
-    });
-    if (python) {
-      // The command's group can be signalled once the wrapper said its pid; the attempt is started
-      // (the event sent, the timeout armed) once the command was exec'ed; an exec error is a start
-      // failure with the message an unwrapped spawn gives.
-      const wrapper = new WrapperReader({
-        forked: (pid) => {
-          if (live.pid === 0 && !live.done) this.onSpawn(live, pid, false);
-        },
-        execed: () => {
-          if (!live.announced && !live.done) this.onCommandRuns(live);
-        },
-        execFailed: (code) => this.finish(live, startFailed(`spawn ${req.command[0]} ${code}`)),
-      });
-      live.wrapper = wrapper;
-      child.stdio[3]!.on("data", (chunk: Buffer) => wrapper.push(chunk));
-      child.stdio[3]!.on("error", () => {}); // Destroyed by finish(); its data is not needed any more.
-    } else {
-      child.once("spawn", () => this.onSpawn(live, child.pid ?? 0, true));
+    const events: AttemptProcessEvents = {
+      started: (pid) => {
+        if (live.pid === 0 && !live.done) this.onSpawn(live, pid);
+      },
+      startFailed: (message) => this.finish(live, startFailed(message)),
+      output: (stream, chunk) => {
+        if (live.done) return;
+        live.tail.append(chunk);
+        if (stream === "stdout") progress.push(chunk);
+        this.toLog(live, stream, chunk);
+      },
+      streamEnded: (stream) => {
+        if (stream === "stdout" && !live.done) progress.end();
+      },
+      exited: (code, signal, usage) => {
+        live.exit = { code, signal };
+        live.usage = usage;
+        // 'closed' waits for stdio; a grandchild that inherited it could hold it open forever.
+        scheduleFor(live, this.options.closeAfterExitMs ?? 5_000, () => this.finish(live, this.endResult(live)));
+      },
+      closed: () => this.finish(live, this.endResult(live)),
+      lost: (message, retryable) => this.onLauncherLost(live, spec, message, retryable),
+    };
+    try {
+      live.process = startAttemptProcess(this.launcher, spec, events);
+    } catch (err) {
+      this.finish(live, startFailed((err as Error).message)); // For example an argument with a NUL byte.
     }
-    child.on("error", (err) => {
-      // Before 'spawn' this means the process never ran (ENOENT, EACCES); later errors come from
-      // signalling a process that is gone, and the 'close' that follows reports the outcome.
-      if (live.pid === 0) this.finish(live, startFailed(err.message));
-    });
-    // Decided once fd 3 was read to its end ('close'), or after the grace below: a wrapper that
-    // ended without saying the command runs, and that nobody stopped, failed to start it.
-    const ended = (code: number | null, signal: NodeJS.Signals | null): TaskResult =>
-      python && !live.announced && !live.stop
-        ? startFailed(`the measuring wrapper ${python} ended (${signal ?? `exit code ${code}`}) before it started the command`)
-        : this.endResult(live, code, signal);
-    child.once("exit", (code, signal) => {
-      live.exit = { code, signal };
-      // 'close' waits for stdio; a grandchild that inherited it could hold it open forever.
-      scheduleFor(live, this.options.closeAfterExitMs ?? 5_000, () => this.finish(live, ended(code, signal)));
-    });
-    child.once("close", (code, signal) => {
-      if (live.pid !== 0 || python) this.finish(live, ended(code, signal));
+  }
+
+  /**
+   * The launcher died with this attempt in it. Nothing can wait for the command or read its output
+   * any more, so it must not run on unwatched: its group is killed and the attempt ends LOST (the
+   * agent's failure, not the task's: the master runs it again without using a retry), unless its
+   * end was already known (it exited: the usual result) or it was being stopped (the stop's
+   * outcome). A launcher that died before it read the request started nothing: the attempt is
+   * simply started again (through a new launcher, or directly once the launcher is given up).
+   */
+  private onLauncherLost(live: LiveAttempt, spec: SpawnSpec, message: string, retryable: boolean): void {
+    if (live.done) return;
+    if (retryable && live.pid === 0 && !live.stop) {
+      this.launch(live, spec);
+      return;
+    }
+    if (live.pid !== 0 && !live.exit) signalGroup(live.pid, "SIGKILL");
+    if (live.exit || live.stop) {
+      this.finish(live, this.endResult(live));
+      return;
+    }
+    const durationMs = live.pid === 0 ? 0 : this.durationMs(live);
+    this.finish(live, {
+      outcome: AttemptOutcome.ATTEMPT_OUTCOME_LOST,
+      exitCode: -1,
+      signal: "",
+      message: `${message}; the attempt's processes were killed and its end is unknown`,
+      outputTail: live.tail.text(),
+      durationMs,
     });
   }
 
-  /** Into the attempt's log file; a full file buffer pauses the pipe (the task waits, as on a slow terminal). */
-  private toLog(live: LiveAttempt, child: ChildProcess, stream: LogStreamName, chunk: Buffer): void {
-    if (!live.log || live.log.write(stream, chunk)) return;
-    const pipe = child[stream]!;
-    pipe.pause();
-    live.log
-      .drained(stream)
-      .then(() => pipe.resume())
-      .catch(() => pipe.resume());
+  /** Into the attempt's log file; a full file buffer pauses the stream (the task waits, as on a slow terminal). */
+  private toLog(live: LiveAttempt, stream: LogStreamName, chunk: Buffer): void {
+    // Output already on its way when the stream was paused (the launcher's frames) is written, not waited for again.
+    if (!live.log || live.log.write(stream, chunk) || live.logWaits.has(stream)) return;
+    live.logWaits.add(stream);
+    const proc = live.process;
+    proc?.pause(stream);
+    const resume = () => {
+      live.logWaits.delete(stream);
+      proc?.resume(stream);
+    };
+    live.log.drained(stream).then(resume, resume);
   }
 
   /** Repeats of the same figure are dropped: a task printing progress in a tight loop must not flood the master. */
   private reportProgress(live: LiveAttempt, percent: number, message: string): void {
     const key = `${percent} ${message}`;
     if (live.done || key === live.lastProgress) return;
-    if (!live.announced && live.wrapper) {
-      live.earlyProgress = { percent, message }; // Output beat the wrapper's pid: kept until started.
-      return;
-    }
     live.lastProgress = key;
     this.options.events?.progress?.(live.req.attemptId, percent, message);
   }
 
-  /** The command's process exists (under the wrapper: not yet exec'ed): its group can be signalled. */
-  private onSpawn(live: LiveAttempt, pid: number, commandRuns: boolean): void {
+  /** The command runs (exec'ed): its group can be signalled, and its timeout runs from now (unless it is being stopped already). */
+  private onSpawn(live: LiveAttempt, pid: number): void {
     live.pid = pid;
-    live.startedAtMs = this.now();
+    this.announce(live);
     if (live.stop) {
-      // Canceled while starting: the request stands (wrapped too: the command, not yet exec'ed,
-      // has every signal blocked until it is, and dies of this one first thing).
-      this.announce(live);
-      stopAttempt(live, live.stop.outcome, live.stop.message, 0);
+      stopAttempt(live, live.stop.outcome, live.stop.message, 0); // Canceled while starting: the request stands.
       return;
     }
-    if (commandRuns) this.onCommandRuns(live);
-  }
-
-  /** The command runs: the attempt is started and its timeout runs from now (unless it is being stopped already). */
-  private onCommandRuns(live: LiveAttempt): void {
-    if (live.announced || live.pid === 0) return;
-    this.announce(live);
-    if (live.stop) return;
     const timeoutMs = live.req.timeoutMs ?? 0;
     if (timeoutMs > 0) {
       scheduleFor(live, timeoutMs, () =>
@@ -292,14 +292,13 @@ export class Executor {
     live.announced = true;
     live.startedAtMs = this.now();
     this.options.events?.started?.(live.req.attemptId, live.pid, new Date(live.startedAtMs));
-    const early = live.earlyProgress;
-    live.earlyProgress = null;
-    if (early) this.reportProgress(live, early.percent, early.message);
   }
 
-  private endResult(live: LiveAttempt, code: number | null, signal: NodeJS.Signals | null): TaskResult {
+  /** The result of an attempt that ended (or was stopped before it started): from its exit, stop and usage. */
+  private endResult(live: LiveAttempt): TaskResult {
+    const { code = null, signal = null } = live.exit ?? {};
     const result = endedResult({ code, signal, outputTail: live.tail.text(), durationMs: live.pid === 0 ? 0 : this.durationMs(live), stop: live.stop });
-    const usage = live.wrapper?.usage;
+    const usage = live.usage;
     return usage ? { ...result, cpuTimeMs: usage.cpuTimeMs, maxRssKib: usage.maxRssKib } : result;
   }
 
@@ -311,16 +310,11 @@ export class Executor {
     if (live.done) return;
     live.done = true;
     live.timers.forEach(clearTimeout);
-    live.child?.stdout?.destroy();
-    live.child?.stderr?.destroy();
-    live.child?.stdio[3]?.destroy();
+    live.process?.release();
     this.attempts.delete(live.req.attemptId);
     // A stopped attempt leaves nothing behind: background processes of the task that neither
     // exited nor held its stdio would otherwise survive the cancel.
     if (live.stop && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
-    // The wrapper is gone without the command's figures: nothing waits for the command any more,
-    // so it must not outlive its attempt (a normal end always brings them).
-    else if (live.wrapper && live.announced && !live.wrapper.usage && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
     if (live.tempDir) void rm(live.tempDir, { recursive: true, force: true }).catch(() => {});
     if (live.log) {
       // Readers that follow this log end once the files are flushed and closed.

@@ -1,13 +1,13 @@
 // The executor's state of one attempt while it runs: what was asked, the process, how it is being
 // stopped, and what it reported so far. The Executor owns every LiveAttempt; the helpers that spawn
-// and signal it (spawn-attempt.ts, attempt-stop.ts) act on the one they are given.
-import type { ChildProcess } from "node:child_process";
+// and signal it (spawn-attempt.ts and agent/launcher/, attempt-stop.ts) act on the one they are given.
 import { join } from "node:path";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import type { StopOutcome } from "./attempt-result.js";
-import type { AttemptLog } from "./log-files.js";
+import type { AttemptLog, LogStreamName } from "./log-files.js";
 import { OutputTail } from "./output-tail.js";
-import type { WrapperReader } from "./rusage.js";
+import type { AttemptUsage } from "./rusage.js";
+import type { AttemptProcess } from "./spawn-attempt.js";
 
 /** What to run for one attempt (the agent converts an Assign into this). */
 export interface RunRequest {
@@ -27,7 +27,8 @@ export interface RunRequest {
 
 export interface LiveAttempt {
   req: RunRequest;
-  child: ChildProcess | null;
+  /** Its process (through the launcher or spawned directly), once asked for. */
+  process: AttemptProcess | null;
   pid: number;
   startedAtMs: number;
   tail: OutputTail;
@@ -38,12 +39,12 @@ export interface LiveAttempt {
   tempDir: string;
   /** The attempt's log files, once created. */
   log: AttemptLog | null;
-  /** Reads the measuring wrapper's reports; null when the command runs unwrapped. */
-  wrapper: WrapperReader | null;
+  /** Streams paused until their log file's buffer drained. */
+  logWaits: Set<LogStreamName>;
+  /** CPU time and max RSS, once it exited; null when unmeasured (spawned directly). */
+  usage: AttemptUsage | null;
   /** The `started` event was sent (the command runs). */
   announced: boolean;
-  /** Under the wrapper, progress read before the command was known to run: reported right after `started`. */
-  earlyProgress: { percent: number; message: string } | null;
   lastProgressFile: string;
   lastProgress: string;
   done: boolean;
@@ -57,7 +58,7 @@ export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailB
   const result = new Promise<TaskResult>((r) => (resolve = r));
   return {
     req,
-    child: null,
+    process: null,
     pid: 0,
     startedAtMs,
     tail: new OutputTail(outputTailBytes),
@@ -67,9 +68,9 @@ export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailB
     timers: [],
     tempDir: "",
     log: null,
-    wrapper: null,
+    logWaits: new Set(),
+    usage: null,
     announced: false,
-    earlyProgress: null,
     lastProgressFile: "",
     lastProgress: "",
     done: false,

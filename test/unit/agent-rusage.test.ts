@@ -1,6 +1,7 @@
-// CPU time and max RSS of attempts (agent/rusage.ts): measured by the wrapper on real processes,
-// and the wrapper changes nothing else a task can see (exit codes, signals, exec errors, fds,
-// signal dispositions). Bounds are generous and relative to the task's own figures, never the clock.
+// CPU time and max RSS of attempts (agent/rusage.ts): measured by the agent's launcher
+// (agent/launcher/) on real processes, and the launcher changes nothing else a task can see (exit
+// codes, signals, exec errors, signal dispositions; fds: fewer, see below). Bounds are generous
+// and relative to the task's own figures, never the clock.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Executor, type RunRequest } from "../../agent/executor.js";
@@ -28,7 +29,7 @@ test.after.each(async () => {
   await Promise.all(executors.splice(0).map((e) => e.cancelAll(0)));
 });
 
-test("python3 for the wrapper exists on this machine (the figures below need it)", () => {
+test("python3 for the launcher exists on this machine (the figures below need it)", () => {
   assert.ok(python, "no python3 found: attempts would run unmeasured");
 });
 
@@ -53,7 +54,7 @@ test("a 200 MB allocation reports max RSS >= 150 MB", async () => {
   assert.ok(result.maxRssKib! >= 150_000, `max rss ${result.maxRssKib} KiB`);
 });
 
-test("wrapped and unwrapped attempts end the same way (exit code, signal, exec error)", async () => {
+test("launched and directly spawned attempts end the same way (exit code, signal, exec error)", async () => {
   const cases = [
     ["sh", "-c", "echo out; echo err >&2; exit 3"],
     ["sh", "-c", "kill -KILL $$"],
@@ -71,19 +72,22 @@ test("wrapped and unwrapped attempts end the same way (exit code, signal, exec e
   }
 });
 
-test("the command gets only stdin, stdout, stderr and default signal dispositions, as unwrapped", async () => {
-  // grep reads its own status: exec'ed straight by the wrapper (a shell would block signals around its forks).
+test("the command gets only stdin, stdout, stderr and default signal dispositions, as spawned directly", async () => {
+  // grep reads its own status: exec'ed straight by the launcher (a shell would block signals around its forks).
   const probe = ["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"];
   const wrapped = await executor().run(req(probe));
   const plain = await executor(null).run(req(probe));
   assert.match(wrapped.outputTail, /SigBlk:\s+0+\n/);
   assert.is(wrapped.outputTail, plain.outputTail);
-  // fd 3 is ls's own handle on the directory; anything else was inherited by the agent too.
+  // fd 3 is ls's own handle on the directory. Through the launcher nothing else: it closes every
+  // other fd, also any the agent's process left inheritable (a direct spawn passes those on).
   const fds = ["ls", "/proc/self/fd"];
-  assert.is((await executor().run(req(fds))).outputTail, (await executor(null).run(req(fds))).outputTail);
+  assert.is((await executor().run(req(fds))).outputTail, "0\n1\n2\n3\n");
+  const plainFds = (await executor(null).run(req(fds))).outputTail.split("\n");
+  for (const fd of ["0", "1", "2", "3"]) assert.ok(plainFds.includes(fd), plainFds.join(" "));
 });
 
-test("a cancel reaches the command through the wrapper, and its figures still come", async () => {
+test("a cancel reaches the command started by the launcher, and its figures still come", async () => {
   let ready!: () => void;
   const trapped = new Promise<void>((r) => (ready = r));
   const quick = new Executor({ maxTasks: 1, usagePython: python, events: { progress: () => ready() } });
@@ -99,7 +103,7 @@ test("a cancel reaches the command through the wrapper, and its figures still co
   assert.is(quick.runningCount(), 0);
 });
 
-test("the command leads its own process group and session (kill -TERM -$$ works), as unwrapped", async () => {
+test("the command leads its own process group and session (kill -TERM -$$ works), as spawned directly", async () => {
   const probe = ["sh", "-c", 'set -- $(cut -d" " -f5,6 /proc/$$/stat); [ "$1" = $$ ] && [ "$2" = $$ ] && echo leader; kill -TERM -$$'];
   for (const usagePython of [python, null]) {
     const result = await executor(usagePython).run(req(probe));
@@ -108,7 +112,7 @@ test("the command leads its own process group and session (kill -TERM -$$ works)
   }
 });
 
-test("a command SIGKILLed by a stop still reports its figures (the wrapper is outside its group)", async () => {
+test("a command SIGKILLed by a stop still reports its figures (the launcher is outside its group)", async () => {
   let ready!: () => void;
   const burning = new Promise<void>((r) => (ready = r));
   const e = new Executor({ maxTasks: 1, usagePython: python, events: { progress: () => ready() } });
@@ -122,7 +126,7 @@ test("a command SIGKILLed by a stop still reports its figures (the wrapper is ou
   assert.ok(result.maxRssKib! > 0);
 });
 
-test("started always comes before the command's first progress, though its output may beat the wrapper's word", async () => {
+test("started always comes before the command's first progress, however fast its output comes", async () => {
   const order: string[] = [];
   const e = new Executor({
     maxTasks: 4,

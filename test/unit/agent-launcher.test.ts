@@ -1,0 +1,206 @@
+// The agent's launcher (agent/launcher/): attempts started through one long-lived python3, against
+// real processes. What a task sees (env, cwd, exit codes, signal deaths, exec errors, separate
+// stdout and stderr) and the usage figures; the launcher's own death (SIGKILL mid-attempt: the
+// attempt ends LOST, its processes are killed, the next attempt runs through a new launcher); a
+// launcher that cannot start (attempts retried, then spawned directly). Tests wait on events and
+// results; the polls below read kernel facts (process states), bounded, never timing assertions.
+import { mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Executor, type ExecutorOptions, type RunRequest } from "../../agent/executor.js";
+import { encodeFrame, FrameReader } from "../../agent/launcher/frames.js";
+import { findUsagePython } from "../../agent/rusage.js";
+import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
+
+const python = findUsagePython();
+let seq = 0;
+const executors: Executor[] = [];
+const dirs: string[] = [];
+
+function executor(options: Partial<ExecutorOptions> = {}): Executor {
+  const e = new Executor({ maxTasks: 64, usagePython: python, ...options });
+  executors.push(e);
+  return e;
+}
+
+function req(command: string[], extra: Partial<RunRequest> = {}): RunRequest {
+  seq++;
+  return { attemptId: `launcher-${seq}`, taskId: `launcher-task-${seq}`, command, ...extra };
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "agent-launcher-"));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Live (not zombie) processes whose process group is `pgid`. */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(pgrp) === pgid && state !== "Z") members.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return members;
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, i < 100 ? 1 : 5));
+  }
+  throw new Error(`condition never held: ${what}`);
+}
+
+test.after.each(async () => {
+  for (const e of executors.splice(0)) {
+    await e.cancelAll(0);
+    e.close();
+  }
+});
+
+test.after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+test("python3 for the launcher exists on this machine (the tests below need it)", () => {
+  assert.ok(python, "no python3 found: attempts would be spawned directly");
+});
+
+test("frames cut anywhere across reads come out whole and in order", () => {
+  const frames = [
+    encodeFrame(3, 7, Buffer.from("hello")),
+    encodeFrame(5, 7, Buffer.of(1)),
+    encodeFrame(0, 0, Buffer.alloc(0)),
+    encodeFrame(4, 9, Buffer.alloc(70_000, 1)),
+  ];
+  const all = Buffer.concat(frames);
+  for (const cut of [1, 4, 9, 13, 14, 20, 30, 5000]) {
+    const got: string[] = [];
+    const reader = new FrameReader((type, handle, payload) => got.push(`${type}/${handle}/${payload.length}`));
+    for (let off = 0; off < all.length; off += cut) reader.push(all.subarray(off, off + cut));
+    assert.equal(got, ["3/7/5", "5/7/1", "0/0/0", "4/9/70000"], `cut every ${cut} bytes`);
+  }
+});
+
+test("env, cwd, exit code and separate stdout and stderr, with usage figures", async () => {
+  const logRoot = tempDir();
+  const cwd = tempDir();
+  const e = executor({ logRoot });
+  const r = req(["sh", "-c", 'echo "out $FOO $(pwd)"; echo "err $TASKGRID_ATTEMPT_ID" >&2; exit 4'], { env: { FOO: "bar baz" }, workingDir: cwd });
+  const result = await e.run(r);
+  assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_FAILED, result.message);
+  assert.is(result.exitCode, 4);
+  assert.type(result.cpuTimeMs, "number");
+  assert.ok(result.maxRssKib! > 0, `max rss ${result.maxRssKib}`);
+  const dir = join(logRoot, r.attemptId);
+  await until(() => e.logs.state(r.attemptId) === "ended", "the log files are flushed and closed");
+  assert.is(readFileSync(join(dir, "stdout"), "utf8"), `out bar baz ${realpathSync(cwd)}\n`);
+  assert.is(readFileSync(join(dir, "stderr"), "utf8"), `err ${r.attemptId}\n`);
+  assert.is(e.launcher?.starts, 1);
+});
+
+test("a death by signal, an exec error and an argument with a NUL byte", async () => {
+  const e = executor();
+  const killed = await e.run(req(["sh", "-c", "kill -USR1 $$"]));
+  assert.equal([killed.outcome, killed.exitCode, killed.signal], [AttemptOutcome.ATTEMPT_OUTCOME_FAILED, -1, "SIGUSR1"]);
+  assert.type(killed.cpuTimeMs, "number");
+  const missing = await e.run(req(["taskgrid-no-such-command-xyz", "a"]));
+  assert.equal([missing.outcome, missing.message], [AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED, "spawn taskgrid-no-such-command-xyz ENOENT"]);
+  const notExecutable = await e.run(req(["/etc/passwd"]));
+  assert.equal([notExecutable.outcome, notExecutable.message], [AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED, "spawn /etc/passwd EACCES"]);
+  const nul = await e.run(req(["echo", "a\0b"]));
+  assert.is(nul.outcome, AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED);
+  assert.match(nul.message, /null bytes/);
+  // None of these broke the launcher.
+  assert.is((await e.run(req(["echo", "still"]))).outputTail, "still\n");
+  assert.is(e.launcher?.starts, 1);
+});
+
+test("argv[0] is looked up on the attempt's PATH", async () => {
+  const bin = tempDir();
+  const e = executor();
+  const script = join(bin, "taskgrid-launcher-probe");
+  const { writeFileSync, chmodSync } = await import("node:fs");
+  writeFileSync(script, '#!/bin/sh\necho found "$@"\n');
+  chmodSync(script, 0o755);
+  const result = await e.run(req(["taskgrid-launcher-probe", "x"], { env: { PATH: `${bin}:/usr/bin:/bin` } }));
+  assert.is(result.outputTail, "found x\n", result.message);
+});
+
+test("many attempts at once: every one's output and result is its own", async () => {
+  const e = executor({ maxTasks: 200 });
+  const runs = Array.from({ length: 200 }, (_, i) => req(["sh", "-c", `echo ${i}; echo e${i} >&2; exit ${i % 3}`]));
+  const results = await Promise.all(runs.map((r) => e.run(r)));
+  results.forEach((result, i) => {
+    assert.is(result.exitCode, i % 3);
+    assert.is(result.outputTail.split("\n").sort().join(" "), ` ${i} e${i}`);
+    assert.type(result.cpuTimeMs, "number");
+  });
+  assert.is(e.launcher?.starts, 1);
+});
+
+test("megabytes of output reach the log files whole, stdout and stderr apart", async () => {
+  const logRoot = tempDir();
+  const e = executor({ logRoot });
+  const r = req(["sh", "-c", "head -c 6000000 /dev/zero; head -c 1500000 /dev/zero >&2"]);
+  const result = await e.run(r);
+  assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, result.message);
+  await until(() => e.logs.state(r.attemptId) === "ended", "the log files are flushed and closed");
+  assert.is(readFileSync(join(logRoot, r.attemptId, "stdout")).length, 6_000_000);
+  assert.is(readFileSync(join(logRoot, r.attemptId, "stderr")).length, 1_500_000);
+});
+
+test("the launcher SIGKILLed mid-attempt: the attempt ends LOST, its group is killed, the next attempt runs through a new launcher", async () => {
+  let up!: () => void;
+  const running = new Promise<void>((r) => (up = r));
+  const e = executor({ events: { progress: () => up() } });
+  const pending = e.run(req(["sh", "-c", "sleep 30 & echo ::progress 1 up; wait"]));
+  await running;
+  const pid = e.running()[0].pid;
+  assert.ok(groupMembers(pid).length >= 2, "the shell and its sleep run");
+  const launcherPid = e.launcher!.pid;
+  process.kill(launcherPid, "SIGKILL");
+  const result = await pending;
+  assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_LOST);
+  assert.match(result.message, new RegExp(`launcher \\(.*pid ${launcherPid}\\) was killed by SIGKILL`));
+  assert.match(result.message, /processes were killed/);
+  assert.is(result.outputTail, "::progress 1 up\n", "what it printed before the launcher died");
+  await until(() => groupMembers(pid).length === 0, "the attempt's processes are gone");
+  assert.is(e.runningCount(), 0);
+
+  const next = await e.run(req(["sh", "-c", "echo again"]));
+  assert.equal([next.outcome, next.outputTail], [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, "again\n"]);
+  assert.type(next.cpuTimeMs, "number");
+  assert.is(e.launcher!.starts, 2);
+  assert.is.not(e.launcher!.pid, launcherPid);
+});
+
+test("a launcher that cannot start: its attempts are retried, then spawned directly (unmeasured)", async () => {
+  const e = executor({ usagePython: "/bin/false" });
+  const result = await e.run(req(["sh", "-c", "echo direct"]));
+  assert.equal([result.outcome, result.outputTail], [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, "direct\n"], result.message);
+  assert.is(result.cpuTimeMs, undefined);
+  assert.is(e.launcher!.starts, 3);
+  assert.ok(e.launcher!.broken);
+  assert.is((await e.run(req(["true"]))).outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
+  assert.is(e.launcher!.starts, 3, "given up: no more tries");
+});
+
+test("the old path (usagePython: null) still runs attempts, without figures", async () => {
+  const e = executor({ usagePython: null });
+  const result = await e.run(req(["sh", "-c", "echo old; exit 2"]));
+  assert.equal([result.outcome, result.exitCode, result.outputTail], [AttemptOutcome.ATTEMPT_OUTCOME_FAILED, 2, "old\n"]);
+  assert.is(result.cpuTimeMs, undefined);
+  assert.is(e.launcher, null);
+});
+
+test.run();

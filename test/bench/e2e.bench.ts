@@ -18,8 +18,9 @@ const TARGET = 15_000;
 const AGENTS = 16;
 const SLOTS = 256;
 const CHANNELS = 4;
-const BATCH = 1000;
-const BATCHES_IN_FLIGHT = 4;
+/** SubmitTasks batch size and calls in flight (the peer benchmark inserts its jobs the same way). */
+export const BATCH = 1000;
+export const BATCHES_IN_FLIGHT = 4;
 const WARMUP_TASKS = 10_000;
 const TASKS = 60_000;
 
@@ -67,27 +68,31 @@ export async function runTasks(master: MasterProcess, db: BenchDatabase, clients
   return { tasks, seconds, submitSeconds, cpu, succeeded: done - alreadyDone, walPerTask };
 }
 
+/** A fresh database and master, fake agents, a warm-up, then one measured run of `tasks`; `label` names the database. */
+export async function measureE2e(tasks = TASKS, warmupTasks = WARMUP_TASKS): Promise<{ run: Run; label: string }> {
+  const db = await createBenchDatabase();
+  const master = await startMasterProcess(db.options);
+  const clients = new TaskClients(master.address, CHANNELS);
+  const agents = new FakeAgents({ address: master.address, agents: AGENTS, channels: CHANNELS, slots: SLOTS });
+  try {
+    await clients.ready();
+    await agents.start();
+    await runTasks(master, db, clients, warmupTasks, 0);
+    await db.vacuum();
+    return { run: await runTasks(master, db, clients, tasks, warmupTasks), label: db.label };
+  } finally {
+    agents.close();
+    clients.close();
+    await master.stop();
+    await db.drop();
+  }
+}
+
 export const e2eBench: BenchModule = {
   name: "e2e",
   section: "End-to-end throughput",
   async run(env: BenchEnv): Promise<BenchResult> {
-    const db = await createBenchDatabase();
-    const master = await startMasterProcess(db.options);
-    const clients = new TaskClients(master.address, CHANNELS);
-    const agents = new FakeAgents({ address: master.address, agents: AGENTS, channels: CHANNELS, slots: SLOTS });
-    let run: Run;
-    try {
-      await clients.ready();
-      await agents.start();
-      await runTasks(master, db, clients, WARMUP_TASKS, 0);
-      await db.vacuum();
-      run = await runTasks(master, db, clients, TASKS, WARMUP_TASKS);
-    } finally {
-      agents.close();
-      clients.close();
-      await master.stop();
-      await db.drop();
-    }
+    const { run, label } = await measureE2e();
     const perSecond = run.tasks / run.seconds;
     const table: Table = {
       header: [
@@ -114,7 +119,7 @@ export const e2eBench: BenchModule = {
       ],
     };
     const markdown = [
-      `Measured ${env.date} on ${env.machine}, ${db.label}.`,
+      `Measured ${env.date} on ${env.machine}, ${label}.`,
       "",
       `Method: a master in its own process (metrics on); in the bench process ${AGENTS} fake agents (raw agent streams over ${CHANNELS} channels, ` +
         `${SLOTS} slots each) answer every assignment at once with \`started\` and a successful \`finished\`, and a client submits ${num(TASKS)} no-op tasks ` +

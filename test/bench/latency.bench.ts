@@ -21,7 +21,7 @@ const AGENTS = 8;
 const SLOTS = 64;
 const CHANNELS = 4;
 
-interface Phase {
+export interface Phase {
   /** Submit -> start, ms, per task (sorted). */
   startMs: number[];
   /** Submit -> acknowledgement, ms (sorted). */
@@ -32,15 +32,16 @@ interface Phase {
   cpu: CpuWindow;
 }
 
-/** Sends `seconds * RATE` submits on schedule; resolves when every answer and assignment is in. */
+/** Sends `seconds * rate` submits on schedule; resolves when every answer and assignment is in. */
 async function openLoop(
   clients: TaskClients,
   assignedAt: Map<string, number>,
   masterPid: number,
   database: string | undefined,
   seconds: number,
+  rate = RATE,
 ): Promise<Phase> {
-  const total = seconds * RATE;
+  const total = seconds * rate;
   const scheduled = new Map<string, number>();
   const ackMs: number[] = [];
   const pending: Promise<void>[] = [];
@@ -51,9 +52,9 @@ async function openLoop(
   let sent = 0;
   while (sent < total) {
     const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - t0) * RATE) / 1000) + 1);
+    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000) + 1);
     for (; sent < due; sent++) {
-      const at = t0 + (sent * 1000) / RATE;
+      const at = t0 + (sent * 1000) / rate;
       if (now - at > 5) sentLate++;
       pending.push(
         clients.submit().then(
@@ -80,29 +81,33 @@ async function openLoop(
   return { startMs: startMs.sort((a, b) => a - b), ackMs: ackMs.sort((a, b) => a - b), failed, sentLate, missing, cpu };
 }
 
+/** A fresh database and master, fake agents, a warm-up, then one measured open-loop phase at `rate`; `label` names the database. */
+export async function measureLatency(rate = RATE, warmupS = WARMUP_S, measureS = MEASURE_S): Promise<{ phase: Phase; label: string }> {
+  const db = await createBenchDatabase();
+  const master = await startMasterProcess(db.options);
+  const clients = new TaskClients(master.address, CHANNELS);
+  const assignedAt = new Map<string, number>();
+  const agents = new FakeAgents({ address: master.address, agents: AGENTS, channels: CHANNELS, slots: SLOTS, onAssign: (id, at) => assignedAt.set(id, at) });
+  try {
+    await clients.ready();
+    await agents.start();
+    await openLoop(clients, assignedAt, master.pid, db.name, warmupS, rate);
+    await db.vacuum();
+    assignedAt.clear();
+    return { phase: await openLoop(clients, assignedAt, master.pid, db.name, measureS, rate), label: db.label };
+  } finally {
+    agents.close();
+    clients.close();
+    await master.stop();
+    await db.drop();
+  }
+}
+
 export const latencyBench: BenchModule = {
   name: "latency",
   section: "Submit to start latency",
   async run(env: BenchEnv): Promise<BenchResult> {
-    const db = await createBenchDatabase();
-    const master = await startMasterProcess(db.options);
-    const clients = new TaskClients(master.address, CHANNELS);
-    const assignedAt = new Map<string, number>();
-    const agents = new FakeAgents({ address: master.address, agents: AGENTS, channels: CHANNELS, slots: SLOTS, onAssign: (id, at) => assignedAt.set(id, at) });
-    let phase: Phase;
-    try {
-      await clients.ready();
-      await agents.start();
-      await openLoop(clients, assignedAt, master.pid, db.name, WARMUP_S);
-      await db.vacuum();
-      assignedAt.clear();
-      phase = await openLoop(clients, assignedAt, master.pid, db.name, MEASURE_S);
-    } finally {
-      agents.close();
-      clients.close();
-      await master.stop();
-      await db.drop();
-    }
+    const { phase, label } = await measureLatency();
     const s = phase.startMs;
     const p99 = quantile(s, 0.99);
     const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
@@ -125,7 +130,7 @@ export const latencyBench: BenchModule = {
       ],
     };
     const markdown = [
-      `Measured ${env.date} on ${env.machine}, ${db.label}.`,
+      `Measured ${env.date} on ${env.machine}, ${label}.`,
       "",
       `Method: a master in its own process (metrics on); this process sends unary \`SubmitTask\` calls open loop at ${num(RATE)}/s over ${CHANNELS} channels ` +
         `for ${MEASURE_S} s after a ${WARMUP_S} s warm-up, and ${AGENTS} fake agents (${SLOTS} slots each, raw agent streams) note when each assignment arrives and answer it at once ` +

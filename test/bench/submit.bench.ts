@@ -14,9 +14,10 @@ const TARGET = 4500;
 const CHANNELS = 4;
 const WARMUP_MS = 3000;
 const MEASURE_MS = 8000;
-const LEVELS = [64, 256];
+/** Calls in flight (the peer benchmark uses the same levels). */
+export const LEVELS = [64, 256];
 
-interface Row {
+export interface Row {
   inFlight: number;
   perSecond: number;
   failed: number;
@@ -24,40 +25,46 @@ interface Row {
   cpu: CpuWindow;
 }
 
+/** Unary submit runs at each level (in flight) on a fresh database and master; `label` names the database. */
+export async function measureSubmits(levels = LEVELS, warmupMs = WARMUP_MS, measureMs = MEASURE_MS): Promise<{ rows: Row[]; label: string }> {
+  const db = await createBenchDatabase();
+  const master = await startMasterProcess(db.options);
+  const clients = new TaskClients(master.address, CHANNELS);
+  const rows: Row[] = [];
+  try {
+    await clients.ready();
+    await closedLoopSubmits(clients, 128, performance.now() + warmupMs);
+    for (const inFlight of levels) {
+      await db.vacuum();
+      const before = await master.stats();
+      const end = cpuWindow(master.pid, db.name);
+      const started = performance.now();
+      const r = await closedLoopSubmits(clients, inFlight, started + measureMs);
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = end();
+      const after = await master.stats();
+      if (r.failed > 0) process.stderr.write(`submit: ${r.failed} calls failed (${r.firstError})\n`);
+      rows.push({
+        inFlight,
+        perSecond: r.acked / seconds,
+        failed: r.failed,
+        tasksPerCommit: (after.commitJobs - before.commitJobs) / Math.max(1, after.transactions - before.transactions),
+        cpu,
+      });
+    }
+  } finally {
+    clients.close();
+    await master.stop();
+    await db.drop();
+  }
+  return { rows, label: db.label };
+}
+
 export const submitBench: BenchModule = {
   name: "submit",
   section: "Unary submit throughput",
   async run(env: BenchEnv): Promise<BenchResult> {
-    const db = await createBenchDatabase();
-    const master = await startMasterProcess(db.options);
-    const clients = new TaskClients(master.address, CHANNELS);
-    const rows: Row[] = [];
-    try {
-      await clients.ready();
-      await closedLoopSubmits(clients, 128, performance.now() + WARMUP_MS);
-      for (const inFlight of LEVELS) {
-        await db.vacuum();
-        const before = await master.stats();
-        const end = cpuWindow(master.pid, db.name);
-        const started = performance.now();
-        const r = await closedLoopSubmits(clients, inFlight, started + MEASURE_MS);
-        const seconds = (performance.now() - started) / 1000;
-        const cpu = end();
-        const after = await master.stats();
-        if (r.failed > 0) process.stderr.write(`submit: ${r.failed} calls failed (${r.firstError})\n`);
-        rows.push({
-          inFlight,
-          perSecond: r.acked / seconds,
-          failed: r.failed,
-          tasksPerCommit: (after.commitJobs - before.commitJobs) / Math.max(1, after.transactions - before.transactions),
-          cpu,
-        });
-      }
-    } finally {
-      clients.close();
-      await master.stop();
-      await db.drop();
-    }
+    const { rows, label } = await measureSubmits();
     const table: Table = {
       header: [
         "calls in flight",
@@ -79,7 +86,7 @@ export const submitBench: BenchModule = {
       ]),
     };
     const markdown = [
-      `Measured ${env.date} on ${env.machine}, ${db.label}.`,
+      `Measured ${env.date} on ${env.machine}, ${label}.`,
       "",
       `Method: a master in its own process (\`startMaster\`, metrics on); this process keeps N unary \`SubmitTask\` calls in flight over ${CHANNELS} channels ` +
         `(closed loop) for ${MEASURE_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up, and counts acknowledgements (a task is acknowledged only after its group commit). ` +

@@ -36,3 +36,15 @@ for (const asset of ASSETS) {
 const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 writeFileSync(join(dist, "package.json"), `${JSON.stringify({ name: "taskgrid-dist", version, type: "module", private: true }, null, 2)}\n`);
 writeFileSync(join(dist, STAMP), `${new Date().toISOString()}\n`);
+
+// At install only: the embedded database's template (src/store/pglite-template.ts: initdb plus
+// every migration, cached in the user's cache dir), so that the first `npm start` copies a
+// database instead of running initdb (~6 s). A failure costs only that: the first start makes it.
+if (prepare) {
+  const template = new URL("../dist/src/store/pglite-template.js", import.meta.url).href;
+  const made = spawnSync(process.execPath, ["--input-type=module", "-e", `await (await import(${JSON.stringify(template)})).ensureTemplate();`], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (made.status !== 0) console.error("build: the embedded database template was not made; the first `taskgrid dev` will make it");
+}

@@ -2,6 +2,7 @@
 // Both speak the same SQL, so everything above this file is dialect-agnostic; the only
 // differences handled here are driver setup, memory settings and bigint parsing.
 import { createRequire } from "node:module";
+import { setFlagsFromString } from "node:v8";
 import knexPkg from "knex";
 import type { Knex } from "knex";
 import pg from "pg";
@@ -13,7 +14,23 @@ const { knex } = knexPkg;
 // ESM import would load a second copy of the (large) library. Under tsx that second copy costs
 // ~40 MB RSS, a sixth of the master's idle budget on PGlite. It is loaded only when used, so a
 // master on Postgres never pays for it.
-const loadPglite = () => createRequire(import.meta.url)("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
+const loadPglite = () => {
+  keepWasmUnoptimised();
+  return createRequire(import.meta.url)("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
+};
+
+/**
+ * PGlite's Postgres is ~9 MB of WebAssembly. V8 compiles it twice: at once with its baseline
+ * compiler (Liftoff), then again, in the background, with the optimising one (TurboFan), and keeps
+ * both. --liftoff-only skips the second: ~55 MB less RSS and a faster open (half as long on a busy
+ * 2-core machine: TurboFan competes for the CPU), and on the master's queries (small, mostly
+ * waiting on the group commit) no measurable loss. The flag is process-wide and must be set before
+ * the module is compiled, hence here. TASKGRID_PGLITE_TIERUP=1 keeps V8's default (a throughput
+ * benchmark on the embedded database may want it).
+ */
+function keepWasmUnoptimised(): void {
+  if (process.env.TASKGRID_PGLITE_TIERUP !== "1") setFlagsFromString("--liftoff-only");
+}
 
 export type Dialect = "postgres" | "pglite";
 
@@ -54,12 +71,15 @@ const pgTypes = {
   },
 };
 
-// PGlite's defaults (shared_buffers=128MB and friends) put a reopened database at ~300 MB RSS;
-// with these it is ~160 MB, which keeps the master's idle RSS inside its 250 MiB budget. The master
-// touches little data per query (working set = active tasks, held in memory anyway), so small
-// buffers cost nothing measurable. Only an existing data dir benefits: initdb on a fresh dir peaks
-// near 700 MB regardless, which is why pglite-init.ts runs it in a child process.
-const PGLITE_SETTINGS = ["shared_buffers=16MB", "work_mem=2MB", "maintenance_work_mem=16MB", "temp_buffers=2MB", "wal_buffers=1MB"];
+// PGlite's defaults (shared_buffers=128MB and friends) put a reopened database at ~250 MB RSS;
+// with these (and --liftoff-only above) it is ~117 MB. Postgres touches all of shared_buffers at
+// start, so every MB of it is a MB of RSS: 16MB -> 4MB saved ~12 MB. The master touches little
+// data per query (working set = active tasks, held in memory anyway) and a buffer miss is a read
+// from the OS page cache, so small buffers cost nothing measurable (a 100,000-index array submit
+// took the same time on PGlite with 16MB and 4MB). Only an existing data dir benefits: initdb on a
+// fresh dir peaks near 700 MB regardless, which is why pglite-init.ts copies a prepared template
+// (or runs initdb in a child process) instead.
+const PGLITE_SETTINGS = ["shared_buffers=4MB", "work_mem=2MB", "maintenance_work_mem=16MB", "temp_buffers=2MB", "wal_buffers=256kB"];
 
 export async function openKnex(config: ConnectionConfig): Promise<OpenedKnex> {
   return config.databaseUrl ? openPostgres(config.databaseUrl, config) : openPglite(config.dataDir ?? DEFAULT_PGLITE_DIR);
@@ -88,6 +108,15 @@ async function openPostgres(databaseUrl: string, config: ConnectionConfig): Prom
 
 async function openPglite(dataDir: string): Promise<OpenedKnex> {
   await ensurePgliteDataDir(dataDir);
+  return openPgliteDir(dataDir);
+}
+
+/**
+ * Opens the PGlite database in `dataDir` as it is: PGlite runs initdb itself when the directory is
+ * empty. Only the template builder (pglite-template-build.ts, a child process) relies on that;
+ * everything else goes through openKnex, which never lets initdb run in its own process.
+ */
+export async function openPgliteDir(dataDir: string): Promise<OpenedKnex> {
   const { PGlite } = loadPglite();
   const pglite = await PGlite.create({
     dataDir,

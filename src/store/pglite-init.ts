@@ -1,28 +1,42 @@
-// Creating a PGlite database (initdb) peaks near 700 MB RSS, and WebAssembly memory never shrinks,
-// so a master that ran initdb itself would keep that footprint for its whole life. We run initdb in
-// a short-lived child process instead; the master then only ever reopens an existing data dir
-// (~170 MB). Cost: one extra process start (~1 s) on the very first run.
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
+// Preparing the data directory of an embedded (PGlite) database before the master opens it.
+// Creating one (initdb) takes ~6 s and peaks near 700 MB RSS, and WebAssembly memory never
+// shrinks, so a master that ran initdb itself would keep that footprint for its whole life. A
+// fresh directory is therefore copied from the template (pglite-template.ts: initdb plus every
+// migration, made once in a child process and cached); the master only ever reopens an existing
+// data dir (~170 MB) and its migration check finds nothing to do. When no template can be had
+// (an unwritable cache dir, a build that failed), the database is built straight into the data
+// dir by the same child process, as before templates.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { buildPgliteDatabase, copyTemplate, ensureTemplate, removeTemplate, TemplateCorruptError, type TemplateOptions } from "./pglite-template.js";
 
-const INIT_SCRIPT = `
-const { PGlite } = require(process.argv[1]);
-PGlite.create({ dataDir: process.argv[2] })
-  .then((db) => db.close())
-  .catch((err) => { console.error(err && err.stack || String(err)); process.exit(1); });
-`;
+/** How the data directory came to be: for tests, benchmarks and the curious. */
+export interface DataDirOrigin {
+  /** existing: it held a database already; template: copied; built: initdb in a child process. */
+  origin: "existing" | "template" | "built";
+  /** The template was made by this call (the first start on this machine, version and migration set). */
+  templateBuilt: boolean;
+  /** Why the template was not used (origin "built"), or why it was rebuilt (a damaged one). */
+  templateProblem?: string;
+}
 
-export async function ensurePgliteDataDir(dataDir: string): Promise<void> {
-  if (existsSync(join(dataDir, "PG_VERSION"))) return;
-  mkdirSync(dataDir, { recursive: true });
-  const pgliteEntry = createRequire(import.meta.url).resolve("@electric-sql/pglite");
-  try {
-    await promisify(execFile)(process.execPath, ["-e", INIT_SCRIPT, pgliteEntry, dataDir], { maxBuffer: 1 << 20 });
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? "";
-    throw new Error(`could not create the embedded database in ${dataDir}: ${stderr.trim() || String(err)}`);
+export async function ensurePgliteDataDir(dataDir: string, options: TemplateOptions = {}): Promise<DataDirOrigin> {
+  if (existsSync(join(dataDir, "PG_VERSION"))) return { origin: "existing", templateBuilt: false };
+  let templateProblem: string | undefined;
+  let templateBuilt = false;
+  // Two tries: a damaged template is removed and built again once.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const template = await ensureTemplate(options);
+      templateBuilt ||= template.built;
+      await copyTemplate(template.dir, dataDir);
+      return { origin: "template", templateBuilt, ...(templateProblem ? { templateProblem } : {}) };
+    } catch (err) {
+      templateProblem = (err as Error).message;
+      if (!(err instanceof TemplateCorruptError)) break;
+      await removeTemplate(err.templateDir);
+    }
   }
+  await buildPgliteDatabase(dataDir);
+  return { origin: "built", templateBuilt, templateProblem };
 }

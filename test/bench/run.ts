@@ -15,6 +15,9 @@ import { sigkillBench } from "./sigkill.bench.js";
 import { tracingOverheadBench } from "./tracing-overhead.bench.js";
 import { authOverheadBench } from "./auth-overhead.bench.js";
 import { failoverBench } from "./failover.bench.js";
+import { coldStartBench } from "./cold-start.bench.js";
+import { peersBench } from "./peers/peers.bench.js";
+import { writePathBench } from "./write-path.bench.js";
 import type { BenchEnv, BenchModule } from "./bench-module.js";
 
 export type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
@@ -30,6 +33,9 @@ const benches: BenchModule[] = [
   tracingOverheadBench,
   authOverheadBench,
   failoverBench,
+  coldStartBench,
+  peersBench,
+  writePathBench,
 ];
 
 const docPath = fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url));
@@ -62,12 +68,12 @@ async function main(): Promise<void> {
     date: new Date().toISOString().slice(0, 10),
     machine: `${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}`,
   };
-  let doc = existsSync(docPath) ? readFileSync(docPath, "utf8") : HEADER;
   for (const bench of selected) {
     process.stdout.write(`== ${bench.section} ==\n`);
     const result = await bench.run(env);
     process.stdout.write(`${result.text}\n`);
-    doc = replaceSection(doc, bench.section, result.markdown);
+    // Read now, not before the run: a bench takes minutes, and another run may have rewritten other sections meanwhile.
+    const doc = replaceSection(existsSync(docPath) ? readFileSync(docPath, "utf8") : HEADER, bench.section, result.markdown);
     writeFileSync(docPath, doc.endsWith("\n") ? doc : `${doc}\n`);
   }
   process.stdout.write(`wrote ${docPath}\n`);

@@ -8,7 +8,7 @@ import type { Task, TaskEvent } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
 import type { StoreWrite, Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
-import type { MasterState } from "./state.js";
+import type { LiveAttempt, MasterState } from "./state.js";
 import type { TaskLifecycle } from "./task-lifecycle.js";
 import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
@@ -109,11 +109,49 @@ export class Dispatcher {
     state.reservations = plan.reservations;
     state.delayedBy = plan.delayed;
     if (plan.assignments.length === 0) return;
+    const assigned = this.assignAll(plan.assignments, nowMs);
+    try {
+      // Commit before sending: an agent never runs an attempt the database does not know.
+      await this.deps.store.write(assigned.writes);
+    } catch (err) {
+      this.deps.log.error("could not commit assignments; requeueing", { error: String(err), count: assigned.sent.length });
+      this.undo(assigned, true);
+      return;
+    }
+    this.deliver(assigned, nowMs);
+  }
 
-    const writes: StoreWrite[] = [];
-    const events: Array<{ event: TaskEvent; project: string }> = [];
-    const sent = [];
-    for (const a of plan.assignments) {
+  /**
+   * Placement at submission (issue 18, start latency): when nothing waits in the queue, new tasks
+   * are placed at once and their assignments commit in the submission's own transaction, so a task
+   * reaches its agent one commit after it was submitted instead of two. Null when anything waits
+   * (older work goes first) or nothing fits: the tasks then go through the queue as before. The
+   * caller commits `writes` with the tasks and then calls `committed` (or `abandoned`).
+   */
+  placeAtSubmit(tasks: readonly Task[]): SubmitPlacement | null {
+    const { state, clock, placement } = this.deps;
+    if (this.stopped || tasks.length === 0 || state.queue.size > 0) return null;
+    const nowMs = clock.now();
+    const plan = planDispatch(tasks, [...state.slots.values()], placement, {
+      nowMs,
+      maxScan: this.deps.maxScanPerTick,
+      newAttemptId: () => newId(clock),
+      quota: this.deps.quota?.(),
+    });
+    if (plan.assignments.length === 0) return null;
+    const assigned = this.assignAll(plan.assignments, nowMs);
+    return {
+      writes: assigned.writes,
+      committed: () => this.deliver(assigned, nowMs),
+      abandoned: () => this.undo(assigned, false),
+    };
+  }
+
+  /** Makes the planned assignments in memory (each task ASSIGNED to a new attempt holding its room) and the writes that record them. */
+  private assignAll(assignments: ReturnType<typeof planDispatch>["assignments"], nowMs: number): Assigned {
+    const { state, lifecycle } = this.deps;
+    const assigned: Assigned = { writes: [], events: [], sent: [] };
+    for (const a of assignments) {
       state.countDecision(a.decision.strategy, a.decision.fallbackReason);
       const queuedSinceMs = a.task.updatedAtMs; // when it entered the queue (assign changes it)
       const live = {
@@ -133,30 +171,33 @@ export class Dispatcher {
         },
       };
       const t = lifecycle.assign(a.task, live);
-      writes.push(...t.writes);
-      events.push({ event: t.event, project: a.task.spec.project });
-      sent.push({ task: a.task, live, queuedSinceMs });
+      assigned.writes.push(...t.writes);
+      assigned.events.push({ event: t.event, project: a.task.spec.project });
+      assigned.sent.push({ task: a.task, live, queuedSinceMs });
     }
-    try {
-      // Commit before sending: an agent never runs an attempt the database does not know.
-      await this.deps.store.write(writes);
-    } catch (err) {
-      this.deps.log.error("could not commit assignments; requeueing", { error: String(err), count: sent.length });
-      for (const { task, live } of sent) {
-        state.liveAttempts.delete(live.attempt.id);
-        const slot = state.slots.get(live.workerId);
-        if (slot) release(slot, live.attempt.id);
-        task.state = "QUEUED";
-        task.currentAttemptId = null;
-        task.attemptCount = live.attempt.number - 1;
-        state.queue.push(task);
-      }
-      return;
+    return assigned;
+  }
+
+  /** Their commit failed (or the submission was not created): the room goes back; `requeue` puts the tasks back in the queue. */
+  private undo(assigned: Assigned, requeue: boolean): void {
+    const { state } = this.deps;
+    for (const { task, live } of assigned.sent) {
+      state.liveAttempts.delete(live.attempt.id);
+      const slot = state.slots.get(live.workerId);
+      if (slot) release(slot, live.attempt.id);
+      task.state = "QUEUED";
+      task.currentAttemptId = null;
+      task.attemptCount = live.attempt.number - 1;
+      if (requeue) state.queue.push(task);
     }
-    lifecycle.publish(events);
-    const { tracing } = this.deps;
-    for (const { task, live, queuedSinceMs } of sent) {
-      tracing.placed(task, live.attempt, queuedSinceMs, nowMs, sent.length);
+  }
+
+  /** After their commit: the events to watchers and the assignments down the agent streams. */
+  private deliver(assigned: Assigned, nowMs: number): void {
+    const { lifecycle, tracing } = this.deps;
+    lifecycle.publish(assigned.events);
+    for (const { task, live, queuedSinceMs } of assigned.sent) {
+      tracing.placed(task, live.attempt, queuedSinceMs, nowMs, assigned.sent.length);
       if (task.currentAttemptId !== live.attempt.id) continue; // canceled while committing
       if (!this.deps.commands.assign(live.workerId, task, live.attempt, tracing.runStarted(task, live.attempt))) {
         lifecycle.workerLost(live.workerId, [live.attempt.id], "worker session closed before the assignment was delivered").catch((err) =>
@@ -169,6 +210,22 @@ export class Dispatcher {
       }
     }
   }
+}
+
+/** Assignments made in memory, not yet committed. */
+interface Assigned {
+  writes: StoreWrite[];
+  events: Array<{ event: TaskEvent; project: string }>;
+  sent: Array<{ task: Task; live: LiveAttempt; queuedSinceMs: number }>;
+}
+
+/** Placements made for a submission (Dispatcher.placeAtSubmit): committed with it, then delivered. */
+export interface SubmitPlacement {
+  writes: StoreWrite[];
+  /** After the submission committed: events out, assignments sent. */
+  committed(): void;
+  /** The submission failed or was not created: the room goes back. */
+  abandoned(): void;
 }
 
 function* settledOnly(tasks: Iterable<Task>, lifecycle: TaskLifecycle): Iterable<Task> {

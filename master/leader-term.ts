@@ -191,6 +191,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     tracing,
     maxArraySize: config.maxArraySize,
     gate: dependencyGate,
+    placer: dispatcher,
     log,
   });
 

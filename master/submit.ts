@@ -4,13 +4,14 @@
 // its elements share one spec object and are written by one statement (store/arrays-sql.ts).
 import { createHash } from "node:crypto";
 import { DEFAULT_MAX_ARRAY_SIZE, parseArrayRange } from "../src/core/arrays.js";
-import { checkBatchDag, checkDependencyRefs } from "../src/core/dependencies.js";
+import { checkBatchDag, checkDependencyRefs, hasDependencies } from "../src/core/dependencies.js";
 import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../src/core/errors.js";
 import { checkDeadlineAhead, effectiveDeadline } from "../src/core/spec-rules.js";
 import type { Task, TaskEvent, TaskSpec } from "../src/core/types.js";
 import type { ArrayElementsInsert, Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
 import type { DependencyGate } from "./dependency-gate.js";
+import type { SubmitPlacement } from "./dispatcher.js";
 import type { EventHub } from "./event-hub.js";
 import type { Logger } from "./logger.js";
 import { resolveDependencies } from "./resolve-dependencies.js";
@@ -45,6 +46,8 @@ export interface SubmitterDeps {
   maxArraySize?: number;
   /** Holds tasks whose dependencies are not met, and the arrays' windows; absent: every task is queued at once. */
   gate?: DependencyGate;
+  /** Places tasks at submission when nothing waits (Dispatcher.placeAtSubmit); absent: every task goes through the queue. */
+  placer?: { placeAtSubmit(tasks: readonly Task[]): SubmitPlacement | null };
   log?: Logger;
 }
 
@@ -130,13 +133,18 @@ export class Submitter {
     const arrays: ArrayElementsInsert[] = planned
       .filter((p) => p.array !== null && p.tasks.length > 1)
       .map((p) => ({ template: p.tasks[0], elements: p.tasks.slice(1).map((t) => ({ id: t.id, index: t.arrayIndex ?? 0 })), actor }));
+    // Plain tasks (no array, no dependency: nothing for the gate to hold) may be placed at once and
+    // their assignments committed with them, one commit before their start instead of two.
+    const placement = this.deps.placer?.placeAtSubmit(heads.filter((t) => t.arrayId === undefined && !hasDependencies(t.spec))) ?? null;
     let outcome: Awaited<ReturnType<Store["submit"]>>;
     try {
-      outcome = await this.deps.store.submit({ tasks: heads, actor, arrays });
+      outcome = await this.deps.store.submit({ tasks: heads, actor, arrays, writes: placement?.writes });
     } catch (err) {
+      placement?.abandoned();
       trace.end(err);
       throw err;
     }
+    if (outcome.kind !== "created") placement?.abandoned();
     if (outcome.kind === "conflict") {
       const err = new AlreadyExistsError(outcome.idempotencyKey, outcome.existingTaskId);
       trace.end(err);
@@ -147,6 +155,7 @@ export class Submitter {
       return { tasks: [outcome.task], ids: [outcome.task.arrayId ?? outcome.task.id], existing: true };
     }
     this.apply(planned, actor);
+    placement?.committed();
     trace.end();
     return { tasks: heads, ids: planned.map((p) => p.refId), existing: false };
   }
@@ -168,17 +177,19 @@ export class Submitter {
   private apply(planned: Planned[], actor: string): void {
     const { state, hub, gate } = this.deps;
     const all: Task[] = [];
+    const waiting: Task[] = [];
     for (const p of planned) {
       if (p.array !== null) gate?.addArray(p.array.id, p.spec.project, p.tasks.length, p.array.cap);
       for (const task of p.tasks) {
         state.activeTasks.set(task.id, task);
         all.push(task);
+        if (task.state === "QUEUED") waiting.push(task); // not placed at submission
       }
     }
     if (gate) {
-      gate.add(all).catch((err) => this.deps.log?.error("could not settle submitted tasks' dependencies", { error: String(err) }));
+      gate.add(waiting).catch((err) => this.deps.log?.error("could not settle submitted tasks' dependencies", { error: String(err) }));
     } else {
-      for (const task of all) state.queue.push(task);
+      for (const task of waiting) state.queue.push(task);
     }
     for (const task of all) hub.publish(this.queuedEvent(task, actor), task.spec.project);
     this.deps.onQueued();

@@ -20,8 +20,8 @@ export type StoreJobResult = SubmitOutcome | undefined;
 
 export function rowsOfJob(job: StoreJob): number {
   if (job.kind !== "submit") return job.writes.length;
-  const { tasks, arrays = [] } = job.request;
-  return tasks.length + arrays.reduce((sum, a) => sum + a.elements.length, 0);
+  const { tasks, writes = [], arrays = [] } = job.request;
+  return tasks.length + writes.length + arrays.reduce((sum, a) => sum + a.elements.length, 0);
 }
 
 /**
@@ -75,6 +75,7 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
       const key = projectIdempotencyKeyOf(task);
       if (key !== null) claimed.set(claimKeyOf(key), task);
     }
+    for (const write of job.request.writes ?? []) ops.push(write);
     for (const array of job.request.arrays ?? []) if (array.elements.length > 0) arrayStatements.push(...insertArrayElements(array));
   }
 

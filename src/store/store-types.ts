@@ -23,6 +23,11 @@ export interface SubmitRequest {
    */
   actor: string;
   /**
+   * Written in the same transaction when the request is created (not when it resolves to an
+   * existing task or a conflict): the assignments of tasks placed at submission (master/dispatcher.ts).
+   */
+  writes?: StoreWrite[];
+  /**
    * Job arrays' further elements, written by one statement each (arrays-sql.ts) rather than one
    * json row apiece: an array's first element is in `tasks` (it carries the idempotency key).
    */

@@ -120,6 +120,7 @@ class Agent {
       executor: this.executor,
       now: config.now,
       stateDir: config.stateDir,
+      python: this.executor.launcher?.python ?? null,
       checkMs: config.leaseCheckMs,
       silenced: this.attempts.silenced,
       log: (level, msg, fields) => this.log(level, msg, fields),

@@ -1,4 +1,4 @@
-// The agent's side of the lease guard (lease-guard.mjs): a small file under the state dir that
+// The agent's side of the lease guard (lease-guard.mjs, or lease-guard-python.ts): a small file under the state dir that
 // says until when the lease runs (wall-clock ms) and which task process groups this agent owns,
 // rewritten when either changes (coalesced to one write per event-loop turn). On start the agent
 // also kills the groups that a previous agent process on this state dir left behind: they are not
@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LEASE_GUARD_PYTHON } from "./lease-guard-python.js";
 
 interface GroupEntry {
   pid: number;
@@ -29,6 +30,12 @@ export interface LeaseSnapshot {
 
 const GUARD = fileURLToPath(new URL("./lease-guard.mjs", import.meta.url));
 
+/** The guard's command line: the Python guard where a python3 is known (a fifth of the memory), else the JavaScript one. */
+export function guardCommand(python: string | null, leaseFile: string, agentPid: number, pollMs: number): [string, string[]] {
+  const args = [leaseFile, String(agentPid), String(pollMs)];
+  return python ? [python, ["-I", "-S", "-c", LEASE_GUARD_PYTHON, ...args]] : [process.execPath, [GUARD, ...args]];
+}
+
 export class LeaseFile {
   private readonly path: string;
   private scheduled = false;
@@ -38,6 +45,8 @@ export class LeaseFile {
     private readonly stateDir: string,
     private readonly snapshot: () => LeaseSnapshot,
     private readonly log: (msg: string, fields: Record<string, unknown>) => void,
+    /** The python3 that runs the guard; null: the JavaScript guard. */
+    private readonly python: string | null = null,
   ) {
     this.path = join(stateDir, `lease-${process.pid}.json`);
   }
@@ -46,7 +55,8 @@ export class LeaseFile {
   start(pollMs: number): void {
     this.reapOrphans();
     this.write();
-    const guard = spawn(process.execPath, [GUARD, this.path, String(process.pid), String(pollMs)], { detached: true, stdio: "ignore" });
+    const [file, args] = guardCommand(this.python, this.path, process.pid, pollMs);
+    const guard = spawn(file, args, { detached: true, stdio: "ignore" });
     guard.on("error", (err) => this.log("lease guard could not start", { error: err.message }));
     guard.unref();
   }

@@ -11,6 +11,8 @@ export interface LeaseKeeperDeps {
   now: () => number;
   stateDir: string | null;
   checkMs: number;
+  /** The python3 that runs the lease guard (the launcher's); null: the JavaScript guard. */
+  python?: string | null;
   /** Attempts whose reports are dropped (the master told us to kill them): not ours to stop. */
   silenced: ReadonlySet<string>;
   log: (level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown>) => void;
@@ -29,6 +31,7 @@ export class LeaseKeeper {
             deps.stateDir,
             () => this.snapshot(),
             (msg, fields) => deps.log("warn", msg, fields),
+            deps.python ?? null,
           );
   }
 

@@ -128,10 +128,11 @@ export const e2eBench: BenchModule = {
         "\"submit phase\" = until the last batch was acknowledged. WAL per task is the whole server's WAL over the run (other databases' writes count too).",
       "",
       "Reading: the single group-commit writer is the bottleneck (it is busy all the time; the master's event loop and Postgres each wait on the other). " +
-        "Every task is written in full history: the task row (inserted, then updated at assignment and at the end; successive writes of one row in one " +
-        "transaction are folded into one), four events, an attempt row with its placement breakdown and its update, about twenty index entries " +
-        "(five indexes on tasks, two on each of attempts and events) and foreign-key checks. That is a few hundred microseconds of CPU per task between " +
-        "the master and Postgres, which two shared cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
+        'Every task is written in full history, leaner since issue 18 (see "Write path: WAL and CPU per task" for the counts before and after): the task row ' +
+        "(inserted, then updated at assignment, start and end; successive writes of one row in one transaction fold into one), an attempt row with its " +
+        "placement breakdown (updated in place), two stored events (the QUEUED and ASSIGNED ones are derived from the rows), about twenty-four b-tree " +
+        "entries and no foreign-key checks. That is still a few hundred microseconds of CPU per task between the master and Postgres, which two shared " +
+        "cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
       "",
       tableMarkdown(table),
       "",

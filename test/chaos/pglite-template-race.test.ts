@@ -1,6 +1,6 @@
 // Two first starts at once on an empty template cache (src/store/pglite-template.ts): each builds
 // a template in its own child process and temp folder, one rename wins, and neither the template
-// nor either data dir is damaged. (Its own file: two initdb runs take a while on a busy machine.)
+// nor either data dir is damaged. In the chaos suite (a race, and two initdb runs take a while).
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtemp, readdir, rm } from "node:fs/promises";

@@ -187,14 +187,14 @@ export function peersReport(env: BenchEnv, c: PeersConfig, runs: RunLog, peers: 
       "fake agents do), and Postgres is their only server; Taskgrid has a master process between the two.",
     "",
     `- Unary submits (submit.bench.ts): N calls in flight (closed loop) for ${c.unaryMs / 1000} s after a ${c.unaryWarmupMs / 1000} s warm-up; a submit counts once committed. ` +
-      "Taskgrid: one `SubmitTask` gRPC call per task; the master writes the task row and its submit event, and many calls share one group-commit " +
+      "Taskgrid: one `SubmitTask` gRPC call per task; the master writes the task row (its QUEUED event is derived from it), and many calls share one group-commit " +
       "transaction (two round trips per transaction: BEGIN + statements, COMMIT). pg-boss: one `send()` per job, one INSERT of one job row in its own " +
       "transaction (one round trip, one commit per job). graphile-worker: one `addJob()` per job, one `add_job()` call (one job row, a NOTIFY; one " +
       "round trip, one commit per job). No workers run (Taskgrid: no agents, tasks stay QUEUED).",
     `- Submit and run (e2e.bench.ts): ${num(c.e2eTasks)} no-op tasks inserted in batches of 1,000 with 4 batches in flight, after a warm-up of ${num(c.e2eWarmupTasks)}. ` +
       "Taskgrid: `SubmitTasks` batches; placement, assignment over 16 fake agent streams that answer at once, started/finished reports, result " +
-      "commits; done when the database holds every task SUCCEEDED; per task it writes the task row (inserted, updated at assignment and at the end), " +
-      "four events and an attempt row, in group commits. pg-boss: `insert()` per batch (one INSERT of 1,000 rows, one commit); `work()` fetches " +
+      "commits; done when the database holds every task SUCCEEDED; per task it writes the task row (inserted, updated at assignment, start and end), " +
+      "an attempt row (inserted, updated in place) and two events, in group commits. pg-boss: `insert()` per batch (one INSERT of 1,000 rows, one commit); `work()` fetches " +
       "batches (one UPDATE ... SKIP LOCKED per batch) and completes each batch with one UPDATE after the handler resolves; per job one row inserted " +
       "and updated twice. graphile-worker: `addJobs()` per batch (one `add_jobs()` call, one commit, one NOTIFY); the runner's local queue locks up " +
       "to 500 jobs per query and completed jobs are deleted in batches; per job one row inserted, updated (locked) and deleted. Peers are measured " +

@@ -2,7 +2,8 @@
 // working database with every migration applied and the same schema as one made by initdb +
 // migrate; a damaged template is detected, removed and built again; without a usable cache the
 // database is built straight into the data dir. Each test uses its own cache dir (never the
-// user's), so every build here is a real initdb in a real child process.
+// user's), so every build here is a real initdb in a real child process: four of them, so the file
+// runs with the chaos suite (a damaged template is a fault), not in npm test's budget.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from "node:fs/promises";

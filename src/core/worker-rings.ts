@@ -12,7 +12,7 @@ export interface RingShape {
 }
 
 /** Below this many open workers every task just scans them all (no per-tag rings). */
-const RING_INDEX_MIN_WORKERS = 256;
+export const RING_INDEX_MIN_WORKERS = 256;
 /** Workers visited in a ring from a cursor that moves on past the last one visited. */
 export interface Ring {
   slots: WorkerSlot[];

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../helpers/processes.js";
 import { createBenchDatabase } from "./bench-db.js";
-import { num, sleep, tableMarkdown, tableText, verdict, type Table } from "./report.js";
+import { median, num, sleep, tableMarkdown, tableText, verdict, type Table } from "./report.js";
 import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const RUNS = Number(process.env.TASKGRID_BENCH_COLD_RUNS ?? 3);
@@ -78,8 +78,6 @@ function treeRss(pid: number): number {
   }
   return sum;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** bin/taskgrid.js runs the sources through tsx with this set, even when dist/ is up to date. */
 const FROM_SOURCES = { TASKGRID_FROM_SOURCES: "1" };

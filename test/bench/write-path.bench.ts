@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { OwnPostgres } from "../helpers/own-postgres.js";
 import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
-import { num, tableMarkdown, tableText, type Table } from "./report.js";
+import { median, num, tableMarkdown, tableText, type Table } from "./report.js";
 
 const TASKS = 20_000;
 const WARMUP_TASKS = 5_000;
@@ -101,8 +101,6 @@ async function round(): Promise<Round> {
     own.destroy();
   }
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 export const writePathBench: BenchModule = {
   name: "write-path",

@@ -5,7 +5,8 @@ import type { BenchEnv, BenchResult } from "../bench-module.js";
 import { num, tableMarkdown, tableText, verdict, type Table } from "../report.js";
 import type { PeerDriver } from "./peer-driver.js";
 import { SUSTAINED_P99_MS } from "./peer-workloads.js";
-import { median, type RunLog, type Side } from "./run-log.js";
+import { median } from "../report.js";
+import type { RunLog, Side } from "./run-log.js";
 
 export interface PeersConfig {
   quick: boolean;

@@ -1,15 +1,10 @@
 // Every figure of every round, by measure and side, so the report can give each run and the median.
 // Figures on a shared machine swing by up to 2x between runs: medians over alternating rounds.
 
+import { median } from "../report.js";
+
 export const SIDES = ["Taskgrid", "pg-boss", "graphile-worker"] as const;
 export type Side = (typeof SIDES)[number];
-
-export function median(values: readonly number[]): number {
-  const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (finite.length === 0) return NaN;
-  const mid = finite.length >> 1;
-  return finite.length % 2 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
-}
 
 export class RunLog {
   /** measure -> side -> one value per round (in round order). */

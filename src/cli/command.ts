@@ -14,6 +14,15 @@ export interface Io {
   errIsTTY: boolean;
   env: Record<string, string | undefined>;
   now(): Date;
+  /** Standard input, for a verb that reads a script from it (`sbatch < job.sh`); absent: nothing to read. */
+  stdin?: StdinSource;
+}
+
+export interface StdinSource {
+  /** A terminal: a user typing, not a script piped in. */
+  isTTY: boolean;
+  /** All of it, or a UsageError once it passes maxBytes (the rest is not read). */
+  read(maxBytes: number): Promise<Buffer>;
 }
 
 export const processIo: Io = {
@@ -22,7 +31,27 @@ export const processIo: Io = {
   errIsTTY: Boolean(process.stderr.isTTY),
   env: process.env,
   now: () => new Date(),
+  // Getters: process.stdin is made only when a verb asks for it.
+  stdin: {
+    get isTTY() {
+      return Boolean(process.stdin.isTTY);
+    },
+    read: (maxBytes) => readAll(process.stdin, maxBytes),
+  },
 };
+
+/** Everything a stream yields, failing once it passes maxBytes. */
+export async function readAll(stream: AsyncIterable<Buffer | string>, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    size += bytes.length;
+    if (size > maxBytes) throw new UsageError(`stdin holds more than ${maxBytes} bytes`);
+    chunks.push(bytes);
+  }
+  return Buffer.concat(chunks);
+}
 
 export interface Command {
   name: string;

@@ -1,9 +1,17 @@
 // Job scripts, as sbatch reads them: a text file whose first line names its interpreter (#!) and
 // whose leading comment block may carry submit flags as directives ("#SBATCH --gres=gpu:1",
-// "#TASKGRID --queue batch"). Pure except readJobScript and isJobScriptFile, which read the file.
+// "#TASKGRID --queue batch"). Pure except readJobScript and isJobScriptFile, which read the file,
+// and readStdinJobScript, which reads standard input.
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
+import { LIMITS } from "../core/spec-rules.js";
+import type { StdinSource } from "./command.js";
 import { UsageError } from "./usage-error.js";
+
+/** How a script read from standard input is named in messages ("<stdin>:3: ..."). */
+export const STDIN_PATH = "<stdin>";
+/** Its job name, as Slurm names a job whose script came on stdin. */
+export const STDIN_JOB_NAME = "sbatch";
 
 export interface JobScript {
   /** The path as the user gave it: error messages name it so. */
@@ -41,6 +49,24 @@ export function readJobScript(path: string): JobScript {
     throw new UsageError(`${path}: cannot read the job script: ${why}`);
   }
   return parseJobScript(path, bytes);
+}
+
+/**
+ * A job script from standard input (`sbatch < job.sh`, `cat job.sh | sbatch`), read by the same
+ * rules as a file. Refused: a terminal (a user who forgot the script, not one typing it in), no
+ * stdin, an empty one (sbatch: "Batch script is empty"), and more than a task can carry.
+ */
+export async function readStdinJobScript(stdin: StdinSource | undefined, noScript: string): Promise<JobScript> {
+  if (!stdin || stdin.isTTY) throw new UsageError(noScript);
+  let bytes: Buffer;
+  try {
+    bytes = await stdin.read(LIMITS.maxPayloadBytes);
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`${STDIN_PATH}: the job script is over ${LIMITS.maxPayloadBytes} bytes, more than a task can carry`);
+    throw new UsageError(`${STDIN_PATH}: cannot read the job script: ${(err as Error).message}`);
+  }
+  if (bytes.length === 0) throw new UsageError(`${STDIN_PATH}: the job script is empty (${noScript})`);
+  return { ...parseJobScript(STDIN_PATH, bytes), name: STDIN_JOB_NAME };
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   stateName,
   truncate,
 } from "./format.js";
+import { envSummary, envValueLines } from "./render-env.js";
 import { formatPriority } from "./render-sharing.js";
 
 const TERMINAL = new Set([TaskState.TASK_STATE_SUCCEEDED, TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED]);
@@ -125,7 +126,12 @@ function indent(text: string, prefix: string): string {
     .join("\n");
 }
 
-export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEvent[] = []): string {
+export interface DetailOptions {
+  /** Print the env's values (get --env); by default only its names (see render-env.ts for why). */
+  envValues?: boolean;
+}
+
+export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEvent[] = [], options: DetailOptions = {}): string {
   const spec = task.spec;
   const progress =
     task.progress > 0 || task.progressMessage ? ` (${formatNumber(task.progress, 1)}%${task.progressMessage ? ` ${task.progressMessage}` : ""})` : "";
@@ -145,7 +151,7 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
     ["Labels", labels],
     ["Command", formatCommand(spec?.command ?? [])],
     ["Working dir", spec?.workingDir],
-    ["Env", Object.keys(spec?.env ?? {}).join(", ")],
+    ["Env", envSummary(spec?.env ?? {}, options.envValues === true)],
     ["Queue", spec ? `${queueName(spec.queueClass)} / ${priorityName(spec.priority)}` : undefined],
     ["Resources", resourcesLine(task)],
     ["Required", spec?.requiredTags.join(", ")],
@@ -167,6 +173,7 @@ export function formatTaskDetail(task: Task, now: Date, events: readonly TaskEve
     ["Deadline", task.deadline ? `${formatTime(task.deadline)}${deadlineNote(task, now)}` : undefined],
     ["Result", task.result ? formatResult(task.result) : undefined],
   ]);
+  if (options.envValues) out += envValueLines(spec?.env ?? {});
   if (task.attempts.length > 0) {
     out += `Attempts:\n${attemptLines(task)}`;
     const withDecision = [...task.attempts].reverse().find((a) => a.decision);

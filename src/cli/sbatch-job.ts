@@ -31,6 +31,8 @@ export interface SubmitterContext {
 export interface SbatchJob {
   spec: TaskSpecInput;
   parsable: boolean;
+  /** -W/--wait: return only when the job has ended. */
+  wait: boolean;
   /** Options accepted but ignored, one line each. */
   warnings: string[];
 }
@@ -95,7 +97,7 @@ export function sbatchJob(script: JobScript, args: readonly string[], commandLin
     if (r.array.value.trim() === "") throw new UsageError(`${r.array.where ? `${r.array.where}: ` : ""}--array needs a range, e.g. 1-100%10`);
     spec.array = r.array.value.trim();
   }
-  return { spec, parsable: r.parsable !== undefined, warnings };
+  return { spec, parsable: r.parsable !== undefined, wait: r.wait !== undefined, warnings };
 }
 
 function placement(r: Resolved): { queueClass: QueueClass; tags: string[] } {

@@ -23,6 +23,7 @@ export type Slot =
   | "chdir"
   | "wrap"
   | "parsable"
+  | "wait"
   | "account"
   | "constraint"
   | "requeue"
@@ -97,6 +98,13 @@ export const SBATCH_OPTIONS: readonly SbatchOption[] = [
   { long: "chdir", short: "D", arg: "required", value: "DIR", slot: "chdir", description: "working directory (default: the current one)" },
   { long: "wrap", arg: "required", value: "COMMAND", slot: "wrap", description: "no script: run COMMAND under /bin/sh" },
   { long: "parsable", arg: "none", slot: "parsable", description: "print only the job id" },
+  {
+    long: "wait",
+    short: "W",
+    arg: "none",
+    slot: "wait",
+    description: "return when the job has ended, with its exit code (an array's highest)",
+  },
   { long: "account", short: "A", arg: "required", value: "NAME", slot: "account", description: "Taskgrid project" },
   { long: "constraint", short: "C", arg: "required", value: "A&B", slot: "constraint", description: "tags the worker must all have" },
   { long: "requeue", arg: "none", slot: "requeue", description: "requeue after a lost machine (the default)" },

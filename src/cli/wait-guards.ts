@@ -1,7 +1,8 @@
-// What may end `submit --wait` before its task ends: the task turning out unschedulable (no
-// connected worker could ever run it: waiting would never end), and Ctrl-C, which leaves the task
-// running and says how to follow or cancel it.
+// What may end `submit --wait` (and `sbatch --wait`) before its task ends: the task turning out
+// unschedulable (no connected worker could ever run it: waiting would never end), and Ctrl-C, which
+// leaves the task running and says how to follow or cancel it; and the exit code when it has ended.
 import type { TaskgridClient } from "../client/index.js";
+import type { TaskResult } from "../gen/taskgrid/v1/task.js";
 import { TaskState } from "../gen/taskgrid/v1/types.js";
 import type { Io } from "./command.js";
 
@@ -11,6 +12,14 @@ export type WaitInterruption = { kind: "unschedulable"; reason: string } | { kin
 export const UNSCHEDULABLE_EXIT_CODE = 2;
 /** Exit code after Ctrl-C, as shells report SIGINT. */
 export const INTERRUPTED_EXIT_CODE = 130;
+
+/** Exit code of a wait that saw the task end: its own code, 130 (like Ctrl-C) when canceled, 1 for an end without one (a signal, a timeout, lost). */
+export function waitExitCode(state: TaskState, result: TaskResult | undefined): number {
+  if (state === TaskState.TASK_STATE_SUCCEEDED) return 0;
+  if (state === TaskState.TASK_STATE_CANCELED) return INTERRUPTED_EXIT_CODE;
+  const code = result?.exitCode ?? 0;
+  return code > 0 && code < 256 ? code : 1;
+}
 
 const FIRST_POLL_MS = 500;
 const MAX_POLL_MS = 5000;

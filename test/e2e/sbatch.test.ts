@@ -16,6 +16,7 @@ import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
 import { cpuCount } from "../../src/config/agent-settings.js";
 import { BIN, Proc } from "../helpers/processes.js";
 import { cancelActiveTasks, eventually } from "../helpers/task-watch.js";
+import { runCli } from "../helpers/run-cli.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
 const GPU_COUNT = 12;
@@ -65,9 +66,10 @@ e2e.after(async (ctx) => {
   rmSync(ctx.dir, { recursive: true, force: true });
 });
 
-/** The real CLI from `cwd` with `env` added to this process's environment. */
-function cli(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** The real CLI from `cwd` with `env` added to this process's environment, and `input` (or nothing) piped to its stdin. */
+function cli(args: string[], cwd: string, env: Record<string, string>, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  child.stdin.end(input ?? "");
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -190,6 +192,50 @@ e2e("taskgrid submit job.sh: #TASKGRID lines are its flags, the command line's r
     tasks.some((t) => t.spec!.command.includes("bad.sh")),
     "nothing submitted",
   );
+});
+
+e2e("a script piped to sbatch -W: waits for the whole array and exits with its highest exit code; get hides the env's values", async (ctx) => {
+  const work = join(ctx.dir, "piped");
+  mkdirSync(work);
+  const env = { TASKGRID_MASTER: ctx.m.address, MY_SECRET: "hunter2" };
+  const piped = await cli(
+    ["sbatch", "-W", "--array=0-2"],
+    work,
+    env,
+    '#!/bin/sh\n#SBATCH -t 1\n[ "$MY_SECRET" = hunter2 ] && echo the secret reached the script\nexit "$SLURM_ARRAY_TASK_ID"\n',
+  );
+  const id = /^Submitted batch job (\S+)\n$/.exec(piped.stdout)?.[1];
+  assert.ok(id, `sbatch printed ${JSON.stringify(piped.stdout)} (stderr ${piped.stderr})`);
+  assert.is(piped.code, 2, piped.stderr); // elements exit 0, 1, 2: the highest, known only once all ended
+  assert.match(piped.stderr, new RegExp(`^job ${id}\\[1\\] FAILED \\(exit 1[^\\n]*\\)\\njob ${id}\\[2\\] FAILED \\(exit 2[^\\n]*\\)\\n$`));
+  const { tasks } = await ctx.client.listTasks({ arrayId: id!, pageSize: 10 });
+  assert.equal(tasks.map((t) => [t.arrayIndex, TaskState[t.state], t.spec!.name]).sort(), [
+    [0, "TASK_STATE_SUCCEEDED", "sbatch"],
+    [1, "TASK_STATE_FAILED", "sbatch"],
+    [2, "TASK_STATE_FAILED", "sbatch"],
+  ]);
+
+  // One task: its own exit code; a dependent whose dependency can no longer be met ends CANCELED: 130, with why.
+  const single = await cli(["sbatch", "--wait", "--wrap", "exit 7"], work, env);
+  assert.is(single.code, 7, single.stderr);
+  assert.match(single.stdout, /^Submitted batch job \S+\n$/);
+  const dependent = await cli(["sbatch", "-W", `--dependency=afterok:${id}`, "--wrap", "true"], work, env);
+  assert.is(dependent.code, 130, dependent.stderr);
+  assert.match(dependent.stderr, /^job \S+ CANCELED \(.+\)\n$/);
+
+  // get: how many variables and their names, no value; --env and --json: the values.
+  const element = tasks.find((t) => t.arrayIndex === 0)!;
+  const count = Object.keys(element.spec!.env).length;
+  assert.ok(count > 5, `the submitter's environment was exported (${count} variables)`);
+  const shown = await runCli(["get", element.id], { TASKGRID_MASTER: ctx.m.address });
+  assert.is(shown.code, 0, shown.err);
+  assert.match(shown.out, new RegExp(`\\nEnv: +${count} variables \\(values hidden, get --env shows them\\): `));
+  assert.not.match(shown.out, "hunter2");
+  assert.match(shown.out, "Output (tail):\n  the secret reached the script\n");
+  const values = await runCli(["get", "--env", element.id], { TASKGRID_MASTER: ctx.m.address });
+  assert.match(values.out, "\n  MY_SECRET=hunter2\n");
+  const json = await runCli(["get", "--json", element.id], { TASKGRID_MASTER: ctx.m.address });
+  assert.is(JSON.parse(json.out).spec.env.MY_SECRET, "hunter2");
 });
 
 e2e.run();

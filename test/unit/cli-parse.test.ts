@@ -18,7 +18,7 @@ import {
   parseTaskStates,
 } from "../../src/cli/parse.js";
 import { specFromFlags, SPEC_FLAGS } from "../../src/cli/spec-from-flags.js";
-import { waitExitCode } from "../../src/cli/commands/submit.js";
+import { waitExitCode } from "../../src/cli/wait-guards.js";
 import { Priority, QueueClass, TaskState, AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
 import { throwsUsage } from "../helpers/usage-error.js";
 

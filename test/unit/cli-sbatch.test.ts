@@ -1,9 +1,12 @@
 // `taskgrid sbatch`: Slurm's value formats, the option forms of #SBATCH lines and of the command
 // line, conflicts and overrides, and the task a script becomes (resources, time, array,
 // dependencies, partition, export, working directory, output files, SLURM_* variables).
+import { Readable } from "node:stream";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseJobScript, type JobScript } from "../../src/cli/job-script.js";
+import { readAll, type Io, type StdinSource } from "../../src/cli/command.js";
+import { parseJobScript, readStdinJobScript, type JobScript } from "../../src/cli/job-script.js";
+import { main } from "../../src/cli/main.js";
 import { SCRIPT_ENV_PREFIX } from "../../src/cli/job-wrapper.js";
 import { sbatchJob, scriptSettings, wrapJobScript, type SubmitterContext } from "../../src/cli/sbatch-job.js";
 import { leadingSettings, settingsFromArgs, settingsFromWords, type Setting } from "../../src/cli/sbatch-options.js";
@@ -247,6 +250,79 @@ test("the sbatch verb: no script, a script with --wrap, a missing file, an unkno
   const help = await runCli(["sbatch", "--help"]);
   assert.is(help.code, 0);
   assert.match(help.out, /--gres gpu\[:TYPE\]:N/);
+});
+
+/** Standard input holding `bytes` (read for real, in chunks), or a terminal. */
+const stdin = (bytes: string | Buffer, isTTY = false): StdinSource => {
+  const data = Buffer.from(bytes);
+  return { isTTY, read: (max) => readAll(Readable.from([data.subarray(0, 7), data.subarray(7)]), max) };
+};
+
+/** The CLI in-process with `input` on its stdin (no master: each case fails before it would call one). */
+async function sbatchWithStdin(argv: string[], input: StdinSource | undefined) {
+  let out = "";
+  let err = "";
+  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), errIsTTY: false, env: {}, now: () => new Date(), stdin: input };
+  const code = await main(["sbatch", ...argv], io);
+  return { code, out, err };
+}
+
+test("a script on stdin (no script, or -) is read by a file's rules: named <stdin>, job name sbatch, #SBATCH lines, CRLF", async () => {
+  const piped = await readStdinJobScript(stdin("#!/bin/bash\r\n#SBATCH -c 2 -t 5\r\necho hi\r\n"), "no script");
+  assert.equal([piped.path, piped.name, piped.dosLineBreaks, piped.interpreter], ["<stdin>", "sbatch", true, "/bin/bash"]);
+  const { spec } = sbatchJob(piped, ["a"], [], ctx);
+  assert.is(spec.name, "sbatch"); // Slurm's name for a job whose script came on stdin
+  assert.equal([spec.resources?.cpuMillis, spec.timeoutMs], [2000, 5 * MIN]);
+  assert.is(spec.env![`${SCRIPT_ENV_PREFIX}0`], "#!/bin/bash\n#SBATCH -c 2 -t 5\necho hi\n");
+  assert.equal(spec.command!.slice(3), ["sbatch", "a"]);
+
+  // Through the verb: errors name "<stdin>:N", with no script and with "-" alike; the CRLF warning too.
+  const unknown = await sbatchWithStdin(["-c", "2"], stdin("#!/bin/sh\r\n#SBATCH -t 5\r\n#SBATCH --foo\r\n"));
+  assert.is(unknown.code, 2);
+  assert.match(unknown.err, "<stdin>: DOS line breaks");
+  assert.match(unknown.err, "error: <stdin>:3: unknown #SBATCH option --foo");
+  const dash = await sbatchWithStdin(["-", "arg"], stdin("echo no shebang\n"));
+  assert.is(dash.code, 2);
+  assert.match(dash.err, "error: <stdin>:1: not a job script: the first line must name its interpreter");
+  const badTime = await sbatchWithStdin(["-"], stdin("#!/bin/sh\n\n#SBATCH --time=soon\n"));
+  assert.match(badTime.err, "error: <stdin>:3: --time:");
+  assert.is(badTime.out, "");
+});
+
+test("stdin that is no script: a terminal (the usage error, nothing read), none, empty, too big", async () => {
+  let read = false;
+  const terminal: StdinSource = {
+    isTTY: true,
+    read: async () => {
+      read = true;
+      return Buffer.from("#!/bin/sh\n");
+    },
+  };
+  for (const argv of [[], ["-"], ["-c", "2"]]) {
+    const r = await sbatchWithStdin(argv, terminal);
+    assert.is(r.code, 2);
+    assert.match(r.err, "error: no job script given: taskgrid sbatch job.sh, taskgrid sbatch < job.sh, or taskgrid sbatch --wrap");
+  }
+  assert.not.ok(read, "a terminal is never read");
+  assert.match((await sbatchWithStdin([], undefined)).err, "no job script given");
+  const empty = await sbatchWithStdin([], stdin(""));
+  assert.match(empty.err, "error: <stdin>: the job script is empty");
+  const big = await sbatchWithStdin([], stdin(`#!/bin/sh\n${"#".repeat(1024 * 1024)}\n`));
+  assert.match(big.err, "error: <stdin>: the job script is over 1048576 bytes");
+  // --wrap takes no script: "-" with it is refused, and stdin is not read.
+  const wrap = await sbatchWithStdin(["--wrap", "true", "-"], terminal);
+  assert.match(wrap.err, '--wrap runs its command instead of a script: drop "-"');
+});
+
+test("-W/--wait, from the command line or a #SBATCH line; --wait-unschedulable is listed", async () => {
+  assert.not.ok(job("#!/bin/sh\n").wait);
+  assert.ok(job("#!/bin/sh\n#SBATCH -W\n").wait);
+  assert.ok(job("#!/bin/sh\n", cli("--wait")).wait);
+  assert.ok(job("#!/bin/sh\n", cli("-W")).wait);
+  throwsUsage(() => job("#!/bin/sh\n#SBATCH --wait=yes\n"), "job.sh:2:", "--wait takes no value");
+  const help = await runCli(["sbatch", "--help"]);
+  assert.match(help.out, /-W, --wait +return when the job has ended/);
+  assert.match(help.out, /--wait-unschedulable/);
 });
 
 test.run();

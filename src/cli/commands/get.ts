@@ -29,9 +29,14 @@ export const getCommand: Command = {
   name: "get",
   summary: "Show a task: state, spec, attempts, result, placement decision and history",
   usage: "get [flags] TASK_ID|ARRAY_ID|ARRAY_ID[N]",
-  flags: { ...CLIENT_FLAGS },
+  flags: {
+    env: { type: "boolean", description: "print the task's environment variables with their values (by default: their names only)" },
+    ...CLIENT_FLAGS,
+  },
   notes:
-    'History lists every state change, oldest first, with its actor: the token that caused it, "master" for\nthe master\'s own decisions, "-" when not recorded (auth off). --json adds it as "events".',
+    'History lists every state change, oldest first, with its actor: the token that caused it, "master" for\nthe master\'s own decisions, "-" when not recorded (auth off). --json adds it as "events".\n' +
+    "The environment is shown as its count and names: sbatch copies the submitter's whole environment\n" +
+    "(secrets included) into the task, so its values are printed only with --env (--json has them all).",
   async run(args, io) {
     if (args.positionals.length !== 1) throw new UsageError("get takes exactly one task id");
     return withClient(args, io, async (client) => {
@@ -50,7 +55,7 @@ export const getCommand: Command = {
       }
       const { task, events } = found;
       if (boolFlag(args, "json")) printJson(io, taskJsonWithEvents(task, events));
-      else io.out(formatTaskDetail(task, io.now(), events));
+      else io.out(formatTaskDetail(task, io.now(), events, { envValues: boolFlag(args, "env") }));
       return 0;
     });
   },

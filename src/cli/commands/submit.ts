@@ -1,8 +1,7 @@
 // `taskgrid submit [flags] -- cmd args...`: submit one task; with --wait follow it to the end,
 // print its output tail and exit with its exit code (so it composes in shell scripts).
-import { Task, type TaskResult } from "../../gen/taskgrid/v1/task.js";
+import { Task } from "../../gen/taskgrid/v1/task.js";
 import { SubmitTaskResponse } from "../../gen/taskgrid/v1/task_service.js";
-import { TaskState } from "../../gen/taskgrid/v1/types.js";
 import type { TaskSpecInput } from "../../client/index.js";
 import { boolFlag } from "../args.js";
 import { CLIENT_FLAGS, printJson, withClient, type Command } from "../command.js";
@@ -12,15 +11,7 @@ import { SPEC_FLAGS } from "../spec-from-flags.js";
 import { submitSpec } from "../taskgrid-script.js";
 import { UsageError } from "../usage-error.js";
 import { LiveOutput } from "./logs.js";
-import { reportInterruption, startWaitGuards } from "../wait-guards.js";
-
-/** Exit code of `submit --wait`: the task's own code, 130 (like Ctrl-C) when canceled. */
-export function waitExitCode(state: TaskState, result: TaskResult | undefined): number {
-  if (state === TaskState.TASK_STATE_SUCCEEDED) return 0;
-  if (state === TaskState.TASK_STATE_CANCELED) return 130;
-  const code = result?.exitCode ?? 0;
-  return code > 0 && code < 256 ? code : 1;
-}
+import { reportInterruption, startWaitGuards, waitExitCode } from "../wait-guards.js";
 
 /** A warning when the deadline comes before the estimated run could end (the master accepts it: it may run sooner than estimated). */
 export function deadlineWarning(spec: TaskSpecInput, now: Date): string | undefined {

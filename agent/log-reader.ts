@@ -1,5 +1,5 @@
-// Serves one ReadLog from an attempt's log files (log-files.ts): from an offset, or the last bytes
-// or lines, of stdout, stderr or both, in chunks of at most 64 KiB. With `follow` it keeps polling
+// Serves one ReadLog from an attempt's log files (log-files.ts): from an offset (one per file when
+// a read resumes), or the last bytes or lines, of stdout, stderr or both, in chunks of at most 64 KiB. With `follow` it keeps polling
 // the files' sizes and sends what is added until the attempt's log has ended and every byte was
 // sent, then the last chunk (eof). The first chunk goes at once (empty when there is nothing yet):
 // the master learns that this agent serves logs. At most WINDOW chunks go beyond the master's
@@ -69,8 +69,12 @@ export class LogRead {
         const handle = await open(join(dir, name), "r");
         opened.push({ name, handle, position: 0 });
       }
-      for (const f of opened) f.position = await this.startOf(f.handle);
-      this.chunk(STREAM_ENUM[opened[0].name], Buffer.alloc(0));
+      // One empty chunk per file first: where each starts (a tail's start is known only here), and
+      // the master learns at once that this agent serves logs.
+      for (const f of opened) {
+        f.position = await this.startOf(f);
+        this.chunk(STREAM_ENUM[f.name], Buffer.alloc(0), f.position);
+      }
       for (;;) {
         // Whether the log had ended before this pass: then this pass reads everything there is.
         const endedBefore = this.files.state(this.req.attemptId) !== "writing";
@@ -105,11 +109,12 @@ export class LogRead {
     }
   }
 
-  /** Where reading starts in a file: the request's offset, or the start of its last bytes or lines. */
-  private async startOf(handle: FileHandle): Promise<number> {
-    const { size } = await handle.stat();
-    if (this.req.tailLines > 0) return tailLinesStart(handle, size, this.req.tailLines);
+  /** Where reading starts in a file: the start of its last lines or bytes, its own offset (a resumed read), or the request's offset. */
+  private async startOf(f: OpenFile): Promise<number> {
+    const { size } = await f.handle.stat();
+    if (this.req.tailLines > 0) return tailLinesStart(f.handle, size, this.req.tailLines);
     if (this.req.tailBytes > 0) return Math.max(0, size - this.req.tailBytes);
+    if (this.req.offsets) return Math.max(0, this.req.offsets[f.name]);
     return Math.max(0, this.req.offset);
   }
 
@@ -121,21 +126,22 @@ export class LogRead {
       if (!(await this.creditAvailable())) return sent;
       const { bytesRead } = await f.handle.read(buffer, 0, LOG_CHUNK_BYTES, f.position);
       if (bytesRead === 0 || this.canceled) return sent;
+      this.chunk(STREAM_ENUM[f.name], Buffer.from(buffer.subarray(0, bytesRead)), f.position);
       f.position += bytesRead;
-      this.chunk(STREAM_ENUM[f.name], Buffer.from(buffer.subarray(0, bytesRead)));
       sent = true;
     }
   }
 
-  private chunk(stream: LogStream, data: Buffer): void {
+  /** `offset`: where `data` starts in its file. */
+  private chunk(stream: LogStream, data: Buffer, offset: number): void {
     this.credit--;
-    this.send({ requestId: this.req.requestId, data, stream, eof: false, error: "", gone: false });
+    this.send({ requestId: this.req.requestId, data, stream, eof: false, error: "", gone: false, offset });
   }
 
   /** The eof chunk goes without credit: it is small and the last. */
   private last(error: string, gone: boolean): void {
     if (this.canceled) return;
-    this.send({ requestId: this.req.requestId, data: Buffer.alloc(0), stream: this.req.stream, eof: true, error, gone });
+    this.send({ requestId: this.req.requestId, data: Buffer.alloc(0), stream: this.req.stream, eof: true, error, gone, offset: 0 });
   }
 
   /** Waits until a chunk may be sent; false when canceled meanwhile. */

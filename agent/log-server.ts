@@ -34,6 +34,7 @@ export class LogServer {
         eof: true,
         error: `this agent serves at most ${MAX_LOG_READS} log reads at once`,
         gone: false,
+        offset: 0,
       });
       return;
     }

@@ -213,6 +213,8 @@ export class AgentSession {
     this.phase = "registered";
     const { heartbeatIntervalMs, leaseMs, leaseGraceMs, epoch } = this.deps;
     this.send({ body: { $case: "registered", value: { workerId: this.workerId, heartbeatIntervalMs, killAttemptIds, leaseMs, leaseGraceMs, epoch } } });
+    // After `registered` (an agent acts on nothing before it): log follows that lost this worker's previous stream go on here.
+    this.deps.workers.logs?.sessionOpened(this.workerId, this);
     if (lostAttemptIds.length > 0) await this.deps.lifecycle.workerLost(this.workerId, lostAttemptIds, "worker re-registered without this attempt");
   }
 }

@@ -1,6 +1,7 @@
 // User options -> one fully-resolved config (Temporal style: every duration a `...Ms` number),
 // validated at start with messages that name the key. The settings themselves (types, bounds,
 // defaults) are MASTER_SETTINGS; this file adds the rules between them and the config's shape.
+import type { ArrayPacing } from "../src/core/array-elements.js";
 import { InvalidArgumentError } from "../src/core/errors.js";
 import type { BillingWeights, DefaultQuota, MultifactorWeights } from "../src/core/fairshare/types.js";
 import { validateDefaultQuota } from "../src/core/fairshare/demand.js";
@@ -77,6 +78,8 @@ export interface MasterConfig {
   preemption: PreemptionConfig;
   /** Most indexes of one job array (src/core/arrays.ts). */
   maxArraySize: number;
+  /** How job arrays' elements are created (src/core/array-elements.ts). */
+  arrayPacing: ArrayPacing;
   /** Finished tasks older than this are deleted (history-retention.ts); 0: kept for ever. */
   historyRetentionMs: number;
   telemetryMaxAgeMs: number;
@@ -143,6 +146,7 @@ export function resolveMasterConfig(o: MasterOptions): MasterConfig {
     backfill: { reservations: reservationsOf(s.backfill), defaultRuntimeMs: s.backfillDefaultRuntimeMs },
     preemption: { enabled: s.preemption, priorityMargin: s.preemptionPriorityMargin, perMinute: s.preemptionRateLimit },
     maxArraySize: s.maxArraySize,
+    arrayPacing: { chunk: s.arrayElementsChunk, ahead: s.arrayElementsAhead },
     historyRetentionMs: s.historyRetentionDays * 24 * 3600 * 1000,
     telemetryMaxAgeMs: s.telemetryMaxAgeMs,
     weightsPollMs: s.weightsPollMs,

@@ -8,6 +8,10 @@
 // lifecycle (which commits it and reports it back here as ended, so the cancel cascades) unless its
 // spec keeps it (keep_invalid_dependency), then it stays held with the reason.
 //
+// An array's elements not created yet (array-elements.ts) count as neither ended nor held: the
+// record's total includes them, so the array ends only when they have run too (or its cancel
+// counts them, arrayCanceled).
+//
 // What a target's state is: a live task's from the master's memory; an array with elements still
 // active from its record here (counts by outcome); anything else has ended for good and is read
 // once from the database (every terminal state is committed before it leaves memory, so that read
@@ -135,15 +139,27 @@ export class DependencyGate {
    * On taking office, after rebuildState queued every QUEUED task: takes back the ones that must be
    * held and rebuilds the arrays' records (counts from the database, windows from what runs).
    */
-  async rebuild(): Promise<void> {
+  async rebuild(openArrays: ReadonlyArray<{ template: Task }> = []): Promise<void> {
     const { state } = this.deps;
     const arrayIds = new Set<string>();
     for (const task of state.activeTasks.values()) if (task.arrayId !== undefined) arrayIds.add(task.arrayId);
+    // Arrays with elements still to create, even those with none active now.
+    for (const { template } of openArrays) if (template.arrayId !== undefined) arrayIds.add(template.arrayId);
+    const capOf = new Map(openArrays.map(({ template }) => [template.arrayId, maxRunningOf(template.spec.array)]));
     if (arrayIds.size > 0) {
       for (const row of await this.deps.store.getDependencyTargets([...arrayIds])) {
         if (row.status.kind !== "array") continue;
         const { total, succeeded, failed } = row.status;
-        this.arrays.set(row.id, { project: row.project, total, succeeded, failed, cap: null, admitted: 0, backlog: new Map(), frozen: false });
+        this.arrays.set(row.id, {
+          project: row.project,
+          total,
+          succeeded,
+          failed,
+          cap: capOf.get(row.id) ?? null,
+          admitted: 0,
+          backlog: new Map(),
+          frozen: false,
+        });
       }
     }
     const held: Task[] = [];
@@ -168,6 +184,26 @@ export class DependencyGate {
     await this.add(held);
   }
 
+  /**
+   * After the commit of an array's cancel: its `notCreated` indexes, which will never have an
+   * element, count as failed (canceled), so the array can end and its dependents move on.
+   */
+  arrayCanceled(arrayId: string, notCreated: number): void {
+    const record = this.arrays.get(arrayId);
+    if (record === undefined || notCreated <= 0) return;
+    record.failed += notCreated;
+    this.closeIfEnded(arrayId, record);
+    if (this.reevaluate(arrayId)) this.deps.onQueued();
+  }
+
+  /** Every element of the array has ended: it is no longer live; its dependents keep its final counts. */
+  private closeIfEnded(arrayId: string, record: ArrayRecord): void {
+    if (record.succeeded + record.failed < record.total) return;
+    this.arrays.delete(arrayId);
+    if (this.dependents.has(arrayId))
+      this.endedTargets.set(arrayId, { kind: "array", total: record.total, succeeded: record.succeeded, failed: record.failed });
+  }
+
   /** After the commit of a task's end (the lifecycle's hook): frees its window place, moves its dependents. */
   ended(task: Task): void {
     const held = this.unhold(task.id);
@@ -180,11 +216,7 @@ export class DependencyGate {
       }
       if (task.state === "SUCCEEDED") record.succeeded++;
       else record.failed++;
-      if (record.succeeded + record.failed >= record.total) {
-        this.arrays.delete(task.arrayId);
-        if (this.dependents.has(task.arrayId))
-          this.endedTargets.set(task.arrayId, { kind: "array", total: record.total, succeeded: record.succeeded, failed: record.failed });
-      }
+      this.closeIfEnded(task.arrayId, record);
       queued = this.reevaluate(task.arrayId) || queued;
     }
     if (this.dependents.has(task.id)) {

@@ -22,6 +22,7 @@ import { instrumentPlacement, recordAttemptEnd, taskEventMetrics } from "../src/
 import type { MetricsRecorder } from "../src/telemetry/metrics.js";
 import { AgentSession } from "./agent-session.js";
 import type { MasterConfig } from "./config.js";
+import { ArrayElementsCreator } from "./array-elements.js";
 import { DependencyGate } from "./dependency-gate.js";
 import { HistoryRetention } from "./history-retention.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -66,6 +67,8 @@ export interface LeaderTerm {
   readonly sharing: FairShare;
   /** Tasks held on their dependencies or their array's %N window. */
   readonly gate: DependencyGate;
+  /** Job arrays' elements not created yet, and their creation. */
+  readonly arrays: ArrayElementsCreator;
   /** Deletes finished tasks past `historyRetentionDays` (tests run a pass with runOnce). */
   readonly retention: HistoryRetention;
   /**
@@ -120,6 +123,8 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
   });
   // Fed by the lifecycle's task ends; cancels through it the tasks whose dependency can never be met.
   let gate: DependencyGate | undefined;
+  // Fed by the same ends: creates job arrays' later elements.
+  let arrays: ArrayElementsCreator | undefined;
   const observer = new LearningObserver();
   observer.load(await store.loadLearning());
   const lifecycle = new TaskLifecycle({
@@ -138,7 +143,10 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
       // A report about another worker's live attempt is a confused or hostile agent: worth a line.
       if (reason === "foreign") log.warn("report about another worker's attempt rejected", { task: taskId, worker: workerId, attempt: attemptId });
     },
-    onTaskEnded: (task) => gate?.ended(task),
+    onTaskEnded: (task) => {
+      gate?.ended(task);
+      arrays?.ended(task);
+    },
     observeAttemptEnd: (task, workerId, result, finishedAtMs) => {
       const missesBefore = observer.deadlineMisses;
       const writes = observer.persistAttemptEnd(task, workerId, result, finishedAtMs);
@@ -180,6 +188,8 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
   const dependencyGate = new DependencyGate({ state, store, cancel: (taskId, reason) => lifecycle.cancel(taskId, reason), onQueued: kick, log });
   gate = dependencyGate;
   state.holdReason = (task) => dependencyGate.holdReason(task);
+  const arrayElements = new ArrayElementsCreator({ state, store, hub, clock, gate: dependencyGate, log, onQueued: kick, pacing: config.arrayPacing });
+  arrays = arrayElements;
   const submitter = new Submitter({
     state,
     store,
@@ -192,12 +202,15 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     maxArraySize: config.maxArraySize,
     gate: dependencyGate,
     placer: dispatcher,
+    arrays: arrayElements,
     log,
   });
 
   const rebuilt = rebuildState(state, registry, await store.loadActive(), clock.now(), deps.livenessGraceMs);
-  // Before any pass: tasks whose dependencies are not met, or outside their array's window, leave the queue.
-  await dependencyGate.rebuild();
+  // Before any pass: tasks whose dependencies are not met, or outside their array's window, leave the
+  // queue; then arrays with elements still to create go on creating them.
+  await dependencyGate.rebuild(await arrayElements.load());
+  arrayElements.start();
   // A task whose attempt or worker cannot be found again (worker OFFLINE, row missing): requeue it.
   await lifecycle.endOrphans(rebuilt.orphans);
   log.info("state rebuilt from database", {
@@ -251,6 +264,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     stale,
     sharing,
     gate: dependencyGate,
+    arrays: arrayElements,
     retention,
     watchCalls,
     acceptAgent(call, caller) {
@@ -273,6 +287,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
     stop(leaderAddress) {
       stopping ??= (async () => {
         leading = false;
+        arrayElements.close();
         clearInterval(livenessTimer);
         clearInterval(dispatchTimer);
         clearInterval(usageTimer);

@@ -9,10 +9,11 @@ import type { TaskSpec } from "../src/core/types.js";
 import type { Store } from "../src/store/store-types.js";
 import type { DependencyGate } from "./dependency-gate.js";
 import type { MasterState } from "./state.js";
+import { notCreatedElement } from "./services/array-refs.js";
 
 export interface ResolveDeps {
   state: MasterState;
-  store: Pick<Store, "getArrayElement" | "getDependencyTargets">;
+  store: Pick<Store, "getArrayElement" | "getArrayRecord" | "getDependencyTargets">;
   gate?: Pick<DependencyGate, "liveArray">;
 }
 
@@ -48,6 +49,15 @@ export async function resolveDependencies(
         const element = parseElementRef(p.ref);
         if (element !== null) {
           const task = await store.getArrayElement(element.arrayId, element.index);
+          if (task === null) {
+            // An element not created yet has no id to wait on: its array has (and is known to exist).
+            const notCreated = await notCreatedElement(store, p.ref);
+            if (notCreated !== null && notCreated.spec.project === project)
+              throw new InvalidArgumentError(
+                `${field(p.spec)}.${DEPENDENCY_FIELDS[p.kind]}[${p.index}]`,
+                `element ${p.ref} has not been created yet (an array creates its elements as earlier ones end): depend on the array ${element.arrayId}`,
+              );
+          }
           if (task === null || task.spec.project !== project) throw unknown(p);
           resolved[i][kind].push(task.id);
           continue;

@@ -1,8 +1,10 @@
 // Submission: validated specs become QUEUED tasks, committed (group commit) before the call is
 // acknowledged, then enter the in-memory queue (through the dependency gate, which holds the ones
-// whose dependencies are not met) and wake the dispatcher. An array spec becomes one task per index;
-// its elements share one spec object and are written by one statement (store/arrays-sql.ts).
+// whose dependencies are not met) and wake the dispatcher. An array spec becomes a record and its
+// first chunk of elements (one task per index, sharing one spec object, written by one statement:
+// store/arrays-sql.ts); the ArrayElementsCreator (array-elements.ts) creates the rest as they end.
 import { createHash } from "node:crypto";
+import { elementsAtSubmit } from "../src/core/array-elements.js";
 import { DEFAULT_MAX_ARRAY_SIZE, parseArrayRange } from "../src/core/arrays.js";
 import { checkBatchDag, checkDependencyRefs, hasDependencies } from "../src/core/dependencies.js";
 import { AlreadyExistsError, InvalidArgumentError, UnavailableError } from "../src/core/errors.js";
@@ -10,6 +12,7 @@ import { checkDeadlineAhead, effectiveDeadline } from "../src/core/spec-rules.js
 import type { Task, TaskEvent, TaskSpec } from "../src/core/types.js";
 import type { ArrayElementsInsert, Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
+import type { ArrayElementsCreator } from "./array-elements.js";
 import type { DependencyGate } from "./dependency-gate.js";
 import type { SubmitPlacement } from "./dispatcher.js";
 import type { EventHub } from "./event-hub.js";
@@ -48,18 +51,21 @@ export interface SubmitterDeps {
   gate?: DependencyGate;
   /** Places tasks at submission when nothing waits (Dispatcher.placeAtSubmit); absent: every task goes through the queue. */
   placer?: { placeAtSubmit(tasks: readonly Task[]): SubmitPlacement | null };
+  /** Creates arrays' later elements (absent: every element is created at submission). */
+  arrays?: Pick<ArrayElementsCreator, "add" | "pacing">;
   log?: Logger;
 }
 
 /** A submission from no RPC (tests, embedding code): no caller trace context. */
 const LOCAL_ORIGIN: SubmitOrigin = { method: "SubmitTasks", carrier: () => undefined };
 
-/** One spec of a request, planned: its task, or its array's elements (the first carries the key). */
+/** One spec of a request, planned: its task, or its array's first elements (the first carries the key). */
 interface Planned {
   /** The id others refer to it by: the task's, or the array's. */
   refId: string;
   spec: TaskSpec;
-  array: { id: string; indexes: number[]; cap: number | null } | null;
+  /** `template`: the shared fields of elements created later (a copy: the first element's object lives on in memory). */
+  array: { id: string; indexes: number[]; cap: number | null; template: Task } | null;
   tasks: Task[];
 }
 
@@ -130,9 +136,13 @@ export class Submitter {
       const traceParent = p.tasks[0].traceParent;
       if (traceParent !== undefined) for (const task of p.tasks) task.traceParent = traceParent;
     }
-    const arrays: ArrayElementsInsert[] = planned
-      .filter((p) => p.array !== null && p.tasks.length > 1)
-      .map((p) => ({ template: p.tasks[0], elements: p.tasks.slice(1).map((t) => ({ id: t.id, index: t.arrayIndex ?? 0 })), actor }));
+    const arrays: ArrayElementsInsert[] = [];
+    for (const p of planned) {
+      if (p.array === null) continue;
+      p.array.template.traceParent = p.tasks[0].traceParent;
+      const elements = p.tasks.slice(1).map((t) => ({ id: t.id, index: t.arrayIndex ?? 0 }));
+      arrays.push({ template: p.tasks[0], total: p.array.indexes.length, elements, actor });
+    }
     // Plain tasks (no array, no dependency: nothing for the gate to hold) may be placed at once and
     // their assignments committed with them, one commit before their start instead of two.
     const placement = this.deps.placer?.placeAtSubmit(heads.filter((t) => t.arrayId === undefined && !hasDependencies(t.spec))) ?? null;
@@ -169,8 +179,11 @@ export class Submitter {
       task.id = refId;
       return { refId, spec, array: null, tasks: [task] };
     }
-    const tasks = range.indexes.map((index) => this.newTask(spec, nowMs, deadlineMs, hash, { arrayId: refId, index }));
-    return { refId, spec, array: { id: refId, indexes: range.indexes, cap: range.maxRunning }, tasks };
+    // The first chunk now; the rest as elements end (ArrayElementsCreator).
+    const first = range.indexes.slice(0, elementsAtSubmit(range.indexes.length, this.deps.arrays?.pacing));
+    const tasks = first.map((index) => this.newTask(spec, nowMs, deadlineMs, hash, { arrayId: refId, index }));
+    const template = { ...tasks[0], id: "" };
+    return { refId, spec, array: { id: refId, indexes: range.indexes, cap: range.maxRunning, template }, tasks };
   }
 
   /** After the commit: into memory, through the gate (or straight into the queue), and to watchers. */
@@ -179,7 +192,7 @@ export class Submitter {
     const all: Task[] = [];
     const waiting: Task[] = [];
     for (const p of planned) {
-      if (p.array !== null) gate?.addArray(p.array.id, p.spec.project, p.tasks.length, p.array.cap);
+      if (p.array !== null) gate?.addArray(p.array.id, p.spec.project, p.array.indexes.length, p.array.cap);
       for (const task of p.tasks) {
         state.activeTasks.set(task.id, task);
         all.push(task);
@@ -192,6 +205,9 @@ export class Submitter {
       for (const task of waiting) state.queue.push(task);
     }
     for (const task of all) hub.publish(this.queuedEvent(task, actor), task.spec.project);
+    // After the gate knows the first elements: the creator's next ones follow them in.
+    for (const p of planned)
+      if (p.array !== null) this.deps.arrays?.add({ template: p.array.template, actor, indexes: p.array.indexes, created: p.tasks.length });
     this.deps.onQueued();
   }
 }

@@ -38,6 +38,11 @@ export class WorkerRegistry implements WorkerCommands {
 
   constructor(private readonly deps: RegistryDeps) {}
 
+  /** How long a worker may be silent before it is OFFLINE (and its attempts lost). */
+  get offlineAfterMs(): number {
+    return this.deps.offlineAfterMs;
+  }
+
   get(workerId: string): WorkerEntity | undefined {
     return this.workers.get(workerId);
   }

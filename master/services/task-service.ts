@@ -22,7 +22,7 @@ import { leading, type Office } from "../leadership/office.js";
 import { type CallContext, unary } from "./handlers.js";
 import { streamLogs } from "./stream-logs.js";
 import { resolveTaskId } from "./task-id-prefix.js";
-import { cancelArray, resolveElementRef } from "./array-refs.js";
+import { cancelArray, isNotCreated, notCreatedElement, notCreatedError, notCreatedReason, resolveElementRef } from "./array-refs.js";
 import { listHistory } from "./list-history.js";
 
 export interface TaskServiceDeps {
@@ -58,7 +58,9 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
 
   /** Another project's task is answered exactly like a missing one: its existence is not revealed. A unique prefix stands for its task. */
   const loadTask = async (taskId: string, caller: Caller): Promise<Task> => {
-    const task = await store.getTask(await resolveTaskId(store, await resolveElementRef(store, requireId(taskId, "task_id")), caller));
+    const task =
+      (await store.getTask(await resolveTaskId(store, await resolveElementRef(store, requireId(taskId, "task_id")), caller))) ??
+      (await notCreatedElement(store, taskId));
     if (!task || !seesProject(caller, task.spec.project)) throw new NotFoundError("task", taskId);
     return task;
   };
@@ -70,7 +72,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     });
   const workerOf = (task: Task) => (task.currentAttemptId ? (office.term()?.state.liveAttempts.get(task.currentAttemptId)?.workerId ?? "") : "");
   /** Why a queued task waits: known to the leader only (a standby answers with none). */
-  const pendingReason = (task: Task) => office.term()?.state.pendingReason(task) ?? "";
+  const pendingReason = (task: Task) => (isNotCreated(task) ? notCreatedReason(task) : (office.term()?.state.pendingReason(task) ?? ""));
   /** The multifactor breakdown of a queued task (the leader under that ordering; null otherwise). */
   const priorityOf = (task: Task) => {
     const queue = office.term()?.state.queue;
@@ -85,6 +87,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     let active = term.state.activeTasks.get(taskId);
     if (!active) {
       const task = await loadTask(taskId, caller); // also resolves a unique id prefix
+      if (isNotCreated(task)) throw notCreatedError(task);
       taskId = task.id;
       active = term.state.activeTasks.get(taskId);
       if (!active) assertTransition(taskId, task.state, to);
@@ -133,7 +136,11 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       );
       // Each task's current attempt (where it runs), from the leader's memory; GetTask has them all.
       const current = (t: Task) => (t.currentAttemptId ? office.term()?.state.liveAttempts.get(t.currentAttemptId)?.attempt : undefined);
+      const record = req.arrayId ? await store.getArrayRecord(req.arrayId) : null;
+      const array =
+        record && seesProject(caller, record.template.spec.project) ? { total: record.total, created: record.created, canceled: record.canceled } : undefined;
       return {
+        array,
         tasks: page.tasks.map((t) => {
           const live = current(t);
           return taskToProto(t, live ? [live] : [], pendingReason(t), priorityOf(t));

@@ -5,7 +5,7 @@
 import type { TaskgridClient } from "../client/index.js";
 import type { TaskEvent, TaskResult } from "../gen/taskgrid/v1/task.js";
 import { TaskState } from "../gen/taskgrid/v1/types.js";
-import { arrayElements } from "./array-refs.js";
+import { followArrayToEnd } from "./array-refs.js";
 import type { Io } from "./command.js";
 import { followUntilTerminal } from "./follow-tasks.js";
 import { stateName } from "./format.js";
@@ -17,15 +17,12 @@ export interface SubmittedJob {
   id: string;
   /** The task, or the array's first element (what the guards poll: the elements share one spec). */
   taskId: string;
-  /** For an array: how many indexes it has (arraySizeOf its range). */
-  arraySize?: number;
+  /** Whether it is a job array (followed to the end of every index). */
+  isArray: boolean;
 }
 
 /** Elements that did not succeed named one per line, up to this many; the rest counted. */
 const MAX_REASONS = 10;
-/** Waiting for a big array's next elements to be created: polled, 0.5 s doubling to 5 s (as wait-guards.ts). */
-const FIRST_POLL_MS = 500;
-const MAX_POLL_MS = 5000;
 
 /**
  * Waits for the job's end and returns sbatch -W's exit code: the task's exit code; for an array the
@@ -34,10 +31,9 @@ const MAX_POLL_MS = 5000;
  */
 export async function waitForJob(client: TaskgridClient, io: Io, job: SubmittedJob, options: { unschedulable: boolean }): Promise<number> {
   const guards = startWaitGuards(client, job.taskId, options);
-  const following: Promise<Map<string, Ended>> =
-    job.arraySize === undefined
-      ? followUntilTerminal(client, [job.taskId], () => undefined).then((m) => new Map([...m].map(([id, event]) => [id, { event }])))
-      : followArray(client, job.id, job.arraySize);
+  const following: Promise<Map<string, Ended>> = !job.isArray
+    ? followUntilTerminal(client, [job.taskId], () => undefined).then((m) => new Map([...m].map(([id, event]) => [id, { event }])))
+    : followArrayToEnd(client, job.id, () => undefined);
   const finished = await Promise.race([following, guards.interruption]).finally(() => guards.stop());
   if (!(finished instanceof Map)) {
     following.catch(() => undefined); // the watch ends with the client; its error says nothing new
@@ -59,35 +55,6 @@ interface Ended {
   event: TaskEvent;
   /** The element's index, for an array. */
   index?: number;
-}
-
-/**
- * Follows an array's elements to their end, each with its index. A big array's elements are
- * created a chunk at a time as earlier ones end (src/core/array-elements.ts), so it goes in rounds:
- * follow the elements that exist, list again, until all `size` have ended. Should no new element
- * appear while some of the ended were CANCELED, the array was canceled (no more are created).
- */
-async function followArray(client: TaskgridClient, arrayId: string, size: number): Promise<Map<string, Ended>> {
-  const ended = new Map<string, Ended>();
-  for (let pollMs = FIRST_POLL_MS; ; ) {
-    const elements = await arrayElements(client, arrayId);
-    const open = elements.filter((t) => !ended.has(t.id));
-    if (open.length > 0) {
-      const index = new Map(open.map((t) => [t.id, t.arrayIndex]));
-      const round = await followUntilTerminal(
-        client,
-        open.map((t) => t.id),
-        () => undefined,
-      );
-      for (const [id, event] of round) ended.set(id, { event, index: index.get(id) });
-      pollMs = FIRST_POLL_MS;
-      continue;
-    }
-    if (ended.size >= size) return ended;
-    if ([...ended.values()].some((e) => e.event.state === TaskState.TASK_STATE_CANCELED)) return ended;
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-    pollMs = Math.min(MAX_POLL_MS, pollMs * 2);
-  }
 }
 
 /** Terminal events carry their result as a rule; one without is completed from the task (as submit --wait does). For the elements named only: an array's could be many. */

@@ -95,8 +95,10 @@ export interface TaskgridClient {
   watchTasks(request: Partial<WatchTasksRequest>): TaskWatch;
   /**
    * Streams an attempt's output (StreamLogs): stdout by default, `follow` until the attempt ends.
-   * cancel() or `break` ends it. Fails with the call's status (NOT_FOUND: unknown task or a log
-   * that is gone; UNIMPLEMENTED: a master without logs).
+   * A stream that fails with UNAVAILABLE after output (a leader change, a lost connection) is
+   * resumed from the offsets received (resume_at), so nothing comes twice; the messages that only
+   * give a position are not handed on. cancel() or `break` ends it. Fails with the call's status
+   * (NOT_FOUND: unknown task or a log that is gone; UNIMPLEMENTED: a master without logs).
    */
   streamLogs(request: Partial<StreamLogsRequest>): LogStreamCall;
   cancelTask(taskId: string, reason?: string): Promise<Task>;

@@ -19,6 +19,7 @@ import { DEFAULT_MASTER_ADDRESS, masterAddressList } from "./master-address.js";
 import { isRepeatable, leaderHintOf, mayRetryUnavailable, unavailableKind } from "./retry-rule.js";
 import { type ReopeningStream, reopeningStream } from "./reopening-stream.js";
 import { StreamLogsRequest } from "../gen/taskgrid/v1/logs.js";
+import { LogResumePoint } from "./log-stream.js";
 import { channelCredentials } from "./tls.js";
 import { clientTraceMetadata } from "./trace-metadata.js";
 
@@ -125,21 +126,31 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
   /**
    * A server stream on the leader. No deadline (a watch or a log follow lasts as long as the caller
    * wants), but opening it may take a failover: as long as a unary call would be given, from the
-   * first failure. Once something was delivered a failure surfaces (reopening-stream.ts); a leader
-   * that stepped down ends its streams naming its successor, and the next call goes there at once.
+   * first failure. Once something was delivered a failure surfaces (reopening-stream.ts) unless the
+   * stream is `resumable` (a log stream resumes from its offsets, log-stream.ts); a leader that
+   * stepped down ends its streams naming its successor, and the next call goes there at once.
    */
-  function followingStream<Req, Res, T>(method: UnaryMethod<Req, Res>, message: Req, pick: (response: Res) => T | undefined): ReopeningStream<T> {
+  function followingStream<Req, Res, T>(
+    method: UnaryMethod<Req, Res>,
+    message: () => Req,
+    pick: (response: Res) => T | undefined,
+    /** Whether the stream may be opened again after it delivered something (`message` then resumes it). */
+    resumable: () => boolean = () => false,
+  ): ReopeningStream<T> {
     let attempts: FailoverAttempts | undefined;
     return reopeningStream(
       () => {
         const target = router.current;
         const call = router
           .connectionTo(target)
-          .makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, message, callMetadata());
+          .makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, message(), callMetadata());
         return { call, target };
       },
       (error, target, delivered) => {
-        if (!delivered) return retryDelay(error, target, true, (attempts ??= new FailoverAttempts(router, Date.now() + deadlineMs)));
+        const resuming = delivered && resumable();
+        // A stream that got on before failing again starts a fresh failover, bounded like a unary call's.
+        if (resuming) attempts = undefined;
+        if (!delivered || resuming) return retryDelay(error, target, true, (attempts ??= new FailoverAttempts(router, Date.now() + deadlineMs)));
         const leaderHint = failover ? leaderHintOf(error) : undefined;
         if (leaderHint !== undefined) router.follow(leaderHint);
         return undefined;
@@ -183,10 +194,21 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
       return unary(tasks.listHistory, ListHistoryRequest.fromPartial(request));
     },
     watchTasks(request) {
-      return followingStream(tasks.watchTasks, WatchTasksRequest.fromPartial(request), (response) => response.event);
+      const message = WatchTasksRequest.fromPartial(request);
+      return followingStream(
+        tasks.watchTasks,
+        () => message,
+        (response) => response.event,
+      );
     },
     streamLogs(request) {
-      return followingStream(tasks.streamLogs, StreamLogsRequest.fromPartial(request), (response) => response);
+      const point = new LogResumePoint(StreamLogsRequest.fromPartial(request));
+      return followingStream(
+        tasks.streamLogs,
+        () => point.request(),
+        (response) => point.received(response),
+        () => point.resumable,
+      );
     },
     async cancelTaskOrArray(id, reason = "") {
       return unary(tasks.cancelTask, { taskId: id, reason });

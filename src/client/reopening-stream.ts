@@ -1,9 +1,9 @@
 // A server stream as an AsyncIterable that can be canceled from outside the loop (Ctrl-C, a
 // timeout, the task ending) without the cancellation surfacing as an error, and that is opened
-// again where `retry` says when it fails before delivering anything (a standby's redirect, a master
-// that is down). Once something was delivered a failure surfaces: opening the stream again would
-// repeat what the caller has seen. WatchTasks (task-watch.ts) and StreamLogs (log-stream.ts) are
-// both this, with their own item type.
+// again where `retry` says when it fails (a standby's redirect, a master that is down). `retry`
+// knows whether a stream that delivered something may be opened again: a watch may not (it would
+// repeat what the caller has seen), a log stream may (it resumes from its offsets, log-stream.ts).
+// WatchTasks (task-watch.ts) and StreamLogs (log-stream.ts) are both this, with their own item type.
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { type ClientError, toClientError } from "./errors.js";
 
@@ -21,8 +21,8 @@ export interface OpenedStream<R> {
 
 /**
  * After the stream on `target` failed: ms to wait before opening it again (on whatever master is
- * current then), or undefined to surface `error`. Never reopened once `delivered` (an item reached
- * the caller); it is told all the same, to learn where the leader is.
+ * current then), or undefined to surface `error`. `delivered`: this opening of the stream received
+ * something before it failed.
  */
 export type StreamRetry = (error: ClientError, target: string, delivered: boolean) => number | undefined;
 
@@ -64,7 +64,7 @@ export function reopeningStream<R, T>(open: () => OpenedStream<R>, retry: Stream
           if (canceledByUs) return;
           const error = toClientError(err);
           const waitMs = retry(error, opened.target, delivered);
-          if (delivered || waitMs === undefined) throw error;
+          if (waitMs === undefined) throw error;
           if (waitMs > 0) await pause(waitMs);
           if (canceledByUs) return;
           opened = open();

@@ -3,6 +3,7 @@
 // config file with it; docs/operations.md's Configuration table and config/taskgrid.example.json
 // are checked against it by tests.
 import { MAX_POLL_INTERVAL_MS } from "../../master/weights-watcher.js";
+import { ARRAY_AHEAD, ARRAY_CHUNK } from "../core/array-elements.js";
 import { DEFAULT_MAX_ARRAY_SIZE } from "../core/arrays.js";
 import { DEFAULT_FAILURE_POLICY } from "../core/failure-accounting.js";
 import { LOG_SETTINGS } from "./log-settings.js";
@@ -104,6 +105,20 @@ export const MASTER_SETTINGS = {
     max: 10_000_000,
     default: DEFAULT_MAX_ARRAY_SIZE,
     help: "most indexes one job array may have (`submit --array`); a larger range is refused with INVALID_ARGUMENT",
+  },
+  arrayElementsChunk: {
+    type: "integer",
+    min: 1,
+    max: 100_000,
+    default: ARRAY_CHUNK,
+    help: "elements of a job array created at once: at submission, then as earlier ones end (src/core/array-elements.ts)",
+  },
+  arrayElementsAhead: {
+    type: "integer",
+    min: 1,
+    max: 10_000_000,
+    default: ARRAY_AHEAD,
+    help: "elements of one job array that exist and have not ended, at most (its parallelism); the rest are created as these end",
   },
   historyRetentionDays: {
     type: "number",

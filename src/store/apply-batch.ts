@@ -58,7 +58,8 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
   }
 
   const ops: RowOp[] = [];
-  // After the planned statements: they insert every array's first element, which no other op reads.
+  // After the planned statements: they insert every array's first element, which no other op reads
+  // (the record copies its shared fields from the json, not from that row).
   const arrayStatements: BatchStatement[] = [];
   const results: StoreJobResult[] = [];
   for (const job of jobs) {
@@ -76,7 +77,7 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
       if (key !== null) claimed.set(claimKeyOf(key), task);
     }
     for (const write of job.request.writes ?? []) ops.push(write);
-    for (const array of job.request.arrays ?? []) if (array.elements.length > 0) arrayStatements.push(...insertArrayElements(array));
+    for (const array of job.request.arrays ?? []) arrayStatements.push(...insertArrayElements(array));
   }
 
   // Every statement of the batch in one round trip (see write-script.ts); COMMIT is the second.

@@ -1,58 +1,187 @@
-// SQL for job arrays and dependency targets. An array's elements share everything but their id and
-// index, so they are inserted by ONE statement that takes the shared fields once and the (id, index)
-// pairs as a list: 100,000 elements are ~5 MB of json instead of a full row each.
+// SQL for job arrays and dependency targets. An array is a record (task_arrays: its template, size,
+// how many elements exist, whether it was canceled) and element rows created a chunk at a time
+// (src/core/array-elements.ts). A chunk's elements share everything but their id and index, so they
+// are inserted by ONE statement that takes the shared fields once and the (id, index) pairs as a list.
 import type { TargetStatus } from "../core/dependencies.js";
-import type { Task, TaskState } from "../core/types.js";
+import type { Task, TaskSpec, TaskState } from "../core/types.js";
 import type { DependencyTargetRow, ArrayElementsInsert } from "./store-types.js";
 import { queryRows, type Db } from "./sql-util.js";
 import { rowToTask, TASK_COLUMNS, type TaskRow } from "./tasks-sql.js";
+import type { RowOpOf } from "./write-kinds.js";
 import { batchStatement, type BatchStatement } from "./write-script.js";
 
-/** The one json parameter of the statement: the shared fields and the elements. */
-function arrayParam(insert: ArrayElementsInsert): string {
-  const t = insert.template;
+/** The one json parameter of the statements: the shared fields and the elements. */
+function elementsParam(template: Task, actor: string, elements: ReadonlyArray<{ id: string; index: number }>): string {
   return JSON.stringify({
     t: {
-      spec: t.spec,
-      spec_hash: t.specHash,
-      queue_class: t.spec.queueClass,
-      priority: t.spec.priority,
-      project: t.spec.project,
-      labels: t.spec.labels,
-      created_at_ms: t.createdAtMs,
-      deadline_ms: t.deadlineMs,
-      trace_parent: t.traceParent ?? null,
-      array_id: t.arrayId,
-      actor: insert.actor,
+      spec: template.spec,
+      spec_hash: template.specHash,
+      queue_class: template.spec.queueClass,
+      priority: template.spec.priority,
+      project: template.spec.project,
+      labels: template.spec.labels,
+      created_at_ms: template.createdAtMs,
+      deadline_ms: template.deadlineMs,
+      trace_parent: template.traceParent ?? null,
+      array_id: template.arrayId,
+      actor,
     },
-    e: insert.elements.map((e) => ({ id: e.id, i: e.index })),
+    e: elements.map((e) => ({ id: e.id, i: e.index })),
   });
 }
 
 const FROM_PARAM = `FROM (SELECT ?::json AS j) AS p
-     CROSS JOIN LATERAL json_to_record(p.j->'t') AS t(spec jsonb, spec_hash text, queue_class text,
-       priority text, project text, labels jsonb, created_at_ms bigint, deadline_ms bigint,
-       trace_parent text, array_id text, actor text)
-     CROSS JOIN LATERAL json_to_recordset(p.j->'e') AS e(id text, i int)`;
+     CROSS JOIN LATERAL json_to_record(p.j->'t') AS t(spec json, spec_hash text, queue_class text,
+       priority text, project text, labels json, created_at_ms bigint, deadline_ms bigint,
+       trace_parent text, array_id text, actor text)`;
 
 /**
  * The elements' rows (QUEUED, no attempt, no idempotency key). Their QUEUED events are not stored:
  * each row carries its submitter (queued_by) and the event is derived from it when read
  * (events-sql.ts), which halves an array's write (issue 17).
  */
+function insertElements(template: Task, actor: string, elements: ReadonlyArray<{ id: string; index: number }>): BatchStatement {
+  return batchStatement(
+    `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
+       progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
+       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by)
+     SELECT e.id, t.spec::jsonb, t.spec_hash, 'QUEUED', t.queue_class, t.priority, t.project, t.labels::jsonb, 0,
+       '', t.created_at_ms, t.created_at_ms, t.deadline_ms, NULL, 0,
+       NULL, NULL, t.trace_parent, 0, 0, NULL, t.array_id, e.i, t.actor
+     ${FROM_PARAM}
+     CROSS JOIN LATERAL json_to_recordset(p.j->'e') AS e(id text, i int)`,
+    elementsParam(template, actor, elements),
+  );
+}
+
+/**
+ * At submission: the array's record (its template: the first element's shared fields) and its
+ * elements beyond the first (the first is an ordinary task insert: it carries the idempotency key).
+ */
 export function insertArrayElements(insert: ArrayElementsInsert): BatchStatement[] {
-  return [
-    batchStatement(
-      `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
-         progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-         result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by)
-       SELECT e.id, t.spec, t.spec_hash, 'QUEUED', t.queue_class, t.priority, t.project, t.labels, 0,
-         '', t.created_at_ms, t.created_at_ms, t.deadline_ms, NULL, 0,
-         NULL, NULL, t.trace_parent, 0, 0, NULL, t.array_id, e.i, t.actor
-       ${FROM_PARAM}`,
-      arrayParam(insert),
-    ),
-  ];
+  const record = batchStatement(
+    `INSERT INTO task_arrays (array_id, project, spec, spec_hash, created_at_ms, deadline_ms, trace_parent, queued_by, total, created)
+     SELECT t.array_id, t.project, t.spec::jsonb, t.spec_hash, t.created_at_ms, t.deadline_ms, t.trace_parent, t.actor,
+       (p.j->>'total')::int, (p.j->>'created')::int
+     ${FROM_PARAM}`,
+    JSON.stringify({ ...JSON.parse(elementsParam(insert.template, insert.actor, [])), total: insert.total, created: insert.elements.length + 1 }),
+  );
+  return insert.elements.length === 0 ? [record] : [record, insertElements(insert.template, insert.actor, insert.elements)];
+}
+
+/**
+ * Later elements of an array (ArrayElementsCreator): their rows, and the record's count moved from
+ * `fromCreated` on. The count is checked: a second creator of the same elements (which the unique
+ * (array_id, array_index) index would also refuse) or an array canceled meanwhile fails the batch.
+ */
+export function createArrayElements(ops: ReadonlyArray<RowOpOf<"create_array_elements">>): BatchStatement[] {
+  const out: BatchStatement[] = [];
+  for (const op of ops) {
+    out.push(insertElements(op.template, op.actor, op.elements));
+    const arrayId = op.template.arrayId ?? "";
+    out.push(
+      batchStatement(
+        `UPDATE task_arrays SET created = (p.j->>'to')::int FROM (SELECT ?::json AS j) AS p
+         WHERE array_id = p.j->>'id' AND created = (p.j->>'from')::int AND canceled_at_ms IS NULL RETURNING array_id`,
+        JSON.stringify({ id: arrayId, from: op.fromCreated, to: op.fromCreated + op.elements.length }),
+        (rows) => {
+          if (rows.length !== 1) throw new Error(`array ${arrayId}: elements from position ${op.fromCreated} were created already, or it was canceled`);
+        },
+      ),
+    );
+  }
+  return out;
+}
+
+/** Arrays canceled: no element is created any more, and the ones never created count as canceled. */
+export function cancelArrays(ops: ReadonlyArray<RowOpOf<"cancel_array">>): BatchStatement {
+  return batchStatement(
+    `UPDATE task_arrays a SET canceled_at_ms = c.at_ms, cancel_reason = c.reason
+     FROM json_to_recordset(?::json) AS c(id text, at_ms bigint, reason text)
+     WHERE a.array_id = c.id AND a.canceled_at_ms IS NULL`,
+    JSON.stringify(ops.map((op) => ({ id: op.arrayId, at_ms: op.canceledAtMs, reason: op.reason }))),
+  );
+}
+
+/** An array's record, as stored. */
+export interface ArrayRecordRow {
+  arrayId: string;
+  template: Task;
+  actor: string;
+  total: number;
+  created: number;
+  canceled: boolean;
+  /** Elements created that have ended (for open arrays; 0 where not counted). */
+  ended: number;
+}
+
+interface TaskArrayRow {
+  array_id: string;
+  project: string;
+  spec: TaskSpec | string;
+  spec_hash: string;
+  created_at_ms: number | string;
+  deadline_ms: number | string | null;
+  trace_parent: string | null;
+  queued_by: string;
+  total: number;
+  created: number;
+  canceled_at_ms: number | string | null;
+  ended?: number | string;
+}
+
+function toArrayRecord(r: TaskArrayRow): ArrayRecordRow {
+  const spec = typeof r.spec === "string" ? (JSON.parse(r.spec) as TaskSpec) : r.spec;
+  const createdAtMs = Number(r.created_at_ms);
+  const template: Task = {
+    id: "",
+    spec,
+    state: "QUEUED",
+    progress: 0,
+    progressMessage: "",
+    createdAtMs,
+    updatedAtMs: createdAtMs,
+    deadlineMs: r.deadline_ms === null ? null : Number(r.deadline_ms),
+    currentAttemptId: null,
+    attemptCount: 0,
+    result: null,
+    specHash: r.spec_hash,
+    deadlineMissed: false,
+    retriesUsed: 0,
+    requeues: 0,
+    notBeforeMs: null,
+    arrayId: r.array_id,
+    ...(r.trace_parent ? { traceParent: r.trace_parent } : {}),
+  };
+  return {
+    arrayId: r.array_id,
+    template,
+    actor: r.queued_by,
+    total: Number(r.total),
+    created: Number(r.created),
+    canceled: r.canceled_at_ms !== null,
+    ended: Number(r.ended ?? 0),
+  };
+}
+
+const ARRAY_COLUMNS = `a.array_id, a.project, a.spec, a.spec_hash, a.created_at_ms, a.deadline_ms, a.trace_parent, a.queued_by, a.total, a.created, a.canceled_at_ms`;
+
+/** The arrays still creating elements (not all created, not canceled), with their ended elements counted: what a new leader resumes. */
+export async function selectOpenArrays(db: Db): Promise<ArrayRecordRow[]> {
+  const rows = await queryRows<TaskArrayRow>(
+    db,
+    `SELECT ${ARRAY_COLUMNS},
+       (SELECT count(*) FROM tasks t WHERE t.array_id = a.array_id AND t.state IN ('SUCCEEDED', 'FAILED', 'CANCELED')) AS ended
+     FROM task_arrays a WHERE a.created < a.total AND a.canceled_at_ms IS NULL`,
+    [],
+  );
+  return rows.map(toArrayRecord);
+}
+
+/** One array's record, or null. */
+export async function selectArrayRecord(db: Db, arrayId: string): Promise<ArrayRecordRow | null> {
+  const rows = await queryRows<TaskArrayRow>(db, `SELECT ${ARRAY_COLUMNS} FROM task_arrays a WHERE a.array_id = ?`, [arrayId]);
+  return rows.length === 0 ? null : toArrayRecord(rows[0]);
 }
 
 export async function selectArrayElement(db: Db, arrayId: string, index: number): Promise<Task | null> {
@@ -76,17 +205,28 @@ export async function selectDependencyTargets(db: Db, ids: readonly string[]): P
   const isTask = new Set(tasks.map((t) => t.id));
   const rest = ids.filter((id) => !isTask.has(id));
   if (rest.length === 0) return found;
-  const arrays = await queryRows<{ array_id: string; project: string; total: number | string; succeeded: number | string; failed: number | string }>(
+  // An array's size is its record's; indexes never created count as canceled once it is canceled.
+  const arrays = await queryRows<{
+    array_id: string;
+    project: string;
+    total: number | string;
+    created: number | string;
+    canceled_at_ms: number | string | null;
+    succeeded: number | string;
+    failed: number | string;
+  }>(
     db,
-    `SELECT array_id, min(project) AS project, count(*) AS total,
-       count(*) FILTER (WHERE state = 'SUCCEEDED') AS succeeded,
-       count(*) FILTER (WHERE state IN ('FAILED', 'CANCELED')) AS failed
-     FROM tasks WHERE array_id IN (SELECT json_array_elements_text(?::json))
-     GROUP BY array_id`,
+    `SELECT a.array_id, a.project, a.total, a.created, a.canceled_at_ms,
+       count(t.id) FILTER (WHERE t.state = 'SUCCEEDED') AS succeeded,
+       count(t.id) FILTER (WHERE t.state IN ('FAILED', 'CANCELED')) AS failed
+     FROM task_arrays a LEFT JOIN tasks t ON t.array_id = a.array_id
+     WHERE a.array_id IN (SELECT json_array_elements_text(?::json))
+     GROUP BY a.array_id`,
     [JSON.stringify(rest)],
   );
   for (const r of arrays) {
-    const status: TargetStatus = { kind: "array", total: Number(r.total), succeeded: Number(r.succeeded), failed: Number(r.failed) };
+    const never = r.canceled_at_ms === null ? 0 : Number(r.total) - Number(r.created);
+    const status: TargetStatus = { kind: "array", total: Number(r.total), succeeded: Number(r.succeeded), failed: Number(r.failed) + never };
     found.push({ id: r.array_id, project: r.project, status });
   }
   return found;

@@ -4,6 +4,7 @@
 // a returned promise resolves only after the change is committed.
 import type { LearningStats } from "../core/rts/learning.js";
 import type { TokenRecord } from "./tokens-sql.js";
+import type { ArrayRecordRow } from "./arrays-sql.js";
 import type { LeaderLock } from "./leader-lock.js";
 import type { QuotaRecord } from "./quotas-sql.js";
 export type { QuotaRecord } from "./quotas-sql.js";
@@ -34,10 +35,12 @@ export interface SubmitRequest {
   arrays?: ArrayElementsInsert[];
 }
 
-/** The elements of one array beyond its first: the template's spec, times and trace; state QUEUED. */
+/** An array's record and its first elements beyond the first: the template's spec, times and trace; state QUEUED. */
 export interface ArrayElementsInsert {
   /** An element (the first) whose shared fields every other element copies. */
   template: Task;
+  /** Its indexes in all (the elements not given here are created later: src/core/array-elements.ts). */
+  total: number;
   elements: ReadonlyArray<{ id: string; index: number }>;
   /** Who submitted (the QUEUED events' actor). */
   actor: string;
@@ -96,7 +99,15 @@ export type StoreWrite =
   /** The task finished after its deadline on this worker: flag the task, count it on the worker. */
   | { kind: "record_deadline_miss"; taskId: string; workerId: string }
   /** A project's decayed usage as of `usage.atMs` (fair share, issue 15). */
-  | { kind: "upsert_project_usage"; usage: ProjectUsage };
+  | { kind: "upsert_project_usage"; usage: ProjectUsage }
+  /**
+   * More elements of a job array (QUEUED), the next indexes after the `fromCreated` that exist; its
+   * record's count moves on (checked: it must still be `fromCreated`). `template`: the array's shared
+   * fields (its arrayId included); `actor`: the submitter.
+   */
+  | { kind: "create_array_elements"; template: Task; actor: string; fromCreated: number; elements: ReadonlyArray<{ id: string; index: number }> }
+  /** A job array canceled: no more elements are created; the ones never created count as canceled. */
+  | { kind: "cancel_array"; arrayId: string; canceledAtMs: number; reason: string };
 
 export interface TaskFilter {
   states?: TaskState[];
@@ -169,6 +180,10 @@ export interface Store {
   getTask(taskId: string): Promise<Task | null>;
   /** Element `index` of job array `arrayId`, or null. */
   getArrayElement(arrayId: string, index: number): Promise<Task | null>;
+  /** Job array `arrayId`'s record (template, size, elements created, canceled), or null. */
+  getArrayRecord(arrayId: string): Promise<ArrayRecordRow | null>;
+  /** The job arrays still creating elements, with their created elements that ended counted (a new leader resumes them). */
+  getOpenArrays(): Promise<ArrayRecordRow[]>;
   /** The tasks and job arrays with these ids that exist, with their states (dependency targets). */
   getDependencyTargets(ids: readonly string[]): Promise<DependencyTargetRow[]>;
   /** Ids of tasks whose id starts with `prefix` (hex and dashes), at most `limit`; only `projects`' tasks unless null. */

@@ -25,7 +25,7 @@ import { EmbeddedLeaderLock, PostgresLeaderLock, type LeaderLock } from "./leade
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { isConnectionError } from "./connection-errors.js";
 import { selectActiveTasks, selectTask, selectTaskIdsByPrefix, selectTaskPage } from "./tasks-sql.js";
-import { selectArrayElement, selectDependencyTargets } from "./arrays-sql.js";
+import { selectArrayElement, selectArrayRecord, selectDependencyTargets, selectOpenArrays, type ArrayRecordRow } from "./arrays-sql.js";
 import { selectAttempt, selectAttemptsForTask, selectCurrentAttemptsOfActiveTasks } from "./attempts-sql.js";
 import { selectEventsForTask } from "./events-sql.js";
 import { selectWorkers } from "./workers-sql.js";
@@ -153,6 +153,14 @@ class KnexStore implements TaskgridStore {
 
   async getArrayElement(arrayId: string, index: number): Promise<Task | null> {
     return readOrUnavailable(() => selectArrayElement(this.db(), arrayId, index));
+  }
+
+  async getArrayRecord(arrayId: string): Promise<ArrayRecordRow | null> {
+    return readOrUnavailable(() => selectArrayRecord(this.db(), arrayId));
+  }
+
+  async getOpenArrays(): Promise<ArrayRecordRow[]> {
+    return readOrUnavailable(() => selectOpenArrays(this.db()));
   }
 
   async getDependencyTargets(ids: readonly string[]): Promise<DependencyTargetRow[]> {

@@ -17,6 +17,7 @@ import { insertEvents } from "./events-sql.js";
 import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
 import { recordDeadlineMisses, upsertLearning } from "./learning-sql.js";
 import { upsertUsage } from "./quotas-sql.js";
+import { cancelArrays, createArrayElements } from "./arrays-sql.js";
 
 /** A row operation: a StoreWrite, or a task insert from a submission (`queuedBy`: the submitter, see insertTasks). */
 export type RowOp = StoreWrite | { kind: "insert_task"; task: Task; queuedBy: string };
@@ -24,7 +25,7 @@ export type RowOpKind = RowOp["kind"];
 export type RowOpOf<K extends RowOpKind> = Extract<RowOp, { kind: K }>;
 
 /** The tables row operations write. */
-export type Table = "tasks" | "attempts" | "task_events" | "workers" | "learning_stats" | "project_usage";
+export type Table = "tasks" | "attempts" | "task_events" | "workers" | "learning_stats" | "project_usage" | "task_arrays";
 
 /** A table row's name: see rowKey. */
 export type RowKey = string;
@@ -166,6 +167,17 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
     // A usage row is written whole (the latest decayed value).
     fold: (prev, next) => (prev.kind === "upsert_project_usage" ? next : null),
     statements: (ops) => upsertUsage(ops.map((op) => op.usage)),
+  },
+  // Late in a round: an element created here and changed in the same batch (a cancel) takes two rounds, a rare case.
+  create_array_elements: {
+    phase: 11,
+    rows: (op) => ({ inserts: op.elements.map((e) => taskRow(e.id)), updates: [rowKey("task_arrays", op.template.arrayId ?? "")] }),
+    statements: (ops) => createArrayElements(ops),
+  },
+  cancel_array: {
+    phase: 12,
+    rows: (op) => ({ updates: [rowKey("task_arrays", op.arrayId)] }),
+    statements: (ops) => cancelArrays(ops),
   },
   append_event: {
     phase: 9,

@@ -3,6 +3,8 @@
 // is listed, is found by "ID[N]" with its index and the array's spec, has its QUEUED event first in
 // its history, and all of this holds again after a master restart (the elements rebuilt from the
 // database); canceling the array then cancels every element and records that event after QUEUED.
+// Its elements are all created at submission here (one chunk of SIZE); arrays-lazy.test.ts covers
+// elements created as earlier ones end.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { TaskState } from "../../src/gen/taskgrid/v1/types.js";
@@ -10,6 +12,7 @@ import { call, rawClients, type RawClients } from "../helpers/grpc-clients.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
 const SIZE = 5_000;
+const allAtOnce = { arrayElementsChunk: SIZE, arrayElementsAhead: SIZE };
 const spec = { command: ["echo", "big"], env: { WHICH: "big" }, resources: { cpuMillis: 100, memoryMib: 64 }, array: `0-${SIZE - 1}`, after: [] };
 
 type ListedTask = { id: string; arrayId: string; arrayIndex: number; state: TaskState; spec?: { command: string[] } };
@@ -53,7 +56,7 @@ async function checkElements(c: RawClients, arrayId: string, state: TaskState): 
 }
 
 test(`the ${SIZE} elements of an array are listed, found by ID[N] and survive a restart`, async () => {
-  const first = await startTestMaster();
+  const first = await startTestMaster(allAtOnce);
   let c = rawClients(first.address);
   let tm: TestMaster = first;
   try {
@@ -63,7 +66,7 @@ test(`the ${SIZE} elements of an array are listed, found by ID[N] and survive a 
     c.close();
     await first.stop();
 
-    tm = await startTestMaster({}, first.db);
+    tm = await startTestMaster(allAtOnce, first.db);
     c = rawClients(tm.address);
     await checkElements(c, arrayId, TaskState.TASK_STATE_QUEUED);
     const res = await call(c.tasks, "cancelTask", { taskId: arrayId });

@@ -30,6 +30,7 @@ import { openKnex, type OpenedKnex } from "../../src/store/index.js";
 import { migrateToLatest } from "../../src/store/migrations/index.js";
 import { queryRows } from "../../src/store/sql-util.js";
 import { inScriptTransaction, type BatchStatement, type ScriptSession } from "../../src/store/write-script.js";
+import { insertArrayElements } from "../../src/store/arrays-sql.js";
 import { rowKey, WRITE_KINDS, writeKind, type RowOp, type RowOpKind, type RowOpOf, type RowsTouched, type Table } from "../../src/store/write-kinds.js";
 import { backends, type TestDatabase } from "../helpers/db.js";
 import { event, task, tick, worker } from "../helpers/store-rows.js";
@@ -63,6 +64,9 @@ const learning = (workerId: string): LearningStats => ({
 });
 const fixtureLearning = learning(fixtureWorker.id);
 const fixtureUsage = { project: `p-${randomUUID()}`, usage: 3, atMs: tick() };
+/** A job array of 10 indexes with its first element: its record is the submission's (insertArrayElements). */
+const fixtureArrayHead: Task = { ...task(), arrayId: `a-${randomUUID()}`, arrayIndex: 0 };
+const fixtureArrayRecord = insertArrayElements({ template: fixtureArrayHead, total: 10, elements: [], actor: "alice" });
 
 /** Samples of every kind; the ones on fixture rows update them, the others insert new rows. */
 const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
@@ -105,10 +109,24 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
     { kind: "upsert_project_usage", usage: { ...fixtureUsage, usage: 99 } },
   ],
   append_event: [{ kind: "append_event", event: event(fixtureTask, "ASSIGNED", { attemptId: fixtureAttempt.id, workerId: fixtureWorker.id }) }],
+  create_array_elements: [
+    {
+      kind: "create_array_elements",
+      template: fixtureArrayHead,
+      actor: "alice",
+      fromCreated: 1,
+      elements: [
+        { id: randomUUID(), index: 1 },
+        { id: randomUUID(), index: 2 },
+      ],
+    },
+  ],
+  cancel_array: [{ kind: "cancel_array", arrayId: fixtureArrayHead.arrayId ?? "", canceledAtMs: tick(), reason: "enough" }],
 };
 
 const fixtures: RowOp[] = [
   { kind: "insert_task", task: fixtureTask, queuedBy: "" },
+  { kind: "insert_task", task: fixtureArrayHead, queuedBy: "alice" },
   { kind: "upsert_worker", worker: fixtureWorker },
   { kind: "insert_attempt", attempt: fixtureAttempt },
   { kind: "upsert_learning", stats: fixtureLearning },
@@ -291,7 +309,7 @@ for (const backend of backends()) {
     conn = await openKnex(db.config);
     await migrateToLatest(conn.knex);
     schema = await readSchema(conn);
-    await inScriptTransaction(conn.knex, conn.dialect, (session) => session.run(fixtures.flatMap(statementsOf)));
+    await inScriptTransaction(conn.knex, conn.dialect, (session) => session.run([...fixtures.flatMap(statementsOf), ...fixtureArrayRecord]));
   });
   test.after(async () => {
     await conn.close();

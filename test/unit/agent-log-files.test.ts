@@ -150,6 +150,35 @@ test("reads from an offset, of the last bytes, and of the last lines", async () 
   assert.is((await readAll(files, "c", { tailLines: 2 })).text(), `${big}\nlast\n`);
 });
 
+test("every chunk says where its data starts; a resumed read starts each file at its own offset", async () => {
+  const files = new LogFiles({ root: tempRoot() });
+  const log = await files.open("r");
+  log.write("stdout", Buffer.from("one\ntwo\nthree\n"));
+  log.write("stderr", Buffer.from("warn 1\nwarn 2\n"));
+  await log.close();
+  const both = { stream: LogStream.LOG_STREAM_BOTH };
+  // A tail: the first chunks (empty, one per file) give where each file's read starts.
+  const tail = await readAll(files, "r", { ...both, tailLines: 1 });
+  const starts = tail.all.filter((c) => !c.eof && c.data.length === 0).map((c) => [c.stream, c.offset]);
+  assert.equal(starts, [
+    [LogStream.LOG_STREAM_STDOUT, 8],
+    [LogStream.LOG_STREAM_STDERR, 7],
+  ]);
+  const data = tail.all.filter((c) => c.data.length > 0).map((c) => [c.stream, c.offset, c.data.toString()]);
+  assert.equal(data, [
+    [LogStream.LOG_STREAM_STDOUT, 8, "three\n"],
+    [LogStream.LOG_STREAM_STDERR, 7, "warn 2\n"],
+  ]);
+  // Resumed: stdout from byte 4, stderr from byte 7 (offsets win over the single offset).
+  const resumed = await readAll(files, "r", { ...both, offset: 1, offsets: { stdout: 4, stderr: 7 } });
+  assert.is(resumed.text(LogStream.LOG_STREAM_STDOUT), "two\nthree\n");
+  assert.is(resumed.text(LogStream.LOG_STREAM_STDERR), "warn 2\n");
+  assert.equal(
+    resumed.all.filter((c) => c.data.length > 0).map((c) => c.offset),
+    [4, 7],
+  );
+});
+
 test("a follow sends each line as it is written and ends once the attempt's log has ended", async () => {
   const files = new LogFiles({ root: tempRoot() });
   const log = await files.open("f");

@@ -29,15 +29,16 @@ test("unset: no such fields", () => {
   throwsUsage(() => spec("--array", " "), "--array needs a range");
 });
 
-test("get ARRAY_ID: size and elements by state", () => {
+test("get ARRAY_ID: size and elements by state, those not created yet counted", () => {
   const el = (i: number, state: TaskState) => Task.fromPartial({ id: `t${i}`, state, arrayId: "arr", arrayIndex: i });
-  const text = formatArraySummary(
-    "arr",
-    [el(0, TaskState.TASK_STATE_SUCCEEDED), el(1, TaskState.TASK_STATE_SUCCEEDED), el(2, TaskState.TASK_STATE_QUEUED)],
-    new Date(),
-  );
+  const tasks = [el(0, TaskState.TASK_STATE_SUCCEEDED), el(1, TaskState.TASK_STATE_SUCCEEDED), el(2, TaskState.TASK_STATE_QUEUED)];
+  const text = formatArraySummary("arr", { tasks, progress: { total: 3, created: 3, canceled: false } }, new Date());
   assert.match(text, /^array arr: 3 elements \(2 SUCCEEDED, 1 QUEUED\); one of them: arr\[N\]\n/);
   assert.match(text, /t2/);
+  const lazy = formatArraySummary("arr", { tasks, progress: { total: 10, created: 3, canceled: false } }, new Date());
+  assert.match(lazy, /^array arr: 10 elements \(2 SUCCEEDED, 1 QUEUED, 7 not created yet\)/);
+  const canceled = formatArraySummary("arr", { tasks, progress: { total: 10, created: 3, canceled: true } }, new Date());
+  assert.match(canceled, /7 CANCELED before they were created/);
 });
 
 test.run();

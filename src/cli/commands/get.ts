@@ -6,18 +6,23 @@ import { CLIENT_FLAGS, printJson, withClient, type Command } from "../command.js
 import { formatTaskDetail } from "../render-task.js";
 import { UsageError } from "../usage-error.js";
 import { ClientError } from "../../client/index.js";
-import { arrayElements } from "../array-refs.js";
+import { arrayElements, type ArrayListing } from "../array-refs.js";
+import { ArrayProgress } from "../../gen/taskgrid/v1/task_service.js";
 import { stateName } from "../format.js";
 import { formatTaskTable } from "../render-task.js";
 
 const NOT_FOUND = 5;
 
-/** A job array: its size, elements by state, then the elements' table. */
-export function formatArraySummary(arrayId: string, elements: readonly Task[], now: Date): string {
+/** A job array: its size, elements by state (those not created yet too), then the created elements' table. */
+export function formatArraySummary(arrayId: string, listing: ArrayListing, now: Date): string {
+  const { tasks, progress } = listing;
   const byState = new Map<string, number>();
-  for (const t of elements) byState.set(stateName(t.state), (byState.get(stateName(t.state)) ?? 0) + 1);
-  const counts = [...byState].map(([state, n]) => `${n} ${state}`).join(", ");
-  return `array ${arrayId}: ${elements.length} elements (${counts}); one of them: ${arrayId}[N]\n${formatTaskTable(elements, now)}`;
+  for (const t of tasks) byState.set(stateName(t.state), (byState.get(stateName(t.state)) ?? 0) + 1);
+  const counts = [...byState].map(([state, n]) => `${n} ${state}`);
+  const notCreated = progress === undefined ? 0 : progress.total - progress.created;
+  if (notCreated > 0) counts.push(progress?.canceled ? `${notCreated} CANCELED before they were created` : `${notCreated} not created yet`);
+  const total = progress?.total ?? tasks.length;
+  return `array ${arrayId}: ${total} elements (${counts.join(", ")}); one of them: ${arrayId}[N]\n${formatTaskTable(tasks, now)}`;
 }
 
 /** `get --json`: the task as before, plus its history under "events" (oldest first). */
@@ -44,12 +49,17 @@ export const getCommand: Command = {
       const found = await client.getTaskWithEvents(id).catch(async (err) => {
         // Not a task: maybe a job array (its elements, by index).
         if (!(err instanceof ClientError) || err.code !== NOT_FOUND) throw err;
-        const elements = await arrayElements(client, id);
-        if (elements.length === 0) throw err;
-        return elements;
+        const listing = await arrayElements(client, id);
+        if (listing.tasks.length === 0 && listing.progress === undefined) throw err;
+        return listing;
       });
-      if (Array.isArray(found)) {
-        if (boolFlag(args, "json")) printJson(io, { arrayId: id, tasks: found.map((t) => Task.toJSON(t)) });
+      if ("tasks" in found) {
+        if (boolFlag(args, "json"))
+          printJson(io, {
+            arrayId: id,
+            ...(found.progress ? { progress: ArrayProgress.toJSON(found.progress) } : {}),
+            tasks: found.tasks.map((t) => Task.toJSON(t)),
+          });
         else io.out(formatArraySummary(id, found, io.now()));
         return 0;
       }

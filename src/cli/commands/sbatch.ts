@@ -4,7 +4,6 @@
 // with -W, then waits for the job's end and exits with its exit code. Without a script (or with
 // "-") the script is read from stdin, as sbatch does.
 import { hostname } from "node:os";
-import { arraySizeOf } from "../../core/arrays.js";
 import { SubmitTaskResponse } from "../../gen/taskgrid/v1/task_service.js";
 import { boolFlag } from "../args.js";
 import { CLIENT_FLAGS, printJson, withClient, type Command, type Io } from "../command.js";
@@ -62,7 +61,7 @@ element that did not succeed; 2 at once when no connected worker can run the job
       if (boolFlag(args, "json")) printJson(io, SubmitTaskResponse.toJSON(submitted));
       else io.out(job.parsable ? `${id}\n` : `Submitted batch job ${id}\n`);
       if (!job.wait) return 0;
-      const submittedJob = { id, taskId: submitted.task.id, ...(job.spec.array ? { arraySize: arraySizeOf(job.spec.array) } : {}) };
+      const submittedJob = { id, taskId: submitted.task.id, isArray: job.spec.array !== undefined };
       return waitForJob(client, io, submittedJob, { unschedulable: !boolFlag(args, "wait-unschedulable") });
     });
   },

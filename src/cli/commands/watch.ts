@@ -6,7 +6,7 @@ import { CLIENT_FLAGS, jsonLine, withClient, type Command, type Io } from "../co
 import type { TaskgridClient } from "../../client/index.js";
 import { deadlineNote, formatEventLine, isTerminal } from "../render-task.js";
 import { followUntilTerminal } from "../follow-tasks.js";
-import { expandTaskRefs } from "../array-refs.js";
+import { followArrayToEnd, splitTaskRefs } from "../array-refs.js";
 import type { TaskState } from "../../gen/taskgrid/v1/types.js";
 
 /**
@@ -50,8 +50,12 @@ export const watchCommand: Command = {
     return withClient(args, io, async (client) => {
       const { sink, drained } = eventSink(io, boolFlag(args, "json"), client);
       if (args.positionals.length > 0) {
-        // An array id stands for all its elements; "ID[N]" for one.
-        await followUntilTerminal(client, await expandTaskRefs(client, args.positionals), sink);
+        // An array id stands for all its elements, those created later too; "ID[N]" for one.
+        const { taskIds, arrayIds } = await splitTaskRefs(client, args.positionals);
+        await Promise.all([
+          taskIds.length > 0 ? followUntilTerminal(client, taskIds, sink) : undefined,
+          ...arrayIds.map((arrayId) => followArrayToEnd(client, arrayId, sink)),
+        ]);
         await drained();
         return 0;
       }

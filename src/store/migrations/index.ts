@@ -15,6 +15,7 @@ import * as arraysAndDependencies from "./0010-arrays-and-dependencies.js";
 import * as history from "./0011-history.js";
 import * as arrayQueuedEvents from "./0012-array-queued-events.js";
 import * as leanTaskHistory from "./0013-lean-task-history.js";
+import * as lazyArrayElements from "./0014-lazy-array-elements.js";
 
 interface Migration {
   name: string;
@@ -36,6 +37,7 @@ const MIGRATIONS: readonly Migration[] = [
   history,
   arrayQueuedEvents,
   leanTaskHistory,
+  lazyArrayElements,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

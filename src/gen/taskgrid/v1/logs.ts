@@ -74,6 +74,21 @@ export interface StreamLogsRequest {
   tailLines: number;
   /** This attempt of the task, by id (wins over attempt_number); empty: by attempt_number. */
   attemptId: string;
+  /**
+   * Resume a read that failed after output arrived (a dropped connection, a leader change): each
+   * stream starts at this byte offset of its file (the `offset` plus the data length of the last
+   * message received from it) instead of at tail_lines, so nothing is sent twice or skipped. Give
+   * attempt_id too: the latest attempt may have changed meanwhile. Unset: a fresh read.
+   */
+  resumeAt?: LogOffsets | undefined;
+}
+
+/** A byte offset in each of an attempt's log files. */
+export interface LogOffsets {
+  /** In the stdout file. */
+  stdout: number;
+  /** In the stderr file. */
+  stderr: number;
 }
 
 export interface StreamLogsResponse {
@@ -93,10 +108,17 @@ export interface StreamLogsResponse {
    * only the stored tail could be sent); the CLI prints it on stderr. Empty in most messages.
    */
   notice: string;
+  /**
+   * With stream STDOUT or STDERR: the byte offset of `data` within that stream's log file (the
+   * next message of the stream starts at offset + data length). A read with tail_lines begins with
+   * one message per stream with empty data giving the offset where that stream starts. Not used
+   * with BOTH (the stored tail).
+   */
+  offset: number;
 }
 
 function createBaseStreamLogsRequest(): StreamLogsRequest {
-  return { taskId: "", attemptNumber: 0, stream: 0, follow: false, tailLines: 0, attemptId: "" };
+  return { taskId: "", attemptNumber: 0, stream: 0, follow: false, tailLines: 0, attemptId: "", resumeAt: undefined };
 }
 
 export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
@@ -118,6 +140,9 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     }
     if (message.attemptId !== "") {
       writer.uint32(50).string(message.attemptId);
+    }
+    if (message.resumeAt !== undefined) {
+      LogOffsets.encode(message.resumeAt, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -183,6 +208,14 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
             message.attemptId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.resumeAt = LogOffsets.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -219,6 +252,11 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
         : isSet(object.attempt_id)
         ? globalThis.String(object.attempt_id)
         : "",
+      resumeAt: isSet(object.resumeAt)
+        ? LogOffsets.fromJSON(object.resumeAt)
+        : isSet(object.resume_at)
+        ? LogOffsets.fromJSON(object.resume_at)
+        : undefined,
     };
   },
 
@@ -242,6 +280,9 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     if (message.attemptId !== "") {
       obj.attemptId = message.attemptId;
     }
+    if (message.resumeAt !== undefined) {
+      obj.resumeAt = LogOffsets.toJSON(message.resumeAt);
+    }
     return obj;
   },
 
@@ -256,12 +297,100 @@ export const StreamLogsRequest: MessageFns<StreamLogsRequest> = {
     message.follow = object.follow ?? false;
     message.tailLines = object.tailLines ?? 0;
     message.attemptId = object.attemptId ?? "";
+    message.resumeAt = (object.resumeAt !== undefined && object.resumeAt !== null)
+      ? LogOffsets.fromPartial(object.resumeAt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLogOffsets(): LogOffsets {
+  return { stdout: 0, stderr: 0 };
+}
+
+export const LogOffsets: MessageFns<LogOffsets> = {
+  encode(message: LogOffsets, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stdout !== 0) {
+      writer.uint32(8).int64(message.stdout);
+    }
+    if (message.stderr !== 0) {
+      writer.uint32(16).int64(message.stderr);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogOffsets {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogOffsets();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.stdout = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stderr = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogOffsets {
+    return {
+      stdout: isSet(object.stdout) ? globalThis.Number(object.stdout) : 0,
+      stderr: isSet(object.stderr) ? globalThis.Number(object.stderr) : 0,
+    };
+  },
+
+  toJSON(message: LogOffsets): unknown {
+    const obj: any = {};
+    if (message.stdout !== 0) {
+      obj.stdout = Math.round(message.stdout);
+    }
+    if (message.stderr !== 0) {
+      obj.stderr = Math.round(message.stderr);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LogOffsets>, I>>(base?: I): LogOffsets {
+    return LogOffsets.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogOffsets>, I>>(object: I): LogOffsets {
+    const message = createBaseLogOffsets();
+    message.stdout = object.stdout ?? 0;
+    message.stderr = object.stderr ?? 0;
     return message;
   },
 };
 
 function createBaseStreamLogsResponse(): StreamLogsResponse {
-  return { data: Buffer.alloc(0), stream: 0, attemptId: "", attemptNumber: 0, notice: "" };
+  return { data: Buffer.alloc(0), stream: 0, attemptId: "", attemptNumber: 0, notice: "", offset: 0 };
 }
 
 export const StreamLogsResponse: MessageFns<StreamLogsResponse> = {
@@ -280,6 +409,9 @@ export const StreamLogsResponse: MessageFns<StreamLogsResponse> = {
     }
     if (message.notice !== "") {
       writer.uint32(42).string(message.notice);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(48).int64(message.offset);
     }
     return writer;
   },
@@ -337,6 +469,14 @@ export const StreamLogsResponse: MessageFns<StreamLogsResponse> = {
             message.notice = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -364,6 +504,7 @@ export const StreamLogsResponse: MessageFns<StreamLogsResponse> = {
         ? globalThis.Number(object.attempt_number)
         : 0,
       notice: isSet(object.notice) ? globalThis.String(object.notice) : "",
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
     };
   },
 
@@ -384,6 +525,9 @@ export const StreamLogsResponse: MessageFns<StreamLogsResponse> = {
     if (message.notice !== "") {
       obj.notice = message.notice;
     }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
     return obj;
   },
 
@@ -397,6 +541,7 @@ export const StreamLogsResponse: MessageFns<StreamLogsResponse> = {
     message.attemptId = object.attemptId ?? "";
     message.attemptNumber = object.attemptNumber ?? 0;
     message.notice = object.notice ?? "";
+    message.offset = object.offset ?? 0;
     return message;
   },
 };
@@ -421,6 +566,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -96,6 +96,22 @@ export interface ListTasksResponse {
   tasks: Task[];
   /** Token for the next page; empty when this is the last page. */
   nextPageToken: string;
+  /**
+   * With array_id: that job array's size and how many of its elements exist. An array creates its
+   * elements as earlier ones end, so the listed tasks may be fewer than its indexes. Unset otherwise
+   * (and for an array id that names no array the caller can see).
+   */
+  array?: ArrayProgress | undefined;
+}
+
+/** A job array's elements: those with a task (listed) and those not created yet. */
+export interface ArrayProgress {
+  /** Indexes in all. */
+  total: number;
+  /** Elements created (tasks exist); the indexes after them have none yet. */
+  created: number;
+  /** The array was canceled: the indexes never created will not be (they count as CANCELED). */
+  canceled: boolean;
 }
 
 export interface WatchTasksRequest {
@@ -792,7 +808,7 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
 };
 
 function createBaseListTasksResponse(): ListTasksResponse {
-  return { tasks: [], nextPageToken: "" };
+  return { tasks: [], nextPageToken: "", array: undefined };
 }
 
 export const ListTasksResponse: MessageFns<ListTasksResponse> = {
@@ -802,6 +818,9 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
+    }
+    if (message.array !== undefined) {
+      ArrayProgress.encode(message.array, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -835,6 +854,14 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.array = ArrayProgress.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -855,6 +882,7 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
         : isSet(object.next_page_token)
         ? globalThis.String(object.next_page_token)
         : "",
+      array: isSet(object.array) ? ArrayProgress.fromJSON(object.array) : undefined,
     };
   },
 
@@ -866,6 +894,9 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
+    if (message.array !== undefined) {
+      obj.array = ArrayProgress.toJSON(message.array);
+    }
     return obj;
   },
 
@@ -876,6 +907,110 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
     const message = createBaseListTasksResponse();
     message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.array = (object.array !== undefined && object.array !== null)
+      ? ArrayProgress.fromPartial(object.array)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseArrayProgress(): ArrayProgress {
+  return { total: 0, created: 0, canceled: false };
+}
+
+export const ArrayProgress: MessageFns<ArrayProgress> = {
+  encode(message: ArrayProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int32(message.total);
+    }
+    if (message.created !== 0) {
+      writer.uint32(16).int32(message.created);
+    }
+    if (message.canceled !== false) {
+      writer.uint32(24).bool(message.canceled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArrayProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArrayProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.canceled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArrayProgress {
+    return {
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      created: isSet(object.created) ? globalThis.Number(object.created) : 0,
+      canceled: isSet(object.canceled) ? globalThis.Boolean(object.canceled) : false,
+    };
+  },
+
+  toJSON(message: ArrayProgress): unknown {
+    const obj: any = {};
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.created !== 0) {
+      obj.created = Math.round(message.created);
+    }
+    if (message.canceled !== false) {
+      obj.canceled = message.canceled;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ArrayProgress>, I>>(base?: I): ArrayProgress {
+    return ArrayProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ArrayProgress>, I>>(object: I): ArrayProgress {
+    const message = createBaseArrayProgress();
+    message.total = object.total ?? 0;
+    message.created = object.created ?? 0;
+    message.canceled = object.canceled ?? false;
     return message;
   },
 };

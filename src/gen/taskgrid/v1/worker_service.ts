@@ -18,7 +18,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { LogStream, logStreamFromJSON, logStreamToJSON } from "./logs.js";
+import { LogOffsets, LogStream, logStreamFromJSON, logStreamToJSON } from "./logs.js";
 import { TaskResult, TaskSpec } from "./task.js";
 import { Capacity, Telemetry } from "./types.js";
 
@@ -294,7 +294,8 @@ export interface Undrain {
  * Read an attempt's log files. The agent answers with LogChunk messages carrying request_id, at
  * once (an empty chunk when there is nothing to send yet), and at most 16 chunks beyond those the
  * master has granted with LogReadCredit, so a slow reader holds the agent back instead of filling
- * the master's memory. At most one of offset, tail_bytes and tail_lines is set; a tail wins.
+ * the master's memory. At most one of offset, offsets, tail_bytes and tail_lines is set; a tail
+ * wins, then offsets. The first chunks (one per file read, empty) say where the read starts.
  */
 export interface ReadLog {
   /** Chosen by the master, unique among its open reads on this agent. */
@@ -311,6 +312,8 @@ export interface ReadLog {
   tailLines: number;
   /** After the end of the file, keep sending what the attempt writes until it has ended. */
   follow: boolean;
+  /** Start each file at its own byte (resuming a read whose stream closed); wins over offset. */
+  offsets?: LogOffsets | undefined;
 }
 
 export interface CancelLogRead {
@@ -344,6 +347,8 @@ export interface LogChunk {
    * were removed for its log cap), rather than a failure that may pass.
    */
   gone: boolean;
+  /** Where `data` starts in its file (the file of `stream`); not used with eof. */
+  offset: number;
 }
 
 function createBaseAgentMessage(): AgentMessage {
@@ -2803,7 +2808,16 @@ export const Undrain: MessageFns<Undrain> = {
 };
 
 function createBaseReadLog(): ReadLog {
-  return { requestId: "", attemptId: "", stream: 0, offset: 0, tailBytes: 0, tailLines: 0, follow: false };
+  return {
+    requestId: "",
+    attemptId: "",
+    stream: 0,
+    offset: 0,
+    tailBytes: 0,
+    tailLines: 0,
+    follow: false,
+    offsets: undefined,
+  };
 }
 
 export const ReadLog: MessageFns<ReadLog> = {
@@ -2828,6 +2842,9 @@ export const ReadLog: MessageFns<ReadLog> = {
     }
     if (message.follow !== false) {
       writer.uint32(56).bool(message.follow);
+    }
+    if (message.offsets !== undefined) {
+      LogOffsets.encode(message.offsets, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -2901,6 +2918,14 @@ export const ReadLog: MessageFns<ReadLog> = {
             message.follow = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.offsets = LogOffsets.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2938,6 +2963,7 @@ export const ReadLog: MessageFns<ReadLog> = {
         ? globalThis.Number(object.tail_lines)
         : 0,
       follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      offsets: isSet(object.offsets) ? LogOffsets.fromJSON(object.offsets) : undefined,
     };
   },
 
@@ -2964,6 +2990,9 @@ export const ReadLog: MessageFns<ReadLog> = {
     if (message.follow !== false) {
       obj.follow = message.follow;
     }
+    if (message.offsets !== undefined) {
+      obj.offsets = LogOffsets.toJSON(message.offsets);
+    }
     return obj;
   },
 
@@ -2979,6 +3008,9 @@ export const ReadLog: MessageFns<ReadLog> = {
     message.tailBytes = object.tailBytes ?? 0;
     message.tailLines = object.tailLines ?? 0;
     message.follow = object.follow ?? false;
+    message.offsets = (object.offsets !== undefined && object.offsets !== null)
+      ? LogOffsets.fromPartial(object.offsets)
+      : undefined;
     return message;
   },
 };
@@ -3146,7 +3178,7 @@ export const LogReadCredit: MessageFns<LogReadCredit> = {
 };
 
 function createBaseLogChunk(): LogChunk {
-  return { requestId: "", data: Buffer.alloc(0), stream: 0, eof: false, error: "", gone: false };
+  return { requestId: "", data: Buffer.alloc(0), stream: 0, eof: false, error: "", gone: false, offset: 0 };
 }
 
 export const LogChunk: MessageFns<LogChunk> = {
@@ -3168,6 +3200,9 @@ export const LogChunk: MessageFns<LogChunk> = {
     }
     if (message.gone !== false) {
       writer.uint32(48).bool(message.gone);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(56).int64(message.offset);
     }
     return writer;
   },
@@ -3233,6 +3268,14 @@ export const LogChunk: MessageFns<LogChunk> = {
             message.gone = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3257,6 +3300,7 @@ export const LogChunk: MessageFns<LogChunk> = {
       eof: isSet(object.eof) ? globalThis.Boolean(object.eof) : false,
       error: isSet(object.error) ? globalThis.String(object.error) : "",
       gone: isSet(object.gone) ? globalThis.Boolean(object.gone) : false,
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
     };
   },
 
@@ -3280,6 +3324,9 @@ export const LogChunk: MessageFns<LogChunk> = {
     if (message.gone !== false) {
       obj.gone = message.gone;
     }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
     return obj;
   },
 
@@ -3294,6 +3341,7 @@ export const LogChunk: MessageFns<LogChunk> = {
     message.eof = object.eof ?? false;
     message.error = object.error ?? "";
     message.gone = object.gone ?? false;
+    message.offset = object.offset ?? 0;
     return message;
   },
 };

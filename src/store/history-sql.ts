@@ -200,5 +200,13 @@ export async function deleteExpiredTasks(db: Db, beforeMs: number, taskLimit: nu
      SELECT id FROM gone`,
     [beforeMs],
   );
+  // Job arrays' records once none of their elements is left and none will be created (a separate
+  // statement: the CTE's deletes are not visible to the rest of its own statement).
+  await queryRows(
+    db,
+    `DELETE FROM task_arrays a WHERE a.created_at_ms < ? AND (a.created = a.total OR a.canceled_at_ms IS NOT NULL)
+       AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.array_id = a.array_id)`,
+    [beforeMs],
+  );
   return rows.length;
 }

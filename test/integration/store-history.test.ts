@@ -228,6 +228,35 @@ for (const backend of backends()) {
     await retention.stop();
   });
 
+  test("retention deletes a job array's record with its last element, and keeps it while elements remain", async () => {
+    const now = T0 + 100 * DAY;
+    const head = task({ project: "arrays" }, { createdAtMs: T0, arrayId: randomUUID(), arrayIndex: 0, spec: { ...task().spec, array: "0-1" } });
+    const second = { ...head, id: randomUUID(), arrayIndex: 1 };
+    await store.submit({ tasks: [head], actor: "", arrays: [{ template: head, total: 2, elements: [{ id: second.id, index: 1 }], actor: "" }] });
+    const arrayId = head.arrayId ?? "";
+    const endWrite = (t: Task) => ({
+      kind: "update_task" as const,
+      taskId: t.id,
+      state: "SUCCEEDED" as const,
+      updatedAtMs: T0 + 1,
+      currentAttemptId: null,
+      attemptCount: 0,
+      result: result("SUCCEEDED"),
+      retriesUsed: 0,
+      requeues: 0,
+      notBeforeMs: null,
+    });
+    await store.write([endWrite(head)]);
+    const retention = new HistoryRetention({ store, clock: { now: () => now }, log: silentLogger, retentionMs: 90 * DAY });
+    await retention.runOnce();
+    assert.ok(await store.getArrayRecord(arrayId), "kept: an element is still queued");
+    await store.write([endWrite(second)]);
+    await retention.runOnce();
+    assert.is(await store.getTask(second.id), null);
+    assert.is(await store.getArrayRecord(arrayId), null, "the record goes with the last element");
+    await retention.stop();
+  });
+
   test("retention 0 keeps everything", async () => {
     const t = await finished(store, task({ project: "forever" }, { createdAtMs: 1 }), "SUCCEEDED", 2, []);
     const retention = new HistoryRetention({ store, clock: { now: () => T0 * 2 }, log: silentLogger, retentionMs: 0 });

@@ -139,6 +139,8 @@ test("every flag, variable and config key the master took before is still there"
     "preemptionPriorityMargin",
     "preemptionRateLimit",
     "maxArraySize",
+    "arrayElementsChunk",
+    "arrayElementsAhead",
     "historyRetentionDays",
   ];
   assert.equal(Object.keys(MASTER_SETTINGS).sort(), [...keys].sort());

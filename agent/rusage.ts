@@ -15,14 +15,22 @@
 //   a second fork).
 // - one long-lived python3 launcher per agent (issue 18, agent/launcher/): the same wait4 figures
 //   with no interpreter start per attempt, and the agent no longer forks itself (see
-//   launcher-source.ts). The figures: exact CPU time of the command and every descendant it waited
-//   for, and the peak RSS of the largest of them (the kernel's ru_maxrss), whatever their lifetimes.
-// The launcher is chosen; where no usable python3 exists attempts are spawned directly by Node and
-// report no figures.
+//   launcher-source.ts). wait4 alone counts the command and every descendant it waited for; a
+//   descendant nothing waited for (`cmd & exit 0`, nohup, double forks) went to init with its CPU.
+// - descendants left behind, like Slurm's cgroup (still issue 17): the launcher is a child
+//   subreaper on Linux (prctl PR_SET_CHILD_SUBREAPER via ctypes), so they become its children; it
+//   reaps them with wait4 and counts each into the attempt whose session it is in (read from the
+//   zombie's /proc stat just before reaping it: a session id is the attempt's pid, never reused
+//   while a process of the session exists). A cgroup per attempt would also catch processes that
+//   leave the session (setsid), but needs a delegated cgroup tree the agent cannot count on.
+// The launcher is chosen. The figures: CPU = user + system of the command and of every process of
+// its session reaped before its result (ones that end later run on and are not counted; on other
+// systems only those it waited for), max RSS = the largest ru_maxrss among them. Where no usable
+// python3 exists attempts are spawned directly by Node and report no figures.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
-/** Figures of one attempt, from the kernel's rusage of the command and its waited-for descendants. */
+/** Figures of one attempt, from the kernel's rusage of the processes of its session that were reaped before its result. */
 export interface AttemptUsage {
   cpuTimeMs: number;
   maxRssKib: number;

@@ -19,7 +19,11 @@ export interface AttemptProcessEvents {
   output(stream: LogStreamName, chunk: Buffer): void;
   /** No more output on this stream. */
   streamEnded(stream: LogStreamName): void;
-  /** The command ended; its stdio may still be held open by something it left behind. Usage: null unmeasured. */
+  /**
+   * The command ended; its stdio may still be held open by something it left behind. Usage: null
+   * unmeasured; else brought up to date in place until closed(), as processes it left behind end
+   * (agent/rusage.ts): read it when the attempt ends, not now.
+   */
   exited(code: number | null, signal: NodeJS.Signals | null, usage: AttemptUsage | null): void;
   /** Exited, and both streams ended. */
   closed(): void;

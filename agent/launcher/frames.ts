@@ -8,7 +8,7 @@ export const HEADER_BYTES = 9;
 export const Request = { spawn: 1, pause: 2, resume: 3, release: 4 } as const;
 
 /** Launcher -> agent. */
-export const Reply = { ready: 0, started: 1, failed: 2, stdout: 3, stderr: 4, eof: 5, exit: 6 } as const;
+export const Reply = { ready: 0, started: 1, failed: 2, stdout: 3, stderr: 4, eof: 5, exit: 6, usage: 7 } as const;
 
 /** Stream numbers in PAUSE, RESUME and EOF payloads. */
 export const STREAM_CODES = { stdout: 1, stderr: 2 } as const;
@@ -67,6 +67,11 @@ export function decodeExit(payload: Buffer): ExitFigures {
     cpuTimeMs: Number(payload.readBigUInt64LE(8)),
     maxRssKib: Number(payload.readBigUInt64LE(16)),
   };
+}
+
+/** USAGE's payload: the attempt's figures again, grown by descendants reaped after its EXIT. */
+export function decodeUsage(payload: Buffer): Pick<ExitFigures, "cpuTimeMs" | "maxRssKib"> {
+  return { cpuTimeMs: Number(payload.readBigUInt64LE(0)), maxRssKib: Number(payload.readBigUInt64LE(8)) };
 }
 
 /** Cuts the launcher's output into frames; a frame split across reads waits for its rest. */

@@ -6,7 +6,8 @@ import { constants } from "node:os";
 import type { Socket } from "node:net";
 import type { LogStreamName } from "../log-files.js";
 import type { AttemptProcess, AttemptProcessEvents } from "../spawn-attempt.js";
-import { decodeExit, encodeFrame, encodeSpawn, FrameReader, Reply, Request, STREAM_CODES, type SpawnSpec } from "./frames.js";
+import type { AttemptUsage } from "../rusage.js";
+import { decodeExit, decodeUsage, encodeFrame, encodeSpawn, FrameReader, Reply, Request, STREAM_CODES, type SpawnSpec } from "./frames.js";
 import { LAUNCHER_SOURCE } from "./launcher-source.js";
 
 /** Signal numbers to the names Node gives them (the first name of a number: SIGABRT, not SIGIOT). */
@@ -19,6 +20,8 @@ interface Launched {
   events: AttemptProcessEvents;
   openStreams: number;
   exited: boolean;
+  /** Given to `exited` and brought up to date in place by USAGE frames until the attempt closed. */
+  usage: AttemptUsage | null;
 }
 
 export interface LauncherProcessHooks {
@@ -69,7 +72,7 @@ export class LauncherProcess {
     const payload = encodeSpawn(spec); // Throws on a NUL byte, before anything is registered.
     const handle = this.nextHandle;
     this.nextHandle = this.nextHandle >= 0xffff_ffff ? 1 : this.nextHandle + 1;
-    this.attempts.set(handle, { argv0: spec.argv[0], events, openStreams: 2, exited: false });
+    this.attempts.set(handle, { argv0: spec.argv[0], events, openStreams: 2, exited: false, usage: null });
     this.setReferenced(true);
     this.send(Request.spawn, handle, payload);
     const streamFrame = (type: number, stream: LogStreamName) => {
@@ -139,10 +142,16 @@ export class LauncherProcess {
         const figures = decodeExit(payload);
         attempt.exited = true;
         const signal = figures.signal === 0 ? null : (SIGNAL_NAMES.get(figures.signal) ?? (`SIG${figures.signal}` as NodeJS.Signals));
-        events.exited(signal ? null : figures.code, signal, { cpuTimeMs: figures.cpuTimeMs, maxRssKib: figures.maxRssKib });
+        attempt.usage = { cpuTimeMs: figures.cpuTimeMs, maxRssKib: figures.maxRssKib };
+        events.exited(signal ? null : figures.code, signal, attempt.usage);
         this.maybeClosed(handle, attempt);
         break;
       }
+      case Reply.usage:
+        // Descendants that outlived the command (orphans the launcher reaped), counted into the
+        // figures the executor reads when the attempt ends (launcher-source.ts).
+        if (attempt.usage) Object.assign(attempt.usage, decodeUsage(payload));
+        break;
     }
   }
 

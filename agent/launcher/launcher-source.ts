@@ -21,20 +21,51 @@
 // for) and max RSS in KiB. The Popen object is told the command ended, so that subprocess never
 // waits for it behind the launcher's back.
 //
+// Processes left behind (issue 17, agent/rusage.ts): on Linux the launcher is a child subreaper,
+// so what a command orphans (`cmd & exit 0`, double forks) becomes the launcher's child. Every
+// child that ended is peeked at first (waitid WNOWAIT), an unknown one's session read from its
+// zombie's /proc stat, then reaped with wait4 and its figures added to the attempt of that
+// session (the session id is the command's pid: no other process gets it while one of the
+// session exists); one of no known session (it left with setsid, or its attempt was released) is
+// just reaped. Figures added after EXIT went out come in USAGE frames, up to the attempt's close.
+// The close (EXIT and both EOFs sent) is what ends the attempt for the agent, so when it is due
+// (the command exited and its output closed) and a process of its session that is the
+// launcher's child is exiting (PF_EXITING and one thread left in its /proc stat: a background
+// job that held the output closes it as it exits, just before it becomes reapable), the last frame waits for its
+// reaping, at most HOLD_S. A process still running then is not waited for: it runs on (the
+// agent does not kill the group of an attempt that ended by itself), as without the launcher.
+// killpg(session, 0) first says cheaply whether any process of the attempt's group is left.
+//
 // Frames both ways: u32 LE payload length, u8 type, u32 LE attempt handle, payload (frames.ts).
 // Requests: SPAWN (payload: cwd, argc, argv..., env "K=V"... each NUL-separated), PAUSE/RESUME
 // (stop/restart reading a stream: the agent's log file is behind), RELEASE (the agent is done with
 // the attempt: close its pipes). Replies: READY once, then per attempt STARTED (u32 pid) or FAILED
 // (errno name), STDOUT/STDERR (bytes), EOF (u8 stream), EXIT (i32 code or -1, u32 signal, u64 CPU
-// ms, u64 max RSS KiB). It exits when its stdin ends (the agent is gone).
+// ms, u64 max RSS KiB), USAGE (u64 CPU ms, u64 max RSS KiB: the figures so far, after EXIT). It
+// exits when its stdin ends (the agent is gone; the processes it was subreaper of go to init).
 export const LAUNCHER_SOURCE = `
-import errno, os, selectors, signal, struct, subprocess, sys
+import errno, os, selectors, signal, struct, subprocess, sys, time
 HEAD = struct.Struct("<IBI")
 PID = struct.Struct("<I")
 END = struct.Struct("<iIQQ")
+USE = struct.Struct("<QQ")
 SPAWN, PAUSE, RESUME, RELEASE = 1, 2, 3, 4
-READY, STARTED, FAILED, STDOUT, STDERR, EOF, EXIT = 0, 1, 2, 3, 4, 5, 6
+READY, STARTED, FAILED, STDOUT, STDERR, EOF, EXIT, USAGE = 0, 1, 2, 3, 4, 5, 6, 7
 RSS_KIB = 1024 if sys.platform == "darwin" else 1
+PF_EXITING = 4
+HOLD_S = 1.0
+
+def subreaper():
+    if not sys.platform.startswith("linux") or not hasattr(os, "waitid"):
+        return False
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except Exception:
+        return False
+
+SUBREAPER = subreaper()
+CHILDREN = "/proc/self/task/%d/children" % os.getpid()
 null = os.open(os.devnull, os.O_RDWR)
 wake_r, wake_w = os.pipe()
 os.set_blocking(wake_r, False)
@@ -46,10 +77,27 @@ sel.register(0, selectors.EVENT_READ, 0)
 sel.register(wake_r, selectors.EVENT_READ, -1)
 out = []
 pids = {}
+sessions = {}
+attempts = {}
+holding = {}
 streams = {}
 handles = {}
 paused = set()
 pending = bytearray()
+
+class Attempt:
+    __slots__ = ("sid", "cpu", "rss", "code", "sig", "open", "exit_sent", "sent", "eof", "hold", "closed")
+
+    def __init__(self, sid):
+        self.sid = sid
+        self.cpu = 0.0
+        self.rss = 0
+        self.open = 2
+        self.exit_sent = False
+        self.sent = None
+        self.eof = None
+        self.hold = None
+        self.closed = False
 
 def send(kind, handle, payload=b""):
     out.append(HEAD.pack(len(payload), kind, handle))
@@ -86,6 +134,8 @@ def spawn(handle, payload):
         os.close(o_w)
         os.close(e_w)
     pids[pid] = handle
+    sessions[pid] = handle
+    attempts[handle] = Attempt(pid)
     handles[handle] = [o_r, e_r]
     for fd, kind in ((o_r, STDOUT), (e_r, STDERR)):
         os.set_blocking(fd, False)
@@ -121,7 +171,76 @@ def readable(fd):
         send(kind, handle, data)
         return
     handle, kind = close_stream(fd)
-    send(EOF, handle, b"\\1" if kind == STDOUT else b"\\2")
+    code = b"\\1" if kind == STDOUT else b"\\2"
+    a = attempts.get(handle)
+    if a is None:
+        send(EOF, handle, code)
+        return
+    a.open -= 1
+    if a.open or not a.exit_sent:
+        send(EOF, handle, code)
+    else:
+        a.eof = code
+        settle(handle, a)
+
+def stat_fields(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data[data.rindex(b")") + 2:].split()
+
+def exiting(sid):
+    try:
+        os.killpg(sid, 0)
+    except OSError:
+        return set()
+    try:
+        with open(CHILDREN, "rb") as f:
+            children = f.read().split()
+    except OSError:
+        return set()
+    found = set()
+    for word in children:
+        pid = int(word)
+        if pid in pids:
+            continue
+        f = stat_fields(pid)
+        if f and int(f[3]) == sid and int(f[6]) & PF_EXITING and f[17] == b"1":
+            found.add(pid)
+    return found
+
+def settle(handle, a):
+    hold = exiting(a.sid) if SUBREAPER else None
+    if hold:
+        a.hold = hold
+        holding[handle] = time.monotonic() + HOLD_S
+    else:
+        close(handle, a)
+
+def report(handle, a):
+    figures = (round(a.cpu * 1000), a.rss // RSS_KIB)
+    if not a.exit_sent:
+        a.exit_sent = True
+        send(EXIT, handle, END.pack(a.code, a.sig, *figures))
+    elif figures != a.sent:
+        send(USAGE, handle, USE.pack(*figures))
+    a.sent = figures
+
+def close(handle, a):
+    holding.pop(handle, None)
+    a.hold = None
+    a.closed = True
+    report(handle, a)
+    if a.eof is not None:
+        send(EOF, handle, a.eof)
+
+def expire():
+    now = time.monotonic()
+    for handle, until in list(holding.items()):
+        if until <= now:
+            close(handle, attempts[handle])
 
 def stream_fd(handle, payload):
     fds = handles.get(handle, ())
@@ -146,6 +265,10 @@ def request(kind, handle, payload):
     elif kind == RELEASE:
         for fd in list(handles.get(handle, ())):
             close_stream(fd)
+        a = attempts.pop(handle, None)
+        holding.pop(handle, None)
+        if a is not None and sessions.get(a.sid) == handle:
+            del sessions[a.sid]
 
 def requests():
     data = os.read(0, 1 << 20)
@@ -162,38 +285,75 @@ def requests():
         off += 9 + n
     del pending[:off]
 
+def orphan_owner(pid):
+    f = stat_fields(pid)
+    return sessions.get(int(f[3])) if f else None
+
+def next_ended():
+    if SUBREAPER:
+        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is None:
+            return None
+        pid = info.si_pid
+        handle = pids.pop(pid, None)
+        main = handle is not None
+        if not main:
+            handle = orphan_owner(pid)
+        return os.wait4(pid, os.WNOHANG) + (handle, main)
+    if not pids:
+        return None
+    pid, status, ru = os.wait4(-1, os.WNOHANG)
+    if pid == 0:
+        return None
+    return pid, status, ru, pids.pop(pid, None), True
+
 def reap():
     try:
         while os.read(wake_r, 4096):
             pass
     except BlockingIOError:
         pass
-    while pids:
+    while True:
         try:
-            pid, status, ru = os.wait4(-1, os.WNOHANG)
+            ended = next_ended()
         except ChildProcessError:
             return
-        if pid == 0:
+        if ended is None:
             return
-        handle = pids.pop(pid, None)
-        if handle is None:
+        pid, status, ru, handle, main = ended
+        a = attempts.get(handle)
+        if a is None:
             continue
-        if os.WIFSIGNALED(status):
-            code, sig = -1, os.WTERMSIG(status)
-        else:
-            code, sig = os.WEXITSTATUS(status), 0
-        send(EXIT, handle, END.pack(code, sig, round((ru.ru_utime + ru.ru_stime) * 1000), ru.ru_maxrss // RSS_KIB))
+        a.cpu += ru.ru_utime + ru.ru_stime
+        a.rss = max(a.rss, ru.ru_maxrss)
+        if main:
+            if os.WIFSIGNALED(status):
+                a.code, a.sig = -1, os.WTERMSIG(status)
+            else:
+                a.code, a.sig = os.WEXITSTATUS(status), 0
+            if a.open:
+                report(handle, a)
+            else:
+                settle(handle, a)
+        elif a.hold is not None:
+            a.hold.discard(pid)
+            if not a.hold:
+                close(handle, a)
+        elif a.exit_sent and not a.closed:
+            report(handle, a)
 
 send(READY, 0)
 flush()
 while True:
-    for key, _ in sel.select():
+    for key, _ in sel.select(max(0.0, min(holding.values()) - time.monotonic()) if holding else None):
         if key.data == 0:
             requests()
         elif key.data == -1:
             reap()
         else:
             readable(key.data)
+    if holding:
+        expire()
     if out:
         flush()
 `;

@@ -10,24 +10,21 @@ import { rowToTask, TASK_COLUMNS, type TaskRow } from "./tasks-sql.js";
 import type { RowOpOf } from "./write-kinds.js";
 import { batchStatement, type BatchStatement } from "./write-script.js";
 
-/** The one json parameter of the statements: the shared fields and the elements. */
-function elementsParam(template: Task, actor: string, elements: ReadonlyArray<{ id: string; index: number }>): string {
-  return JSON.stringify({
-    t: {
-      spec: template.spec,
-      spec_hash: template.specHash,
-      queue_class: template.spec.queueClass,
-      priority: template.spec.priority,
-      project: template.spec.project,
-      labels: template.spec.labels,
-      created_at_ms: template.createdAtMs,
-      deadline_ms: template.deadlineMs,
-      trace_parent: template.traceParent ?? null,
-      array_id: template.arrayId,
-      actor,
-    },
-    e: elements.map((e) => ({ id: e.id, i: e.index })),
-  });
+/** The fields an array's elements share (the `t` of the statements' json parameter). */
+function sharedFields(template: Task, actor: string) {
+  return {
+    spec: template.spec,
+    spec_hash: template.specHash,
+    queue_class: template.spec.queueClass,
+    priority: template.spec.priority,
+    project: template.spec.project,
+    labels: template.spec.labels,
+    created_at_ms: template.createdAtMs,
+    deadline_ms: template.deadlineMs,
+    trace_parent: template.traceParent ?? null,
+    array_id: template.arrayId,
+    actor,
+  };
 }
 
 const FROM_PARAM = `FROM (SELECT ?::json AS j) AS p
@@ -50,7 +47,7 @@ function insertElements(template: Task, actor: string, elements: ReadonlyArray<{
        NULL, NULL, t.trace_parent, 0, 0, NULL, t.array_id, e.i, t.actor
      ${FROM_PARAM}
      CROSS JOIN LATERAL json_to_recordset(p.j->'e') AS e(id text, i int)`,
-    elementsParam(template, actor, elements),
+    JSON.stringify({ t: sharedFields(template, actor), e: elements.map((e) => ({ id: e.id, i: e.index })) }),
   );
 }
 
@@ -64,7 +61,7 @@ export function insertArrayElements(insert: ArrayElementsInsert): BatchStatement
      SELECT t.array_id, t.project, t.spec::jsonb, t.spec_hash, t.created_at_ms, t.deadline_ms, t.trace_parent, t.actor,
        (p.j->>'total')::int, (p.j->>'created')::int
      ${FROM_PARAM}`,
-    JSON.stringify({ ...JSON.parse(elementsParam(insert.template, insert.actor, [])), total: insert.total, created: insert.elements.length + 1 }),
+    JSON.stringify({ t: sharedFields(insert.template, insert.actor), total: insert.total, created: insert.elements.length + 1 }),
   );
   return insert.elements.length === 0 ? [record] : [record, insertElements(insert.template, insert.actor, insert.elements)];
 }

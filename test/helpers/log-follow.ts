@@ -1,4 +1,4 @@
-// For tests of `taskgrid logs -f` across reconnects: a task that prints numbered lines one at a
+// For tests of `taskgrid logs -f` (task-logs, across reconnects): a task that prints numbered lines one at a
 // time, each after the test lets it (a FIFO gate, no sleeps on either side), and the CLI as a
 // child process with stdout and stderr kept apart.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -52,6 +52,14 @@ export class Cli {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
+  }
+
+  /** Resolves once stdout matches `pattern`. */
+  async stdoutMatches(pattern: RegExp): Promise<void> {
+    while (!pattern.test(this.stdout)) {
+      if (this.child.exitCode !== null) throw new Error(`exited (${this.child.exitCode}) before stdout matched ${pattern}:\n${this.stdout}\n${this.stderr}`);
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
   }
 
   /** Resolves once stdout has the whole line `line` (without its newline). */

@@ -4,15 +4,15 @@
 // log removed for the agent's cap says so, another project's task is NOT_FOUND like a missing one,
 // `submit --wait` prints the output while the task runs, and with the agent gone the stored tail
 // comes with a line saying where the full log was.
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createClient, type TaskgridClient, type TaskSpecInput } from "../../src/client/index.js";
 import { Role, TaskState } from "../../src/gen/taskgrid/v1/types.js";
-import { BIN, Proc, ROOT, runBin } from "../helpers/processes.js";
+import { Cli, gate } from "../helpers/log-follow.js";
+import { Proc, runBin } from "../helpers/processes.js";
 import { startTestMaster, type TestMaster } from "../helpers/test-master.js";
 
 interface Ctx {
@@ -77,44 +77,6 @@ const spec = (script: string, args: string[] = []): TaskSpecInput => ({
 });
 
 /** A FIFO the task blocks on (`read go < gate`) until the test writes a line: no sleeps on either side. */
-function gate(dir: string, name: string): { path: string; open(): void; close(): void } {
-  const path = join(dir, name);
-  execFileSync("mkfifo", [path]);
-  // Held open read-write by the test: the task's open never blocks, nor does the test's write.
-  const fd = openSync(path, constants.O_RDWR);
-  return { path, open: () => void writeSync(fd, "go\n"), close: () => closeSync(fd) };
-}
-
-/** A CLI process with stdout and stderr kept apart. */
-class Cli {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly exited: Promise<number | null>;
-  private waiters: Array<() => void> = [];
-
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    this.child.stdout!.on("data", (d: Buffer) => ((this.stdout += d.toString()), this.wake()));
-    this.child.stderr!.on("data", (d: Buffer) => ((this.stderr += d.toString()), this.wake()));
-    this.exited = new Promise((resolve) => this.child.on("close", (code) => (resolve(code), this.wake())));
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  /** Resolves once stdout matches `pattern`. */
-  async stdoutMatches(pattern: RegExp): Promise<void> {
-    while (!pattern.test(this.stdout)) {
-      if (this.child.exitCode !== null) throw new Error(`exited (${this.child.exitCode}) before stdout matched ${pattern}:\n${this.stdout}\n${this.stderr}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-}
-
 async function waitState(client: TaskgridClient, taskId: string, state: TaskState): Promise<void> {
   for await (const e of client.watchTasks({ taskIds: [taskId] })) if (e.state === state) return;
 }

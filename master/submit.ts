@@ -128,7 +128,8 @@ export class Submitter {
     const refIds = specs.map(() => newId(this.deps.clock));
     const resolved = await resolveDependencies(specs, refIds, field, this.deps);
     const nowMs = this.deps.clock.now();
-    const planned = resolved.map((spec, i) => this.plan(spec, refIds[i], ranges[i], nowMs));
+    // Hashed as submitted: a retry's "#N" references resolve to other ids, yet it is the same request.
+    const planned = resolved.map((spec, i) => this.plan(spec, specHash(specs[i]), refIds[i], ranges[i], nowMs));
     const heads = planned.map((p) => p.tasks[0]);
     // Before the commit: the submit span's traceparent is stored with each task (an array's elements share its first's).
     const trace = this.deps.tracing.submitted(heads, origin, nowMs);
@@ -161,8 +162,8 @@ export class Submitter {
       throw err;
     }
     if (outcome.kind === "existing") {
-      trace.end(undefined, outcome.task.id);
-      return { tasks: [outcome.task], ids: [outcome.task.arrayId ?? outcome.task.id], existing: true };
+      trace.end(undefined, outcome.tasks[0].id);
+      return { tasks: outcome.tasks, ids: outcome.tasks.map((t) => t.arrayId ?? t.id), existing: true };
     }
     this.apply(planned, actor);
     placement?.committed();
@@ -171,9 +172,8 @@ export class Submitter {
   }
 
   /** The tasks of one spec: one, or one per index of its array (sharing the spec object). */
-  private plan(spec: TaskSpec, refId: string, range: ReturnType<typeof parseArrayRange> | null, nowMs: number): Planned {
+  private plan(spec: TaskSpec, hash: string, refId: string, range: ReturnType<typeof parseArrayRange> | null, nowMs: number): Planned {
     const deadlineMs = effectiveDeadline(spec, nowMs, this.deps.slaMultiplier);
-    const hash = specHash(spec);
     if (range === null) {
       const task = this.newTask(spec, nowMs, deadlineMs, hash);
       task.id = refId;

@@ -108,8 +108,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     }),
     submitTasks: u("SubmitTasks", async (req, { metadata, caller }) => {
       const specs = specsOf(req.specs, caller, (i) => `specs[${i}]`);
-      const { ids } = await leading(office).submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(metadata) }, caller.actor);
-      return { taskIds: ids };
+      const { ids, existing } = await leading(office).submitter.submit(specs, { method: "SubmitTasks", carrier: () => traceCarrierOf(metadata) }, caller.actor);
+      return { taskIds: ids, existing };
     }),
     getTask: u("GetTask", async (req, { caller }) => {
       const task = await loadTask(req.taskId, caller);

@@ -3,7 +3,7 @@
 // repeat is safe depends on whether the first try may have been carried out by a leader.
 import type { ServiceError } from "@grpc/grpc-js";
 import { LEADER_METADATA_KEY } from "../core/errors.js";
-import type { SubmitTaskRequest } from "../gen/taskgrid/v1/task_service.js";
+import type { SubmitTaskRequest, SubmitTasksRequest } from "../gen/taskgrid/v1/task_service.js";
 import type { ClientError } from "./errors.js";
 
 /** Methods (their proto names) that change nothing, so running them twice is harmless. */
@@ -22,14 +22,17 @@ const READ_METHODS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Whether doing this call twice has the effect of doing it once: a read, or a SubmitTask whose spec
- * has an idempotency_key (the second try finds the task the first one created). `method` is the
- * gRPC path ("/taskgrid.v1.TaskService/GetTask") or the bare proto name.
+ * Whether doing this call twice has the effect of doing it once: a read, a SubmitTask whose spec has
+ * an idempotency_key, or a SubmitTasks whose every spec has one (the second try finds the tasks the
+ * first one created). `method` is the gRPC path ("/taskgrid.v1.TaskService/GetTask") or the bare
+ * proto name.
  */
 export function isRepeatable(method: string, request: unknown): boolean {
   const name = method.slice(method.lastIndexOf("/") + 1);
   if (READ_METHODS.has(name)) return true;
-  return name === "SubmitTask" && Boolean((request as Partial<SubmitTaskRequest> | undefined)?.spec?.idempotencyKey);
+  if (name === "SubmitTask") return Boolean((request as Partial<SubmitTaskRequest> | undefined)?.spec?.idempotencyKey);
+  const specs = name === "SubmitTasks" ? (request as Partial<SubmitTasksRequest> | undefined)?.specs : undefined;
+  return specs !== undefined && specs.length > 0 && specs.every((spec) => Boolean(spec.idempotencyKey));
 }
 
 /** How a failed try was refused, as far as the client can tell. */

@@ -86,27 +86,35 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
 }
 
 /**
- * "existing" only for a single-task request whose key maps to a task of the same project with the
- * same spec hash (a retried submit). Any other key collision within one project, including one
- * inside a multi-task request or between two tasks of the same request, is a conflict: the request
- * as a whole cannot be honoured. A key held only in other projects is no collision.
+ * "existing" for a retried request: every task of it has a key, and each key maps to a task of the
+ * same project with the same spec hash (the tasks the first try made, returned in request order; a
+ * whole DAG or batch retried after an unknown outcome). Any other key collision within one project
+ * (a different spec, a request only partly made before, two tasks of one request sharing a key) is
+ * a conflict: the request as a whole cannot be honoured. A key held only in other projects is no
+ * collision.
  */
 function resolveSubmission(request: SubmitRequest, claimed: ReadonlyMap<string, Task>): SubmitOutcome {
   const inRequest = new Map<string, string>();
+  const priors: Task[] = [];
+  let collision: { idempotencyKey: string; existingTaskId: string } | null = null;
   for (const task of request.tasks) {
     const key = projectIdempotencyKeyOf(task);
     if (key === null) continue;
     const claimKey = claimKeyOf(key);
     const prior = claimed.get(claimKey);
     if (prior) {
-      if (request.tasks.length === 1 && prior.specHash === task.specHash) return { kind: "existing", task: prior };
-      return { kind: "conflict", idempotencyKey: key.key, existingTaskId: prior.id };
+      if (prior.specHash !== task.specHash) return { kind: "conflict", idempotencyKey: key.key, existingTaskId: prior.id };
+      priors.push(prior);
+      collision ??= { idempotencyKey: key.key, existingTaskId: prior.id };
+      continue;
     }
     const sibling = inRequest.get(claimKey);
     if (sibling !== undefined) return { kind: "conflict", idempotencyKey: key.key, existingTaskId: sibling };
     inRequest.set(claimKey, task.id);
   }
-  return { kind: "created", tasks: request.tasks };
+  if (collision === null) return { kind: "created", tasks: request.tasks };
+  if (priors.length === request.tasks.length) return { kind: "existing", tasks: priors };
+  return { kind: "conflict", ...collision };
 }
 
 /** The statement(s) of one planned group, built by its kind's entry in write-kinds.ts. */

@@ -56,8 +56,8 @@ export interface DependencyTargetRow {
 export type SubmitOutcome =
   /** Every task was inserted. */
   | { kind: "created"; tasks: Task[] }
-  /** Single-task request whose idempotency key matched a task with the same spec hash. */
-  | { kind: "existing"; task: Task }
+  /** Every task of the request was made before (same keys, same specs): those tasks, in request order. */
+  | { kind: "existing"; tasks: Task[] }
   /** Idempotency key matched a task with a different spec hash. */
   | { kind: "conflict"; idempotencyKey: string; existingTaskId: string };
 

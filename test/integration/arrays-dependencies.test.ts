@@ -3,7 +3,8 @@
 // failure cascades (dependents CANCELED with the reason) while an after-any dependent runs, an array
 // of 20 with %3 never has more than 3 elements out at once (counted from the agent's assignments),
 // an array cancel cancels every element, "ID[7]" addresses one element, bad input is refused with
-// INVALID_ARGUMENT naming the field and the rule, and a submit of 100,000 indexes is timed.
+// INVALID_ARGUMENT naming the field and the rule, a DAG retried with idempotency keys gets its first
+// try's ids, and a submit of 100,000 indexes is timed.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { status } from "@grpc/grpc-js";
@@ -79,6 +80,35 @@ test("a three-step DAG submitted in one call runs in order; each step waits with
   const third = await take();
   assert.is(third.taskId, cc);
   await finish(third);
+});
+
+test("a DAG retried with idempotency keys returns the first try's ids and creates nothing; a partial or changed retry is ALREADY_EXISTS", async () => {
+  const dag = (tag: string) => [
+    spec({ idempotencyKey: `${tag}-fetch` }),
+    spec({ idempotencyKey: `${tag}-train`, after: ["#0"] }),
+    spec({ idempotencyKey: `${tag}-report`, after: ["#1"], array: "0-2" }),
+  ];
+  const first = await call(c.tasks, "submitTasks", { specs: dag("dag1") });
+  assert.is(first.existing, false);
+  const again = await call(c.tasks, "submitTasks", { specs: dag("dag1") });
+  assert.equal(again.taskIds, first.taskIds, "the same tasks (and the array's id)");
+  assert.is(again.existing, true);
+  // Only the first step was made before: the request as a whole cannot be honoured.
+  const partial = await callError(call(c.tasks, "submitTasks", { specs: [dag("dag1")[0], spec({ idempotencyKey: "dag1-new" })] }));
+  assert.is(partial.code, status.ALREADY_EXISTS);
+  const changed = dag("dag1");
+  changed[1] = spec({ idempotencyKey: "dag1-train", after: ["#0"], command: ["false"] });
+  assert.is((await callError(call(c.tasks, "submitTasks", { specs: changed }))).code, status.ALREADY_EXISTS);
+  // Nothing of the retries was created: one fetch runs, then (after it) one train.
+  const fetch = await take();
+  assert.is(fetch.taskId, first.taskIds[0]);
+  await noMoreAssignments();
+  await finish(fetch);
+  const train = await take();
+  assert.is(train.taskId, first.taskIds[1]);
+  await finish(train);
+  for (let i = 0; i < 3; i++) await finish(await take());
+  await noMoreAssignments();
 });
 
 test("a failure cascades: after-ok dependents end CANCELED with the reason, an after-any one runs, keep_invalid_dependency stays queued", async () => {

@@ -143,7 +143,7 @@ for (const backend of backends()) {
     const t = task({ name: tricky, env: { [tricky]: tricky }, command: [tricky], idempotencyKey: tricky }, { progressMessage: tricky });
     assert.equal(await store.submit(request(t)), { kind: "created", tasks: [t] });
     assert.equal(await store.getTask(t.id), t);
-    assert.equal(await store.submit(request(t)), { kind: "existing", task: t });
+    assert.equal(await store.submit(request(t)), { kind: "existing", tasks: [t] });
   });
 
   test("a multi-task submit is all-or-nothing", async () => {
@@ -161,7 +161,7 @@ for (const backend of backends()) {
     const original = task({ idempotencyKey: "key-1", name: "x" });
     assert.is((await store.submit(request(original))).kind, "created");
     const retry = task({ idempotencyKey: "key-1", name: "x" });
-    assert.equal(await store.submit(request(retry)), { kind: "existing", task: original });
+    assert.equal(await store.submit(request(retry)), { kind: "existing", tasks: [original] });
     const other = task({ idempotencyKey: "key-1", name: "y" });
     assert.equal(await store.submit(request(other)), { kind: "conflict", idempotencyKey: "key-1", existingTaskId: original.id });
     assert.is(await store.getTask(retry.id), null);
@@ -179,7 +179,7 @@ for (const backend of backends()) {
     assert.is(store.stats().batches, before + 1, "the three submits shared one batch");
     assert.equal(outcomes, [
       { kind: "created", tasks: [x] },
-      { kind: "existing", task: x },
+      { kind: "existing", tasks: [x] },
       { kind: "conflict", idempotencyKey: "key-2", existingTaskId: x.id },
     ]);
     assert.ok(await store.getTask(x.id));
@@ -206,7 +206,7 @@ for (const backend of backends()) {
     // Within one project nothing changed: a retry gets the project's own task, another spec a
     // conflict naming the project's own task.
     const retryB = task({ project: "tenant-b", idempotencyKey: "shared-key", name: "x" }, { specHash: "same-spec" });
-    assert.equal(await store.submit(request(retryB)), { kind: "existing", task: b });
+    assert.equal(await store.submit(request(retryB)), { kind: "existing", tasks: [b] });
     const otherB = task({ project: "tenant-b", idempotencyKey: "shared-key", name: "z" });
     assert.equal(await store.submit(request(otherB)), { kind: "conflict", idempotencyKey: "shared-key", existingTaskId: b.id });
     assert.is(await store.getTask(retryB.id), null);
@@ -232,7 +232,7 @@ for (const backend of backends()) {
     assert.equal(outcomes, [
       { kind: "created", tasks: [a1] },
       { kind: "created", tasks: [b1] },
-      { kind: "existing", task: a1 },
+      { kind: "existing", tasks: [a1] },
       { kind: "conflict", idempotencyKey: "key-4", existingTaskId: b1.id },
       { kind: "created", tasks: [c1] },
     ]);
@@ -242,7 +242,7 @@ for (const backend of backends()) {
     const a3 = task({ project: "batch-a", idempotencyKey: "key-4", name: "same" }, { specHash: "h" });
     const d1 = task({ project: "batch-d", idempotencyKey: "key-4", name: "same" }, { specHash: "h" });
     assert.equal(await Promise.all([store.submit(request(a3)), store.submit(request(d1))]), [
-      { kind: "existing", task: a1 },
+      { kind: "existing", tasks: [a1] },
       { kind: "created", tasks: [d1] },
     ]);
   });

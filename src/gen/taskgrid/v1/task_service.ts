@@ -58,6 +58,11 @@ export interface SubmitTasksRequest {
 export interface SubmitTasksResponse {
   /** Ids of the committed tasks, in request order (for an array spec: its array id). */
   taskIds: string[];
+  /**
+   * True when every spec carried an idempotency key that matched a task made before with the same
+   * spec (a retried request): task_ids are those tasks' and nothing new was created.
+   */
+  existing: boolean;
 }
 
 export interface GetTaskRequest {
@@ -382,13 +387,16 @@ export const SubmitTasksRequest: MessageFns<SubmitTasksRequest> = {
 };
 
 function createBaseSubmitTasksResponse(): SubmitTasksResponse {
-  return { taskIds: [] };
+  return { taskIds: [], existing: false };
 }
 
 export const SubmitTasksResponse: MessageFns<SubmitTasksResponse> = {
   encode(message: SubmitTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.taskIds) {
       writer.uint32(10).string(v!);
+    }
+    if (message.existing !== false) {
+      writer.uint32(16).bool(message.existing);
     }
     return writer;
   },
@@ -414,6 +422,14 @@ export const SubmitTasksResponse: MessageFns<SubmitTasksResponse> = {
             message.taskIds.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.existing = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -433,6 +449,7 @@ export const SubmitTasksResponse: MessageFns<SubmitTasksResponse> = {
         : globalThis.Array.isArray(object?.task_ids)
         ? object.task_ids.map((e: any) => globalThis.String(e))
         : [],
+      existing: isSet(object.existing) ? globalThis.Boolean(object.existing) : false,
     };
   },
 
@@ -440,6 +457,9 @@ export const SubmitTasksResponse: MessageFns<SubmitTasksResponse> = {
     const obj: any = {};
     if (message.taskIds?.length) {
       obj.taskIds = message.taskIds;
+    }
+    if (message.existing !== false) {
+      obj.existing = message.existing;
     }
     return obj;
   },
@@ -450,6 +470,7 @@ export const SubmitTasksResponse: MessageFns<SubmitTasksResponse> = {
   fromPartial<I extends Exact<DeepPartial<SubmitTasksResponse>, I>>(object: I): SubmitTasksResponse {
     const message = createBaseSubmitTasksResponse();
     message.taskIds = object.taskIds?.map((e) => e) || [];
+    message.existing = object.existing ?? false;
     return message;
   },
 };

@@ -9,7 +9,7 @@
 // the open arrays from their records (load, then start once the gate has its arrays back).
 import { type ArrayPacing, DEFAULT_ARRAY_PACING, elementsToCreate } from "../src/core/array-elements.js";
 import { parseArrayRange } from "../src/core/arrays.js";
-import type { Task } from "../src/core/types.js";
+import type { Task, TaskSpec } from "../src/core/types.js";
 import type { Store } from "../src/store/store-types.js";
 import { newId, type Clock } from "./clock.js";
 import type { DependencyGate } from "./dependency-gate.js";
@@ -129,6 +129,23 @@ export class ArrayElementsCreator {
     return entry.indexes.length - entry.created;
   }
 
+  /**
+   * The array is being held or released: the elements it creates from now on are so too (their rows
+   * copy this template), and a creation in flight (made with the old template) is waited for, so
+   * its elements are in memory when this resolves. Returns the undo (the write failed). Nothing to
+   * do for an array that has created all its elements.
+   */
+  async setHold(arrayId: string, hold: boolean): Promise<() => void> {
+    const entry = this.open.get(arrayId);
+    if (entry === undefined) return () => undefined;
+    const before = entry.template;
+    entry.template = { ...before, spec: withHold(before.spec, hold) };
+    await entry.writing?.catch(() => undefined); // its failure was logged; nothing was created
+    return () => {
+      entry.template = before;
+    };
+  }
+
   /** Leaving office: nothing more is created or retried. */
   close(): void {
     this.closed = true;
@@ -207,4 +224,10 @@ export class ArrayElementsCreator {
     this.deps.onQueued();
     this.pump(arrayId, entry);
   }
+}
+
+/** `spec` held or not (a new object: elements share their spec objects). */
+export function withHold(spec: TaskSpec, hold: boolean): TaskSpec {
+  const { hold: _, ...rest } = spec;
+  return hold ? { ...rest, hold: true } : rest;
 }

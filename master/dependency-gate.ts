@@ -64,6 +64,8 @@ export interface LiveArray {
 }
 
 export class DependencyGate {
+  /** Held tasks (spec.hold: submitted held, or HoldTask): out of everything until released. */
+  private readonly held = new Map<string, Task>();
   private readonly waiting = new Map<string, Waiting>();
   /** Target id -> held tasks waiting on it. */
   private readonly dependents = new Map<string, Set<string>>();
@@ -99,6 +101,7 @@ export class DependencyGate {
 
   /** Why a QUEUED task is held here, or null when it is not. */
   holdReason(task: Task): string | null {
+    if (this.held.has(task.id)) return `held: it starts once released (taskgrid release ${task.arrayId ?? task.id})`;
     const waiting = this.waiting.get(task.id);
     if (waiting !== undefined) {
       // Said afresh (its targets' states move on between the events that re-evaluate it).
@@ -115,7 +118,7 @@ export class DependencyGate {
   get heldCount(): number {
     let backlog = 0;
     for (const record of this.arrays.values()) backlog += record.backlog.size;
-    return this.waiting.size + backlog;
+    return this.held.size + this.waiting.size + backlog;
   }
 
   /**
@@ -127,6 +130,10 @@ export class DependencyGate {
     const held: Waiting[] = [];
     let queued = false;
     for (const task of tasks) {
+      if (task.spec.hold === true) {
+        this.held.set(task.id, task);
+        continue;
+      }
       const deps = dependenciesOf(task.spec);
       if (deps.length === 0) queued = this.admit(task) || queued;
       else held.push(this.hold(task, deps));
@@ -171,7 +178,7 @@ export class DependencyGate {
         if (record !== undefined) record.admitted++; // started before: inside its window
         continue;
       }
-      if (hasDependencies(task.spec)) held.push(task);
+      if (hasDependencies(task.spec) || task.spec.hold === true) held.push(task);
       else if (record !== undefined && record.cap !== null && task.arrayId !== undefined) {
         const elements = windowed.get(task.arrayId) ?? [];
         windowed.set(task.arrayId, elements);
@@ -204,8 +211,39 @@ export class DependencyGate {
       this.endedTargets.set(arrayId, { kind: "array", total: record.total, succeeded: record.succeeded, failed: record.failed });
   }
 
+  /**
+   * Takes a QUEUED task out of the queue, its dependencies' wait or its array's backlog, and holds it
+   * (HoldTask, before its write). False when it is not waiting here or in the queue (started, ended).
+   */
+  putOnHold(task: Task): boolean {
+    if (task.state !== "QUEUED" || this.held.has(task.id)) return false;
+    const record = task.arrayId === undefined ? undefined : this.arrays.get(task.arrayId);
+    if (this.unhold(task.id) === undefined && !record?.backlog.delete(task.id)) {
+      if (!this.deps.state.queue.remove(task.id)) return false;
+      // It was in the queue, inside its array's window: that place is free again.
+      if (record !== undefined && record.cap !== null) {
+        record.admitted = Math.max(0, record.admitted - 1);
+        if (this.refill(record)) this.deps.onQueued();
+      }
+    }
+    this.held.set(task.id, task);
+    return true;
+  }
+
+  /** Lets held tasks go on (ReleaseTask, after its write; or a HoldTask whose write failed): as if just submitted. */
+  releaseHeld(tasks: readonly Task[]): Promise<void> {
+    const released = tasks.filter((task) => this.held.delete(task.id) && task.state === "QUEUED");
+    return this.add(released);
+  }
+
+  /** Whether the gate holds this task on a hold. */
+  isHeld(taskId: string): boolean {
+    return this.held.has(taskId);
+  }
+
   /** After the commit of a task's end (the lifecycle's hook): frees its window place, moves its dependents. */
   ended(task: Task): void {
+    this.held.delete(task.id);
     const held = this.unhold(task.id);
     let queued = false;
     const record = task.arrayId === undefined ? undefined : this.arrays.get(task.arrayId);

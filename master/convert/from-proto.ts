@@ -55,6 +55,7 @@ export function specFromProto(spec: ProtoTaskSpec | undefined, prefix = "spec"):
     ...(spec.afterAny.length === 0 ? {} : { afterAny: [...spec.afterAny] }),
     ...(spec.afterFail.length === 0 ? {} : { afterFail: [...spec.afterFail] }),
     ...(spec.keepInvalidDependency ? { keepInvalidDependency: true } : {}),
+    ...(spec.hold ? { hold: true } : {}),
   };
   const resolved = withDefaults(domain);
   validateSpec(resolved, prefix);

@@ -39,6 +39,7 @@ export function specToProto(spec: TaskSpec): pb.TaskSpec {
     afterAny: spec.afterAny ?? [],
     afterFail: spec.afterFail ?? [],
     keepInvalidDependency: spec.keepInvalidDependency === true,
+    hold: spec.hold === true,
   };
 }
 

@@ -24,6 +24,7 @@ import { streamLogs } from "./stream-logs.js";
 import { resolveTaskId } from "./task-id-prefix.js";
 import { cancelArray, isNotCreated, notCreatedElement, notCreatedError, notCreatedReason, resolveElementRef } from "./array-refs.js";
 import { listHistory } from "./list-history.js";
+import { setArrayHold, setTaskHold } from "./hold-release.js";
 
 export interface TaskServiceDeps {
   store: Store;
@@ -95,6 +96,17 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     return { task: await withAttempts(await act(term, taskId)), canceledElements: 0 };
   };
 
+  /** HoldTask / ReleaseTask: an array id (its queued elements, and those it creates later) or one task. */
+  const holdOrRelease = async (given: string, caller: Caller, hold: boolean) => {
+    const term = leading(office);
+    const arrayId = requireId(given, "task_id");
+    const live = term.gate.liveArray(arrayId);
+    if (live !== undefined && seesProject(caller, live.project)) return { task: undefined, elements: await setArrayHold(term, store, arrayId, hold) };
+    const task = await loadTask(given, caller);
+    if (isNotCreated(task)) throw notCreatedError(task);
+    return { task: await withAttempts(await setTaskHold(term, store, task.id, hold)), elements: 0 };
+  };
+
   return {
     // The caller's trace context is parsed only if tracing is on (the submitter asks for it).
     submitTask: u("SubmitTask", async (req, { metadata, caller }) => {
@@ -160,6 +172,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       if (canceled !== null) return { task: undefined, canceledElements: canceled };
       return control(req.taskId, caller, "CANCELED", (term, id) => term.lifecycle.cancel(id, req.reason, caller.actor));
     }),
+    holdTask: u("HoldTask", async (req, { caller }) => holdOrRelease(req.taskId, caller, true)),
+    releaseTask: u("ReleaseTask", async (req, { caller }) => holdOrRelease(req.taskId, caller, false)),
     pauseTask: u("PauseTask", async (req, { caller }) => control(req.taskId, caller, "PAUSED", (term, id) => term.lifecycle.pause(id, caller.actor))),
     resumeTask: u("ResumeTask", async (req, { caller }) => control(req.taskId, caller, "RUNNING", (term, id) => term.lifecycle.resume(id, caller.actor))),
     listHistory: u("ListHistory", async (req, { caller }) => listHistory(store, req, caller)),

@@ -92,6 +92,7 @@ export function sbatchJob(script: JobScript, args: readonly string[], commandLin
     estimateMs: timeoutMs,
     ...dependencies(r),
     ...(r.requeue?.option.long === "no-requeue" ? { maxRequeues: 0 } : {}),
+    ...(r.hold ? { hold: true } : {}),
   };
   if (r.array) {
     if (r.array.value.trim() === "") throw new UsageError(`${r.array.where ? `${r.array.where}: ` : ""}--array needs a range, e.g. 1-100%10`);

@@ -24,6 +24,7 @@ export type Slot =
   | "wrap"
   | "parsable"
   | "wait"
+  | "hold"
   | "account"
   | "constraint"
   | "requeue"
@@ -105,6 +106,7 @@ export const SBATCH_OPTIONS: readonly SbatchOption[] = [
     slot: "wait",
     description: "return when the job has ended, with its exit code (an array's highest)",
   },
+  { long: "hold", short: "H", arg: "none", slot: "hold", description: "submit held: it starts once released (taskgrid release ID)" },
   { long: "account", short: "A", arg: "required", value: "NAME", slot: "account", description: "Taskgrid project" },
   { long: "constraint", short: "C", arg: "required", value: "A&B", slot: "constraint", description: "tags the worker must all have" },
   { long: "requeue", arg: "none", slot: "requeue", description: "requeue after a lost machine (the default)" },

@@ -62,6 +62,7 @@ export const SPEC_FLAGS: FlagSpecs = {
     type: "boolean",
     description: "when a dependency can no longer be met, stay queued with the reason instead of being canceled",
   },
+  hold: { type: "boolean", description: "submit held: it stays queued until `taskgrid release ID` (sbatch --hold)" },
 };
 
 /** Applies `parse` to a flag's value when the flag was given. */
@@ -120,7 +121,7 @@ export function specFromFlags(args: ParsedArgs, command: readonly string[], now:
 }
 
 /** --array and the dependency flags; the master checks the range and that the ids exist. */
-function arrayAndDependencies(args: ParsedArgs): Pick<TaskSpecInput, "array" | "after" | "afterAny" | "afterFail" | "keepInvalidDependency"> {
+function arrayAndDependencies(args: ParsedArgs): Pick<TaskSpecInput, "array" | "after" | "afterAny" | "afterFail" | "keepInvalidDependency" | "hold"> {
   const array = stringFlag(args, "array");
   if (array !== undefined && array.trim() === "") throw new UsageError("--array needs a range, e.g. 0-999 or 0-999%10");
   const after = parseList(listFlag(args, "after"));
@@ -132,6 +133,7 @@ function arrayAndDependencies(args: ParsedArgs): Pick<TaskSpecInput, "array" | "
     ...(afterAny.length > 0 ? { afterAny } : {}),
     ...(afterFail.length > 0 ? { afterFail } : {}),
     ...(boolFlag(args, "keep-invalid-dependency") ? { keepInvalidDependency: true } : {}),
+    ...(boolFlag(args, "hold") ? { hold: true } : {}),
   };
 }
 

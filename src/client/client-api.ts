@@ -16,7 +16,14 @@ import type {
 import type { ListHistoryRequest, ListHistoryResponse } from "../gen/taskgrid/v1/history.js";
 import type { StreamLogsRequest } from "../gen/taskgrid/v1/logs.js";
 import type { Task, TaskEvent, TaskSpec } from "../gen/taskgrid/v1/task.js";
-import type { CancelTaskResponse, ListTasksRequest, ListTasksResponse, WatchTasksRequest } from "../gen/taskgrid/v1/task_service.js";
+import type {
+  CancelTaskResponse,
+  HoldTaskResponse,
+  ListTasksRequest,
+  ListTasksResponse,
+  ReleaseTaskResponse,
+  WatchTasksRequest,
+} from "../gen/taskgrid/v1/task_service.js";
 import type { Resources, WorkerStatus } from "../gen/taskgrid/v1/types.js";
 import type { TraceCarrier } from "../telemetry/tracing.js";
 import type { LogStreamCall } from "./log-stream.js";
@@ -104,6 +111,10 @@ export interface TaskgridClient {
   cancelTask(taskId: string, reason?: string): Promise<Task>;
   /** CancelTask as answered: the task, or for a job array's id `task` unset and how many elements it canceled. */
   cancelTaskOrArray(id: string, reason?: string): Promise<CancelTaskResponse>;
+  /** HoldTask: a queued task, or a job array's queued elements (and those it creates later), kept from starting. */
+  holdTask(id: string): Promise<HoldTaskResponse>;
+  /** ReleaseTask: a held task, or a held array's elements, may start. */
+  releaseTask(id: string): Promise<ReleaseTaskResponse>;
   pauseTask(taskId: string): Promise<Task>;
   resumeTask(taskId: string): Promise<Task>;
   listWorkers(statuses?: WorkerStatus[]): Promise<Worker[]>;

@@ -216,6 +216,12 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
     async cancelTask(taskId, reason = "") {
       return required((await unary(tasks.cancelTask, { taskId, reason })).task, "task");
     },
+    holdTask(id) {
+      return unary(tasks.holdTask, { taskId: id });
+    },
+    releaseTask(id) {
+      return unary(tasks.releaseTask, { taskId: id });
+    },
     async pauseTask(taskId) {
       return required((await unary(tasks.pauseTask, { taskId })).task, "task");
     },

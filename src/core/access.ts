@@ -39,6 +39,8 @@ export const RPC_RULES: Readonly<Record<string, RpcRule>> = {
   "/taskgrid.v1.TaskService/CancelTask": "tasks.write",
   "/taskgrid.v1.TaskService/PauseTask": "tasks.write",
   "/taskgrid.v1.TaskService/ResumeTask": "tasks.write",
+  "/taskgrid.v1.TaskService/HoldTask": "tasks.write",
+  "/taskgrid.v1.TaskService/ReleaseTask": "tasks.write",
   "/taskgrid.v1.TaskService/StreamLogs": "tasks.read",
   "/taskgrid.v1.TaskService/ListHistory": "tasks.read",
   "/taskgrid.v1.WorkerService/Connect": "worker.connect",

@@ -67,6 +67,8 @@ export interface TaskSpec {
   afterFail?: string[];
   /** A dependency that can no longer be met leaves it QUEUED (with the reason) instead of CANCELED. */
   keepInvalidDependency?: boolean;
+  /** Held: stays QUEUED until released (submitted with hold, or HoldTask); absent when not. */
+  hold?: boolean;
 }
 
 export interface TaskResult {

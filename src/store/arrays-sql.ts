@@ -228,3 +228,13 @@ export async function selectDependencyTargets(db: Db, ids: readonly string[]): P
   }
   return found;
 }
+
+/** An array held or released: its record's spec, which the elements it creates later copy. */
+export function setArrayHolds(ops: ReadonlyArray<RowOpOf<"set_array_hold">>): BatchStatement {
+  return batchStatement(
+    `UPDATE task_arrays AS a SET spec = CASE WHEN x.hold THEN a.spec || '{"hold": true}'::jsonb ELSE a.spec - 'hold' END
+     FROM json_to_recordset(?::json) AS x(id text, hold boolean)
+     WHERE a.array_id = x.id`,
+    JSON.stringify(ops.map((op) => ({ id: op.arrayId, hold: op.hold }))),
+  );
+}

@@ -106,6 +106,10 @@ export type StoreWrite =
    * fields (its arrayId included); `actor`: the submitter.
    */
   | { kind: "create_array_elements"; template: Task; actor: string; fromCreated: number; elements: ReadonlyArray<{ id: string; index: number }> }
+  /** A task held (HoldTask) or released (ReleaseTask): its spec's `hold`. */
+  | { kind: "set_task_hold"; taskId: string; hold: boolean }
+  /** A job array held or released: its record's spec (the elements it creates later are so too). */
+  | { kind: "set_array_hold"; arrayId: string; hold: boolean }
   /** A job array canceled: no more elements are created; the ones never created count as canceled. */
   | { kind: "cancel_array"; arrayId: string; canceledAtMs: number; reason: string };
 

@@ -286,3 +286,21 @@ export async function selectTaskPage(db: Db, filter: TaskFilter, limit: number, 
   );
   return rows.map(rowToTask);
 }
+
+/** Held or released (HoldTask, ReleaseTask): the spec's `hold` set or removed; the spec hash (what was submitted) stays. */
+export function setTaskHolds(ops: ReadonlyArray<{ taskId: string; hold: boolean }>): BatchStatement {
+  const rows = ops.map((op) => ({ id: op.taskId, hold: op.hold }));
+  return batchStatement(
+    `UPDATE tasks AS t SET spec = CASE WHEN x.hold THEN t.spec || '{"hold": true}'::jsonb ELSE t.spec - 'hold' END
+     FROM json_to_recordset(?::json) AS x(id text, hold boolean)
+     WHERE t.id = x.id
+     RETURNING t.id`,
+    jsonParam(rows),
+    (touched) =>
+      assertAllUpdated(
+        "task",
+        rows.map((r) => r.id),
+        touched as { id: string }[],
+      ),
+  );
+}

@@ -11,13 +11,13 @@
 import type { Task } from "../core/types.js";
 import type { StoreWrite } from "./store-types.js";
 import type { BatchStatement } from "./write-script.js";
-import { insertTasks, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
+import { insertTasks, setTaskHolds, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
 import { insertAttempts, updateAttempts } from "./attempts-sql.js";
 import { insertEvents } from "./events-sql.js";
 import { updateWorkerStatuses, upsertWorkers } from "./workers-sql.js";
 import { recordDeadlineMisses, upsertLearning } from "./learning-sql.js";
 import { upsertUsage } from "./quotas-sql.js";
-import { cancelArrays, createArrayElements } from "./arrays-sql.js";
+import { cancelArrays, createArrayElements, setArrayHolds } from "./arrays-sql.js";
 
 /** A row operation: a StoreWrite, or a task insert from a submission (`queuedBy`: the submitter, see insertTasks). */
 export type RowOp = StoreWrite | { kind: "insert_task"; task: Task; queuedBy: string };
@@ -173,6 +173,16 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
     phase: 11,
     rows: (op) => ({ inserts: op.elements.map((e) => taskRow(e.id)), updates: [rowKey("task_arrays", op.template.arrayId ?? "")] }),
     statements: (ops) => createArrayElements(ops),
+  },
+  set_task_hold: {
+    phase: 13,
+    rows: (op) => ({ updates: [taskRow(op.taskId)] }),
+    statements: (ops) => setTaskHolds(ops),
+  },
+  set_array_hold: {
+    phase: 14,
+    rows: (op) => ({ updates: [rowKey("task_arrays", op.arrayId)] }),
+    statements: (ops) => setArrayHolds(ops),
   },
   cancel_array: {
     phase: 12,

@@ -70,6 +70,10 @@ const EXPECTED: Record<string, Record<Who, string>> = {
   "PauseTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "ResumeTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "ResumeTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "HoldTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "HoldTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "ReleaseTask (own project)": { viewer: "DENIED", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
+  "ReleaseTask (other project)": { viewer: "DENIED", submitter: "NOT_FOUND", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   // Evaluated after the cancel rows, which leave finished (canceled) tasks in both projects.
   "ListHistory (no filter)": { viewer: "OK", submitter: "OK", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
   "ListHistory (other project)": { viewer: "OK, empty", submitter: "OK, empty", admin: "OK", agent: "DENIED", none: "UNAUTH", garbage: "UNAUTH" },
@@ -158,6 +162,17 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
       expectThat(state === (code === OK ? after : before), `${who}: ${method} ${side} (${name(code)}) left the task ${TaskState[state]}`);
       return name(code);
     };
+  /** HoldTask / ReleaseTask of a fresh queued task: its hold changes exactly when the call is OK. */
+  const holdCell =
+    (side: "own" | "other", method: "holdTask" | "releaseTask"): Cell =>
+    async (who, c) => {
+      const heldBefore = method === "releaseTask";
+      const taskId = (await submitAs(admin, spec(side === "own" ? "A" : "B", heldBefore ? { hold: true } : {}))).id;
+      const code = await codeOf(call(c.tasks, method, { taskId }));
+      const held = (await call(ctx.admin.tasks, "getTask", { taskId })).task.spec.hold as boolean;
+      expectThat(held === (code === OK ? !heldBefore : heldBefore), `${who}: ${method} ${side} (${name(code)}) left hold ${held}`);
+      return name(code);
+    };
   const listCell =
     (project: string): Cell =>
     async (who, c) => {
@@ -224,6 +239,10 @@ auth("role x RPC matrix: every guarded RPC, every role, own and other project; r
     "PauseTask (other project)": controlCell("other", "pauseTask"),
     "ResumeTask (own project)": controlCell("own", "resumeTask"),
     "ResumeTask (other project)": controlCell("other", "resumeTask"),
+    "HoldTask (own project)": holdCell("own", "holdTask"),
+    "HoldTask (other project)": holdCell("other", "holdTask"),
+    "ReleaseTask (own project)": holdCell("own", "releaseTask"),
+    "ReleaseTask (other project)": holdCell("other", "releaseTask"),
     "ListHistory (no filter)": historyCell(""),
     "ListHistory (other project)": historyCell("B"),
     ListWorkers: codeCell((c) => call(c.admin, "listWorkers", {})),

@@ -121,6 +121,11 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
       ],
     },
   ],
+  set_task_hold: [
+    { kind: "set_task_hold", taskId: fixtureTask.id, hold: true },
+    { kind: "set_task_hold", taskId: fixtureTask.id, hold: false },
+  ],
+  set_array_hold: [{ kind: "set_array_hold", arrayId: fixtureArrayHead.arrayId ?? "", hold: true }],
   cancel_array: [{ kind: "cancel_array", arrayId: fixtureArrayHead.arrayId ?? "", canceledAtMs: tick(), reason: "enough" }],
 };
 

@@ -126,6 +126,11 @@ export interface TaskSpec {
   afterFail: string[];
   /** When a dependency can no longer be met: stay QUEUED with the reason instead of being CANCELED. */
   keepInvalidDependency: boolean;
+  /**
+   * Submitted held (sbatch --hold): the task, or every element of the array, stays QUEUED until
+   * ReleaseTask. In a stored task: whether it is held now (HoldTask sets it, ReleaseTask clears it).
+   */
+  hold: boolean;
 }
 
 export interface TaskSpec_LabelsEntry {
@@ -382,6 +387,7 @@ function createBaseTaskSpec(): TaskSpec {
     afterAny: [],
     afterFail: [],
     keepInvalidDependency: false,
+    hold: false,
   };
 }
 
@@ -470,6 +476,9 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     }
     if (message.keepInvalidDependency !== false) {
       writer.uint32(224).bool(message.keepInvalidDependency);
+    }
+    if (message.hold !== false) {
+      writer.uint32(232).bool(message.hold);
     }
     return writer;
   },
@@ -717,6 +726,14 @@ export const TaskSpec: MessageFns<TaskSpec> = {
             message.keepInvalidDependency = reader.bool();
             continue;
           }
+          case 29: {
+            if (tag !== 232) {
+              break;
+            }
+
+            message.hold = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -851,6 +868,7 @@ export const TaskSpec: MessageFns<TaskSpec> = {
         : isSet(object.keep_invalid_dependency)
         ? globalThis.Boolean(object.keep_invalid_dependency)
         : false,
+      hold: isSet(object.hold) ? globalThis.Boolean(object.hold) : false,
     };
   },
 
@@ -952,6 +970,9 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     if (message.keepInvalidDependency !== false) {
       obj.keepInvalidDependency = message.keepInvalidDependency;
     }
+    if (message.hold !== false) {
+      obj.hold = message.hold;
+    }
     return obj;
   },
 
@@ -1006,6 +1027,7 @@ export const TaskSpec: MessageFns<TaskSpec> = {
     message.afterAny = object.afterAny?.map((e) => e) || [];
     message.afterFail = object.afterFail?.map((e) => e) || [];
     message.keepInvalidDependency = object.keepInvalidDependency ?? false;
+    message.hold = object.hold ?? false;
     return message;
   },
 };

@@ -157,6 +157,34 @@ export interface PauseTaskResponse {
   task?: Task | undefined;
 }
 
+export interface HoldTaskRequest {
+  /** Task id, "ARRAY_ID[N]", or an array id (its queued elements, and those it creates later). */
+  taskId: string;
+}
+
+export interface HoldTaskResponse {
+  /** The task after the request; unset for an array id. */
+  task?:
+    | Task
+    | undefined;
+  /** For an array id: how many of its elements were held (the ones it creates later are, too). */
+  elements: number;
+}
+
+export interface ReleaseTaskRequest {
+  /** Task id, "ARRAY_ID[N]", or an array id (its held elements, and those it creates later). */
+  taskId: string;
+}
+
+export interface ReleaseTaskResponse {
+  /** The task after the request; unset for an array id. */
+  task?:
+    | Task
+    | undefined;
+  /** For an array id: how many of its elements were released. */
+  elements: number;
+}
+
 export interface ResumeTaskRequest {
   /** Task id. */
   taskId: string;
@@ -1512,6 +1540,322 @@ export const PauseTaskResponse: MessageFns<PauseTaskResponse> = {
   },
 };
 
+function createBaseHoldTaskRequest(): HoldTaskRequest {
+  return { taskId: "" };
+}
+
+export const HoldTaskRequest: MessageFns<HoldTaskRequest> = {
+  encode(message: HoldTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HoldTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHoldTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HoldTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: HoldTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HoldTaskRequest>, I>>(base?: I): HoldTaskRequest {
+    return HoldTaskRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HoldTaskRequest>, I>>(object: I): HoldTaskRequest {
+    const message = createBaseHoldTaskRequest();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseHoldTaskResponse(): HoldTaskResponse {
+  return { task: undefined, elements: 0 };
+}
+
+export const HoldTaskResponse: MessageFns<HoldTaskResponse> = {
+  encode(message: HoldTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    if (message.elements !== 0) {
+      writer.uint32(16).int32(message.elements);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HoldTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHoldTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.elements = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HoldTaskResponse {
+    return {
+      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      elements: isSet(object.elements) ? globalThis.Number(object.elements) : 0,
+    };
+  },
+
+  toJSON(message: HoldTaskResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    if (message.elements !== 0) {
+      obj.elements = Math.round(message.elements);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HoldTaskResponse>, I>>(base?: I): HoldTaskResponse {
+    return HoldTaskResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HoldTaskResponse>, I>>(object: I): HoldTaskResponse {
+    const message = createBaseHoldTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    message.elements = object.elements ?? 0;
+    return message;
+  },
+};
+
+function createBaseReleaseTaskRequest(): ReleaseTaskRequest {
+  return { taskId: "" };
+}
+
+export const ReleaseTaskRequest: MessageFns<ReleaseTaskRequest> = {
+  encode(message: ReleaseTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ReleaseTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseTaskRequest>, I>>(base?: I): ReleaseTaskRequest {
+    return ReleaseTaskRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseTaskRequest>, I>>(object: I): ReleaseTaskRequest {
+    const message = createBaseReleaseTaskRequest();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseTaskResponse(): ReleaseTaskResponse {
+  return { task: undefined, elements: 0 };
+}
+
+export const ReleaseTaskResponse: MessageFns<ReleaseTaskResponse> = {
+  encode(message: ReleaseTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    if (message.elements !== 0) {
+      writer.uint32(16).int32(message.elements);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.elements = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseTaskResponse {
+    return {
+      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      elements: isSet(object.elements) ? globalThis.Number(object.elements) : 0,
+    };
+  },
+
+  toJSON(message: ReleaseTaskResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    if (message.elements !== 0) {
+      obj.elements = Math.round(message.elements);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseTaskResponse>, I>>(base?: I): ReleaseTaskResponse {
+    return ReleaseTaskResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseTaskResponse>, I>>(object: I): ReleaseTaskResponse {
+    const message = createBaseReleaseTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    message.elements = object.elements ?? 0;
+    return message;
+  },
+};
+
 function createBaseResumeTaskRequest(): ResumeTaskRequest {
   return { taskId: "" };
 }
@@ -1739,6 +2083,33 @@ export const TaskServiceService = {
     responseDeserialize: (value: Buffer): ResumeTaskResponse => ResumeTaskResponse.decode(value),
   },
   /**
+   * Keep a QUEUED task (or every queued element of an array, and those it creates later) from
+   * starting until ReleaseTask, like Slurm's `scontrol hold`. FAILED_PRECONDITION unless QUEUED;
+   * holding a held task changes nothing.
+   */
+  holdTask: {
+    path: "/taskgrid.v1.TaskService/HoldTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HoldTaskRequest): Buffer => Buffer.from(HoldTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HoldTaskRequest => HoldTaskRequest.decode(value),
+    responseSerialize: (value: HoldTaskResponse): Buffer => Buffer.from(HoldTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HoldTaskResponse => HoldTaskResponse.decode(value),
+  },
+  /**
+   * Let a held task (or a held array's elements) start, like `scontrol release`. FAILED_PRECONDITION
+   * unless QUEUED; releasing a task that is not held changes nothing.
+   */
+  releaseTask: {
+    path: "/taskgrid.v1.TaskService/ReleaseTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReleaseTaskRequest): Buffer => Buffer.from(ReleaseTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseTaskRequest => ReleaseTaskRequest.decode(value),
+    responseSerialize: (value: ReleaseTaskResponse): Buffer => Buffer.from(ReleaseTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseTaskResponse => ReleaseTaskResponse.decode(value),
+  },
+  /**
    * Stream an attempt's stdout and/or stderr from the agent that ran it (logs.proto); with follow,
    * until the attempt has ended. When that agent is not connected: the stored output tail.
    */
@@ -1786,6 +2157,17 @@ export interface TaskServiceServer extends UntypedServiceImplementation {
   pauseTask: handleUnaryCall<PauseTaskRequest, PauseTaskResponse>;
   /** Resume a paused task (SIGCONT). FAILED_PRECONDITION unless PAUSED. */
   resumeTask: handleUnaryCall<ResumeTaskRequest, ResumeTaskResponse>;
+  /**
+   * Keep a QUEUED task (or every queued element of an array, and those it creates later) from
+   * starting until ReleaseTask, like Slurm's `scontrol hold`. FAILED_PRECONDITION unless QUEUED;
+   * holding a held task changes nothing.
+   */
+  holdTask: handleUnaryCall<HoldTaskRequest, HoldTaskResponse>;
+  /**
+   * Let a held task (or a held array's elements) start, like `scontrol release`. FAILED_PRECONDITION
+   * unless QUEUED; releasing a task that is not held changes nothing.
+   */
+  releaseTask: handleUnaryCall<ReleaseTaskRequest, ReleaseTaskResponse>;
   /**
    * Stream an attempt's stdout and/or stderr from the agent that ran it (logs.proto); with follow,
    * until the attempt has ended. When that agent is not connected: the stored output tail.
@@ -1920,6 +2302,45 @@ export interface TaskServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResumeTaskResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Keep a QUEUED task (or every queued element of an array, and those it creates later) from
+   * starting until ReleaseTask, like Slurm's `scontrol hold`. FAILED_PRECONDITION unless QUEUED;
+   * holding a held task changes nothing.
+   */
+  holdTask(
+    request: HoldTaskRequest,
+    callback: (error: ServiceError | null, response: HoldTaskResponse) => void,
+  ): ClientUnaryCall;
+  holdTask(
+    request: HoldTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HoldTaskResponse) => void,
+  ): ClientUnaryCall;
+  holdTask(
+    request: HoldTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HoldTaskResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Let a held task (or a held array's elements) start, like `scontrol release`. FAILED_PRECONDITION
+   * unless QUEUED; releasing a task that is not held changes nothing.
+   */
+  releaseTask(
+    request: ReleaseTaskRequest,
+    callback: (error: ServiceError | null, response: ReleaseTaskResponse) => void,
+  ): ClientUnaryCall;
+  releaseTask(
+    request: ReleaseTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseTaskResponse) => void,
+  ): ClientUnaryCall;
+  releaseTask(
+    request: ReleaseTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseTaskResponse) => void,
   ): ClientUnaryCall;
   /**
    * Stream an attempt's stdout and/or stderr from the agent that ran it (logs.proto); with follow,

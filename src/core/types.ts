@@ -138,7 +138,7 @@ export interface Task {
   attemptCount: number;
   /** Result of the final attempt once terminal. */
   result: TaskResult | null;
-  /** Canonical hash of the spec, for idempotency comparisons. */
+  /** Canonical hash of the spec as submitted, for idempotency comparisons; "" for a spec without an idempotency key (never compared). */
   specHash: string;
   /** True once an attempt finished after the effective deadline. */
   deadlineMissed: boolean;

@@ -146,9 +146,10 @@ export class Submitter {
       const elements = p.tasks.slice(1).map((t) => ({ id: t.id, index: t.arrayIndex ?? 0 }));
       arrays.push({ template: p.tasks[0], total: p.array.indexes.length, elements, actor });
     }
-    // Plain tasks (no array, no dependency: nothing for the gate to hold) may be placed at once and
-    // their assignments committed with them, one commit before their start instead of two.
-    const placement = this.deps.placer?.placeAtSubmit(heads.filter((t) => t.arrayId === undefined && !hasDependencies(t.spec))) ?? null;
+    // Plain tasks (no array, no dependency, not held: nothing for the gate to hold) may be placed at
+    // once and their assignments committed with them, one commit before their start instead of two.
+    const plain = heads.filter((t) => t.arrayId === undefined && !hasDependencies(t.spec) && t.spec.hold !== true);
+    const placement = this.deps.placer?.placeAtSubmit(plain) ?? null;
     let outcome: Awaited<ReturnType<Store["submit"]>>;
     try {
       outcome = await this.deps.store.submit({ tasks: heads, actor, arrays, writes: placement?.writes });

@@ -80,6 +80,23 @@ test("held at submission: never assigned until released, also after a restart", 
   }
 });
 
+test("a task submitted held while a worker is free is not placed at submission", async () => {
+  const tm = await startTestMaster();
+  const c = rawClients(tm.address);
+  const agent = await connectAgent(tm.address);
+  try {
+    const held = (await call(c.tasks, "submitTask", { spec: spec({ hold: true }) })).task;
+    assert.is(held.state, TaskState.TASK_STATE_QUEUED, "answered QUEUED, not ASSIGNED");
+    await nothingAssigned(tm, agent);
+    await call(c.tasks, "releaseTask", { taskId: held.id });
+    assert.equal(await run(agent, 1), [held.id]);
+  } finally {
+    agent.close();
+    c.close();
+    await tm.cleanup();
+  }
+});
+
 test("taskgrid hold takes a queued task back; a held array releases every element, those created later too", async () => {
   const tm = await startTestMaster({ arrayElementsChunk: 5, arrayElementsAhead: 5 });
   const c = rawClients(tm.address);

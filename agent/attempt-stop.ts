@@ -7,9 +7,15 @@ import { type LiveAttempt, scheduleFor } from "./live-attempt.js";
 import { preemptFilePath, preemptSignal, writePreemptFile } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
 
-/** `first` to the group (SIGTERM for cancel and timeout), SIGKILL after `graceMs`; the first stop decides the outcome. */
+/**
+ * `first` to the group (SIGTERM for cancel and timeout), SIGKILL after `graceMs`; the first stop
+ * decides the outcome, unless the command had already exited by itself (its output may still be
+ * draining): that end stands, and only what is left of its group is stopped. A task that finished
+ * its work just as its lease ran out was reported LOST and run again (the chaos suite's SIGSTOP
+ * scenario: "ran to the end 2 times").
+ */
 export function stopAttempt(live: LiveAttempt, outcome: StopOutcome, message: string, graceMs: number, first: NodeJS.Signals = "SIGTERM"): void {
-  live.stop ??= { outcome, message };
+  if (live.exit === null) live.stop ??= { outcome, message };
   if (live.pid === 0) return; // Not started yet: start() or onSpawn() act on live.stop.
   const grace = Math.max(0, graceMs);
   live.paused = false;
@@ -27,7 +33,7 @@ export function stopAttempt(live: LiveAttempt, outcome: StopOutcome, message: st
  * to the group, SIGKILL after `graceMs`. An attempt already being stopped keeps that stop.
  */
 export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: number, message: string): void {
-  if (live.stop) return;
+  if (live.stop || live.exit !== null) return; // being stopped, or already ended by itself
   const outcome = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
   // Set now, not after the write: a cancel or timeout meanwhile does not change the outcome.
   live.stop = { outcome, message };

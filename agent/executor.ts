@@ -34,6 +34,8 @@ export interface RunningAttemptInfo {
   pid: number;
   startedAt: Date;
   paused: boolean;
+  /** Its command exited (its output may still be draining): a stop no longer changes its outcome. */
+  exited: boolean;
 }
 
 export class Executor {
@@ -109,6 +111,7 @@ export class Executor {
       pid: a.pid,
       startedAt: new Date(a.startedAtMs),
       paused: a.paused,
+      exited: a.exit !== null,
     }));
   }
 

@@ -207,6 +207,19 @@ test("cancel sends SIGTERM to the process group: CANCELED", async () => {
   assert.not.ok(executor.cancel(r.attemptId, 0), "cancel of an ended attempt is a no-op");
 });
 
+test("a stop after the command exited by itself (its output still open) does not change its outcome", async () => {
+  const { executor, rec } = makeExecutor();
+  // The background child keeps stdout open after the shell has exited 0.
+  const r = req(["sh", "-c", "sleep 30 & exit 0"]);
+  const run = executor.run(r);
+  await rec.nextStarted();
+  await until(() => executor.running().find((a) => a.attemptId === r.attemptId)?.exited === true, "the shell exited");
+  assert.ok(executor.cancel(r.attemptId, 0, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "lease expired"));
+  const result = await run;
+  assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, "it finished its work: not LOST");
+  assert.is(result.exitCode, 0);
+});
+
 test("a child that ignores SIGTERM gets SIGKILL after the grace", async () => {
   const { executor, rec } = makeExecutor();
   const r = req(["sh", "-c", "trap '' TERM; echo ::progress 1 ready; while :; do sleep 0.05; done"]);

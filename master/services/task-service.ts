@@ -135,6 +135,10 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       checkListStrings(req);
       const visible = visibleProjectFilter(caller, req.project);
       if (visible.empty) return { tasks: [], nextPageToken: "" };
+      // The array's progress is read before its elements: a chunk committed in between then shows as
+      // elements beyond `created`, never as `created` counting elements the page lacks (a follower
+      // that saw every listed element end and created == total would stop short of the rest).
+      const record = req.arrayId ? await store.getArrayRecord(req.arrayId) : null;
       const page = await store.listTasks(
         {
           states: req.states.map((s, i) => taskStateEnum.toDomain(s, `states[${i}]`)),
@@ -148,7 +152,6 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
       );
       // Each task's current attempt (where it runs), from the leader's memory; GetTask has them all.
       const current = (t: Task) => (t.currentAttemptId ? office.term()?.state.liveAttempts.get(t.currentAttemptId)?.attempt : undefined);
-      const record = req.arrayId ? await store.getArrayRecord(req.arrayId) : null;
       const array =
         record && seesProject(caller, record.template.spec.project) ? { total: record.total, created: record.created, canceled: record.canceled } : undefined;
       return {

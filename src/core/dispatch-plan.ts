@@ -86,7 +86,18 @@ export interface PlanOptions {
   backfill?: BackfillOptions;
   /** Collect blocked tasks for preemption; absent: none collected (DispatchPlan.blocked stays empty). */
   preemptors?: BlockedCollector;
+  /** Backfill: reservations tried at most per pass (default DEFAULT_RESERVATION_TRIES). */
+  reservationTries?: number;
 }
+
+/**
+ * Default bound on the reservations a pass tries (Slurm's bf_max_job_test, whose default is also
+ * 500). A task that no worker can ever hold gets no reservation, so without a bound a deep queue of
+ * such tasks (or any queue while no agent is connected) was walked to maxScan on every pass, each
+ * task paying for an availability search: 32% of the master's CPU in the unary submit bench, whose
+ * tasks stay queued with no agent.
+ */
+export const DEFAULT_RESERVATION_TRIES = 500;
 
 /**
  * Default candidate cap. Scoring all of 10,000 workers for every task cannot meet the placement
@@ -174,7 +185,7 @@ const MAX_FAILED_SHAPES = 32;
  *   superset of its tags, same or narrower GPU model) cannot fit either and is not scanned; its
  *   pending reason is memoised by exact shape.
  * - Workers whose slots fill up stay in the rings and are skipped; the pass ends when none is open
- *   (with backfill, once no more reservations can be made either).
+ *   (with backfill, once no more reservations can be made either, or `reservationTries` were tried).
  * - Backfill (options.backfill, K > 0): a worker holding a reservation is a candidate only if the
  *   task would not delay it (BackfillPass.admit); a task with no candidate gets a reservation while
  *   fewer than K exist ("reserved: starts ~<time> on <worker>"), else it waits ("would delay the
@@ -198,10 +209,17 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
   const reasons = new Map<string, string>();
   let scanned = 0;
   const candidates: Candidate[] = [];
-  const backfill = options.backfill !== undefined && options.backfill.reservations > 0 ? new BackfillPass(slots, options.nowMs, options.backfill) : null;
-  /** Backfill: gives a blocked task a reservation while fewer than K exist; whether it got one. */
+  // With no worker online nothing can be reserved (a fleet starting, every agent gone).
+  const backfillOptions = options.backfill;
+  const reservable = backfillOptions !== undefined && backfillOptions.reservations > 0 && slots.some((s) => s.worker.status === "ONLINE");
+  const backfill = reservable ? new BackfillPass(slots, options.nowMs, backfillOptions) : null;
+  let reservationTries = options.reservationTries ?? DEFAULT_RESERVATION_TRIES;
+  const canReserve = (): boolean => (backfill?.canReserve ?? false) && reservationTries > 0;
+  /** Backfill: gives a blocked task a reservation while fewer than K exist (and tries are left); whether it got one. */
   const reserve = (task: Task): boolean => {
-    const reservation = backfill?.canReserve ? backfill.reserve(task) : null;
+    if (!canReserve()) return false;
+    reservationTries--;
+    const reservation = backfill?.reserve(task) ?? null;
     if (reservation !== null) pendingReasons.set(task.id, reservedReason(reservation));
     return reservation !== null;
   };
@@ -217,7 +235,7 @@ export function planDispatch(queue: Iterable<Task>, slots: readonly WorkerSlot[]
     if (scanned >= options.maxScan) break;
     if (openCount === 0) {
       const collecting = collector !== undefined && blocked.length < collector.max && scanAfterFull-- > 0;
-      if (!collecting && (backfill === null || !backfill.canReserve)) break;
+      if (!collecting && !canReserve()) break;
     }
     if (task.notBeforeMs !== null && task.notBeforeMs > options.nowMs) {
       pendingReasons.set(task.id, backoffReason(task.notBeforeMs, options.nowMs));

@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import { resolveMasterConfig } from "../../master/config.js";
 import type { RunningAttempt } from "../../src/core/backfill/prediction.js";
 import { BACKFILL_POLICIES, reservedReason } from "../../src/core/backfill/reservations.js";
-import { type DispatchPlan, planDispatch } from "../../src/core/dispatch-plan.js";
+import { DEFAULT_RESERVATION_TRIES, type DispatchPlan, planDispatch } from "../../src/core/dispatch-plan.js";
 import { fifoOrdering } from "../../src/core/ordering.js";
 import { PendingQueue } from "../../src/core/pending-queue.js";
 import { RoundRobinPlacement } from "../../src/core/placement.js";
@@ -124,6 +124,52 @@ test("an unschedulable task gets no reservation and keeps its reason", () => {
   const p = plan([never], [w], BACKFILL_POLICIES.conservative);
   assert.is(p.reservations.size, 0);
   assert.match(p.pendingReasons.get(never.id)!, /^unschedulable: /);
+});
+
+/** Plans `tasks` with EASY backfill, counting the tasks the pass takes from the queue. */
+function planCounting(tasks: Task[], slots: WorkerSlot[], reservationTries?: number): { p: DispatchPlan; looked: number } {
+  let looked = 0;
+  function* counted(): Iterable<Task> {
+    for (const t of tasks) {
+      looked++;
+      yield t;
+    }
+  }
+  const backfill = { reservations: BACKFILL_POLICIES.easy, defaultRuntimeMs: HOUR, lookup: (id: string) => known.get(id) };
+  const p = planDispatch(counted(), slots, new RoundRobinPlacement(), {
+    nowMs: NOW,
+    maxScan: 10_000,
+    newAttemptId: () => `a${++ids}`,
+    backfill,
+    reservationTries,
+  });
+  return { p, looked };
+}
+
+test("a full cluster looks at DEFAULT_RESERVATION_TRIES tasks that fit nowhere per pass, not the whole queue; with no worker, at one", () => {
+  const w = gpuBox("w");
+  running(w, ...Array.from({ length: 16 }, (): [number[], number] => [[], 10_000]));
+  const queue = Array.from({ length: 5_000 }, () => task({ resources: withGpus(8) }));
+  const full = planCounting(queue, [w]);
+  assert.is(full.looked, DEFAULT_RESERVATION_TRIES + 1, "the tries, then the one that ends the pass");
+  assert.is(full.p.reservations.size, 0);
+  assert.is(full.p.assignments.length, 0);
+  const none = planCounting(queue, []);
+  assert.is(none.looked, 1);
+  assert.is(none.p.reservations.size, 0);
+});
+
+test("a reservation is still made behind tasks no worker can hold, within the tries; past them the pass gives up", () => {
+  const w = gpuBox("w");
+  running(w, [[0, 1, 2, 3], 10_000]);
+  const never = Array.from({ length: 100 }, () => task({ resources: withGpus(8) }));
+  const wide = task({ resources: withGpus(4), estimateMs: 60_000 });
+  const found = planCounting([...never, wide], [w]);
+  assert.equal(found.p.reservations.get(wide.id)?.startMs, NOW + 10_000);
+  assert.is(found.looked, 101);
+  const cut = planCounting([...never, wide], [w], 50);
+  assert.is(cut.p.reservations.size, 0, "50 tries spent on tasks that fit nowhere");
+  assert.match(cut.p.pendingReasons.get(wide.id) ?? "", /^waiting: /, "the worker is open (CPU free), so the pass walks on, by dominance");
 });
 
 test("the master's backfill setting resolves to K; other values are refused naming the key", () => {

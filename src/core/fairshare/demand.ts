@@ -33,12 +33,26 @@ export const MAX_QUOTA_PROJECT_LENGTH = 128;
 /** A quota's GPU model: what follows "gpu:", after lower-casing. */
 const QUOTA_MODEL = /^[a-z0-9._-]{1,64}$/;
 
+/**
+ * Model keys by model name. A fleet has a handful of GPU models, and a quota check runs for every
+ * candidate worker of every GPU task a pass looks at: the two regex passes per GPU were most of a
+ * GPU placement's quota cost. Bounded: names come from agents, so a misbehaving one cannot grow it.
+ */
+const modelKeys = new Map<string, string>();
+const MAX_MODEL_KEYS = 1024;
+
 /** The model part of a "gpu:<model>" key for a GPU model name as the agent reports it. */
 export function gpuModelKey(model: string): string {
-  return model
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, "-")
-    .replace(/^-+|-+$/g, "");
+  let key = modelKeys.get(model);
+  if (key === undefined) {
+    key = model
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, "-")
+      .replace(/^-+|-+$/g, "");
+    if (modelKeys.size >= MAX_MODEL_KEYS) modelKeys.clear();
+    modelKeys.set(model, key);
+  }
+  return key;
 }
 
 /**

@@ -160,6 +160,7 @@ class Agent {
     const silentMs = this.config.now() - this.lastHeardAtMs;
     if (this.silentMasterMs > 0 && silentMs > this.silentMasterMs) {
       this.log("warn", "the master stopped answering; reconnecting", { master: this.picker.current, silentMs, running: this.executor.runningCount() });
+      this.picker.wentSilent();
       this.stream.close(`master silent for ${silentMs} ms`);
       return;
     }
@@ -191,7 +192,10 @@ class Agent {
     this.stream = stream;
     this.registerSentAtMs = this.config.now();
     stream.send({ seq: 0, body: { $case: "register", value: this.registration() } });
-    this.registerTimer = setTimeout(() => stream.close(`no registered answer within ${this.config.registerTimeoutMs} ms`), this.config.registerTimeoutMs);
+    this.registerTimer = setTimeout(() => {
+      this.picker.wentSilent();
+      stream.close(`no registered answer within ${this.config.registerTimeoutMs} ms`);
+    }, this.config.registerTimeoutMs);
   }
 
   /** Re-reads the TLS files, so a rotated client certificate is used from the next stream on. */

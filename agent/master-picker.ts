@@ -7,6 +7,13 @@
 //   one not elected) is asked again after the short delay, up to STANDBY_RETRIES times since the
 //   last registration: it will lead or name the leader within a lease, and the dead leader next in
 //   the list would only add backoff;
+// - a hint naming the master the agent just left because it went silent (a stopped or cut-off
+//   leader: the kernel keeps its connections open, it answers nothing) is stale: the standby that
+//   gave it still sees that leader's lease, and leads itself once it runs out. The standby is asked
+//   again after the short delay, sharing the STANDBY_RETRIES budget. Following the hint meant
+//   waiting out registerTimeoutMs (30 s) at the silent master, past the agents' leases: results of
+//   attempts that had finished meanwhile reached the new leader only after it had given their
+//   tasks up as lost, and they ran again.
 // Hints can be stale for a few seconds around a failover (two standbys naming each other, or a
 // dead leader): a hint to an address already hinted since the last registration is a loop, so it
 // is followed only after the growing backoff. A new hint (a leader elected meanwhile) is prompt
@@ -32,8 +39,10 @@ export class MasterPicker {
   private address: string;
   /** Leader hints followed since the last registration (a repeat means a loop). */
   private readonly hintsFollowed = new Set<string>();
-  /** Quick retries of a standby without a leader since the last registration. */
+  /** Quick retries of a standby without a leader (or naming a silent one) since the last registration. */
   private standbyRetries = 0;
+  /** The master left because it went silent, since the last registration. */
+  private silent: string | null = null;
 
   constructor(
     private readonly addresses: readonly string[],
@@ -54,6 +63,12 @@ export class MasterPicker {
     this.backoff.reset();
     this.hintsFollowed.clear();
     this.standbyRetries = 0;
+    this.silent = null;
+  }
+
+  /** The master at `current` stopped answering (heartbeats, or `register`): the agent leaves it. */
+  wentSilent(): void {
+    this.silent = this.address;
   }
 
   /** After a stream ended (or never opened): where to connect next and when. */
@@ -61,6 +76,10 @@ export class MasterPicker {
     if (leaderHint === undefined && standbyWithoutLeader && this.standbyRetries < STANDBY_RETRIES) {
       this.standbyRetries++;
       return { address: this.address, delayMs: this.hintDelayMs, why: "a standby that knows no leader yet: asking it again shortly" };
+    }
+    if (leaderHint !== undefined && leaderHint === this.silent && leaderHint !== this.address && this.standbyRetries < STANDBY_RETRIES) {
+      this.standbyRetries++;
+      return { address: this.address, delayMs: this.hintDelayMs, why: "the hint names the master that went silent: asking this one again shortly" };
     }
     if (leaderHint !== undefined) {
       const repeated = this.hintsFollowed.has(leaderHint);

@@ -82,4 +82,31 @@ test("a standby without a leader is asked again after the short delay, a bounded
   assert.equal([p.afterClose(undefined, true).address, p.afterClose(undefined, true).delayMs], ["dead:1", 5]);
 });
 
+test("a hint naming the master that went silent is stale: the standby is asked again until it leads, within STANDBY_RETRIES", () => {
+  const p = picker(["leader:1", "standby:1"]);
+  p.wentSilent(); // the leader stopped answering heartbeats
+  assert.is(p.afterClose().address, "standby:1");
+  // The standby still sees the silent leader's lease and names it.
+  for (let i = 0; i < STANDBY_RETRIES; i++) {
+    const next = p.afterClose("leader:1");
+    assert.equal([next.address, next.delayMs], ["standby:1", 5]);
+    assert.match(next.why, /went silent/);
+  }
+  // Past the budget (a leader that is alive, only cut off from this agent) the hint is followed.
+  assert.is(p.afterClose("leader:1").address, "leader:1");
+  // Registering anywhere forgets the silent master: its hints are followed at once again.
+  p.registered();
+  assert.is(p.afterClose("standby:1").address, "standby:1");
+  const followed = p.afterClose("leader:1");
+  assert.equal([followed.address, followed.why], ["leader:1", "leader hint"]);
+});
+
+test("a master that never answered `register` counts as silent too; a hint to another master is followed at once", () => {
+  const p = picker(["a:1", "b:1", "c:1"]);
+  p.wentSilent();
+  assert.is(p.afterClose().address, "b:1");
+  assert.is(p.afterClose("c:1").address, "c:1", "a new leader: not the silent one");
+  assert.is(p.afterClose("a:1").address, "c:1", "the silent one, named by c: ask c again");
+});
+
 test.run();

@@ -46,7 +46,7 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
       if (key !== null) keys.set(claimKeyOf(key), key);
     }
   }
-  // Skipped when no job has a key (the common case): then the batch is one round trip plus COMMIT.
+  // Skipped when no job has a key (the common case): then the batch is one round trip, COMMIT included.
   const claimed = new Map<string, Task>();
   if (keys.size > 0) {
     const [rows] = await session.run([selectTasksByIdempotencyKeys([...keys.values()])]);
@@ -80,8 +80,8 @@ export async function applyBatch(session: ScriptSession, jobs: readonly StoreJob
     for (const array of job.request.arrays ?? []) arrayStatements.push(...insertArrayElements(array));
   }
 
-  // Every statement of the batch in one round trip (see write-script.ts); COMMIT is the second.
-  await session.run([...planBatch(coalesceWrites(ops)).flatMap(statementsOf), ...arrayStatements]);
+  // Every statement of the batch and COMMIT in one round trip (see write-script.ts).
+  await session.runAndCommit([...planBatch(coalesceWrites(ops)).flatMap(statementsOf), ...arrayStatements]);
   return results;
 }
 

@@ -8,7 +8,7 @@ import type { DependencyTargetRow, ArrayElementsInsert } from "./store-types.js"
 import { queryRows, type Db } from "./sql-util.js";
 import { rowToTask, TASK_COLUMNS, type TaskRow } from "./tasks-sql.js";
 import type { RowOpOf } from "./write-kinds.js";
-import { batchStatement, type BatchStatement } from "./write-script.js";
+import { batchStatement, expectRows, type BatchStatement } from "./write-script.js";
 
 /** The fields an array's elements share (the `t` of the statements' json parameter). */
 function sharedFields(template: Task, actor: string) {
@@ -81,9 +81,9 @@ export function createArrayElements(ops: ReadonlyArray<RowOpOf<"create_array_ele
         `UPDATE task_arrays SET created = (p.j->>'to')::int FROM (SELECT ?::json AS j) AS p
          WHERE array_id = p.j->>'id' AND created = (p.j->>'from')::int AND canceled_at_ms IS NULL RETURNING array_id`,
         JSON.stringify({ id: arrayId, from: op.fromCreated, to: op.fromCreated + op.elements.length }),
-        (rows) => {
+        expectRows(1, (rows) => {
           if (rows.length !== 1) throw new Error(`array ${arrayId}: elements from position ${op.fromCreated} were created already, or it was canceled`);
-        },
+        }),
       ),
     );
   }

@@ -2,7 +2,7 @@
 // that chose the worker (kept so any placement can be explained after the fact).
 import type { Attempt, PlacementDecision, TaskResult } from "../core/types.js";
 import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
-import { assertAllUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
+import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface AttemptRow {
@@ -98,12 +98,10 @@ export function updateAttempts(updates: readonly AttemptUpdate[]): BatchStatemen
      WHERE a.id = x.id
      RETURNING a.id`,
     jsonParam(rows),
-    (touched) =>
-      assertAllUpdated(
-        "attempt",
-        rows.map((r) => r.id),
-        touched as { id: string }[],
-      ),
+    everyRowUpdated(
+      "attempt",
+      rows.map((r) => r.id),
+    ),
   );
 }
 

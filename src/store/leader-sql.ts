@@ -92,9 +92,12 @@ export function rowToLeader(row: Record<string, unknown>): LeaderRow {
 export function fenceStatement(epoch: number): BatchStatement {
   return {
     sql: "SELECT epoch FROM leader WHERE id = 1 FOR KEY SHARE",
-    check: (rows) => {
-      const current = rows[0] ? toNumber(rows[0].epoch) : null;
-      if (current !== epoch) throw new FencedError(epoch, current);
+    check: {
+      verify: (rows) => {
+        const current = rows[0] ? toNumber(rows[0].epoch) : null;
+        if (current !== epoch) throw new FencedError(epoch, current);
+      },
+      condition: `count(*) FILTER (WHERE epoch = ${Math.trunc(epoch)}) = 1`,
     },
   };
 }

@@ -2,6 +2,7 @@
 // values drivers hand back.
 import type { Knex } from "knex";
 import { NotFoundError } from "../core/errors.js";
+import { expectRows, type StatementCheck } from "./write-script.js";
 
 /** Anything that can run a query: the Knex instance or an open transaction. */
 export type Db = Knex | Knex.Transaction;
@@ -46,4 +47,9 @@ export function assertAllUpdated(entity: "task" | "worker" | "attempt", wanted: 
   const seen = new Set(touched.map((row) => row.id));
   const missing = wanted.find((id) => !seen.has(id));
   if (missing !== undefined) throw new NotFoundError(entity, missing);
+}
+
+/** The check of a batched UPDATE ... RETURNING id that must touch every one of `ids` (distinct). */
+export function everyRowUpdated(entity: "task" | "worker" | "attempt", ids: readonly string[]): StatementCheck {
+  return expectRows(ids.length, (touched) => assertAllUpdated(entity, ids, touched as { id: string }[]));
 }

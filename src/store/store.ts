@@ -19,7 +19,7 @@ import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
 import { applyBatch, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
-import { inScriptTransaction, type ScriptSession } from "./write-script.js";
+import { inScriptTransaction, type BatchStatement, type ScriptSession } from "./write-script.js";
 import { fenceStatement } from "./leader-sql.js";
 import { EmbeddedLeaderLock, PostgresLeaderLock, type LeaderLock } from "./leader-lock.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -109,22 +109,33 @@ class KnexStore implements TaskgridStore {
 
   /** The session with the fence (leader-sql.ts) as the first statement of its first round trip. */
   private fencedSession(session: ScriptSession, epoch: number): ScriptSession {
-    const fence = fenceStatement(epoch);
-    const check = (rows: readonly Record<string, unknown>[]) => {
-      try {
-        fence.check?.(rows);
-      } catch (error) {
-        if (error instanceof FencedError) this.config.onFenced?.(error);
-        throw error;
-      }
+    const { sql, check } = fenceStatement(epoch);
+    const fence: BatchStatement = {
+      sql,
+      check: {
+        ...check!,
+        verify: (rows) => {
+          try {
+            check!.verify(rows);
+          } catch (error) {
+            if (error instanceof FencedError) this.config.onFenced?.(error);
+            throw error;
+          }
+        },
+      },
     };
     let fenced = false;
     return {
       run: async (statements) => {
         if (fenced || statements.length === 0) return session.run(statements);
         fenced = true;
-        const [, ...rows] = await session.run([{ sql: fence.sql, check }, ...statements]);
+        const [, ...rows] = await session.run([fence, ...statements]);
         return rows;
+      },
+      runAndCommit: async (statements) => {
+        if (fenced || statements.length === 0) return session.runAndCommit(statements);
+        fenced = true;
+        await session.runAndCommit([fence, ...statements]);
       },
     };
   }

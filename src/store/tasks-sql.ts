@@ -5,7 +5,7 @@ import { InvalidArgumentError } from "../core/errors.js";
 import type { QueueClass, Task, TaskResult, TaskSpec, TaskState } from "../core/types.js";
 import type { StoreWrite, TaskFilter } from "./store-types.js";
 import type { PageCursor } from "./page-token.js";
-import { assertAllUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
+import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface TaskRow {
@@ -149,12 +149,10 @@ export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStat
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),
-    (touched) =>
-      assertAllUpdated(
-        "task",
-        rows.map((r) => r.id),
-        touched as { id: string }[],
-      ),
+    everyRowUpdated(
+      "task",
+      rows.map((r) => r.id),
+    ),
   );
 }
 
@@ -179,12 +177,10 @@ export function updateTaskProgress(updates: readonly TaskProgressUpdate[]): Batc
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),
-    (touched) =>
-      assertAllUpdated(
-        "task",
-        rows.map((r) => r.id),
-        touched as { id: string }[],
-      ),
+    everyRowUpdated(
+      "task",
+      rows.map((r) => r.id),
+    ),
   );
 }
 
@@ -296,11 +292,9 @@ export function setTaskHolds(ops: ReadonlyArray<{ taskId: string; hold: boolean 
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),
-    (touched) =>
-      assertAllUpdated(
-        "task",
-        rows.map((r) => r.id),
-        touched as { id: string }[],
-      ),
+    everyRowUpdated(
+      "task",
+      rows.map((r) => r.id),
+    ),
   );
 }

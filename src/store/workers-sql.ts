@@ -1,7 +1,7 @@
 // SQL for the workers table. A worker row is kept forever (status OFFLINE when gone) so that
 // attempts can always name the worker they ran on, and a returning agent keeps its id.
 import type { Capacity, Telemetry, Worker, WorkerStatus } from "../core/types.js";
-import { assertAllUpdated, jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
+import { everyRowUpdated, jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
 import { batchStatement, type BatchStatement } from "./write-script.js";
 
 interface WorkerRow {
@@ -81,12 +81,10 @@ export function updateWorkerStatuses(updates: readonly WorkerStatusUpdate[]): Ba
      WHERE w.id = x.id
      RETURNING w.id`,
     jsonParam(rows),
-    (touched) =>
-      assertAllUpdated(
-        "worker",
-        rows.map((r) => r.id),
-        touched as { id: string }[],
-      ),
+    everyRowUpdated(
+      "worker",
+      rows.map((r) => r.id),
+    ),
   );
 }
 

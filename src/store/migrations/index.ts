@@ -16,6 +16,7 @@ import * as history from "./0011-history.js";
 import * as arrayQueuedEvents from "./0012-array-queued-events.js";
 import * as leanTaskHistory from "./0013-lean-task-history.js";
 import * as lazyArrayElements from "./0014-lazy-array-elements.js";
+import * as batchChecks from "./0015-batch-checks.js";
 
 interface Migration {
   name: string;
@@ -38,6 +39,7 @@ const MIGRATIONS: readonly Migration[] = [
   arrayQueuedEvents,
   leanTaskHistory,
   lazyArrayElements,
+  batchChecks,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

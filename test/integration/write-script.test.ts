@@ -1,0 +1,124 @@
+// A group-commit batch goes to the database in one round trip, COMMIT included, with its checks made
+// by the database (src/store/write-script.ts, migration 0015). Counted here: the round trips each
+// batch takes, and what a failed check leaves behind (nothing committed, the check's typed error).
+// Once per backend (PGlite; Postgres too with TASKGRID_TEST_PG_URL).
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { randomUUID } from "node:crypto";
+import type { Knex } from "knex";
+import { NotFoundError } from "../../src/core/errors.js";
+import { openKnex, type OpenedKnex } from "../../src/store/index.js";
+import { migrateToLatest } from "../../src/store/migrations/index.js";
+import { queryRows } from "../../src/store/sql-util.js";
+import { upsertWorkers, updateWorkerStatuses } from "../../src/store/workers-sql.js";
+import { inScriptTransaction, type BatchStatement } from "../../src/store/write-script.js";
+import { backends, type TestDatabase } from "../helpers/db.js";
+import { worker } from "../helpers/store-rows.js";
+
+/** Where the connections' queries are recorded while a test counts them. */
+let sink: string[] | null = null;
+const patched = new WeakSet<object>();
+
+/** Records the text of every query sent on the connections the Knex pool hands out. */
+function countTrips(knex: Knex): { texts: string[]; stop(): void } {
+  const texts: string[] = [];
+  sink = texts;
+  const client = knex.client as { acquireConnection(): Promise<Record<string, unknown>> };
+  const acquire = client.acquireConnection.bind(client);
+  client.acquireConnection = async () => {
+    const connection = await acquire();
+    if (patched.has(connection)) return connection;
+    patched.add(connection);
+    for (const method of ["query", "exec"]) {
+      const original = connection[method];
+      if (typeof original !== "function") continue;
+      connection[method] = (text: unknown, ...rest: unknown[]) => {
+        if (typeof text === "string") sink?.push(text);
+        return (original as (...a: unknown[]) => unknown).call(connection, text, ...rest);
+      };
+    }
+    return connection;
+  };
+  return {
+    texts,
+    stop: () => {
+      sink = null;
+      client.acquireConnection = acquire;
+    },
+  };
+}
+
+for (const backend of backends()) {
+  const test = suite(`one-trip write batches [${backend.name}]`);
+  let db: TestDatabase;
+  let conn: OpenedKnex;
+
+  test.before(async () => {
+    db = await backend.create();
+    conn = await openKnex(db.config);
+    await migrateToLatest(conn.knex);
+  });
+  test.after(async () => {
+    await conn.close();
+    await db.cleanup();
+  });
+
+  const statusOf = async (id: string) => (await queryRows<{ status: string }>(conn.knex, "SELECT status FROM workers WHERE id = ?", [id]))[0]?.status ?? null;
+  const run = async (statements: BatchStatement[]) => {
+    const trips = countTrips(conn.knex);
+    try {
+      const error = await inScriptTransaction(conn.knex, conn.dialect, (session) => session.runAndCommit(statements)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      return { error, texts: trips.texts.filter((t) => !t.startsWith("SELECT status")) };
+    } finally {
+      trips.stop();
+    }
+  };
+
+  test("a batch whose checks the database makes commits in one round trip", async () => {
+    const w = worker(`w-${randomUUID()}`);
+    await run([upsertWorkers([w])]);
+    const { error, texts } = await run([updateWorkerStatuses([{ workerId: w.id, status: "DRAINING", lastSeenAtMs: 1 }])]);
+    assert.is(error, null);
+    assert.is(texts.length, 1, texts.join("\n---\n"));
+    assert.match(texts[0], /^BEGIN;/);
+    assert.match(texts[0], /taskgrid_expect\(count\(\*\) = 1\)/);
+    assert.match(texts[0], /COMMIT$/);
+    assert.is(await statusOf(w.id), "DRAINING");
+  });
+
+  test("a failed check commits nothing and throws the check's own error", async () => {
+    const w = worker(`w-${randomUUID()}`);
+    const { error, texts } = await run([
+      upsertWorkers([w]),
+      updateWorkerStatuses([{ workerId: `missing-${randomUUID()}`, status: "OFFLINE", lastSeenAtMs: 1 }]),
+    ]);
+    assert.instance(error, NotFoundError);
+    // The one-trip try raised in the database and was rolled back; the rerun ran the statements,
+    // failed the check here (before any COMMIT) and rolled back too.
+    assert.equal(
+      texts.map((t) => (t.startsWith("BEGIN;") ? (t.endsWith("COMMIT") ? "one trip" : "statements") : t)),
+      ["one trip", "ROLLBACK", "statements", "ROLLBACK"],
+    );
+    assert.is(await statusOf(w.id), null, "the worker inserted in the same batch was not committed");
+  });
+
+  test("a check the database cannot make keeps COMMIT a trip of its own, after it", async () => {
+    const w = worker(`w-${randomUUID()}`);
+    const seen: number[] = [];
+    const upsert = upsertWorkers([w]);
+    const { error, texts } = await run([
+      upsert,
+      { sql: "SELECT count(*)::int AS n FROM workers", check: { verify: (rows) => void seen.push(Number(rows[0].n)) } },
+    ]);
+    assert.is(error, null);
+    assert.is(texts.length, 2);
+    assert.is(texts[1], "COMMIT");
+    assert.ok(seen[0] >= 1, "the check saw the statement's rows before COMMIT");
+    assert.is(await statusOf(w.id), w.status);
+  });
+
+  test.run();
+}

@@ -8,7 +8,7 @@
 import { createBenchDatabase } from "./bench-db.js";
 import { cpuText, cpuWindow, type CpuWindow } from "./cpu.js";
 import { FakeAgents } from "./load/fake-agents.js";
-import { TaskClients } from "./load/task-clients.js";
+import { TaskClients, unaryClientText } from "./load/task-clients.js";
 import { startMasterProcess } from "./master-process.js";
 import { num, pollUntil, quantile, sleep, tableMarkdown, tableText, verdict, type Table } from "./report.js";
 import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
@@ -132,14 +132,14 @@ export const latencyBench: BenchModule = {
     const markdown = [
       `Measured ${env.date} on ${env.machine}, ${label}.`,
       "",
-      `Method: a master in its own process (metrics on); this process sends unary \`SubmitTask\` calls open loop at ${num(RATE)}/s over ${CHANNELS} channels ` +
+      `Method: a master in its own process (metrics on); this process sends unary \`SubmitTask\` calls open loop at ${num(RATE)}/s over ${CHANNELS} channels (${unaryClientText()}) ` +
         `for ${MEASURE_S} s after a ${WARMUP_S} s warm-up, and ${AGENTS} fake agents (${SLOTS} slots each, raw agent streams) note when each assignment arrives and answer it at once ` +
         "with `started` and `finished`. Latency = assignment arrival at the agent - the submit's scheduled send time (so a stalled sender counts against the master). " +
         '"late sends" = submits sent over 5 ms behind schedule (the load generator itself lagging). One process measures both ends, so one clock.',
       "",
       "Reading: with a worker free and nothing queued, a task is placed at submission and its assignment commits in the submission's own " +
         "transaction (master/dispatcher.ts placeAtSubmit), so one group commit lies on its path: it waits for the transaction in progress, " +
-        "then its own (two round trips: BEGIN and every statement of the batch as one query string, then COMMIT; src/store/write-script.ts), " +
+        "then its own (one round trip: BEGIN, every statement of the batch and COMMIT as one query string, its checks made by Postgres; src/store/write-script.ts), " +
         "and the assignment goes out right after the acknowledgement. Start latency is therefore about the submit's acknowledgement latency " +
         "(the column beside it). The same writer also commits the agents' started and finished reports. Measured inside the master on this " +
         "machine: a transaction of ~13 jobs takes 2-4.5 ms at the median and 12-38 ms at p99, most of it Postgres parsing and running ~14 KB " +

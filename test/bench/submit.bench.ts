@@ -5,7 +5,7 @@
 // master answers after its group commit). No agents: tasks stay QUEUED. Two concurrency levels.
 import { createBenchDatabase } from "./bench-db.js";
 import { cpuPerTaskText, cpuText, cpuWindow, type CpuWindow } from "./cpu.js";
-import { closedLoopSubmits, TaskClients } from "./load/task-clients.js";
+import { closedLoopSubmits, TaskClients, unaryClientText } from "./load/task-clients.js";
 import { startMasterProcess } from "./master-process.js";
 import { num, tableMarkdown, tableText, verdict, type Table } from "./report.js";
 import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
@@ -88,15 +88,15 @@ export const submitBench: BenchModule = {
     const markdown = [
       `Measured ${env.date} on ${env.machine}, ${label}.`,
       "",
-      `Method: a master in its own process (\`startMaster\`, metrics on); this process keeps N unary \`SubmitTask\` calls in flight over ${CHANNELS} channels ` +
+      `Method: a master in its own process (\`startMaster\`, metrics on); this process keeps N unary \`SubmitTask\` calls in flight over ${CHANNELS} channels (${unaryClientText()}) ` +
         `(closed loop) for ${MEASURE_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up, and counts acknowledgements (a task is acknowledged only after its group commit). ` +
         'No agents (tasks stay QUEUED). "calls per commit" = submissions per group-commit transaction. CPU: the master process, the Postgres processes ' +
-        "serving the benchmark's database (plus WAL writer and checkpointer), this process (the gRPC client), and the whole machine (on a shared machine, other work too).",
+        "serving the benchmark's database (plus WAL writer and checkpointer), this process (the load generator), and the whole machine (on a shared machine, other work too).",
       "",
       "Reading: each unary call costs the master mostly gRPC/HTTP/2 work (headers, one socket write per response, garbage collection) and the " +
-        "client about as much again; Postgres little, thanks to group commit. With 64 calls in flight the figure is bound by latency: each call waits for " +
-        "the transaction in progress and then its own (BEGIN + INSERT tasks + INSERT events as one query string, then COMMIT: two round trips through a " +
-        "busy event loop; src/store/write-script.ts). With 256 " +
+        "load generator about half as much (grpc-js's client: about as much again); Postgres little, thanks to group commit. With 64 calls in flight the figure is " +
+        "bound by latency: each call waits for the transaction in progress and then its own (BEGIN, INSERT tasks and COMMIT as one query string: one " +
+        "round trip through a busy event loop; src/store/write-script.ts). With 256 " +
         "in flight it is bound by CPU, the master and the client sharing two cores with Postgres. Profile with TASKGRID_BENCH_PROFILE (docs/operations.md).",
       "",
       tableMarkdown(table),

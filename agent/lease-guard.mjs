@@ -6,7 +6,8 @@
 //
 // Plain JavaScript on purpose: it starts in tens of milliseconds without the TypeScript loader.
 // Usage: node lease-guard.mjs LEASE_FILE AGENT_PID [POLL_MS]
-// Lease file: {"agentPid":N,"expiresAtMs":N|null,"graceMs":N,"groups":[{"pid":N,"start":"..."}]}
+// Lease file: {"agentPid":N,"expiresAtMs":N|null,"graceMs":N,"groups":[{"pid":N,"start":"..."}]}, twice,
+// one copy per line, then spaces (the agent rewrites it in place; see agent/lease-file.ts).
 import { readFileSync, rmSync } from "node:fs";
 
 const [file, agentPidText, pollText] = process.argv.slice(2);
@@ -42,12 +43,26 @@ function signalGroup(pid, signal) {
   }
 }
 
+/** The last lease read whole: a read that overlapped the agent's write (its two copies differ) keeps it. */
+let lastWhole = null;
+
+/** The lease file holds its JSON twice, one copy per line (agent/lease-file.ts); null when there is no file. */
 function readLease() {
+  let text;
   try {
-    return JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch {
     return null;
   }
+  const [first, second] = text.split("\n", 2);
+  if (first !== undefined && first === second) {
+    try {
+      lastWhole = JSON.parse(first);
+    } catch {
+      // Not JSON: keep the last whole lease.
+    }
+  }
+  return lastWhole;
 }
 
 function tick() {

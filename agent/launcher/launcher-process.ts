@@ -8,7 +8,7 @@ import type { LogStreamName } from "../log-files.js";
 import type { AttemptProcess, AttemptProcessEvents } from "../spawn-attempt.js";
 import type { AttemptUsage } from "../rusage.js";
 import { decodeExit, decodeUsage, encodeFrame, encodeSpawn, FrameReader, Reply, Request, STREAM_CODES, type SpawnSpec } from "./frames.js";
-import { LAUNCHER_SOURCE } from "./launcher-source.js";
+import { LAUNCHER_PROCESS_MARK, LAUNCHER_SOURCE } from "./launcher-source.js";
 
 /** Signal numbers to the names Node gives them (the first name of a number: SIGABRT, not SIGIOT). */
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
@@ -49,7 +49,8 @@ export class LauncherProcess {
     // agent outlives a SIGINT to stop its attempts gracefully, and needs the launcher for that).
     // -I: no PYTHON* variables or user site; -S: no site import (faster). Its env is empty: each
     // command gets the env of its request.
-    this.child = spawn(python, ["-I", "-S", "-c", LAUNCHER_SOURCE], { stdio: ["pipe", "pipe", "pipe"], detached: true, env: {} });
+    // The trailing argument (unread by the source) names the process in `ps` and for the benchmarks.
+    this.child = spawn(python, ["-I", "-S", "-c", LAUNCHER_SOURCE, LAUNCHER_PROCESS_MARK], { stdio: ["pipe", "pipe", "pipe"], detached: true, env: {} });
     const reader = new FrameReader((type, handle, payload) => this.frame(type, handle, payload));
     this.child.stdout!.on("data", (chunk: Buffer) => reader.push(chunk));
     this.child.stderr!.on("data", (chunk: Buffer) => {

@@ -43,6 +43,9 @@
 // (errno name), STDOUT/STDERR (bytes), EOF (u8 stream), EXIT (i32 code or -1, u32 signal, u64 CPU
 // ms, u64 max RSS KiB), USAGE (u64 CPU ms, u64 max RSS KiB: the figures so far, after EXIT). It
 // exits when its stdin ends (the agent is gone; the processes it was subreaper of go to init).
+/** The launcher's last argument, which its source ignores: it tells the launcher apart in `ps`. */
+export const LAUNCHER_PROCESS_MARK = "taskgrid-launcher";
+
 export const LAUNCHER_SOURCE = `
 import errno, os, selectors, signal, struct, subprocess, sys, time
 HEAD = struct.Struct("<IBI")

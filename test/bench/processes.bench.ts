@@ -10,6 +10,7 @@
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { TaskSpec } from "../../src/gen/taskgrid/v1/task.js";
+import { LAUNCHER_PROCESS_MARK } from "../../agent/launcher/launcher-source.js";
 import { BIN, ROOT } from "../helpers/processes.js";
 import { createBenchDatabase, type BenchDatabase } from "./bench-db.js";
 import { cpuWindow, type CpuWindow } from "./cpu.js";
@@ -48,12 +49,12 @@ function ownAndChildrenCpuMs(pid: number): { own: number; children: number } {
   }
 }
 
-/** The agent's launcher (its python3 child), or 0 when it runs none (spawns directly). */
+/** The agent's launcher (the python3 child with LAUNCHER_PROCESS_MARK; not its lease guard), or 0 when it runs none (spawns directly). */
 function launcherPid(agentPid: number): number {
   try {
     for (const tid of readdirSync(`/proc/${agentPid}/task`)) {
       for (const child of readFileSync(`/proc/${agentPid}/task/${tid}/children`, "utf8").trim().split(" ").filter(Boolean)) {
-        if (readFileSync(`/proc/${child}/cmdline`, "utf8").includes("python")) return Number(child);
+        if (readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").includes(LAUNCHER_PROCESS_MARK)) return Number(child);
       }
     }
   } catch {

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { guardCommand, processStartTime } from "../../agent/lease-file.js";
+import { guardCommand, leaseText, processStartTime } from "../../agent/lease-file.js";
 import { findUsagePython } from "../../agent/rusage.js";
 
 const exited = (child: ChildProcess) =>
@@ -41,7 +41,7 @@ for (const flavour of ["python", "javascript"] as const) {
     const stubborn = group(true);
     const file = join(dir, "lease.json");
     const groups = [polite, stubborn].map((c) => ({ pid: c.pid!, start: processStartTime(c.pid!) }));
-    writeFileSync(file, JSON.stringify({ agentPid: process.pid, expiresAtMs: Date.now() - 1, graceMs: 200, groups }));
+    writeFileSync(file, leaseText({ agentPid: process.pid, expiresAtMs: Date.now() - 1, graceMs: 200, groups }));
     const guard = runGuard(file, process.pid);
     const guardEnd = exited(guard);
     try {
@@ -65,7 +65,7 @@ for (const flavour of ["python", "javascript"] as const) {
       { pid: task.pid!, start: processStartTime(task.pid!) },
       { pid: bystander.pid!, start: "1" },
     ];
-    writeFileSync(file, JSON.stringify({ agentPid: await deadPid(), expiresAtMs: null, graceMs: 1000, groups }));
+    writeFileSync(file, leaseText({ agentPid: await deadPid(), expiresAtMs: null, graceMs: 1000, groups }));
     const guard = runGuard(file, await deadPid());
     try {
       assert.equal((await exited(task)).signal, "SIGTERM");

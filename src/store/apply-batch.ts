@@ -5,7 +5,7 @@ import type { Task } from "../core/types.js";
 import type { StoreWrite, SubmitOutcome, SubmitRequest } from "./store-types.js";
 import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
 import { coalesceWrites } from "./coalesce-writes.js";
-import { writeKind } from "./write-kinds.js";
+import { rowKey, writeKind } from "./write-kinds.js";
 import { insertArrayElements } from "./arrays-sql.js";
 import type { BatchStatement, ScriptSession } from "./write-script.js";
 import { projectIdempotencyKeyOf, rowToTask, selectTasksByIdempotencyKeys, type ProjectIdempotencyKey } from "./tasks-sql.js";
@@ -22,6 +22,35 @@ export function rowsOfJob(job: StoreJob): number {
   if (job.kind !== "submit") return job.writes.length;
   const { tasks, writes = [], arrays = [] } = job.request;
   return tasks.length + writes.length + arrays.reduce((sum, a) => sum + a.elements.length, 0);
+}
+
+/**
+ * The names of every row a job writes or depends on (group-commit.ts runs two batches at once only
+ * on disjoint names): each row operation's rows (write-kinds.ts), read or written alike, so that
+ * everything about one task (its events included) stays in one batch at a time, the new tasks of a
+ * submission, its arrays' rows and elements, and its idempotency keys (a batch beside another
+ * cannot see that one's uncommitted claim).
+ */
+export function* conflictKeysOfJob(job: StoreJob): Generator<string> {
+  const { writes = [], tasks = [], arrays = [] } = job.kind === "write" ? { writes: job.writes } : job.request;
+  for (const write of writes) yield* rowKeysOf(write);
+  for (const task of tasks) {
+    yield* rowKeysOf({ kind: "insert_task", task, queuedBy: "" });
+    const key = projectIdempotencyKeyOf(task);
+    if (key !== null) yield `idempotency:${claimKeyOf(key)}`;
+  }
+  for (const array of arrays) {
+    if (array.template.arrayId) yield rowKey("task_arrays", array.template.arrayId);
+    for (const element of array.elements) yield rowKey("tasks", element.id);
+  }
+}
+
+/** Every row the op names, however it touches it. */
+function* rowKeysOf(op: RowOp): Generator<string> {
+  const { inserts = [], updates = [], references = [] } = writeKind(op.kind).rows(op);
+  yield* inserts;
+  yield* updates;
+  yield* references;
 }
 
 /**

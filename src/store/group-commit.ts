@@ -6,6 +6,15 @@
 // and batches whatever accumulated meanwhile, so an idle system commits a lone job immediately and
 // a loaded one amortises each commit (one fsync) over many jobs.
 //
+// Pipelining: with `maxInFlight` 2 (Postgres), a batch may start while the previous one runs, when
+// no job in it names a row the running batch names (`conflictKeysOf`): its statements run on another
+// connection while the first batch commits and the master handles its results, so the database's
+// second core and the master's turn between batches are no longer idle. Commits still happen in
+// batch order: a pipelined batch runs its statements, then waits (`beforeCommit`) until its
+// predecessor has settled (retries included) before its COMMIT, so the database always holds a
+// prefix of the master's decisions, exactly as with one batch at a time; on disjoint rows nothing
+// can wait for a lock the waiting batch holds. During an outage one batch runs at a time.
+//
 // A failing batch is retried job by job, each in its own transaction, so one bad job fails only its
 // own caller. Jobs run in enqueue order both in the batch and in the retry.
 //
@@ -21,9 +30,17 @@ import { DatabaseUnavailableError, UnavailableError } from "../core/errors.js";
 export interface GroupCommitOptions<J, R> {
   /**
    * Runs the jobs in one transaction and returns one result per job, in order. Must throw (having
-   * rolled back) if the transaction did not commit.
+   * rolled back) if the transaction did not commit. `beforeCommit`, when given, must be awaited
+   * after the statements ran and before COMMIT (a pipelined batch waits there for its predecessor).
    */
-  runBatch(jobs: readonly J[]): Promise<R[]>;
+  runBatch(jobs: readonly J[], beforeCommit?: () => Promise<void>): Promise<R[]>;
+  /**
+   * The names of the rows a job writes or depends on; two batches run at once only when no name is
+   * in both. Without it, one batch at a time.
+   */
+  conflictKeysOf?(job: J): Iterable<string>;
+  /** Batches running at once (default 1; more only with conflictKeysOf). */
+  maxInFlight?: number;
   /** Rows a job writes; a batch stops growing once it holds `maxBatchRows` (memory bound). */
   rowsOf(job: J): number;
   /** Default 5,000. A single job larger than this still runs (alone). */
@@ -51,6 +68,8 @@ export interface GroupCommitStats {
   failedJobs: number;
   /** Jobs in the largest batch so far. */
   largestBatch: number;
+  /** Batches started while another was running (see pipelining above). */
+  pipelinedBatches: number;
 }
 
 interface Pending<J, R> {
@@ -59,16 +78,30 @@ interface Pending<J, R> {
   reject(error: unknown): void;
 }
 
+/** A batch taken from the queue and not yet settled. */
+interface Running<J, R> {
+  batch: Pending<J, R>[];
+  /** The conflict keys of its jobs, computed when a batch first wants to start beside it. */
+  keys: Set<string> | null;
+  /** Resolves (never rejects) once every job of the batch is resolved or rejected. */
+  settled: Promise<void>;
+}
+
 export class GroupCommitter<J, R> {
   private readonly queue: Pending<J, R>[] = [];
   private readonly maxBatchRows: number;
-  private drainLoop: Promise<void> | null = null;
+  private readonly maxInFlight: number;
+  /** Batches running, in the order they started (which is their commit order). */
+  private readonly running: Running<J, R>[] = [];
+  /** A pump is due at the next setImmediate. */
+  private pumpScheduled = false;
   private closed = false;
   /** Set during an outage: the error that started it. */
   private outage: unknown = null;
   /** After close(timeout) gave up: jobs still waiting for the database are rejected. */
   private abandoned = false;
-  private wakeRetry: (() => void) | null = null;
+  /** Wakes the batches waiting out an outage's backoff. */
+  private readonly wakeRetries = new Set<() => void>();
   private readonly counters: GroupCommitStats = {
     jobs: 0,
     batches: 0,
@@ -76,10 +109,12 @@ export class GroupCommitter<J, R> {
     retriedBatches: 0,
     failedJobs: 0,
     largestBatch: 0,
+    pipelinedBatches: 0,
   };
 
   constructor(private readonly options: GroupCommitOptions<J, R>) {
     this.maxBatchRows = options.maxBatchRows ?? 5000;
+    this.maxInFlight = options.conflictKeysOf ? Math.max(1, options.maxInFlight ?? 1) : 1;
   }
 
   /** Resolves after the job's transaction commits; rejects with UnavailableError once closed. */
@@ -89,7 +124,7 @@ export class GroupCommitter<J, R> {
     this.counters.jobs++;
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
-      this.startDrain();
+      this.schedulePump();
     });
   }
 
@@ -113,48 +148,106 @@ export class GroupCommitter<J, R> {
       timer = setTimeout(() => {
         if (this.outage === null) return;
         this.abandoned = true;
-        this.wakeRetry?.();
+        for (const wake of this.wakeRetries) wake();
       }, outageTimeoutMs);
     }
-    while (this.drainLoop !== null) await this.drainLoop;
+    for (;;) {
+      if (this.running.length > 0) await Promise.all(this.running.map((r) => r.settled));
+      else if (this.queue.length > 0 || this.pumpScheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+      else break;
+    }
     clearTimeout(timer);
   }
 
-  private startDrain(): void {
-    if (this.drainLoop !== null) return;
-    this.drainLoop = this.drain();
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    // Yield once (setImmediate, not a timer) so that a burst of submissions made in the same turn
+    // of the event loop, e.g. requests parsed from one socket read, lands in one batch.
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
-  private async drain(): Promise<void> {
-    // Yield once (setImmediate, not a timer) so that a burst of submissions made in the same turn
-    // of the event loop, e.g. requests parsed from one socket read, lands in the first batch.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      while (this.queue.length > 0) await this.runBatch(this.takeBatch());
-    } finally {
-      // Nothing can be enqueued between the loop's last check and here (no await in between).
-      this.drainLoop = null;
+  /** Starts batches while there is work, room, and a head of the queue free of running rows. */
+  private pump(): void {
+    while (this.queue.length > 0 && this.hasRoom()) {
+      const { batch, keys } = this.takeBatch();
+      // The head names a row a running batch holds: it waits for that batch to settle (which pumps).
+      if (batch.length === 0) return;
+      this.start(batch, keys);
     }
   }
 
-  private takeBatch(): Pending<J, R>[] {
+  private hasRoom(): boolean {
+    if (this.running.length === 0) return true;
+    return this.running.length < this.maxInFlight && this.outage === null;
+  }
+
+  private start(batch: Pending<J, R>[], keys: Set<string> | null): void {
+    const predecessor = this.running.at(-1);
+    if (predecessor) this.counters.pipelinedBatches++;
+    const beforeCommit = predecessor ? () => predecessor.settled : undefined;
+    const running: Running<J, R> = { batch, keys, settled: Promise.resolve() };
+    running.settled = this.runBatch(batch, beforeCommit)
+      .catch((error: unknown) => {
+        // runBatch answers every job itself; this is a last guard so that no caller hangs.
+        for (const pending of batch) pending.reject(error);
+      })
+      .finally(() => {
+        this.running.splice(this.running.indexOf(running), 1);
+        this.pump();
+      });
+    this.running.push(running);
+  }
+
+  /**
+   * The next batch: jobs from the head of the queue (order is kept: it stops at the first job that
+   * may not go) up to maxBatchRows, and, beside running batches, none naming a row they name.
+   */
+  private takeBatch(): { batch: Pending<J, R>[]; keys: Set<string> | null } {
+    const held = this.running.length > 0 ? this.runningKeys() : null;
     let rows = 0;
     let count = 0;
+    const keys = held ? new Set<string>() : null;
     while (count < this.queue.length) {
-      const next = this.options.rowsOf(this.queue[count].job);
+      const job = this.queue[count].job;
+      const next = this.options.rowsOf(job);
       if (count > 0 && rows + next > this.maxBatchRows) break;
+      if (held && keys) {
+        const jobKeys = [...this.options.conflictKeysOf!(job)];
+        if (jobKeys.some((key) => held.has(key))) break;
+        for (const key of jobKeys) keys.add(key);
+      }
       rows += next;
       count++;
     }
-    return this.queue.splice(0, count);
+    return { batch: this.queue.splice(0, count), keys };
   }
 
-  private async runBatch(batch: Pending<J, R>[]): Promise<void> {
+  /** Every conflict key of the running batches (each batch's keys computed once). */
+  private runningKeys(): Set<string> {
+    const all = new Set<string>();
+    for (const running of this.running) {
+      running.keys ??= this.keysOf(running.batch);
+      for (const key of running.keys) all.add(key);
+    }
+    return all;
+  }
+
+  private keysOf(batch: readonly Pending<J, R>[]): Set<string> {
+    const keys = new Set<string>();
+    for (const pending of batch) for (const key of this.options.conflictKeysOf!(pending.job)) keys.add(key);
+    return keys;
+  }
+
+  private async runBatch(batch: Pending<J, R>[], beforeCommit?: () => Promise<void>): Promise<void> {
     this.counters.batches++;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     let results: R[];
     try {
-      results = await this.runWhileUnavailable(batch);
+      results = await this.runWhileUnavailable(batch, beforeCommit);
     } catch (error) {
       if (batch.length === 0) return; // everything was rejected by the outage handling
       if (batch.length === 1) {
@@ -166,7 +259,7 @@ export class GroupCommitter<J, R> {
       this.counters.retriedBatches++;
       for (const pending of batch) {
         try {
-          const [result] = await this.runTransaction([pending.job]);
+          const [result] = await this.runTransaction([pending.job], beforeCommit);
           pending.resolve(result);
         } catch (singleError) {
           this.fail(pending, singleError);
@@ -181,10 +274,13 @@ export class GroupCommitter<J, R> {
    * Runs the batch; while the database is unreachable, rejects its fail-fast jobs and tries the
    * rest again after a backoff (removing rejected jobs from `batch` in place).
    */
-  private async runWhileUnavailable(batch: Pending<J, R>[]): Promise<R[]> {
+  private async runWhileUnavailable(batch: Pending<J, R>[], beforeCommit?: () => Promise<void>): Promise<R[]> {
     for (let failures = 0; ; ) {
       try {
-        const results = await this.runTransaction(batch.map((p) => p.job));
+        const results = await this.runTransaction(
+          batch.map((p) => p.job),
+          beforeCommit,
+        );
         if (this.outage !== null) {
           this.outage = null;
           this.options.onOutage?.(null);
@@ -205,17 +301,21 @@ export class GroupCommitter<J, R> {
         if (batch.length === 0) throw error;
         failures++;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.retryDelayMs?.(failures) ?? Math.min(2000, 100 * 2 ** (failures - 1)));
-          this.wakeRetry = () => (clearTimeout(timer), resolve());
+          const wake = () => {
+            clearTimeout(timer);
+            this.wakeRetries.delete(wake);
+            resolve();
+          };
+          const timer = setTimeout(wake, this.options.retryDelayMs?.(failures) ?? Math.min(2000, 100 * 2 ** (failures - 1)));
+          this.wakeRetries.add(wake);
         });
-        this.wakeRetry = null;
       }
     }
   }
 
-  private runTransaction(jobs: J[]): Promise<R[]> {
+  private runTransaction(jobs: J[], beforeCommit: (() => Promise<void>) | undefined): Promise<R[]> {
     this.counters.transactions++;
-    return this.options.runBatch(jobs);
+    return this.options.runBatch(jobs, beforeCommit);
   }
 
   private fail(pending: Pending<J, R>, error: unknown): void {

@@ -18,7 +18,7 @@ import type {
 import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
-import { applyBatch, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
+import { applyBatch, conflictKeysOfJob, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
 import { inScriptTransaction, type BatchStatement, type ScriptSession } from "./write-script.js";
 import { fenceStatement } from "./leader-sql.js";
 import { EmbeddedLeaderLock, PostgresLeaderLock, type LeaderLock } from "./leader-lock.js";
@@ -37,6 +37,11 @@ import { deleteExpiredEvents, deleteExpiredTasks, selectHistoryPage, type Histor
 export interface StoreConfig extends ConnectionConfig {
   /** Upper bound on rows written per group-commit transaction (default 5,000). */
   maxBatchRows?: number;
+  /**
+   * Group-commit transactions running at once on Postgres (default 2; PGlite: always 1). A batch
+   * starts beside a running one only on other rows, and commits after it (group-commit.ts).
+   */
+  maxWriteTransactions?: number;
   /**
    * Called when the database becomes unreachable (with the error) and when it is back (null).
    * Meanwhile writes wait and are retried in order; submissions and reads fail with UnavailableError.
@@ -74,8 +79,12 @@ class KnexStore implements TaskgridStore {
   ) {
     this.dialect = conn.dialect;
     this.committer = new GroupCommitter<StoreJob, StoreJobResult>({
-      runBatch: (jobs) => this.runBatch(jobs),
+      runBatch: (jobs, beforeCommit) => this.runBatch(jobs, beforeCommit),
       rowsOf: rowsOfJob,
+      conflictKeysOf: conflictKeysOfJob,
+      // A batch waiting for its predecessor holds a connection, and the predecessor may need
+      // another to retry its jobs alone: PGlite's one connection (or a tiny pool) allows one batch.
+      maxInFlight: conn.dialect === "pglite" || (config.poolMax ?? 8) < 4 ? 1 : (config.maxWriteTransactions ?? 2),
       maxBatchRows: config.maxBatchRows,
       isUnavailable: isConnectionError,
       // A client can retry a submission; the master's own state changes must reach the database.
@@ -98,13 +107,13 @@ class KnexStore implements TaskgridStore {
     return new PostgresLeaderLock({ databaseUrl: this.config.databaseUrl, schema: this.config.schema, applicationName, queryTimeoutMs });
   }
 
-  private async runBatch(jobs: readonly StoreJob[]): Promise<StoreJobResult[]> {
+  private async runBatch(jobs: readonly StoreJob[], beforeCommit?: () => Promise<void>): Promise<StoreJobResult[]> {
     const fence = this.fence;
-    if (fence === null) return inScriptTransaction(this.conn.knex, this.conn.dialect, (session) => applyBatch(session, jobs));
+    if (fence === null) return inScriptTransaction(this.conn.knex, this.conn.dialect, (session) => applyBatch(session, jobs), beforeCommit);
     const { epoch } = fence;
     const stale = jobs.find((job) => job.epoch !== epoch);
     if (epoch === null || stale) throw new FencedError(stale?.epoch ?? null, epoch);
-    return inScriptTransaction(this.conn.knex, this.conn.dialect, (session) => applyBatch(this.fencedSession(session, epoch), jobs));
+    return inScriptTransaction(this.conn.knex, this.conn.dialect, (session) => applyBatch(this.fencedSession(session, epoch), jobs), beforeCommit);
   }
 
   /** The session with the fence (leader-sql.ts) as the first statement of its first round trip. */

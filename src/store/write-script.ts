@@ -16,7 +16,8 @@
 // of its own after the checks ran here, which throws the check's typed error (NotFoundError,
 // FencedError) exactly as before; a failed check is a bug or a deposed leader, so the rerun is rare.
 // A batch holding idempotency keys makes one more trip first (its SELECT decides which rows to
-// write).
+// write). A pipelined batch (group-commit.ts) must wait for its predecessor between its statements
+// and its COMMIT (`beforeCommit`): its COMMIT is a trip of its own.
 //
 // The simple protocol takes no parameters, so each statement carries its one json parameter as an
 // escaped string literal (see sqlLiteral).
@@ -95,16 +96,27 @@ type RawResult = { rows?: Record<string, unknown>[] };
  * fails; a body that ran no statement opens no transaction at all. A check the database raised
  * reruns the body with its checks made here, to throw the check's own error.
  */
-export async function inScriptTransaction<T>(knex: Knex, dialect: Dialect, body: (session: ScriptSession) => Promise<T>): Promise<T> {
+export async function inScriptTransaction<T>(
+  knex: Knex,
+  dialect: Dialect,
+  body: (session: ScriptSession) => Promise<T>,
+  beforeCommit?: () => Promise<void>,
+): Promise<T> {
   try {
-    return await runScriptTransaction(knex, dialect, body, true);
+    return await runScriptTransaction(knex, dialect, body, true, beforeCommit);
   } catch (error) {
     if ((error as { code?: unknown }).code !== CHECK_FAILED_SQLSTATE) throw error;
-    return await runScriptTransaction(knex, dialect, body, false);
+    return await runScriptTransaction(knex, dialect, body, false, beforeCommit);
   }
 }
 
-async function runScriptTransaction<T>(knex: Knex, dialect: Dialect, body: (session: ScriptSession) => Promise<T>, checksInDatabase: boolean): Promise<T> {
+async function runScriptTransaction<T>(
+  knex: Knex,
+  dialect: Dialect,
+  body: (session: ScriptSession) => Promise<T>,
+  checksInDatabase: boolean,
+  beforeCommit: (() => Promise<void>) | undefined,
+): Promise<T> {
   const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
   const connection = await client.acquireConnection();
   const send = async (text: string): Promise<RawResult[]> => {
@@ -141,6 +153,11 @@ async function runScriptTransaction<T>(knex: Knex, dialect: Dialect, body: (sess
         return;
       }
       if (statements.length === 0) return;
+      if (beforeCommit) {
+        // The checks still run in the database; COMMIT waits below.
+        await send(script(statements.map(checkedInDatabase)));
+        return;
+      }
       await send(`${script(statements.map(checkedInDatabase))};\nCOMMIT`);
       committed = true;
     },
@@ -148,6 +165,7 @@ async function runScriptTransaction<T>(knex: Knex, dialect: Dialect, body: (sess
   try {
     const value = await body(session);
     if (begun && !committed) {
+      await beforeCommit?.();
       committed = true;
       await send("COMMIT");
     }

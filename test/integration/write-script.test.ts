@@ -63,11 +63,20 @@ for (const backend of backends()) {
     await db.cleanup();
   });
 
+  /** On a connection of its own, outside the pool (Postgres only). */
+  const outsideStatusOf = async (id: string): Promise<string | null> => {
+    const other = await openKnex(db.config);
+    try {
+      return (await queryRows<{ status: string }>(other.knex, "SELECT status FROM workers WHERE id = ?", [id]))[0]?.status ?? null;
+    } finally {
+      await other.close();
+    }
+  };
   const statusOf = async (id: string) => (await queryRows<{ status: string }>(conn.knex, "SELECT status FROM workers WHERE id = ?", [id]))[0]?.status ?? null;
-  const run = async (statements: BatchStatement[]) => {
+  const run = async (statements: BatchStatement[], beforeCommit?: () => Promise<void>) => {
     const trips = countTrips(conn.knex);
     try {
-      const error = await inScriptTransaction(conn.knex, conn.dialect, (session) => session.runAndCommit(statements)).then(
+      const error = await inScriptTransaction(conn.knex, conn.dialect, (session) => session.runAndCommit(statements), beforeCommit).then(
         () => null,
         (e: unknown) => e,
       );
@@ -118,6 +127,35 @@ for (const backend of backends()) {
     assert.is(texts[1], "COMMIT");
     assert.ok(seen[0] >= 1, "the check saw the statement's rows before COMMIT");
     assert.is(await statusOf(w.id), w.status);
+  });
+
+  test("a pipelined batch runs its checked statements, waits before COMMIT, then commits", async () => {
+    const w = worker(`w-${randomUUID()}`);
+    await run([upsertWorkers([w])]);
+    let statusWhileWaiting: string | null = null;
+    const { error, texts } = await run([updateWorkerStatuses([{ workerId: w.id, status: "DRAINING", lastSeenAtMs: 1 }])], async () => {
+      // Its predecessor is still committing: this batch's change is not visible yet (PGlite's one
+      // connection is this transaction's own, so only Postgres can look from outside).
+      if (conn.dialect === "postgres") statusWhileWaiting = await outsideStatusOf(w.id);
+    });
+    assert.is(error, null);
+    assert.equal(
+      texts.map((t) => (t.startsWith("BEGIN;") ? (t.endsWith("COMMIT") ? "one trip" : "statements") : t)),
+      ["statements", "COMMIT"],
+    );
+    assert.match(texts[0], /taskgrid_expect\(count\(\*\) = 1\)/, "the check is still made by the database");
+    if (conn.dialect === "postgres") assert.is(statusWhileWaiting, w.status);
+    assert.is(await statusOf(w.id), "DRAINING");
+  });
+
+  test("a pipelined batch whose check fails never reaches its wait, and commits nothing", async () => {
+    let waited = false;
+    const { error, texts } = await run([updateWorkerStatuses([{ workerId: `missing-${randomUUID()}`, status: "OFFLINE", lastSeenAtMs: 1 }])], async () => {
+      waited = true;
+    });
+    assert.instance(error, NotFoundError);
+    assert.not.ok(waited);
+    assert.not.ok(texts.includes("COMMIT"), texts.join("\n---\n"));
   });
 
   test.run();

@@ -145,12 +145,14 @@ export const latencyBench: BenchModule = {
         "machine (2026-12-07, a slow day for it): from the submit handler's start to the assignment's send p50 8 ms, p99 45 ms; a transaction " +
         "(~35 KB of statements for ~40 jobs) p50 7 ms, p99 65 ms, and after a slow one the next batch is bigger (up to 500 KB), which is the tail. " +
         "Replayed alone on an idle Postgres, the same statements execute in ~0.2 ms per task (index entries and JSON for the task row, the attempt " +
-        "and two events): most of a transaction's time is the master, Postgres and the load generator waiting for one of two cores. Ways on: less " +
-        "CPU per task anywhere, and a second transaction in flight for jobs whose rows the first does not touch.",
+        "and two events): most of a transaction's time is the master, Postgres and the load generator waiting for one of two cores. Since then a " +
+        "second transaction may run beside the first for jobs on other rows, committing after it (src/store/group-commit.ts): no clear change in " +
+        "this figure in alternating runs (p99 14.9/27.8 ms against 16.4/25.0 ms with one), +12-14% end to end. What is left is CPU per task.",
       "",
       tableMarkdown(table),
       "",
-      "Target (DESIGN §8): submit->start p99 <= 25 ms at a steady 1,000 unary submits/s (the peers do not sustain 1,000/s; at 250/s their p99 is 450-550 ms).",
+      "Target (DESIGN §8): submit->start p99 <= 25 ms at a steady 1,000 unary submits/s (DESIGN's reference run: the peers did not sustain 1,000/s, " +
+        "at 250/s their p99 was 450-550 ms; on this machine they do, see the peers section below).",
     ].join("\n");
     return { text: tableText(table), markdown };
   },

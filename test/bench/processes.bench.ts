@@ -201,10 +201,11 @@ export const processesBench: BenchModule = {
         "where before Node's `child_process.spawn` forked the whole agent and blocked its event loop, and issue 17 added a python3 start per attempt " +
         "for the usage figures. What is left per task is the agent's bookkeeping (temp dir, log files, checkpoint dir, the env, the durable `finished` " +
         "report, the reports to the master; since issue 18 the lease file is rewritten in place rather than renamed over, and the env copied from a snapshot) " +
-        "and the launcher's share. The task column is the bound on a small VM: one `true` costs about 3 ms of CPU here (exec and address-space set-up, " +
-        "mostly system time; a bare python3 loop of posix_spawn + waitpid of /bin/true measures 2.3 ms per exec in the child and 340 per second), so " +
-        "2 cores run at most about 650 per second however cheap the agent is; the target needs a machine where starting a process is cheaper " +
-        "or more cores. The machine column includes whatever else ran on it.",
+        "and the launcher's share. The task column is what the host charges for a process: one `true` (exec and address-space set-up, mostly " +
+        "system time) cost about 0.4 ms of CPU in the run below and about 3 ms on a busy day of this VM (2026-12-07 morning: a bare python3 loop " +
+        "of posix_spawn + waitpid of /bin/true then measured 2.3 ms per exec, 340 per second, and this bench 192-309 tasks/s), so on 2 cores the " +
+        "same code tops out anywhere from ~650 to ~2,000 per second with the neighbours. Ours per task: the agent's ~0.5-0.7 ms and the " +
+        "launcher's ~0.2 ms. The machine column includes whatever else ran on it.",
       "",
       tableMarkdown(table),
       "",

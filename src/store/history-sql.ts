@@ -1,6 +1,7 @@
 // SQL for history and accounting (issue 17): finished tasks with their attempts' figures summed,
-// newest end first, and the retention's bounded deletes. A terminal task's updated_at_ms is when it
-// ended (its row does not change after that); migration 0011 indexes it for terminal tasks only.
+// newest end first, and the retention's bounded deletes. A terminal task's ended_at_ms (generated:
+// its updated_at_ms once its state is final; NULL while active) is when it ended, and migration 0016
+// indexes it for terminal tasks only.
 import { InvalidArgumentError } from "../core/errors.js";
 import type { TaskResult, TaskState } from "../core/types.js";
 import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
@@ -9,7 +10,7 @@ import { queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 export type EndedState = Extract<TaskState, "SUCCEEDED" | "FAILED" | "CANCELED">;
 export const ENDED_STATES: readonly EndedState[] = ["SUCCEEDED", "FAILED", "CANCELED"];
 /** Written out in every statement, so the planner can match the partial index's predicate. */
-const ENDED_CONDITION = `t.state IN ('SUCCEEDED','FAILED','CANCELED')`;
+const ENDED_CONDITION = "t.ended_at_ms IS NOT NULL";
 
 export interface HistoryFilter {
   /** Ended at or after (epoch ms). */
@@ -69,7 +70,7 @@ interface Row {
   result: TaskResult | null;
   labels: Record<string, string> | null;
   created_at_ms: number | string;
-  updated_at_ms: number | string;
+  ended_at_ms: number | string;
   attempts: number | string | null;
   first_started_at_ms: number | string | null;
   run_ms: number | string | null;
@@ -92,11 +93,11 @@ export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: nu
     bindings.push(...filter.states);
   }
   if (filter.sinceMs !== undefined) {
-    where.push(`t.updated_at_ms >= ?`);
+    where.push(`t.ended_at_ms >= ?`);
     bindings.push(filter.sinceMs);
   }
   if (filter.untilMs !== undefined) {
-    where.push(`t.updated_at_ms < ?`);
+    where.push(`t.ended_at_ms < ?`);
     bindings.push(filter.untilMs);
   }
   if (filter.project) {
@@ -114,15 +115,15 @@ export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: nu
     bindings.push(filter.label.slice(0, eq), filter.label.slice(eq + 1));
   }
   if (cursor) {
-    where.push(`(t.updated_at_ms, t.id) < (?, ?)`);
+    where.push(`(t.ended_at_ms, t.id) < (?, ?)`);
     bindings.push(cursor.endedAtMs, cursor.id);
   }
   // The page's tasks first (the index gives them in order), then their attempts' sums for those only.
   const rows = await queryRows<Row>(
     db,
     `SELECT t.id, t.spec->>'name' AS name, t.project, t.spec->>'kind' AS kind, t.state, t.result, t.labels,
-       t.created_at_ms, t.updated_at_ms, s.attempts, s.first_started_at_ms, s.run_ms, s.cpu_ms, s.max_rss_kib, s.gpu_ms, s.worker_id
-     FROM (SELECT * FROM tasks AS t WHERE ${where.join(" AND ")} ORDER BY t.updated_at_ms DESC, t.id DESC LIMIT ?) AS t
+       t.created_at_ms, t.ended_at_ms, s.attempts, s.first_started_at_ms, s.run_ms, s.cpu_ms, s.max_rss_kib, s.gpu_ms, s.worker_id
+     FROM (SELECT * FROM tasks AS t WHERE ${where.join(" AND ")} ORDER BY t.ended_at_ms DESC, t.id DESC LIMIT ?) AS t
      LEFT JOIN LATERAL (
        SELECT count(*) AS attempts,
          min(a.started_at_ms) AS first_started_at_ms,
@@ -133,7 +134,7 @@ export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: nu
          (array_agg(a.worker_id ORDER BY a.number DESC, a.id DESC))[1] AS worker_id
        FROM attempts AS a WHERE a.task_id = t.id
      ) AS s ON true
-     ORDER BY t.updated_at_ms DESC, t.id DESC`,
+     ORDER BY t.ended_at_ms DESC, t.id DESC`,
     [...bindings, limit],
   );
   return rows.map(rowToHistory);
@@ -153,7 +154,7 @@ function rowToHistory(row: Row): HistoryRow {
     labels: row.labels ?? {},
     submittedAtMs: toNumber(row.created_at_ms),
     startedAtMs: toNumberOrNull(row.first_started_at_ms),
-    endedAtMs: toNumber(row.updated_at_ms),
+    endedAtMs: toNumber(row.ended_at_ms),
     runMs: toNumber(row.run_ms ?? 0),
     cpuTimeMs: toNumberOrNull(row.cpu_ms),
     maxRssKib: toNumberOrNull(row.max_rss_kib),
@@ -167,9 +168,9 @@ function rowToHistory(row: Row): HistoryRow {
  */
 function expiredTasks(limit: number): string {
   return `SELECT t.id FROM tasks AS t
-    WHERE ${ENDED_CONDITION} AND t.updated_at_ms < ?
+    WHERE ${ENDED_CONDITION} AND t.ended_at_ms < ?
       AND (t.array_id IS NULL OR t.array_id NOT IN (SELECT array_id FROM tasks WHERE ${ACTIVE_TASK_CONDITION} AND array_id IS NOT NULL))
-    ORDER BY t.updated_at_ms, t.id LIMIT ${Math.trunc(limit)}`;
+    ORDER BY t.ended_at_ms, t.id LIMIT ${Math.trunc(limit)}`;
 }
 
 /**

@@ -33,8 +33,6 @@ interface TaskRow {
 const TASK_COLUMNS = `id, spec, spec_hash, state, progress, progress_message, created_at_ms, updated_at_ms,
   deadline_ms, current_attempt_id, attempt_count, result, deadline_missed, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index`;
 
-const ACTIVE_STATES_SQL = `('QUEUED','ASSIGNED','RUNNING','PAUSED')`;
-
 export function rowToTask(row: TaskRow): Task {
   return {
     id: row.id,
@@ -230,14 +228,18 @@ export async function selectTaskIdsByPrefix(db: Db, prefix: string, projects: re
   return rows.map((r) => r.id);
 }
 
+/**
+ * The SQL condition that selects active tasks (not in a terminal state), for every statement that
+ * needs them: written as the partial index's predicate (ended_at_ms is generated from the state,
+ * migration 0016) so that the planner uses it.
+ */
+export const ACTIVE_TASK_CONDITION = "ended_at_ms IS NULL";
+
 /** Every task not in a terminal state, oldest first (the order the master re-queues them in). */
 export async function selectActiveTasks(db: Db): Promise<Task[]> {
-  const rows = await queryRows<TaskRow>(db, `SELECT ${TASK_COLUMNS} FROM tasks WHERE state IN ${ACTIVE_STATES_SQL} ORDER BY created_at_ms, id`);
+  const rows = await queryRows<TaskRow>(db, `SELECT ${TASK_COLUMNS} FROM tasks WHERE ${ACTIVE_TASK_CONDITION} ORDER BY created_at_ms, id`);
   return rows.map(rowToTask);
 }
-
-/** The SQL condition that selects active tasks, for statements in other modules. */
-export const ACTIVE_TASK_CONDITION = `state IN ${ACTIVE_STATES_SQL}`;
 
 /**
  * One page, newest first, strictly after `cursor`. Fetches `limit` rows; the caller asks for one

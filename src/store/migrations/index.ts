@@ -17,6 +17,7 @@ import * as arrayQueuedEvents from "./0012-array-queued-events.js";
 import * as leanTaskHistory from "./0013-lean-task-history.js";
 import * as lazyArrayElements from "./0014-lazy-array-elements.js";
 import * as batchChecks from "./0015-batch-checks.js";
+import * as heapOnlyTaskUpdates from "./0016-heap-only-task-updates.js";
 
 interface Migration {
   name: string;
@@ -40,6 +41,7 @@ const MIGRATIONS: readonly Migration[] = [
   leanTaskHistory,
   lazyArrayElements,
   batchChecks,
+  heapOnlyTaskUpdates,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

@@ -31,26 +31,29 @@ export function rowsOfJob(job: StoreJob): number {
  * submission, its arrays' rows and elements, and its idempotency keys (a batch beside another
  * cannot see that one's uncommitted claim).
  */
-export function* conflictKeysOfJob(job: StoreJob): Generator<string> {
+export function conflictKeysOfJob(job: StoreJob): string[] {
+  const keys: string[] = [];
   const { writes = [], tasks = [], arrays = [] } = job.kind === "write" ? { writes: job.writes } : job.request;
-  for (const write of writes) yield* rowKeysOf(write);
+  // Plain loops into one array: this runs for every job of a pipelined batch.
+  for (const write of writes) addRowKeys(write, keys);
   for (const task of tasks) {
-    yield* rowKeysOf({ kind: "insert_task", task, queuedBy: "" });
+    addRowKeys({ kind: "insert_task", task, queuedBy: "" }, keys);
     const key = projectIdempotencyKeyOf(task);
-    if (key !== null) yield `idempotency:${claimKeyOf(key)}`;
+    if (key !== null) keys.push(`idempotency:${claimKeyOf(key)}`);
   }
   for (const array of arrays) {
-    if (array.template.arrayId) yield rowKey("task_arrays", array.template.arrayId);
-    for (const element of array.elements) yield rowKey("tasks", element.id);
+    if (array.template.arrayId) keys.push(rowKey("task_arrays", array.template.arrayId));
+    for (const element of array.elements) keys.push(rowKey("tasks", element.id));
   }
+  return keys;
 }
 
 /** Every row the op names, however it touches it. */
-function* rowKeysOf(op: RowOp): Generator<string> {
-  const { inserts = [], updates = [], references = [] } = writeKind(op.kind).rows(op);
-  yield* inserts;
-  yield* updates;
-  yield* references;
+function addRowKeys(op: RowOp, keys: string[]): void {
+  const { inserts, updates, references } = writeKind(op.kind).rows(op);
+  if (inserts) for (const key of inserts) keys.push(key);
+  if (updates) for (const key of updates) keys.push(key);
+  if (references) for (const key of references) keys.push(key);
 }
 
 /**

@@ -38,7 +38,7 @@ export interface GroupCommitOptions<J, R> {
    * The names of the rows a job writes or depends on; two batches run at once only when no name is
    * in both. Without it, one batch at a time.
    */
-  conflictKeysOf?(job: J): Iterable<string>;
+  conflictKeysOf?(job: J): readonly string[];
   /** Batches running at once (default 1; more only with conflictKeysOf). */
   maxInFlight?: number;
   /** Rows a job writes; a batch stops growing once it holds `maxBatchRows` (memory bound). */
@@ -216,8 +216,8 @@ export class GroupCommitter<J, R> {
       const next = this.options.rowsOf(job);
       if (count > 0 && rows + next > this.maxBatchRows) break;
       if (held && keys) {
-        const jobKeys = [...this.options.conflictKeysOf!(job)];
-        if (jobKeys.some((key) => held.has(key))) break;
+        const jobKeys = this.options.conflictKeysOf!(job);
+        if (jobKeys.some((key) => held.some((set) => set.has(key)))) break;
         for (const key of jobKeys) keys.add(key);
       }
       rows += next;
@@ -226,14 +226,9 @@ export class GroupCommitter<J, R> {
     return { batch: this.queue.splice(0, count), keys };
   }
 
-  /** Every conflict key of the running batches (each batch's keys computed once). */
-  private runningKeys(): Set<string> {
-    const all = new Set<string>();
-    for (const running of this.running) {
-      running.keys ??= this.keysOf(running.batch);
-      for (const key of running.keys) all.add(key);
-    }
-    return all;
+  /** The conflict keys of each running batch (computed once per batch). */
+  private runningKeys(): Set<string>[] {
+    return this.running.map((running) => (running.keys ??= this.keysOf(running.batch)));
   }
 
   private keysOf(batch: readonly Pending<J, R>[]): Set<string> {

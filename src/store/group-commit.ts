@@ -13,7 +13,9 @@
 // batch order: a pipelined batch runs its statements, then waits (`beforeCommit`) until its
 // predecessor has settled (retries included) before its COMMIT, so the database always holds a
 // prefix of the master's decisions, exactly as with one batch at a time; on disjoint rows nothing
-// can wait for a lock the waiting batch holds. During an outage one batch runs at a time.
+// can wait for a lock the waiting batch holds. During an outage one batch runs at a time. The store
+// bounds the wait (pipeline-wait.ts): past it the batch rolls back and runs again after its
+// predecessor, so no lock is held through a wait the database cannot see.
 //
 // A failing batch is retried job by job, each in its own transaction, so one bad job fails only its
 // own caller. Jobs run in enqueue order both in the batch and in the retry.

@@ -18,6 +18,7 @@ import type {
 import { openKnex, type ConnectionConfig, type Dialect, type OpenedKnex } from "./connection.js";
 import { migrateToLatest } from "./migrations/index.js";
 import { GroupCommitter, type GroupCommitStats } from "./group-commit.js";
+import { runAfterPredecessor } from "./pipeline-wait.js";
 import { applyBatch, conflictKeysOfJob, rowsOfJob, type StoreJob, type StoreJobResult } from "./apply-batch.js";
 import { inScriptTransaction, type BatchStatement, type ScriptSession } from "./write-script.js";
 import { fenceStatement } from "./leader-sql.js";
@@ -33,6 +34,9 @@ import { insertToken, revokeToken, selectTokenList, selectTokens, updateLastUsed
 import { deleteQuota, selectQuotas, selectUsage, upsertQuota } from "./quotas-sql.js";
 import type { ProjectUsage } from "../core/fairshare/types.js";
 import { deleteExpiredEvents, deleteExpiredTasks, selectHistoryPage, type HistoryFilter, type HistoryPage } from "./history-sql.js";
+
+/** How long a pipelined batch holds its locks waiting for its predecessor (pipeline-wait.ts). */
+const PIPELINED_WAIT_MS = 2_000;
 
 export interface StoreConfig extends ConnectionConfig {
   /** Upper bound on rows written per group-commit transaction (default 5,000). */
@@ -107,7 +111,12 @@ class KnexStore implements TaskgridStore {
     return new PostgresLeaderLock({ databaseUrl: this.config.databaseUrl, schema: this.config.schema, applicationName, queryTimeoutMs });
   }
 
-  private async runBatch(jobs: readonly StoreJob[], beforeCommit?: () => Promise<void>): Promise<StoreJobResult[]> {
+  private async runBatch(jobs: readonly StoreJob[], predecessor?: () => Promise<void>): Promise<StoreJobResult[]> {
+    if (!predecessor) return this.runTransaction(jobs);
+    return runAfterPredecessor((beforeCommit) => this.runTransaction(jobs, beforeCommit), predecessor, PIPELINED_WAIT_MS);
+  }
+
+  private async runTransaction(jobs: readonly StoreJob[], beforeCommit?: () => Promise<void>): Promise<StoreJobResult[]> {
     const fence = this.fence;
     if (fence === null) return inScriptTransaction(this.conn.knex, this.conn.dialect, (session) => applyBatch(session, jobs), beforeCommit);
     const { epoch } = fence;

@@ -1,10 +1,10 @@
 // Group commit: many concurrent callers, few transactions.
 //
-// Callers enqueue jobs; a single writer loop takes everything queued so far, runs it as ONE
-// transaction (via `runBatch`), and resolves each caller after COMMIT. While a transaction runs, new
-// jobs queue up and form the next batch. There is no timer: the loop flushes as soon as it is idle
-// and batches whatever accumulated meanwhile, so an idle system commits a lone job immediately and
-// a loaded one amortises each commit (one fsync) over many jobs.
+// Callers enqueue jobs; the committer takes everything queued so far, runs it as ONE transaction
+// (via `runBatch`), and resolves each caller after COMMIT. While a transaction runs, new jobs queue
+// up and form the next batch. There is no timer: a batch starts as soon as there is room for it
+// (pipelining below) and takes whatever accumulated meanwhile, so an idle system commits a lone job
+// immediately and a loaded one amortises each commit (one fsync) over many jobs.
 //
 // Pipelining: with `maxInFlight` 2 (Postgres), a batch may start while the previous one runs, when
 // no job in it names a row the running batch names (`conflictKeysOf`): its statements run on another

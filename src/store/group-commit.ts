@@ -10,7 +10,7 @@
 // no job in it names a row the running batch names (`conflictKeysOf`): its statements run on another
 // connection while the first batch commits and the master handles its results, so the database's
 // second core and the master's turn between batches are no longer idle. Commits still happen in
-// batch order: a pipelined batch runs its statements, then waits (`beforeCommit`) until its
+// batch order: a pipelined batch runs its statements, then waits (`predecessor`) until its
 // predecessor has settled (retries included) before its COMMIT, so the database always holds a
 // prefix of the master's decisions, exactly as with one batch at a time; on disjoint rows nothing
 // can wait for a lock the waiting batch holds. During an outage one batch runs at a time. The store
@@ -32,10 +32,10 @@ import { DatabaseUnavailableError, UnavailableError } from "../core/errors.js";
 export interface GroupCommitOptions<J, R> {
   /**
    * Runs the jobs in one transaction and returns one result per job, in order. Must throw (having
-   * rolled back) if the transaction did not commit. `beforeCommit`, when given, must be awaited
-   * after the statements ran and before COMMIT (a pipelined batch waits there for its predecessor).
+   * rolled back) if the transaction did not commit. `predecessor`, given to a pipelined batch,
+   * resolves once the batch before it has settled: the transaction must not COMMIT before that.
    */
-  runBatch(jobs: readonly J[], beforeCommit?: () => Promise<void>): Promise<R[]>;
+  runBatch(jobs: readonly J[], predecessor?: () => Promise<void>): Promise<R[]>;
   /**
    * The names of the rows a job writes or depends on; two batches run at once only when no name is
    * in both. Without it, one batch at a time.
@@ -190,9 +190,8 @@ export class GroupCommitter<J, R> {
   private start(batch: Pending<J, R>[], keys: Set<string> | null): void {
     const predecessor = this.running.at(-1);
     if (predecessor) this.counters.pipelinedBatches++;
-    const beforeCommit = predecessor ? () => predecessor.settled : undefined;
     const running: Running<J, R> = { batch, keys, settled: Promise.resolve() };
-    running.settled = this.runBatch(batch, beforeCommit)
+    running.settled = this.runBatch(batch, predecessor ? () => predecessor.settled : undefined)
       .catch((error: unknown) => {
         // runBatch answers every job itself; this is a last guard so that no caller hangs.
         for (const pending of batch) pending.reject(error);
@@ -239,12 +238,12 @@ export class GroupCommitter<J, R> {
     return keys;
   }
 
-  private async runBatch(batch: Pending<J, R>[], beforeCommit?: () => Promise<void>): Promise<void> {
+  private async runBatch(batch: Pending<J, R>[], predecessor?: () => Promise<void>): Promise<void> {
     this.counters.batches++;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     let results: R[];
     try {
-      results = await this.runWhileUnavailable(batch, beforeCommit);
+      results = await this.runWhileUnavailable(batch, predecessor);
     } catch (error) {
       if (batch.length === 0) return; // everything was rejected by the outage handling
       if (batch.length === 1) {
@@ -256,7 +255,7 @@ export class GroupCommitter<J, R> {
       this.counters.retriedBatches++;
       for (const pending of batch) {
         try {
-          const [result] = await this.runTransaction([pending.job], beforeCommit);
+          const [result] = await this.runTransaction([pending.job], predecessor);
           pending.resolve(result);
         } catch (singleError) {
           this.fail(pending, singleError);
@@ -271,12 +270,12 @@ export class GroupCommitter<J, R> {
    * Runs the batch; while the database is unreachable, rejects its fail-fast jobs and tries the
    * rest again after a backoff (removing rejected jobs from `batch` in place).
    */
-  private async runWhileUnavailable(batch: Pending<J, R>[], beforeCommit?: () => Promise<void>): Promise<R[]> {
+  private async runWhileUnavailable(batch: Pending<J, R>[], predecessor?: () => Promise<void>): Promise<R[]> {
     for (let failures = 0; ; ) {
       try {
         const results = await this.runTransaction(
           batch.map((p) => p.job),
-          beforeCommit,
+          predecessor,
         );
         if (this.outage !== null) {
           this.outage = null;
@@ -310,9 +309,9 @@ export class GroupCommitter<J, R> {
     }
   }
 
-  private runTransaction(jobs: J[], beforeCommit: (() => Promise<void>) | undefined): Promise<R[]> {
+  private runTransaction(jobs: J[], predecessor: (() => Promise<void>) | undefined): Promise<R[]> {
     this.counters.transactions++;
-    return this.options.runBatch(jobs, beforeCommit);
+    return this.options.runBatch(jobs, predecessor);
   }
 
   private fail(pending: Pending<J, R>, error: unknown): void {

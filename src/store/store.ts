@@ -83,7 +83,7 @@ class KnexStore implements TaskgridStore {
   ) {
     this.dialect = conn.dialect;
     this.committer = new GroupCommitter<StoreJob, StoreJobResult>({
-      runBatch: (jobs, beforeCommit) => this.runBatch(jobs, beforeCommit),
+      runBatch: (jobs, predecessor) => this.runBatch(jobs, predecessor),
       rowsOf: rowsOfJob,
       conflictKeysOf: conflictKeysOfJob,
       // A batch waiting for its predecessor holds a connection, and the predecessor may need

@@ -27,15 +27,15 @@ function harness(maxInFlight = 2) {
   const events: string[] = [];
   let opened: (() => void) | null = null;
   const gc = new GroupCommitter<Job, string>({
-    runBatch: async (jobs, beforeCommit) => {
+    runBatch: async (jobs, predecessor) => {
       const ids = jobs.map((j) => j.id);
       let finish!: (outcome?: Error) => void;
       const done = new Promise<Error | undefined>((resolve) => (finish = resolve));
-      open.push({ jobs: ids, pipelined: beforeCommit !== undefined, finish });
+      open.push({ jobs: ids, pipelined: predecessor !== undefined, finish });
       opened?.();
       const failure = await done;
       if (failure) throw failure;
-      await beforeCommit?.();
+      await predecessor?.();
       commits.push(ids);
       events.push(`commit ${ids.join(",")}`);
       return ids.map((id) => `ok ${id}`);

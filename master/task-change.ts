@@ -20,8 +20,9 @@ export interface TransitionExtra {
   /** For a new attempt (ASSIGNED): its id and number. */
   newAttempt?: { id: string; number: number };
   /**
-   * false: a row the caller writes records the event (an attempt row its ASSIGNED event), so no
-   * event row is written; the history derives it when read (src/store/events-sql.ts).
+   * false: a row the caller writes records the event (an attempt row its ASSIGNED or RUNNING
+   * event), so no event row is written; the history derives it when read (src/store/events-sql.ts).
+   * An ending event is recorded by the task row whenever it can be (see rowRecordsEnd).
    */
   storeEvent?: boolean;
 }
@@ -57,8 +58,10 @@ export function planTransition(state: MasterState, task: Task, to: TaskState, no
     result: isTerminal(to) ? fields.result : null,
     actor: extra.actor ?? MASTER_ACTOR,
   };
+  const endedBy = rowRecordsEnd(state, task, to, extra) ? event.actor : null;
+  const storeEvent = extra.storeEvent !== false && endedBy === null;
   return {
-    writes: [{ kind: "update_task", taskId: task.id, ...fields }, ...(extra.storeEvent === false ? [] : [{ kind: "append_event" as const, event }])],
+    writes: [{ kind: "update_task", taskId: task.id, ...fields, endedBy }, ...(storeEvent ? [{ kind: "append_event" as const, event }] : [])],
     event,
     apply: () => {
       Object.assign(task, fields);
@@ -67,4 +70,17 @@ export function planTransition(state: MasterState, task: Task, to: TaskState, no
       if (isTerminal(to)) state.activeTasks.delete(task.id);
     },
   };
+}
+
+/**
+ * Whether the task row can stand for the event that ends it (migration 0017): the row keeps the
+ * event's state, result, progress, message and time (ended_at_ms), and its attempt_count names the
+ * attempt; so the event must name the task's current attempt on that attempt's worker and carry no
+ * message of its own. Other endings (a queued task canceled, a late success, an attempt lost while
+ * the master was down, a failure's reason) are stored as event rows.
+ */
+function rowRecordsEnd(state: MasterState, task: Task, to: TaskState, extra: TransitionExtra): boolean {
+  if (!isTerminal(to) || extra.message !== undefined || !extra.attemptId || extra.attemptId !== task.currentAttemptId) return false;
+  const live = state.liveAttempts.get(extra.attemptId);
+  return live !== undefined && live.workerId === extra.workerId;
 }

@@ -119,7 +119,12 @@ export class TaskLifecycle {
       const task = this.deps.state.activeTasks.get(live.attempt.taskId);
       let change: PlannedChange | null = null;
       if (task && task.currentAttemptId === attemptId && task.state === "ASSIGNED") {
-        change = planTransition(this.deps.state, task, "RUNNING", this.deps.clock.now(), { attemptId, workerId, actor });
+        const now = this.deps.clock.now();
+        // With no progress yet the attempt row records the RUNNING event (its fields are then the
+        // row's or fixed): an actor and a time instead of an event row (migration 0017).
+        const rowRecordsRunning = task.progress === 0 && task.progressMessage === "";
+        change = planTransition(this.deps.state, task, "RUNNING", now, { attemptId, workerId, actor, storeEvent: !rowRecordsRunning });
+        if (rowRecordsRunning) writes[0] = { kind: "update_attempt", attemptId, startedAtMs, running: { atMs: now, by: actor } };
         writes.push(...change.writes);
       }
       await this.commit(writes, change && task ? [{ event: change.event, project: task.spec.project }] : [], () => {

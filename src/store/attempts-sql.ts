@@ -1,6 +1,7 @@
 // SQL for the attempts table: one row per try of a task on a worker, with the placement decision
 // that chose the worker (kept so any placement can be explained after the fact).
 import type { Attempt, PlacementDecision, TaskResult } from "../core/types.js";
+import type { RunningRecord } from "./store-types.js";
 import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
 import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 import { batchStatement, type BatchStatement } from "./write-script.js";
@@ -39,8 +40,12 @@ function rowToAttempt(row: AttemptRow): Attempt {
   };
 }
 
-export function insertAttempts(inserts: ReadonlyArray<{ attempt: Attempt; assignedBy?: string }>): BatchStatement {
-  const rows = inserts.map(({ attempt: a, assignedBy }) => ({
+/**
+ * `assignedBy` and `running`: the attempt's ASSIGNED and RUNNING events, which its row then records
+ * (derived when the task's history is read, events-sql.ts); absent: stored as event rows.
+ */
+export function insertAttempts(inserts: ReadonlyArray<{ attempt: Attempt; assignedBy?: string; running?: RunningRecord }>): BatchStatement {
+  const rows = inserts.map(({ attempt: a, assignedBy, running }) => ({
     id: a.id,
     task_id: a.taskId,
     number: a.number,
@@ -53,15 +58,17 @@ export function insertAttempts(inserts: ReadonlyArray<{ attempt: Attempt; assign
     decision: a.decision,
     borrowed: a.borrowed === true,
     assigned_by: assignedBy ?? null,
+    running_at_ms: running?.atMs ?? null,
+    running_by: running?.by ?? null,
   }));
   return batchStatement(
     `INSERT INTO attempts (id, task_id, number, worker_id, gpu_indexes, assigned_at_ms, started_at_ms,
-       finished_at_ms, result, decision, borrowed, assigned_by)
+       finished_at_ms, result, decision, borrowed, assigned_by, running_at_ms, running_by)
      SELECT id, task_id, number, worker_id, gpu_indexes::jsonb, assigned_at_ms, started_at_ms, finished_at_ms,
-       result::jsonb, decision::jsonb, borrowed, assigned_by
+       result::jsonb, decision::jsonb, borrowed, assigned_by, running_at_ms, running_by
      FROM json_to_recordset(?::json) AS x(id text, task_id text, number int, worker_id text,
        gpu_indexes json, assigned_at_ms bigint, started_at_ms bigint, finished_at_ms bigint,
-       result json, decision json, borrowed boolean, assigned_by text)`,
+       result json, decision json, borrowed boolean, assigned_by text, running_at_ms bigint, running_by text)`,
     jsonParam(rows),
   );
 }
@@ -72,6 +79,8 @@ export interface AttemptUpdate {
   startedAtMs?: number | null;
   finishedAtMs?: number | null;
   result?: TaskResult | null;
+  /** The attempt's RUNNING event, which the row then records (see insertAttempts). */
+  running?: RunningRecord;
 }
 
 /**
@@ -87,14 +96,20 @@ export function updateAttempts(updates: readonly AttemptUpdate[]): BatchStatemen
     finished_at_ms: u.finishedAtMs ?? null,
     set_result: u.result !== undefined,
     result: u.result ?? null,
+    // Set, or kept (NULL: COALESCE keeps the stored value; the record is never unset).
+    running_at_ms: u.running?.atMs ?? null,
+    running_by: u.running?.by ?? null,
   }));
   return batchStatement(
     `UPDATE attempts AS a SET
        started_at_ms = CASE WHEN x.set_started THEN x.started_at_ms ELSE a.started_at_ms END,
        finished_at_ms = CASE WHEN x.set_finished THEN x.finished_at_ms ELSE a.finished_at_ms END,
-       result = CASE WHEN x.set_result THEN x.result::jsonb ELSE a.result END
+       result = CASE WHEN x.set_result THEN x.result::jsonb ELSE a.result END,
+       running_at_ms = COALESCE(x.running_at_ms, a.running_at_ms),
+       running_by = COALESCE(x.running_by, a.running_by)
      FROM json_to_recordset(?::json) AS x(id text, set_started boolean, started_at_ms bigint,
-       set_finished boolean, finished_at_ms bigint, set_result boolean, result json)
+       set_finished boolean, finished_at_ms bigint, set_result boolean, result json,
+       running_at_ms bigint, running_by text)
      WHERE a.id = x.id
      RETURNING a.id`,
     jsonParam(rows),

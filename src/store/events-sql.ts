@@ -59,35 +59,51 @@ export function insertEvents(events: readonly TaskEvent[]): BatchStatement {
   );
 }
 
+type Source = "submitted" | "stored" | "assigned" | "running" | "ended";
+
 /**
- * A task's events in order. Two kinds are not stored but derived from the rows that record them
- * (migrations 0012 and 0013): the QUEUED event of its submission from the task row (`queued_by`),
- * first of all, and each attempt's ASSIGNED event from the attempt row (`assigned_by`, at
- * assigned_at_ms). Stored events keep insertion order (their serial id); see placeAssigned.
+ * A task's events in order. Four kinds are not stored but derived from the rows that record them
+ * (migrations 0012, 0013 and 0017): the QUEUED event of its submission from the task row
+ * (`queued_by`), first of all; each attempt's ASSIGNED event from the attempt row (`assigned_by`, at
+ * assigned_at_ms) and its RUNNING event from the same row (`running_by`, at running_at_ms); and the
+ * event that ended the task from the task row (`ended_by`, at ended_at_ms, naming the attempt
+ * numbered attempt_count), last of all. Stored events keep insertion order (their serial id); see
+ * placeDerived.
  */
 export async function selectEventsForTask(db: Db, taskId: string): Promise<TaskEvent[]> {
-  const rows = await queryRows<EventRow & { source: "submitted" | "assigned" | "stored"; attempt_number: number | null }>(
+  const rows = await queryRows<EventRow & { source: Source; ord: number | string; attempt_number: number | null }>(
     db,
-    `SELECT * FROM (
-       SELECT 'submitted' AS source, 0::bigint AS ord, NULL::int AS attempt_number, id AS task_id, 'QUEUED' AS state,
-         0::float8 AS progress, '' AS progress_message, created_at_ms AS time_ms, NULL::text AS attempt_id,
-         NULL::text AS worker_id, NULL::jsonb AS result, queued_by AS actor
-       FROM tasks WHERE id = ? AND queued_by IS NOT NULL
-       UNION ALL
-       SELECT 'assigned', number, number, task_id, 'ASSIGNED', 0, '', assigned_at_ms, id, worker_id, NULL, assigned_by
-       FROM attempts WHERE task_id = ? AND assigned_by IS NOT NULL
-       UNION ALL
-       SELECT 'stored', e.id, a.number, e.task_id, e.state, e.progress, e.progress_message, e.time_ms, e.attempt_id,
-         e.worker_id, e.result, e.actor
-       FROM task_events AS e LEFT JOIN attempts AS a ON a.id = e.attempt_id WHERE e.task_id = ?
-     ) AS e ORDER BY source DESC, ord`,
-    [taskId, taskId, taskId],
+    `SELECT 'submitted' AS source, 0::bigint AS ord, NULL::int AS attempt_number, id AS task_id, 'QUEUED' AS state,
+       0::float8 AS progress, '' AS progress_message, created_at_ms AS time_ms, NULL::text AS attempt_id,
+       NULL::text AS worker_id, NULL::jsonb AS result, queued_by AS actor
+     FROM tasks WHERE id = ? AND queued_by IS NOT NULL
+     UNION ALL
+     SELECT 'assigned', number, number, task_id, 'ASSIGNED', 0, '', assigned_at_ms, id, worker_id, NULL, assigned_by
+     FROM attempts WHERE task_id = ? AND assigned_by IS NOT NULL
+     UNION ALL
+     SELECT 'running', number, number, task_id, 'RUNNING', 0, '', running_at_ms, id, worker_id, NULL, running_by
+     FROM attempts WHERE task_id = ? AND running_by IS NOT NULL
+     UNION ALL
+     SELECT 'ended', 0, a.number, t.id, t.state, t.progress, t.progress_message, t.ended_at_ms, a.id, a.worker_id,
+       t.result, t.ended_by
+     FROM tasks AS t LEFT JOIN LATERAL (
+       SELECT id, worker_id, number FROM attempts WHERE task_id = t.id AND number = t.attempt_count ORDER BY id LIMIT 1
+     ) AS a ON true
+     WHERE t.id = ? AND t.ended_by IS NOT NULL
+     UNION ALL
+     SELECT 'stored', e.id, a.number, e.task_id, e.state, e.progress, e.progress_message, e.time_ms, e.attempt_id,
+       e.worker_id, e.result, e.actor
+     FROM task_events AS e LEFT JOIN attempts AS a ON a.id = e.attempt_id WHERE e.task_id = ?`,
+    [taskId, taskId, taskId, taskId, taskId],
   );
-  // ORDER BY source DESC: submitted, then stored by id, then assigned by attempt number.
-  const submitted = rows.filter((r) => r.source === "submitted");
-  const stored = rows.filter((r) => r.source === "stored").map((r) => ({ event: rowToEvent(r), attemptNumber: r.attempt_number ?? 0 }));
-  const assigned = rows.filter((r) => r.source === "assigned").map((r) => ({ event: rowToEvent(r), attemptNumber: r.attempt_number ?? 0 }));
-  return [...submitted.map(rowToEvent), ...placeAssigned(stored, assigned)];
+  const of = (source: Source) =>
+    rows
+      .filter((r) => r.source === source)
+      .map((r) => ({ event: rowToEvent(r), attemptNumber: r.attempt_number ?? 0, ord: toNumber(r.ord) }))
+      .sort((a, b) => a.ord - b.ord);
+  // An attempt's ASSIGNED, then its RUNNING: ascending attempt number, assignment first.
+  const derived = [...of("assigned"), ...of("running")].sort((a, b) => a.attemptNumber - b.attemptNumber || (a.event.state === "ASSIGNED" ? -1 : 1));
+  return [...of("submitted"), ...placeDerived(of("stored"), derived), ...of("ended")].map((e) => e.event);
 }
 
 interface NumberedEvent {
@@ -97,24 +113,24 @@ interface NumberedEvent {
 }
 
 /**
- * Merges derived ASSIGNED events (ascending attempt number) into the stored ones (insertion order):
- * each goes before the first stored event of its own or a later attempt (nothing of an attempt
- * precedes its assignment, whatever the clocks say) or any later in time; so the requeue of the
- * previous attempt, at the same millisecond, stays before it.
+ * Merges an attempt's derived events (ASSIGNED, then RUNNING; ascending attempt number) into the
+ * stored ones (insertion order): each goes before the first stored event of its own or a later
+ * attempt (nothing of an attempt precedes its assignment and start, whatever the clocks say) or any
+ * later in time; so the requeue of the previous attempt, at the same millisecond, stays before it.
  */
-export function placeAssigned(stored: readonly NumberedEvent[], assigned: readonly NumberedEvent[]): TaskEvent[] {
-  const out: TaskEvent[] = [];
+export function placeDerived(stored: readonly NumberedEvent[], derived: readonly NumberedEvent[]): NumberedEvent[] {
+  const out: NumberedEvent[] = [];
   let next = 0;
-  for (const a of assigned) {
+  for (const a of derived) {
     while (
       next < stored.length &&
       stored[next].attemptNumber < a.attemptNumber &&
       (stored[next].attemptNumber > 0 || stored[next].event.timeMs <= a.event.timeMs)
     ) {
-      out.push(stored[next++].event);
+      out.push(stored[next++]);
     }
-    out.push(a.event);
+    out.push(a);
   }
-  for (; next < stored.length; next++) out.push(stored[next].event);
+  for (; next < stored.length; next++) out.push(stored[next]);
   return out;
 }

@@ -62,6 +62,16 @@ export type SubmitOutcome =
   | { kind: "conflict"; idempotencyKey: string; existingTaskId: string };
 
 /**
+ * An attempt's RUNNING event as its row records it (migration 0017): the master's time and the
+ * actor; the event's other fields are the attempt's or fixed (progress 0, no message), so it is
+ * recorded so only when the task had no progress. Derived when the history is read (events-sql.ts).
+ */
+export interface RunningRecord {
+  atMs: number;
+  by: string;
+}
+
+/**
  * A state change written through to the database. One master decision may produce several writes
  * (e.g. a finished attempt updates the attempt, the task and appends an event); they are passed
  * together to `write()` and commit atomically.
@@ -71,13 +81,15 @@ export type StoreWrite =
    * `assignedBy`: the actor of the attempt's ASSIGNED event, which is then derived from this row
    * when the task's history is read (events-sql.ts) rather than stored; absent: stored as an event.
    */
-  | { kind: "insert_attempt"; attempt: Attempt; assignedBy?: string }
+  | { kind: "insert_attempt"; attempt: Attempt; assignedBy?: string; running?: RunningRecord }
   | {
       kind: "update_attempt";
       attemptId: string;
       startedAtMs?: number | null;
       finishedAtMs?: number | null;
       result?: TaskResult | null;
+      /** The attempt's RUNNING event, recorded by its row (see RunningRecord); absent: unchanged. */
+      running?: RunningRecord;
     }
   | {
       kind: "update_task";
@@ -90,6 +102,11 @@ export type StoreWrite =
       retriesUsed: number;
       requeues: number;
       notBeforeMs: number | null;
+      /**
+       * The actor of the event that ends the task, which the row then records (derived when the
+       * history is read, events-sql.ts); null or absent: not ended, or its event is stored.
+       */
+      endedBy?: string | null;
     }
   | { kind: "update_progress"; taskId: string; progress: number; progressMessage: string; updatedAtMs: number }
   | { kind: "append_event"; event: TaskEvent }

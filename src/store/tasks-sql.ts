@@ -79,8 +79,8 @@ export function projectIdempotencyKeyOf(task: Task): ProjectIdempotencyKey | nul
  * Inserts submitted tasks. Each row keeps its submitter (`queued_by`), which stands for the task's
  * QUEUED event: that event is derived when the history is read (events-sql.ts), not stored.
  */
-export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: string }>): BatchStatement {
-  const rows = inserts.map(({ task: t, queuedBy }) => ({
+export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: string; endedBy?: string | null }>): BatchStatement {
+  const rows = inserts.map(({ task: t, queuedBy, endedBy }) => ({
     id: t.id,
     spec: t.spec,
     spec_hash: t.specHash,
@@ -105,19 +105,22 @@ export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: strin
     array_id: t.arrayId ?? null,
     array_index: t.arrayId === undefined ? null : (t.arrayIndex ?? 0),
     queued_by: queuedBy,
+    // A task that ends within the batch that inserts it (its update folded in): see updateTaskStates.
+    ended_by: endedBy ?? null,
   }));
   return batchStatement(
     `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by)
+       result, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by, ended_by)
      SELECT id, spec::jsonb, spec_hash, state, queue_class, priority, project, labels::jsonb, progress,
        progress_message, created_at_ms, updated_at_ms, deadline_ms, current_attempt_id, attempt_count,
-       result::jsonb, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by
+       result::jsonb, idempotency_key, trace_parent, retries_used, requeues, not_before_ms, array_id, array_index, queued_by, ended_by
      FROM json_to_recordset(?::json) AS x(id text, spec json, spec_hash text, state text,
        queue_class text, priority text, project text, labels json, progress float8,
        progress_message text, created_at_ms bigint, updated_at_ms bigint, deadline_ms bigint,
        current_attempt_id text, attempt_count int, result json, idempotency_key text, trace_parent text,
-       retries_used int, requeues int, not_before_ms bigint, array_id text, array_index int, queued_by text)`,
+       retries_used int, requeues int, not_before_ms bigint, array_id text, array_index int, queued_by text,
+       ended_by text)`,
     jsonParam(rows),
   );
 }
@@ -125,7 +128,10 @@ export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: strin
 /** The fields of an "update_task" write (one shape, defined once in store-types.ts). */
 export type TaskStateUpdate = Omit<Extract<StoreWrite, { kind: "update_task" }>, "kind">;
 
-/** One UPDATE for many tasks; ids must be distinct (the caller's batch planner ensures it). */
+/**
+ * One UPDATE for many tasks; ids must be distinct (the caller's batch planner ensures it). The row's
+ * `ended_by`, when set, records the event that ended the task (migration 0017, events-sql.ts).
+ */
 export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStatement {
   const rows = updates.map((u) => ({
     id: u.taskId,
@@ -137,13 +143,15 @@ export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStat
     retries_used: u.retriesUsed,
     requeues: u.requeues,
     not_before_ms: u.notBeforeMs,
+    ended_by: u.endedBy ?? null,
   }));
   return batchStatement(
     `UPDATE tasks AS t SET state = x.state, updated_at_ms = x.updated_at_ms,
        current_attempt_id = x.current_attempt_id, attempt_count = x.attempt_count, result = x.result::jsonb,
-       retries_used = x.retries_used, requeues = x.requeues, not_before_ms = x.not_before_ms
+       retries_used = x.retries_used, requeues = x.requeues, not_before_ms = x.not_before_ms, ended_by = x.ended_by
      FROM json_to_recordset(?::json) AS x(id text, state text, updated_at_ms bigint,
-       current_attempt_id text, attempt_count int, result json, retries_used int, requeues int, not_before_ms bigint)
+       current_attempt_id text, attempt_count int, result json, retries_used int, requeues int, not_before_ms bigint,
+       ended_by text)
      WHERE t.id = x.id
      RETURNING t.id`,
     jsonParam(rows),

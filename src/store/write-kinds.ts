@@ -9,7 +9,7 @@
 // test runs every entry's statement on a real database and fails when `rows` misses a row the
 // statement writes or a foreign key it depends on.
 import type { Task } from "../core/types.js";
-import type { StoreWrite } from "./store-types.js";
+import type { RunningRecord, StoreWrite } from "./store-types.js";
 import type { BatchStatement } from "./write-script.js";
 import { insertTasks, setTaskHolds, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
 import { insertAttempts, updateAttempts } from "./attempts-sql.js";
@@ -20,7 +20,7 @@ import { upsertUsage } from "./quotas-sql.js";
 import { cancelArrays, createArrayElements, setArrayHolds } from "./arrays-sql.js";
 
 /** A row operation: a StoreWrite, or a task insert from a submission (`queuedBy`: the submitter, see insertTasks). */
-export type RowOp = StoreWrite | { kind: "insert_task"; task: Task; queuedBy: string };
+export type RowOp = StoreWrite | { kind: "insert_task"; task: Task; queuedBy: string; endedBy?: string | null };
 export type RowOpKind = RowOp["kind"];
 export type RowOpOf<K extends RowOpKind> = Extract<RowOp, { kind: K }>;
 
@@ -91,6 +91,11 @@ function laterFields<T extends AttemptFields>(base: T, next: AttemptFields): T {
   };
 }
 
+/** The RUNNING record after `next`: its own when it sets one, else the one before. */
+function laterRunning<T extends { running?: RunningRecord }>(op: T, next: RowOpOf<"update_attempt">): T {
+  return next.running === undefined ? op : { ...op, running: next.running };
+}
+
 /** One entry per kind, in phase order: inserts precede what references them, events come last. */
 export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>> } = {
   // First: attempts and events point at their task through foreign keys, and updates need the row.
@@ -114,8 +119,8 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
     phase: 3,
     rows: (op) => ({ updates: [attemptRow(op.attemptId)] }),
     fold: (prev, next) => {
-      if (prev.kind === "update_attempt") return laterFields(prev, next);
-      if (prev.kind === "insert_attempt") return { ...prev, attempt: laterFields(prev.attempt, next) };
+      if (prev.kind === "update_attempt") return laterRunning(laterFields(prev, next), next);
+      if (prev.kind === "insert_attempt") return laterRunning({ ...prev, attempt: laterFields(prev.attempt, next) }, next);
       return null;
     },
     statements: (ops) => updateAttempts(ops),
@@ -127,8 +132,8 @@ export const WRITE_KINDS: { readonly [K in RowOpKind]: WriteKindSpec<RowOpOf<K>>
       // update_task sets every column it names, so the later one is the row's final state.
       if (prev.kind === "update_task") return next;
       if (prev.kind !== "insert_task") return null;
-      const { state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } = next;
-      return { ...prev, task: { ...prev.task, state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } };
+      const { state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs, endedBy } = next;
+      return { ...prev, endedBy, task: { ...prev.task, state, updatedAtMs, currentAttemptId, attemptCount, result, retriesUsed, requeues, notBeforeMs } };
     },
     statements: (ops) => updateTaskStates(ops),
   },

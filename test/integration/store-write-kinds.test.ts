@@ -70,7 +70,10 @@ const fixtureArrayRecord = insertArrayElements({ template: fixtureArrayHead, tot
 
 /** Samples of every kind; the ones on fixture rows update them, the others insert new rows. */
 const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
-  insert_task: [{ kind: "insert_task", task: task(), queuedBy: "alice" }],
+  insert_task: [
+    { kind: "insert_task", task: task(), queuedBy: "alice" },
+    { kind: "insert_task", task: task({}, { state: "SUCCEEDED" }), queuedBy: "alice", endedBy: "agent" },
+  ],
   upsert_worker: [
     { kind: "upsert_worker", worker: worker(`w-${randomUUID()}`) },
     { kind: "upsert_worker", worker: { ...fixtureWorker, hostname: "renamed.local" } },
@@ -78,10 +81,12 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
   insert_attempt: [
     { kind: "insert_attempt", attempt: attemptOf(fixtureTask) },
     { kind: "insert_attempt", attempt: { ...attemptOf(fixtureTask), borrowed: true } },
+    { kind: "insert_attempt", attempt: attemptOf(fixtureTask), assignedBy: "alice", running: { atMs: tick(), by: "agent" } },
   ],
   update_attempt: [
     { kind: "update_attempt", attemptId: fixtureAttempt.id, startedAtMs: tick() },
     { kind: "update_attempt", attemptId: fixtureAttempt.id, finishedAtMs: tick(), result: null },
+    { kind: "update_attempt", attemptId: fixtureAttempt.id, startedAtMs: tick(), running: { atMs: tick(), by: "agent" } },
   ],
   update_task: [
     {
@@ -95,6 +100,19 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
       retriesUsed: 0,
       requeues: 0,
       notBeforeMs: null,
+    },
+    {
+      kind: "update_task",
+      taskId: fixtureTask.id,
+      state: "SUCCEEDED",
+      updatedAtMs: tick(),
+      currentAttemptId: null,
+      attemptCount: 1,
+      result: null,
+      retriesUsed: 0,
+      requeues: 0,
+      notBeforeMs: null,
+      endedBy: "agent",
     },
   ],
   update_progress: [{ kind: "update_progress", taskId: fixtureTask.id, progress: 40, progressMessage: "x", updatedAtMs: tick() }],

@@ -1,9 +1,10 @@
-// A task's history merges stored events with the ASSIGNED events derived from its attempt rows
-// (migration 0013): each lands before anything of its own attempt, after its predecessor's requeue.
+// A task's history merges stored events with the ASSIGNED and RUNNING events derived from its
+// attempt rows (migrations 0013, 0017): each lands before anything of its own attempt, after its
+// predecessor's requeue.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { TaskEvent, TaskState } from "../../src/core/types.js";
-import { placeAssigned } from "../../src/store/events-sql.js";
+import { placeDerived } from "../../src/store/events-sql.js";
 
 const ev = (state: TaskState, timeMs: number, attemptNumber: number) => ({
   event: {
@@ -19,6 +20,7 @@ const ev = (state: TaskState, timeMs: number, attemptNumber: number) => ({
   } as TaskEvent,
   attemptNumber,
 });
+const placeAssigned = (stored: ReturnType<typeof ev>[], derived: ReturnType<typeof ev>[]) => placeDerived(stored, derived).map((e) => e.event);
 const states = (events: TaskEvent[]) => events.map((e) => `${e.state}${e.attemptId ? `/${e.attemptId}` : ""}@${e.timeMs}`);
 
 test("a retried task: each ASSIGNED after the previous attempt's requeue and before its own RUNNING, even at the same millisecond", () => {
@@ -42,6 +44,21 @@ test("an attempt's own events follow its assignment whatever their clock says (a
 test("events about no attempt go by time: a pause request before, a cancel after", () => {
   const stored = [ev("PAUSED", 3, 0), ev("CANCELED", 15, 0)];
   assert.equal(states(placeAssigned(stored, [ev("ASSIGNED", 10, 1)])), ["PAUSED@3", "ASSIGNED/a1@10", "CANCELED@15"]);
+});
+
+test("derived RUNNING events follow their own ASSIGNED and precede the attempt's stored progress and end", () => {
+  const stored = [ev("RUNNING", 14, 1), ev("QUEUED", 20, 1), ev("PAUSED", 25, 2), ev("RUNNING", 26, 2)];
+  const derived = [ev("ASSIGNED", 10, 1), ev("ASSIGNED", 20, 2), ev("RUNNING", 21, 2)];
+  // Attempt 1 started with progress (its RUNNING stored); attempt 2's start is derived.
+  assert.equal(states(placeAssigned(stored, derived)), [
+    "ASSIGNED/a1@10",
+    "RUNNING/a1@14",
+    "QUEUED/a1@20",
+    "ASSIGNED/a2@20",
+    "RUNNING/a2@21",
+    "PAUSED/a2@25",
+    "RUNNING/a2@26",
+  ]);
 });
 
 test("nothing derived, or nothing stored", () => {

@@ -18,6 +18,7 @@ import * as leanTaskHistory from "./0013-lean-task-history.js";
 import * as lazyArrayElements from "./0014-lazy-array-elements.js";
 import * as batchChecks from "./0015-batch-checks.js";
 import * as heapOnlyTaskUpdates from "./0016-heap-only-task-updates.js";
+import * as derivedRunEvents from "./0017-derived-run-events.js";
 
 interface Migration {
   name: string;
@@ -42,6 +43,7 @@ const MIGRATIONS: readonly Migration[] = [
   lazyArrayElements,
   batchChecks,
   heapOnlyTaskUpdates,
+  derivedRunEvents,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

@@ -74,16 +74,20 @@ export class TaskLifecycle {
    * in its plan, commits the pass as one batch, and puts it back if that commit fails.
    */
   assign(task: Task, live: LiveAttempt): { writes: StoreWrite[]; event: TaskEvent } {
-    // At the attempt's own assignedAtMs: its row records the event (storeEvent false), read back with that time.
+    // At the attempt's own assignedAtMs: its row records the event (storeEvent false), read back
+    // with that time, progress 0 and no message; so a task with progress from an earlier attempt
+    // stores its event instead.
+    const rowRecordsAssigned = task.progress === 0 && task.progressMessage === "";
     const change = planTransition(this.deps.state, task, "ASSIGNED", live.attempt.assignedAtMs, {
       attemptId: live.attempt.id,
       workerId: live.workerId,
       newAttempt: { id: live.attempt.id, number: live.attempt.number },
-      storeEvent: false,
+      storeEvent: !rowRecordsAssigned,
     });
     this.deps.state.liveAttempts.set(live.attempt.id, live);
     change.apply();
-    return { writes: [{ kind: "insert_attempt", attempt: live.attempt, assignedBy: change.event.actor }, ...change.writes], event: change.event };
+    const assignedBy = rowRecordsAssigned ? change.event.actor : undefined;
+    return { writes: [{ kind: "insert_attempt", attempt: live.attempt, assignedBy }, ...change.writes], event: change.event };
   }
 
   /** Publishes committed events (used by the dispatcher after its batched commit). */

@@ -117,18 +117,19 @@ interface NumberedEvent {
  * stored ones (insertion order): each goes before the first stored event of its own or a later
  * attempt (nothing of an attempt precedes its assignment and start, whatever the clocks say) or any
  * later in time; so the requeue of the previous attempt, at the same millisecond, stays before it.
+ * A derived start goes after its own attempt's stored assignment (one made while the task had
+ * progress, its start recorded after a report brought it back to 0).
  */
 export function placeDerived(stored: readonly NumberedEvent[], derived: readonly NumberedEvent[]): NumberedEvent[] {
   const out: NumberedEvent[] = [];
   let next = 0;
+  const before = (s: NumberedEvent, a: NumberedEvent) =>
+    s.attemptNumber < a.attemptNumber
+      ? s.attemptNumber > 0 || s.event.timeMs <= a.event.timeMs
+      : // A derived start follows its attempt's assignment when that one is stored.
+        s.attemptNumber === a.attemptNumber && a.event.state === "RUNNING" && s.event.state === "ASSIGNED";
   for (const a of derived) {
-    while (
-      next < stored.length &&
-      stored[next].attemptNumber < a.attemptNumber &&
-      (stored[next].attemptNumber > 0 || stored[next].event.timeMs <= a.event.timeMs)
-    ) {
-      out.push(stored[next++]);
-    }
+    while (next < stored.length && before(stored[next], a)) out.push(stored[next++]);
     out.push(a);
   }
   for (; next < stored.length; next++) out.push(stored[next]);

@@ -61,6 +61,19 @@ test("derived RUNNING events follow their own ASSIGNED and precede the attempt's
   ]);
 });
 
+test("a derived start after its attempt's stored assignment", () => {
+  const stored = [ev("QUEUED", 20, 1), ev("ASSIGNED", 21, 2), ev("SUCCEEDED", 30, 2)];
+  const derived = [ev("ASSIGNED", 10, 1), ev("RUNNING", 11, 1), ev("RUNNING", 22, 2)];
+  assert.equal(states(placeAssigned(stored, derived)), [
+    "ASSIGNED/a1@10",
+    "RUNNING/a1@11",
+    "QUEUED/a1@20",
+    "ASSIGNED/a2@21",
+    "RUNNING/a2@22",
+    "SUCCEEDED/a2@30",
+  ]);
+});
+
 test("nothing derived, or nothing stored", () => {
   assert.equal(states(placeAssigned([ev("CANCELED", 1, 0)], [])), ["CANCELED@1"]);
   assert.equal(states(placeAssigned([], [ev("ASSIGNED", 1, 1)])), ["ASSIGNED/a1@1"]);

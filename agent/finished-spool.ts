@@ -3,7 +3,7 @@
 // if the agent is killed between the exit and the master's commit. One small file per attempt,
 // written whole (temp file + rename, so a crash never leaves half a report) and removed on ack.
 // Without a state dir the spool is off (reports still survive reconnects, in memory).
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentMessage } from "../src/gen/taskgrid/v1/worker_service.js";
 
@@ -43,7 +43,13 @@ export class FinishedSpool {
   }
 
   remove(attemptId: string): void {
-    if (this.dir) rmSync(this.pathOf(attemptId), { force: true });
+    if (!this.dir) return;
+    // unlink, not rmSync: rmSync's removal walks (lstat, then unlink) in JS, on every ack.
+    try {
+      unlinkSync(this.pathOf(attemptId));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   }
 
   /** Every spooled report (a file that cannot be read is skipped and removed: it can never be sent). */

@@ -98,8 +98,14 @@ export class LogFiles {
     const before = this.attempts.get(attemptId);
     if (before) this.forget(attemptId, before);
     this.purged.delete(attemptId);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    // Usually a new directory: one mkdir. Removing first whatever might be there cost a stat (and
+    // the recursive removal's own work) on every attempt.
+    try {
+      await mkdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+    }
     const entry: AttemptEntry = { dir, bytes: 0, writing: true };
     const log = await AttemptLog.create(
       dir,

@@ -8,7 +8,9 @@
 // level, each with a fresh agent. Besides the agent's own CPU it reports its launcher's and the
 // tasks' (`true` itself: the CPU of the children the agent or its launcher reaped).
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { TaskSpec } from "../../src/gen/taskgrid/v1/task.js";
 import { LAUNCHER_PROCESS_MARK } from "../../agent/launcher/launcher-source.js";
 import { BIN, ROOT } from "../helpers/processes.js";
@@ -82,10 +84,16 @@ interface AgentProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * A fresh state dir each time, removed on stop: the default (.taskgrid/agent-ID) would keep every
+ * run's log directories, and an agent stats all it finds at start (thousands after a few runs).
+ */
 async function startAgent(master: string, maxTasks: number, id: string): Promise<AgentProcess> {
   const profileDir = process.env.TASKGRID_BENCH_PROFILE;
   const execArgv = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/agent`] : [];
-  const child = spawn(process.execPath, [...execArgv, BIN, "agent", "--master", master, "--max-tasks", String(maxTasks), "--id", id], {
+  const stateDir = mkdtempSync(join(tmpdir(), `taskgrid-${id}-`));
+  const args = ["agent", "--master", master, "--max-tasks", String(maxTasks), "--id", id, "--state-dir", stateDir];
+  const child = spawn(process.execPath, [...execArgv, BIN, ...args], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -103,6 +111,7 @@ async function startAgent(master: string, maxTasks: number, id: string): Promise
     async stop() {
       child.kill("SIGTERM");
       await exited;
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

@@ -2,7 +2,7 @@
 // cap and its marker line, the per-agent cap removing the oldest ended attempts first (and a later
 // read saying so), and reads from an offset, of a tail, and following a log as it grows. Real
 // files and real child processes; tests wait on chunks and events, never on fixed sleeps.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -89,6 +89,29 @@ test("an attempt's stream stops at its cap with a marker line, and nothing more 
   // A cut at a line's end needs no extra newline before the marker.
   assert.is(readFileSync(join(dir, "stderr"), "utf8"), `0123456789\n${cutMarker(10)}`);
   assert.is(files.total, readFileSync(join(dir, "stdout")).length + readFileSync(join(dir, "stderr")).length);
+});
+
+test("the same attempt id run again (an agent restarted mid-attempt) starts its files afresh, also after another agent process left them", async () => {
+  const root = tempRoot();
+  const first = new LogFiles({ root });
+  const log = await first.open("again");
+  log.write("stdout", Buffer.from("first run\n"));
+  await log.close();
+  const rerun = await first.open("again");
+  await rerun.close();
+  assert.is(readFileSync(join(first.dirOf("again"), "stdout"), "utf8"), "");
+  assert.is(first.total, 0);
+  const old = await first.open("left");
+  old.write("stderr", Buffer.from("left behind\n"));
+  await old.close();
+  // A new agent process on the same root: the directory is there, with a stray file too.
+  writeFileSync(join(first.dirOf("left"), "stray"), "x");
+  const second = new LogFiles({ root });
+  const again = await second.open("left");
+  await again.close();
+  assert.is(readFileSync(join(second.dirOf("left"), "stderr"), "utf8"), "");
+  assert.not.ok(existsSync(join(second.dirOf("left"), "stray")));
+  assert.is(second.total, 0);
 });
 
 test("the per-agent cap removes the oldest ended attempts first, never a running one, and a read says so", async () => {

@@ -47,14 +47,20 @@ async function sameHistory(ctx: { m: TestMaster; live: TaskEvent[] }, taskId: st
   return stored.map((e) => e.state);
 }
 
+/** An agent registered with the one tag `tag`, and a task submitted for it. */
+async function agentWithTask(ctx: { m: TestMaster; c: RawClients }, tag: string, extra: Record<string, unknown> = {}) {
+  const agent = new RawAgent(ctx.m.address);
+  agent.register(`w-${tag}`, { tags: [tag] });
+  await agent.next("registered");
+  const { task } = await call(ctx.c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: [tag], ...extra } });
+  return { agent, task };
+}
+
 /** Event rows the master wrote for the task (the rest of its history is derived). */
 const storedRows = (taskId: string): number => appended.filter((id) => id === taskId).length;
 
 s("start and success: no event row; the history reads back as published", async (ctx) => {
-  const agent = new RawAgent(ctx.m.address);
-  agent.register("w-plain", { tags: ["plain"] });
-  await agent.next("registered");
-  const { task } = await call(ctx.c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["plain"] } });
+  const { agent, task } = await agentWithTask(ctx, "plain");
   const a = await agent.next("assign");
   agent.send({ $case: "started", value: { attemptId: a.attemptId, pid: 1, startedAt: new Date() } }, ++seq);
   agent.send({ $case: "finished", value: { attemptId: a.attemptId, result: ok, finishedAt: new Date() } }, ++seq);
@@ -65,10 +71,7 @@ s("start and success: no event row; the history reads back as published", async 
 });
 
 s("after progress reports (live only) the end carries the last one and is still derived", async (ctx) => {
-  const agent = new RawAgent(ctx.m.address);
-  agent.register("w-progress", { tags: ["progress"] });
-  await agent.next("registered");
-  const { task } = await call(ctx.c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["progress"] } });
+  const { agent, task } = await agentWithTask(ctx, "progress");
   const a = await agent.next("assign");
   agent.send({ $case: "started", value: { attemptId: a.attemptId, pid: 1, startedAt: new Date() } }, ++seq);
   agent.send({ $case: "progress", value: { attemptId: a.attemptId, percent: 60, message: "epoch 6" } }, ++seq);
@@ -80,10 +83,7 @@ s("after progress reports (live only) the end carries the last one and is still 
 });
 
 s("a failure retried, then a success: the requeue (its reason) and the second assignment and start (the task has progress by then) are stored", async (ctx) => {
-  const agent = new RawAgent(ctx.m.address);
-  agent.register("w-retry", { tags: ["retry"] });
-  await agent.next("registered");
-  const { task } = await call(ctx.c.tasks, "submitTask", { spec: { command: ["true"], requiredTags: ["retry"], maxRetries: 1 } });
+  const { agent, task } = await agentWithTask(ctx, "retry", { maxRetries: 1 });
   const first = await agent.next("assign");
   agent.send({ $case: "started", value: { attemptId: first.attemptId, pid: 1, startedAt: new Date() } }, ++seq);
   agent.send({ $case: "progress", value: { attemptId: first.attemptId, percent: 30, message: "" } }, ++seq);
@@ -98,10 +98,7 @@ s("a failure retried, then a success: the requeue (its reason) and the second as
 });
 
 s("canceled while running: the cancel is derived (the canceller as actor); a queued task's cancel is stored", async (ctx) => {
-  const agent = new RawAgent(ctx.m.address);
-  agent.register("w-cancel", { tags: ["cancel"] });
-  await agent.next("registered");
-  const { task } = await call(ctx.c.tasks, "submitTask", { spec: { command: ["sleep", "60"], requiredTags: ["cancel"] } });
+  const { agent, task } = await agentWithTask(ctx, "cancel", { command: ["sleep", "60"] });
   const a = await agent.next("assign");
   agent.send({ $case: "started", value: { attemptId: a.attemptId, pid: 1, startedAt: new Date() } }, ++seq);
   await waitForState(ctx.c, task.id, TaskState.TASK_STATE_RUNNING);

@@ -73,6 +73,16 @@ export function planTransition(state: MasterState, task: Task, to: TaskState, no
 }
 
 /**
+ * Whether an attempt row can stand for the task's ASSIGNED or RUNNING event about it (migrations
+ * 0013, 0017): the row gives the time, actor, attempt and worker, and the event is read back with
+ * progress 0 and no message; so only while the task has no progress (an earlier attempt's stays on
+ * the task). Otherwise the event is stored.
+ */
+export function attemptRowRecordsEvent(task: Task): boolean {
+  return task.progress === 0 && task.progressMessage === "";
+}
+
+/**
  * Whether the task row can stand for the event that ends it (migration 0017): the row keeps the
  * event's state, result, progress, message and time (ended_at_ms), and its attempt_count names the
  * attempt; so the event must name the task's current attempt on that attempt's worker and carry no

@@ -9,11 +9,11 @@ import { MASTER_ACTOR } from "../src/core/access.js";
 import { isTerminal } from "../src/core/transitions.js";
 import type { Task, TaskEvent, TaskResult } from "../src/core/types.js";
 import { release } from "../src/core/worker-slot.js";
-import type { StoreWrite, Store } from "../src/store/store-types.js";
+import type { RunningRecord, StoreWrite, Store } from "../src/store/store-types.js";
 import type { Clock } from "./clock.js";
 import type { EventHub } from "./event-hub.js";
 import type { LiveAttempt, MasterState } from "./state.js";
-import { planTransition, type PlannedChange } from "./task-change.js";
+import { attemptRowRecordsEvent, planTransition, type PlannedChange } from "./task-change.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
 import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
@@ -74,19 +74,17 @@ export class TaskLifecycle {
    * in its plan, commits the pass as one batch, and puts it back if that commit fails.
    */
   assign(task: Task, live: LiveAttempt): { writes: StoreWrite[]; event: TaskEvent } {
-    // At the attempt's own assignedAtMs: its row records the event (storeEvent false), read back
-    // with that time, progress 0 and no message; so a task with progress from an earlier attempt
-    // stores its event instead.
-    const rowRecordsAssigned = task.progress === 0 && task.progressMessage === "";
+    // At the attempt's own assignedAtMs, so that the event its row records reads back with that time.
+    const recorded = attemptRowRecordsEvent(task);
     const change = planTransition(this.deps.state, task, "ASSIGNED", live.attempt.assignedAtMs, {
       attemptId: live.attempt.id,
       workerId: live.workerId,
       newAttempt: { id: live.attempt.id, number: live.attempt.number },
-      storeEvent: !rowRecordsAssigned,
+      storeEvent: !recorded,
     });
     this.deps.state.liveAttempts.set(live.attempt.id, live);
     change.apply();
-    const assignedBy = rowRecordsAssigned ? change.event.actor : undefined;
+    const assignedBy = recorded ? change.event.actor : undefined;
     return { writes: [{ kind: "insert_attempt", attempt: live.attempt, assignedBy }, ...change.writes], event: change.event };
   }
 
@@ -119,18 +117,16 @@ export class TaskLifecycle {
     return this.inTurnOfAttempt(workerId, attemptId, true, async () => {
       const live = this.fenced(workerId, attemptId);
       if (!live || live.attempt.startedAtMs !== null) return;
-      const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, startedAtMs }];
       const task = this.deps.state.activeTasks.get(live.attempt.taskId);
       let change: PlannedChange | null = null;
+      let running: RunningRecord | undefined;
       if (task && task.currentAttemptId === attemptId && task.state === "ASSIGNED") {
         const now = this.deps.clock.now();
-        // With no progress yet the attempt row records the RUNNING event (its fields are then the
-        // row's or fixed): an actor and a time instead of an event row (migration 0017).
-        const rowRecordsRunning = task.progress === 0 && task.progressMessage === "";
-        change = planTransition(this.deps.state, task, "RUNNING", now, { attemptId, workerId, actor, storeEvent: !rowRecordsRunning });
-        if (rowRecordsRunning) writes[0] = { kind: "update_attempt", attemptId, startedAtMs, running: { atMs: now, by: actor } };
-        writes.push(...change.writes);
+        const recorded = attemptRowRecordsEvent(task);
+        change = planTransition(this.deps.state, task, "RUNNING", now, { attemptId, workerId, actor, storeEvent: !recorded });
+        if (recorded) running = { atMs: now, by: actor };
       }
+      const writes: StoreWrite[] = [{ kind: "update_attempt", attemptId, startedAtMs, ...(running ? { running } : {}) }, ...(change?.writes ?? [])];
       await this.commit(writes, change && task ? [{ event: change.event, project: task.spec.project }] : [], () => {
         live.attempt.startedAtMs = startedAtMs;
         this.deps.tracing?.processStarted(attemptId, startedAtMs);

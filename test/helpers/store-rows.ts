@@ -2,6 +2,7 @@
 // test can work on its own rows in a shared database.
 import { randomUUID } from "node:crypto";
 import type { Task, TaskEvent, TaskSpec, TaskState, Worker } from "../../src/core/types.js";
+import type { StoreWrite } from "../../src/store/store-types.js";
 import { spec as baseSpec } from "./domain.js";
 
 let clock = 1_700_000_000_000;
@@ -55,5 +56,24 @@ export function worker(id: string, overrides: Partial<Worker> = {}): Worker {
     telemetry: null,
     deadlineMisses: 0,
     ...overrides,
+  };
+}
+
+type TaskUpdate = Extract<StoreWrite, { kind: "update_task" }>;
+
+/** An "update_task" write moving `taskId` to `state` after its first attempt, no attempt held (override any field). */
+export function taskUpdate(taskId: string, state: TaskState, extra: Partial<TaskUpdate> = {}): TaskUpdate {
+  return {
+    kind: "update_task",
+    taskId,
+    state,
+    updatedAtMs: tick(),
+    currentAttemptId: null,
+    attemptCount: 1,
+    result: null,
+    retriesUsed: 0,
+    requeues: 0,
+    notBeforeMs: null,
+    ...extra,
   };
 }

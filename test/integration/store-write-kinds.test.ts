@@ -33,7 +33,7 @@ import { inScriptTransaction, type BatchStatement, type ScriptSession } from "..
 import { insertArrayElements } from "../../src/store/arrays-sql.js";
 import { rowKey, WRITE_KINDS, writeKind, type RowOp, type RowOpKind, type RowOpOf, type RowsTouched, type Table } from "../../src/store/write-kinds.js";
 import { backends, type TestDatabase } from "../helpers/db.js";
-import { event, task, tick, worker } from "../helpers/store-rows.js";
+import { event, task, taskUpdate, tick, worker } from "../helpers/store-rows.js";
 
 // ---- Fixtures (committed once) and one or more sample operations per kind ----
 
@@ -101,19 +101,7 @@ const samples: { [K in RowOpKind]: RowOpOf<K>[] } = {
       requeues: 0,
       notBeforeMs: null,
     },
-    {
-      kind: "update_task",
-      taskId: fixtureTask.id,
-      state: "SUCCEEDED",
-      updatedAtMs: tick(),
-      currentAttemptId: null,
-      attemptCount: 1,
-      result: null,
-      retriesUsed: 0,
-      requeues: 0,
-      notBeforeMs: null,
-      endedBy: "agent",
-    },
+    taskUpdate(fixtureTask.id, "SUCCEEDED", { endedBy: "agent" }),
   ],
   update_progress: [{ kind: "update_progress", taskId: fixtureTask.id, progress: 40, progressMessage: "x", updatedAtMs: tick() }],
   update_worker_status: [{ kind: "update_worker_status", workerId: fixtureWorker.id, status: "SUSPECT", lastSeenAtMs: tick() }],

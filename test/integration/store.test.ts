@@ -10,7 +10,7 @@ import { InvalidArgumentError, NotFoundError, UnavailableError } from "../../src
 import type { Attempt, Task, TaskResult } from "../../src/core/types.js";
 import { openStore, type StoreConfig, type TaskgridStore } from "../../src/store/index.js";
 import { backends } from "../helpers/db.js";
-import { event, request, task, tick, worker } from "../helpers/store-rows.js";
+import { event, request, task, taskUpdate, tick, worker } from "../helpers/store-rows.js";
 
 const ok: TaskResult = { outcome: "SUCCEEDED", exitCode: 0, signal: "", outputTail: "done\n", durationMs: 42, message: "" };
 
@@ -442,21 +442,7 @@ for (const backend of backends()) {
     const t = task();
     await store.submit(request(t));
     await store.write([{ kind: "upsert_worker", worker: worker("w-miss") }]);
-    await store.write([
-      { kind: "record_deadline_miss", taskId: t.id, workerId: "w-miss" },
-      {
-        kind: "update_task",
-        taskId: t.id,
-        state: "FAILED",
-        updatedAtMs: tick(),
-        currentAttemptId: null,
-        attemptCount: 1,
-        result: null,
-        retriesUsed: 0,
-        requeues: 0,
-        notBeforeMs: null,
-      },
-    ]);
+    await store.write([{ kind: "record_deadline_miss", taskId: t.id, workerId: "w-miss" }, taskUpdate(t.id, "FAILED")]);
     assert.is((await store.getTask(t.id))!.deadlineMissed, true);
     assert.is((await store.getTask(t.id))!.state, "FAILED");
     const w = (await store.loadActive()).workers.find((x) => x.id === "w-miss")!;

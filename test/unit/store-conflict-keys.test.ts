@@ -5,7 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { conflictKeysOfJob, type StoreJob } from "../../src/store/apply-batch.js";
 import type { StoreWrite } from "../../src/store/store-types.js";
-import { event, request, task, tick } from "../helpers/store-rows.js";
+import { event, request, task, taskUpdate, tick } from "../helpers/store-rows.js";
 
 const conflict = (a: StoreJob, b: StoreJob): boolean => {
   const keys = new Set(conflictKeysOfJob(a));
@@ -13,18 +13,7 @@ const conflict = (a: StoreJob, b: StoreJob): boolean => {
 };
 const writes = (...w: StoreWrite[]): StoreJob => ({ kind: "write", writes: w });
 const submit = (...tasks: ReturnType<typeof task>[]): StoreJob => ({ kind: "submit", request: request(...tasks) });
-const finished = (taskId: string): StoreWrite => ({
-  kind: "update_task",
-  taskId,
-  state: "SUCCEEDED",
-  updatedAtMs: tick(),
-  currentAttemptId: null,
-  attemptCount: 1,
-  result: null,
-  retriesUsed: 0,
-  requeues: 0,
-  notBeforeMs: null,
-});
+const finished = (taskId: string): StoreWrite => taskUpdate(taskId, "SUCCEEDED");
 
 test("a task's submission, its updates and its events conflict; other tasks do not", () => {
   const t = task();

@@ -7,7 +7,8 @@ import { planBatch, type OpGroup, type RowOp } from "./batch-plan.js";
 import { coalesceWrites } from "./coalesce-writes.js";
 import { rowKey, writeKind } from "./write-kinds.js";
 import { insertArrayElements } from "./arrays-sql.js";
-import type { BatchStatement, ScriptSession } from "./write-script.js";
+import type { BatchStatement } from "./batch-statement.js";
+import type { ScriptSession } from "./write-script.js";
 import { projectIdempotencyKeyOf, rowToTask, selectTasksByIdempotencyKeys, type ProjectIdempotencyKey } from "./tasks-sql.js";
 
 export type StoreJob = ({ kind: "submit"; request: SubmitRequest } | { kind: "write"; writes: StoreWrite[] }) & {

@@ -8,7 +8,7 @@ import type { DependencyTargetRow, ArrayElementsInsert } from "./store-types.js"
 import { queryRows, type Db } from "./sql-util.js";
 import { rowToTask, TASK_COLUMNS, type TaskRow } from "./tasks-sql.js";
 import type { RowOpOf } from "./write-kinds.js";
-import { batchStatement, expectRows, type BatchStatement } from "./write-script.js";
+import { batchStatement, expectRows, type BatchStatement } from "./batch-statement.js";
 
 /** The fields an array's elements share (the `t` of the statements' json parameter). */
 function sharedFields(template: Task, actor: string) {

@@ -4,7 +4,7 @@ import type { Attempt, PlacementDecision, TaskResult } from "../core/types.js";
 import type { RunningRecord } from "./store-types.js";
 import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
 import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
-import { batchStatement, type BatchStatement } from "./write-script.js";
+import { batchStatement, type BatchStatement } from "./batch-statement.js";
 
 interface AttemptRow {
   id: string;

@@ -92,6 +92,9 @@ async function openPostgres(databaseUrl: string, config: ConnectionConfig): Prom
       connectionString: withoutApplicationName(databaseUrl, config.applicationName),
       types: pgTypes,
       application_name: config.applicationName,
+      // A write batch's statements go out together and are answered in order (write-script.ts);
+      // Knex's own queries, one at a time per connection, run as before.
+      pipeline: true,
     } as Knex.PgConnectionConfig,
     pool: { min: 1, max: config.poolMax ?? 8 },
     // An unreachable database shows as an error within seconds (then the master reports the outage

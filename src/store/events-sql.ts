@@ -2,7 +2,7 @@
 // Events are ordered by their bigserial id, which follows insertion order.
 import type { TaskEvent, TaskResult, TaskState } from "../core/types.js";
 import { jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
-import { batchStatement, type BatchStatement } from "./write-script.js";
+import { batchStatement, type BatchStatement } from "./batch-statement.js";
 
 interface EventRow {
   task_id: string;

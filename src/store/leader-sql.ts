@@ -4,7 +4,7 @@
 // clocks disagree still agree on whether a lease ran out.
 import { FencedError } from "../core/errors.js";
 import { toNumber } from "./sql-util.js";
-import type { BatchStatement } from "./write-script.js";
+import type { BatchStatement } from "./batch-statement.js";
 
 /** The database's clock in epoch milliseconds. */
 const DB_NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -97,7 +97,7 @@ export function fenceStatement(epoch: number): BatchStatement {
         const current = rows[0] ? toNumber(rows[0].epoch) : null;
         if (current !== epoch) throw new FencedError(epoch, current);
       },
-      condition: `count(*) FILTER (WHERE epoch = ${Math.trunc(epoch)}) = 1`,
+      condition: { sql: "count(*) FILTER (WHERE epoch = ?) = 1", value: epoch },
     },
   };
 }

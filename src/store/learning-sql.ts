@@ -1,7 +1,7 @@
 // SQL for learned per-(kind, worker) statistics (the "tau store") and deadline-miss counters.
 import type { LearningStats } from "../core/rts/learning.js";
 import { jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
-import { batchStatement, type BatchStatement } from "./write-script.js";
+import { batchStatement, type BatchStatement } from "./batch-statement.js";
 
 interface LearningRow {
   kind: string;

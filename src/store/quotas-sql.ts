@@ -3,7 +3,7 @@
 // through the group committer with the leader's other writes (fenced by its epoch).
 import type { Amounts, ProjectQuota, ProjectUsage } from "../core/fairshare/types.js";
 import { jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
-import { batchStatement, type BatchStatement } from "./write-script.js";
+import { batchStatement, type BatchStatement } from "./batch-statement.js";
 
 /** A project's row: its quota and its fair-share shares, with who changed it last. */
 export interface QuotaRecord extends ProjectQuota {

@@ -2,7 +2,7 @@
 // values drivers hand back.
 import type { Knex } from "knex";
 import { NotFoundError } from "../core/errors.js";
-import { expectRows, type StatementCheck } from "./write-script.js";
+import { expectRows, type StatementCheck } from "./batch-statement.js";
 
 /** Anything that can run a query: the Knex instance or an open transaction. */
 export type Db = Knex | Knex.Transaction;

@@ -6,7 +6,7 @@ import type { QueueClass, Task, TaskResult, TaskSpec, TaskState } from "../core/
 import type { StoreWrite, TaskFilter } from "./store-types.js";
 import type { PageCursor } from "./page-token.js";
 import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
-import { batchStatement, type BatchStatement } from "./write-script.js";
+import { batchStatement, type BatchStatement } from "./batch-statement.js";
 
 interface TaskRow {
   id: string;

@@ -2,7 +2,7 @@
 // attempts can always name the worker they ran on, and a returning agent keeps its id.
 import type { Capacity, Telemetry, Worker, WorkerStatus } from "../core/types.js";
 import { everyRowUpdated, jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
-import { batchStatement, type BatchStatement } from "./write-script.js";
+import { batchStatement, type BatchStatement } from "./batch-statement.js";
 
 interface WorkerRow {
   id: string;

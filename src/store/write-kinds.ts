@@ -10,7 +10,7 @@
 // statement writes or a foreign key it depends on.
 import type { Task } from "../core/types.js";
 import type { RunningRecord, StoreWrite } from "./store-types.js";
-import type { BatchStatement } from "./write-script.js";
+import type { BatchStatement } from "./batch-statement.js";
 import { insertTasks, setTaskHolds, updateTaskProgress, updateTaskStates } from "./tasks-sql.js";
 import { insertAttempts, updateAttempts } from "./attempts-sql.js";
 import { insertEvents } from "./events-sql.js";

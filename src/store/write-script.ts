@@ -19,63 +19,19 @@
 // write). A pipelined batch (group-commit.ts) must wait for its predecessor between its statements
 // and its COMMIT (`beforeCommit`): its COMMIT is a trip of its own.
 //
-// The simple protocol takes no parameters, so each statement carries its one json parameter as an
-// escaped string literal (see sqlLiteral).
+// On Postgres the statements go as one pipeline of named prepared statements (their json as a
+// parameter, no escaping, parsed once per connection: batch-statement.ts), written to the socket
+// together; on PGlite, whose exec takes only a query string, as one script with the json inlined.
+// Either way one round trip, and the same semantics: in a pipeline each statement is followed by a
+// Sync, which inside BEGIN ends no transaction, and once one fails the rest fail and COMMIT rolls
+// back; the first error (in statement order) is the batch's.
 import type pg from "pg";
 import type { Knex } from "knex";
+import { inlineText, parameterized, type BatchStatement } from "./batch-statement.js";
 import type { Dialect } from "./connection.js";
-
-/** What a statement's returned rows must satisfy for its batch to commit. */
-export interface StatementCheck {
-  /** Throws the check's typed error when the rows are wrong; runs here, before COMMIT. */
-  verify(rows: readonly Record<string, unknown>[]): void;
-  /**
-   * The same check as a SQL condition over the statement's rows (an aggregate over `checked`,
-   * e.g. `count(*) = 3`), so the database can make it and the statement can share its round trip
-   * with COMMIT. Without one, the batch commits in a trip of its own after `verify`.
-   */
-  condition?: string;
-}
-
-/** One statement of a batch with its parameter inlined. */
-export interface BatchStatement {
-  sql: string;
-  check?: StatementCheck;
-}
-
-/** The check of a statement that must return exactly `count` rows. */
-export function expectRows(count: number, verify: StatementCheck["verify"]): StatementCheck {
-  return { verify, condition: `count(*) = ${count}` };
-}
 
 /** SQLSTATE raised by taskgrid_expect() (migration 0015) when a check made in the database fails. */
 export const CHECK_FAILED_SQLSTATE = "TG001";
-
-/** The statement, wrapped so that the database raises CHECK_FAILED_SQLSTATE when its check fails. */
-function checkedInDatabase(statement: BatchStatement): string {
-  const condition = statement.check?.condition;
-  if (condition === undefined) return statement.sql;
-  return `WITH checked AS (${statement.sql}) SELECT taskgrid_expect(${condition}) FROM checked`;
-}
-
-/**
- * `sql` holds exactly one `?`, the json parameter (the *-sql.ts templates use `?::json`); the
- * replacement is a function so that `$` sequences in the data are never read as patterns.
- */
-export function batchStatement(sql: string, json: string, check?: StatementCheck): BatchStatement {
-  const literal = sqlLiteral(json);
-  return { sql: sql.replace("?", () => literal), check };
-}
-
-/**
- * The same text as pg's escapeLiteral (libpq's rules: quotes doubled; with a backslash, an E''
- * string with backslashes doubled, so the result does not depend on standard_conforming_strings),
- * but with two native replaces: pg's character loop costs ~25x more on a batch's megabytes of json.
- */
-export function sqlLiteral(text: string): string {
-  const quoted = `'${text.replace(/'/g, "''")}'`;
-  return text.includes("\\") ? ` E${quoted.replace(/\\/g, "\\\\")}` : quoted;
-}
 
 /** What a batch runs statements through: a transaction begun by the first call. */
 export interface ScriptSession {
@@ -89,6 +45,68 @@ export interface ScriptSession {
 }
 
 type RawResult = { rows?: Record<string, unknown>[] };
+
+/** One round trip of a transaction: BEGIN first when `begin`, COMMIT last when `commit`. */
+interface Trip {
+  begin: boolean;
+  statements: readonly BatchStatement[];
+  /** Whether the database makes the statements' checks (their conditions). */
+  checked: boolean;
+  commit: boolean;
+}
+
+/** How a connection takes a transaction's trips. */
+interface Wire {
+  /** Resolves with the statements' results (BEGIN's and COMMIT's left out). */
+  trip(trip: Trip): Promise<RawResult[]>;
+  command(sql: "COMMIT" | "ROLLBACK"): Promise<void>;
+}
+
+/** PGlite: each trip is one script, the json inlined. */
+function scriptWire(exec: (text: string) => Promise<RawResult[]>): Wire {
+  return {
+    async trip({ begin, statements, checked, commit }) {
+      const texts = statements.map((s) => inlineText(s, checked));
+      if (begin) texts.unshift("BEGIN");
+      if (commit) texts.push("COMMIT");
+      const results = await exec(texts.join(";\n"));
+      const first = begin ? 1 : 0;
+      return results.slice(first, first + statements.length);
+    },
+    async command(sql) {
+      await exec(sql);
+    },
+  };
+}
+
+/** Postgres: each trip is one pipeline of prepared statements, written to the socket at once. */
+function pipelineWire(client: pg.Client): Wire {
+  const socket = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
+  return {
+    async trip({ begin, statements, checked, commit }) {
+      const queries: Array<string | pg.QueryConfig> = statements.map((s) => parameterized(s, checked));
+      if (begin) queries.unshift("BEGIN");
+      if (commit) queries.push("COMMIT");
+      let pending: Promise<pg.QueryResult>[];
+      socket.cork();
+      try {
+        // Sent as they are queued: the client runs in pipeline mode (connection.ts). Without it
+        // they would still run in order, one trip each.
+        pending = queries.map((q) => client.query(q as pg.QueryConfig));
+      } finally {
+        socket.uncork();
+      }
+      const settled = await Promise.allSettled(pending);
+      const failed = settled.find((r) => r.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      const first = begin ? 1 : 0;
+      return settled.slice(first, first + statements.length).map((r) => (r as PromiseFulfilledResult<pg.QueryResult>).value);
+    },
+    async command(sql) {
+      await client.query(sql);
+    },
+  };
+}
 
 /**
  * Takes a connection from the Knex pool (so PGlite's single connection and pg's pool are shared with
@@ -119,29 +137,24 @@ async function runScriptTransaction<T>(
 ): Promise<T> {
   const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
   const connection = await client.acquireConnection();
-  const send = async (text: string): Promise<RawResult[]> => {
-    if (dialect === "pglite") return await (connection as { exec(sql: string): Promise<RawResult[]> }).exec(text);
-    const result = (await (connection as pg.Client).query(text)) as unknown as RawResult | RawResult[];
-    return Array.isArray(result) ? result : [result];
-  };
+  const wire =
+    dialect === "pglite" ? scriptWire((text) => (connection as { exec(sql: string): Promise<RawResult[]> }).exec(text)) : pipelineWire(connection as pg.Client);
   let begun = false;
   let committed = false;
-  /** The statements' texts, after BEGIN when this is the transaction's first trip. */
-  const script = (texts: string[]): string => {
+  /** Sends the statements, after BEGIN when this is the transaction's first trip. */
+  const trip = (statements: readonly BatchStatement[], checked: boolean, commit: boolean): Promise<RawResult[]> => {
     if (committed) throw new Error("a script transaction ran statements after its commit");
-    const first = begun ? texts : ["BEGIN", ...texts];
+    const begin = !begun;
     begun = true;
-    return first.join(";\n");
+    return wire.trip({ begin, statements, checked, commit });
   };
   const session: ScriptSession = {
     async run(statements) {
       if (statements.length === 0) return [];
-      const first = begun ? 0 : 1;
-      // On an error Postgres skips the rest of the string and the transaction is aborted: the catch
-      // below rolls it back.
-      const results = await send(script(statements.map((s) => s.sql)));
+      // On an error the transaction is aborted: the catch below rolls it back.
+      const results = await trip(statements, false, false);
       return statements.map((statement, i) => {
-        const rows = results[i + first]?.rows ?? [];
+        const rows = results[i]?.rows ?? [];
         statement.check?.verify(rows);
         return rows;
       });
@@ -155,10 +168,10 @@ async function runScriptTransaction<T>(
       if (statements.length === 0) return;
       if (beforeCommit) {
         // The checks still run in the database; COMMIT waits below.
-        await send(script(statements.map(checkedInDatabase)));
+        await trip(statements, true, false);
         return;
       }
-      await send(`${script(statements.map(checkedInDatabase))};\nCOMMIT`);
+      await trip(statements, true, true);
       committed = true;
     },
   };
@@ -167,13 +180,13 @@ async function runScriptTransaction<T>(
     if (begun && !committed) {
       await beforeCommit?.();
       committed = true;
-      await send("COMMIT");
+      await wire.command("COMMIT");
     }
     return value;
   } catch (error) {
     // A failed statement leaves the transaction aborted (or a check failed before COMMIT): undo it
     // so the pooled connection goes back clean. If the connection itself broke, ROLLBACK fails too.
-    if (begun && !committed) await send("ROLLBACK").catch(() => undefined);
+    if (begun && !committed) await wire.command("ROLLBACK").catch(() => undefined);
     throw error;
   } finally {
     await client.releaseConnection(connection);

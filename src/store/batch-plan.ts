@@ -30,6 +30,15 @@ export interface RowKeys {
  * with updates of the same task.
  */
 export function keysOf(op: RowOp): RowKeys {
+  // Coalescing and planning both ask for each op's keys: made once per op.
+  let keys = keysMemo.get(op);
+  if (keys === undefined) keysMemo.set(op, (keys = keysOfOp(op)));
+  return keys;
+}
+
+const keysMemo = new WeakMap<RowOp, RowKeys>();
+
+function keysOfOp(op: RowOp): RowKeys {
   const rows = writeKind(op.kind).rows(op);
   const writes: string[] = [];
   const reads: string[] = [];
@@ -49,6 +58,12 @@ function later(a: Slot | undefined, b: Slot): Slot {
   return a === undefined || b.round > a.round || (b.round === a.round && b.phase > a.phase) ? b : a;
 }
 
+/** The earliest round for an op of `phase` that keeps it after `slot` (an earlier op's), given it is at least `round`. */
+function after(round: number, slot: Slot | undefined, phase: number): number {
+  if (slot === undefined) return round;
+  return Math.max(round, slot.phase < phase ? slot.round : slot.round + 1);
+}
+
 /** One statement's worth of operations, all of the same kind. */
 export interface OpGroup {
   kind: RowOpKind;
@@ -65,13 +80,10 @@ export function planBatch(ops: readonly RowOp[]): OpGroup[] {
     const { phase } = writeKind(op.kind);
     const { writes, reads } = keysOf(op);
     let round = 0;
-    const after = (slot: Slot | undefined) => {
-      if (slot) round = Math.max(round, slot.phase < phase ? slot.round : slot.round + 1);
-    };
-    for (const key of reads) after(lastWrite.get(key));
+    for (const key of reads) round = after(round, lastWrite.get(key), phase);
     for (const key of writes) {
-      after(lastWrite.get(key));
-      after(lastRead.get(key));
+      round = after(round, lastWrite.get(key), phase);
+      round = after(round, lastRead.get(key), phase);
     }
     const slot = { round, phase };
     for (const key of writes) lastWrite.set(key, slot);

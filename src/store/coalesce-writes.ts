@@ -13,10 +13,9 @@ import { writeKind } from "./write-kinds.js";
 
 /** The row a foldable write folds on (the one row it inserts or updates); null for kinds that never fold. */
 function foldRowKeyOf(op: RowOp): string | null {
-  const spec = writeKind(op.kind);
-  if (spec.fold === undefined) return null;
-  const rows = spec.rows(op);
-  return rows.updates?.[0] ?? rows.inserts?.[0] ?? null;
+  if (writeKind(op.kind).fold === undefined) return null;
+  // Such a kind writes exactly one row, inserted or updated: the first of its write keys.
+  return keysOf(op).writes[0] ?? null;
 }
 
 /** The batch's writes with successive writes of one row folded together; order otherwise kept. */

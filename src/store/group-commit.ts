@@ -78,6 +78,8 @@ interface Pending<J, R> {
   job: J;
   resolve(result: R): void;
   reject(error: unknown): void;
+  /** Its job's conflict keys, once asked for (a job kept waiting is asked again on each pump). */
+  keys?: readonly string[];
 }
 
 /** A batch taken from the queue and not yet settled. */
@@ -217,7 +219,7 @@ export class GroupCommitter<J, R> {
       const next = this.options.rowsOf(job);
       if (count > 0 && rows + next > this.maxBatchRows) break;
       if (held && keys) {
-        const jobKeys = this.options.conflictKeysOf!(job);
+        const jobKeys = this.conflictKeysOf(this.queue[count]);
         if (jobKeys.some((key) => held.some((set) => set.has(key)))) break;
         for (const key of jobKeys) keys.add(key);
       }
@@ -234,8 +236,13 @@ export class GroupCommitter<J, R> {
 
   private keysOf(batch: readonly Pending<J, R>[]): Set<string> {
     const keys = new Set<string>();
-    for (const pending of batch) for (const key of this.options.conflictKeysOf!(pending.job)) keys.add(key);
+    for (const pending of batch) for (const key of this.conflictKeysOf(pending)) keys.add(key);
     return keys;
+  }
+
+  private conflictKeysOf(pending: Pending<J, R>): readonly string[] {
+    pending.keys ??= this.options.conflictKeysOf!(pending.job);
+    return pending.keys;
   }
 
   private async runBatch(batch: Pending<J, R>[], predecessor?: () => Promise<void>): Promise<void> {

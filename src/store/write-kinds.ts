@@ -75,9 +75,10 @@ export interface WriteKindSpec<O extends RowOp> {
   statements(ops: O[]): BatchStatement | BatchStatement[];
 }
 
-const taskRow = (id: string) => rowKey("tasks", id);
-const attemptRow = (id: string) => rowKey("attempts", id);
-const workerRow = (id: string) => rowKey("workers", id);
+// rowKey's text for one-column keys, without its array and join: these run for every op of every batch.
+const taskRow = (id: string): RowKey => `tasks:${id}`;
+const attemptRow = (id: string): RowKey => `attempts:${id}`;
+const workerRow = (id: string): RowKey => `workers:${id}`;
 
 type AttemptFields = Pick<RowOpOf<"update_attempt">, "startedAtMs" | "finishedAtMs" | "result">;
 

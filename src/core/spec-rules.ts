@@ -1,7 +1,7 @@
 // Validation and defaults for a submitted TaskSpec. Runs at the edge (every submit) so bad input is
 // rejected with a message naming the field and the rule, before anything is written.
 import { InvalidArgumentError } from "./errors.js";
-import { noNul } from "./text-rules.js";
+import { hasNul, NUL_RULE } from "./text-rules.js";
 import type { TaskSpec } from "./types.js";
 
 export const LIMITS = {
@@ -32,19 +32,30 @@ function utf8Length(text: string): number {
   return encoder.encode(text).length;
 }
 
-function check(condition: boolean, field: string, rule: string): void {
-  if (!condition) throw new InvalidArgumentError(field, rule);
+// The rules run for every submitted task, so a field's name and a rule's text are built only when
+// the rule is broken: `fail` is reached only then.
+
+/** Throws InvalidArgumentError naming `prefix.field` and the rule. */
+function fail(prefix: string, field: string, rule: string): never {
+  throw new InvalidArgumentError(`${prefix}.${field}`, rule);
 }
 
-function checkInt(value: number, field: string, min: number, max: number): void {
-  check(Number.isFinite(value) && Number.isInteger(value), field, "must be a whole number");
-  check(value >= min, field, `must be >= ${min} (got ${value})`);
-  check(value <= max, field, `must be <= ${max} (got ${value})`);
+function checkInt(value: number, prefix: string, field: string, min: number, max: number): void {
+  if (!Number.isInteger(value)) fail(prefix, field, "must be a whole number");
+  if (value < min) fail(prefix, field, `must be >= ${min} (got ${value})`);
+  if (value > max) fail(prefix, field, `must be <= ${max} (got ${value})`);
 }
 
-function checkStrings(values: readonly string[], field: string, maxCount: number): void {
-  check(values.length <= maxCount, field, `at most ${maxCount} entries`);
-  values.forEach((v, i) => check(v.length > 0 && v.length <= LIMITS.maxKeyLength, `${field}[${i}]`, `must be 1..${LIMITS.maxKeyLength} characters`));
+function checkStrings(values: readonly string[], prefix: string, field: string, maxCount: number): void {
+  if (values.length > maxCount) fail(prefix, field, `at most ${maxCount} entries`);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v.length === 0 || v.length > LIMITS.maxKeyLength) fail(prefix, `${field}[${i}]`, `must be 1..${LIMITS.maxKeyLength} characters`);
+  }
+}
+
+function checkLength(value: string, max: number, prefix: string, field: string): void {
+  if (value.length > max) fail(prefix, field, `at most ${max} characters`);
 }
 
 /** Fills zero-valued resources with defaults. Returns a new spec. */
@@ -59,73 +70,80 @@ export function withDefaults(spec: TaskSpec): TaskSpec {
   };
 }
 
+/** A NUL-free string (see checkNoNul). */
+function noNulIn(value: string, prefix: string, field: string): void {
+  if (hasNul(value)) fail(prefix, field, NUL_RULE);
+}
+
 /**
  * Every string of the spec, NUL-free: the spec is stored as text and jsonb, which cannot hold NUL
  * (see text-rules.ts). Checked before the other rules so a NUL is reported as such. Map keys are
  * quoted with JSON.stringify, so the NUL shows as \u0000 in the message.
  */
-function checkNoNul(spec: TaskSpec, f: (name: string) => string): void {
-  noNul(f("name"), spec.name);
-  noNul(f("project"), spec.project);
-  for (const [k, v] of Object.entries(spec.labels)) {
-    noNul(`${f("labels")} key ${JSON.stringify(k)}`, k);
-    noNul(`${f("labels")}[${JSON.stringify(k)}]`, v);
+function checkNoNul(spec: TaskSpec, prefix: string): void {
+  noNulIn(spec.name, prefix, "name");
+  noNulIn(spec.project, prefix, "project");
+  for (const k in spec.labels) {
+    if (hasNul(k)) fail(prefix, `labels key ${JSON.stringify(k)}`, NUL_RULE);
+    if (hasNul(spec.labels[k])) fail(prefix, `labels[${JSON.stringify(k)}]`, NUL_RULE);
   }
-  spec.command.forEach((arg, i) => noNul(`${f("command")}[${i}]`, arg));
-  for (const [k, v] of Object.entries(spec.env)) {
-    noNul(`${f("env")} key ${JSON.stringify(k)}`, k);
-    noNul(`${f("env")}[${JSON.stringify(k)}]`, v);
+  for (let i = 0; i < spec.command.length; i++) if (hasNul(spec.command[i])) fail(prefix, `command[${i}]`, NUL_RULE);
+  for (const k in spec.env) {
+    if (hasNul(k)) fail(prefix, `env key ${JSON.stringify(k)}`, NUL_RULE);
+    if (hasNul(spec.env[k])) fail(prefix, `env[${JSON.stringify(k)}]`, NUL_RULE);
   }
-  noNul(f("working_dir"), spec.workingDir);
-  noNul(f("resources.gpu_model"), spec.resources.gpuModel);
-  spec.requiredTags.forEach((tag, i) => noNul(`${f("required_tags")}[${i}]`, tag));
-  spec.preferredTags.forEach((tag, i) => noNul(`${f("preferred_tags")}[${i}]`, tag));
-  noNul(f("kind"), spec.kind);
-  noNul(f("idempotency_key"), spec.idempotencyKey);
+  noNulIn(spec.workingDir, prefix, "working_dir");
+  noNulIn(spec.resources.gpuModel, prefix, "resources.gpu_model");
+  for (let i = 0; i < spec.requiredTags.length; i++) if (hasNul(spec.requiredTags[i])) fail(prefix, `required_tags[${i}]`, NUL_RULE);
+  for (let i = 0; i < spec.preferredTags.length; i++) if (hasNul(spec.preferredTags[i])) fail(prefix, `preferred_tags[${i}]`, NUL_RULE);
+  noNulIn(spec.kind, prefix, "kind");
+  noNulIn(spec.idempotencyKey, prefix, "idempotency_key");
 }
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Throws InvalidArgumentError naming the first field that breaks a rule. `prefix` e.g. "spec". */
 export function validateSpec(spec: TaskSpec, prefix = "spec"): void {
-  const f = (name: string) => `${prefix}.${name}`;
-  checkNoNul(spec, f);
-  check(spec.command.length > 0, f("command"), "must not be empty");
-  check(spec.command[0].length > 0, f("command[0]"), "program must not be empty");
+  checkNoNul(spec, prefix);
+  if (spec.command.length === 0) fail(prefix, "command", "must not be empty");
+  if (spec.command[0].length === 0) fail(prefix, "command[0]", "program must not be empty");
   let bytes = 0;
   for (const arg of spec.command) bytes += utf8Length(arg) + 1;
-  for (const [k, v] of Object.entries(spec.env)) {
-    check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(k), `${f("env")}[${JSON.stringify(k)}]`, "name must match [A-Za-z_][A-Za-z0-9_]*");
-    bytes += utf8Length(k) + utf8Length(v) + 2;
+  for (const k in spec.env) {
+    if (!ENV_NAME.test(k)) fail(prefix, `env[${JSON.stringify(k)}]`, "name must match [A-Za-z_][A-Za-z0-9_]*");
+    bytes += utf8Length(k) + utf8Length(spec.env[k]) + 2;
   }
-  check(bytes <= LIMITS.maxPayloadBytes, f("command"), `command and env together must be <= 1 MiB (got ${bytes} bytes)`);
-  check(spec.name.length <= LIMITS.maxNameLength, f("name"), `at most ${LIMITS.maxNameLength} characters`);
-  check(spec.project.length <= LIMITS.maxKeyLength, f("project"), `at most ${LIMITS.maxKeyLength} characters`);
-  check(spec.kind.length <= LIMITS.maxKeyLength, f("kind"), `at most ${LIMITS.maxKeyLength} characters`);
-  check(spec.idempotencyKey.length <= LIMITS.maxKeyLength, f("idempotency_key"), `at most ${LIMITS.maxKeyLength} characters`);
-  check(spec.workingDir.length <= 4096, f("working_dir"), "at most 4096 characters");
-  const labels = Object.entries(spec.labels);
-  check(labels.length <= LIMITS.maxLabels, f("labels"), `at most ${LIMITS.maxLabels} labels`);
-  for (const [k, v] of labels) {
-    check(k.length > 0 && k.length <= 63 && !k.includes("="), `${f("labels")}[${JSON.stringify(k)}]`, "key must be 1..63 characters without '='");
-    check(v.length <= LIMITS.maxKeyLength, `${f("labels")}[${k}]`, `value at most ${LIMITS.maxKeyLength} characters`);
+  if (bytes > LIMITS.maxPayloadBytes) fail(prefix, "command", `command and env together must be <= 1 MiB (got ${bytes} bytes)`);
+  checkLength(spec.name, LIMITS.maxNameLength, prefix, "name");
+  checkLength(spec.project, LIMITS.maxKeyLength, prefix, "project");
+  checkLength(spec.kind, LIMITS.maxKeyLength, prefix, "kind");
+  checkLength(spec.idempotencyKey, LIMITS.maxKeyLength, prefix, "idempotency_key");
+  checkLength(spec.workingDir, 4096, prefix, "working_dir");
+  let labelCount = 0;
+  for (const _ in spec.labels) labelCount++;
+  if (labelCount > LIMITS.maxLabels) fail(prefix, "labels", `at most ${LIMITS.maxLabels} labels`);
+  for (const k in spec.labels) {
+    if (k.length === 0 || k.length > 63 || k.includes("=")) fail(prefix, `labels[${JSON.stringify(k)}]`, "key must be 1..63 characters without '='");
+    if (spec.labels[k].length > LIMITS.maxKeyLength) fail(prefix, `labels[${k}]`, `value at most ${LIMITS.maxKeyLength} characters`);
   }
   const r = spec.resources;
-  checkInt(r.cpuMillis, f("resources.cpu_millis"), 1, LIMITS.maxCpuMillis);
-  checkInt(r.memoryMib, f("resources.memory_mib"), 1, LIMITS.maxMemoryMib);
-  checkInt(r.gpuCount, f("resources.gpu_count"), 0, LIMITS.maxGpus);
-  checkInt(r.gpuMemoryMib, f("resources.gpu_memory_mib"), 0, LIMITS.maxGpuMemoryMib);
-  check(r.gpuModel.length <= LIMITS.maxKeyLength, f("resources.gpu_model"), `at most ${LIMITS.maxKeyLength} characters`);
-  checkStrings(spec.requiredTags, f("required_tags"), LIMITS.maxTags);
-  checkStrings(spec.preferredTags, f("preferred_tags"), LIMITS.maxTags);
-  check(Number.isFinite(spec.ioIntensity) && spec.ioIntensity >= 0 && spec.ioIntensity <= 1, f("io_intensity"), "must be a number in [0, 1]");
-  checkInt(spec.estimateMs, f("estimate_ms"), 0, LIMITS.maxDurationMs);
-  checkInt(spec.timeoutMs, f("timeout_ms"), 0, LIMITS.maxDurationMs);
-  checkInt(spec.maxRetries, f("max_retries"), 0, LIMITS.maxRetries);
-  if (spec.maxRequeues !== undefined) checkInt(spec.maxRequeues, f("max_requeues"), 0, LIMITS.maxRequeues);
-  if (spec.retryBackoffMs !== undefined) checkInt(spec.retryBackoffMs, f("retry_backoff_ms"), 0, 24 * 3600 * 1000);
-  if (spec.preemptGraceMs !== undefined) checkInt(spec.preemptGraceMs, f("preempt_grace_ms"), 0, MAX_PREEMPT_GRACE_MS);
-  if (spec.preemptSignal !== undefined)
-    check((PREEMPT_SIGNALS as readonly string[]).includes(spec.preemptSignal), f("preempt_signal"), `must be one of ${PREEMPT_SIGNALS.join(", ")}`);
-  if (spec.deadlineMs !== null) check(Number.isFinite(spec.deadlineMs) && spec.deadlineMs > 0, f("deadline"), "must be a valid timestamp");
+  checkInt(r.cpuMillis, prefix, "resources.cpu_millis", 1, LIMITS.maxCpuMillis);
+  checkInt(r.memoryMib, prefix, "resources.memory_mib", 1, LIMITS.maxMemoryMib);
+  checkInt(r.gpuCount, prefix, "resources.gpu_count", 0, LIMITS.maxGpus);
+  checkInt(r.gpuMemoryMib, prefix, "resources.gpu_memory_mib", 0, LIMITS.maxGpuMemoryMib);
+  checkLength(r.gpuModel, LIMITS.maxKeyLength, prefix, "resources.gpu_model");
+  checkStrings(spec.requiredTags, prefix, "required_tags", LIMITS.maxTags);
+  checkStrings(spec.preferredTags, prefix, "preferred_tags", LIMITS.maxTags);
+  if (!(Number.isFinite(spec.ioIntensity) && spec.ioIntensity >= 0 && spec.ioIntensity <= 1)) fail(prefix, "io_intensity", "must be a number in [0, 1]");
+  checkInt(spec.estimateMs, prefix, "estimate_ms", 0, LIMITS.maxDurationMs);
+  checkInt(spec.timeoutMs, prefix, "timeout_ms", 0, LIMITS.maxDurationMs);
+  checkInt(spec.maxRetries, prefix, "max_retries", 0, LIMITS.maxRetries);
+  if (spec.maxRequeues !== undefined) checkInt(spec.maxRequeues, prefix, "max_requeues", 0, LIMITS.maxRequeues);
+  if (spec.retryBackoffMs !== undefined) checkInt(spec.retryBackoffMs, prefix, "retry_backoff_ms", 0, 24 * 3600 * 1000);
+  if (spec.preemptGraceMs !== undefined) checkInt(spec.preemptGraceMs, prefix, "preempt_grace_ms", 0, MAX_PREEMPT_GRACE_MS);
+  if (spec.preemptSignal !== undefined && !(PREEMPT_SIGNALS as readonly string[]).includes(spec.preemptSignal))
+    fail(prefix, "preempt_signal", `must be one of ${PREEMPT_SIGNALS.join(", ")}`);
+  if (spec.deadlineMs !== null && !(Number.isFinite(spec.deadlineMs) && spec.deadlineMs > 0)) fail(prefix, "deadline", "must be a valid timestamp");
 }
 
 /**
@@ -133,7 +151,7 @@ export function validateSpec(spec: TaskSpec, prefix = "spec"): void {
  * is known (the submitter, at submit; a stored task is never checked again). `prefix` e.g. "spec".
  */
 export function checkDeadlineAhead(spec: TaskSpec, nowMs: number, prefix = "spec"): void {
-  if (spec.deadlineMs !== null) check(spec.deadlineMs > nowMs, `${prefix}.deadline`, "must be in the future");
+  if (spec.deadlineMs !== null && !(spec.deadlineMs > nowMs)) fail(prefix, "deadline", "must be in the future");
 }
 
 /** Explicit deadline, else submit time + estimate x slaMultiplier, else none (no estimate). */

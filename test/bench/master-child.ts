@@ -3,6 +3,7 @@
 // as JSON in argv[2]; the parent talks to it over IPC (see master-process.ts).
 import { startMaster, type MasterOptions } from "../../master/master.js";
 import type { TaskgridStore } from "../../src/store/store.js";
+import { startHeapSampling } from "./heap-sampling.js";
 
 export type ToChild = { type: "stats" } | { type: "stop" };
 export type FromChild =
@@ -22,6 +23,7 @@ export type FromChild =
 
 const options = JSON.parse(process.argv[2] ?? "{}") as MasterOptions;
 const master = await startMaster({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
+const writeHeapProfile = await startHeapSampling(process.env.TASKGRID_BENCH_HEAP_PROFILE);
 const send = (m: FromChild) => process.send!(m);
 send({ type: "ready", address: master.address, metricsAddress: master.metricsAddress });
 
@@ -45,6 +47,7 @@ process.on("message", async (m: ToChild) => {
     });
   } else if (m.type === "stop") {
     await master.stop();
+    await writeHeapProfile();
     process.exit(0); // Normal exit: --cpu-prof writes its profile now.
   }
 });

@@ -139,7 +139,7 @@ export const latencyBench: BenchModule = {
       "",
       "Reading: with a worker free and nothing queued, a task is placed at submission and its assignment commits in the submission's own " +
         "transaction (master/dispatcher.ts placeAtSubmit), so one group commit lies on its path: it waits for the transaction in progress, " +
-        "then its own (one round trip: BEGIN, every statement of the batch and COMMIT as one query string, its checks made by Postgres; src/store/write-script.ts), " +
+        "then its own (one round trip: BEGIN, every statement of the batch (prepared, its rows one json parameter) and COMMIT written at once, its checks made by Postgres; src/store/write-script.ts), " +
         "and the assignment goes out right after the acknowledgement. Start latency is therefore about the submit's acknowledgement latency " +
         "(the column beside it). The same writer also commits the agents' started and finished reports. Measured inside the master on this " +
         "machine (2026-12-07, a slow day for it): from the submit handler's start to the assignment's send p50 8 ms, p99 45 ms; a transaction " +

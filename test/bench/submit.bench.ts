@@ -95,7 +95,7 @@ export const submitBench: BenchModule = {
       "",
       "Reading: each unary call costs the master mostly gRPC/HTTP/2 work (headers, one socket write per response, garbage collection) and the " +
         "load generator about half as much (grpc-js's client: about as much again); Postgres little, thanks to group commit. With 64 calls in flight the figure is " +
-        "bound by latency: each call waits for the transaction in progress and then its own (BEGIN, INSERT tasks and COMMIT as one query string: one " +
+        "bound by latency: each call waits for the transaction in progress and then its own (BEGIN, INSERT tasks and COMMIT written at once: one " +
         "round trip through a busy event loop; src/store/write-script.ts). With 256 " +
         "in flight it is bound by CPU, the master and the client sharing two cores with Postgres. Profile with TASKGRID_BENCH_PROFILE (docs/operations.md).",
       "",

@@ -132,8 +132,12 @@ export const e2eBench: BenchModule = {
         "and Postgres no longer take turns: the cores are the bound. " +
         'Every task is written in full history, leaner since issue 18 (see "Write path: WAL and CPU per task" for the counts before and after): the task row ' +
         "(inserted, then updated at assignment, start and end; successive writes of one row in one transaction fold into one), an attempt row with its " +
-        "placement breakdown (updated in place), two stored events (the QUEUED and ASSIGNED ones are derived from the rows), about twenty-four b-tree " +
-        "entries and no foreign-key checks. That is still a few hundred microseconds of CPU per task between the master and Postgres, which two shared " +
+        "placement breakdown (updated in place), no stored event (its QUEUED, ASSIGNED, RUNNING and SUCCEEDED events are derived from the rows), ten b-tree " +
+        "entries and no foreign-key checks; on Postgres a batch's statements are prepared once per connection and take their rows as one json parameter. " +
+        "In the master about a fifth of the CPU is scavenges of the young generation: a batch's objects live until its commit, so many survive a " +
+        "16 MiB scavenge and are copied. A larger young generation (node --max-semi-space-size=64) made a third as many scavenges and cut their " +
+        "time by 30%, but in 3 alternated runs each of this bench (2026-12-07) the rate moved within its noise (medians 4,126 vs 4,074 and 3,733 vs 3,912 tasks/s), " +
+        "so the master ships with V8's default. That is still a few hundred microseconds of CPU per task between the master and Postgres, which two shared " +
         "cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
       "",
       tableMarkdown(table),

@@ -14,39 +14,26 @@ import { writeKind, type RowOp, type RowOpKind } from "./write-kinds.js";
 
 export type { RowOp, RowOpKind } from "./write-kinds.js";
 
-/** Prefix of a row's existence key (no table name starts with it). */
-const EXISTS = "+";
-
+/**
+ * What an operation touches, from the rows its kind declares (write-kinds.ts). A row has two sides:
+ * its columns, and its being there at all. An op writes the columns of the rows it inserts or
+ * updates (`writes`), writes the existence of the rows it inserts (`creates`) and reads the
+ * existence of the rows its foreign keys point at (`needs`). Keeping the sides apart lets attempt
+ * inserts and events share a round with updates of the same task.
+ */
 export interface RowKeys {
   writes: string[];
-  reads: string[];
+  creates: readonly string[];
+  needs: readonly string[];
 }
 
-/**
- * What an operation writes and reads, from the rows its kind declares (write-kinds.ts). A row has
- * two keys: its row key (write-kinds.ts, rowKey) stands for its mutable columns; EXISTS + row key
- * for the row being there at all, written only by its insert and read by the operations whose
- * foreign keys point at it. Keeping the two apart lets attempt inserts and events share a round
- * with updates of the same task.
- */
+const NONE: readonly string[] = [];
+
 export function keysOf(op: RowOp): RowKeys {
-  // Coalescing and planning both ask for each op's keys: made once per op.
-  let keys = keysMemo.get(op);
-  if (keys === undefined) keysMemo.set(op, (keys = keysOfOp(op)));
-  return keys;
-}
-
-const keysMemo = new WeakMap<RowOp, RowKeys>();
-
-function keysOfOp(op: RowOp): RowKeys {
   const rows = writeKind(op.kind).rows(op);
-  const writes: string[] = [];
-  const reads: string[] = [];
-  // Plain loops, no closures: this runs for every op of every batch.
-  if (rows.inserts) for (const row of rows.inserts) writes.push(row, EXISTS + row);
-  if (rows.updates) for (const row of rows.updates) writes.push(row);
-  if (rows.references) for (const row of rows.references) reads.push(EXISTS + row);
-  return { writes, reads };
+  const creates = rows.inserts ?? NONE;
+  const writes = rows.updates === undefined ? [...creates] : [...creates, ...rows.updates];
+  return { writes, creates, needs: rows.references ?? NONE };
 }
 
 interface Slot {
@@ -72,22 +59,26 @@ export interface OpGroup {
 
 /** Groups ops into statements; running the groups in the returned order is equivalent to running ops in order. */
 export function planBatch(ops: readonly RowOp[]): OpGroup[] {
+  // Per side of a row: the last op that wrote its columns; that created it; the latest that needed it.
   const lastWrite = new Map<string, Slot>();
-  const lastRead = new Map<string, Slot>();
+  const lastCreate = new Map<string, Slot>();
+  const lastNeed = new Map<string, Slot>();
   const rounds: OpGroup[][] = [];
 
   for (const op of ops) {
     const { phase } = writeKind(op.kind);
-    const { writes, reads } = keysOf(op);
+    const { writes, creates, needs } = keysOf(op);
     let round = 0;
-    for (const key of reads) round = after(round, lastWrite.get(key), phase);
-    for (const key of writes) {
-      round = after(round, lastWrite.get(key), phase);
-      round = after(round, lastRead.get(key), phase);
+    for (const key of writes) round = after(round, lastWrite.get(key), phase);
+    for (const key of needs) round = after(round, lastCreate.get(key), phase);
+    for (const key of creates) {
+      round = after(round, lastCreate.get(key), phase);
+      round = after(round, lastNeed.get(key), phase);
     }
     const slot = { round, phase };
     for (const key of writes) lastWrite.set(key, slot);
-    for (const key of reads) lastRead.set(key, later(lastRead.get(key), slot));
+    for (const key of creates) lastCreate.set(key, slot);
+    for (const key of needs) lastNeed.set(key, later(lastNeed.get(key), slot));
 
     while (rounds.length <= round) rounds.push([]);
     const groups = rounds[round];

@@ -5,38 +5,31 @@
 // one statement per finished attempt.
 //
 // A write is folded into the previous write of its row only when nothing else touched that row in
-// between (see keysOf), so the outcome equals running the writes one by one. Which kinds fold, and
+// between (its columns, see keysOf), so the outcome equals running the writes one by one. Which kinds fold, and
 // how, is each kind's `fold` in write-kinds.ts. Input ops are never mutated (they may hold the
 // master's live objects); a fold makes a new op.
 import { keysOf, type RowOp } from "./batch-plan.js";
 import { writeKind } from "./write-kinds.js";
 
-/** The row a foldable write folds on (the one row it inserts or updates); null for kinds that never fold. */
-function foldRowKeyOf(op: RowOp): string | null {
-  if (writeKind(op.kind).fold === undefined) return null;
-  // Such a kind writes exactly one row, inserted or updated: the first of its write keys.
-  return keysOf(op).writes[0] ?? null;
-}
-
 /** The batch's writes with successive writes of one row folded together; order otherwise kept. */
 export function coalesceWrites(ops: readonly RowOp[]): RowOp[] {
   const out: RowOp[] = [];
-  /** Row key -> index in `out` of the last op that wrote or read it. */
+  /** Row key -> index in `out` of the last op that wrote its columns. */
   const lastTouch = new Map<string, number>();
   for (const op of ops) {
-    const foldRow = foldRowKeyOf(op);
-    const at = foldRow === null ? undefined : lastTouch.get(foldRow);
+    const { writes } = keysOf(op);
+    // A kind that folds writes exactly one row, inserted or updated: the one it folds on.
+    const fold = writeKind(op.kind).fold;
+    const at = fold === undefined ? undefined : lastTouch.get(writes[0]);
     if (at !== undefined) {
-      const folded = writeKind(op.kind).fold?.(out[at], op) ?? null;
+      const folded = fold?.(out[at], op) ?? null;
       if (folded !== null) {
         out[at] = folded;
         continue;
       }
     }
     out.push(op);
-    const { writes, reads } = keysOf(op);
     for (const key of writes) lastTouch.set(key, out.length - 1);
-    for (const key of reads) lastTouch.set(key, out.length - 1);
   }
   return out;
 }

@@ -48,9 +48,14 @@ export interface RowsTouched {
 /**
  * THE row key, the one name of a row: batch planning and coalescing compare rows by it (and the
  * write-kinds test names the rows it finds changed in the database by it). `pk`: the primary-key
- * values in the key's column order. Postgres text cannot hold NUL, so the key is unambiguous.
+ * values in the key's column order. A task's or an attempt's key is its id as it is: ids the master
+ * made (UUIDs, never equal across rows, never holding ':'), whose hash the string already carries,
+ * so the maps that plan every batch look them up without building and hashing a new string per
+ * op. Other rows' keys are `table:pk` (Postgres text cannot hold NUL, so multi-column keys join
+ * unambiguously), which a bare id never equals.
  */
 export function rowKey(table: Table, ...pk: string[]): RowKey {
+  if (table === "tasks" || table === "attempts") return pk[0];
   return `${table}:${pk.join("\u0000")}`;
 }
 
@@ -75,9 +80,9 @@ export interface WriteKindSpec<O extends RowOp> {
   statements(ops: O[]): BatchStatement | BatchStatement[];
 }
 
-// rowKey's text for one-column keys, without its array and join: these run for every op of every batch.
-const taskRow = (id: string): RowKey => `tasks:${id}`;
-const attemptRow = (id: string): RowKey => `attempts:${id}`;
+// rowKey for the tables every batch writes, without its array and join.
+const taskRow = (id: string): RowKey => id;
+const attemptRow = (id: string): RowKey => id;
 const workerRow = (id: string): RowKey => `workers:${id}`;
 
 type AttemptFields = Pick<RowOpOf<"update_attempt">, "startedAtMs" | "finishedAtMs" | "result">;

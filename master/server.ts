@@ -27,6 +27,9 @@ export async function startGrpcServer(
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
+    // No channelz service is served, so its per-call bookkeeping (call counters, four closures per
+    // call, a timestamp per message, agents' report streams included) is work for nobody.
+    "grpc.enable_channelz": 0,
   });
   server.addService(TaskServiceService, services.tasks as unknown as grpc.UntypedServiceImplementation);
   server.addService(WorkerServiceService, services.workers as unknown as grpc.UntypedServiceImplementation);

@@ -62,7 +62,7 @@ export function createClient(address: string | readonly string[] = DEFAULT_MASTE
     masterAddressList(address),
     // A channel of its own per master (not grpc-js's process-wide subchannel pool), so that a
     // fresh one after a failed connect really connects afresh (see LeaderRouter.reconnect).
-    (target) => new Client(target, creds, { "grpc.use_local_subchannel_pool": 1 }),
+    (target) => new Client(target, creds, { "grpc.use_local_subchannel_pool": 1, "grpc.enable_channelz": 0 }),
     (client) => client.close(),
   );
 

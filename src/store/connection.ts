@@ -96,7 +96,21 @@ async function openPostgres(databaseUrl: string, config: ConnectionConfig): Prom
       // Knex's own queries, one at a time per connection, run as before.
       pipeline: true,
     } as Knex.PgConnectionConfig,
-    pool: { min: 1, max: config.poolMax ?? 8 },
+    pool: {
+      min: 1,
+      max: config.poolMax ?? 8,
+      // The write batches' prepared statements (batch-statement.ts) are planned for each execution,
+      // with the tables as they are then. After five runs Postgres would otherwise keep a generic
+      // plan made once, e.g. while `tasks` was small: a sequential scan per UPDATE ... FROM
+      // json_to_recordset, which made a batch of 15 tasks cost 3x the Postgres CPU (plus its growth
+      // with the table). Only named statements are affected; Knex's own queries are unnamed.
+      afterCreate: (connection: pg.Client, done: (error: Error | null, connection: pg.Client) => void) => {
+        connection.query("SET plan_cache_mode = force_custom_plan").then(
+          () => done(null, connection),
+          (error: Error) => done(error, connection),
+        );
+      },
+    },
     // An unreachable database shows as an error within seconds (then the master reports the outage
     // and retries) instead of queries waiting a minute for a connection.
     acquireConnectionTimeout: 5_000,

@@ -134,6 +134,14 @@ for (const backend of backends()) {
     assert.is(await statusOf(w.id), "DRAINING");
   });
 
+  test("Postgres plans the batches' prepared statements at each execution, with the tables as they are", async () => {
+    // A generic plan kept from a connection's first batches (tasks still few) scanned the whole
+    // table per UPDATE ... FROM json_to_recordset later on (connection.ts).
+    if (conn.dialect !== "postgres") return;
+    const rows = await queryRows<{ plan_cache_mode: string }>(conn.knex, "SHOW plan_cache_mode");
+    assert.is(rows[0].plan_cache_mode, "force_custom_plan");
+  });
+
   test("a failed check commits nothing and throws the check's own error", async () => {
     const w = worker(`w-${randomUUID()}`);
     const { error, texts } = await run([

@@ -87,15 +87,18 @@ function pipelineWire(client: pg.Client): Wire {
       const queries: Array<string | pg.QueryConfig> = statements.map((s) => parameterized(s, checked));
       if (begin) queries.unshift("BEGIN");
       if (commit) queries.push("COMMIT");
-      let pending: Promise<pg.QueryResult>[];
+      // Sent as they are queued: the client runs in pipeline mode (connection.ts). Without it they
+      // would still run in order, one trip each. A query that throws instead of rejecting becomes a
+      // rejection, so every promise made here is settled below (none is left to reject unheard).
       socket.cork();
-      try {
-        // Sent as they are queued: the client runs in pipeline mode (connection.ts). Without it
-        // they would still run in order, one trip each.
-        pending = queries.map((q) => client.query(q as pg.QueryConfig));
-      } finally {
-        socket.uncork();
-      }
+      const pending = queries.map((q) => {
+        try {
+          return client.query(q as pg.QueryConfig);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      });
+      socket.uncork();
       const settled = await Promise.allSettled(pending);
       const failed = settled.find((r) => r.status === "rejected");
       if (failed !== undefined) throw failed.reason;

@@ -152,7 +152,7 @@ export const latencyBench: BenchModule = {
       tableMarkdown(table),
       "",
       "Target (DESIGN §8): submit->start p99 <= 25 ms at a steady 1,000 unary submits/s (DESIGN's reference run: the peers did not sustain 1,000/s, " +
-        "at 250/s their p99 was 450-550 ms; on this machine they do, see the peers section below).",
+        "at 250/s their p99 was 450-550 ms; on this machine, see the peers section below).",
     ].join("\n");
     return { text: tableText(table), markdown };
   },

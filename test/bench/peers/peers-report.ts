@@ -189,7 +189,7 @@ export function peersReport(env: BenchEnv, c: PeersConfig, runs: RunLog, peers: 
     "",
     `- Unary submits (submit.bench.ts): N calls in flight (closed loop) for ${c.unaryMs / 1000} s after a ${c.unaryWarmupMs / 1000} s warm-up; a submit counts once committed. ` +
       "Taskgrid: one `SubmitTask` gRPC call per task; the master writes the task row (its QUEUED event is derived from it), and many calls share one group-commit " +
-      "transaction (one round trip per transaction: BEGIN, statements and COMMIT as one query string), sent by a lean HTTP/2 client (test/bench/load/raw-unary.ts; " +
+      "transaction (one round trip per transaction: BEGIN, the statements (prepared, their rows one json parameter) and COMMIT written at once), sent by a lean HTTP/2 client (test/bench/load/raw-unary.ts; " +
       "TASKGRID_BENCH_CLIENT=grpc-js for grpc-js's). pg-boss: one `send()` per job, one INSERT of one job row in its own " +
       "transaction (one round trip, one commit per job). graphile-worker: one `addJob()` per job, one `add_job()` call (one job row, a NOTIFY; one " +
       "round trip, one commit per job). No workers run (Taskgrid: no agents, tasks stay QUEUED).",

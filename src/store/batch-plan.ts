@@ -22,7 +22,7 @@ export type { RowOp, RowOpKind } from "./write-kinds.js";
  * inserts and events share a round with updates of the same task.
  */
 export interface RowKeys {
-  writes: string[];
+  writes: readonly string[];
   creates: readonly string[];
   needs: readonly string[];
 }
@@ -32,7 +32,8 @@ const NONE: readonly string[] = [];
 export function keysOf(op: RowOp): RowKeys {
   const rows = writeKind(op.kind).rows(op);
   const creates = rows.inserts ?? NONE;
-  const writes = rows.updates === undefined ? [...creates] : [...creates, ...rows.updates];
+  // Most kinds only insert or only update: their one list is the writes, no copy.
+  const writes = rows.updates === undefined ? creates : rows.inserts === undefined ? rows.updates : [...creates, ...rows.updates];
   return { writes, creates, needs: rows.references ?? NONE };
 }
 

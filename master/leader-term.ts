@@ -28,7 +28,7 @@ import { HistoryRetention } from "./history-retention.js";
 import { Dispatcher } from "./dispatcher.js";
 import { Preemptions } from "./preemptions.js";
 import { EventHub } from "./event-hub.js";
-import { LearningObserver } from "./learning-observer.js";
+import { LEARNING_FLUSH_MS, LearningObserver } from "./learning-observer.js";
 import { rebuildState } from "./rebuild.js";
 import { StaleAttempts } from "./stale-attempts.js";
 import { MasterState } from "./state.js";
@@ -242,6 +242,15 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
       .finally(() => (usagePass = null));
   }, config.sharing.usageTickMs);
   usageTimer.unref();
+  // Learning rows are written about once a second (learning-observer.ts); a failed write is retried at the next tick.
+  let learningPass: Promise<void> | null = null;
+  const flushLearning = () =>
+    (learningPass ??= observer
+      .flush(store)
+      .catch((err) => log.warn("could not write learning statistics", { error: String(err) }))
+      .finally(() => (learningPass = null)));
+  const learningTimer = setInterval(flushLearning, LEARNING_FLUSH_MS);
+  learningTimer.unref();
   // Safety net: a pass every second even if no event kicked one (e.g. a worker's telemetry changed).
   const dispatchTimer = setInterval(kick, 1000);
   livenessTimer.unref();
@@ -291,6 +300,7 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         clearInterval(livenessTimer);
         clearInterval(dispatchTimer);
         clearInterval(usageTimer);
+        clearInterval(learningTimer);
         const retained = retention.stop();
         // A pass blocked on an unreachable database must not hold the step-down: after the bound
         // it is left to fail on the store (closed, or fenced).
@@ -306,6 +316,10 @@ export async function startLeaderTerm(deps: TermDeps): Promise<LeaderTerm> {
         await livenessPass;
         await usagePass;
         await retained;
+        // What was learnt since the last tick (after the reports above): bounded like the dispatch,
+        // as a write waits out a database outage.
+        await learningPass;
+        await Promise.race([flushLearning(), new Promise((resolve) => setTimeout(resolve, config.shutdownTimeoutMs).unref())]);
       })();
       return stopping;
     },

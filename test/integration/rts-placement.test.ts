@@ -161,4 +161,39 @@ reload("learned statistics survive a master restart", async () => {
   }
 });
 
+reload("what a finished attempt taught is written by the flush (on its tick, and at stop) and reloads", async () => {
+  const first = await startTestMaster();
+  const c = rawClients(first.address);
+  const agent = new RawAgent(first.address);
+  const learnt = async () => (await first.master.store.loadLearning()).find((r) => r.kind === "flush" && r.workerId === "flush-w");
+  try {
+    agent.register("flush-w");
+    await agent.next("registered");
+    const run = async () => {
+      const { task } = await call(c.tasks, "submitTask", { spec: { command: ["work"], kind: "flush", estimateMs: 500 } });
+      const assign = await agent.next("assign");
+      agent.send({ $case: "started", value: { attemptId: assign.attemptId, pid: 1, startedAt: new Date() } });
+      agent.send({ $case: "finished", value: { attemptId: assign.attemptId, result: ok, finishedAt: new Date() } });
+      await waitForAttemptEnd(c, task.id);
+    };
+    await run();
+    assert.is(first.master.observer.learning.get("flush", "flush-w")?.successes, 1, "learnt in memory at the end");
+    // The term's timer writes it within a tick (LEARNING_FLUSH_MS); wait for the row, not a fixed time.
+    const deadline = Date.now() + 10_000;
+    while (!(await learnt()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.is((await learnt())?.successes, 1, "written by the flush tick");
+    await run();
+  } finally {
+    agent.close();
+    c.close();
+  }
+  await first.stop(); // the second success is written by a tick or, at the latest, by the term's last flush
+  const second = await startTestMaster({}, first.db);
+  try {
+    assert.is(second.master.observer.learning.get("flush", "flush-w")?.successes, 2);
+  } finally {
+    await second.cleanup();
+  }
+});
+
 reload.run();

@@ -3,72 +3,10 @@
 // once the database takes it. Changes of one task run one at a time. The store is a scripted fake.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { orderingByName } from "../../src/core/ordering.js";
-import { allocate } from "../../src/core/worker-slot.js";
-import type { TaskEvent, TaskResult } from "../../src/core/types.js";
-import type { Store, StoreWrite } from "../../src/store/store-types.js";
-import { EventHub } from "../../master/event-hub.js";
-import { MasterState } from "../../master/state.js";
-import { TaskLifecycle } from "../../master/task-lifecycle.js";
-import { slot, task } from "../helpers/domain.js";
+import type { TaskResult } from "../../src/core/types.js";
+import { lifecycleHarness as setup } from "../helpers/lifecycle-harness.js";
 
 const ok: TaskResult = { outcome: "SUCCEEDED", exitCode: 0, signal: "", outputTail: "", durationMs: 5, message: "" };
-
-function setup() {
-  const state = new MasterState(orderingByName("priority"), () => 1000);
-  const t = task({}, { state: "RUNNING", currentAttemptId: "a1", attemptCount: 1 });
-  state.activeTasks.set(t.id, t);
-  const s = slot("w1");
-  state.slots.set("w1", s);
-  allocate(s, "a1", t.spec.resources, []);
-  const attempt = {
-    id: "a1",
-    taskId: t.id,
-    number: 1,
-    workerId: "w1",
-    gpuIndexes: [],
-    assignedAtMs: 1,
-    startedAtMs: 2,
-    finishedAtMs: null,
-    result: null,
-    decision: null,
-  };
-  state.liveAttempts.set("a1", { attempt, workerId: "w1" });
-  const committed: StoreWrite[][] = [];
-  const pending: Array<{ writes: StoreWrite[]; resolve: () => void; reject: (e: Error) => void }> = [];
-  const store = {
-    write: (writes: StoreWrite[]) => new Promise<void>((resolve, reject) => pending.push({ writes, resolve, reject })),
-  } as unknown as Store;
-  /** The oldest commit waiting for its outcome (waits until there is one). */
-  const nextCommit = async () => {
-    while (pending.length === 0) await new Promise((r) => setImmediate(r));
-    const p = pending.shift()!;
-    return { commit: () => (committed.push(p.writes), p.resolve()), fail: () => p.reject(new Error("commit failed")) };
-  };
-  const hub = new EventHub();
-  const events: TaskEvent[] = [];
-  hub.subscribe({ taskIds: null, project: "", push: (e) => events.push(e) });
-  const sent: string[] = [];
-  const commands = {
-    cancel: (_w: string, a: string) => sent.push(`cancel ${a}`),
-    preempt: () => true,
-    pause: () => {},
-    resume: () => {},
-    assign: () => true,
-    drain: () => {},
-  };
-  const lifecycle = new TaskLifecycle({
-    state,
-    store,
-    hub,
-    clock: { now: () => 1000 },
-    commands,
-    cancelGraceMs: 10,
-    onCapacityChange: () => {},
-    random: () => 0,
-  });
-  return { state, t, s, lifecycle, committed, pending, events, sent, nextCommit };
-}
 
 test("a finished report is applied only after its commit", async () => {
   const { state, t, s, lifecycle, events, nextCommit } = setup();

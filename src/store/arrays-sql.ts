@@ -9,11 +9,12 @@ import { queryRows, type Db } from "./sql-util.js";
 import { rowToTask, TASK_COLUMNS, type TaskRow } from "./tasks-sql.js";
 import type { RowOpOf } from "./write-kinds.js";
 import { batchStatement, expectRows, type BatchStatement } from "./batch-statement.js";
+import { specFromStored, storedSpec } from "./stored-spec.js";
 
 /** The fields an array's elements share (the `t` of the statements' json parameter). */
 function sharedFields(template: Task, actor: string) {
   return {
-    spec: template.spec,
+    spec: storedSpec(template.spec),
     spec_hash: template.specHash,
     queue_class: template.spec.queueClass,
     priority: template.spec.priority,
@@ -115,7 +116,7 @@ export interface ArrayRecordRow {
 interface TaskArrayRow {
   array_id: string;
   project: string;
-  spec: TaskSpec | string;
+  spec: Partial<TaskSpec> | string;
   spec_hash: string;
   created_at_ms: number | string;
   deadline_ms: number | string | null;
@@ -128,7 +129,7 @@ interface TaskArrayRow {
 }
 
 function toArrayRecord(r: TaskArrayRow): ArrayRecordRow {
-  const spec = typeof r.spec === "string" ? (JSON.parse(r.spec) as TaskSpec) : r.spec;
+  const spec = specFromStored(typeof r.spec === "string" ? (JSON.parse(r.spec) as Partial<TaskSpec>) : r.spec);
   const createdAtMs = Number(r.created_at_ms);
   const template: Task = {
     id: "",

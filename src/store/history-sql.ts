@@ -105,7 +105,7 @@ export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: nu
     bindings.push(filter.project);
   }
   if (filter.kind) {
-    where.push(`t.spec->>'kind' = ?`);
+    where.push(`COALESCE(t.spec->>'kind', '') = ?`);
     bindings.push(filter.kind);
   }
   if (filter.label) {
@@ -121,7 +121,7 @@ export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: nu
   // The page's tasks first (the index gives them in order), then their attempts' sums for those only.
   const rows = await queryRows<Row>(
     db,
-    `SELECT t.id, t.spec->>'name' AS name, t.project, t.spec->>'kind' AS kind, t.state, t.result, t.labels,
+    `SELECT t.id, COALESCE(t.spec->>'name', '') AS name, t.project, COALESCE(t.spec->>'kind', '') AS kind, t.state, t.result, t.labels,
        t.created_at_ms, t.ended_at_ms, s.attempts, s.first_started_at_ms, s.run_ms, s.cpu_ms, s.max_rss_kib, s.gpu_ms, s.worker_id
      FROM (SELECT * FROM tasks AS t WHERE ${where.join(" AND ")} ORDER BY t.ended_at_ms DESC, t.id DESC LIMIT ?) AS t
      LEFT JOIN LATERAL (

@@ -7,10 +7,12 @@ import type { StoreWrite, TaskFilter } from "./store-types.js";
 import type { PageCursor } from "./page-token.js";
 import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 import { batchStatement, type BatchStatement } from "./batch-statement.js";
+import { specFromStored, storedSpec } from "./stored-spec.js";
 
 interface TaskRow {
   id: string;
-  spec: TaskSpec;
+  /** Without its default-valued fields (stored-spec.ts). */
+  spec: Partial<TaskSpec>;
   spec_hash: string;
   state: TaskState;
   progress: number;
@@ -36,7 +38,7 @@ const TASK_COLUMNS = `id, spec, spec_hash, state, progress, progress_message, cr
 export function rowToTask(row: TaskRow): Task {
   return {
     id: row.id,
-    spec: row.spec,
+    spec: specFromStored(row.spec),
     state: row.state,
     progress: Number(row.progress),
     progressMessage: row.progress_message,
@@ -80,9 +82,11 @@ export function projectIdempotencyKeyOf(task: Task): ProjectIdempotencyKey | nul
  * QUEUED event: that event is derived when the history is read (events-sql.ts), not stored.
  */
 export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: string; endedBy?: string | null }>): BatchStatement {
+  // `undefined` where the column is NULL: JSON.stringify leaves the key out and json_to_recordset
+  // reads a missing key as NULL, so the parameter carries no `"deadline_ms":null` and the like.
   const rows = inserts.map(({ task: t, queuedBy, endedBy }) => ({
     id: t.id,
-    spec: t.spec,
+    spec: storedSpec(t.spec),
     spec_hash: t.specHash,
     state: t.state,
     queue_class: t.spec.queueClass,
@@ -93,20 +97,20 @@ export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: strin
     progress_message: t.progressMessage,
     created_at_ms: t.createdAtMs,
     updated_at_ms: t.updatedAtMs,
-    deadline_ms: t.deadlineMs,
-    current_attempt_id: t.currentAttemptId,
+    deadline_ms: t.deadlineMs ?? undefined,
+    current_attempt_id: t.currentAttemptId ?? undefined,
     attempt_count: t.attemptCount,
-    result: t.result,
-    idempotency_key: idempotencyKeyOf(t),
-    trace_parent: t.traceParent ?? null,
+    result: t.result ?? undefined,
+    idempotency_key: idempotencyKeyOf(t) ?? undefined,
+    trace_parent: t.traceParent,
     retries_used: t.retriesUsed,
     requeues: t.requeues,
-    not_before_ms: t.notBeforeMs,
-    array_id: t.arrayId ?? null,
-    array_index: t.arrayId === undefined ? null : (t.arrayIndex ?? 0),
+    not_before_ms: t.notBeforeMs ?? undefined,
+    array_id: t.arrayId,
+    array_index: t.arrayId === undefined ? undefined : (t.arrayIndex ?? 0),
     queued_by: queuedBy,
     // A task that ends within the batch that inserts it (its update folded in): see updateTaskStates.
-    ended_by: endedBy ?? null,
+    ended_by: endedBy ?? undefined,
   }));
   return batchStatement(
     `INSERT INTO tasks (id, spec, spec_hash, state, queue_class, priority, project, labels, progress,

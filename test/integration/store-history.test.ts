@@ -135,6 +135,15 @@ for (const backend of backends()) {
     });
   });
 
+  test("a default name and kind (left out of the stored spec) read as empty, and filter as such", async () => {
+    const t = task({ project: "sparse", name: "", kind: "" }, { createdAtMs: T0 });
+    await finished(store, t, "SUCCEEDED", T0 + 1000, []);
+    const [row] = await listAll(store, { project: "sparse" }, 10);
+    assert.equal([row.taskId, row.name, row.kind], [t.id, "", ""]);
+    assert.equal(ids(await listAll(store, { project: "sparse", kind: "train" }, 10)), []);
+    assert.equal((await store.getTask(t.id))?.spec, t.spec, "the whole spec reads back");
+  });
+
   test("unmeasured figures are null; a task canceled before it started has no start and no worker", async () => {
     const plain = task({ project: "unmeasured" }, { createdAtMs: T0 });
     await finished(store, plain, "SUCCEEDED", T0 + 3000, [

@@ -255,8 +255,8 @@ export class TaskLifecycle {
 
   /**
    * The writes and memory change of an attempt's end: its result, and the task's next state when it
-   * is the task's current attempt. Learning statistics are soft state: updated now, their writes
-   * commit with the change.
+   * is the task's current attempt. Learning is updated now (soft state, written by its own flush:
+   * learning-observer.ts); a deadline miss it finds commits with the change.
    */
   private planFinish(live: LiveAttempt, task: Task | undefined, result: TaskResult, finishedAtMs: number, actor: string): AttemptPlan {
     const { state } = this.deps;

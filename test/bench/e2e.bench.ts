@@ -127,17 +127,20 @@ export const e2eBench: BenchModule = {
         "Submission, placement (RTS), assignment, reports and result commits overlap. The figure is tasks / (first submit until the database holds them all SUCCEEDED). " +
         "\"submit phase\" = until the last batch was acknowledged. WAL per task is the whole server's WAL over the run (other databases' writes count too).",
       "",
-      "Reading: two group-commit transactions run at once (a batch on other rows starts while one runs and commits after it, src/store/group-commit.ts: " +
-        "in a run of this bench 215 of 269 batches started beside another, ~520 jobs each; +12-14% against one at a time), so the master's event loop " +
-        "and Postgres no longer take turns: the cores are the bound. " +
+      "Reading: two group-commit transactions run at once (a batch on other rows starts while one runs and commits after it, src/store/group-commit.ts), " +
+        "so the master's event loop and Postgres no longer take turns: the cores are the bound. Until 2026-12-07 every attempt's end also wrote its " +
+        "(kind, worker) learning row, so any two ends on one worker named the same row and could not share a pipelined batch: instrumented, a run " +
+        "made 700+ batches, nearly all of 1-3 jobs while thousands waited; learning rows are now written once a second (master/learning-observer.ts) and " +
+        "a run makes ~180 batches of hundreds of jobs. A task's `started` and `finished`, read in one event-loop turn as these agents send them, commit " +
+        "as one write (master/start-windows.ts): 97% of them here. " +
         'Every task is written in full history, leaner since issue 18 (see "Write path: WAL and CPU per task" for the counts before and after): the task row ' +
-        "(inserted, then updated at assignment, start and end; successive writes of one row in one transaction fold into one), an attempt row with its " +
-        "placement breakdown (updated in place), no stored event (its QUEUED, ASSIGNED, RUNNING and SUCCEEDED events are derived from the rows), ten b-tree " +
+        "(inserted with its spec's non-default fields only, then updated at assignment and at the end), an attempt row with its " +
+        "placement breakdown (inserted, then updated once with start and end), no stored event (its QUEUED, ASSIGNED, RUNNING and SUCCEEDED events are derived from the rows), ten b-tree " +
         "entries and no foreign-key checks; on Postgres a batch's statements are prepared once per connection and take their rows as one json parameter. " +
-        "In the master about a fifth of the CPU is scavenges of the young generation: a batch's objects live until its commit, so many survive a " +
+        "In the master about a sixth of the CPU is scavenges of the young generation: a batch's objects live until its commit, so many survive a " +
         "16 MiB scavenge and are copied. A larger young generation (node --max-semi-space-size=64) made a third as many scavenges and cut their " +
         "time by 30%, but in 3 alternated runs each of this bench (2026-12-07) the rate moved within its noise (medians 4,126 vs 4,074 and 3,733 vs 3,912 tasks/s), " +
-        "so the master ships with V8's default. That is still a few hundred microseconds of CPU per task between the master and Postgres, which two shared " +
+        "so the master ships with V8's default. That is still ~300 microseconds of CPU per task between the master and Postgres, which two shared " +
         "cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
       "",
       tableMarkdown(table),

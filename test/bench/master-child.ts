@@ -1,7 +1,7 @@
-// Child-process entry for benchmarks: one master (startMaster) in its own process, as in
-// production, so the load generator in the parent does not share its event loop. Options arrive
-// as JSON in argv[2]; the parent talks to it over IPC (see master-process.ts).
-import { startMaster, type MasterOptions } from "../../master/master.js";
+// Child-process entry for benchmarks: one master (startMaster; compiled, see compiled-master.ts) in
+// its own process, as in production, so the load generator in the parent does not share its event
+// loop. Options arrive as JSON in argv[2]; the parent talks to it over IPC (see master-process.ts).
+import type { MasterOptions } from "../../master/master.js";
 import type { TaskgridStore } from "../../src/store/store.js";
 import { startHeapSampling } from "./heap-sampling.js";
 
@@ -21,6 +21,8 @@ export type FromChild =
       largestBatch: number;
     };
 
+// The compiled master when the parent built it (compiled-master.ts), else the sources.
+const { startMaster } = (await import(process.env.TASKGRID_BENCH_MASTER_MODULE ?? "../../master/master.js")) as typeof import("../../master/master.js");
 const options = JSON.parse(process.argv[2] ?? "{}") as MasterOptions;
 const master = await startMaster({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
 const writeHeapProfile = await startHeapSampling(process.env.TASKGRID_BENCH_HEAP_PROFILE);

@@ -1,9 +1,10 @@
 // Starts a master in a child process for a benchmark (see master-child.ts) and talks to it over
-// IPC. TASKGRID_BENCH_PROFILE=DIR runs the child under `node --cpu-prof` and writes its profile
+// IPC. The child runs the compiled master (compiled-master.ts). TASKGRID_BENCH_PROFILE=DIR runs the child under `node --cpu-prof` and writes its profile
 // into DIR when it stops (open it in Chrome DevTools or speedscope).
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { MasterOptions } from "../../master/master.js";
+import { masterModule } from "./compiled-master.js";
 import type { FromChild, ToChild } from "./master-child.js";
 
 const CHILD = fileURLToPath(new URL("./master-child.ts", import.meta.url));
@@ -24,8 +25,10 @@ export interface MasterProcess {
 export async function startMasterProcess(options: MasterOptions): Promise<MasterProcess> {
   const profileDir = process.env.TASKGRID_BENCH_PROFILE;
   const execArgv = ["--import", "tsx", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
+  const compiled = await masterModule();
   const child: ChildProcess = fork(CHILD, [JSON.stringify({ listen: "127.0.0.1:0", metrics: "127.0.0.1:0", ...options })], {
     cwd: ROOT,
+    env: compiled ? { ...process.env, TASKGRID_BENCH_MASTER_MODULE: compiled } : process.env,
     execArgv,
     stdio: ["ignore", "ignore", "pipe", "ipc"],
   });

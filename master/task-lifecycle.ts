@@ -8,14 +8,14 @@ import { afterAttempt, DEFAULT_FAILURE_POLICY, type FailurePolicy } from "../src
 import { MASTER_ACTOR } from "../src/core/access.js";
 import { isTerminal } from "../src/core/transitions.js";
 import type { Task, TaskEvent, TaskResult } from "../src/core/types.js";
-import { release } from "../src/core/worker-slot.js";
-import type { RunningRecord, StoreWrite, Store } from "../src/store/store-types.js";
+import type { StoreWrite, Store } from "../src/store/store-types.js";
 import type { Clock } from "./clock.js";
 import type { EventHub } from "./event-hub.js";
 import type { LiveAttempt, MasterState } from "./state.js";
 import { attemptRowRecordsEvent, planTransition, type PlannedChange } from "./task-change.js";
 import { KeyedSerializer } from "./keyed-serializer.js";
 import { type HeldFinish, StartWindows } from "./start-windows.js";
+import { type AttemptPlan, planFinish, planStart, startThenFinish } from "./attempt-plans.js";
 import type { TaskTracing } from "./task-tracing.js";
 import type { WorkerCommands } from "./worker-commands.js";
 
@@ -45,39 +45,7 @@ export interface LifecycleDeps {
   onTaskEnded?: (task: Task) => void;
 }
 
-type Published = Array<{ event: TaskEvent; project: string }>;
-
-/** What one report about an attempt changes: planned from committed state, applied once its writes commit. */
-interface AttemptPlan {
-  attemptId: string;
-  /** The attempt row's new fields (written by one update_attempt). */
-  attempt: Omit<Extract<StoreWrite, { kind: "update_attempt" }>, "kind" | "attemptId">;
-  /** The task's change, when the report moves it. */
-  change: PlannedChange | null;
-  /** Other writes: learning's deadline miss, a start's stored RUNNING event when folded. */
-  extra: StoreWrite[];
-  events: Published;
-  apply(): void;
-}
-
-/**
- * A start and its finish as one plan: the attempt row is written once with all four fields and the
- * task row once, by the finish's update_task (it sets every column the start's would); the start's
- * RUNNING event, when it is stored as a row rather than recorded by the attempt's, is kept.
- */
-function startThenFinish(start: AttemptPlan, end: AttemptPlan): AttemptPlan {
-  return {
-    attemptId: end.attemptId,
-    attempt: { ...start.attempt, ...end.attempt },
-    change: end.change,
-    extra: [...(start.change?.writes.filter((w) => w.kind !== "update_task") ?? []), ...end.extra],
-    events: [...start.events, ...end.events],
-    apply: () => {
-      start.apply();
-      end.apply();
-    },
-  };
-}
+export type Published = Array<{ event: TaskEvent; project: string }>;
 
 /** Tasks per commit of a bulk cancel (cancelQueued). */
 const CANCEL_CHUNK = 2000;
@@ -176,41 +144,16 @@ export class TaskLifecycle {
   private async startInTurn(workerId: string, attemptId: string, startedAtMs: number, actor: string, finish: HeldFinish | null): Promise<void> {
     const live = this.fenced(workerId, attemptId);
     const task = live ? this.deps.state.activeTasks.get(live.attempt.taskId) : undefined;
-    const start = live && live.attempt.startedAtMs === null ? this.planStart(live, task, startedAtMs, actor) : null;
+    const start = live && live.attempt.startedAtMs === null ? planStart(this.deps, live, task, startedAtMs, actor) : null;
     // Folded only when the start moves the task (ASSIGNED -> RUNNING); any other finish is handled
     // on its own, in its own turn after this one.
-    const end = live && finish && start?.movesTask ? this.planFinish(live, task, finish.result, finish.finishedAtMs, finish.actor) : null;
+    const end = live && finish && start?.movesTask ? planFinish(this.deps, live, task, finish.result, finish.finishedAtMs, finish.actor) : null;
     if (finish && !end) finish.settle(this.attemptFinished(workerId, attemptId, finish.result, finish.finishedAtMs, finish.actor));
     if (!start) return;
     const committed = this.commitPlan(end ? startThenFinish(start, end) : start);
     if (end) finish?.settle(committed);
     await committed;
     if (end) this.deps.onCapacityChange();
-  }
-
-  /** The writes and memory change of an attempt's start; `movesTask`: the task becomes RUNNING with it. */
-  private planStart(live: LiveAttempt, task: Task | undefined, startedAtMs: number, actor: string): AttemptPlan & { movesTask: boolean } {
-    let change: PlannedChange | null = null;
-    let running: RunningRecord | undefined;
-    if (task && task.currentAttemptId === live.attempt.id && task.state === "ASSIGNED") {
-      const now = this.deps.clock.now();
-      const recorded = attemptRowRecordsEvent(task);
-      change = planTransition(this.deps.state, task, "RUNNING", now, { attemptId: live.attempt.id, workerId: live.workerId, actor, storeEvent: !recorded });
-      if (recorded) running = { atMs: now, by: actor };
-    }
-    return {
-      attemptId: live.attempt.id,
-      attempt: running ? { startedAtMs, running } : { startedAtMs },
-      change,
-      extra: [],
-      events: change && task ? [{ event: change.event, project: task.spec.project }] : [],
-      apply: () => {
-        live.attempt.startedAtMs = startedAtMs;
-        this.deps.tracing?.processStarted(live.attempt.id, startedAtMs);
-        change?.apply();
-      },
-      movesTask: change !== null,
-    };
   }
 
   attemptProgress(workerId: string, attemptId: string, percent: number, message: string, actor = MASTER_ACTOR): Promise<void> {
@@ -248,49 +191,9 @@ export class TaskLifecycle {
     return this.inTurnOfAttempt(workerId, attemptId, false, async () => {
       const live = this.fenced(workerId, attemptId, false);
       if (!live) return;
-      await this.commitPlan(this.planFinish(live, this.deps.state.activeTasks.get(live.attempt.taskId), result, finishedAtMs, actor));
+      await this.commitPlan(planFinish(this.deps, live, this.deps.state.activeTasks.get(live.attempt.taskId), result, finishedAtMs, actor));
       this.deps.onCapacityChange();
     });
-  }
-
-  /**
-   * The writes and memory change of an attempt's end: its result, and the task's next state when it
-   * is the task's current attempt. Learning is updated now (soft state, written by its own flush:
-   * learning-observer.ts); a deadline miss it finds commits with the change.
-   */
-  private planFinish(live: LiveAttempt, task: Task | undefined, result: TaskResult, finishedAtMs: number, actor: string): AttemptPlan {
-    const { state } = this.deps;
-    const attemptId = live.attempt.id;
-    let extra: StoreWrite[] = [];
-    let change: PlannedChange | null = null;
-    if (task && task.currentAttemptId === attemptId) {
-      extra = this.deps.observeAttemptEnd?.(task, live.workerId, result, finishedAtMs) ?? [];
-      const next = afterAttempt(task, result, finishedAtMs, this.deps.failurePolicy ?? DEFAULT_FAILURE_POLICY, this.deps.random ?? Math.random);
-      change = planTransition(state, task, next.state, this.deps.clock.now(), {
-        attemptId,
-        workerId: live.workerId,
-        actor,
-        result: next.state === "QUEUED" ? null : result,
-        message: next.state === "QUEUED" || next.state === "FAILED" ? next.reason : undefined,
-        accounting: { retriesUsed: next.retriesUsed, requeues: next.requeues, notBeforeMs: next.state === "QUEUED" ? next.notBeforeMs : null },
-      });
-    }
-    return {
-      attemptId,
-      attempt: { finishedAtMs, result },
-      change,
-      extra,
-      events: change && task ? [{ event: change.event, project: task.spec.project }] : [],
-      apply: () => {
-        state.liveAttempts.delete(attemptId);
-        const slot = state.slots.get(live.workerId);
-        if (slot) release(slot, attemptId);
-        live.attempt.finishedAtMs = finishedAtMs;
-        live.attempt.result = result;
-        this.deps.tracing?.runEnded(live.attempt, task, result);
-        change?.apply();
-      },
-    };
   }
 
   /**

@@ -17,6 +17,14 @@ export class KeyedSerializer {
     return next;
   }
 
+  /**
+   * The last change of `key` queued so far (undefined: none in flight). Compared by identity: it is
+   * the same only while no change of `key` was queued after that one.
+   */
+  last(key: string): object | undefined {
+    return this.tails.get(key);
+  }
+
   /** Whether a change of `key` is being planned or committed (the dispatcher leaves such a task alone). */
   busy(key: string): boolean {
     return this.tails.has(key);

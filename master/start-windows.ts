@@ -19,6 +19,8 @@ export interface HeldFinish {
 
 interface Window {
   workerId: string;
+  /** Whether a finish now would be the task's next change (nothing else queued since the start). */
+  isNext: () => boolean;
   /** Resolves one event-loop turn after the window opened. */
   turnPassed: Promise<void>;
   finish: HeldFinish | null;
@@ -32,8 +34,10 @@ export class StartWindows {
   /**
    * Opens the attempt's window (when none is open: a start sent twice waits once) and returns
    * what closes it: after one event-loop turn since the opening, the finish that arrived meanwhile.
+   * `isNext` keeps the order of the task's changes: a finish is taken only while nothing else about
+   * the task (a progress report, a cancel) was queued after the start.
    */
-  opened(attemptId: string, workerId: string): () => Promise<HeldFinish | null> {
+  opened(attemptId: string, workerId: string, isNext: () => boolean): () => Promise<HeldFinish | null> {
     if (this.open.has(attemptId)) return async () => null;
     this.turnEnd ??= new Promise<void>((resolve) =>
       setImmediate(() => {
@@ -41,7 +45,7 @@ export class StartWindows {
         resolve();
       }),
     );
-    const window: Window = { workerId, turnPassed: this.turnEnd, finish: null };
+    const window: Window = { workerId, isNext, turnPassed: this.turnEnd, finish: null };
     this.open.set(attemptId, window);
     return async () => {
       await window.turnPassed;
@@ -56,7 +60,7 @@ export class StartWindows {
    */
   offer(attemptId: string, workerId: string, result: TaskResult, finishedAtMs: number, actor: string): Promise<void> | null {
     const window = this.open.get(attemptId);
-    if (!window || window.workerId !== workerId || window.finish) return null;
+    if (!window || window.workerId !== workerId || window.finish || !window.isNext()) return null;
     let resolve!: (outcome: Promise<void>) => void;
     const handled = new Promise<void>((r) => (resolve = r));
     let settled = false;

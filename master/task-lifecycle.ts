@@ -128,8 +128,10 @@ export class TaskLifecycle {
   attemptStarted(workerId: string, attemptId: string, startedAtMs: number, actor = MASTER_ACTOR): Promise<void> {
     const fenced = this.fenced(workerId, attemptId);
     if (!fenced) return Promise.resolve();
-    const closeWindow = this.startWindows.opened(attemptId, workerId);
-    return this.serial.run(fenced.attempt.taskId, async () => {
+    const taskId = fenced.attempt.taskId;
+    let startTurn: object | undefined;
+    const closeWindow = this.startWindows.opened(attemptId, workerId, () => this.serial.last(taskId) === startTurn);
+    const started = this.serial.run(taskId, async () => {
       const finish = await closeWindow();
       try {
         await this.startInTurn(workerId, attemptId, startedAtMs, actor, finish);
@@ -138,6 +140,8 @@ export class TaskLifecycle {
         throw err;
       }
     });
+    startTurn = this.serial.last(taskId);
+    return started;
   }
 
   /** The start in its task's turn, with the finish that arrived in its window (folded when it can be). */

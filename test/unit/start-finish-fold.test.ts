@@ -72,6 +72,49 @@ test("a folded start whose RUNNING event is stored as a row (the task has progre
   );
 });
 
+/** Commits every write the store is asked for until `reports` settle; the kinds each commit held. */
+async function commitAll(h: ReturnType<typeof lifecycleHarness>, reports: Promise<unknown>[]): Promise<string[][]> {
+  let settled = false;
+  const all = Promise.all(reports).finally(() => (settled = true));
+  const commits: string[][] = [];
+  while (!settled) {
+    if (h.pending.length === 0) {
+      await new Promise((r) => setImmediate(r));
+      continue;
+    }
+    const next = await h.nextCommit();
+    commits.push(kinds(next.writes));
+    next.commit();
+  }
+  await all;
+  return commits;
+}
+
+test("a progress report between the start and the finish keeps its place: the finish is not folded past it", async () => {
+  const h = lifecycleHarness({ taskState: "ASSIGNED" });
+  const reports = [
+    h.lifecycle.attemptStarted("w1", "a1", 500),
+    h.lifecycle.attemptProgress("w1", "a1", 40, "half"),
+    h.lifecycle.attemptFinished("w1", "a1", ok, 900),
+  ];
+  assert.equal(await commitAll(h, reports), [["update_attempt", "update_task"], ["update_progress"], ["update_attempt", "update_task"]]);
+  assert.equal(
+    h.events.map((e) => [e.state, e.progress]),
+    [
+      ["RUNNING", 0],
+      ["RUNNING", 40],
+      ["SUCCEEDED", 40],
+    ],
+  );
+});
+
+test("a cancel queued between the start and the finish goes first: the finish then only records the attempt's end", async () => {
+  const h = lifecycleHarness({ taskState: "ASSIGNED" });
+  const reports = [h.lifecycle.attemptStarted("w1", "a1", 500), h.lifecycle.cancel(h.t.id, "by request"), h.lifecycle.attemptFinished("w1", "a1", ok, 900)];
+  assert.equal(await commitAll(h, reports), [["update_attempt", "update_task"], ["update_task"], ["update_attempt"]]);
+  assert.is(h.t.state, "CANCELED");
+});
+
 test("a failed folded commit leaves memory as it was and fails both reports; sent again, they apply", async () => {
   const h = lifecycleHarness({ taskState: "ASSIGNED" });
   const outcomes = [h.lifecycle.attemptStarted("w1", "a1", 500), h.lifecycle.attemptFinished("w1", "a1", ok, 900)].map((p) =>

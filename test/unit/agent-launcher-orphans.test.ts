@@ -90,8 +90,9 @@ test("a burner left behind by the command is counted as if it ran in the foregro
     assert.is(result.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, `${shape}: ${result.message}`);
     // The burner's parent when it ended was the launcher: the command had exited, nothing waited for it.
     assert.is(result.outputTail, `${e.launcher!.pid}\n`, `${shape}: the burner was orphaned`);
-    // Same loop, same CPU, give or take the machine's noise; without the launcher reaping it, ~1 ms.
-    assert.ok(result.cpuTimeMs! >= foreground.cpuTimeMs! * 0.6, `${shape}: cpu ${result.cpuTimeMs} ms, in the foreground ${foreground.cpuTimeMs} ms`);
+    // Same loop, same CPU, give or take the machine's noise (a 2-core VM under load gave 233 ms against
+    // 407 in the foreground); without the launcher reaping it, ~1 ms. A quarter keeps the two apart.
+    assert.ok(result.cpuTimeMs! >= foreground.cpuTimeMs! * 0.25, `${shape}: cpu ${result.cpuTimeMs} ms, in the foreground ${foreground.cpuTimeMs} ms`);
     assert.equal(sessionMembers(startedPids.get(r.attemptId)!), [], `${shape}: nothing of the attempt runs`);
     assert.equal(launcherChildren(e.launcher!.pid), [], `${shape}: the launcher reaped everything (no zombie)`);
   }

@@ -22,7 +22,8 @@ export function endedResult(end: ProcessEnd): TaskResult {
   const { code, signal, outputTail, durationMs } = end;
   // Killed by a signal: exit code -1 and the signal's name, as the proto defines.
   const exitCode = signal ? -1 : (code ?? -1);
-  if (end.stop) return { outcome: end.stop.outcome, exitCode, signal: signal ?? "", message: end.stop.message, outputTail, durationMs };
+  if (end.stop && !cleanExitOutlivesStop(end))
+    return { outcome: end.stop.outcome, exitCode, signal: signal ?? "", message: end.stop.message, outputTail, durationMs };
   if (code === 0) return { outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, exitCode: 0, signal: "", message: "", outputTail, durationMs };
   return {
     outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILED,
@@ -32,6 +33,18 @@ export function endedResult(end: ProcessEnd): TaskResult {
     outputTail,
     durationMs,
   };
+}
+
+/**
+ * A lease-expiry stop (LOST) of a command that exited 0 by itself: the work is done, so the end
+ * stands (SUCCEEDED) rather than the stop. The stop may be decided before the agent has heard of
+ * the exit (the launcher reports it a moment later), so attempt-stop.ts cannot always see it
+ * coming; reported LOST, the task ran again after its first run had finished (the chaos suite's
+ * SIGSTOP scenario: "ran to the end 2 times", an agent logging LOST with exit code 0). Other stops
+ * (cancel, timeout, preemption) decide the outcome as before.
+ */
+function cleanExitOutlivesStop(end: ProcessEnd): boolean {
+  return end.stop?.outcome === AttemptOutcome.ATTEMPT_OUTCOME_LOST && end.code === 0 && end.signal === null;
 }
 
 /** The process never ran (command not found, bad working dir, agent at capacity, draining). */

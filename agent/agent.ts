@@ -374,6 +374,7 @@ class Agent {
     this.registered = false;
     this.logServer.cancelAll();
     await stream?.end();
+    this.reports.close();
     await this.spans.shutdown();
     this.failReady(new Error("agent stopped before it registered"));
     this.setPhase("stopped");

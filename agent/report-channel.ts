@@ -61,7 +61,7 @@ export class ReportChannel {
     for (const { message } of this.log.ack(seq)) {
       if (message.body?.$case !== "finished") continue;
       this.attempts.delete(message.body.value.attemptId);
-      this.spool.remove(message.body.value.attemptId);
+      this.unspool(message.body.value.attemptId);
     }
     this.notify();
   }
@@ -69,8 +69,22 @@ export class ReportChannel {
   /** The master said the attempt is not current: nothing about it is owed any more. */
   forget(attemptId: string): void {
     this.log.forget(attemptId);
-    this.spool.remove(attemptId);
+    this.unspool(attemptId);
     this.attempts.delete(attemptId);
+  }
+
+  /** Closes the spool's file (the agent stops). */
+  close(): void {
+    this.spool.close();
+  }
+
+  /** A removal that cannot be written leaves the report in the spool: a later agent sends it again, and the master ignores it. */
+  private unspool(attemptId: string): void {
+    try {
+      this.spool.remove(attemptId);
+    } catch (err) {
+      this.onSpoolError(attemptId, err);
+    }
   }
 
   /** Reports to send again after a reconnect, oldest first. */

@@ -2,12 +2,13 @@
 // unacknowledged ones again (same sequence numbers, in order) and lists attempts whose `finished`
 // is unacknowledged in Register.running; `finished` reports survive a restart of the agent through
 // the spool under its state dir. Against a fake master over real gRPC; no sleeps.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startAgent, type AgentHandle } from "../../agent/agent.js";
+import { spooledAttemptIds } from "../../agent/finished-spool.js";
 import { TaskSpec } from "../../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
 import { FakeMaster } from "../helpers/fake-master.js";
@@ -47,7 +48,7 @@ function assign(attemptId: string) {
   };
 }
 
-const spooled = () => readdirSync(join(stateDir, "finished"));
+const spooled = () => spooledAttemptIds(stateDir);
 
 test("unacknowledged reports go again after a reconnect; an ack removes them", async () => {
   launch();
@@ -57,7 +58,7 @@ test("unacknowledged reports go again after a reconnect; an ack removes them", a
   const finished = await master.next("finished", (f) => f.attemptId === "att-1");
   assert.is(finished.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
   assert.ok(started.seq > 0 && finished.seq > started.seq);
-  assert.equal(spooled(), ["att-1.json"], "the finished report is on disk until acknowledged");
+  assert.equal(spooled(), ["att-1"], "the finished report is on disk until acknowledged");
 
   master.endStreams(); // the stream dies before the master acknowledged anything
   const again = await master.next("register", () => true);
@@ -72,7 +73,7 @@ test("unacknowledged reports go again after a reconnect; an ack removes them", a
   assert.equal(resentFinished.result, finished.result);
 
   master.send({ $case: "ack", value: { seq: finished.seq } });
-  await waitUntil(() => spooled().length === 0, "the spool file removed on ack");
+  await waitUntil(() => spooled().length === 0, "the report acknowledged in the spool");
   master.endStreams();
   const third = await master.next("register", () => true);
   assert.equal(third.running, [], "nothing owed any more");
@@ -83,7 +84,7 @@ test("a finished report survives a restart of the agent (spool)", async () => {
   master.send(assign("att-2"));
   const finished = await master.next("finished", (f) => f.attemptId === "att-2");
   await first.stop(); // no ack came: the report stays spooled
-  assert.equal(spooled(), ["att-2.json"]);
+  assert.equal(spooled(), ["att-2"]);
 
   launch();
   const register = await master.next("register", (r) => r.running.some((a) => a.attemptId === "att-2"));
@@ -92,7 +93,7 @@ test("a finished report survives a restart of the agent (spool)", async () => {
   assert.is(resent.result!.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
   assert.equal(resent.result, finished.result);
   master.send({ $case: "ack", value: { seq: resent.seq } });
-  await waitUntil(() => spooled().length === 0, "the spool file removed on ack");
+  await waitUntil(() => spooled().length === 0, "the report acknowledged in the spool");
 });
 
 test.run();

@@ -2,9 +2,10 @@
 // first stop decides the attempt's outcome; an attempt not spawned yet keeps the request in
 // live.stop, and the executor acts on it once the process exists.
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
+import type { AttemptFilesDir } from "./attempt-files.js";
 import type { StopOutcome } from "./attempt-result.js";
 import { type LiveAttempt, scheduleFor } from "./live-attempt.js";
-import { preemptFilePath, preemptSignal, writePreemptFile } from "./preempt.js";
+import { preemptSignal, writePreemptFile } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
 
 /**
@@ -32,7 +33,7 @@ export function stopAttempt(live: LiveAttempt, outcome: StopOutcome, message: st
  * Preemption of a running attempt (see Executor.preempt): the preempt file first, then `signal`
  * to the group, SIGKILL after `graceMs`. An attempt already being stopped keeps that stop.
  */
-export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: number, message: string): void {
+export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: number, message: string, filesDir: AttemptFilesDir): void {
   if (live.stop || live.exit !== null) return; // being stopped, or already ended by itself
   const outcome = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
   // Set now, not after the write: a cancel or timeout meanwhile does not change the outcome.
@@ -41,7 +42,8 @@ export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: numbe
   if (live.pid === 0) return;
   const first = preemptSignal(signal);
   // The file is written before the signal, so a task that looks at it from its handler sees it.
-  writePreemptFile(preemptFilePath(live.tempDir))
+  const written = live.files ? writePreemptFile(live.files.preempt, () => filesDir.restore()) : Promise.resolve("the attempt has no preempt file");
+  written
     .then((error) => {
       if (error !== null) live.stop = { outcome, message: `${message} (preempt file not written: ${error})` };
       // Ended meanwhile: its pid may already belong to another process.

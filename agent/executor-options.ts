@@ -21,7 +21,7 @@ export interface ExecutorOptions {
   timeoutGraceMs?: number;
   /** How long to wait for stdio to close after the process exited (a grandchild may hold it). Default 5 s. */
   closeAfterExitMs?: number;
-  /** Parent of the per-attempt temp dirs. Default os.tmpdir(). */
+  /** Parent of the directory of the attempts' progress and preempt files (attempt-files.ts). Default os.tmpdir(). */
   tempRoot?: string;
   /**
    * Parent of each task's TASKGRID_CHECKPOINT_DIR (<root>/<task id>). On storage every agent mounts,

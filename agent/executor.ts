@@ -4,20 +4,20 @@
 // live beside it: live-attempt.ts (one attempt's state), spawn-attempt.ts (the process: through the
 // agent's launcher, agent/launcher/, or spawned directly), attempt-stop.ts (cancel, timeout,
 // preempt, pause signals), executor-options.ts (settings).
-import { mkdir, mkdtemp, readFile, rm, rmdir, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import { attemptEnv } from "./attempt-env.js";
+import { AttemptFilesDir, safeFileName } from "./attempt-files.js";
 import { endedResult, type StopOutcome, startFailed } from "./attempt-result.js";
 import { preemptAttempt, setAttemptPaused, stopAttempt } from "./attempt-stop.js";
 import type { ExecutorOptions } from "./executor-options.js";
-import { type LiveAttempt, newLiveAttempt, progressFilePath, type RunRequest, safeName, scheduleFor } from "./live-attempt.js";
+import { type LiveAttempt, newLiveAttempt, type RunRequest, scheduleFor } from "./live-attempt.js";
 import { LauncherClient } from "./launcher/launcher-client.js";
 import { LogFiles, type LogStreamName } from "./log-files.js";
 import { OUTPUT_TAIL_BYTES } from "./output-tail.js";
-import { preemptFilePath } from "./preempt.js";
 import { signalGroup } from "./process-group.js";
 import { ProgressLineReader, parseProgressFile } from "./progress-lines.js";
 import { findUsagePython } from "./rusage.js";
@@ -25,7 +25,7 @@ import { type AttemptProcessEvents, type SpawnSpec, startAttemptProcess } from "
 
 export { startFailed, type StopOutcome } from "./attempt-result.js";
 export type { ExecutorEvents, ExecutorOptions } from "./executor-options.js";
-export { progressFilePath, type RunRequest } from "./live-attempt.js";
+export type { RunRequest } from "./live-attempt.js";
 
 export interface RunningAttemptInfo {
   attemptId: string;
@@ -42,8 +42,8 @@ export class Executor {
   private readonly attempts = new Map<string, LiveAttempt>();
   private readonly now: () => number;
   private readonly checkpointRoot: string;
-  /** Where attempts' temp dirs go, read once: os.tmpdir() reads three environment variables per call. */
-  private readonly tempRoot: string;
+  /** Every attempt's progress and preempt files. */
+  private readonly attemptFiles: AttemptFilesDir;
   /**
    * The agent's environment, copied once: every attempt's env starts from it. Spreading
    * process.env itself reads each variable through the native environment (~50 us per attempt).
@@ -56,7 +56,7 @@ export class Executor {
 
   constructor(private readonly options: ExecutorOptions) {
     this.now = options.now ?? Date.now;
-    this.tempRoot = options.tempRoot ?? tmpdir();
+    this.attemptFiles = new AttemptFilesDir(options.tempRoot ?? tmpdir());
     this.checkpointRoot = options.checkpointRoot ?? join(tmpdir(), "taskgrid-checkpoints");
     const python = options.usagePython === undefined ? findUsagePython() : options.usagePython;
     this.launcher = python ? new LauncherClient(python) : null;
@@ -98,7 +98,7 @@ export class Executor {
   preempt(attemptId: string, signal: string, graceMs: number, message: string): boolean {
     const live = this.attempts.get(attemptId);
     if (!live || live.done) return false;
-    preemptAttempt(live, signal, graceMs, message);
+    preemptAttempt(live, signal, graceMs, message, this.attemptFiles);
     return true;
   }
 
@@ -138,9 +138,10 @@ export class Executor {
     await this.whenIdle();
   }
 
-  /** Ends the launcher (call once no attempt runs; a later run() starts a new one). */
+  /** Ends the launcher and removes the attempts' files directory (call once no attempt runs; a later run() starts anew). */
   close(): void {
     this.launcher?.close();
+    this.attemptFiles.dispose();
   }
 
   /**
@@ -150,8 +151,8 @@ export class Executor {
   async pollProgressFiles(): Promise<void> {
     await Promise.all(
       [...this.attempts.values()].map(async (live) => {
-        if (!live.tempDir || live.done) return;
-        const text = await readFile(progressFilePath(live.tempDir), "utf8").catch(() => "");
+        if (!live.files || live.done) return;
+        const text = await readFile(live.files.progress, "utf8").catch(() => "");
         if (text === live.lastProgressFile || live.done) return;
         live.lastProgressFile = text;
         const update = parseProgressFile(text);
@@ -167,14 +168,14 @@ export class Executor {
         const info = await stat(req.workingDir).catch(() => null);
         if (!info?.isDirectory()) return this.finish(live, startFailed(`working directory ${req.workingDir} does not exist`));
       }
-      live.tempDir = await mkdtemp(join(this.tempRoot, `taskgrid-${safeName(req.attemptId)}-`));
+      live.files = this.attemptFiles.namesFor(req.attemptId);
       live.log = await this.logs.open(req.attemptId);
     } catch (err) {
       return this.finish(live, startFailed(`cannot prepare attempt: ${(err as Error).message}`));
     }
     // The task's data, not the attempt's: never deleted here, so the next attempt (after a
     // preemption, a retry, a lost agent) finds the checkpoints the previous one left.
-    const checkpointDir = join(this.checkpointRoot, safeName(req.taskId) || "task");
+    const checkpointDir = join(this.checkpointRoot, safeFileName(req.taskId) || "task");
     try {
       await mkdir(checkpointDir, { recursive: true });
     } catch (err) {
@@ -191,8 +192,8 @@ export class Executor {
         gpuIndexes,
         gpuUuids: uuids.every((u): u is string => !!u) ? uuids : null,
         machineHasGpus: this.options.machineHasGpus?.() ?? false,
-        progressFile: progressFilePath(live.tempDir),
-        preemptFile: preemptFilePath(live.tempDir),
+        progressFile: live.files.progress,
+        preemptFile: live.files.preempt,
         checkpointDir,
         restartCount: Math.max(0, (req.attemptNumber ?? 0) - 1),
       },
@@ -329,9 +330,7 @@ export class Executor {
     // A stopped attempt leaves nothing behind: background processes of the task that neither
     // exited nor held its stdio would otherwise survive the cancel.
     if (live.stop && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
-    // Most attempts leave their temp dir empty: one rmdir, and the recursive walk only when it is not.
-    const tempDir = live.tempDir;
-    if (tempDir) void rmdir(tempDir).catch(() => rm(tempDir, { recursive: true, force: true }).catch(() => {}));
+    if (live.files) this.attemptFiles.release(live.files, live.stop?.outcome === AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED);
     if (live.log) {
       // Readers that follow this log end once the files are flushed and closed.
       live.log.close().catch((err) => this.options.onLogError?.(`could not close the log of attempt ${live.req.attemptId}`, err));

@@ -1,8 +1,8 @@
 // The executor's state of one attempt while it runs: what was asked, the process, how it is being
 // stopped, and what it reported so far. The Executor owns every LiveAttempt; the helpers that spawn
 // and signal it (spawn-attempt.ts and agent/launcher/, attempt-stop.ts) act on the one they are given.
-import { join } from "node:path";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
+import type { AttemptFiles } from "./attempt-files.js";
 import type { StopOutcome } from "./attempt-result.js";
 import type { AttemptLog, LogStreamName } from "./log-files.js";
 import { OutputTail } from "./output-tail.js";
@@ -36,7 +36,8 @@ export interface LiveAttempt {
   stop: { outcome: StopOutcome; message: string } | null;
   exit: { code: number | null; signal: NodeJS.Signals | null } | null;
   timers: NodeJS.Timeout[];
-  tempDir: string;
+  /** Its progress and preempt file names, once it is being started. */
+  files: AttemptFiles | null;
   /** The attempt's log files, once created. */
   log: AttemptLog | null;
   /** Streams paused until their log file's buffer drained. */
@@ -52,7 +53,7 @@ export interface LiveAttempt {
   resolve(result: TaskResult): void;
 }
 
-/** A fresh attempt, not started yet (no process, no temp dir). */
+/** A fresh attempt, not started yet (no process, no files). */
 export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailBytes: number): LiveAttempt {
   let resolve!: (r: TaskResult) => void;
   const result = new Promise<TaskResult>((r) => (resolve = r));
@@ -66,7 +67,7 @@ export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailB
     stop: null,
     exit: null,
     timers: [],
-    tempDir: "",
+    files: null,
     log: null,
     logWaits: new Set(),
     usage: null,
@@ -83,13 +84,4 @@ export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailB
 export function scheduleFor(live: LiveAttempt, ms: number, fn: () => void): void {
   const timer = setTimeout(fn, ms);
   live.timers.push(timer);
-}
-
-export function progressFilePath(tempDir: string): string {
-  return join(tempDir, "progress");
-}
-
-/** An id as a file name part: anything unusual becomes "_", at most 64 characters. */
-export function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
 }

@@ -1,6 +1,9 @@
 // The agent's log files (issue 17): each attempt's stdout and stderr in files of their own,
 // <root>/<attempt id>/stdout and .../stderr, kept after the attempt ended so that `taskgrid logs`
-// can read them later. Two caps keep the disk bounded, and neither is silent:
+// can read them later. The directory and a stream's file are made when the stream's first byte
+// comes: an attempt that prints nothing leaves nothing on disk (creating a directory and two files
+// cost three inodes, most of what the agent spent on a short task on this project's benchmark
+// machine), and a missing file of an attempt the agent knows reads as empty. Two caps keep the disk bounded, and neither is silent:
 // - per attempt and stream (maxAttemptBytes): once reached, the line
 //   `[taskgrid: output cut at <N> bytes]` is written and nothing more of that stream;
 // - per agent (maxTotalBytes): the files of the attempts that ended longest ago are removed first,
@@ -8,7 +11,7 @@
 //   rather than that it never existed. Attempts still being written are never removed.
 // This object owns the accounting (bytes per attempt, which ones are being written); the writers
 // (AttemptLog) and readers (log-reader.ts) go through it.
-import { createWriteStream, type WriteStream } from "node:fs";
+import fs, { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,24 +93,20 @@ export class LogFiles {
     return this.purged.has(attemptId) ? "purged" : "unknown";
   }
 
-  /** Creates the attempt's (empty) files; write through the returned AttemptLog, then close it. */
+  /** The attempt's log, empty, its files made when written; write through the returned AttemptLog, then close it. */
   async open(attemptId: string): Promise<AttemptLog> {
     await this.init();
     const dir = this.dirOf(attemptId);
-    // A repeated run of the same attempt id (an agent restarted mid-attempt) starts the files afresh.
+    // A repeated run of the same attempt id (an agent restarted mid-attempt) starts the files
+    // afresh. Only then can the directory exist: load() took stock of every one on disk.
     const before = this.attempts.get(attemptId);
-    if (before) this.forget(attemptId, before);
-    this.purged.delete(attemptId);
-    // Usually a new directory: one mkdir. Removing first whatever might be there cost a stat (and
-    // the recursive removal's own work) on every attempt.
-    try {
-      await mkdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EEXIST") await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
+    if (before) {
+      this.forget(attemptId, before);
+      await rm(dir, { recursive: true, force: true });
     }
+    this.purged.delete(attemptId);
     const entry: AttemptEntry = { dir, bytes: 0, writing: true };
-    const log = await AttemptLog.create(
+    const log = new AttemptLog(
       dir,
       this.maxAttemptBytes,
       (n) => this.added(entry, n),
@@ -165,7 +164,12 @@ export class LogFiles {
 
   private async removeFiles(dir: string): Promise<void> {
     await Promise.all(LOG_STREAMS.map((s) => rm(join(dir, s), { force: true })));
-    await writeFile(join(dir, PURGED_MARKER), "removed for the agent's log cap (logMaxTotalBytes)\n");
+    try {
+      await writeFile(join(dir, PURGED_MARKER), "removed for the agent's log cap (logMaxTotalBytes)\n");
+    } catch (err) {
+      // An attempt that printed nothing has no directory to mark (and nothing was removed).
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
   }
 
   private forget(attemptId: string, entry: AttemptEntry): void {
@@ -208,34 +212,32 @@ export class LogFiles {
   }
 }
 
-/** One stream's file: the per-attempt cap and its marker, and backpressure from the disk. */
+/** One stream's file, made at its first byte: the per-attempt cap and its marker, and backpressure from the disk. */
 class StreamFile {
+  private out: WriteStream | null = null;
   private written = 0;
   private lastByte = 0x0a;
   private cut = false;
 
   constructor(
-    private readonly out: WriteStream,
+    private readonly path: string,
+    /** Makes the attempt's directory (once for both streams); the file is opened after it. */
+    private readonly dirMade: () => Promise<unknown>,
     private readonly capBytes: number,
     private readonly counted: (bytes: number) => void,
-    onError: (error: unknown) => void,
-  ) {
-    // A full disk must not crash the agent: the task runs on, its file stops where the error came.
-    out.on("error", (err) => {
-      this.cut = true;
-      onError(err);
-    });
-  }
+    private readonly onError: (error: unknown) => void,
+  ) {}
 
   /** False: the file's buffer is full; wait for drained() before writing more. */
   write(chunk: Buffer): boolean {
     if (this.cut || chunk.length === 0) return true;
+    const out = this.opened();
     const room = this.capBytes - this.written;
     if (chunk.length <= room) {
       this.written += chunk.length;
       this.lastByte = chunk[chunk.length - 1];
       this.counted(chunk.length);
-      return this.out.write(chunk);
+      return out.write(chunk);
     }
     this.cut = true;
     const part = chunk.subarray(0, room);
@@ -244,51 +246,74 @@ class StreamFile {
     const marker = Buffer.from(`${this.lastByte === 0x0a ? "" : "\n"}${cutMarker(this.capBytes)}`);
     this.written = this.capBytes;
     this.counted(part.length + marker.length);
-    this.out.write(part);
-    return this.out.write(marker);
+    out.write(part);
+    return out.write(marker);
   }
 
   drained(): Promise<void> {
     return new Promise((resolve) => {
-      if (!this.out.writableNeedDrain) return resolve();
-      this.out.once("drain", resolve);
-      this.out.once("close", resolve);
+      const out = this.out;
+      if (!out?.writableNeedDrain) return resolve();
+      out.once("drain", resolve);
+      out.once("close", resolve);
     });
   }
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      if (this.out.destroyed) return resolve();
-      this.out.once("close", () => resolve());
-      this.out.end();
+      const out = this.out;
+      if (!out || out.destroyed) return resolve();
+      out.once("close", () => resolve());
+      out.end();
     });
+  }
+
+  /**
+   * The stream, made at the first write. It holds what is written until its file is open, and it
+   * opens the file only once the directory is made (the `fs` option of createWriteStream).
+   */
+  private opened(): WriteStream {
+    if (this.out) return this.out;
+    const dirMade = this.dirMade;
+    const out = createWriteStream(this.path, {
+      flags: "w",
+      fs: {
+        open: (path: string, flags: string, mode: number, cb: (err: Error | null, fd?: number) => void) =>
+          dirMade().then(() => fs.open(path, flags, mode, cb), cb),
+        write: fs.write,
+        writev: fs.writev,
+        close: fs.close,
+      },
+    });
+    // A full disk must not crash the agent: the task runs on, its file stops where the error came.
+    out.on("error", (err) => {
+      this.cut = true;
+      this.onError(err);
+    });
+    this.out = out;
+    return out;
   }
 }
 
-/** The open files of one running attempt. */
+/** The files of one running attempt, each made at its stream's first byte. */
 export class AttemptLog {
   /** Resolves once both files are flushed and closed (the attempt's log has ended). */
   readonly closed: Promise<void>;
   private endRequested!: () => void;
+  private readonly files: Record<LogStreamName, StreamFile>;
+  private dirMade: Promise<unknown> | null = null;
 
-  private constructor(
+  constructor(
     readonly dir: string,
-    private readonly files: Record<LogStreamName, StreamFile>,
+    capBytes: number,
+    counted: (bytes: number) => void,
+    onError: (error: unknown) => void,
   ) {
+    const makeDir = () => (this.dirMade ??= mkdir(dir, { recursive: true }));
+    const file = (name: LogStreamName) => new StreamFile(join(dir, name), makeDir, capBytes, counted, onError);
+    this.files = { stdout: file("stdout"), stderr: file("stderr") };
     const requested = new Promise<void>((resolve) => (this.endRequested = resolve));
     this.closed = requested.then(() => Promise.all(LOG_STREAMS.map((s) => this.files[s].close()))).then(() => undefined);
-  }
-
-  static async create(dir: string, capBytes: number, counted: (bytes: number) => void, onError: (error: unknown) => void): Promise<AttemptLog> {
-    const open = (name: LogStreamName) =>
-      new Promise<WriteStream>((resolve, reject) => {
-        const out = createWriteStream(join(dir, name), { flags: "w" });
-        out.once("open", () => resolve(out));
-        out.once("error", reject);
-      });
-    const [stdout, stderr] = await Promise.all([open("stdout"), open("stderr")]);
-    const file = (out: WriteStream) => new StreamFile(out, capBytes, counted, onError);
-    return new AttemptLog(dir, { stdout: file(stdout), stderr: file(stderr) });
   }
 
   /** False: that file's buffer is full; wait for drained(stream) before writing more to it. */

@@ -26,7 +26,9 @@ function streamsOf(stream: LogStream): LogStreamName[] {
 
 interface OpenFile {
   name: LogStreamName;
-  handle: FileHandle;
+  path: string;
+  /** null until the file exists: an attempt's files are made at their first byte (log-files.ts). */
+  handle: FileHandle | null;
   position: number;
 }
 
@@ -66,8 +68,8 @@ export class LogRead {
       if (refusal !== null) return this.last(refusal, true);
       const dir = this.files.dirOf(this.req.attemptId);
       for (const name of streamsOf(this.req.stream)) {
-        const handle = await open(join(dir, name), "r");
-        opened.push({ name, handle, position: 0 });
+        const path = join(dir, name);
+        opened.push({ name, path, handle: await openIfMade(path), position: 0 });
       }
       // One empty chunk per file first: where each starts (a tail's start is known only here), and
       // the master learns at once that this agent serves logs.
@@ -92,7 +94,7 @@ export class LogRead {
       if (code === "ENOENT") this.last(this.refusal() ?? `the log of attempt ${this.req.attemptId} is gone`, true);
       else this.last(`reading the log failed: ${(err as Error).message}`, false);
     } finally {
-      await Promise.all(opened.map((f) => f.handle.close().catch(() => {})));
+      await Promise.all(opened.map((f) => f.handle?.close().catch(() => {})));
     }
   }
 
@@ -111,8 +113,8 @@ export class LogRead {
 
   /** Where reading starts in a file: the start of its last lines or bytes, its own offset (a resumed read), or the request's offset. */
   private async startOf(f: OpenFile): Promise<number> {
-    const { size } = await f.handle.stat();
-    if (this.req.tailLines > 0) return tailLinesStart(f.handle, size, this.req.tailLines);
+    const size = f.handle ? (await f.handle.stat()).size : 0;
+    if (this.req.tailLines > 0) return f.handle ? tailLinesStart(f.handle, size, this.req.tailLines) : 0;
     if (this.req.tailBytes > 0) return Math.max(0, size - this.req.tailBytes);
     if (this.req.offsets) return Math.max(0, this.req.offsets[f.name]);
     return Math.max(0, this.req.offset);
@@ -120,11 +122,14 @@ export class LogRead {
 
   /** Sends what the file has beyond its position; true when anything was sent. */
   private async drain(f: OpenFile): Promise<boolean> {
+    f.handle ??= await openIfMade(f.path);
+    const handle = f.handle;
+    if (handle === null) return false;
     let sent = false;
     const buffer = Buffer.alloc(LOG_CHUNK_BYTES);
     for (;;) {
       if (!(await this.creditAvailable())) return sent;
-      const { bytesRead } = await f.handle.read(buffer, 0, LOG_CHUNK_BYTES, f.position);
+      const { bytesRead } = await handle.read(buffer, 0, LOG_CHUNK_BYTES, f.position);
       if (bytesRead === 0 || this.canceled) return sent;
       this.chunk(STREAM_ENUM[f.name], Buffer.from(buffer.subarray(0, bytesRead)), f.position);
       f.position += bytesRead;
@@ -159,6 +164,16 @@ export class LogRead {
         resolve();
       };
     }).finally(() => (this.wake = null));
+  }
+}
+
+/** The file open for reading, or null when it does not exist (yet). */
+async function openIfMade(path: string): Promise<FileHandle | null> {
+  try {
+    return await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw err;
   }
 }
 

@@ -2,7 +2,6 @@
 // signals the master may ask for. A task that checkpoints on the signal can read the file to tell
 // a preemption (it will run again, resume from TASKGRID_CHECKPOINT_DIR) from a cancel (it will not).
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 
 /** The preempt file's content once the attempt is preempted. */
 export const PREEMPTED_MARKER = "TASKGRID_PREEMPTED=1\n";
@@ -17,14 +16,19 @@ export function preemptSignal(name: string): NodeJS.Signals {
   return (PREEMPT_SIGNALS as readonly string[]).includes(name) ? (name as NodeJS.Signals) : "SIGTERM";
 }
 
-/** The attempt's preempt file, in its temp dir; it does not exist until the attempt is preempted. */
-export function preemptFilePath(tempDir: string): string {
-  return join(tempDir, "preempted");
-}
-
-/** Writes the marker; resolves with why it could not (the preemption goes on without it), else null. */
-export async function writePreemptFile(path: string): Promise<string | null> {
+/**
+ * Writes the marker; resolves with why it could not (the preemption goes on without it), else null.
+ * `restoreDir` makes the file's directory again when it is gone (a task removed it), then the write is tried once more.
+ */
+export async function writePreemptFile(path: string, restoreDir: () => void): Promise<string | null> {
   try {
+    await writeFile(path, PREEMPTED_MARKER);
+    return null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return (err as Error).message;
+  }
+  try {
+    restoreDir();
     await writeFile(path, PREEMPTED_MARKER);
     return null;
   } catch (err) {

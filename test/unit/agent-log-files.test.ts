@@ -99,7 +99,8 @@ test("the same attempt id run again (an agent restarted mid-attempt) starts its 
   await log.close();
   const rerun = await first.open("again");
   await rerun.close();
-  assert.is(readFileSync(join(first.dirOf("again"), "stdout"), "utf8"), "");
+  assert.not.ok(existsSync(join(first.dirOf("again"), "stdout")), "the first run's file is gone; the rerun printed nothing");
+  assert.is((await readAll(first, "again")).text(), "");
   assert.is(first.total, 0);
   const old = await first.open("left");
   old.write("stderr", Buffer.from("left behind\n"));
@@ -108,10 +109,43 @@ test("the same attempt id run again (an agent restarted mid-attempt) starts its 
   writeFileSync(join(first.dirOf("left"), "stray"), "x");
   const second = new LogFiles({ root });
   const again = await second.open("left");
+  again.write("stdout", Buffer.from("second run\n"));
   await again.close();
-  assert.is(readFileSync(join(second.dirOf("left"), "stderr"), "utf8"), "");
+  assert.is(readFileSync(join(second.dirOf("left"), "stdout"), "utf8"), "second run\n");
+  assert.not.ok(existsSync(join(second.dirOf("left"), "stderr")), "the first run's stderr is gone");
   assert.not.ok(existsSync(join(second.dirOf("left"), "stray")));
-  assert.is(second.total, 0);
+  assert.is(second.total, "second run\n".length);
+});
+
+test("an attempt that prints nothing leaves no files, reads as empty, and a follow picks up a file made later", async () => {
+  const root = tempRoot();
+  const executor = new Executor({ maxTasks: 1, logRoot: root });
+  const silent = await executor.run({ attemptId: "silent", taskId: "t", command: ["true"] });
+  assert.is(silent.outcome, AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED);
+  assert.not.ok(existsSync(join(root, "silent")), "no directory for an attempt without output");
+  const both = await readAll(executor.logs, "silent", { stream: LogStream.LOG_STREAM_BOTH, follow: true });
+  assert.is(both.text(), "");
+  assert.equal(
+    both.all.filter((c) => !c.eof).map((c) => [c.stream, c.offset, c.data.length]),
+    [
+      [LogStream.LOG_STREAM_STDOUT, 0, 0],
+      [LogStream.LOG_STREAM_STDERR, 0, 0],
+    ],
+  );
+  assert.is(both.ended?.error, "");
+  executor.close();
+  // A follow that starts before the first byte: it ends with what came later.
+  const files = new LogFiles({ root });
+  const log = await files.open("late");
+  const chunks = new Chunks();
+  const reading = new LogRead(files, readRequest("late", { follow: true, stream: LogStream.LOG_STREAM_STDERR }), chunks.send, 5).run();
+  await chunks.until(() => chunks.all.length > 0);
+  log.write("stderr", Buffer.from("late line\n"));
+  await chunks.until(() => chunks.text() === "late line\n");
+  await log.close();
+  await reading;
+  assert.is(chunks.ended?.error, "");
+  assert.not.ok(existsSync(join(files.dirOf("late"), "stdout")), "only the stream that was written has a file");
 });
 
 test("the per-agent cap removes the oldest ended attempts first, never a running one, and a read says so", async () => {

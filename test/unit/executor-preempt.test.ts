@@ -4,7 +4,7 @@
 // executor events and results; the timers below only cap a hung test.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startAgent } from "../../agent/agent.js";
@@ -121,6 +121,7 @@ const result = (run: Promise<TaskResult>, what = "result") => capped(run, what);
 
 test.after.each(async () => {
   await Promise.all(executors.map((e) => e.cancelAll(0)));
+  for (const e of executors) e.close();
   executors = [];
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs = [];
@@ -263,16 +264,44 @@ test("a preempt while the process is still starting stands: PREEMPTED", async ()
 
 test("a preempt file that cannot be written is named in the message; the signal still goes", async () => {
   const h = harness();
-  // The task removes its own temp dir, so the agent's write fails (ENOENT).
-  const r = req(`rm -rf "$(dirname "$TASKGRID_PREEMPT_FILE")"; ${checkpointOn("TERM")}`);
+  // The task puts a directory where the file goes, so the agent's write fails (EISDIR).
+  const r = req(`mkdir "$TASKGRID_PREEMPT_FILE"; ${checkpointOn("TERM")}`);
   const run = h.executor.run(r);
   await h.ready(r.attemptId);
   assert.ok(h.executor.preempt(r.attemptId, "SIGTERM", 10_000, "preempted"));
   const res = await result(run);
   assert.is(res.outcome, PREEMPTED);
   assert.is(res.exitCode, 0);
-  assert.match(res.message, /^preempted \(preempt file not written: .*ENOENT/);
+  assert.match(res.message, /^preempted \(preempt file not written: .*EISDIR/);
   assert.match(res.outputTail, /saved-on-TERM\n$/);
+});
+
+test("a task that removed the directory of its preempt file still gets the file", async () => {
+  const h = harness();
+  const r = req(`rm -rf "$(dirname "$TASKGRID_PREEMPT_FILE")"; ${checkpointOn("TERM")}`);
+  const run = h.executor.run(r);
+  await h.ready(r.attemptId);
+  assert.ok(h.executor.preempt(r.attemptId, "SIGTERM", 10_000, "preempted"));
+  const res = await result(run);
+  assert.is(res.outcome, PREEMPTED);
+  assert.is(res.message, "preempted", "the directory was made again and the marker written");
+  assert.is(readFileSync(join(h.checkpointRoot, r.taskId, "state"), "utf8"), PREEMPTED_MARKER);
+});
+
+test("an attempt's progress and preempt files are gone once it ended, their directory once the executor closed", async () => {
+  const h = harness();
+  const r = req(`echo "files=$TASKGRID_PREEMPT_FILE"; echo 50 > "$TASKGRID_PROGRESS_FILE"; ${checkpointOn("TERM")}`);
+  const run = h.executor.run(r);
+  await h.ready(r.attemptId);
+  assert.ok(h.executor.preempt(r.attemptId, "SIGTERM", 10_000, "preempted"));
+  const res = await result(run);
+  assert.is(res.outcome, PREEMPTED);
+  const preemptFile = /files=(.*)\n/.exec(res.outputTail)?.[1] ?? "";
+  const dir = dirname(preemptFile);
+  assert.ok(preemptFile.endsWith(".preempted"), preemptFile);
+  assert.equal(readdirSync(dir), [], "both files removed at the attempt's end");
+  h.executor.close();
+  assert.not.ok(existsSync(dir), "the directory removed by close()");
 });
 
 test("a checkpoint root that cannot be created is START_FAILED naming the directory", async () => {

@@ -1,6 +1,8 @@
 // Stopping and pausing a running attempt: the signals sent to its process group and when. The
 // first stop decides the attempt's outcome; an attempt not spawned yet keeps the request in
-// live.stop, and the executor acts on it once the process exists.
+// live.stop, and the executor acts on it once the process exists. Before a signal the task may
+// act on, the task's checkpoint dir is made (see makeCheckpointDir).
+import { mkdirSync } from "node:fs";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import type { AttemptFilesDir } from "./attempt-files.js";
 import type { StopOutcome } from "./attempt-result.js";
@@ -24,6 +26,7 @@ export function stopAttempt(live: LiveAttempt, outcome: StopOutcome, message: st
     signalGroup(live.pid, "SIGKILL"); // Works on stopped processes too.
     return;
   }
+  makeCheckpointDir(live);
   signalGroup(live.pid, first);
   signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on the signal until continued.
   scheduleFor(live, grace, () => signalGroup(live.pid, "SIGKILL"));
@@ -41,11 +44,16 @@ export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: numbe
   // Not spawned yet: like a cancel while starting, start() or onSpawn() act on live.stop.
   if (live.pid === 0) return;
   const first = preemptSignal(signal);
+  const dirError = makeCheckpointDir(live);
   // The file is written before the signal, so a task that looks at it from its handler sees it.
   const written = live.files ? writePreemptFile(live.files.preempt, () => filesDir.restore()) : Promise.resolve("the attempt has no preempt file");
   written
     .then((error) => {
-      if (error !== null) live.stop = { outcome, message: `${message} (preempt file not written: ${error})` };
+      const notes = [
+        ...(dirError === null ? [] : [`checkpoint directory not created: ${dirError}`]),
+        ...(error === null ? [] : [`preempt file not written: ${error}`]),
+      ];
+      if (notes.length > 0) live.stop = { outcome, message: `${message} (${notes.join("; ")})` };
       // Ended meanwhile: its pid may already belong to another process.
       if (!live.done) stopAttempt(live, outcome, message, graceMs, first);
     })
@@ -60,4 +68,22 @@ export function setAttemptPaused(live: LiveAttempt, paused: boolean): boolean {
   if (!signalGroup(live.pid, paused ? "SIGSTOP" : "SIGCONT")) return false;
   live.paused = paused;
   return true;
+}
+
+/**
+ * Makes the task's TASKGRID_CHECKPOINT_DIR (once per attempt) so that a task that checkpoints on
+ * the signal finds it; null, or why it could not. Not at the attempt's start: creating a directory
+ * costs an inode (300-700 us of CPU on this project's benchmark machine, most of what the agent
+ * spent on a short task), and every task left one behind for good. A task that checkpoints on its
+ * own schedule makes it itself (`mkdir -p`). Synchronous: a stop is rare, and the signal must wait for it anyway.
+ */
+export function makeCheckpointDir(live: LiveAttempt): string | null {
+  if (live.checkpointDirMade || live.checkpointDir === "") return null;
+  try {
+    mkdirSync(live.checkpointDir, { recursive: true });
+    live.checkpointDirMade = true;
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -4,7 +4,7 @@
 // live beside it: live-attempt.ts (one attempt's state), spawn-attempt.ts (the process: through the
 // agent's launcher, agent/launcher/, or spawned directly), attempt-stop.ts (cancel, timeout,
 // preempt, pause signals), executor-options.ts (settings).
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
@@ -174,13 +174,10 @@ export class Executor {
       return this.finish(live, startFailed(`cannot prepare attempt: ${(err as Error).message}`));
     }
     // The task's data, not the attempt's: never deleted here, so the next attempt (after a
-    // preemption, a retry, a lost agent) finds the checkpoints the previous one left.
+    // preemption, a retry, a lost agent) finds the checkpoints the previous one left. Made before
+    // a stop signal (attempt-stop.ts makeCheckpointDir), not here.
     const checkpointDir = join(this.checkpointRoot, safeFileName(req.taskId) || "task");
-    try {
-      await mkdir(checkpointDir, { recursive: true });
-    } catch (err) {
-      return this.finish(live, startFailed(`cannot create checkpoint directory ${checkpointDir}: ${(err as Error).message}`));
-    }
+    live.checkpointDir = checkpointDir;
     if (live.stop) return this.finish(live, this.endResult(live));
     const gpuIndexes = req.gpuIndexes ?? [];
     const uuids = gpuIndexes.map((i) => this.options.gpuUuid?.(i));

@@ -38,6 +38,9 @@ export interface LiveAttempt {
   timers: NodeJS.Timeout[];
   /** Its progress and preempt file names, once it is being started. */
   files: AttemptFiles | null;
+  /** Its task's TASKGRID_CHECKPOINT_DIR ("" until it is being started), made before a stop signal (attempt-stop.ts). */
+  checkpointDir: string;
+  checkpointDirMade: boolean;
   /** The attempt's log files, once created. */
   log: AttemptLog | null;
   /** Streams paused until their log file's buffer drained. */
@@ -68,6 +71,8 @@ export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailB
     exit: null,
     timers: [],
     files: null,
+    checkpointDir: "",
+    checkpointDirMade: false,
     log: null,
     logWaits: new Set(),
     usage: null,

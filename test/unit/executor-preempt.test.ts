@@ -190,15 +190,19 @@ test("a paused attempt still acts on the preempt", async () => {
   assert.is(readFileSync(join(h.checkpointRoot, r.taskId, "state"), "utf8"), PREEMPTED_MARKER);
 });
 
-test("env: restart count is attemptNumber - 1, one checkpoint dir for every attempt of a task, no preempt file before preemption", async () => {
+test("env: restart count is attemptNumber - 1, one checkpoint dir for every attempt of a task (made by a task that checkpoints on its own), no preempt file before preemption", async () => {
   const h = harness();
   const show = `echo "$TASKGRID_RESTART_COUNT|$TASKGRID_CHECKPOINT_DIR|$(cat "$TASKGRID_CHECKPOINT_DIR/seen" 2>/dev/null)|\${TASKGRID_PREEMPT_FILE:+set}"
 [ -e "$TASKGRID_PREEMPT_FILE" ] && echo preempt-file-exists
+mkdir -p "$TASKGRID_CHECKPOINT_DIR"
 echo "attempt $TASKGRID_ATTEMPT_ID" >> "$TASKGRID_CHECKPOINT_DIR/seen"`;
   const first = await result(h.executor.run({ attemptId: "a-1", taskId: "task-env", command: ["/bin/sh", "-c", show], attemptNumber: 1 }));
   const third = await result(h.executor.run({ attemptId: "a-3", taskId: "task-env", command: ["/bin/sh", "-c", show], attemptNumber: 3 }));
-  const legacy = await result(h.executor.run({ attemptId: "a-x", taskId: "task-other", command: ["/bin/sh", "-c", show] }));
   const dir = join(h.checkpointRoot, "task-env");
+  const before = await result(h.executor.run({ attemptId: "a-0", taskId: "task-unused", command: ["/bin/sh", "-c", 'echo "$TASKGRID_CHECKPOINT_DIR"'] }));
+  assert.is(before.outputTail, `${join(h.checkpointRoot, "task-unused")}\n`);
+  assert.not.ok(existsSync(join(h.checkpointRoot, "task-unused")), "the agent makes the dir only before a stop signal");
+  const legacy = await result(h.executor.run({ attemptId: "a-x", taskId: "task-other", command: ["/bin/sh", "-c", show] }));
   assert.is(first.outputTail, `0|${dir}||set\n`);
   // The second attempt sees what the first left: the dir outlives attempts (the executor never deletes it).
   assert.is(third.outputTail, `2|${dir}|attempt a-1|set\n`);
@@ -304,15 +308,36 @@ test("an attempt's progress and preempt files are gone once it ended, their dire
   assert.not.ok(existsSync(dir), "the directory removed by close()");
 });
 
-test("a checkpoint root that cannot be created is START_FAILED naming the directory", async () => {
+test("a checkpoint dir that cannot be made is named in the preemption's message; the signal still goes", async () => {
   const blocker = join(tempDir("preempt-blocker-"), "a-file");
   writeFileSync(blocker, "");
   const h = harness({ checkpointRoot: blocker });
-  const r = req("exit 0");
-  const res = await result(h.executor.run(r));
-  assert.is(res.outcome, AttemptOutcome.ATTEMPT_OUTCOME_START_FAILED);
-  assert.ok(res.message.includes(`cannot create checkpoint directory ${join(blocker, r.taskId)}`), res.message);
+  const r = req(`trap 'echo trapped; exit 0' TERM; echo ::progress 1 ready; while :; do sleep 0.05; done`);
+  const run = h.executor.run(r);
+  await h.ready(r.attemptId);
+  assert.ok(h.executor.preempt(r.attemptId, "SIGTERM", 10_000, "preempted"));
+  const res = await result(run);
+  assert.is(res.outcome, PREEMPTED);
+  assert.is(res.exitCode, 0, "the trap ran");
+  assert.match(res.message, new RegExp(`^preempted \\(checkpoint directory not created: .*${join(blocker, r.taskId)}`));
   assert.not.ok(existsSync(join(blocker, r.taskId)));
+});
+
+test("a cancel and a timeout make the checkpoint dir before their SIGTERM too", async () => {
+  const h = harness({ timeoutGraceMs: 10_000 });
+  const canceled = req(checkpointOn("TERM"));
+  const run = h.executor.run(canceled);
+  await h.ready(canceled.attemptId);
+  assert.not.ok(existsSync(join(h.checkpointRoot, canceled.taskId)), "not made at the start");
+  assert.ok(h.executor.cancel(canceled.attemptId, 10_000));
+  const res = await result(run);
+  assert.is(res.outcome, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED);
+  assert.match(res.outputTail, /saved-on-TERM\n$/);
+  assert.is(readFileSync(join(h.checkpointRoot, canceled.taskId, "state"), "utf8"), "", "the trap wrote into it (no preempt file to copy)");
+  const timedOut = req("exec sleep 30", { timeoutMs: 100 });
+  const late = await result(h.executor.run(timedOut));
+  assert.is(late.outcome, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT);
+  assert.ok(existsSync(join(h.checkpointRoot, timedOut.taskId)), "made before the timeout's SIGTERM");
 });
 
 test("the agent obeys the master's preempt, passes attemptNumber and its checkpointDir", async () => {

@@ -1,13 +1,16 @@
 // Where attempts' small files live: TASKGRID_PROGRESS_FILE (written by the task, read by the agent)
 // and TASKGRID_PREEMPT_FILE (written by the agent before a preemption's signal), side by side in one
 // directory per executor, named after the attempt. Neither exists until it is written, so an
-// attempt that uses neither costs no directory and no file; its end removes both names. Each
-// attempt used to get a temp dir of its own (mkdtemp, then rmdir at its end): creating a directory
-// costs an inode, 300-700 us of CPU on this project's benchmark machine, the largest part of what
-// the agent spent on a short task. The directory is shared: a task must not remove it (a preempt
-// file that cannot be written is named in the attempt's message, and the directory is made again).
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+// attempt that uses neither costs no directory and no file. Each attempt used to get a temp dir of
+// its own (mkdtemp, then rmdir at its end): creating a directory costs an inode, 300-700 us of CPU
+// on this project's benchmark machine, the largest part of what the agent spent on a short task.
+// Files of ended attempts are removed by the sweep the agent runs with each heartbeat (one
+// readdir), not one by one at each end, where nearly every unlink would find nothing. The
+// directory is shared: a task must not remove it (a preempt file that cannot be written is named in
+// the attempt's message, and the directory is made again).
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { readdir, unlink } from "node:fs/promises";
+import { basename, join } from "node:path";
 
 export interface AttemptFiles {
   /** TASKGRID_PROGRESS_FILE: the task writes "<percent> [message]" to it. */
@@ -20,13 +23,17 @@ export class AttemptFilesDir {
   private dir: string | null = null;
   /** Makes names unique in the directory whatever the ids look like once made safe (and cut). */
   private seq = 0;
+  /** The name prefixes ("<seq>-") of attempts not released yet. */
+  private readonly live = new Set<string>();
 
   constructor(private readonly parent: string) {}
 
   /** An attempt's file names (the directory is made on the first call after construction or dispose). */
   namesFor(attemptId: string): AttemptFiles {
     this.dir ??= mkdtempSync(join(this.parent, "taskgrid-attempts-"));
-    const base = join(this.dir, `${++this.seq}-${safeFileName(attemptId)}`);
+    const prefix = `${++this.seq}-`;
+    this.live.add(prefix);
+    const base = join(this.dir, `${prefix}${safeFileName(attemptId)}`);
     return { progress: `${base}.progress`, preempt: `${base}.preempted` };
   }
 
@@ -35,13 +42,30 @@ export class AttemptFilesDir {
     if (this.dir !== null) mkdirSync(this.dir, { recursive: true });
   }
 
+  /** The attempt ended: its files go with the next sweep. */
+  release(files: AttemptFiles): void {
+    const name = basename(files.progress);
+    this.live.delete(name.slice(0, name.indexOf("-") + 1));
+  }
+
   /**
-   * Removes an attempt's files. Most attempts wrote neither: a failed unlink each, a name lookup,
-   * done synchronously because handing it to libuv's thread pool costs more than the call.
+   * Removes the files of released attempts and returns the paths of those that exist of the
+   * others (what a progress poll needs to read). Never rejects: a directory that cannot be read
+   * (a task removed it) holds nothing.
    */
-  release(files: AttemptFiles, preempted: boolean): void {
-    unlinkQuietly(files.progress);
-    if (preempted) unlinkQuietly(files.preempt);
+  async sweep(): Promise<Set<string>> {
+    const dir = this.dir;
+    const present = new Set<string>();
+    if (dir === null) return present;
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const removals: Promise<void>[] = [];
+    for (const name of names) {
+      const path = join(dir, name);
+      if (this.live.has(name.slice(0, name.indexOf("-") + 1))) present.add(path);
+      else removals.push(unlink(path).catch(() => {})); // something the task put there goes with the directory
+    }
+    await Promise.all(removals);
+    return present;
   }
 
   /** Removes the directory with whatever attempts left in it (call once none runs). */
@@ -49,14 +73,7 @@ export class AttemptFilesDir {
     if (this.dir === null) return;
     rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // absent (the usual case), or something the task put there: removed with the directory
+    this.live.clear();
   }
 }
 

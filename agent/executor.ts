@@ -149,9 +149,11 @@ export class Executor {
    * The agent calls this from its heartbeat loop; tests call it directly.
    */
   async pollProgressFiles(): Promise<void> {
+    // Also removes ended attempts' files; only the files that exist are read.
+    const present = await this.attemptFiles.sweep();
     await Promise.all(
       [...this.attempts.values()].map(async (live) => {
-        if (!live.files || live.done) return;
+        if (!live.files || live.done || !present.has(live.files.progress)) return;
         const text = await readFile(live.files.progress, "utf8").catch(() => "");
         if (text === live.lastProgressFile || live.done) return;
         live.lastProgressFile = text;
@@ -327,7 +329,7 @@ export class Executor {
     // A stopped attempt leaves nothing behind: background processes of the task that neither
     // exited nor held its stdio would otherwise survive the cancel.
     if (live.stop && live.pid !== 0) signalGroup(live.pid, "SIGKILL");
-    if (live.files) this.attemptFiles.release(live.files, live.stop?.outcome === AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED);
+    if (live.files) this.attemptFiles.release(live.files);
     if (live.log) {
       // Readers that follow this log end once the files are flushed and closed.
       live.log.close().catch((err) => this.options.onLogError?.(`could not close the log of attempt ${live.req.attemptId}`, err));

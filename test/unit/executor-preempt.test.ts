@@ -292,7 +292,7 @@ test("a task that removed the directory of its preempt file still gets the file"
   assert.is(readFileSync(join(h.checkpointRoot, r.taskId, "state"), "utf8"), PREEMPTED_MARKER);
 });
 
-test("an attempt's progress and preempt files are gone once it ended, their directory once the executor closed", async () => {
+test("an ended attempt's progress and preempt files go with the next sweep, their directory once the executor closed", async () => {
   const h = harness();
   const r = req(`echo "files=$TASKGRID_PREEMPT_FILE"; echo 50 > "$TASKGRID_PROGRESS_FILE"; ${checkpointOn("TERM")}`);
   const run = h.executor.run(r);
@@ -303,7 +303,18 @@ test("an attempt's progress and preempt files are gone once it ended, their dire
   const preemptFile = /files=(.*)\n/.exec(res.outputTail)?.[1] ?? "";
   const dir = dirname(preemptFile);
   assert.ok(preemptFile.endsWith(".preempted"), preemptFile);
-  assert.equal(readdirSync(dir), [], "both files removed at the attempt's end");
+  const running = req(`echo 10 > "$TASKGRID_PROGRESS_FILE"; ${checkpointOn("TERM")}`);
+  const stillRunning = h.executor.run(running);
+  await h.ready(running.attemptId);
+  assert.is(readdirSync(dir).length, 3, "the ended attempt's two files and the running one's progress file");
+  await h.executor.pollProgressFiles(); // the heartbeat's sweep
+  assert.equal(
+    readdirSync(dir).map((name) => name.replace(/^\d+-/, "")),
+    [`${running.attemptId}.progress`],
+    "the ended attempt's files are removed, the running one's kept",
+  );
+  h.executor.cancel(running.attemptId, 0);
+  await result(stillRunning);
   h.executor.close();
   assert.not.ok(existsSync(dir), "the directory removed by close()");
 });

@@ -1,4 +1,10 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// The young generation may grow to 64 MiB semi-spaces (Node 20's default cap here is 16 MiB): a
+// loaded master keeps many short-lived objects alive across a commit (reports, promises, rows), and
+// with the default cap it spent ~16% of its time in scavenges; the end-to-end benchmark ran ~20%
+// faster with this cap (issue 18, docs/benchmarks.md). A cap, not a reservation: an idle process
+// keeps its small young generation. `node bin/taskgrid.js` does not read this line: pass the flag
+// yourself (npm start passes --max-semi-space-size=1 on purpose, for the smallest footprint).
 // npm bin entry. Runs the compiled CLI in dist/ (built by `npm run build`, which `npm install` runs)
 // when it is up to date: starting from JavaScript takes a fraction of compiling TypeScript at every
 // start. Otherwise (no build, or a source file changed since it) runs the sources through tsx's

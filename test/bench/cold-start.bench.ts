@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "../helpers/processes.js";
+import { BIN, binNodeFlags, ROOT } from "../helpers/processes.js";
 import { createBenchDatabase } from "./bench-db.js";
 import { median, num, sleep, tableMarkdown, tableText, verdict, type Table } from "./report.js";
 import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
@@ -128,13 +128,14 @@ export const coldStartBench: BenchModule = {
       for (let i = 0; i < RUNS; i++) sources.push(await sourcesDev(cache, i === RUNS - 1));
       rows.push({ label: "from the sources (tsx), fresh data dir, template", runs: sources, targetOn: "ready", target: READY_TARGET_S });
       rows.push({ label: "from the sources (tsx), idle RSS", runs: [sources[RUNS - 1]], targetOn: "rss", target: DEV_RSS_TARGET_MIB });
-      // A master on Postgres, from the sources as npm start runs them (node + tsx), and compiled.
+      // A master on Postgres as the installed bin runs it (compiled, its shebang's node flags), and from the sources.
       const db = await createBenchDatabase();
       try {
         const url = db.options.databaseUrl;
         if (!url) throw new Error("cold-start: the Postgres master needs a Postgres server (TASKGRID_BENCH_PG_URL)");
+        // With the installed bin's node flags (its shebang), as `taskgrid master` runs.
         const master = (env: Record<string, string>) =>
-          startAndMeasure([...devArgs.slice(0, -1), "master", "--database-url", url, "--listen", "127.0.0.1:0"], env, /master listening/, true);
+          startAndMeasure([...binNodeFlags(), BIN, "master", "--database-url", url, "--listen", "127.0.0.1:0"], env, /master listening/, true);
         rows.push({ label: "taskgrid master --database-url, idle RSS", runs: [await master({})], targetOn: "rss", target: PG_RSS_TARGET_MIB });
         rows.push({ label: "the same from the sources (tsx), idle RSS", runs: [await master(FROM_SOURCES)], targetOn: "rss", target: PG_RSS_TARGET_MIB });
       } finally {
@@ -167,7 +168,8 @@ export const coldStartBench: BenchModule = {
       '"no template" gives it an empty TASKGRID_CACHE_DIR (the first start on a machine: it builds the template), ' +
       `"template" a cache dir that holds one. Idle RSS: the process tree's VmRSS ${IDLE_MS / 1000} s after it is ready. ` +
       'bin/taskgrid.js runs the compiled CLI in dist/ (built by `npm install`) when it is up to date; the "from the sources" rows ' +
-      "force tsx (TASKGRID_FROM_SOURCES=1), what a checkout with edited sources runs. The Postgres master is started the same way.";
+      "force tsx (TASKGRID_FROM_SOURCES=1), what a checkout with edited sources runs. The Postgres master is started as the installed " +
+      `bin runs it: \`node ${binNodeFlags().join(" ")} bin/taskgrid.js master\` (the flags of its shebang line).`;
     return { text: `${intro}\n\n${tableText(table)}`, markdown: `${intro}\n\n${tableMarkdown(table)}` };
   },
 };

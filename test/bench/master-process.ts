@@ -24,7 +24,12 @@ export interface MasterProcess {
 
 export async function startMasterProcess(options: MasterOptions): Promise<MasterProcess> {
   const profileDir = process.env.TASKGRID_BENCH_PROFILE;
-  const execArgv = ["--import", "tsx", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
+  const execArgv = [
+    "--import",
+    "tsx",
+    ...(process.env.EXP_NODE_FLAGS ? process.env.EXP_NODE_FLAGS.split(" ") : []),
+    ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+  ];
   const compiled = await masterModule();
   const child: ChildProcess = fork(CHILD, [JSON.stringify({ listen: "127.0.0.1:0", metrics: "127.0.0.1:0", ...options })], {
     cwd: ROOT,

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TaskSpec } from "../../src/gen/taskgrid/v1/task.js";
 import { LAUNCHER_PROCESS_MARK } from "../../agent/launcher/launcher-source.js";
-import { BIN, ROOT } from "../helpers/processes.js";
+import { BIN, binNodeFlags, ROOT } from "../helpers/processes.js";
 import { createBenchDatabase, type BenchDatabase } from "./bench-db.js";
 import { cpuWindow, type CpuWindow } from "./cpu.js";
 import { TaskClients } from "./load/task-clients.js";
@@ -90,7 +90,8 @@ interface AgentProcess {
  */
 async function startAgent(master: string, maxTasks: number, id: string): Promise<AgentProcess> {
   const profileDir = process.env.TASKGRID_BENCH_PROFILE;
-  const execArgv = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/agent`] : [];
+  // The installed bin's node flags (its shebang), as `taskgrid agent` runs.
+  const execArgv = [...binNodeFlags(), ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/agent`] : [])];
   const stateDir = mkdtempSync(join(tmpdir(), `taskgrid-${id}-`));
   const args = ["agent", "--master", master, "--max-tasks", String(maxTasks), "--id", id, "--state-dir", stateDir];
   const child = spawn(process.execPath, [...execArgv, BIN, ...args], {

@@ -1,12 +1,21 @@
 // Child processes for end-to-end tests: spawn the real `taskgrid` bin, wait for a line of its
 // output (an event, not a sleep), and make sure it is gone at the end.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = `${ROOT}bin/taskgrid.js`;
+
+/** The node flags on the bin's shebang line (`#!/usr/bin/env -S node FLAGS`): what an installed `taskgrid` runs with. */
+export function binNodeFlags(): string[] {
+  const shebang = readFileSync(BIN, "utf8").split("\n", 1)[0];
+  const match = /^#!\/usr\/bin\/env -S node(?<flags>( \S+)*)$/.exec(shebang);
+  if (!match) throw new Error(`unexpected shebang in ${BIN}: ${shebang}`);
+  return match.groups!.flags.split(" ").filter((f) => f !== "");
+}
 
 export class Proc {
   readonly child: ChildProcess;

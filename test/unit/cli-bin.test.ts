@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ClientError, createClient } from "../../src/client/index.js";
+import { binNodeFlags } from "../helpers/processes.js";
 
 const bin = fileURLToPath(new URL("../../bin/taskgrid.js", import.meta.url));
 
@@ -35,6 +36,21 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+test("the bin runs as an executable: its shebang gives node the flags the benchmarks use", async () => {
+  assert.equal(binNodeFlags(), ["--max-semi-space-size=64"]);
+  const r = await new Promise<Run>((resolve, reject) => {
+    const child = spawn(bin, ["--help"], { env: { ...process.env, TASKGRID_MASTER: "" }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Usage: taskgrid <command>/);
+});
 
 test("taskgrid --help lists every verb", async () => {
   const r = await runBin(["--help"]);

@@ -185,7 +185,8 @@ export function peersReport(env: BenchEnv, c: PeersConfig, runs: RunLog, peers: 
       "rotates from round to round); figures are medians over the rounds, every run is listed below. The peers' job tables are emptied (TRUNCATE) and " +
       "VACUUM ANALYZEd before every measurement (autovacuum is off here); Taskgrid runs on a fresh database and a fresh master each time, with the " +
       "warm-up of its own bench. The peers are libraries: their producer and their workers run in the benchmark's process (as Taskgrid's client and " +
-      "fake agents do), and Postgres is their only server; Taskgrid has a master process between the two.",
+      "fake agents do), and Postgres is their only server; Taskgrid has a master process between the two. The benchmark's process runs with the " +
+      "same node flags as Taskgrid's master (`--max-semi-space-size=64`, bin/taskgrid.js's shebang; `npm run bench` passes it), so the peers' workers get the same young-generation cap.",
     "",
     `- Unary submits (submit.bench.ts): N calls in flight (closed loop) for ${c.unaryMs / 1000} s after a ${c.unaryWarmupMs / 1000} s warm-up; a submit counts once committed. ` +
       "Taskgrid: one `SubmitTask` gRPC call per task; the master writes the task row (its QUEUED event is derived from it), and many calls share one group-commit " +

@@ -200,22 +200,27 @@ export const processesBench: BenchModule = {
     const markdown = [
       `Measured ${env.date} on ${env.machine}, ${db.label}.`,
       "",
-      `Method: a master in its own process (metrics on) and one real agent (\`taskgrid agent --max-tasks N\`, its own process, real executor: ` +
-        `a process group, a temp dir, log files and a child process per attempt, started through the agent's launcher); this process submits ${num(TASKS)} tasks running \`true\` with \`SubmitTasks\` ` +
+      `Method: a master in its own process (metrics on) and one real agent (\`taskgrid agent --max-tasks N\`, its own process with the bin's node flags, ` +
+        `real executor: a process group, log files (made at a stream's first byte), the durable \`finished\` report and a child process per attempt, ` +
+        `started through the agent's launcher); this process submits ${num(TASKS)} tasks running \`true\` with \`SubmitTasks\` ` +
         `(${BATCH} per call) after a warm-up of ${num(WARMUP_TASKS)}, and the figure is tasks / (first submit until the database holds them all ended). ` +
         "A fresh agent per level. CPU: the agent's own process; its launcher's own (the python3 that starts the commands); the tasks' " +
         "(the `true` processes, from the reaped children's times of the agent and the launcher); per task, each of these / tasks per second.",
       "",
-      "Reading: the agent no longer forks itself per attempt. Each command is started by one long-lived python3 launcher " +
-        "(agent/launcher/: vfork + exec from a small process, exit status, CPU time and max RSS from wait4, output relayed in length-prefixed frames), " +
-        "where before Node's `child_process.spawn` forked the whole agent and blocked its event loop, and issue 17 added a python3 start per attempt " +
-        "for the usage figures. What is left per task is the agent's bookkeeping (temp dir, log files, checkpoint dir, the env, the durable `finished` " +
-        "report, the reports to the master; since issue 18 the lease file is rewritten in place rather than renamed over, and the env copied from a snapshot) " +
-        "and the launcher's share. The task column is what the host charges for a process: one `true` (exec and address-space set-up, mostly " +
-        "system time) cost about 0.4 ms of CPU in the run below and about 3 ms on a busy day of this VM (2026-12-07 morning: a bare python3 loop " +
-        "of posix_spawn + waitpid of /bin/true then measured 2.3 ms per exec, 340 per second, and this bench 192-309 tasks/s), so on 2 cores the " +
-        "same code tops out anywhere from ~650 to ~2,000 per second with the neighbours. Ours per task: the agent's ~0.5-0.7 ms and the " +
-        "launcher's ~0.2 ms. The machine column includes whatever else ran on it.",
+      "Reading: each command is started by one long-lived python3 launcher (agent/launcher/: vfork + exec from a small process, exit status, " +
+        "CPU time and max RSS from wait4, output relayed in length-prefixed frames), so the agent never forks itself. On this machine's ext4 " +
+        "creating an inode (a directory or a file) costs 300-700 us of CPU (a sync loop; appending 300 bytes to an open file: ~3.5 us), and until " +
+        "2026-12-07 each attempt made six: its temp dir, its log dir and two log files, its task's checkpoint dir and its spool file; they were " +
+        "most of the agent's 1.2-1.9 ms per task. Now an attempt that prints nothing and is not stopped makes none: progress and preempt files " +
+        "share one directory per agent (swept with the heartbeat), log files are made at their first byte, the spool is one append-only journal, " +
+        "and the checkpoint dir is made before a stop signal (agent/attempt-files.ts, log-files.ts, finished-spool.ts, attempt-stop.ts). " +
+        "Alternated on this machine (AMD EPYC, 2026-12-07 evening), before -> after, tasks/s at 16 / 64: 453/465, 304/355, 313/560 -> " +
+        "565/912, 526/773, 469/623; other runs after: 641/997, 719/1,143, 622/867. The task column is what the host charges for a process: " +
+        "a python3 loop of Popen + wait of `true` measures ~0.71 ms of CPU per child here (1,140 per second on one core), so with the " +
+        "launcher's ~0.2 ms the two cores top out near 2,000 per second before the agent, the master and Postgres. What is left per task: " +
+        "the agent's ~0.3-0.4 ms (the reports to the master, the launcher's frames, the env, a log line, the lease file's process start time), " +
+        "the master's and Postgres's ~0.5 ms (at 16 slots each finish and each next assignment commit in transactions of ~3 jobs; at 64, ~9). " +
+        "The machine column includes whatever else ran on it.",
       "",
       tableMarkdown(table),
       "",

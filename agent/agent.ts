@@ -363,7 +363,6 @@ class Agent {
     this.setPhase("stopping");
     clearTimeout(this.reconnectTimer);
     await this.attempts.stopAll();
-    this.executor.close();
     this.lease.stop();
     await this.executor.logs.dispose().catch((err) => this.log("warn", "could not remove the temporary log directory", { error: String(err) }));
     // Give the master a moment to commit the last results (they are spooled in any case).

@@ -138,6 +138,7 @@ export class Attempts {
   /** The agent stops: every attempt ends LOST (nobody asked to cancel these tasks; the master runs them again). */
   async stopAll(): Promise<void> {
     await this.executor.cancelAll(this.deps.config.stopGraceMs, AttemptOutcome.ATTEMPT_OUTCOME_LOST, "agent stopped");
+    this.executor.close(); // its launcher and its attempts' files directory
   }
 
   /** A registration's kill list: attempts not current on the master are stopped and their reports dropped. */

@@ -16,9 +16,11 @@ interface Run {
   stderr: string;
 }
 
-function runBin(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** `node bin/taskgrid.js ARGS`, or with `asExecutable` the file itself (its shebang picks node and its flags). */
+function runBin(args: string[], env: Record<string, string> = {}, asExecutable = false): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, TASKGRID_MASTER: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const [file, argv] = asExecutable ? [bin, args] : [process.execPath, [bin, ...args]];
+    const child = spawn(file, argv, { env: { ...process.env, TASKGRID_MASTER: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -39,15 +41,7 @@ async function closedPort(): Promise<number> {
 
 test("the bin runs as an executable: its shebang gives node the flags the benchmarks use", async () => {
   assert.equal(binNodeFlags(), ["--max-semi-space-size=64"]);
-  const r = await new Promise<Run>((resolve, reject) => {
-    const child = spawn(bin, ["--help"], { env: { ...process.env, TASKGRID_MASTER: "" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  const r = await runBin(["--help"], {}, true);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /Usage: taskgrid <command>/);
 });

@@ -1,95 +1,19 @@
 // Preemption in the agent's executor, against real child processes: the preempt file is written
 // before the signal, the signal asked for reaches the group (paused or not), SIGKILL follows the
 // grace, the outcome is PREEMPTED, and a task's checkpoint dir outlives its attempts. Tests wait on
-// executor events and results; the timers below only cap a hung test.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+// executor events and results; the timers (test/helpers/executor-harness.ts) only cap a hung test.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { startAgent } from "../../agent/agent.js";
-import { Executor, type ExecutorOptions, type RunRequest } from "../../agent/executor.js";
 import { PREEMPTED_MARKER, preemptSignal } from "../../agent/preempt.js";
-import { TaskSpec, type TaskResult } from "../../src/gen/taskgrid/v1/task.js";
+import { TaskSpec } from "../../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
+import { CAP_MS, capped, checkpointOn, cleanUpExecutors, harness, req, result, tempDir } from "../helpers/executor-harness.js";
 import { FakeMaster } from "../helpers/fake-master.js";
 
 const PREEMPTED = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
-/** Safety cap on any one wait: a broken preemption fails the test instead of hanging the run. */
-const CAP_MS = 15_000;
-
-let executors: Executor[] = [];
-let dirs: string[] = [];
-let seq = 0;
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-/** Rejects when `promise` takes longer than CAP_MS. */
-async function capped<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const cap = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${CAP_MS} ms`)), CAP_MS);
-  });
-  try {
-    return await Promise.race([promise, cap]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface Harness {
-  executor: Executor;
-  checkpointRoot: string;
-  /** Resolves on the attempt's first progress report (tasks print `::progress 1` once their trap is set). */
-  ready(attemptId: string): Promise<void>;
-  started(attemptId: string): Promise<number>;
-}
-
-function harness(options: Partial<ExecutorOptions> = {}): Harness {
-  const checkpointRoot = options.checkpointRoot ?? join(tempDir("preempt-ckpt-"), "root");
-  const readyWaiters = new Map<string, () => void>();
-  const readySeen = new Set<string>();
-  const startedWaiters = new Map<string, (pid: number) => void>();
-  const startedSeen = new Map<string, number>();
-  const executor = new Executor({
-    maxTasks: 8,
-    checkpointRoot,
-    ...options,
-    events: {
-      started(attemptId, pid) {
-        startedSeen.set(attemptId, pid);
-        startedWaiters.get(attemptId)?.(pid);
-      },
-      progress(attemptId) {
-        readySeen.add(attemptId);
-        readyWaiters.get(attemptId)?.();
-      },
-    },
-  });
-  executors.push(executor);
-  return {
-    executor,
-    checkpointRoot,
-    ready: (id) => capped(readySeen.has(id) ? Promise.resolve() : new Promise<void>((r) => readyWaiters.set(id, r)), `${id} ready`),
-    started: (id) =>
-      capped(startedSeen.has(id) ? Promise.resolve(startedSeen.get(id)!) : new Promise<number>((r) => startedWaiters.set(id, r)), `${id} started`),
-  };
-}
-
-function req(script: string, extra: Partial<RunRequest> = {}): RunRequest {
-  seq++;
-  return { attemptId: `att-${seq}`, taskId: `task-${seq}`, command: ["/bin/sh", "-c", script], ...extra };
-}
-
-/** Sets a trap on `signal` that saves the preempt file into the checkpoint dir and exits 0, then loops. */
-const checkpointOn = (signal: string) =>
-  `trap 'cat "$TASKGRID_PREEMPT_FILE" > "$TASKGRID_CHECKPOINT_DIR/state"; echo saved-on-${signal}; exit 0' ${signal}
-echo ::progress 1 ready
-while :; do sleep 0.05; done`;
 
 /** Kernel states of every live process in process group `pgid` (see agent-executor.test.ts). */
 function groupStates(pgid: number): string[] {
@@ -117,15 +41,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-const result = (run: Promise<TaskResult>, what = "result") => capped(run, what);
-
-test.after.each(async () => {
-  await Promise.all(executors.map((e) => e.cancelAll(0)));
-  for (const e of executors) e.close();
-  executors = [];
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  dirs = [];
-});
+test.after.each(cleanUpExecutors);
 
 test("a task that traps the signal reads the preempt file, checkpoints and exits 0: PREEMPTED", async () => {
   const h = harness();
@@ -278,77 +194,6 @@ test("a preempt file that cannot be written is named in the message; the signal 
   assert.is(res.exitCode, 0);
   assert.match(res.message, /^preempted \(preempt file not written: .*EISDIR/);
   assert.match(res.outputTail, /saved-on-TERM\n$/);
-});
-
-test("a task that removed the directory of its preempt file still gets the file", async () => {
-  const h = harness();
-  const r = req(`rm -rf "$(dirname "$TASKGRID_PREEMPT_FILE")"; ${checkpointOn("TERM")}`);
-  const run = h.executor.run(r);
-  await h.ready(r.attemptId);
-  assert.ok(h.executor.preempt(r.attemptId, "SIGTERM", 10_000, "preempted"));
-  const res = await result(run);
-  assert.is(res.outcome, PREEMPTED);
-  assert.is(res.message, "preempted", "the directory was made again and the marker written");
-  assert.is(readFileSync(join(h.checkpointRoot, r.taskId, "state"), "utf8"), PREEMPTED_MARKER);
-});
-
-test("an ended attempt's progress and preempt files go with the next sweep, their directory once the executor closed", async () => {
-  const h = harness();
-  const r = req(`echo "files=$TASKGRID_PREEMPT_FILE"; echo 50 > "$TASKGRID_PROGRESS_FILE"; ${checkpointOn("TERM")}`);
-  const run = h.executor.run(r);
-  await h.ready(r.attemptId);
-  assert.ok(h.executor.preempt(r.attemptId, "SIGTERM", 10_000, "preempted"));
-  const res = await result(run);
-  assert.is(res.outcome, PREEMPTED);
-  const preemptFile = /files=(.*)\n/.exec(res.outputTail)?.[1] ?? "";
-  const dir = dirname(preemptFile);
-  assert.ok(preemptFile.endsWith(".preempted"), preemptFile);
-  const running = req(`echo 10 > "$TASKGRID_PROGRESS_FILE"; ${checkpointOn("TERM")}`);
-  const stillRunning = h.executor.run(running);
-  await h.ready(running.attemptId);
-  assert.is(readdirSync(dir).length, 3, "the ended attempt's two files and the running one's progress file");
-  await h.executor.pollProgressFiles(); // the heartbeat's sweep
-  assert.equal(
-    readdirSync(dir).map((name) => name.replace(/^\d+-/, "")),
-    [`${running.attemptId}.progress`],
-    "the ended attempt's files are removed, the running one's kept",
-  );
-  h.executor.cancel(running.attemptId, 0);
-  await result(stillRunning);
-  h.executor.close();
-  assert.not.ok(existsSync(dir), "the directory removed by close()");
-});
-
-test("a checkpoint dir that cannot be made is named in the preemption's message; the signal still goes", async () => {
-  const blocker = join(tempDir("preempt-blocker-"), "a-file");
-  writeFileSync(blocker, "");
-  const h = harness({ checkpointRoot: blocker });
-  const r = req(`trap 'echo trapped; exit 0' TERM; echo ::progress 1 ready; while :; do sleep 0.05; done`);
-  const run = h.executor.run(r);
-  await h.ready(r.attemptId);
-  assert.ok(h.executor.preempt(r.attemptId, "SIGTERM", 10_000, "preempted"));
-  const res = await result(run);
-  assert.is(res.outcome, PREEMPTED);
-  assert.is(res.exitCode, 0, "the trap ran");
-  assert.match(res.message, new RegExp(`^preempted \\(checkpoint directory not created: .*${join(blocker, r.taskId)}`));
-  assert.not.ok(existsSync(join(blocker, r.taskId)));
-});
-
-test("a cancel and a timeout make the checkpoint dir before their SIGTERM too", async () => {
-  const h = harness({ timeoutGraceMs: 10_000 });
-  const canceled = req(checkpointOn("TERM"));
-  const run = h.executor.run(canceled);
-  await h.ready(canceled.attemptId);
-  assert.not.ok(existsSync(join(h.checkpointRoot, canceled.taskId)), "not made at the start");
-  assert.ok(h.executor.cancel(canceled.attemptId, 10_000));
-  const res = await result(run);
-  assert.is(res.outcome, AttemptOutcome.ATTEMPT_OUTCOME_CANCELED);
-  assert.match(res.outputTail, /saved-on-TERM\n$/);
-  assert.is(readFileSync(join(h.checkpointRoot, canceled.taskId, "state"), "utf8"), "", "the trap wrote into it (no preempt file to copy)");
-  const timedOut = req("exec sleep 30", { timeoutMs: 100 });
-  const late = await result(h.executor.run(timedOut));
-  assert.is(late.outcome, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT);
-  assert.ok(existsSync(join(h.checkpointRoot, timedOut.taskId)), "made before the timeout's SIGTERM");
 });
 
 test("the agent obeys the master's preempt, passes attemptNumber and its checkpointDir", async () => {

@@ -1,6 +1,9 @@
 // GPU discovery and utilisation through nvidia-smi. Asynchronous with a hard timeout, so a hung
-// driver never blocks the agent. No nvidia-smi on PATH means a machine without GPUs (no error);
-// a failing or garbled nvidia-smi is a probe error (reported in telemetry), never an exception.
+// driver never blocks the agent. No nvidia-smi on PATH means a machine without GPUs (no error),
+// and it is looked for again only every ABSENT_RECHECK_MS: each look is a process start, which
+// Node makes by forking the whole agent (its event loop waits for the fork), once per heartbeat
+// on every GPU-less machine. A failing or garbled nvidia-smi is a probe error (reported in
+// telemetry), never an exception.
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,16 +26,29 @@ export interface GpuProbeOptions {
   /** Environment for the probe (its PATH decides which nvidia-smi runs). Default process.env. */
   env?: NodeJS.ProcessEnv;
   sysfsPciDevices?: string;
+  /** How long a missing nvidia-smi is taken as missing before it is looked for again. Default ABSENT_RECHECK_MS. */
+  absentRecheckMs?: number;
+  /** Milliseconds; default Date.now. */
+  now?: () => number;
 }
+
+/** A GPU driver installed while the agent runs is seen within a minute. */
+export const ABSENT_RECHECK_MS = 60_000;
 
 export class GpuProbe {
   private readonly numaByBusId = new Map<string, number>();
+  /** When nvidia-smi was last found missing; null: it was found (or never looked for). */
+  private absentSinceMs: number | null = null;
 
   constructor(private readonly options: GpuProbeOptions = {}) {}
 
   async sample(): Promise<GpuSample> {
+    const now = this.options.now ?? Date.now;
+    const absent = { gpus: [], telemetry: [], error: null };
+    if (this.absentSinceMs !== null && now() - this.absentSinceMs < (this.options.absentRecheckMs ?? ABSENT_RECHECK_MS)) return absent;
     const run = await this.runNvidiaSmi();
-    if (run.kind === "absent") return { gpus: [], telemetry: [], error: null };
+    this.absentSinceMs = run.kind === "absent" ? now() : null;
+    if (run.kind === "absent") return absent;
     if (run.kind === "failed") return { gpus: [], telemetry: [], error: run.error };
     const parsed = parseNvidiaSmiCsv(run.stdout);
     if (!parsed.ok) return { gpus: [], telemetry: [], error: parsed.error };

@@ -1,6 +1,6 @@
 // Agent probes: nvidia-smi parsing on the shared real-output fixtures, a fake nvidia-smi first on
 // PATH (working, failing, absent), and the telemetry sampler's error handling.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -132,6 +132,25 @@ test("no nvidia-smi on PATH: no GPUs and no error", async () => {
   tempDirs.push(dir);
   const sample = await new GpuProbe({ env: { PATH: dir } }).sample();
   assert.equal(sample, { gpus: [], telemetry: [], error: null });
+});
+
+test("a missing nvidia-smi is looked for again only after absentRecheckMs", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "late-nvidia-smi-"));
+  tempDirs.push(dir);
+  let nowMs = 1_000;
+  const probe = new GpuProbe({ env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, absentRecheckMs: 60_000, now: () => nowMs });
+  assert.equal((await probe.sample()).gpus, [], "none installed yet");
+  // The driver is installed while the agent runs; the script counts its runs.
+  writeFileSync(join(dir, "output.txt"), fixture("h100x8.csv"));
+  writeFileSync(join(dir, "nvidia-smi"), `#!/bin/sh\necho run >> "${join(dir, "runs")}"\ncat "${join(dir, "output.txt")}"\n`);
+  chmodSync(join(dir, "nvidia-smi"), 0o755);
+  nowMs += 59_999;
+  assert.equal((await probe.sample()).gpus, [], "not looked for again within the interval");
+  assert.not.ok(existsSync(join(dir, "runs")), "nvidia-smi was not started");
+  nowMs += 1;
+  assert.is((await probe.sample()).gpus.length, 8, "found once the interval passed");
+  assert.is((await probe.sample()).gpus.length, 8, "and run on every sample from then on");
+  assert.is(readFileSync(join(dir, "runs"), "utf8"), "run\nrun\n");
 });
 
 test("meminfo and PSI parsing", async () => {

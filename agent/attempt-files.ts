@@ -8,15 +8,23 @@
 // readdir), not one by one at each end, where nearly every unlink would find nothing. The
 // directory is shared: a task must not remove it (a preempt file that cannot be written is named in
 // the attempt's message, and the directory is made again).
+//
+// The exception: an attempt that runs a job script (`taskgrid sbatch`/`run-script`, its text in
+// TASKGRID_JOB_SCRIPT_* env vars) gets a directory of its own, as every attempt did before, removed
+// at its end: the script wrapper (src/cli/job-wrapper.ts) writes the script into the directory of
+// TASKGRID_PROGRESS_FILE, and tasks queued by any earlier CLI do so too, so two such attempts on one
+// agent must never share it (they overwrote each other's script: an array element ran an empty one).
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { readdir, unlink } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { mkdtemp, readdir, rm, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 
 export interface AttemptFiles {
   /** TASKGRID_PROGRESS_FILE: the task writes "<percent> [message]" to it. */
   progress: string;
   /** TASKGRID_PREEMPT_FILE: absent until the attempt is preempted. */
   preempt: string;
+  /** The attempt's own directory (a job script's attempt), removed at its end; null: the shared one. */
+  ownDir: string | null;
 }
 
 export class AttemptFilesDir {
@@ -28,22 +36,32 @@ export class AttemptFilesDir {
 
   constructor(private readonly parent: string) {}
 
-  /** An attempt's file names (the directory is made on the first call after construction or dispose). */
+  /** An attempt's file names (the shared directory is made on the first call after construction or dispose). */
   namesFor(attemptId: string): AttemptFiles {
     this.dir ??= mkdtempSync(join(this.parent, "taskgrid-attempts-"));
     const prefix = `${++this.seq}-`;
     this.live.add(prefix);
     const base = join(this.dir, `${prefix}${safeFileName(attemptId)}`);
-    return { progress: `${base}.progress`, preempt: `${base}.preempted` };
+    return { progress: `${base}.progress`, preempt: `${base}.preempted`, ownDir: null };
   }
 
-  /** Makes the directory again (a task removed it); the names handed out stay valid. */
-  restore(): void {
-    if (this.dir !== null) mkdirSync(this.dir, { recursive: true });
+  /** File names in a new directory of the attempt's own (for a job script's attempt: see the top of this file). */
+  async ownNamesFor(attemptId: string): Promise<AttemptFiles> {
+    const ownDir = await mkdtemp(join(this.parent, `taskgrid-${safeFileName(attemptId)}-`));
+    return { progress: join(ownDir, "progress"), preempt: join(ownDir, "preempted"), ownDir };
   }
 
-  /** The attempt ended: its files go with the next sweep. */
+  /** Makes the directory of the attempt's files again (a task removed it); the names stay valid. */
+  restore(files: AttemptFiles): void {
+    mkdirSync(dirname(files.preempt), { recursive: true });
+  }
+
+  /** The attempt ended: its files go with the next sweep (its own directory at once). */
   release(files: AttemptFiles): void {
+    if (files.ownDir !== null) {
+      void rm(files.ownDir, { recursive: true, force: true }).catch(() => {});
+      return;
+    }
     const name = basename(files.progress);
     this.live.delete(name.slice(0, name.indexOf("-") + 1));
   }

@@ -46,7 +46,8 @@ export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: numbe
   const first = preemptSignal(signal);
   const dirError = makeCheckpointDir(live);
   // The file is written before the signal, so a task that looks at it from its handler sees it.
-  const written = live.files ? writePreemptFile(live.files.preempt, () => filesDir.restore()) : Promise.resolve("the attempt has no preempt file");
+  const files = live.files;
+  const written = files ? writePreemptFile(files.preempt, () => filesDir.restore(files)) : Promise.resolve("the attempt has no preempt file");
   written
     .then((error) => {
       const notes = [

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
+import { SCRIPT_ENV_PREFIX } from "../src/cli/job-wrapper.js";
 import { attemptEnv } from "./attempt-env.js";
 import { AttemptFilesDir, safeFileName } from "./attempt-files.js";
 import { endedResult, type StopOutcome, startFailed } from "./attempt-result.js";
@@ -170,7 +171,9 @@ export class Executor {
         const info = await stat(req.workingDir).catch(() => null);
         if (!info?.isDirectory()) return this.finish(live, startFailed(`working directory ${req.workingDir} does not exist`));
       }
-      live.files = this.attemptFiles.namesFor(req.attemptId);
+      // A job script's wrapper writes the script beside TASKGRID_PROGRESS_FILE: such an attempt gets a directory of its own.
+      const runsJobScript = Object.keys(req.env ?? {}).some((name) => name.startsWith(SCRIPT_ENV_PREFIX));
+      live.files = runsJobScript ? await this.attemptFiles.ownNamesFor(req.attemptId) : this.attemptFiles.namesFor(req.attemptId);
       live.log = await this.logs.open(req.attemptId);
     } catch (err) {
       return this.finish(live, startFailed(`cannot prepare attempt: ${(err as Error).message}`));

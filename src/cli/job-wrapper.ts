@@ -11,7 +11,8 @@
 // (MAX_ARG_STRLEN), so a bigger script is cut into chunks, each its own variable, and the
 // wrapper unsets them before the script runs, so its children do not carry a copy.
 // Where the file goes: the directory of TASKGRID_PROGRESS_FILE, which the agent makes for each
-// attempt and removes when the attempt ends (even killed), so nothing is left behind; a worker
+// attempt that carries a job script (TASKGRID_JOB_SCRIPT_* in its env; other attempts share one:
+// agent/attempt-files.ts) and removes when the attempt ends (even killed), so nothing is left behind; a worker
 // without it (another implementation of the agent protocol) gets a mktemp directory. The file
 // goes in a "job" folder of its own, so no script name can clash with the agent's files there. The script
 // is run as `interpreter [arg] file` (what the kernel does for #!), so a noexec /tmp does not matter.

@@ -130,7 +130,8 @@ async function runArray(ctx: { m: TestMaster; client: TaskgridClient; dir: strin
   for (const t of tasks) {
     const file = join(work, "out", `${id}_${t.arrayIndex}.txt`);
     const line = readFileSync(file, "utf8");
-    assert.match(line, `index=${t.arrayIndex} job=${id} var=from the submitter's shell dir=${work} gpus=`);
+    const expected = `index=${t.arrayIndex} job=${id} var=from the submitter's shell dir=${work} gpus=`;
+    assert.ok(line.includes(expected), `${file} holds ${JSON.stringify(line)}, not ${JSON.stringify(expected)}`);
     assert.is(t.spec!.resources!.gpuCount, 1);
     assert.is(t.spec!.timeoutMs, 600_000);
     assert.is(t.spec!.name, "sweep");

@@ -93,3 +93,12 @@ export async function cleanUpExecutors(): Promise<void> {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.length = 0;
 }
+
+/** Polls an event-free fact (kernel process state, a removal nobody is told of), bounded by the cap. */
+export async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + CAP_MS;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`condition never held: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

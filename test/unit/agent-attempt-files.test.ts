@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { PREEMPTED_MARKER } from "../../agent/preempt.js";
 import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
-import { checkpointOn, cleanUpExecutors, harness, req, result, tempDir } from "../helpers/executor-harness.js";
+import { checkpointOn, cleanUpExecutors, harness, req, result, tempDir, until } from "../helpers/executor-harness.js";
 
 const PREEMPTED = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
 
@@ -83,6 +83,22 @@ test("a cancel and a timeout make the checkpoint dir before their SIGTERM too", 
   const late = await result(h.executor.run(timedOut));
   assert.is(late.outcome, AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT);
   assert.ok(existsSync(join(h.checkpointRoot, timedOut.taskId)), "made before the timeout's SIGTERM");
+});
+
+test("an attempt that runs a job script gets a directory of its own, removed at its end (its wrapper writes the script there)", async () => {
+  const h = harness();
+  const where = 'echo "dir=${TASKGRID_PROGRESS_FILE%/*}"; echo ::progress 1 ready; sleep 0.2';
+  const script = (id: string) => req(where, { attemptId: id, env: { TASKGRID_JOB_SCRIPT_0: "#!/bin/sh\necho hi\n" } });
+  const [a, b, plain] = [script("script-a"), script("script-b"), req(where)];
+  const runs = [a, b, plain].map((r) => h.executor.run(r));
+  const results = await Promise.all(runs.map((run) => result(run)));
+  const dirs = results.map((r) => /dir=(.*)\n/.exec(r.outputTail)?.[1] ?? "");
+  assert.not.equal(dirs[0], dirs[1], "two job scripts on one agent never share the directory");
+  assert.not.equal(dirs[0], dirs[2]);
+  assert.match(dirs[2], /taskgrid-attempts-/, "other attempts share the executor's directory");
+  await h.executor.pollProgressFiles(); // let the removals of the attempts' own directories run
+  await until(() => !existsSync(dirs[0]) && !existsSync(dirs[1]), "the job scripts' directories removed");
+  assert.ok(existsSync(dirs[2]), "the shared directory stays while the executor runs");
 });
 
 test.run();

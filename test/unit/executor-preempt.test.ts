@@ -10,7 +10,7 @@ import { startAgent } from "../../agent/agent.js";
 import { PREEMPTED_MARKER, preemptSignal } from "../../agent/preempt.js";
 import { TaskSpec } from "../../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
-import { CAP_MS, capped, checkpointOn, cleanUpExecutors, harness, req, result, tempDir } from "../helpers/executor-harness.js";
+import { capped, checkpointOn, cleanUpExecutors, harness, req, result, tempDir, until } from "../helpers/executor-harness.js";
 import { FakeMaster } from "../helpers/fake-master.js";
 
 const PREEMPTED = AttemptOutcome.ATTEMPT_OUTCOME_PREEMPTED;
@@ -30,15 +30,6 @@ function groupStates(pgid: number): string[] {
     if (Number(pgrp) === pgid && state !== "Z") states.push(state);
   }
   return states;
-}
-
-/** Polls an event-free fact (kernel process state), bounded by the cap. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + CAP_MS;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`condition never held: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 test.after.each(cleanUpExecutors);

@@ -154,8 +154,10 @@ export class Executor {
     const present = await this.attemptFiles.sweep();
     await Promise.all(
       [...this.attempts.values()].map(async (live) => {
-        if (!live.files || live.done || !present.has(live.files.progress)) return;
-        const text = await readFile(live.files.progress, "utf8").catch(() => "");
+        const files = live.files;
+        // The sweep lists the shared directory; an attempt's own directory (a job script's) is read as it is.
+        if (!files || live.done || (files.ownDir === null && !present.has(files.progress))) return;
+        const text = await readFile(files.progress, "utf8").catch(() => "");
         if (text === live.lastProgressFile || live.done) return;
         live.lastProgressFile = text;
         const update = parseProgressFile(text);

@@ -56,9 +56,10 @@ export function harness(options: Partial<ExecutorOptions> = {}): Harness {
         startedSeen.set(attemptId, pid);
         startedWaiters.get(attemptId)?.(pid);
       },
-      progress(attemptId) {
+      progress(attemptId, percent, message) {
         readySeen.add(attemptId);
         readyWaiters.get(attemptId)?.();
+        options.events?.progress?.(attemptId, percent, message);
       },
     },
   });

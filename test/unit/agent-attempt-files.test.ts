@@ -101,4 +101,16 @@ test("an attempt that runs a job script gets a directory of its own, removed at 
   assert.ok(existsSync(dirs[2]), "the shared directory stays while the executor runs");
 });
 
+test("progress written to TASKGRID_PROGRESS_FILE is polled in a job script's own directory too", async () => {
+  const reports: string[] = [];
+  const h = harness({ events: { progress: (_, percent, message) => reports.push(`${percent} ${message}`) } });
+  const r = req('echo "42 halfway" > "$TASKGRID_PROGRESS_FILE"; echo ::progress 1 ready; exec sleep 30', { env: { TASKGRID_JOB_SCRIPT_0: "x" } });
+  const run = h.executor.run(r);
+  await h.ready(r.attemptId);
+  await h.executor.pollProgressFiles();
+  assert.ok(reports.includes("42 halfway"), JSON.stringify(reports));
+  h.executor.cancel(r.attemptId, 0);
+  await result(run);
+});
+
 test.run();

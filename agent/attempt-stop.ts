@@ -1,8 +1,8 @@
 // Stopping and pausing a running attempt: the signals sent to its process group and when. The
 // first stop decides the attempt's outcome; an attempt not spawned yet keeps the request in
 // live.stop, and the executor acts on it once the process exists. Before a signal the task may
-// act on, the task's checkpoint dir is made (see makeCheckpointDir).
-import { mkdirSync } from "node:fs";
+// act on, the task's checkpoint dir is made (see checkpointDirReady).
+import { mkdir } from "node:fs/promises";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import type { AttemptFilesDir } from "./attempt-files.js";
 import type { StopOutcome } from "./attempt-result.js";
@@ -26,10 +26,13 @@ export function stopAttempt(live: LiveAttempt, outcome: StopOutcome, message: st
     signalGroup(live.pid, "SIGKILL"); // Works on stopped processes too.
     return;
   }
-  makeCheckpointDir(live);
-  signalGroup(live.pid, first);
-  signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on the signal until continued.
   scheduleFor(live, grace, () => signalGroup(live.pid, "SIGKILL"));
+  // The signal follows the checkpoint dir (made at most CHECKPOINT_DIR_WAIT_MS later), unless the attempt ended meanwhile: its pid may be reused.
+  void checkpointDirReady(live).then(() => {
+    if (live.done) return;
+    signalGroup(live.pid, first);
+    signalGroup(live.pid, "SIGCONT"); // A stopped process would not act on the signal until continued.
+  });
 }
 
 /**
@@ -44,12 +47,11 @@ export function preemptAttempt(live: LiveAttempt, signal: string, graceMs: numbe
   // Not spawned yet: like a cancel while starting, start() or onSpawn() act on live.stop.
   if (live.pid === 0) return;
   const first = preemptSignal(signal);
-  const dirError = makeCheckpointDir(live);
   // The file is written before the signal, so a task that looks at it from its handler sees it.
   const files = live.files;
   const written = files ? writePreemptFile(files.preempt, () => filesDir.restore(files)) : Promise.resolve("the attempt has no preempt file");
-  written
-    .then((error) => {
+  Promise.all([checkpointDirReady(live), written])
+    .then(([dirError, error]) => {
       const notes = [
         ...(dirError === null ? [] : [`checkpoint directory not created: ${dirError}`]),
         ...(error === null ? [] : [`preempt file not written: ${error}`]),
@@ -71,20 +73,28 @@ export function setAttemptPaused(live: LiveAttempt, paused: boolean): boolean {
   return true;
 }
 
+/** How long a stop signal waits for the checkpoint dir (storage every agent mounts may hang). */
+export const CHECKPOINT_DIR_WAIT_MS = 2_000;
+
 /**
  * Makes the task's TASKGRID_CHECKPOINT_DIR (once per attempt) so that a task that checkpoints on
- * the signal finds it; null, or why it could not. Not at the attempt's start: creating a directory
- * costs an inode (300-700 us of CPU on this project's benchmark machine, most of what the agent
- * spent on a short task), and every task left one behind for good. A task that checkpoints on its
- * own schedule makes it itself (`mkdir -p`). Synchronous: a stop is rare, and the signal must wait for it anyway.
+ * the signal finds it; resolves with null, or why it could not (never rejects). Not at the
+ * attempt's start: creating a directory costs an inode (300-700 us of CPU on this project's
+ * benchmark machine, most of what the agent spent on a short task), and every task left one behind
+ * for good. A task that checkpoints on its own schedule makes it itself (`mkdir -p`). Asynchronous
+ * and bounded: the checkpoint root may be on network storage, and a hung mount must neither block
+ * the agent's event loop nor hold a stop back for longer than CHECKPOINT_DIR_WAIT_MS.
  */
-export function makeCheckpointDir(live: LiveAttempt): string | null {
-  if (live.checkpointDirMade || live.checkpointDir === "") return null;
-  try {
-    mkdirSync(live.checkpointDir, { recursive: true });
-    live.checkpointDirMade = true;
-    return null;
-  } catch (err) {
-    return (err as Error).message;
-  }
+export function checkpointDirReady(live: LiveAttempt): Promise<string | null> {
+  if (live.checkpointDir === "") return Promise.resolve(null);
+  live.checkpointDirMade ??= new Promise<string | null>((resolve) => {
+    const timer = setTimeout(() => resolve(`not made within ${CHECKPOINT_DIR_WAIT_MS} ms`), CHECKPOINT_DIR_WAIT_MS);
+    mkdir(live.checkpointDir, { recursive: true })
+      .then(
+        () => resolve(null),
+        (err: Error) => resolve(err.message),
+      )
+      .finally(() => clearTimeout(timer));
+  });
+  return live.checkpointDirMade;
 }

@@ -182,7 +182,7 @@ export class Executor {
     }
     // The task's data, not the attempt's: never deleted here, so the next attempt (after a
     // preemption, a retry, a lost agent) finds the checkpoints the previous one left. Made before
-    // a stop signal (attempt-stop.ts makeCheckpointDir), not here.
+    // a stop signal (attempt-stop.ts checkpointDirReady), not here.
     const checkpointDir = join(this.checkpointRoot, safeFileName(req.taskId) || "task");
     live.checkpointDir = checkpointDir;
     if (live.stop) return this.finish(live, this.endResult(live));

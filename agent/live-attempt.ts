@@ -40,7 +40,8 @@ export interface LiveAttempt {
   files: AttemptFiles | null;
   /** Its task's TASKGRID_CHECKPOINT_DIR ("" until it is being started), made before a stop signal (attempt-stop.ts). */
   checkpointDir: string;
-  checkpointDirMade: boolean;
+  /** Resolves once the checkpoint dir was made (null) or could not be (why); null until a stop asked for it. */
+  checkpointDirMade: Promise<string | null> | null;
   /** The attempt's log files, once created. */
   log: AttemptLog | null;
   /** Streams paused until their log file's buffer drained. */
@@ -72,7 +73,7 @@ export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailB
     timers: [],
     files: null,
     checkpointDir: "",
-    checkpointDirMade: false,
+    checkpointDirMade: null,
     log: null,
     logWaits: new Set(),
     usage: null,

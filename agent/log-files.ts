@@ -100,11 +100,8 @@ export class LogFiles {
     // A repeated run of the same attempt id (an agent restarted mid-attempt) starts the files
     // afresh. Only then can the directory exist: load() took stock of every one on disk.
     const before = this.attempts.get(attemptId);
-    if (before) {
-      this.forget(attemptId, before);
-      await rm(dir, { recursive: true, force: true });
-    }
-    this.purged.delete(attemptId);
+    if (before) this.forget(attemptId, before);
+    if (before || this.purged.delete(attemptId)) await rm(dir, { recursive: true, force: true });
     const entry: AttemptEntry = { dir, bytes: 0, writing: true };
     const log = new AttemptLog(
       dir,

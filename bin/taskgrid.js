@@ -1,8 +1,9 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 // The young generation may grow to 64 MiB semi-spaces (Node 20's default cap here is 16 MiB): a
 // loaded master keeps many short-lived objects alive across a commit (reports, promises, rows), and
-// with the default cap it spent ~16% of its time in scavenges; the end-to-end benchmark ran ~20%
-// faster with this cap (issue 18, docs/benchmarks.md). A cap, not a reservation: an idle process
+// with the default cap it spent ~16% of its time in scavenges; this cap makes a third as many, and
+// the end-to-end benchmark ran ~20% faster on one machine, within noise on another (issue 18,
+// docs/benchmarks.md). A cap, not a reservation: an idle process
 // keeps its small young generation. `node bin/taskgrid.js` does not read this line: pass the flag
 // yourself (npm start passes --max-semi-space-size=1 on purpose, for the smallest footprint).
 // npm bin entry. Runs the compiled CLI in dist/ (built by `npm run build`, which `npm install` runs)

@@ -137,11 +137,12 @@ export const e2eBench: BenchModule = {
         "(inserted with its spec's non-default fields only, then updated at assignment and at the end), an attempt row with its " +
         "placement breakdown (inserted, then updated once with start and end), no stored event (its QUEUED, ASSIGNED, RUNNING and SUCCEEDED events are derived from the rows), ten b-tree " +
         "entries and no foreign-key checks; on Postgres a batch's statements are prepared once per connection and take their rows as one json parameter. " +
-        "In the master about a sixth of the CPU is scavenges of the young generation: a batch's objects live until its commit, so many survive a " +
-        "16 MiB scavenge and are copied. A larger young generation (node --max-semi-space-size=64) made a third as many scavenges and cut their " +
-        "time by 30%, but in 3 alternated runs each of this bench (2026-12-07) the rate moved within its noise (medians 4,126 vs 4,074 and 3,733 vs 3,912 tasks/s), " +
-        "so the master ships with V8's default. That is still ~300 microseconds of CPU per task between the master and Postgres, which two shared " +
-        "cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
+        "In the master about a sixth of the CPU was scavenges of the young generation: a batch's objects live until its commit, so many survive a " +
+        "16 MiB scavenge and are copied. A larger young generation (node --max-semi-space-size=64) makes a third as many scavenges; on an Intel Xeon " +
+        "(2026-12-07 morning) the rate moved within its noise in 3 alternated runs (medians 4,126 vs 4,074 and 3,733 vs 3,912 tasks/s), on an AMD EPYC " +
+        "(2026-12-07 evening) it rose 20% (medians 5,336 -> 6,434 tasks/s over 3 alternated runs; master CPU per task 154-186 -> 125-149 us), so `taskgrid` " +
+        "now runs node with it (bin/taskgrid.js's shebang) and this bench's master with the same flags. That is still ~200 microseconds of CPU per task " +
+        "between the master and Postgres, which two shared cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
       "",
       tableMarkdown(table),
       "",

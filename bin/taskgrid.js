@@ -3,9 +3,9 @@
 // loaded master keeps many short-lived objects alive across a commit (reports, promises, rows), and
 // with the default cap it spent ~16% of its time in scavenges; this cap makes a third as many, and
 // the end-to-end benchmark ran ~20% faster on one machine, within noise on another (issue 18,
-// docs/benchmarks.md). A cap, not a reservation: an idle process
-// keeps its small young generation. `node bin/taskgrid.js` does not read this line: pass the flag
-// yourself (npm start passes --max-semi-space-size=1 on purpose, for the smallest footprint).
+// docs/benchmarks.md). A cap, not a reservation: an idle process keeps its small young
+// generation. `node bin/taskgrid.js` does not read this line: pass the flag yourself (npm start
+// passes --max-semi-space-size=1 on purpose, for the smallest footprint).
 // npm bin entry. Runs the compiled CLI in dist/ (built by `npm run build`, which `npm install` runs)
 // when it is up to date: starting from JavaScript takes a fraction of compiling TypeScript at every
 // start. Otherwise (no build, or a source file changed since it) runs the sources through tsx's

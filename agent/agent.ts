@@ -99,7 +99,7 @@ class Agent {
     this.ready.catch(() => {}); // Nobody may be waiting on it; a stop before registering is not a crash.
     this.sampler = new TelemetrySampler(defaultSources(new GpuProbe(config.gpuProbe)), config.now);
     this.reports = new ReportChannel(config.maxBufferedReports, config.stateDir, (attempt, err) =>
-      this.log("error", "could not spool a finished report (it is kept in memory)", { attempt, error: String(err) }),
+      this.log("error", "could not write the spool of finished reports (see report-channel.ts)", { attempt, error: String(err) }),
     );
     this.picker = new MasterPicker(config.masters, new Backoff(config.backoff), config.leaderHintDelayMs);
     this.spans = new AttemptSpans(config.workerId, config.now);

@@ -27,7 +27,9 @@ export function stopAttempt(live: LiveAttempt, outcome: StopOutcome, message: st
     return;
   }
   scheduleFor(live, grace, () => signalGroup(live.pid, "SIGKILL"));
-  // The signal follows the checkpoint dir (made at most CHECKPOINT_DIR_WAIT_MS later), unless the attempt ended meanwhile: its pid may be reused.
+  // The signal follows the checkpoint dir (made at most CHECKPOINT_DIR_WAIT_MS later), unless the
+  // attempt ended meanwhile: its pid may be reused. Nothing here rejects: checkpointDirReady
+  // resolves with its error, and signalGroup catches the kill's.
   void checkpointDirReady(live).then(() => {
     if (live.done) return;
     signalGroup(live.pid, first);

@@ -3,7 +3,8 @@
 // can read them later. The directory and a stream's file are made when the stream's first byte
 // comes: an attempt that prints nothing leaves nothing on disk (creating a directory and two files
 // cost three inodes, most of what the agent spent on a short task on this project's benchmark
-// machine), and a missing file of an attempt the agent knows reads as empty. Two caps keep the disk bounded, and neither is silent:
+// machine), and a missing file of an attempt the agent knows reads as empty. Two caps keep the
+// disk bounded, and neither is silent:
 // - per attempt and stream (maxAttemptBytes): once reached, the line
 //   `[taskgrid: output cut at <N> bytes]` is written and nothing more of that stream;
 // - per agent (maxTotalBytes): the files of the attempts that ended longest ago are removed first,

@@ -78,7 +78,10 @@ export class ReportChannel {
     this.spool.close();
   }
 
-  /** A removal that cannot be written leaves the report in the spool: a later agent sends it again, and the master ignores it. */
+  /**
+   * A removal that cannot be written leaves the report in the spool: a later agent sends it again,
+   * and the master ignores it (a save that cannot be written keeps the report in memory only).
+   */
   private unspool(attemptId: string): void {
     try {
       this.spool.remove(attemptId);

@@ -3,8 +3,9 @@
 // can read them later. The directory and a stream's file are made when the stream's first byte
 // comes: an attempt that prints nothing leaves nothing on disk (creating a directory and two files
 // cost three inodes, most of what the agent spent on a short task on this project's benchmark
-// machine), and a missing file of an attempt the agent knows reads as empty. Two caps keep the
-// disk bounded, and neither is silent:
+// machine), and a missing file of an attempt the agent knows reads as empty (silent-attempts.ts
+// remembers the attempts that printed nothing, across restarts too). Two caps keep the disk
+// bounded, and neither is silent:
 // - per attempt and stream (maxAttemptBytes): once reached, the line
 //   `[taskgrid: output cut at <N> bytes]` is written and nothing more of that stream;
 // - per agent (maxTotalBytes): the files of the attempts that ended longest ago are removed first,
@@ -16,6 +17,7 @@ import fs, { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { SILENT_INDEX_FILE, SilentAttempts } from "./silent-attempts.js";
 
 export type LogStreamName = "stdout" | "stderr";
 export const LOG_STREAMS: readonly LogStreamName[] = ["stdout", "stderr"];
@@ -44,6 +46,8 @@ export interface LogFilesOptions {
   maxTotalBytes?: number;
   /** Told about files that could not be removed or written (the agent logs them). */
   onError?: (message: string, error: unknown) => void;
+  /** Ended attempts without output remembered (default DEFAULT_MAX_SILENT_REMEMBERED). */
+  maxSilentRemembered?: number;
 }
 
 interface AttemptEntry {
@@ -56,8 +60,10 @@ interface AttemptEntry {
 export class LogFiles {
   readonly maxAttemptBytes: number;
   readonly maxTotalBytes: number;
-  /** Attempts with files, oldest first (a Map keeps insertion order). */
+  /** Attempts being written, and ended ones with files, oldest first (a Map keeps insertion order). */
   private readonly attempts = new Map<string, AttemptEntry>();
+  /** Ended attempts that printed nothing (set up with the root). */
+  private silent: SilentAttempts | null = null;
   /** Attempts whose files were removed for the per-agent cap, oldest first. */
   private readonly purged = new Set<string>();
   private totalBytes = 0;
@@ -91,6 +97,7 @@ export class LogFiles {
   state(attemptId: string): AttemptLogState {
     const entry = this.attempts.get(attemptId);
     if (entry) return entry.writing ? "writing" : "ended";
+    if (this.silent?.has(attemptId)) return "ended";
     return this.purged.has(attemptId) ? "purged" : "unknown";
   }
 
@@ -102,6 +109,7 @@ export class LogFiles {
     // afresh. Only then can the directory exist: load() took stock of every one on disk.
     const before = this.attempts.get(attemptId);
     if (before) this.forget(attemptId, before);
+    this.silent?.delete(attemptId);
     if (before || this.purged.delete(attemptId)) await rm(dir, { recursive: true, force: true });
     const entry: AttemptEntry = { dir, bytes: 0, writing: true };
     const log = new AttemptLog(
@@ -111,10 +119,14 @@ export class LogFiles {
       (err) => this.options.onError?.(`could not write the log of attempt ${attemptId}`, err),
     );
     this.attempts.set(attemptId, entry);
-    log.closed.then(
-      () => (entry.writing = false),
-      () => (entry.writing = false),
-    );
+    const ended = () => {
+      entry.writing = false;
+      // Nothing written, so nothing on disk: remembered apart (bounded), not among the files.
+      if (entry.bytes > 0 || this.attempts.get(attemptId) !== entry) return;
+      this.attempts.delete(attemptId);
+      this.silent?.add(attemptId);
+    };
+    log.closed.then(ended, ended);
     return log;
   }
 
@@ -123,6 +135,7 @@ export class LogFiles {
    * agent outlives it) is removed; a configured root stays for the next agent process.
    */
   async dispose(): Promise<void> {
+    this.silent?.close();
     if (this.options.root !== undefined || this.initialized === null) return;
     await this.initialized.catch(() => {});
     await this.removals;
@@ -206,6 +219,10 @@ export class LogFiles {
         this.totalBytes += f.bytes;
       }
     }
+    // Only a root that outlives the agent keeps the index (a temp root is removed at stop).
+    const index = this.options.root === undefined ? null : join(this.root, SILENT_INDEX_FILE);
+    this.silent = new SilentAttempts(index, this.options.maxSilentRemembered, this.options.onError);
+    this.silent.load();
     if (this.totalBytes > this.maxTotalBytes) this.removeOldest();
   }
 }

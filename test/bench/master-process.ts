@@ -4,6 +4,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { MasterOptions } from "../../master/master.js";
+import { binNodeFlags } from "../helpers/processes.js";
 import { masterModule } from "./compiled-master.js";
 import type { FromChild, ToChild } from "./master-child.js";
 
@@ -24,12 +25,8 @@ export interface MasterProcess {
 
 export async function startMasterProcess(options: MasterOptions): Promise<MasterProcess> {
   const profileDir = process.env.TASKGRID_BENCH_PROFILE;
-  const execArgv = [
-    "--import",
-    "tsx",
-    ...(process.env.EXP_NODE_FLAGS ? process.env.EXP_NODE_FLAGS.split(" ") : []),
-    ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
-  ];
+  // The flags an installed `taskgrid master` runs with (its shebang's), so the master measured is that one.
+  const execArgv = ["--import", "tsx", ...binNodeFlags(), ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
   const compiled = await masterModule();
   const child: ChildProcess = fork(CHILD, [JSON.stringify({ listen: "127.0.0.1:0", metrics: "127.0.0.1:0", ...options })], {
     cwd: ROOT,

@@ -80,9 +80,9 @@ export interface SubmitResult {
 export class Submitter {
   constructor(private readonly deps: SubmitterDeps) {}
 
-  private newTask(spec: TaskSpec, nowMs: number, deadlineMs: number | null, hash: string, element?: { arrayId: string; index: number }): Task {
+  private newTask(id: string, spec: TaskSpec, nowMs: number, deadlineMs: number | null, hash: string, element?: { arrayId: string; index: number }): Task {
     return {
-      id: newId(this.deps.clock),
+      id,
       spec,
       state: "QUEUED",
       progress: 0,
@@ -178,13 +178,12 @@ export class Submitter {
   private plan(spec: TaskSpec, hash: string, refId: string, range: ReturnType<typeof parseArrayRange> | null, nowMs: number): Planned {
     const deadlineMs = effectiveDeadline(spec, nowMs, this.deps.slaMultiplier);
     if (range === null) {
-      const task = this.newTask(spec, nowMs, deadlineMs, hash);
-      task.id = refId;
+      const task = this.newTask(refId, spec, nowMs, deadlineMs, hash);
       return { refId, spec, array: null, tasks: [task] };
     }
     // The first chunk now; the rest as elements end (ArrayElementsCreator).
     const first = range.indexes.slice(0, elementsAtSubmit(range.indexes.length, this.deps.arrays?.pacing));
-    const tasks = first.map((index) => this.newTask(spec, nowMs, deadlineMs, hash, { arrayId: refId, index }));
+    const tasks = first.map((index) => this.newTask(newId(this.deps.clock), spec, nowMs, deadlineMs, hash, { arrayId: refId, index }));
     const template = { ...tasks[0], id: "" };
     return { refId, spec, array: { id: refId, indexes: range.indexes, cap: range.maxRunning, template }, tasks };
   }

@@ -141,7 +141,9 @@ export const e2eBench: BenchModule = {
         "16 MiB scavenge and are copied. A larger young generation (node --max-semi-space-size=64) makes a third as many scavenges; on an Intel Xeon " +
         "(2026-12-07 morning) the rate moved within its noise in 3 alternated runs (medians 4,126 vs 4,074 and 3,733 vs 3,912 tasks/s), on an AMD EPYC " +
         "(2026-12-07 evening) it rose 20% (medians 5,336 -> 6,434 tasks/s over 3 alternated runs; master CPU per task 154-186 -> 125-149 us), so `taskgrid` " +
-        "now runs node with it (bin/taskgrid.js's shebang) and this bench's master with the same flags. That is still ~200 microseconds of CPU per task " +
+        "now runs node with it (bin/taskgrid.js's shebang), and so does this bench's master since the night of 2026-12-07 (before, it ran with V8's default although " +
+        "this text said otherwise: the figures of 2026-12-07 evening, 5,382 tasks/s alone and 6,233 in the peers' rounds, were of the default; " +
+        "with the flag that night: 6,359 and 6,761). That is still ~200 microseconds of CPU per task " +
         "between the master and Postgres, which two shared cores cannot do 15,000 times a second; see the CPU-per-task column. The peers write one job row per task.",
       "",
       tableMarkdown(table),

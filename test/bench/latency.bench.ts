@@ -147,7 +147,15 @@ export const latencyBench: BenchModule = {
         "Replayed alone on an idle Postgres, the same statements execute in ~0.2 ms per task (index entries and JSON for the task row, the attempt " +
         "and two events): most of a transaction's time is the master, Postgres and the load generator waiting for one of two cores. Since then a " +
         "second transaction may run beside the first for jobs on other rows, committing after it (src/store/group-commit.ts): no clear change in " +
-        "this figure in alternating runs (p99 14.9/27.8 ms against 16.4/25.0 ms with one), +12-14% end to end. What is left is CPU per task.",
+        "this figure in alternating runs (p99 14.9/27.8 ms against 16.4/25.0 ms with one), +12-14% end to end. What is left is CPU per task. " +
+        "Where the time goes, measured by instrumenting runs on the night of 2026-12-07 (AMD EPYC): inside the master, from the submit handler's start to the " +
+        "assignment's send, p50 3.4-6.6 ms and p99 10-22 ms (a batch waits p50 0.4-0.7 ms for a transaction slot; a pipelined transaction takes " +
+        "p50 3-4.5 ms); from the submit's actual send to the assignment's arrival p50 7.1 ms, p99 31.6 ms; and the load generator itself sends late " +
+        "(p50 0.9 ms, p99 11.6 ms behind schedule). The machine runs 1.6 of its 2 cores with 3-7 runnable processes: most of the tail is waiting for a " +
+        "core, and in that night's peer rounds all three sides had a p99 of ~42 ms at 1,000/s. Tried and not kept: Postgres's generic plans for the " +
+        "batch statements (plan_cache_mode force_generic_plan, with index-only join settings in the write transactions) cut Postgres's CPU at this rate " +
+        "by a quarter (0.50 -> 0.37 cores) and moved no latency figure, and a generic plan made on an empty, vacuumed table still walks the whole " +
+        "primary-key index for every row (EXPLAIN), so the batches keep force_custom_plan. For the commit order, see the unary submit reading.",
       "",
       tableMarkdown(table),
       "",

@@ -97,7 +97,13 @@ export const submitBench: BenchModule = {
         "load generator about half as much (grpc-js's client: about as much again); Postgres little, thanks to group commit. With 64 calls in flight the figure is " +
         "bound by latency: each call waits for the transaction in progress and then its own (BEGIN, INSERT tasks and COMMIT written at once: one " +
         "round trip through a busy event loop; src/store/write-script.ts). With 256 " +
-        "in flight it is bound by CPU, the master and the client sharing two cores with Postgres. Profile with TASKGRID_BENCH_PROFILE (docs/operations.md).",
+        "in flight it is bound by CPU, the master and the client sharing two cores with Postgres. Profile with TASKGRID_BENCH_PROFILE (docs/operations.md). " +
+        "Tried on the night of 2026-12-07: having Postgres keep the pipelined batches' commit order (every transaction ends by writing its token into one row; a " +
+        "pipelined one, waiting on that row's lock, checks that it replaces its predecessor's token, so its COMMIT goes in the same round trip as its " +
+        "statements): no gain (64 in flight, alternated with the master's wait: 4,518 / 3,458 / 3,942 -> 4,456 / 3,731 / 3,289 tasks/s; Postgres " +
+        "CPU per task +10%), since the two commits still flush one after the other. A pipelined batch committing without any wait gave +14-23% at 64 " +
+        "in flight (end to end unchanged), but a crash could then keep a batch without the one before it (a dependent's start durable without its " +
+        "dependency's success), so the wait stays.",
       "",
       tableMarkdown(table),
       "",

@@ -196,8 +196,9 @@ export function peersReport(env: BenchEnv, c: PeersConfig, runs: RunLog, peers: 
       "round trip, one commit per job). No workers run (Taskgrid: no agents, tasks stay QUEUED).",
     `- Submit and run (e2e.bench.ts): ${num(c.e2eTasks)} no-op tasks inserted in batches of 1,000 with 4 batches in flight, after a warm-up of ${num(c.e2eWarmupTasks)}. ` +
       "Taskgrid: `SubmitTasks` batches; placement, assignment over 16 fake agent streams that answer at once, started/finished reports, result " +
-      "commits; done when the database holds every task SUCCEEDED; per task it writes the task row (inserted, updated at assignment, start and end), " +
-      "an attempt row (inserted, updated in place) and two events, in group commits. pg-boss: `insert()` per batch (one INSERT of 1,000 rows, one commit); `work()` fetches " +
+      "commits; done when the database holds every task SUCCEEDED; per task it writes the task row (inserted, then updated at assignment and at its " +
+      "end: a start and an end read in one turn commit as one write), an attempt row (inserted, then updated once) and no event row (its events " +
+      "are derived from these rows), in group commits. pg-boss: `insert()` per batch (one INSERT of 1,000 rows, one commit); `work()` fetches " +
       "batches (one UPDATE ... SKIP LOCKED per batch) and completes each batch with one UPDATE after the handler resolves; per job one row inserted " +
       "and updated twice. graphile-worker: `addJobs()` per batch (one `add_jobs()` call, one commit, one NOTIFY); the runner's local queue locks up " +
       "to 500 jobs per query and completed jobs are deleted in batches; per job one row inserted, updated (locked) and deleted. Peers are measured " +

@@ -2,8 +2,7 @@
 // unknown: also after the agent restarts on the same log root (agent/silent-attempts.ts keeps their
 // ids in one index file), for a bounded number of them, with a line torn by a crash harmless. Real
 // files; a restart is a new LogFiles on the same root.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -12,16 +11,10 @@ import { LogRead } from "../../agent/log-reader.js";
 import { SILENT_INDEX_FILE } from "../../agent/silent-attempts.js";
 import { LogStream } from "../../src/gen/taskgrid/v1/logs.js";
 import type { LogChunk } from "../../src/gen/taskgrid/v1/worker_service.js";
+import { cleanUpExecutors, tempDir } from "../helpers/executor-harness.js";
 
-const dirs: string[] = [];
-function tempRoot(): string {
-  const dir = mkdtempSync(join(tmpdir(), "taskgrid-silent-test-"));
-  dirs.push(dir);
-  return dir;
-}
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+test.after(cleanUpExecutors);
+const tempRoot = () => tempDir("taskgrid-silent-test-");
 
 /** Everything a read of both streams sends: the text and the error it ends with. */
 async function read(files: LogFiles, attemptId: string): Promise<{ text: string; error: string | undefined }> {

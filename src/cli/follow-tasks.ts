@@ -13,7 +13,8 @@ const UNAVAILABLE = 14;
  * Watches `taskIds` and calls onEvent for each event; resolves with each task's terminal event.
  * Survives a failover (or a master restart) mid-watch: a watch that fails with UNAVAILABLE after it
  * delivered events is opened again on the leader, which sends each task's current state first, so
- * no change is missed; a repeat of the state last shown is not passed on. A watch that cannot be
+ * no change is missed; a repeat of the state last shown is not passed on, nor one of a task's end
+ * (an end during the subscription comes as an event and as the current state). A watch that cannot be
  * opened again fails as the client's calls do (after its deadline).
  */
 export async function followUntilTerminal(
@@ -32,7 +33,8 @@ export async function followUntilTerminal(
     try {
       for await (const event of watch) {
         delivered = true;
-        const repeat = mayRepeat.delete(event.taskId) && sameView(shown.get(event.taskId), event);
+        // A task that ends while the watch subscribes comes twice: its event and its current state.
+        const repeat = (mayRepeat.delete(event.taskId) || finished.has(event.taskId)) && sameView(shown.get(event.taskId), event);
         if (repeat) continue;
         shown.set(event.taskId, event);
         onEvent(event);

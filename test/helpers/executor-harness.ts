@@ -1,6 +1,7 @@
 // Executors for tests against real child processes (executor-preempt.test.ts,
 // agent-attempt-files.test.ts): a harness that waits on executor events, tasks written as shell
-// scripts, and the clean-up after each test. The timers here only cap a hung test.
+// scripts, and the clean-up after each test (executors stopped, tempDir's directories removed: the
+// agent's spool and log-file tests use those too). The timers here only cap a hung test.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

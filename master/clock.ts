@@ -20,8 +20,8 @@ function pooledRandomBytes(n: number): Uint8Array {
     pool = new Uint8Array(fresh.buffer, fresh.byteOffset, fresh.length);
     poolOffset = 0;
   }
-  // A copy: uuidv7 writes into the bytes it is given, and pool bytes are never handed out twice.
-  const bytes = pool.slice(poolOffset, poolOffset + n);
+  // A view, not a copy: uuidv7 only reads the bytes, and pool bytes are never handed out twice.
+  const bytes = pool.subarray(poolOffset, poolOffset + n);
   poolOffset += n;
   return bytes;
 }

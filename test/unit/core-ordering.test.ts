@@ -65,4 +65,13 @@ test("uuidv7 is time-ordered, version 7, variant 10", () => {
   assert.is(a.slice(0, 13).replace("-", ""), (1_700_000_000_000).toString(16).padStart(12, "0"));
 });
 
+test("uuidv7 spells the timestamp and random bytes as RFC 9562 lays them out", () => {
+  const bytes = Uint8Array.from({ length: 16 }, (_, i) => 0xf0 + i);
+  const given = () => bytes;
+  // 48-bit ms 0x0123_4567_89ab; version nibble over byte 6, variant bits over byte 8; bytes 9-15 as they are.
+  assert.is(uuidv7(0x0123_4567_89ab, given), "01234567-89ab-76f7-b8f9-fafbfcfdfeff");
+  assert.is(uuidv7(0, given), "00000000-0000-76f7-b8f9-fafbfcfdfeff");
+  assert.is(bytes[6], 0xf6, "the random bytes are only read");
+});
+
 test.run();

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { TaskResult } from "../src/gen/taskgrid/v1/task.js";
 import { AttemptOutcome } from "../src/gen/taskgrid/v1/types.js";
 import { SCRIPT_ENV_PREFIX } from "../src/cli/job-wrapper.js";
-import { attemptEnv } from "./attempt-env.js";
+import { AgentEnv, attemptEnv } from "./attempt-env.js";
 import { AttemptFilesDir, safeFileName } from "./attempt-files.js";
 import { endedResult, type StopOutcome, startFailed } from "./attempt-result.js";
 import { preemptAttempt, setAttemptPaused, stopAttempt } from "./attempt-stop.js";
@@ -33,6 +33,8 @@ export interface RunningAttemptInfo {
   taskId: string;
   /** 0 while the process is still being started. */
   pid: number;
+  /** The process's start time (/proc stat field 22), when the launcher read it; null: unknown. */
+  processStart: string | null;
   startedAt: Date;
   paused: boolean;
   /** Its command exited (its output may still be draining): a stop no longer changes its outcome. */
@@ -46,10 +48,11 @@ export class Executor {
   /** Every attempt's progress and preempt files. */
   private readonly attemptFiles: AttemptFilesDir;
   /**
-   * The agent's environment, copied once: every attempt's env starts from it. Spreading
-   * process.env itself reads each variable through the native environment (~50 us per attempt).
+   * The agent's environment, copied (and encoded for the launcher) once: every attempt's env starts
+   * from it. Spreading process.env itself reads each variable through the native environment
+   * (~50 us per attempt).
    */
-  private readonly agentEnv: NodeJS.ProcessEnv = { ...process.env };
+  private readonly agentEnv = new AgentEnv(process.env);
   /** Starts the commands (CPU time and max RSS measured); null: they are spawned directly, unmeasured. */
   readonly launcher: LauncherClient | null;
   /** Every attempt's stdout and stderr files (read by the agent's log server). */
@@ -118,6 +121,7 @@ export class Executor {
       attemptId: a.req.attemptId,
       taskId: a.req.taskId,
       pid: a.pid,
+      processStart: a.processStart,
       startedAt: new Date(a.startedAtMs),
       paused: a.paused,
       exited: a.exit !== null,
@@ -210,8 +214,10 @@ export class Executor {
   private launch(live: LiveAttempt, spec: SpawnSpec): void {
     const progress = new ProgressLineReader((u) => this.reportProgress(live, u.percent, u.message));
     const events: AttemptProcessEvents = {
-      started: (pid) => {
-        if (live.pid === 0 && !live.done) this.onSpawn(live, pid);
+      started: (pid, startTime) => {
+        if (live.pid !== 0 || live.done) return;
+        live.processStart = startTime;
+        this.onSpawn(live, pid);
       },
       startFailed: (message) => this.finish(live, startFailed(message)),
       output: (stream, chunk) => {

@@ -33,7 +33,11 @@ export interface LeaseFileContent {
 export interface LeaseSnapshot {
   expiresAtWallMs: number | null;
   graceMs: number;
-  pids: number[];
+  /**
+   * The task process groups: pid (0 while still being started: left out) and start time when the
+   * launcher reported it (null: read from /proc here, once per pid).
+   */
+  groups: Array<{ pid: number; start: string | null }>;
 }
 
 /** The file's text for a lease: the JSON twice, one copy per line (see the top of this file). */
@@ -109,8 +113,12 @@ export class LeaseFile {
 
   private write(): void {
     const s = this.snapshot();
-    const groups = s.pids.filter((pid) => pid > 0).map((pid) => ({ pid, start: this.startOf(pid) }));
-    for (const pid of this.starts.keys()) if (!s.pids.includes(pid)) this.starts.delete(pid);
+    const groups: GroupEntry[] = [];
+    for (const g of s.groups) if (g.pid > 0) groups.push({ pid: g.pid, start: g.start ?? this.startOf(g.pid) });
+    if (this.starts.size > 0) {
+      const live = new Set(groups.map((g) => g.pid));
+      for (const pid of this.starts.keys()) if (!live.has(pid)) this.starts.delete(pid);
+    }
     const content: LeaseFileContent = { agentPid: process.pid, expiresAtMs: s.expiresAtWallMs, graceMs: s.graceMs, groups };
     try {
       const text = Buffer.from(leaseText(content));
@@ -123,6 +131,7 @@ export class LeaseFile {
     }
   }
 
+  /** A directly spawned process's start time (the launcher reports its own), read once per pid. */
   private startOf(pid: number): string {
     let start = this.starts.get(pid);
     if (start === undefined) this.starts.set(pid, (start = processStartTime(pid)));

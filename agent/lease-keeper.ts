@@ -89,7 +89,7 @@ export class LeaseKeeper {
     return {
       expiresAtWallMs: expiresAt === null ? null : Date.now() + (expiresAt - this.deps.now()),
       graceMs: this.lease.graceMs,
-      pids: this.deps.executor.running().map((a) => a.pid),
+      groups: this.deps.executor.running().map((a) => ({ pid: a.pid, start: a.processStart })),
     };
   }
 }

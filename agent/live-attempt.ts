@@ -30,6 +30,8 @@ export interface LiveAttempt {
   /** Its process (through the launcher or spawned directly), once asked for. */
   process: AttemptProcess | null;
   pid: number;
+  /** Its process's start time (/proc stat field 22) as the launcher read it; null: unknown. */
+  processStart: string | null;
   startedAtMs: number;
   tail: OutputTail;
   paused: boolean;
@@ -65,6 +67,7 @@ export function newLiveAttempt(req: RunRequest, startedAtMs: number, outputTailB
     req,
     process: null,
     pid: 0,
+    processStart: null,
     startedAtMs,
     tail: new OutputTail(outputTailBytes),
     paused: false,

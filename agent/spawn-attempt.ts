@@ -3,6 +3,7 @@
 // whole agent forks; no usage figures). Either way the command leads its own process group and
 // session, so signals to the group reach all it forks. Both paths report the same events.
 import { spawn } from "node:child_process";
+import { flattenEnv } from "./attempt-env.js";
 import type { SpawnSpec } from "./launcher/frames.js";
 import type { LauncherClient } from "./launcher/launcher-client.js";
 import type { LogStreamName } from "./log-files.js";
@@ -12,8 +13,11 @@ export type { SpawnSpec } from "./launcher/frames.js";
 
 /** What an attempt's process tells the executor, in this order: started or startFailed, then output, exited and closed. */
 export interface AttemptProcessEvents {
-  /** The command was exec'ed: it runs, and its group (pgid == pid) can be signalled. */
-  started(pid: number): void;
+  /**
+   * The command was exec'ed: it runs, and its group (pgid == pid) can be signalled. `startTime`:
+   * field 22 of its /proc stat when the launcher read it (null: unknown, the lease file reads it).
+   */
+  started(pid: number, startTime: string | null): void;
   /** It could not be (message as Node's spawn words it: "spawn <argv0> ENOENT"). */
   startFailed(message: string): void;
   output(stream: LogStreamName, chunk: Buffer): void;
@@ -50,11 +54,11 @@ export function startAttemptProcess(launcher: LauncherClient | null, spec: Spawn
 
 /** Node's spawn, detached (setsid). Throws where spawn does synchronously (for example an argument with a NUL byte). */
 export function spawnDirect(spec: SpawnSpec, events: AttemptProcessEvents): AttemptProcess {
-  const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd: spec.cwd, env: spec.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(spec.argv[0], spec.argv.slice(1), { cwd: spec.cwd, env: flattenEnv(spec.env), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let started = false;
   child.once("spawn", () => {
     started = true;
-    events.started(child.pid ?? 0);
+    events.started(child.pid ?? 0, null);
   });
   // Before 'spawn' this means the process never ran (ENOENT, EACCES); later errors would come from
   // signalling it through `child`, which nothing does (signals go to the group).

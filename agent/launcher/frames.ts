@@ -1,6 +1,7 @@
 // The frames between the agent and its launcher (launcher-source.ts says what each one means).
 // Binary and length-prefixed both ways, so that neither side looks at output bytes one by one:
 // u32 LE payload length, u8 type, u32 LE attempt handle, then the payload.
+import type { AttemptEnv } from "../attempt-env.js";
 
 export const HEADER_BYTES = 9;
 
@@ -28,21 +29,34 @@ export function encodeFrame(type: number, handle: number, payload: Buffer): Buff
 }
 
 export interface SpawnSpec {
-  /** argv; argv[0] is looked up on env.PATH. */
+  /** argv; argv[0] is looked up on the env's PATH. */
   argv: readonly string[];
-  env: NodeJS.ProcessEnv;
+  env: AttemptEnv;
   cwd: string;
 }
 
-/** SPAWN's payload: cwd, argc, argv..., "K=V"... separated by NUL (none of them can hold one). */
+/**
+ * SPAWN's payload: cwd, argc, argv..., then "K=V"... (the agent's environment as encoded once, then
+ * the attempt's own variables: the launcher lets a later one win), separated by NUL (none of them
+ * can hold one).
+ */
 export function encodeSpawn(spec: SpawnSpec): Buffer {
   const fields = [spec.cwd, String(spec.argv.length), ...spec.argv];
-  for (const [key, value] of Object.entries(spec.env)) if (value !== undefined) fields.push(`${key}=${value}`);
-  fields.forEach((field, i) => {
-    if (field.includes("\0")) throw new LaunchRequestError(`${fieldName(i, spec.argv.length)} must be a string without null bytes`);
-  });
-  return Buffer.from(fields.join("\0"));
+  const argFields = fields.length;
+  for (const key in spec.env.vars) fields.push(`${key}=${spec.env.vars[key]}`);
+  for (let i = 0; i < fields.length; i++) {
+    if (fields[i].includes("\0"))
+      throw new LaunchRequestError(`${fieldName(i, spec.argv.length)} must be a string without null bytes`);
+  }
+  const head = Buffer.from(fields.slice(0, argFields).join("\0"));
+  const own = Buffer.from(fields.slice(argFields).join("\0"));
+  const parts: Buffer[] = [head];
+  // No empty field between the parts: the launcher reads every field after argv as K=V.
+  for (const part of [spec.env.agent.encoded, own]) if (part.length > 0) parts.push(NUL, part);
+  return Buffer.concat(parts);
 }
+
+const NUL = Buffer.of(0);
 
 function fieldName(index: number, argc: number): string {
   if (index === 0) return "the working directory";

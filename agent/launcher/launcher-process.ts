@@ -121,7 +121,7 @@ export class LauncherProcess {
     const { events } = attempt;
     switch (type) {
       case Reply.started:
-        events.started(payload.readUInt32LE(0));
+        events.started(payload.readUInt32LE(0), payload.length > 4 ? payload.toString("latin1", 4) : null);
         break;
       case Reply.failed:
         this.attempts.delete(handle);

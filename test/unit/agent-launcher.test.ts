@@ -11,6 +11,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Executor, type ExecutorOptions, type RunRequest } from "../../agent/executor.js";
 import { encodeFrame, FrameReader } from "../../agent/launcher/frames.js";
+import { processStartTime } from "../../agent/lease-file.js";
 import { findUsagePython } from "../../agent/rusage.js";
 import { AttemptOutcome } from "../../src/gen/taskgrid/v1/types.js";
 
@@ -106,6 +107,21 @@ test("env, cwd, exit code and separate stdout and stderr, with usage figures", a
   assert.is(readFileSync(join(dir, "stdout"), "utf8"), `out bar baz ${realpathSync(cwd)}\n`);
   assert.is(readFileSync(join(dir, "stderr"), "utf8"), `err ${r.attemptId}\n`);
   assert.is(e.launcher?.starts, 1);
+});
+
+test("the launcher reports each command's process start time (the lease file's guard against a reused pid)", async () => {
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const e = executor({ events: { started: () => started() } });
+  const r = req(["sleep", "30"]);
+  const result = e.run(r);
+  await running;
+  const [info] = e.running();
+  assert.ok(info.pid > 0);
+  assert.ok(info.processStart, "a start time came with the pid");
+  assert.is(info.processStart, processStartTime(info.pid), "the same as /proc says");
+  e.cancel(r.attemptId, 0);
+  await result;
 });
 
 test("a death by signal, an exec error and an argument with a NUL byte", async () => {

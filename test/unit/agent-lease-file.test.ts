@@ -45,7 +45,7 @@ test("on start, groups left by a dead agent process are killed (a file of an old
     const logs: string[] = [];
     const file = new LeaseFile(
       dir,
-      () => ({ expiresAtWallMs: null, graceMs: 0, pids: [] }),
+      () => ({ expiresAtWallMs: null, graceMs: 0, groups: [] }),
       (msg) => logs.push(msg),
     );
     file.start(50);
@@ -101,9 +101,11 @@ test("a read overlapping a write is never taken for a lease: at every point the 
 test("the agent rewrites its file in place: padded to the longest content, each write read whole", async () => {
   const dir = mkdtempSync(join(tmpdir(), "taskgrid-lease-"));
   let pids = [11, 12, 13];
+  // Pid 11's start time as the launcher reports it; the others' are read from /proc.
+  const groups = () => pids.map((pid) => ({ pid, start: pid === 11 ? "4242" : null }));
   const file = new LeaseFile(
     dir,
-    () => ({ expiresAtWallMs: 1_800_000_000_000, graceMs: 0, pids }),
+    () => ({ expiresAtWallMs: 1_800_000_000_000, graceMs: 0, groups: groups() }),
     () => {},
   );
   try {
@@ -114,6 +116,7 @@ test("the agent rewrites its file in place: padded to the longest content, each 
       leaseFromText(first)?.groups.map((g) => g.pid),
       [11, 12, 13],
     );
+    assert.is(leaseFromText(first)?.groups[0].start, "4242", "a start time the launcher reported is written as it is");
     pids = [12];
     file.changed(); // written on the next turn of the event loop
     await new Promise((resolve) => setImmediate(resolve));

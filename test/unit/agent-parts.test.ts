@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { AgentConfigError, resolveAgentConfig, sanitizeWorkerId } from "../../agent/agent-config.js";
-import { attemptEnv } from "../../agent/attempt-env.js";
+import { AgentEnv, attemptEnv, flattenEnv } from "../../agent/attempt-env.js";
 import { Backoff } from "../../agent/backoff.js";
 import { OutputTail } from "../../agent/output-tail.js";
 import { parseProgressLine, ProgressLineReader, type ProgressUpdate } from "../../agent/progress-lines.js";
@@ -103,20 +103,22 @@ test("output tail: bounded in bytes across many chunks", () => {
 });
 
 test("attempt env: Taskgrid variables win over the task's env", () => {
-  const env = attemptEnv(
-    {
-      taskId: "t",
-      attemptId: "a",
-      taskEnv: { TASKGRID_TASK_ID: "spoof", X: "1" },
-      gpuIndexes: [0, 2],
-      gpuUuids: null,
-      machineHasGpus: true,
-      progressFile: "/p",
-      preemptFile: "/tmp/a/preempted",
-      checkpointDir: "/ckpt/t",
-      restartCount: 0,
-    },
-    { PATH: "/bin", TASKGRID_GPU_UUIDS: "stale" },
+  const env = flattenEnv(
+    attemptEnv(
+      {
+        taskId: "t",
+        attemptId: "a",
+        taskEnv: { TASKGRID_TASK_ID: "spoof", X: "1" },
+        gpuIndexes: [0, 2],
+        gpuUuids: null,
+        machineHasGpus: true,
+        progressFile: "/p",
+        preemptFile: "/tmp/a/preempted",
+        checkpointDir: "/ckpt/t",
+        restartCount: 0,
+      },
+      new AgentEnv({ PATH: "/bin", TASKGRID_GPU_UUIDS: "stale" }),
+    ),
   );
   assert.equal(env, {
     PATH: "/bin",
@@ -133,20 +135,22 @@ test("attempt env: Taskgrid variables win over the task's env", () => {
 });
 
 test("attempt env: preempt file, checkpoint dir and restart count win over the task's env and the agent's", () => {
-  const env = attemptEnv(
-    {
-      taskId: "t",
-      attemptId: "a",
-      taskEnv: { TASKGRID_PREEMPT_FILE: "/spoof", TASKGRID_CHECKPOINT_DIR: "/spoof", TASKGRID_RESTART_COUNT: "9" },
-      gpuIndexes: [],
-      gpuUuids: null,
-      machineHasGpus: false,
-      progressFile: "/p",
-      preemptFile: "/tmp/a/preempted",
-      checkpointDir: "/ckpt/t",
-      restartCount: 2,
-    },
-    { TASKGRID_CHECKPOINT_DIR: "/agent-own", TASKGRID_RESTART_COUNT: "7" },
+  const env = flattenEnv(
+    attemptEnv(
+      {
+        taskId: "t",
+        attemptId: "a",
+        taskEnv: { TASKGRID_PREEMPT_FILE: "/spoof", TASKGRID_CHECKPOINT_DIR: "/spoof", TASKGRID_RESTART_COUNT: "9" },
+        gpuIndexes: [],
+        gpuUuids: null,
+        machineHasGpus: false,
+        progressFile: "/p",
+        preemptFile: "/tmp/a/preempted",
+        checkpointDir: "/ckpt/t",
+        restartCount: 2,
+      },
+      new AgentEnv({ TASKGRID_CHECKPOINT_DIR: "/agent-own", TASKGRID_RESTART_COUNT: "7" }),
+    ),
   );
   assert.is(env.TASKGRID_PREEMPT_FILE, "/tmp/a/preempted");
   assert.is(env.TASKGRID_CHECKPOINT_DIR, "/ckpt/t");

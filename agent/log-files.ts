@@ -269,8 +269,15 @@ class StreamFile {
     return new Promise((resolve) => {
       const out = this.out;
       if (!out?.writableNeedDrain) return resolve();
-      out.once("drain", resolve);
-      out.once("close", resolve);
+      // Whichever comes first removes the other: a 'close' listener left behind by every drain
+      // piled up on a file written through many pauses (a listener leak Node warned about).
+      const done = () => {
+        out.off("drain", done);
+        out.off("close", done);
+        resolve();
+      };
+      out.once("drain", done);
+      out.once("close", done);
     });
   }
 

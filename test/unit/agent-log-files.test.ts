@@ -91,6 +91,30 @@ test("an attempt's stream stops at its cap with a marker line, and nothing more 
   assert.is(files.total, readFileSync(join(dir, "stdout")).length + readFileSync(join(dir, "stderr")).length);
 });
 
+test("waiting for a full file buffer many times leaves no listener behind (Node warns past 10 on one stream)", async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on("warning", onWarning);
+  try {
+    const files = new LogFiles({ root: tempRoot() });
+    const log = await files.open("drains");
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let waits = 0;
+    for (let i = 0; i < 200 && waits < 30; i++) {
+      if (log.write("stdout", chunk)) continue;
+      waits++;
+      await log.drained("stdout");
+    }
+    await log.close();
+    assert.is(waits, 30, "the buffer filled again and again");
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    assert.equal(warnings, []);
+    assert.is(readFileSync(join(files.dirOf("drains"), "stdout")).length, files.total);
+  } finally {
+    process.off("warning", onWarning);
+  }
+});
+
 test("the same attempt id run again (an agent restarted mid-attempt) starts its files afresh, also after another agent process left them", async () => {
   const root = tempRoot();
   const first = new LogFiles({ root });

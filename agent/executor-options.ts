@@ -43,10 +43,12 @@ export interface ExecutorOptions {
   /** Told about log files that could not be written or removed. */
   onLogError?: (message: string, error: unknown) => void;
   /**
-   * python3 that runs the agent's launcher (agent/launcher/: one long-lived process that starts every
-   * command and reports its CPU time and max RSS in the result); null: commands are spawned directly
+   * python3 that runs the agent's launchers (agent/launcher/: long-lived processes that start every
+   * command and report its CPU time and max RSS in the result); null: commands are spawned directly
    * by Node (the old path: the agent forks itself per attempt) and report neither. Default:
    * findUsagePython() (rusage.ts).
    */
   usagePython?: string | null;
+  /** Launchers at most (a busy agent starts a second one, launcher-client.ts); default one per core, at most 4. */
+  launchers?: number;
 }

@@ -63,7 +63,7 @@ export class Executor {
     this.attemptFiles = new AttemptFilesDir(options.tempRoot ?? tmpdir());
     this.checkpointRoot = options.checkpointRoot ?? join(tmpdir(), "taskgrid-checkpoints");
     const python = options.usagePython === undefined ? findUsagePython() : options.usagePython;
-    this.launcher = python ? new LauncherClient(python) : null;
+    this.launcher = python ? new LauncherClient(python, options.launchers) : null;
     this.logs = new LogFiles({
       root: options.logRoot,
       maxAttemptBytes: options.logMaxAttemptBytes,

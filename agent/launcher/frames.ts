@@ -45,8 +45,7 @@ export function encodeSpawn(spec: SpawnSpec): Buffer {
   const argFields = fields.length;
   for (const key in spec.env.vars) fields.push(`${key}=${spec.env.vars[key]}`);
   for (let i = 0; i < fields.length; i++) {
-    if (fields[i].includes("\0"))
-      throw new LaunchRequestError(`${fieldName(i, spec.argv.length)} must be a string without null bytes`);
+    if (fields[i].includes("\0")) throw new LaunchRequestError(`${fieldName(i, spec.argv.length)} must be a string without null bytes`);
   }
   const head = Buffer.from(fields.slice(0, argFields).join("\0"));
   const own = Buffer.from(fields.slice(argFields).join("\0"));

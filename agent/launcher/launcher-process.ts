@@ -34,6 +34,8 @@ export interface LauncherProcessHooks {
 export class LauncherProcess {
   private readonly child: ChildProcess;
   private readonly attempts = new Map<number, Launched>();
+  /** Handles of SPAWN requests sent whose STARTED or FAILED has not come yet. */
+  private readonly unstarted = new Set<number>();
   private nextHandle = 1;
   private ready = false;
   private dead = false;
@@ -69,11 +71,17 @@ export class LauncherProcess {
     return this.child.pid ?? 0;
   }
 
+  /** Commands asked for and not started yet: how far behind this launcher is (LauncherClient picks by it). */
+  get waitingToStart(): number {
+    return this.unstarted.size;
+  }
+
   launch(spec: SpawnSpec, events: AttemptProcessEvents): AttemptProcess {
     const payload = encodeSpawn(spec); // Throws on a NUL byte, before anything is registered.
     const handle = this.nextHandle;
     this.nextHandle = this.nextHandle >= 0xffff_ffff ? 1 : this.nextHandle + 1;
     this.attempts.set(handle, { argv0: spec.argv[0], events, openStreams: 2, exited: false, usage: null });
+    this.unstarted.add(handle);
     this.setReferenced(true);
     this.send(Request.spawn, handle, payload);
     const streamFrame = (type: number, stream: LogStreamName) => {
@@ -116,6 +124,7 @@ export class LauncherProcess {
       this.hooks.ready();
       return;
     }
+    if (type === Reply.started || type === Reply.failed) this.unstarted.delete(handle);
     const attempt = this.attempts.get(handle);
     if (!attempt) return; // Released: its late output and exit are not wanted.
     const { events } = attempt;

@@ -22,7 +22,7 @@ import { num, pollUntil, tableMarkdown, tableText, verdict, type Table } from ".
 import type { BenchEnv, BenchModule, BenchResult } from "./bench-module.js";
 
 const TARGET = 1000;
-const LEVELS = (process.env.TASKGRID_BENCH_LEVELS ?? "16,64").split(",").map(Number);
+const LEVELS = (process.env.TASKGRID_BENCH_LEVELS ?? "16,64,128").split(",").map(Number);
 const TASKS = 6000;
 const WARMUP_TASKS = 500;
 const BATCH = 500;
@@ -51,31 +51,42 @@ function ownAndChildrenCpuMs(pid: number): { own: number; children: number } {
   }
 }
 
-/** The agent's launcher (the python3 child with LAUNCHER_PROCESS_MARK; not its lease guard), or 0 when it runs none (spawns directly). */
-function launcherPid(agentPid: number): number {
+/** The agent's launchers (its python3 children with LAUNCHER_PROCESS_MARK; not its lease guard); none when it spawns directly. */
+function launcherPids(agentPid: number): number[] {
+  const pids: number[] = [];
   try {
     for (const tid of readdirSync(`/proc/${agentPid}/task`)) {
       for (const child of readFileSync(`/proc/${agentPid}/task/${tid}/children`, "utf8").trim().split(" ").filter(Boolean)) {
-        if (readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").includes(LAUNCHER_PROCESS_MARK)) return Number(child);
+        if (readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0").includes(LAUNCHER_PROCESS_MARK)) pids.push(Number(child));
       }
     }
   } catch {
     // Not Linux, or the agent ended.
   }
-  return 0;
+  return pids;
 }
 
-/** Starts a window over the launcher's CPU and the tasks' (children reaped by the agent or the launcher), in cores. */
+/**
+ * Starts a window over the launchers' CPU and the tasks' (children reaped by the agent or a
+ * launcher), in cores. A launcher started during the window counts from zero; one that ended
+ * during it is not counted (none does in this bench).
+ */
 function childrenWindow(agentPid: number): () => { launcher: number; tasks: number } {
   const t0 = performance.now();
-  const launcher = launcherPid(agentPid);
   const a0 = ownAndChildrenCpuMs(agentPid);
-  const l0 = launcher ? ownAndChildrenCpuMs(launcher) : { own: 0, children: 0 };
+  const l0 = new Map(launcherPids(agentPid).map((pid) => [pid, ownAndChildrenCpuMs(pid)]));
   return () => {
     const ms = performance.now() - t0;
     const a = ownAndChildrenCpuMs(agentPid);
-    const l = launcher ? ownAndChildrenCpuMs(launcher) : { own: 0, children: 0 };
-    return { launcher: (l.own - l0.own) / ms, tasks: (a.children - a0.children + l.children - l0.children) / ms };
+    let own = 0;
+    let children = 0;
+    for (const pid of launcherPids(agentPid)) {
+      const l = ownAndChildrenCpuMs(pid);
+      const before = l0.get(pid) ?? { own: 0, children: 0 };
+      own += l.own - before.own;
+      children += l.children - before.children;
+    }
+    return { launcher: own / ms, tasks: (a.children - a0.children + children) / ms };
   };
 }
 
@@ -204,11 +215,22 @@ export const processesBench: BenchModule = {
         `real executor: a process group, log files (made at a stream's first byte), the durable \`finished\` report and a child process per attempt, ` +
         `started through the agent's launcher); this process submits ${num(TASKS)} tasks running \`true\` with \`SubmitTasks\` ` +
         `(${BATCH} per call) after a warm-up of ${num(WARMUP_TASKS)}, and the figure is tasks / (first submit until the database holds them all ended). ` +
-        "A fresh agent per level. CPU: the agent's own process; its launcher's own (the python3 that starts the commands); the tasks' " +
-        "(the `true` processes, from the reaped children's times of the agent and the launcher); per task, each of these / tasks per second.",
+        "A fresh agent per level. CPU: the agent's own process; its launchers' own (the python3 processes that start the commands); the tasks' " +
+        "(the `true` processes, from the reaped children's times of the agent and the launchers); per task, each of these / tasks per second.",
       "",
-      "Reading: each command is started by one long-lived python3 launcher (agent/launcher/: vfork + exec from a small process, exit status, " +
-        "CPU time and max RSS from wait4, output relayed in length-prefixed frames), so the agent never forks itself. On this machine's ext4 " +
+      "Reading: each command is started by a long-lived python3 launcher (agent/launcher/: vfork + exec from a small process, exit status, " +
+        "CPU time and max RSS from wait4, output relayed in length-prefixed frames), so the agent never forks itself. A launcher starts commands " +
+        "one after another and waits while each one execs, so on this busy machine one launcher topped out near 900 a second: timed inside the " +
+        "agent (2026-12-08), a command waited between the agent's request and its STARTED p50 11 / 37 / 58 ms at 16 / 64 / 128 slots, and " +
+        "an attempt's end waited p50 34 ms at 128 for its EOFs behind a burst of starts. Since 2026-12-08 a launcher starts at most 4 " +
+        "commands per loop turn before it reads exits and output (the EOF wait: 0.2 ms), and a second launcher (one per core, at most 4) " +
+        "starts once every running one has 2 commands waiting (agent/launcher/launcher-client.ts): request to STARTED p50 33 -> 15 ms at " +
+        "64 slots and 100 -> 35 ms at 128; alternated, one launcher against two, tasks/s 762/863/812 -> 838/855/910 at 64 and " +
+        "839/912/960 -> 1,036/1,017/1,075 at 128, the machine then fully busy (1.9 of 2 cores). The two launchers' loops cost ~50 us more " +
+        "per task than one. Also since then the agent's environment is encoded for the launchers once, not merged and encoded per attempt, " +
+        "and the launcher reads each command's start time for the lease file (agent CPU per task -25%). At 16 and 64 slots the figure is " +
+        "bound by the time a slot takes to come round (16 / 550 per second = 29 ms: the assignment's commit and delivery ~5-17 ms, the " +
+        "launcher, then the finish's commit and the next pass), at 128 by CPU. On this machine's ext4 " +
         "creating an inode (a directory or a file) costs 300-700 us of CPU (a sync loop; appending 300 bytes to an open file: ~3.5 us), and until " +
         "2026-12-07 each attempt made six: its temp dir, its log dir and two log files, its task's checkpoint dir and its spool file; they were " +
         "most of the agent's 1.2-1.9 ms per task. Now an attempt that prints nothing and is not stopped makes none: progress and preempt files " +
@@ -218,7 +240,8 @@ export const processesBench: BenchModule = {
         "565/912, 526/773, 469/623; other runs after: 641/997, 719/1,143, 622/867. The task column is what the host charges for a process: " +
         "a python3 loop of Popen + wait of `true` measures ~0.71 ms of CPU per child here (1,140 per second on one core), so with the " +
         "launcher's ~0.2 ms the two cores top out near 2,000 per second before the agent, the master and Postgres. What is left per task: " +
-        "the agent's ~0.3-0.4 ms (the reports to the master, the launcher's frames, the env, a log line, the lease file's process start time), " +
+        "the agent's ~0.25-0.3 ms (the reports to the master, the launcher's frames, a log line per attempt), the launchers' ~0.3 ms " +
+        "(Popen's own Python, the pipes, the reaping), " +
         "the master's and Postgres's ~0.5 ms (at 16 slots each finish and each next assignment commit in transactions of ~3 jobs; at 64, ~9). " +
         "The machine column includes whatever else ran on it.",
       "",

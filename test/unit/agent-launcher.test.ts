@@ -153,7 +153,7 @@ test("argv[0] is looked up on the attempt's PATH", async () => {
 });
 
 test("many attempts at once: every one's output and result is its own", async () => {
-  const e = executor({ maxTasks: 200 });
+  const e = executor({ maxTasks: 200, launchers: 2 });
   const runs = Array.from({ length: 200 }, (_, i) => req(["sh", "-c", `echo ${i}; echo e${i} >&2; exit ${i % 3}`]));
   const results = await Promise.all(runs.map((r) => e.run(r)));
   results.forEach((result, i) => {
@@ -161,7 +161,7 @@ test("many attempts at once: every one's output and result is its own", async ()
     assert.is(result.outputTail.split("\n").sort().join(" "), ` ${i} e${i}`);
     assert.type(result.cpuTimeMs, "number");
   });
-  assert.is(e.launcher?.starts, 1);
+  assert.is(e.launcher?.starts, 2, "spread over both launchers, neither started again");
 });
 
 test("megabytes of output reach the log files whole, stdout and stderr apart", async () => {
@@ -198,6 +198,36 @@ test("the launcher SIGKILLed mid-attempt: the attempt ends LOST, its group is ki
   assert.type(next.cpuTimeMs, "number");
   assert.is(e.launcher!.starts, 2);
   assert.is.not(e.launcher!.pid, launcherPid);
+});
+
+test("a burst of attempts spills onto a second launcher; SIGKILL of one loses only the attempts it started", async () => {
+  let started = 0;
+  let allStarted!: () => void;
+  const allUp = new Promise<void>((r) => (allStarted = r));
+  const e = executor({ launchers: 2, events: { started: () => ++started === 12 && allStarted() } });
+  const runs = Array.from({ length: 12 }, (_, i) => e.run(req(["sh", "-c", `echo up ${i}; exec sleep 30`])));
+  await allUp;
+  assert.is(e.launcher!.starts, 2, "the second launcher started once the first had commands waiting");
+  const [first, second] = e.launcher!.pids;
+  // Which launcher started which attempt: its command's parent.
+  const parentOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+  const byLauncher = new Map(e.running().map((a) => [a.attemptId, parentOf(a.pid)]));
+  const onSecond = [...byLauncher].filter(([, parent]) => parent === second).map(([id]) => id);
+  assert.ok(onSecond.length > 0 && onSecond.length < 12, `attempts on the second launcher: ${onSecond.length}`);
+  assert.ok([...byLauncher.values()].every((parent) => parent === first || parent === second));
+  process.kill(second, "SIGKILL");
+  await until(() => e.runningCount() === 12 - onSecond.length, "the second launcher's attempts ended");
+  for (const a of e.running()) assert.is(byLauncher.get(a.attemptId), first, "the first launcher's attempts run on");
+  for (const a of e.running()) e.cancel(a.attemptId, 0);
+  const results = await Promise.all(runs);
+  const lost = results.filter((r) => r.outcome === AttemptOutcome.ATTEMPT_OUTCOME_LOST);
+  assert.is(lost.length, onSecond.length);
+  for (const r of lost) assert.match(r.message, new RegExp(`pid ${second}\\) was killed by SIGKILL`));
+  assert.is(results.filter((r) => r.outcome === AttemptOutcome.ATTEMPT_OUTCOME_CANCELED).length, 12 - onSecond.length);
+  // The next attempt goes to the launcher still running.
+  const next = await e.run(req(["sh", "-c", "echo again"]));
+  assert.equal([next.outcome, next.outputTail], [AttemptOutcome.ATTEMPT_OUTCOME_SUCCEEDED, "again\n"]);
+  assert.equal(e.launcher!.pids, [first]);
 });
 
 test("a launcher that cannot start: its attempts are retried, then spawned directly (unmeasured)", async () => {

@@ -124,6 +124,25 @@ test("the launcher reports each command's process start time (the lease file's g
   await result;
 });
 
+test("the agent's environment under the attempt's: the task's variable wins, a GPU allocation is never inherited", async () => {
+  const saved = { TG_LAYER_PROBE: process.env.TG_LAYER_PROBE, TASKGRID_GPU_UUIDS: process.env.TASKGRID_GPU_UUIDS };
+  process.env.TG_LAYER_PROBE = "agent";
+  process.env.TASKGRID_GPU_UUIDS = "GPU-stale";
+  try {
+    const e = executor(); // takes the agent's environment now
+    const probe = 'echo "$TG_LAYER_PROBE ${TASKGRID_GPU_UUIDS-unset} $TG_TASK_ONLY"';
+    const own = await e.run(req(["sh", "-c", probe], { env: { TG_LAYER_PROBE: "task", TG_TASK_ONLY: "x" } }));
+    assert.is(own.outputTail, "task unset x\n");
+    const inherited = await e.run(req(["sh", "-c", probe]));
+    assert.is(inherited.outputTail, "agent unset \n");
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+});
+
 test("a death by signal, an exec error and an argument with a NUL byte", async () => {
   const e = executor();
   const killed = await e.run(req(["sh", "-c", "kill -USR1 $$"]));

@@ -228,9 +228,9 @@ export const processesBench: BenchModule = {
         "64 slots and 100 -> 35 ms at 128; alternated, one launcher against two, tasks/s 762/863/812 -> 838/855/910 at 64 and " +
         "839/912/960 -> 1,036/1,017/1,075 at 128, the machine then fully busy (1.9 of 2 cores). The two launchers' loops cost ~50 us more " +
         "per task than one. Also since then the agent's environment is encoded for the launchers once, not merged and encoded per attempt, " +
-        "and the launcher reads each command's start time for the lease file (agent CPU per task -25%). At 16 and 64 slots the figure is " +
+        "and the launcher reads each command's start time for the lease file (agent CPU per task -25%). At 16 slots the figure is " +
         "bound by the time a slot takes to come round (16 / 550 per second = 29 ms: the assignment's commit and delivery ~5-17 ms, the " +
-        "launcher, then the finish's commit and the next pass), at 128 by CPU. On this machine's ext4 " +
+        "launcher, then the finish's commit and the next pass), from 64 on by CPU. On this machine's ext4 " +
         "creating an inode (a directory or a file) costs 300-700 us of CPU (a sync loop; appending 300 bytes to an open file: ~3.5 us), and until " +
         "2026-12-07 each attempt made six: its temp dir, its log dir and two log files, its task's checkpoint dir and its spool file; they were " +
         "most of the agent's 1.2-1.9 ms per task. Now an attempt that prints nothing and is not stopped makes none: progress and preempt files " +
@@ -239,7 +239,7 @@ export const processesBench: BenchModule = {
         "Alternated on this machine (AMD EPYC, 2026-12-07 evening), before -> after, tasks/s at 16 / 64: 453/465, 304/355, 313/560 -> " +
         "565/912, 526/773, 469/623; other runs after: 641/997, 719/1,143, 622/867. The task column is what the host charges for a process: " +
         "a python3 loop of Popen + wait of `true` measures ~0.71 ms of CPU per child here (1,140 per second on one core), so with the " +
-        "launcher's ~0.2 ms the two cores top out near 2,000 per second before the agent, the master and Postgres. What is left per task: " +
+        "launchers' ~0.3 ms the two cores top out near 2,000 per second before the agent, the master and Postgres. What is left per task: " +
         "the agent's ~0.25-0.3 ms (the reports to the master, the launcher's frames, a log line per attempt), the launchers' ~0.3 ms " +
         "(Popen's own Python, the pipes, the reaping), " +
         "the master's and Postgres's ~0.5 ms (at 16 slots each finish and each next assignment commit in transactions of ~3 jobs; at 64, ~9). " +

@@ -1,10 +1,12 @@
 // SQL for the attempts table: one row per try of a task on a worker, with the placement decision
 // that chose the worker (kept so any placement can be explained after the fact).
-import type { Attempt, PlacementDecision, TaskResult } from "../core/types.js";
+import type { Attempt, TaskResult } from "../core/types.js";
 import type { RunningRecord } from "./store-types.js";
 import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
 import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 import { batchStatement, type BatchStatement } from "./batch-statement.js";
+import { decisionFromStored, storedDecision } from "./stored-decision.js";
+import { resultFromStored, storedResult } from "./stored-result.js";
 
 interface AttemptRow {
   id: string;
@@ -15,8 +17,10 @@ interface AttemptRow {
   assigned_at_ms: number | string;
   started_at_ms: number | string | null;
   finished_at_ms: number | string | null;
-  result: TaskResult | null;
-  decision: PlacementDecision | null;
+  /** Positional (stored-result.ts), or an object in rows written before it. */
+  result: unknown;
+  /** Positional (stored-decision.ts), or an object in rows written before it. */
+  decision: unknown;
   borrowed: boolean;
 }
 
@@ -33,8 +37,8 @@ function rowToAttempt(row: AttemptRow): Attempt {
     assignedAtMs: toNumber(row.assigned_at_ms),
     startedAtMs: toNumberOrNull(row.started_at_ms),
     finishedAtMs: toNumberOrNull(row.finished_at_ms),
-    result: row.result,
-    decision: row.decision,
+    result: resultFromStored(row.result),
+    decision: decisionFromStored(row.decision),
     // Only a borrowing attempt carries the flag (a record compares equal to the one written).
     ...(row.borrowed ? { borrowed: true } : {}),
   };
@@ -54,8 +58,8 @@ export function insertAttempts(inserts: ReadonlyArray<{ attempt: Attempt; assign
     assigned_at_ms: a.assignedAtMs,
     started_at_ms: a.startedAtMs,
     finished_at_ms: a.finishedAtMs,
-    result: a.result,
-    decision: a.decision,
+    result: storedResult(a.result),
+    decision: storedDecision(a.decision),
     borrowed: a.borrowed === true,
     assigned_by: assignedBy ?? null,
     running_at_ms: running?.atMs ?? null,
@@ -95,7 +99,7 @@ export function updateAttempts(updates: readonly AttemptUpdate[]): BatchStatemen
     set_finished: u.finishedAtMs !== undefined,
     finished_at_ms: u.finishedAtMs ?? null,
     set_result: u.result !== undefined,
-    result: u.result ?? null,
+    result: storedResult(u.result ?? null),
     // Set, or kept (NULL: COALESCE keeps the stored value; the record is never unset).
     running_at_ms: u.running?.atMs ?? null,
     running_by: u.running?.by ?? null,

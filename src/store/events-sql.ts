@@ -1,7 +1,8 @@
 // SQL for task_events: the append-only history of each task (also what WatchTasks replays).
 // Events are ordered by their bigserial id, which follows insertion order.
-import type { TaskEvent, TaskResult, TaskState } from "../core/types.js";
+import type { TaskEvent, TaskState } from "../core/types.js";
 import { jsonParam, queryRows, toNumber, type Db } from "./sql-util.js";
+import { resultFromStored } from "./stored-result.js";
 import { batchStatement, type BatchStatement } from "./batch-statement.js";
 
 interface EventRow {
@@ -12,7 +13,8 @@ interface EventRow {
   time_ms: number | string;
   attempt_id: string | null;
   worker_id: string | null;
-  result: TaskResult | null;
+  /** An object (stored events), or positional (a derived ending event reads the task row: stored-result.ts). */
+  result: unknown;
   actor: string;
 }
 
@@ -25,7 +27,7 @@ function rowToEvent(row: EventRow): TaskEvent {
     timeMs: toNumber(row.time_ms),
     attemptId: row.attempt_id ?? "",
     workerId: row.worker_id ?? "",
-    result: row.result,
+    result: resultFromStored(row.result),
     actor: row.actor,
   };
 }

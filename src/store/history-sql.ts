@@ -3,9 +3,10 @@
 // its updated_at_ms once its state is final; NULL while active) is when it ended, and migration 0016
 // indexes it for terminal tasks only.
 import { InvalidArgumentError } from "../core/errors.js";
-import type { TaskResult, TaskState } from "../core/types.js";
+import type { TaskState } from "../core/types.js";
 import { ACTIVE_TASK_CONDITION } from "./tasks-sql.js";
 import { queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
+import { resultFieldSql, resultFromStored } from "./stored-result.js";
 
 export type EndedState = Extract<TaskState, "SUCCEEDED" | "FAILED" | "CANCELED">;
 export const ENDED_STATES: readonly EndedState[] = ["SUCCEEDED", "FAILED", "CANCELED"];
@@ -67,7 +68,8 @@ interface Row {
   project: string;
   kind: string | null;
   state: EndedState;
-  result: TaskResult | null;
+  /** Positional (stored-result.ts), or an object in rows written before it. */
+  result: unknown;
   labels: Record<string, string> | null;
   created_at_ms: number | string;
   ended_at_ms: number | string;
@@ -82,7 +84,7 @@ interface Row {
 
 // An attempt's run time: what the agent measured, else its start-to-finish, 0 when it never started.
 const ATTEMPT_RUN_MS = `CASE WHEN a.started_at_ms IS NULL THEN 0
-  ELSE COALESCE((a.result->>'durationMs')::bigint, a.finished_at_ms - a.started_at_ms, 0) END`;
+  ELSE COALESCE(${resultFieldSql("a.result", "durationMs")}::bigint, a.finished_at_ms - a.started_at_ms, 0) END`;
 
 /** One page (`limit` rows: the caller asks one more than its page size to learn whether another page exists). */
 export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: number, cursor: HistoryCursor | null): Promise<HistoryRow[]> {
@@ -128,8 +130,8 @@ export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: nu
        SELECT count(*) AS attempts,
          min(a.started_at_ms) AS first_started_at_ms,
          sum(${ATTEMPT_RUN_MS}) AS run_ms,
-         sum((a.result->>'cpuTimeMs')::bigint) AS cpu_ms,
-         max((a.result->>'maxRssKib')::bigint) AS max_rss_kib,
+         sum(${resultFieldSql("a.result", "cpuTimeMs")}::bigint) AS cpu_ms,
+         max(${resultFieldSql("a.result", "maxRssKib")}::bigint) AS max_rss_kib,
          sum(jsonb_array_length(a.gpu_indexes) * ${ATTEMPT_RUN_MS}) AS gpu_ms,
          (array_agg(a.worker_id ORDER BY a.number DESC, a.id DESC))[1] AS worker_id
        FROM attempts AS a WHERE a.task_id = t.id
@@ -141,14 +143,15 @@ export async function selectHistoryPage(db: Db, filter: HistoryFilter, limit: nu
 }
 
 function rowToHistory(row: Row): HistoryRow {
+  const result = resultFromStored(row.result);
   return {
     taskId: row.id,
     name: row.name ?? "",
     project: row.project,
     kind: row.kind ?? "",
     state: row.state,
-    exitCode: row.result?.exitCode ?? -1,
-    signal: row.result?.signal ?? "",
+    exitCode: result?.exitCode ?? -1,
+    signal: result?.signal ?? "",
     workerId: row.worker_id ?? "",
     attempts: toNumber(row.attempts ?? 0),
     labels: row.labels ?? {},

@@ -2,12 +2,13 @@
 // The whole TaskSpec lives in `spec` (jsonb); queue_class, priority, project, labels and
 // idempotency_key are copies of spec fields kept as columns for filtering and uniqueness.
 import { InvalidArgumentError } from "../core/errors.js";
-import type { QueueClass, Task, TaskResult, TaskSpec, TaskState } from "../core/types.js";
+import type { QueueClass, Task, TaskSpec, TaskState } from "../core/types.js";
 import type { StoreWrite, TaskFilter } from "./store-types.js";
 import type { PageCursor } from "./page-token.js";
 import { everyRowUpdated, jsonParam, queryRows, toNumber, toNumberOrNull, type Db } from "./sql-util.js";
 import { batchStatement, type BatchStatement } from "./batch-statement.js";
 import { specFromStored, storedSpec } from "./stored-spec.js";
+import { resultFromStored, storedResult } from "./stored-result.js";
 
 interface TaskRow {
   id: string;
@@ -22,7 +23,8 @@ interface TaskRow {
   deadline_ms: number | string | null;
   current_attempt_id: string | null;
   attempt_count: number;
-  result: TaskResult | null;
+  /** Positional (stored-result.ts), or an object in rows written before it. */
+  result: unknown;
   deadline_missed: boolean;
   trace_parent: string | null;
   retries_used: number;
@@ -47,7 +49,7 @@ export function rowToTask(row: TaskRow): Task {
     deadlineMs: toNumberOrNull(row.deadline_ms),
     currentAttemptId: row.current_attempt_id,
     attemptCount: row.attempt_count,
-    result: row.result,
+    result: resultFromStored(row.result),
     specHash: row.spec_hash,
     deadlineMissed: row.deadline_missed === true,
     retriesUsed: row.retries_used ?? 0,
@@ -100,7 +102,7 @@ export function insertTasks(inserts: ReadonlyArray<{ task: Task; queuedBy: strin
     deadline_ms: t.deadlineMs ?? undefined,
     current_attempt_id: t.currentAttemptId ?? undefined,
     attempt_count: t.attemptCount,
-    result: t.result ?? undefined,
+    result: storedResult(t.result ?? null) ?? undefined,
     idempotency_key: idempotencyKeyOf(t) ?? undefined,
     trace_parent: t.traceParent,
     retries_used: t.retriesUsed,
@@ -143,7 +145,7 @@ export function updateTaskStates(updates: readonly TaskStateUpdate[]): BatchStat
     updated_at_ms: u.updatedAtMs,
     current_attempt_id: u.currentAttemptId,
     attempt_count: u.attemptCount,
-    result: u.result,
+    result: storedResult(u.result),
     retries_used: u.retriesUsed,
     requeues: u.requeues,
     not_before_ms: u.notBeforeMs,

@@ -23,6 +23,10 @@ const BEFORE =
 const BEFORE_DERIVED_EVENTS =
   "WAL 4.4 KiB per task, 4.0 rows inserted, 14.0 b-tree entries, CPU master 361 us and Postgres 285 us, 2,119-2,276 tasks/s; after: 4.0 KiB, 2.0 rows, 10.0 entries, 331 and 235 us, 2,538-2,793 tasks/s";
 
+/** Measured with this module, alternated 3 runs each, 2026-12-08 (AMD EPYC): f1e7ce2 against positional decisions (a489b49), then a489b49 against positional results too. */
+const BEFORE_POSITIONAL =
+  "WAL 3.6 KiB per task, Postgres 56.5 / 55.5 / 57.9 us per task; positional decisions: 3.0 KiB, 53.0 / 52.5 / 51.5 us (the same hour, their base again: 52.0 / 50.0 / 50.5); and results: 2.9 KiB, 50.0 / 50.0 / 49.5 us; rows, updates and b-tree entries the same, master CPU and tasks/s within the noise";
+
 interface WalFigures {
   bytes: number;
   inserts: number;
@@ -140,14 +144,14 @@ export const writePathBench: BenchModule = {
       "",
       `Method: the end-to-end flow of the section above (16 fake agents, \`SubmitTasks\` of 1,000, every task submitted, placed, assigned, started, finished) for ${num(TASKS)} tasks after a warm-up of ${num(WARMUP_TASKS)} and a VACUUM and CHECKPOINT, on a fresh server each of ${ROUNDS} rounds; \`pg_waldump --stats=record\` over the run's WAL, divided by the tasks. Medians of the rounds; the counts are exact and steady, CPU and tasks/s move with whatever else the machine runs.`,
       "",
-      "What a task writes now: its row (inserted, then updated at assignment and at the end, and at its start too unless the start and the end are read together, as here: master/start-windows.ts; since migration 0016 no index names the state or updated_at_ms, only a generated ended_at_ms that stays NULL while the task is active, so the updates before the end are heap-only and write no index entry), an attempt row (inserted, then updated at start and end, heap-only; once when they are read together), a learning row per (kind, worker) once a second instead of with every end (master/learning-observer.ts), the spec without its default-valued fields (src/store/stored-spec.ts), pages half filled by inserts (fillfactor 50, 0016) so that those updates find room on the row's own page (at 80, only 38% of the attempts' updates did), no event row when it starts and succeeds (since migration 0017 its QUEUED, ASSIGNED, RUNNING and ending events are all derived from the task and attempt rows when a history is read; pauses, requeues and failures with their reasons are stored events), no foreign-key checks (each locked the task row), and its jsonb fields converted by a cast from json rather than by json_to_recordset (~4x cheaper per field). " +
+      "What a task writes now: its row (inserted, then updated at assignment and at the end, and at its start too unless the start and the end are read together, as here: master/start-windows.ts; since migration 0016 no index names the state or updated_at_ms, only a generated ended_at_ms that stays NULL while the task is active, so the updates before the end are heap-only and write no index entry), an attempt row (inserted, then updated at start and end, heap-only; once when they are read together), a learning row per (kind, worker) once a second instead of with every end (master/learning-observer.ts), the spec without its default-valued fields (src/store/stored-spec.ts), the attempt's placement decision and the task's and attempt's result as positional arrays rather than objects with keys (src/store/stored-decision.ts and stored-result.ts, migration 0018: a decision ~620 -> ~350 bytes of JSON, which Postgres parses twice), pages half filled by inserts (fillfactor 50, 0016; the attempts' 40% since 0018, their rows being shorter) so that those updates find room on the row's own page (at 80, only 38% of the attempts' updates did), no event row when it starts and succeeds (since migration 0017 its QUEUED, ASSIGNED, RUNNING and ending events are all derived from the task and attempt rows when a history is read; pauses, requeues and failures with their reasons are stored events), no foreign-key checks (each locked the task row), and its jsonb fields converted by a cast from json rather than by json_to_recordset (~4x cheaper per field). " +
         "Since 2026-12-07 a batch's statements go to Postgres as a pipeline of prepared statements, each taking its rows as one json parameter " +
         "(src/store/batch-statement.ts), where they were one script with the json escaped into its text: a replay of 500-task batches (one insert " +
         "and three updates per task, through the same code) went from 6,780-7,535 to 7,875-9,013 tasks/s, the writer's CPU per task from 38-53 to 26-42 us, " +
         "Postgres's from 94-96 to 86-89 us (of 15-task batches: Postgres 176-252 us before, 202-239 after, once each execution is planned afresh; " +
         "a generic plan kept from a connection's first batches had made them 613-1,169 us). In this bench the change is within its noise.",
       "",
-      `Before (the same module on commit 5746636, ${BEFORE}). With two event rows per task (before 0017; same run as the commit that added it, this machine): ${BEFORE_DERIVED_EVENTS}.`,
+      `Before (the same module on commit 5746636, ${BEFORE}). With two event rows per task (before 0017; same run as the commit that added it, this machine): ${BEFORE_DERIVED_EVENTS}. Decisions and results stored as objects (before 0018): ${BEFORE_POSITIONAL}.`,
       "",
       tableMarkdown(table),
     ].join("\n");

@@ -19,6 +19,7 @@ import * as lazyArrayElements from "./0014-lazy-array-elements.js";
 import * as batchChecks from "./0015-batch-checks.js";
 import * as heapOnlyTaskUpdates from "./0016-heap-only-task-updates.js";
 import * as derivedRunEvents from "./0017-derived-run-events.js";
+import * as positionalDecisionsAndResults from "./0018-positional-decisions-and-results.js";
 
 interface Migration {
   name: string;
@@ -44,6 +45,7 @@ const MIGRATIONS: readonly Migration[] = [
   batchChecks,
   heapOnlyTaskUpdates,
   derivedRunEvents,
+  positionalDecisionsAndResults,
 ];
 
 export const MIGRATIONS_TABLE = "taskgrid_migrations";

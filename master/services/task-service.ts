@@ -182,6 +182,12 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     listHistory: u("ListHistory", async (req, { caller }) => listHistory(store, req, caller)),
   };
 
+  /** The term's in-memory task when it is active and the caller may see it; undefined: ask loadTask. */
+  function activeVisible(term: LeaderTerm, taskId: string, caller: Caller): Task | undefined {
+    const task = term.state.activeTasks.get(taskId);
+    return task !== undefined && seesProject(caller, task.spec.project) ? task : undefined;
+  }
+
   /** Events come from the term in office (a standby redirects); the stream ends when the term does. */
   async function watchTasks(call: ServerWritableStream<WatchTasksRequest, WatchTasksResponse>): Promise<void> {
     let ids = call.request.taskIds;
@@ -218,10 +224,13 @@ export function createTaskService(deps: TaskServiceDeps): TaskServiceServer {
     call.on("cancelled", done);
     call.on("close", done);
     call.on("error", done);
-    // Subscribe first, then send current states, so no change can fall between the two.
+    // Subscribe first, then send current states, so no change can fall between the two. An active
+    // task's state is the term's own (events are published as the master applies each commit, so
+    // its memory is what they follow); the database may already hold a later one, whose events
+    // would then arrive after it. A task no longer active has published all its events.
     try {
       for (const id of ids) {
-        const task = await loadTask(id, caller);
+        const task = activeVisible(d, id, caller) ?? (await loadTask(id, caller));
         call.write({
           event: eventToProto({
             taskId: task.id,

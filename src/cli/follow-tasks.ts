@@ -13,9 +13,9 @@ const UNAVAILABLE = 14;
  * Watches `taskIds` and calls onEvent for each event; resolves with each task's terminal event.
  * Survives a failover (or a master restart) mid-watch: a watch that fails with UNAVAILABLE after it
  * delivered events is opened again on the leader, which sends each task's current state first, so
- * no change is missed; a repeat of the state last shown is not passed on, nor one of a task's end
- * (an end during the subscription comes as an event and as the current state). A watch that cannot be
- * opened again fails as the client's calls do (after its deadline).
+ * no change is missed; a repeat of the state last shown is not passed on, nor anything of a task's
+ * after its end (an end during the subscription comes as an event and as the current state, in either
+ * order). A watch that cannot be opened again fails as the client's calls do (after its deadline).
  */
 export async function followUntilTerminal(
   client: TaskgridClient,
@@ -34,7 +34,11 @@ export async function followUntilTerminal(
       for await (const event of watch) {
         delivered = true;
         // A task that ends while the watch subscribes comes twice: its event and its current state.
-        const repeat = (mayRepeat.delete(event.taskId) || finished.has(event.taskId)) && sameView(shown.get(event.taskId), event);
+        // The current state is read from the database, which can be ahead of the events published
+        // once the master applies the commit, so the end may also come first and the events that
+        // led to it after: an end is final, and nothing of the task's after it is passed on.
+        if (finished.has(event.taskId)) continue;
+        const repeat = mayRepeat.delete(event.taskId) && sameView(shown.get(event.taskId), event);
         if (repeat) continue;
         shown.set(event.taskId, event);
         onEvent(event);

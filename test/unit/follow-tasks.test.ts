@@ -42,4 +42,15 @@ test("a task's end that comes twice (its event and its current state) is passed 
   assert.equal([...finished.keys()].sort(), [A, B]);
 });
 
+test("events that come after a task's end (its current state read before they were published) are not passed on", async () => {
+  // The watch's current state of A is read from the database, which can be ahead of the events the
+  // master publishes once it has applied the commit: A's current state SUCCEEDED came first, then
+  // its RUNNING and SUCCEEDED events. An end is final, so A's end must be shown once, and no state after it.
+  const { SUCCEEDED, RUNNING } = { SUCCEEDED: TaskState.TASK_STATE_SUCCEEDED, RUNNING: TaskState.TASK_STATE_RUNNING };
+  const client = scripted([event(A, SUCCEEDED), event(B, RUNNING), event(A, RUNNING), event(A, SUCCEEDED), event(B, SUCCEEDED)]);
+  const seen: string[] = [];
+  await followUntilTerminal(client, [A, B], (e) => seen.push(`${e.taskId.slice(-1)} ${TaskState[e.state]}`));
+  assert.equal(seen, ["a TASK_STATE_SUCCEEDED", "b TASK_STATE_RUNNING", "b TASK_STATE_SUCCEEDED"]);
+});
+
 test.run();

@@ -103,23 +103,29 @@ function latencyTable(c: PeersConfig, runs: RunLog): Table {
   };
   const tgP99 = m(c.taskgridRate, "p99", "Taskgrid");
   const rates = [...new Set([...c.peerRates, c.taskgridRate])].sort((a, b) => a - b);
-  const rows = rates.map((rate) => [
-    `${num(rate)}/s`,
-    cell(rate, "Taskgrid"),
-    cell(rate, "pg-boss"),
-    cell(rate, "graphile-worker"),
-    rate === c.taskgridRate ? ratio(tgP99, m(rate, "p99", "pg-boss")) : "",
-    rate === c.taskgridRate ? ratio(tgP99, m(rate, "p99", "graphile-worker")) : "",
-    "",
-    "",
-  ]);
-  // Each peer at the highest rate it sustains, and its best p99 at any sustained rate.
+  // At one rate: Taskgrid's p99 against a peer's that sustained it (Taskgrid runs every rate).
+  const ratioAt = (rate: number, side: Side) => (sustained(rate, side) ? ratio(m(rate, "p99", "Taskgrid"), m(rate, "p99", side)) : "");
+  const belowAt = (rate: number, side: Side) => !sustained(rate, side) || m(rate, "p99", "Taskgrid") < m(rate, "p99", side);
+  const rows = rates.map((rate) => {
+    const below = PEERS.every((side) => belowAt(rate, side));
+    return [
+      `${num(rate)}/s`,
+      cell(rate, "Taskgrid"),
+      cell(rate, "pg-boss"),
+      cell(rate, "graphile-worker"),
+      ratioAt(rate, "pg-boss"),
+      ratioAt(rate, "graphile-worker"),
+      rate === c.taskgridRate ? `p99 <= ${P99_TARGET_MS} ms; below each peer that sustains it` : "below each peer that sustains it",
+      rate === c.taskgridRate ? verdict(tgP99 <= P99_TARGET_MS && below) : verdict(below),
+    ];
+  });
+  // Each peer at the highest rate it sustains.
   const top = PEERS.map((side) => {
     const ok = c.peerRates.filter((rate) => sustained(rate, side));
     const highest = ok.at(-1);
-    return { side, highest, p99: highest === undefined ? NaN : m(highest, "p99", side), bestP99: Math.min(...ok.map((rate) => m(rate, "p99", side))) };
+    return { side, highest, p99: highest === undefined ? NaN : m(highest, "p99", side) };
   });
-  const below = top.every((t) => !Number.isFinite(t.bestP99) || tgP99 < t.bestP99);
+  const below = rates.every((rate) => PEERS.every((side) => belowAt(rate, side)));
   const peerCell = (t: (typeof top)[number]) => (t.highest === undefined ? "no rate sustained" : `${ms(t.p99)} at ${num(t.highest)}/s`);
   rows.push([
     "each peer at the highest rate it sustains",
@@ -205,7 +211,7 @@ export function peersReport(env: BenchEnv, c: PeersConfig, runs: RunLog, peers: 
       "two ways: all inserted first and then drained (their usual bulk path), and with workers running while the batches go in (what Taskgrid's run does). " +
       "Done = every handler started and the database shows no unfinished job. The target compares Taskgrid with the better peer at its better variant.",
     `- Submit -> start latency (latency.bench.ts): single submits sent open loop on a fixed schedule for ${c.latencyS} s after a ${c.latencyWarmupS} s warm-up ` +
-      `(Taskgrid at ${num(c.taskgridRate)}/s; the peers at ${c.peerRates.map((r) => `${num(r)}/s`).join(", ")}); latency = handler start (Taskgrid: ` +
+      `(every side at ${c.peerRates.map((r) => `${num(r)}/s`).join(", ")}; the absolute target is at ${num(c.taskgridRate)}/s, and at each rate a peer sustains Taskgrid's p99 is compared with the peer's at that same rate); latency = handler start (Taskgrid: ` +
       "assignment arrival at the fake agent) - the submit's scheduled send time, one process and one clock. A peer sustains a rate when every job " +
       `started and p99 <= ${num(SUSTAINED_P99_MS)} ms in the majority of rounds; "started/s" is jobs started per second up to the last start. ` +
       `Above the first rate a peer does not sustain in a round, only ${num(c.taskgridRate)}/s still runs for it ("-" in each run).`,

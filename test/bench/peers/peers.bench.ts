@@ -82,8 +82,12 @@ async function e2eRound(round: number, peers: Map<Side, PeerDriver>, runs: RunLo
 async function latencyRound(round: number, peers: Map<Side, PeerDriver>, runs: RunLog): Promise<void> {
   await alternate(round, async (side) => {
     if (side === "Taskgrid") {
-      const { phase } = await measureLatency(config.taskgridRate, config.latencyWarmupS, config.latencyS);
-      record(runs, side, config.taskgridRate, phase.startMs, phase.missing + phase.failed);
+      // Every rate the peers run, so that each comparison is at one rate (DESIGN §8: "below both
+      // peers at any rate they sustain"); the target itself is at taskgridRate.
+      for (const rate of latencyRates()) {
+        const { phase } = await measureLatency(rate, config.latencyWarmupS, config.latencyS);
+        record(runs, side, rate, phase.startMs, phase.missing + phase.failed);
+      }
     } else {
       // Rates go up; above the first one a peer does not sustain, only Taskgrid's own rate still runs
       // (a backlog run costs the most time and says little more). A skipped rate counts as not sustained.
@@ -99,6 +103,11 @@ async function latencyRound(round: number, peers: Map<Side, PeerDriver>, runs: R
       }
     }
   });
+}
+
+/** The peers' rates and Taskgrid's own, ascending. */
+function latencyRates(): number[] {
+  return [...new Set([...config.peerRates, config.taskgridRate])].sort((a, b) => a - b);
 }
 
 function record(runs: RunLog, side: Side, rate: number, startMs: number[], missing: number, startedPerSecond = NaN): void {

@@ -12,8 +12,8 @@ import type { Authenticator } from "./authenticator.js";
 
 /**
  * Where the guard leaves a call's caller: a property of the call object under a symbol of this
- * module, which dies with the call. (A WeakMap of every call cost a unary submit ~1% of the
- * master's CPU in its own time, and its entries are ephemerons, which each scavenge must trace.)
+ * module, which dies with the call. (A WeakMap of every call held ~1% of the master's CPU in the
+ * unary submit bench's profile, in its own time.)
  */
 const CALLER = Symbol("taskgrid.caller");
 type WithCaller = { [CALLER]?: Caller };

@@ -34,9 +34,10 @@ export async function followUntilTerminal(
       for await (const event of watch) {
         delivered = true;
         // A task that ends while the watch subscribes comes twice: its event and its current state.
-        // The current state is read from the database, which can be ahead of the events published
-        // once the master applies the commit, so the end may also come first and the events that
-        // led to it after: an end is final, and nothing of the task's after it is passed on.
+        // A master may send a current state ahead of its events (older masters read it from the
+        // database, which is ahead of what they have published), so the end may also come first
+        // and the events that led to it after: an end is final, and nothing of the task's after it
+        // is passed on.
         if (finished.has(event.taskId)) continue;
         const repeat = mayRepeat.delete(event.taskId) && sameView(shown.get(event.taskId), event);
         if (repeat) continue;

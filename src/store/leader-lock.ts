@@ -7,6 +7,7 @@
 import pg from "pg";
 import type { Knex } from "knex";
 import { CLAIM_SQL, READ_SQL, RENEW_SQL, RESIGN_SQL, TERMINATE_SQL, TRY_LOCK_SQL, rowToLeader, type LeaderRow } from "./leader-sql.js";
+import { isConnectionError } from "./connection-errors.js";
 import { toNumber } from "./sql-util.js";
 import { withoutApplicationName } from "./connection.js";
 
@@ -108,8 +109,19 @@ export class PostgresLeaderLock extends LeaderRowStatements implements LeaderLoc
 
   protected async query(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
     const client = await this.session();
-    const result = await client.query(dollarParams(sql), params);
-    return result.rows;
+    try {
+      const result = await client.query(dollarParams(sql), params);
+      return result.rows;
+    } catch (err) {
+      // A query can fail on a dead socket before the client emits "error" (which forgets the
+      // session below): forget it here too, so the next call reconnects instead of failing again.
+      if (isConnectionError(err) && this.client === client) {
+        this.client = null;
+        this.held = false;
+        client.end().catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   private async session(): Promise<pg.Client> {
